@@ -1,0 +1,593 @@
+//! The set checker: did every acknowledged element survive?
+//!
+//! The set workload is the simplest test of durability under faults. Clients
+//! `add` unique integers to a set while a nemesis breaks things; after the
+//! faults heal, clients `read` the whole set, ideally once through every node.
+//! An element whose add was acknowledged (`ok`) must be in every one of those
+//! final reads: if a node answers without it, the store lost a write it had
+//! promised to keep.
+//!
+//! # What the checker looks at
+//!
+//! - **Adds.** The element is the add's invocation value (an integer). Its
+//!   add is *acknowledged* if it completed `ok`, *failed* if it completed
+//!   `fail` (it certainly did not happen), and *indeterminate* if it completed
+//!   `info` or was still pending when the history ended (it may or may not
+//!   have happened).
+//! - **Final reads.** The `ok` reads whose *invocation* comes after the last
+//!   add *completion* in the history: nothing could still be in flight when
+//!   they started, so they must contain every acknowledged element. (Adds
+//!   that never complete do not delay the final phase.) Reads that overlap
+//!   adds are not final: they may legitimately miss elements still being
+//!   added.
+//! - **Fallback.** With no read in the final phase, the checker uses the `ok`
+//!   read invoked last. Only elements acknowledged *before* that read was
+//!   invoked can be judged against it; later ones are reported as
+//!   *unconfirmed*, not lost.
+//!
+//! # What counts as an anomaly
+//!
+//! | finding              | meaning                                                           | verdict      |
+//! |----------------------|-------------------------------------------------------------------|--------------|
+//! | `lost`               | acknowledged, but missing from at least one final read            | invalid      |
+//! | `unexpected`         | present in a final read, but never added by anyone                | invalid      |
+//! | `failed_but_present` | its add completed `fail`, yet it is present in a final read       | invalid      |
+//! | `recovered`          | its add was indeterminate and it is present: the write happened   | fine         |
+//! | indeterminate absent | its add was indeterminate and it is absent: it did not happen     | fine         |
+//!
+//! The verdict is unknown when there is no `ok` read at all (nothing to judge
+//! by), or when an add or read carries something other than integers.
+//! Nemesis ops are ignored. If the same element is added more than once, one
+//! `ok` attempt makes it acknowledged, otherwise one indeterminate attempt
+//! makes it indeterminate.
+//!
+//! The analysis takes near-linear time: one pass over the history with hash
+//! maps, one pass over the final reads' elements, and sorting of the lists it
+//! reports.
+//!
+//! ```
+//! use checkers::{parse, set, Validity};
+//!
+//! let history = parse::edn(
+//!     "{:type :invoke, :process 0, :f :add, :value 1}
+//!      {:type :ok,     :process 0, :f :add, :value 1}
+//!      {:type :invoke, :process 1, :f :read, :value nil}
+//!      {:type :ok,     :process 1, :f :read, :value #{}}",
+//! )?;
+//! let result = set::check(&history);
+//! assert_eq!(result.valid, Validity::Invalid);
+//! assert!(result.summary.starts_with("1 of 1 acknowledged element lost"));
+//! # Ok::<(), checkers::parse::ParseError>(())
+//! ```
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::history::{History, Op, OpType, Process};
+use crate::verdict::{CheckResult, Validity};
+
+/// The checker's name, as it appears in [`CheckResult::checker`].
+pub const NAME: &str = "set";
+
+/// At most this many entries are kept in each per-element list of a
+/// [`SetAnalysis`]; the matching counts are always exact.
+pub const DETAIL_CAP: usize = 1000;
+
+/// How many elements a summary line lists before ending with "…".
+const SUMMARY_ELEMENTS: usize = 10;
+
+/// Everything the set checker found, the source of [`CheckResult::details`].
+///
+/// Element lists are sorted ascending and capped at [`DETAIL_CAP`] entries;
+/// the `*_count` fields are exact. Counts of adds are counts of distinct
+/// elements.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SetAnalysis {
+    /// Distinct elements some add tried to insert.
+    pub attempt_count: usize,
+    /// Elements with an add that completed `ok`.
+    pub acknowledged_count: usize,
+    /// Elements whose every add completed `fail`.
+    pub failed_count: usize,
+    /// Elements whose adds were `info` or pending (and none `ok`).
+    pub indeterminate_count: usize,
+    /// All reads that completed `ok`, final or not.
+    pub ok_read_count: usize,
+    /// Reads the elements were judged against.
+    pub final_read_count: usize,
+    /// True when no read began after the last add completed, so the final
+    /// read is the last `ok` read instead (see the module docs).
+    pub fallback: bool,
+    /// Acknowledged elements missing from at least one final read.
+    pub lost_count: usize,
+    /// Elements in a final read that no add ever attempted.
+    pub unexpected_count: usize,
+    /// Elements whose adds all failed, present in a final read.
+    pub failed_but_present_count: usize,
+    /// Indeterminate elements present in a final read.
+    pub recovered_count: usize,
+    /// Indeterminate elements absent from every final read (allowed).
+    pub indeterminate_absent_count: usize,
+    /// Fallback only: elements acknowledged after the final read was invoked
+    /// and absent from it; they cannot be judged.
+    pub unconfirmed_count: usize,
+    /// The final reads, in history order.
+    pub final_reads: Vec<FinalRead>,
+    /// The lost elements with where and how they went missing.
+    pub lost: Vec<LostElement>,
+    /// The unexpected elements.
+    pub unexpected: Vec<i64>,
+    /// The failed-but-present elements.
+    pub failed_but_present: Vec<i64>,
+    /// The recovered elements.
+    pub recovered: Vec<i64>,
+    /// The unconfirmed elements (fallback only).
+    pub unconfirmed: Vec<i64>,
+}
+
+/// One read the elements were judged against.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FinalRead {
+    /// The `index` of the read's `ok` completion.
+    pub index: u64,
+    /// Who read.
+    pub process: Process,
+    /// The node that answered, when recorded.
+    pub node: Option<String>,
+    /// When the read completed (ns since the test started).
+    pub time: u64,
+    /// How many distinct elements it returned.
+    pub size: usize,
+}
+
+/// An acknowledged element that a final read did not return.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LostElement {
+    /// The element.
+    pub element: i64,
+    /// The process whose add was acknowledged.
+    pub process: Process,
+    /// The `index` of the `ok` completion of that add.
+    pub ack_index: u64,
+    /// When it was acknowledged (ns since the test started).
+    pub ack_time: u64,
+    /// How many final reads did not return it.
+    pub missing_from: usize,
+    /// How many final reads there were.
+    pub final_reads: usize,
+    /// The nodes of the final reads that missed it (reads without a recorded
+    /// node are not listed).
+    pub nodes: Vec<String>,
+}
+
+/// An add or read whose value is not what the set workload writes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("op {index} ({f}): {message}")]
+pub struct MalformedOp {
+    /// The `index` of the offending op (its position if it had none).
+    pub index: u64,
+    /// Its function, `add` or `read`.
+    pub f: String,
+    /// What is wrong with its value.
+    pub message: String,
+}
+
+/// Checks a set-workload history; see the [module docs](self) for the rules.
+///
+/// Never panics: a malformed history gives an unknown verdict whose summary
+/// names the offending op.
+pub fn check(history: &History) -> CheckResult {
+    match analyze(history) {
+        Ok(analysis) => analysis.to_result(),
+        Err(bad) => CheckResult {
+            checker: NAME.to_string(),
+            valid: Validity::Unknown,
+            summary: format!("malformed set history: {bad}"),
+            details: serde_json::json!({ "malformed": bad }),
+        },
+    }
+}
+
+/// An add's `ok` completion: (position in the history, process, time, index).
+type Ack = (usize, Process, u64, u64);
+
+/// What we know about one element across all its adds.
+struct Element {
+    /// The earliest `ok` completion of an add of this element.
+    ack: Option<Ack>,
+    indeterminate: bool,
+}
+
+/// One `ok` read.
+struct Read {
+    invoke: usize,
+    complete: usize,
+}
+
+/// Analyzes a set-workload history without turning it into a verdict.
+///
+/// Use this when you want the typed findings; [`check`] wraps it.
+///
+/// # Errors
+///
+/// [`MalformedOp`] for the first add whose element is not an integer, or
+/// `ok` read whose result is not a list of integers.
+pub fn analyze(history: &History) -> Result<SetAnalysis, MalformedOp> {
+    let ops = &history.ops;
+    let mut elements: HashMap<i64, Element> = HashMap::new();
+    let mut reads: Vec<Read> = Vec::new();
+    let mut last_add_completion: Option<usize> = None;
+
+    for pair in history.pairs() {
+        let invoke = &ops[pair.invoke];
+        if invoke.process == Process::Nemesis {
+            continue;
+        }
+        let completion = pair.complete.map(|c| &ops[c]);
+        match invoke.f.as_str() {
+            "add" => {
+                let source = match completion {
+                    Some(c) if invoke.value.is_null() => (c, pair.complete.unwrap_or(0)),
+                    _ => (invoke, pair.invoke),
+                };
+                let element = source.0.value.as_i64().ok_or_else(|| {
+                    malformed(
+                        source.0,
+                        source.1,
+                        format!(
+                            "add value must be an integer element, found {}",
+                            short_json(&source.0.value)
+                        ),
+                    )
+                })?;
+                let entry = elements.entry(element).or_insert(Element {
+                    ack: None,
+                    indeterminate: false,
+                });
+                if let Some(c) = pair.complete {
+                    last_add_completion = Some(last_add_completion.map_or(c, |l| l.max(c)));
+                }
+                match (history.outcome(&pair), completion) {
+                    (OpType::Ok, Some(done)) => {
+                        let c = pair.complete.unwrap_or(0);
+                        if entry.ack.is_none_or(|(pos, ..)| c < pos) {
+                            entry.ack = Some((c, done.process, done.time, index_of(done, c)));
+                        }
+                    }
+                    (OpType::Fail, _) => {}
+                    _ => entry.indeterminate = true,
+                }
+            }
+            "read" => {
+                if let (OpType::Ok, Some(c)) = (history.outcome(&pair), pair.complete) {
+                    read_elements(&ops[c], c)?;
+                    reads.push(Read {
+                        invoke: pair.invoke,
+                        complete: c,
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+
+    let mut a = SetAnalysis {
+        attempt_count: elements.len(),
+        ok_read_count: reads.len(),
+        ..SetAnalysis::default()
+    };
+    for e in elements.values() {
+        match (e.ack, e.indeterminate) {
+            (Some(_), _) => a.acknowledged_count += 1,
+            (None, true) => a.indeterminate_count += 1,
+            (None, false) => a.failed_count += 1,
+        }
+    }
+
+    // Choose the final reads, and the cutoff before which an ack must have
+    // happened for its element to be judged.
+    let mut finals: Vec<&Read> = reads
+        .iter()
+        .filter(|r| last_add_completion.is_none_or(|last| r.invoke > last))
+        .collect();
+    let mut cutoff = usize::MAX;
+    if finals.is_empty() {
+        if let Some(last) = reads.iter().max_by_key(|r| r.invoke) {
+            a.fallback = true;
+            cutoff = last.invoke;
+            finals.push(last);
+        }
+    }
+    finals.sort_by_key(|r| r.complete);
+    a.final_read_count = finals.len();
+
+    // Each final read's distinct elements, sorted, and how many final reads
+    // contain each element.
+    let mut final_sets: Vec<Vec<i64>> = Vec::with_capacity(finals.len());
+    let mut present: HashMap<i64, usize> = HashMap::new();
+    for r in &finals {
+        let done = &ops[r.complete];
+        let mut set = read_elements(done, r.complete)?;
+        set.sort_unstable();
+        set.dedup();
+        for &e in &set {
+            *present.entry(e).or_insert(0) += 1;
+        }
+        if a.final_reads.len() < DETAIL_CAP {
+            a.final_reads.push(FinalRead {
+                index: index_of(done, r.complete),
+                process: done.process,
+                node: node_of(ops, r),
+                time: done.time,
+                size: set.len(),
+            });
+        }
+        final_sets.push(set);
+    }
+    let nreads = finals.len();
+
+    let mut lost: Vec<(i64, Ack)> = Vec::new();
+    let mut unconfirmed = Vec::new();
+    let mut recovered = Vec::new();
+    let mut failed_present = Vec::new();
+    for (&element, e) in &elements {
+        let seen = present.get(&element).copied().unwrap_or(0);
+        match e.ack {
+            Some(ack) if nreads > 0 && seen < nreads => {
+                if ack.0 < cutoff {
+                    lost.push((element, ack));
+                } else if seen == 0 {
+                    unconfirmed.push(element);
+                }
+            }
+            Some(_) => {}
+            None if seen > 0 && e.indeterminate => recovered.push(element),
+            None if seen > 0 => failed_present.push(element),
+            None => {}
+        }
+    }
+    let unexpected: Vec<i64> = present
+        .keys()
+        .copied()
+        .filter(|e| !elements.contains_key(e))
+        .collect();
+
+    a.lost_count = lost.len();
+    a.unconfirmed_count = unconfirmed.len();
+    a.recovered_count = recovered.len();
+    a.failed_but_present_count = failed_present.len();
+    a.unexpected_count = unexpected.len();
+    a.indeterminate_absent_count = if nreads > 0 {
+        a.indeterminate_count - a.recovered_count
+    } else {
+        0
+    };
+
+    lost.sort_unstable_by_key(|(el, _)| *el);
+    lost.truncate(DETAIL_CAP);
+    a.lost = lost
+        .into_iter()
+        .map(|(element, (_, process, ack_time, ack_index))| {
+            let mut nodes = Vec::new();
+            let mut missing_from = 0;
+            for (set, r) in final_sets.iter().zip(&finals) {
+                if set.binary_search(&element).is_err() {
+                    missing_from += 1;
+                    if let Some(n) = node_of(ops, r) {
+                        nodes.push(n);
+                    }
+                }
+            }
+            LostElement {
+                element,
+                process,
+                ack_index,
+                ack_time,
+                missing_from,
+                final_reads: nreads,
+                nodes,
+            }
+        })
+        .collect();
+    a.unexpected = sorted_capped(unexpected);
+    a.failed_but_present = sorted_capped(failed_present);
+    a.recovered = sorted_capped(recovered);
+    a.unconfirmed = sorted_capped(unconfirmed);
+    Ok(a)
+}
+
+fn sorted_capped(mut v: Vec<i64>) -> Vec<i64> {
+    v.sort_unstable();
+    v.truncate(DETAIL_CAP);
+    v
+}
+
+fn index_of(op: &Op, position: usize) -> u64 {
+    op.index.unwrap_or(position as u64)
+}
+
+fn node_of(ops: &[Op], r: &Read) -> Option<String> {
+    ops[r.complete]
+        .node
+        .clone()
+        .or_else(|| ops[r.invoke].node.clone())
+}
+
+fn malformed(op: &Op, position: usize, message: String) -> MalformedOp {
+    MalformedOp {
+        index: index_of(op, position),
+        f: op.f.clone(),
+        message,
+    }
+}
+
+fn short_json(v: &serde_json::Value) -> String {
+    let s = v.to_string();
+    if s.chars().count() > 40 {
+        s.chars().take(40).collect::<String>() + "…"
+    } else {
+        s
+    }
+}
+
+/// The integers of an `ok` read's result (a JSON array, as sets are parsed).
+fn read_elements(op: &Op, position: usize) -> Result<Vec<i64>, MalformedOp> {
+    let bad = |what: String| malformed(op, position, what);
+    let items = op.value.as_array().ok_or_else(|| {
+        bad(format!(
+            "read result must be a list or set of integers, found {}",
+            short_json(&op.value)
+        ))
+    })?;
+    items
+        .iter()
+        .map(|v| {
+            v.as_i64().ok_or_else(|| {
+                bad(format!(
+                    "read result must contain only integers, found {}",
+                    short_json(v)
+                ))
+            })
+        })
+        .collect()
+}
+
+/// `n thing` or `n things`.
+fn count(n: usize, thing: &str) -> String {
+    if n == 1 {
+        format!("{n} {thing}")
+    } else {
+        format!("{n} {thing}s")
+    }
+}
+
+/// `1, 2, 3` with "…" after the first few (and whenever `total` says the list
+/// was already cut).
+fn list(elements: impl IntoIterator<Item = i64>, total: usize) -> String {
+    let shown: Vec<String> = elements
+        .into_iter()
+        .take(SUMMARY_ELEMENTS)
+        .map(|e| e.to_string())
+        .collect();
+    let mut s = shown.join(", ");
+    if total > shown.len() {
+        s.push_str(", …");
+    }
+    s
+}
+
+impl SetAnalysis {
+    /// Invalid if anything was lost, unexpected or failed-but-present;
+    /// unknown if there was no `ok` read at all; valid otherwise.
+    pub fn validity(&self) -> Validity {
+        if self.lost_count + self.unexpected_count + self.failed_but_present_count > 0 {
+            Validity::Invalid
+        } else if self.final_read_count == 0 {
+            Validity::Unknown
+        } else {
+            Validity::Valid
+        }
+    }
+
+    /// One line for a database engineer, e.g. `3 of 1520 acknowledged
+    /// elements lost (missing from final reads): 17, 42, 99; 12 indeterminate
+    /// adds recovered`.
+    pub fn summary(&self) -> String {
+        let mut parts: Vec<String> = Vec::new();
+        if self.final_read_count == 0 {
+            return format!(
+                "no successful read: cannot tell whether the {} survived",
+                count(self.acknowledged_count, "acknowledged element")
+            );
+        }
+        let reads = if self.fallback {
+            "the last read (no read began after the last add completed)".to_string()
+        } else if self.final_read_count == 1 {
+            "the final read".to_string()
+        } else if self.final_read_count == 2 {
+            "both final reads".to_string()
+        } else {
+            format!("all {} final reads", self.final_read_count)
+        };
+        if self.lost_count > 0 {
+            let noun = if self.acknowledged_count == 1 {
+                "element"
+            } else {
+                "elements"
+            };
+            let lost = self.lost.iter().map(|l| l.element);
+            let whence = if self.fallback {
+                "missing from the last read"
+            } else {
+                "missing from final reads"
+            };
+            parts.push(format!(
+                "{} of {} acknowledged {noun} lost ({whence}): {}",
+                self.lost_count,
+                self.acknowledged_count,
+                list(lost, self.lost_count)
+            ));
+        } else if self.acknowledged_count == 0 {
+            parts.push(format!("no acknowledged elements to find in {reads}"));
+        } else if self.unconfirmed_count > 0 {
+            parts.push(format!(
+                "{} of {} acknowledged elements present in {reads}; {} acknowledged after it began and absent (unconfirmed)",
+                self.acknowledged_count - self.unconfirmed_count,
+                self.acknowledged_count,
+                self.unconfirmed_count
+            ));
+        } else if self.acknowledged_count == 1 {
+            parts.push(format!("the 1 acknowledged element present in {reads}"));
+        } else {
+            parts.push(format!(
+                "all {} acknowledged elements present in {reads}",
+                self.acknowledged_count
+            ));
+        }
+        if self.unexpected_count > 0 {
+            parts.push(format!(
+                "{} read but never added: {}",
+                count(self.unexpected_count, "element"),
+                list(self.unexpected.iter().copied(), self.unexpected_count)
+            ));
+        }
+        if self.failed_but_present_count > 0 {
+            parts.push(format!(
+                "{} whose add failed present anyway: {}",
+                count(self.failed_but_present_count, "element"),
+                list(
+                    self.failed_but_present.iter().copied(),
+                    self.failed_but_present_count
+                )
+            ));
+        }
+        if self.lost_count > 0 && self.unconfirmed_count > 0 {
+            parts.push(format!(
+                "{} acknowledged after the last read began (unconfirmed)",
+                self.unconfirmed_count
+            ));
+        }
+        if self.indeterminate_count > 0 {
+            parts.push(format!(
+                "{} of {} indeterminate adds recovered",
+                self.recovered_count, self.indeterminate_count
+            ));
+        }
+        parts.join("; ")
+    }
+
+    /// The analysis as a [`CheckResult`] named `set`, with this struct as
+    /// its details.
+    pub fn to_result(&self) -> CheckResult {
+        CheckResult {
+            checker: NAME.to_string(),
+            valid: self.validity(),
+            summary: self.summary(),
+            details: serde_json::to_value(self).unwrap_or(serde_json::Value::Null),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

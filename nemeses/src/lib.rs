@@ -1,0 +1,82 @@
+//! # nemeses: faults as plans
+//!
+//! A nemesis is the part of a test that breaks things. This crate decides
+//! *what* to break and renders it as a [`plan::Plan`]: for each node, the exact
+//! argument vectors to run (and the plan that undoes them). It runs nothing
+//! itself. The controller hands plans to its control layer, which runs them in
+//! a local network namespace or, later, over SSH: one code path for both, plans
+//! that can be snapshot-tested without root, and commands a user can read in the
+//! report and replay by hand.
+//!
+//! - [`partition`]: shapes of network partitions (random halves, isolating one
+//!   node) and the *grudge* they imply: which peers each node stops hearing.
+//! - [`iptables`]: grudges as iptables rules kept in a chain of faultline's own,
+//!   so healing never touches anyone else's rules.
+//! - [`schedule`]: when faults start and stop, drawn from the run's seed so a
+//!   seed replays the same faults.
+
+pub mod iptables;
+pub mod partition;
+pub mod plan;
+pub mod schedule;
+
+use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
+
+/// A node as the nemeses see it: a name and the address its peers use.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeAddr {
+    /// The node's name, e.g. `n1`.
+    pub name: String,
+    /// The address other nodes reach it on.
+    pub ip: IpAddr,
+}
+
+/// The nemesis kinds this build knows, by the names `--nemesis` accepts.
+pub const KINDS: &[&str] = &["partition"];
+
+/// Errors in nemesis configuration.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum NemesisError {
+    /// `--nemesis` named something this build cannot do.
+    #[error("unknown nemesis {0:?}; known: none, {known}", known = KINDS.join(", "))]
+    UnknownKind(String),
+    /// A partition needs at least two nodes to separate.
+    #[error("a partition needs at least 2 nodes, the cluster has {0}")]
+    TooFewNodes(usize),
+}
+
+/// Parses a `--nemesis` list (`partition`, `none`, comma-separated).
+pub fn parse_kinds(list: &str) -> Result<Vec<String>, NemesisError> {
+    let mut kinds = Vec::new();
+    for k in list.split(',').map(str::trim).filter(|k| !k.is_empty()) {
+        if k == "none" {
+            continue;
+        }
+        if !KINDS.contains(&k) {
+            return Err(NemesisError::UnknownKind(k.to_string()));
+        }
+        if !kinds.iter().any(|x| x == k) {
+            kinds.push(k.to_string());
+        }
+    }
+    Ok(kinds)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_kind_lists() {
+        assert_eq!(parse_kinds("none").unwrap(), Vec::<String>::new());
+        assert_eq!(
+            parse_kinds("partition, partition").unwrap(),
+            vec!["partition"]
+        );
+        assert_eq!(
+            parse_kinds("partition,kill").unwrap_err(),
+            NemesisError::UnknownKind("kill".into())
+        );
+    }
+}

@@ -1,0 +1,236 @@
+//! The public HTTP/JSON API that faultline's client speaks.
+//!
+//! | route | purpose |
+//! | --- | --- |
+//! | `GET /health` | liveness: `{"node": name}` |
+//! | `PUT /kv/{key}?w=W` | LWW register write, body `{"value": any}` |
+//! | `GET /kv/{key}?r=R` | LWW register quorum read |
+//! | `POST /set/{key}?w=W` | grow-only set add, body `{"element": i64}` |
+//! | `GET /set/{key}?r=R` | grow-only set quorum read (union) |
+//! | `GET /admin/local/{kind}/{key}` | this node's own replica, uncoordinated |
+//! | `GET /admin/preflist/{key}` | the key's preference list |
+//! | `GET /admin/status` | node, membership, N/R/W, local key counts |
+//!
+//! Every error body is JSON with an `"error"` field. The exact shapes are
+//! documented in the crate README.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+use tracing::debug;
+
+use crate::coordinator::{CoordError, Coordinator, QuorumKind};
+use crate::storage::{GSet, Kind, LwwValue};
+
+/// An error reply of the public API, rendered as a JSON body.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: malformed body, path or query, or R/W out of range.
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// 404: no replica consulted holds the key.
+    #[error("not found")]
+    NotFound,
+    /// 503: the read or write quorum was not reached in time.
+    #[error(transparent)]
+    Unavailable(CoordError),
+}
+
+impl From<CoordError> for ApiError {
+    fn from(e: CoordError) -> Self {
+        match e {
+            CoordError::BadQuorum { .. } => ApiError::BadRequest(e.to_string()),
+            CoordError::Quorum { .. } => ApiError::Unavailable(e),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, body) = match &self {
+            ApiError::BadRequest(msg) => (StatusCode::BAD_REQUEST, json!({ "error": msg })),
+            ApiError::NotFound => (StatusCode::NOT_FOUND, json!({ "error": "not_found" })),
+            ApiError::Unavailable(CoordError::Quorum { kind, needed, got }) => {
+                let count_field = match kind {
+                    QuorumKind::Write => "acks",
+                    QuorumKind::Read => "replies",
+                };
+                debug!(%self, "replying 503");
+                let mut body = json!({ "error": "quorum", "needed": needed });
+                body[count_field] = json!(got);
+                (StatusCode::SERVICE_UNAVAILABLE, body)
+            }
+            ApiError::Unavailable(other) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({ "error": other.to_string() }),
+            ),
+        };
+        (status, Json(body)).into_response()
+    }
+}
+
+type ApiResult = Result<Response, ApiError>;
+type Params = Result<Query<HashMap<String, String>>, QueryRejection>;
+
+/// Builds the public router (health, kv, set, admin).
+pub fn router(state: Arc<Coordinator>) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/kv/{key}", get(get_kv).put(put_kv))
+        .route("/set/{key}", get(get_set).post(add_set))
+        .route("/admin/local/{kind}/{key}", get(admin_local))
+        .route("/admin/preflist/{key}", get(admin_preflist))
+        .route("/admin/status", get(admin_status))
+        .fallback(no_route)
+        .with_state(state)
+}
+
+#[derive(Deserialize)]
+struct PutBody {
+    value: serde_json::Value,
+}
+
+#[derive(Deserialize)]
+struct AddBody {
+    element: i64,
+}
+
+fn path<T>(p: Result<Path<T>, PathRejection>) -> Result<T, ApiError> {
+    p.map(|Path(v)| v)
+        .map_err(|e| ApiError::BadRequest(format!("invalid path: {}", e.body_text())))
+}
+
+fn quorum(coord: &Coordinator, kind: QuorumKind, params: Params) -> Result<usize, ApiError> {
+    let Query(params) =
+        params.map_err(|e| ApiError::BadRequest(format!("invalid query: {}", e.body_text())))?;
+    let name = match kind {
+        QuorumKind::Read => "r",
+        QuorumKind::Write => "w",
+    };
+    Ok(coord.resolve_quorum(kind, params.get(name).map(String::as_str))?)
+}
+
+fn body<T: serde::de::DeserializeOwned>(bytes: &Bytes, shape: &str) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::BadRequest(format!("invalid body (expected {shape}): {e}")))
+}
+
+fn lww_json(v: &LwwValue) -> serde_json::Value {
+    json!({ "value": v.value, "timestamp": v.timestamp, "writer": v.writer })
+}
+
+fn set_json(s: &GSet) -> serde_json::Value {
+    // BTreeSet iterates in ascending order: the list is sorted.
+    json!({ "elements": s.iter().collect::<Vec<_>>() })
+}
+
+async fn health(State(coord): State<Arc<Coordinator>>) -> Response {
+    Json(json!({ "node": coord.config().node })).into_response()
+}
+
+async fn put_kv(
+    State(coord): State<Arc<Coordinator>>,
+    key: Result<Path<String>, PathRejection>,
+    params: Params,
+    bytes: Bytes,
+) -> ApiResult {
+    let key = path(key)?;
+    let w = quorum(&coord, QuorumKind::Write, params)?;
+    let PutBody { value } = body(&bytes, r#"{"value": <any JSON>}"#)?;
+    let timestamp = coord.put(&key, value, w).await?;
+    Ok(Json(json!({ "timestamp": timestamp })).into_response())
+}
+
+async fn get_kv(
+    State(coord): State<Arc<Coordinator>>,
+    key: Result<Path<String>, PathRejection>,
+    params: Params,
+) -> ApiResult {
+    let key = path(key)?;
+    let r = quorum(&coord, QuorumKind::Read, params)?;
+    match coord.get(&key, r).await? {
+        Some(v) => Ok(Json(lww_json(&v)).into_response()),
+        None => Err(ApiError::NotFound),
+    }
+}
+
+async fn add_set(
+    State(coord): State<Arc<Coordinator>>,
+    key: Result<Path<String>, PathRejection>,
+    params: Params,
+    bytes: Bytes,
+) -> ApiResult {
+    let key = path(key)?;
+    let w = quorum(&coord, QuorumKind::Write, params)?;
+    let AddBody { element } = body(&bytes, r#"{"element": <i64>}"#)?;
+    coord.add(&key, element, w).await?;
+    Ok(Json(json!({})).into_response())
+}
+
+async fn get_set(
+    State(coord): State<Arc<Coordinator>>,
+    key: Result<Path<String>, PathRejection>,
+    params: Params,
+) -> ApiResult {
+    let key = path(key)?;
+    let r = quorum(&coord, QuorumKind::Read, params)?;
+    let set = coord.read_set(&key, r).await?;
+    Ok(Json(set_json(&set)).into_response())
+}
+
+async fn admin_local(
+    State(coord): State<Arc<Coordinator>>,
+    p: Result<Path<(String, String)>, PathRejection>,
+) -> ApiResult {
+    let (kind, key) = path(p)?;
+    let body = match Kind::parse(&kind) {
+        Some(Kind::Kv) => coord.store().read_register(&key).map(|v| lww_json(&v)),
+        Some(Kind::Set) => coord.store().read_set(&key).map(|s| set_json(&s)),
+        None => {
+            return Err(ApiError::BadRequest(format!(
+                "unknown kind {kind:?}: expected \"kv\" or \"set\""
+            )))
+        }
+    };
+    body.map(|b| Json(b).into_response())
+        .ok_or(ApiError::NotFound)
+}
+
+async fn admin_preflist(
+    State(coord): State<Arc<Coordinator>>,
+    key: Result<Path<String>, PathRejection>,
+) -> ApiResult {
+    let key = path(key)?;
+    Ok(Json(json!({ "nodes": coord.preference_list(&key) })).into_response())
+}
+
+async fn admin_status(State(coord): State<Arc<Coordinator>>) -> Response {
+    let c = coord.config();
+    let nodes: Vec<&str> = c.nodes.iter().map(|n| n.name.as_str()).collect();
+    Json(json!({
+        "node": c.node,
+        "nodes": nodes,
+        "n": c.n,
+        "r": c.r,
+        "w": c.w,
+        "keys": coord.store().counts(),
+    }))
+    .into_response()
+}
+
+async fn no_route(method: Method, uri: Uri) -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Json(json!({ "error": format!("no route for {method} {}", uri.path()) })),
+    )
+        .into_response()
+}

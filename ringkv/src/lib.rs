@@ -1,0 +1,26 @@
+//! ringkv: the reference Dynamo-style key-value store of the faultline
+//! project.
+//!
+//! A small, real distributed store for faultline to break: static
+//! membership, a consistent-hashing ring with virtual nodes ([`ring`]),
+//! N-way replication with per-request R/W quorums ([`coordinator`]),
+//! last-writer-wins registers stamped with the coordinator's wall clock and
+//! grow-only sets ([`storage`]), replica RPC over HTTP ([`replica`]) and a
+//! JSON API ([`api`]). State is in memory only.
+//!
+//! Not in this phase: sloppy quorums, hinted handoff, vector clocks/DVV,
+//! read repair, anti-entropy, gossip, durability.
+
+#![warn(missing_docs)]
+
+pub mod api;
+pub mod config;
+pub mod coordinator;
+pub mod node;
+pub mod replica;
+pub mod ring;
+pub mod storage;
+
+pub use config::{Config, ConfigError};
+pub use coordinator::{CoordError, Coordinator};
+pub use node::{Node, NodeError};

@@ -1,0 +1,239 @@
+//! Replica RPC: the operations a coordinator asks a replica to perform, how
+//! a replica applies them to its [`Store`], and the HTTP transport between
+//! nodes.
+//!
+//! The transport is one internal endpoint, `POST /internal/op`, whose JSON
+//! body is a [`ReplicaOp`] and whose reply is a [`ReplicaReply`]. Keys travel
+//! in the body, never in the URL, so any key string round-trips unchanged.
+//! Every call carries the configured timeout (connection included), so a
+//! peer whose packets are silently dropped costs at most one timeout.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use crate::coordinator::Coordinator;
+use crate::storage::{GSet, LwwValue, Store};
+
+/// Path of the single internal replica endpoint.
+pub const INTERNAL_OP_PATH: &str = "/internal/op";
+
+/// One operation on one replica's local state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ReplicaOp {
+    /// Merge a register value into the replica (LWW).
+    WriteRegister {
+        /// Register key.
+        key: String,
+        /// The timestamped value chosen by the coordinator.
+        value: LwwValue,
+    },
+    /// Return the replica's register value, if any.
+    ReadRegister {
+        /// Register key.
+        key: String,
+    },
+    /// Add an element to the replica's set.
+    AddElement {
+        /// Set key.
+        key: String,
+        /// Element to add.
+        element: i64,
+    },
+    /// Return the replica's set, if it has one.
+    ReadSet {
+        /// Set key.
+        key: String,
+    },
+}
+
+/// A replica's answer to a [`ReplicaOp`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "reply", rename_all = "snake_case")]
+pub enum ReplicaReply {
+    /// The write was applied (merged) locally.
+    Ack,
+    /// The replica's register value (`None`: key absent on this replica).
+    Register {
+        /// The stored value, if any.
+        value: Option<LwwValue>,
+    },
+    /// The replica's set (`None`: key absent on this replica).
+    Set {
+        /// The stored elements, if any.
+        elements: Option<GSet>,
+    },
+}
+
+/// Applies `op` to the local store. Used both for the coordinator's own
+/// replica (no HTTP round trip) and by the internal endpoint.
+pub fn apply(store: &Store, op: &ReplicaOp) -> ReplicaReply {
+    match op {
+        ReplicaOp::WriteRegister { key, value } => {
+            store.write_register(key, value.clone());
+            ReplicaReply::Ack
+        }
+        ReplicaOp::ReadRegister { key } => ReplicaReply::Register {
+            value: store.read_register(key),
+        },
+        ReplicaOp::AddElement { key, element } => {
+            store.add_element(key, *element);
+            ReplicaReply::Ack
+        }
+        ReplicaOp::ReadSet { key } => ReplicaReply::Set {
+            elements: store.read_set(key),
+        },
+    }
+}
+
+/// Why one replica call failed. The coordinator counts these as missing
+/// replies; they never reach the client directly.
+#[derive(Debug, thiserror::Error)]
+pub enum RpcError {
+    /// Connection refused, reset, timed out, or the body could not be read.
+    #[error("replica {addr}: transport: {source}")]
+    Transport {
+        /// The replica's address.
+        addr: String,
+        /// The underlying HTTP client error.
+        source: reqwest::Error,
+    },
+    /// The replica answered with a non-success status.
+    #[error("replica {addr}: HTTP {status}")]
+    Status {
+        /// The replica's address.
+        addr: String,
+        /// The status it returned.
+        status: u16,
+    },
+}
+
+/// HTTP client for the internal replica endpoint, shared by all requests so
+/// that connections to peers are pooled.
+#[derive(Debug, Clone)]
+pub struct ReplicaClient {
+    http: reqwest::Client,
+}
+
+impl ReplicaClient {
+    /// Builds a client whose every call (connect included) is bounded by
+    /// `timeout`. Proxies from the environment are ignored: peers are always
+    /// addressed directly.
+    pub fn new(timeout: Duration) -> Result<ReplicaClient, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .no_proxy()
+            .pool_idle_timeout(Duration::from_secs(30))
+            .tcp_nodelay(true)
+            .build()?;
+        Ok(ReplicaClient { http })
+    }
+
+    /// Sends `op` to the replica at `addr` (`host:port`).
+    pub async fn call(&self, addr: &str, op: &ReplicaOp) -> Result<ReplicaReply, RpcError> {
+        let transport = |source| RpcError::Transport {
+            addr: addr.to_string(),
+            source,
+        };
+        let resp = self
+            .http
+            .post(format!("http://{addr}{INTERNAL_OP_PATH}"))
+            .json(op)
+            .send()
+            .await
+            .map_err(transport)?;
+        let status = resp.status();
+        if !status.is_success() {
+            return Err(RpcError::Status {
+                addr: addr.to_string(),
+                status: status.as_u16(),
+            });
+        }
+        resp.json::<ReplicaReply>().await.map_err(transport)
+    }
+}
+
+/// Routes for the internal replica endpoint.
+pub fn router(state: Arc<Coordinator>) -> Router {
+    Router::new()
+        .route(INTERNAL_OP_PATH, post(handle_op))
+        .with_state(state)
+}
+
+async fn handle_op(State(coord): State<Arc<Coordinator>>, body: Bytes) -> Response {
+    match serde_json::from_slice::<ReplicaOp>(&body) {
+        Ok(op) => Json(apply(coord.store(), &op)).into_response(),
+        Err(e) => (
+            StatusCode::BAD_REQUEST,
+            Json(serde_json::json!({ "error": format!("invalid replica op: {e}") })),
+        )
+            .into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn wire_format_round_trips() {
+        let op = ReplicaOp::WriteRegister {
+            key: "a/b c".into(),
+            value: LwwValue {
+                value: json!({"x": [1, 2]}),
+                timestamp: 1_700_000_000_000_000_000,
+                writer: "n1".into(),
+            },
+        };
+        let text = serde_json::to_string(&op).unwrap();
+        assert!(text.contains("\"op\":\"write_register\""), "{text}");
+        assert_eq!(serde_json::from_str::<ReplicaOp>(&text).unwrap(), op);
+
+        let reply = ReplicaReply::Set {
+            elements: Some([3, 1].into_iter().collect()),
+        };
+        let text = serde_json::to_string(&reply).unwrap();
+        assert_eq!(text, r#"{"reply":"set","elements":[1,3]}"#);
+        assert_eq!(serde_json::from_str::<ReplicaReply>(&text).unwrap(), reply);
+    }
+
+    #[test]
+    fn apply_reads_and_writes() {
+        let store = Store::new();
+        let key = "k".to_string();
+        assert_eq!(
+            apply(&store, &ReplicaOp::ReadSet { key: key.clone() }),
+            ReplicaReply::Set { elements: None }
+        );
+        assert_eq!(
+            apply(
+                &store,
+                &ReplicaOp::AddElement {
+                    key: key.clone(),
+                    element: 4
+                }
+            ),
+            ReplicaReply::Ack
+        );
+        assert_eq!(
+            apply(&store, &ReplicaOp::ReadSet { key: key.clone() }),
+            ReplicaReply::Set {
+                elements: Some([4].into_iter().collect())
+            }
+        );
+        assert_eq!(
+            apply(&store, &ReplicaOp::ReadRegister { key }),
+            ReplicaReply::Register { value: None }
+        );
+    }
+}

@@ -1,0 +1,271 @@
+//! In-memory replica storage and the merge rules of the two value kinds.
+//!
+//! * [`LwwValue`]: a last-writer-wins register. The coordinator stamps each
+//!   write with its own wall clock, so clock skew between nodes decides which
+//!   of two concurrent writes survives — exactly what faultline wants to
+//!   provoke and observe.
+//! * [`GSet`]: a grow-only set of `i64`, a state-based CRDT whose merge is
+//!   union.
+//!
+//! Registers and sets live in separate namespaces: register `"a"` and set
+//! `"a"` are unrelated. Nothing is persisted; a restarted node starts empty.
+
+use std::cmp::Ordering;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+/// Which namespace a key belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// LWW registers (`/kv/...`).
+    Kv,
+    /// Grow-only sets (`/set/...`).
+    Set,
+}
+
+impl Kind {
+    /// Parses the `kv` / `set` path segment used by the admin API.
+    pub fn parse(s: &str) -> Option<Kind> {
+        match s {
+            "kv" => Some(Kind::Kv),
+            "set" => Some(Kind::Set),
+            _ => None,
+        }
+    }
+}
+
+/// Current wall-clock time in nanoseconds since the UNIX epoch.
+///
+/// Deliberately `SystemTime` (not a monotonic clock): LWW timestamps must
+/// follow the node's possibly-skewed wall clock (e.g. under libfaketime).
+/// A clock set before 1970 yields 0.
+pub fn wall_clock_nanos() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+/// A last-writer-wins register value as stored on a replica.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LwwValue {
+    /// The client's JSON value.
+    pub value: serde_json::Value,
+    /// Nanoseconds since the UNIX epoch on the coordinator's wall clock.
+    pub timestamp: u64,
+    /// Name of the coordinating node; breaks timestamp ties.
+    pub writer: String,
+}
+
+impl LwwValue {
+    /// Total order used by the merge: `(timestamp, writer)`, and — only when
+    /// both are equal, e.g. two writes in the same nanosecond under a frozen
+    /// fake clock — the value's JSON text, so replicas still converge.
+    pub fn lww_cmp(&self, other: &LwwValue) -> Ordering {
+        (self.timestamp, &self.writer)
+            .cmp(&(other.timestamp, &other.writer))
+            .then_with(|| {
+                if self.value == other.value {
+                    Ordering::Equal
+                } else {
+                    self.value.to_string().cmp(&other.value.to_string())
+                }
+            })
+    }
+
+    /// Merges `other` into `self`, keeping the greater of the two.
+    /// Commutative, associative and idempotent.
+    pub fn merge(&mut self, other: LwwValue) {
+        if other.lww_cmp(self) == Ordering::Greater {
+            *self = other;
+        }
+    }
+
+    /// Merges an iterator of optional values; `None` if all are absent.
+    pub fn merge_all<I: IntoIterator<Item = Option<LwwValue>>>(values: I) -> Option<LwwValue> {
+        values.into_iter().flatten().reduce(|mut acc, v| {
+            acc.merge(v);
+            acc
+        })
+    }
+}
+
+/// A grow-only set of `i64` elements (state-based CRDT).
+pub type GSet = BTreeSet<i64>;
+
+/// Merges `other` into `into` (set union).
+pub fn merge_gset(into: &mut GSet, other: &GSet) {
+    into.extend(other.iter().copied());
+}
+
+/// Per-namespace key counts, for `/admin/status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct KeyCounts {
+    /// Number of register keys held.
+    pub kv: usize,
+    /// Number of set keys held.
+    pub set: usize,
+}
+
+/// This node's replica of every key it has been sent.
+///
+/// Critical sections are a single map operation, so a plain `std` mutex is
+/// enough and never held across an `.await`.
+#[derive(Debug, Default)]
+pub struct Store {
+    registers: Mutex<HashMap<String, LwwValue>>,
+    sets: Mutex<HashMap<String, GSet>>,
+}
+
+impl Store {
+    /// An empty store.
+    pub fn new() -> Store {
+        Store::default()
+    }
+
+    /// Merges a register write into the local replica; returns the value now
+    /// held (which may be an older write's if `value` lost the merge).
+    pub fn write_register(&self, key: &str, value: LwwValue) -> LwwValue {
+        let mut map = lock(&self.registers);
+        match map.get_mut(key) {
+            Some(cur) => {
+                cur.merge(value);
+                cur.clone()
+            }
+            None => {
+                map.insert(key.to_string(), value.clone());
+                value
+            }
+        }
+    }
+
+    /// The local replica of a register, if any.
+    pub fn read_register(&self, key: &str) -> Option<LwwValue> {
+        lock(&self.registers).get(key).cloned()
+    }
+
+    /// Adds an element to the local replica of a set.
+    pub fn add_element(&self, key: &str, element: i64) {
+        lock(&self.sets)
+            .entry(key.to_string())
+            .or_default()
+            .insert(element);
+    }
+
+    /// Merges a whole set state into the local replica.
+    pub fn merge_set(&self, key: &str, other: &GSet) {
+        merge_gset(lock(&self.sets).entry(key.to_string()).or_default(), other);
+    }
+
+    /// The local replica of a set, if this node has ever seen the key.
+    pub fn read_set(&self, key: &str) -> Option<GSet> {
+        lock(&self.sets).get(key).cloned()
+    }
+
+    /// How many keys of each kind this replica holds.
+    pub fn counts(&self) -> KeyCounts {
+        KeyCounts {
+            kv: lock(&self.registers).len(),
+            set: lock(&self.sets).len(),
+        }
+    }
+}
+
+/// Locks a mutex, recovering from poisoning: every critical section leaves
+/// the map consistent, so a panic elsewhere must not take the replica down.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn v(value: serde_json::Value, timestamp: u64, writer: &str) -> LwwValue {
+        LwwValue {
+            value,
+            timestamp,
+            writer: writer.into(),
+        }
+    }
+
+    #[test]
+    fn later_timestamp_wins() {
+        let mut a = v(json!(1), 10, "n9");
+        a.merge(v(json!(2), 11, "n1"));
+        assert_eq!(a.value, json!(2));
+        let mut b = v(json!(2), 11, "n1");
+        b.merge(v(json!(1), 10, "n9"));
+        assert_eq!(b.value, json!(2));
+    }
+
+    #[test]
+    fn timestamp_tie_broken_by_writer() {
+        let x = v(json!("from-n1"), 5, "n1");
+        let y = v(json!("from-n2"), 5, "n2");
+        let mut a = x.clone();
+        a.merge(y.clone());
+        let mut b = y.clone();
+        b.merge(x.clone());
+        assert_eq!(a, b);
+        assert_eq!(a.writer, "n2");
+    }
+
+    #[test]
+    fn full_tie_broken_by_value_deterministically() {
+        let x = v(json!({"a": 1}), 5, "n1");
+        let y = v(json!([1, 2]), 5, "n1");
+        let mut a = x.clone();
+        a.merge(y.clone());
+        let mut b = y;
+        b.merge(x);
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn merge_is_idempotent_and_merge_all_handles_absent() {
+        let x = v(json!(null), 7, "n3");
+        let mut a = x.clone();
+        a.merge(x.clone());
+        assert_eq!(a, x);
+        assert_eq!(LwwValue::merge_all([None, None]), None);
+        let m = LwwValue::merge_all([None, Some(v(json!(1), 1, "n1")), Some(x.clone()), None]);
+        assert_eq!(m, Some(x));
+    }
+
+    #[test]
+    fn gset_union() {
+        let mut a: GSet = [1, 3].into_iter().collect();
+        let b: GSet = [2, 3, -4].into_iter().collect();
+        merge_gset(&mut a, &b);
+        assert_eq!(a.into_iter().collect::<Vec<_>>(), vec![-4, 1, 2, 3]);
+    }
+
+    #[test]
+    fn store_namespaces_are_separate_and_write_merges() {
+        let s = Store::new();
+        s.write_register("a", v(json!("new"), 20, "n1"));
+        let held = s.write_register("a", v(json!("old"), 10, "n2"));
+        assert_eq!(held.value, json!("new"));
+        assert_eq!(s.read_set("a"), None);
+        s.add_element("a", 5);
+        s.add_element("a", 1);
+        s.merge_set("a", &[9].into_iter().collect());
+        assert_eq!(
+            s.read_set("a").unwrap().into_iter().collect::<Vec<_>>(),
+            vec![1, 5, 9]
+        );
+        assert_eq!(s.read_register("a").unwrap().value, json!("new"));
+        assert_eq!(s.counts(), KeyCounts { kv: 1, set: 1 });
+    }
+
+    #[test]
+    fn wall_clock_is_plausible() {
+        // After 2020-01-01 in nanoseconds.
+        assert!(wall_clock_nanos() > 1_577_836_800_000_000_000);
+    }
+}

@@ -1,0 +1,435 @@
+//! End-to-end tests: real `ringkv` processes on loopback, driven over HTTP.
+//!
+//! Each test starts its own small cluster on free ports in a temp dir; a
+//! drop guard kills every child process even when an assertion panics, and
+//! dumps the nodes' logs in that case.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::blocking::Client;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+const BIN: &str = env!("CARGO_BIN_EXE_ringkv");
+
+/// Reserves `k` distinct free loopback ports (all listeners are held until
+/// every port is known, then released for the nodes to bind).
+fn free_ports(k: usize) -> Vec<u16> {
+    let listeners: Vec<TcpListener> = (0..k)
+        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind port 0"))
+        .collect();
+    listeners
+        .iter()
+        .map(|l| l.local_addr().unwrap().port())
+        .collect()
+}
+
+/// A set of running ringkv processes; killed on drop.
+struct Cluster {
+    dir: tempfile::TempDir,
+    /// `(name, addr)` of every member, including ones not started.
+    members: Vec<(String, String)>,
+    /// Started processes by member index (`None`: not started or killed).
+    children: Vec<Option<Child>>,
+    http: Client,
+}
+
+impl Cluster {
+    /// Writes configs for all `members` and starts those whose index is in
+    /// `start`, then waits for each started node's `/health`.
+    fn start(members: Vec<(String, String)>, start: &[usize], timeout_ms: u64) -> Cluster {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut nodes_toml = String::new();
+        for (name, addr) in &members {
+            nodes_toml.push_str(&format!(
+                "[[nodes]]\nname = \"{name}\"\naddr = \"{addr}\"\n"
+            ));
+        }
+        let http = Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap();
+        let mut cluster = Cluster {
+            dir,
+            members,
+            children: Vec::new(),
+            http,
+        };
+        for (i, (name, _)) in cluster.members.iter().enumerate() {
+            if !start.contains(&i) {
+                cluster.children.push(None);
+                continue;
+            }
+            let config = cluster.dir.path().join(format!("{name}.toml"));
+            std::fs::write(
+                &config,
+                format!(
+                    "node = \"{name}\"\nvnodes = 32\nrequest_timeout_ms = {timeout_ms}\n{nodes_toml}"
+                ),
+            )
+            .unwrap();
+            let log = std::fs::File::create(cluster.log_path(i)).unwrap();
+            let child = Command::new(BIN)
+                .arg("--config")
+                .arg(&config)
+                .env("RUST_LOG", "info,ringkv=debug")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .expect("spawn ringkv");
+            cluster.children.push(Some(child));
+        }
+        for &i in start {
+            cluster.wait_healthy(i);
+        }
+        cluster
+    }
+
+    /// Three real nodes n1..n3 on free ports.
+    fn three(timeout_ms: u64) -> Cluster {
+        let members = free_ports(3)
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| (format!("n{}", i + 1), format!("127.0.0.1:{p}")))
+            .collect();
+        Cluster::start(members, &[0, 1, 2], timeout_ms)
+    }
+
+    fn log_path(&self, i: usize) -> PathBuf {
+        self.dir.path().join(format!("{}.log", self.members[i].0))
+    }
+
+    fn url(&self, i: usize, path: &str) -> String {
+        format!("http://{}{path}", self.members[i].1)
+    }
+
+    fn wait_healthy(&mut self, i: usize) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(status) = self.children[i].as_mut().unwrap().try_wait().unwrap() {
+                panic!("{} exited during startup: {status}", self.members[i].0);
+            }
+            if let Ok(resp) = self.http.get(self.url(i, "/health")).send() {
+                if resp.status() == StatusCode::OK {
+                    let body: Value = resp.json().unwrap();
+                    assert_eq!(body, json!({ "node": self.members[i].0 }));
+                    return;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} not healthy in time",
+                self.members[i].0
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn get(&self, i: usize, path: &str) -> (StatusCode, Value) {
+        let resp = self.http.get(self.url(i, path)).send().unwrap();
+        let status = resp.status();
+        (status, resp.json().unwrap())
+    }
+
+    fn put(&self, i: usize, path: &str, body: Value) -> (StatusCode, Value) {
+        let resp = self.http.put(self.url(i, path)).json(&body).send().unwrap();
+        let status = resp.status();
+        (status, resp.json().unwrap())
+    }
+
+    fn post(&self, i: usize, path: &str, body: Value) -> (StatusCode, Value) {
+        let resp = self
+            .http
+            .post(self.url(i, path))
+            .json(&body)
+            .send()
+            .unwrap();
+        let status = resp.status();
+        (status, resp.json().unwrap())
+    }
+
+    fn kill(&mut self, i: usize) {
+        if let Some(mut child) = self.children[i].take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Sends SIGTERM and returns the exit status if it exits within `within`.
+    fn terminate(&mut self, i: usize, within: Duration) -> Option<std::process::ExitStatus> {
+        let mut child = self.children[i].take().expect("node running");
+        let ok = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(ok.success());
+        let deadline = Instant::now() + within;
+        let result = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break Some(status);
+            }
+            if Instant::now() > deadline {
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        if result.is_none() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        result
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for i in 0..self.children.len() {
+            self.kill(i);
+        }
+        if std::thread::panicking() {
+            for i in 0..self.members.len() {
+                if let Ok(log) = std::fs::read_to_string(self.log_path(i)) {
+                    eprintln!("===== log of {} =====\n{log}", self.members[i].0);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn three_node_cluster_quorums_and_failures() {
+    let timeout_ms = 500;
+    let mut c = Cluster::three(timeout_ms);
+
+    // Status and preference lists agree across nodes.
+    let (s, status) = c.get(0, "/admin/status");
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        status,
+        json!({"node": "n1", "nodes": ["n1", "n2", "n3"], "n": 3, "r": 2, "w": 2,
+               "keys": {"kv": 0, "set": 0}})
+    );
+    let (_, pl) = c.get(0, "/admin/preflist/alpha");
+    let mut names: Vec<String> = serde_json::from_value(pl["nodes"].clone()).unwrap();
+    assert_eq!(c.get(2, "/admin/preflist/alpha").1, pl);
+    names.sort();
+    assert_eq!(names, ["n1", "n2", "n3"]);
+
+    // Register: write via n1, read via n3.
+    let (s, put) = c.put(0, "/kv/alpha", json!({"value": {"x": [1, 2]}}));
+    assert_eq!(s, StatusCode::OK, "{put}");
+    let ts = put["timestamp"].as_u64().expect("u64 timestamp");
+    let (s, got) = c.get(2, "/kv/alpha");
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        got,
+        json!({"value": {"x": [1, 2]}, "timestamp": ts, "writer": "n1"})
+    );
+
+    // A later write through another node wins (same machine clock).
+    let (s, put2) = c.put(1, "/kv/alpha?w=3", json!({"value": "second"}));
+    assert_eq!(s, StatusCode::OK, "{put2}");
+    assert!(put2["timestamp"].as_u64().unwrap() > ts);
+    let (_, got) = c.get(0, "/kv/alpha?r=1");
+    assert_eq!(
+        (&got["value"], &got["writer"]),
+        (&json!("second"), &json!("n2"))
+    );
+
+    // Percent-decoded keys; the write reaches every replica eventually.
+    let (s, _) = c.put(2, "/kv/a%2Fb%20c", json!({"value": null}));
+    assert_eq!(s, StatusCode::OK);
+    let deadline = Instant::now() + Duration::from_secs(3);
+    for i in 0..3 {
+        loop {
+            let (s, local) = c.get(i, "/admin/local/kv/a%2Fb%20c");
+            if s == StatusCode::OK {
+                assert_eq!(
+                    (&local["value"], &local["writer"]),
+                    (&Value::Null, &json!("n3"))
+                );
+                break;
+            }
+            assert!(Instant::now() < deadline, "replica {i} never got the write");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    assert_eq!(c.get(0, "/admin/status").1["keys"]["kv"], json!(2));
+
+    // Sets: adds via different nodes, any node reads the union.
+    for (i, e) in [(0, 3), (1, -7), (2, 1), (0, 3)] {
+        let (s, body) = c.post(i, "/set/alpha", json!({"element": e}));
+        assert_eq!((s, body), (StatusCode::OK, json!({})));
+    }
+    for i in 0..3 {
+        assert_eq!(
+            c.get(i, "/set/alpha"),
+            (StatusCode::OK, json!({"elements": [-7, 1, 3]}))
+        );
+    }
+    // Register "alpha" and set "alpha" are unrelated.
+    assert_eq!(c.get(1, "/kv/alpha").1["value"], json!("second"));
+    assert_eq!(
+        c.get(0, "/set/empty"),
+        (StatusCode::OK, json!({"elements": []}))
+    );
+    assert_eq!(
+        c.get(0, "/kv/missing"),
+        (StatusCode::NOT_FOUND, json!({"error": "not_found"}))
+    );
+    assert_eq!(
+        c.get(0, "/admin/local/set/missing").0,
+        StatusCode::NOT_FOUND
+    );
+
+    // Client errors.
+    let (s, body) = c.put(0, "/kv/alpha?w=9", json!({"value": 1}));
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(
+        body["error"].as_str().unwrap().contains("w must be"),
+        "{body}"
+    );
+    assert_eq!(c.get(0, "/kv/alpha?r=0").0, StatusCode::BAD_REQUEST);
+    assert_eq!(c.get(0, "/set/alpha?r=x").0, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        c.post(0, "/set/alpha", json!({"element": "nope"})).0,
+        StatusCode::BAD_REQUEST
+    );
+    let (s, body) = c.put(0, "/kv/alpha", json!({"val": 1}));
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(body["error"].is_string());
+
+    // Two of three nodes down: W=2 cannot be met, W=1 can (N=3 of 3 nodes,
+    // so n1 is in every preference list).
+    c.kill(1);
+    c.kill(2);
+    let slack = Duration::from_millis(1500);
+    let start = Instant::now();
+    let (s, body) = c.put(0, "/kv/beta?w=2", json!({"value": 42}));
+    assert!(start.elapsed() < Duration::from_millis(timeout_ms) + slack);
+    assert_eq!(
+        (s, body),
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"error": "quorum", "needed": 2, "acks": 1})
+        )
+    );
+    let (s, body) = c.put(0, "/kv/beta?w=1", json!({"value": 43}));
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(c.get(0, "/kv/beta?r=1").1["value"], json!(43));
+    assert_eq!(
+        c.get(0, "/kv/beta"),
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"error": "quorum", "needed": 2, "replies": 1})
+        )
+    );
+    assert_eq!(
+        c.post(0, "/set/beta?w=1", json!({"element": 9})).0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        c.post(0, "/set/beta", json!({"element": 10})),
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"error": "quorum", "needed": 2, "acks": 1})
+        )
+    );
+    assert_eq!(
+        c.get(0, "/admin/local/set/beta"),
+        (StatusCode::OK, json!({"elements": [9, 10]}))
+    );
+
+    // SIGTERM: graceful, successful exit.
+    let status = c
+        .terminate(0, Duration::from_secs(5))
+        .expect("n1 exits on SIGTERM");
+    assert!(status.success(), "{status}");
+    let log = std::fs::read_to_string(c.log_path(0)).unwrap();
+    assert!(
+        log.contains(&format!("ringkv n1 listening on {}", c.members[0].1)),
+        "{log}"
+    );
+}
+
+#[test]
+fn hanging_replica_costs_one_timeout() {
+    // n3's address accepts TCP connections (kernel backlog) but never
+    // answers, like a peer behind an iptables DROP after the handshake or a
+    // SIGSTOPped process.
+    let black_hole = TcpListener::bind("127.0.0.1:0").unwrap();
+    let hole_addr = black_hole.local_addr().unwrap().to_string();
+    let ports = free_ports(2);
+    let members = vec![
+        ("n1".to_string(), format!("127.0.0.1:{}", ports[0])),
+        ("n2".to_string(), format!("127.0.0.1:{}", ports[1])),
+        ("n3".to_string(), hole_addr),
+    ];
+    let timeout_ms = 1000;
+    let c = Cluster::start(members, &[0, 1], timeout_ms);
+
+    // W=2 is met by n1 and n2 without waiting for the silent n3.
+    let start = Instant::now();
+    let (s, _) = c.put(0, "/kv/k?w=2", json!({"value": 1}));
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        start.elapsed() < Duration::from_millis(800),
+        "{:?}",
+        start.elapsed()
+    );
+
+    // W=3 needs n3: 503 after about one request timeout.
+    let start = Instant::now();
+    let (s, body) = c.put(0, "/kv/k?w=3", json!({"value": 2}));
+    let took = start.elapsed();
+    assert_eq!(
+        (s, body),
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"error": "quorum", "needed": 3, "acks": 2})
+        )
+    );
+    assert!(took >= Duration::from_millis(900), "{took:?}");
+    assert!(took < Duration::from_millis(timeout_ms + 1500), "{took:?}");
+
+    // Reads behave the same way.
+    let (s, body) = c.get(1, "/kv/k?r=3");
+    assert_eq!(
+        (s, body),
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"error": "quorum", "needed": 3, "replies": 2})
+        )
+    );
+    // The failed W=3 write still landed on the reachable replicas: failure
+    // to reach quorum does not roll anything back.
+    assert_eq!(c.get(1, "/kv/k?r=2").1["value"], json!(2));
+    drop(black_hole);
+}
+
+#[test]
+fn bad_config_exits_2_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(
+        &path,
+        "node = \"n9\"\n[[nodes]]\nname = \"n1\"\naddr = \"127.0.0.1:1\"\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .arg("--config")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains(&path.display().to_string()), "{stderr}");
+    assert!(stderr.contains("\"n9\" is not listed"), "{stderr}");
+}

@@ -1,0 +1,341 @@
+//! The command line: `faultline test`, `check`, `heal`.
+//!
+//! Flag names follow Jepsen's where one exists (`--time-limit`,
+//! `--concurrency`, `--nemesis`, ...), because scripts and muscle memory
+//! rely on them.
+
+use crate::control::netns::{self, DEFAULT_SUBNET};
+use crate::db::Quorums;
+use crate::runner::{self, TestConfig};
+use crate::{exit, UsageError};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// A Jepsen-style consistency testing harness.
+#[derive(Parser, Debug)]
+#[command(name = "faultline", version, about, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run a test: cluster, clients, faults, checks, report.
+    Test(TestArgs),
+    /// Check stored histories offline (faultline JSONL or Jepsen EDN).
+    Check(CheckArgs),
+    /// Clean up after runs whose controller died: processes, namespaces, rules.
+    Heal,
+}
+
+/// `faultline test` flags.
+#[derive(clap::Args, Debug)]
+pub struct TestArgs {
+    /// Workload to run.
+    #[arg(long, default_value = "set")]
+    pub workload: String,
+    /// Client mode of the workload (set: crdt, rmw).
+    #[arg(long)]
+    pub client: Option<String>,
+    /// Faults to inject, comma-separated (partition), or `none`.
+    #[arg(long, default_value = "partition")]
+    pub nemesis: String,
+    /// Seconds each fault lasts, and the calm between faults.
+    #[arg(long, default_value = "5", value_parser = parse_seconds)]
+    pub nemesis_interval: f64,
+    /// Length of the main phase: a number of seconds, or `30s`, `2m`.
+    #[arg(long, default_value = "30", value_parser = parse_seconds)]
+    pub time_limit: f64,
+    /// Seed for the generated ops and the fault schedule (random if absent).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Number of nodes.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=200))]
+    pub nodes: u16,
+    /// Concurrent client workers (default: two per node).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub concurrency: Option<u32>,
+    /// Target operations per second, all workers together.
+    #[arg(long, default_value = "100")]
+    pub rate: f64,
+    /// Keys the set is spread over.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub keys: u16,
+    /// Wait between healing and the final reads: seconds, or `5s`.
+    #[arg(long, default_value = "5", value_parser = parse_seconds)]
+    pub quiesce: f64,
+    /// Client request timeout in milliseconds.
+    #[arg(long, default_value_t = 2000)]
+    pub op_timeout_ms: u64,
+    /// Read quorum of the store.
+    #[arg(long, default_value_t = 2)]
+    pub r: u8,
+    /// Write quorum of the store.
+    #[arg(long, default_value_t = 2)]
+    pub w: u8,
+    /// Subnet node addresses come from (a /24 per cluster).
+    #[arg(long, default_value = DEFAULT_SUBNET)]
+    pub subnet: String,
+    /// Results directory.
+    #[arg(long, default_value = "results")]
+    pub results: PathBuf,
+    /// Test name (results folder); default `<workload>-<client>`.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The ringkv binary to run (default: next to faultline).
+    #[arg(long)]
+    pub ringkv_bin: Option<PathBuf>,
+}
+
+/// `faultline check` arguments.
+#[derive(clap::Args, Debug)]
+pub struct CheckArgs {
+    /// History files (history.jsonl, or Jepsen history.edn).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// The workload that produced them (which checkers to run).
+    #[arg(long, default_value = "set")]
+    pub workload: String,
+}
+
+/// Parses `30`, `30s`, `2m`, `1m30s`, `1.5` into seconds.
+pub fn parse_seconds(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    let v = match t.parse::<f64>() {
+        Ok(v) => v,
+        Err(_) => humantime::parse_duration(t)
+            .map_err(|_| format!("{s:?} is not a duration: use seconds (30) or a unit (30s, 2m)"))?
+            .as_secs_f64(),
+    };
+    if !v.is_finite() || !(0.0..=7.0 * 86400.0).contains(&v) {
+        return Err(format!("{s:?} is out of range (0 to 7 days)"));
+    }
+    Ok(v)
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
+                _ => exit::BAD_ARGS,
+            };
+            let _ = e.print();
+            return code;
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("FAULTLINE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Test(args) => test(args),
+        Command::Check(args) => Ok(crate::check::run(&args.paths, &args.workload)),
+        Command::Heal => Ok(heal()),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("faultline: error: {e:#}");
+            if e.downcast_ref::<UsageError>().is_some() {
+                exit::BAD_ARGS
+            } else {
+                exit::ERROR
+            }
+        }
+    }
+}
+
+fn heal() -> i32 {
+    let r = netns::heal_stale();
+    if r.slots.is_empty() && r.orphans.is_empty() {
+        println!("nothing to heal");
+    }
+    for s in &r.slots {
+        println!("cleaned slot {s}: processes killed, namespaces, links and rules removed");
+    }
+    for o in &r.orphans {
+        println!("removed orphan namespace {o}");
+    }
+    if !r.live.is_empty() {
+        println!("left alone: slots {:?} belong to live runs", r.live);
+    }
+    exit::VALID
+}
+
+/// Turns flags into a test configuration, rejecting what cannot work.
+pub fn test_config(a: TestArgs) -> Result<TestConfig, UsageError> {
+    let client = workloads::validate(&a.workload, a.client.as_deref())
+        .map_err(|e| UsageError(e.to_string()))?;
+    let nemesis = nemeses::parse_kinds(&a.nemesis).map_err(|e| UsageError(e.to_string()))?;
+    if !nemesis.is_empty() && a.nodes < 2 {
+        return Err(UsageError(format!(
+            "--nemesis {} needs at least 2 nodes (--nodes {})",
+            a.nemesis, a.nodes
+        )));
+    }
+    let n = 3.min(a.nodes as u8);
+    if a.r == 0 || a.r > n || a.w == 0 || a.w > n {
+        return Err(UsageError(format!(
+            "--r {} / --w {} must be between 1 and N={n}",
+            a.r, a.w
+        )));
+    }
+    if !(a.rate > 0.0 && a.rate.is_finite()) {
+        return Err(UsageError(format!(
+            "--rate {} must be a positive number",
+            a.rate
+        )));
+    }
+    if nemesis.iter().any(|k| k == "partition") && a.nemesis_interval < 0.5 {
+        return Err(UsageError(
+            "--nemesis-interval must be at least 0.5 s".into(),
+        ));
+    }
+    a.subnet.parse::<netns::Subnet>().map_err(UsageError)?;
+    let seed = a.seed.unwrap_or_else(rand::random);
+    let concurrency = a
+        .concurrency
+        .map(|c| c as usize)
+        .unwrap_or(2 * a.nodes as usize);
+    let name = a.name.unwrap_or_else(|| format!("{}-{client}", a.workload));
+    if name.is_empty() || name.contains('/') || name.starts_with('.') {
+        return Err(UsageError(format!(
+            "--name {name:?} must be a plain folder name"
+        )));
+    }
+    let command = format!(
+        "faultline test --workload {} --client {client} --nemesis {} --nemesis-interval {} --time-limit {} --seed {seed} --nodes {} --concurrency {concurrency} --rate {} --keys {} --quiesce {} --r {} --w {}",
+        a.workload,
+        if nemesis.is_empty() { "none".to_string() } else { nemesis.join(",") },
+        a.nemesis_interval,
+        a.time_limit,
+        a.nodes,
+        a.rate,
+        a.keys,
+        a.quiesce,
+        a.r,
+        a.w
+    );
+    Ok(TestConfig {
+        name,
+        workload: a.workload,
+        client,
+        nemesis,
+        nemesis_interval_s: a.nemesis_interval,
+        time_limit_s: a.time_limit,
+        seed,
+        nodes: a.nodes as usize,
+        concurrency,
+        rate: a.rate,
+        keys: a.keys as usize,
+        quiesce_s: a.quiesce,
+        op_timeout_ms: a.op_timeout_ms,
+        quorums: Quorums { n, r: a.r, w: a.w },
+        subnet: a.subnet,
+        results: a.results,
+        ringkv_bin: a.ringkv_bin,
+        command,
+    })
+}
+
+fn test(args: TestArgs) -> anyhow::Result<i32> {
+    let cfg = test_config(args)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    eprintln!(
+        "faultline: {} / {} on {} ringkv nodes, nemesis {}, {} s, seed {}",
+        cfg.workload,
+        cfg.client,
+        cfg.nodes,
+        if cfg.nemesis.is_empty() {
+            "none".into()
+        } else {
+            cfg.nemesis.join(",")
+        },
+        cfg.time_limit_s,
+        cfg.seed
+    );
+    let outcome = rt.block_on(runner::run(cfg))?;
+    let r = &outcome.results;
+    for c in &r.checkers {
+        println!("{:<8} {:<8} {}", c.checker, c.valid.word(), c.summary);
+    }
+    println!(
+        "verdict: {}{}",
+        r.valid.word(),
+        if r.interrupted {
+            " (interrupted: covers only what was recorded)"
+        } else {
+            ""
+        }
+    );
+    println!("report:  {}", outcome.dir.file("report.html").display());
+    if r.interrupted {
+        return Ok(exit::ERROR);
+    }
+    Ok(r.valid.exit_code())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(extra: &[&str]) -> TestArgs {
+        let mut v = vec!["faultline", "test"];
+        v.extend(extra);
+        match Cli::try_parse_from(v).unwrap().command {
+            Command::Test(a) => a,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn durations_accept_bare_seconds_and_units() {
+        assert_eq!(parse_seconds("30").unwrap(), 30.0);
+        assert_eq!(parse_seconds("30s").unwrap(), 30.0);
+        assert_eq!(parse_seconds("2m").unwrap(), 120.0);
+        assert_eq!(parse_seconds("1.5").unwrap(), 1.5);
+        assert!(parse_seconds("soon").unwrap_err().contains("30s"));
+        assert!(parse_seconds("-1").is_err());
+    }
+
+    #[test]
+    fn defaults_are_the_documented_test() {
+        let c = test_config(args(&["--seed", "7"])).unwrap();
+        assert_eq!(c.nodes, 5);
+        assert_eq!(c.concurrency, 10);
+        assert_eq!(c.workload, "set");
+        assert_eq!(c.client, "crdt");
+        assert_eq!(c.nemesis, vec!["partition"]);
+        assert_eq!(c.time_limit_s, 30.0);
+        assert_eq!(c.name, "set-crdt");
+        assert!(c.command.contains("--seed 7"));
+    }
+
+    #[test]
+    fn bad_flags_are_usage_errors_naming_the_flag() {
+        let e = test_config(args(&["--client", "lww"])).unwrap_err().0;
+        assert!(e.contains("crdt, rmw"), "{e}");
+        let e = test_config(args(&["--nemesis", "meteor"])).unwrap_err().0;
+        assert!(e.contains("meteor"), "{e}");
+        let e = test_config(args(&["--nodes", "1"])).unwrap_err().0;
+        assert!(e.contains("at least 2 nodes"), "{e}");
+        let e = test_config(args(&["--w", "4"])).unwrap_err().0;
+        assert!(e.contains("--w"), "{e}");
+        let e = test_config(args(&["--subnet", "10.0.0.0/30"]))
+            .unwrap_err()
+            .0;
+        assert!(e.contains("subnet"), "{e}");
+        assert!(Cli::try_parse_from(["faultline", "test", "--nodes", "0"]).is_err());
+    }
+}

@@ -1,0 +1,167 @@
+//! # control: "run this on node X"
+//!
+//! Everything faultline does to a node goes through the [`Control`] trait:
+//! run a command and collect its output, start a long-running daemon with its
+//! log file, signal it, move files to and from the node. The local
+//! implementation ([`local::LocalControl`]) reaches nodes that live in Linux
+//! network namespaces on this machine ([`netns`]); an SSH implementation can
+//! sit beside it without the layers above noticing.
+//!
+//! Commands are always argument vectors, never strings for a shell to split:
+//! what a user's data contains can never become a command.
+//!
+//! The trait is blocking on purpose: process spawning and (later) libssh2 are
+//! blocking, and faults are infrequent. Async callers use
+//! `tokio::task::spawn_blocking`.
+
+pub mod local;
+pub mod netns;
+pub mod os;
+
+use nemeses::plan::Plan;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use nix::sys::signal::Signal;
+
+/// Why a control operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    /// The command could not be started at all.
+    #[error("on {node}: cannot run {program}: {source}")]
+    Spawn {
+        /// The node.
+        node: String,
+        /// The program.
+        program: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The command ran and exited non-zero.
+    #[error("on {node}: `{command}` exited with {status}: {stderr}")]
+    Failed {
+        /// The node.
+        node: String,
+        /// The command line, for the reader.
+        command: String,
+        /// Exit status (or -1 when killed by a signal).
+        status: i32,
+        /// What it printed on stderr (trimmed).
+        stderr: String,
+    },
+    /// The command did not finish in time and was killed.
+    #[error("on {node}: `{command}` did not finish within {timeout:?}")]
+    Timeout {
+        /// The node.
+        node: String,
+        /// The command line.
+        command: String,
+        /// The limit.
+        timeout: Duration,
+    },
+    /// No node of that name in this cluster.
+    #[error("no node named {0:?} in this cluster")]
+    UnknownNode(String),
+    /// Any other I/O problem (files, signals).
+    #[error("on {node}: {what}: {source}")]
+    Io {
+        /// The node.
+        node: String,
+        /// What was being done.
+        what: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+/// What a finished command left behind.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExecOutput {
+    /// Exit status; -1 when the process was killed by a signal.
+    pub status: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+/// How to start a long-running process on a node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DaemonSpec {
+    /// The program and its arguments.
+    pub argv: Vec<String>,
+    /// Where its stdout and stderr go, on the node.
+    pub log_file: PathBuf,
+    /// Extra environment variables.
+    pub env: Vec<(String, String)>,
+}
+
+/// Runs things on the nodes of one cluster.
+pub trait Control: Send + Sync {
+    /// Runs `argv` on `node` and waits for it (bounded by `timeout`). A non-zero
+    /// exit is an error carrying stderr.
+    fn exec(
+        &self,
+        node: &str,
+        argv: &[String],
+        timeout: Duration,
+    ) -> Result<ExecOutput, ControlError>;
+
+    /// Starts a daemon on `node`, detached from the controller's terminal, and
+    /// returns its pid on that node.
+    fn start_daemon(&self, node: &str, spec: &DaemonSpec) -> Result<u32, ControlError>;
+
+    /// Sends `signal` to process `pid` on `node`.
+    fn signal(&self, node: &str, pid: u32, signal: Signal) -> Result<(), ControlError>;
+
+    /// True while process `pid` on `node` is alive.
+    fn is_alive(&self, node: &str, pid: u32) -> bool;
+
+    /// Copies a local file to `remote` on the node.
+    fn upload(&self, node: &str, local: &Path, remote: &Path) -> Result<(), ControlError>;
+
+    /// Copies `remote` from the node to a local file.
+    fn download(&self, node: &str, remote: &Path, local: &Path) -> Result<(), ControlError>;
+}
+
+/// How long a single plan step may take.
+pub const STEP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Runs a command plan: nodes in parallel, each node's steps in order. Steps
+/// marked `may_fail` are logged on failure; any other failure is returned
+/// after every node has finished (so a heal is never left half-done because
+/// one node was slow).
+pub fn run_plan(control: &dyn Control, plan: &Plan) -> Result<(), ControlError> {
+    let by_node = plan.by_node();
+    let results: Vec<Result<(), ControlError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = by_node
+            .iter()
+            .map(|(node, steps)| {
+                s.spawn(move || {
+                    let mut first_err = None;
+                    for step in steps {
+                        match control.exec(node, &step.argv, STEP_TIMEOUT) {
+                            Ok(_) => {}
+                            Err(e) if step.may_fail => {
+                                tracing::debug!("tolerated: {e}")
+                            }
+                            Err(e) => {
+                                tracing::warn!("{e}");
+                                first_err.get_or_insert(e);
+                            }
+                        }
+                    }
+                    first_err.map_or(Ok(()), Err)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("plan step thread panicked"))
+            .collect()
+    });
+    results
+        .into_iter()
+        .collect::<Result<Vec<()>, _>>()
+        .map(|_| ())
+}

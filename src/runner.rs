@@ -1,0 +1,451 @@
+//! A test run from start to verdict.
+//!
+//! ```text
+//!  OS setup → network → ringkv nodes → iptables chain
+//!    → main phase: workers + nemesis, until the time limit (or Ctrl-C)
+//!    → heal → quiescence → final reads from every node
+//!    → stop nodes, remove the network → check → results.json, report.html
+//! ```
+//!
+//! Every phase is bounded in time. Whatever happens after the network
+//! exists (an error, a panic, Ctrl-C) the network is torn down, which also
+//! removes every partition rule, and whatever was recorded stays in
+//! `history.jsonl`.
+
+use crate::control::local::LocalControl;
+use crate::control::netns::{LocalNetwork, Subnet};
+use crate::control::{os, Control};
+use crate::db::{self, Quorums, RingkvCluster, RingkvNode};
+use crate::history_log::{Entry, HistoryLog};
+use crate::nemesis::{sleep_or_stop, NemesisRunner};
+use crate::report;
+use crate::results::{Results, RunDir};
+use anyhow::{Context, Result};
+use checkers::{OpType, Process};
+use nemeses::schedule::Schedule;
+use nemeses::NodeAddr;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use workloads::ringkv::RingkvClient;
+use workloads::set::{Generator, Mode, SetClient};
+use workloads::{Client, Completion};
+
+/// Everything that defines a test; written to `test.json`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TestConfig {
+    /// Test name (the results folder).
+    pub name: String,
+    /// Workload (`set`).
+    pub workload: String,
+    /// Client mode of the workload (`crdt`, `rmw`).
+    pub client: String,
+    /// Nemesis kinds (empty = none).
+    pub nemesis: Vec<String>,
+    /// Seconds between fault start and stop (and between faults).
+    pub nemesis_interval_s: f64,
+    /// Main-phase length in seconds.
+    pub time_limit_s: f64,
+    /// Seed for generated ops and faults.
+    pub seed: u64,
+    /// Number of nodes.
+    pub nodes: usize,
+    /// Concurrent client workers.
+    pub concurrency: usize,
+    /// Target ops per second, all workers together.
+    pub rate: f64,
+    /// Keys the set is spread over.
+    pub keys: usize,
+    /// Seconds to wait between healing and the final reads.
+    pub quiesce_s: f64,
+    /// Client request timeout in milliseconds.
+    pub op_timeout_ms: u64,
+    /// Quorum settings of the store.
+    pub quorums: Quorums,
+    /// Subnet for node addresses.
+    pub subnet: String,
+    /// Results root.
+    pub results: PathBuf,
+    /// Explicit ringkv binary, if given.
+    pub ringkv_bin: Option<PathBuf>,
+    /// The command line that reproduces this run.
+    pub command: String,
+}
+
+/// How a run ended.
+pub struct Outcome {
+    /// The run's folder.
+    pub dir: RunDir,
+    /// What the checkers said.
+    pub results: Results,
+}
+
+/// Stops the main phase on Ctrl-C or SIGTERM.
+fn watch_signals(stop: watch::Sender<bool>, interrupted: Arc<AtomicBool>) {
+    tokio::spawn(async move {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let term_fut = async {
+            match term.as_mut() {
+                Some(t) => {
+                    t.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {},
+            _ = term_fut => {},
+        }
+        eprintln!(
+            "faultline: interrupted; healing, stopping the nodes and saving what was recorded"
+        );
+        interrupted.store(true, Ordering::SeqCst);
+        let _ = stop.send(true);
+    });
+}
+
+/// Paces one worker so that all workers together average the target rate.
+///
+/// Each worker sleeps a random gap, uniform in `[0, 2 × concurrency / rate)`,
+/// before each op, as Jepsen's `stagger` does. Random gaps matter: evenly
+/// spaced ops that finish before the next one starts never overlap, and a
+/// test of concurrent clients without concurrency proves nothing. The gaps
+/// come from the run's seed and the worker's number.
+struct Pacer {
+    rng: ChaCha8Rng,
+    mean_gap: f64,
+}
+
+impl Pacer {
+    fn new(seed: u64, worker: usize, concurrency: usize, rate: f64) -> Self {
+        Pacer {
+            rng: ChaCha8Rng::seed_from_u64(
+                seed.wrapping_add(0x9E37_79B9_7F4A_7C15_u64.wrapping_mul(worker as u64 + 1)),
+            ),
+            mean_gap: concurrency as f64 / rate.max(0.001),
+        }
+    }
+
+    /// Waits before the next op; false if stopped meanwhile.
+    async fn wait(&mut self, stop: &mut watch::Receiver<bool>) -> bool {
+        let gap = self.rng.random_range(0.0..2.0 * self.mean_gap);
+        !sleep_or_stop(Duration::from_secs_f64(gap), stop).await
+    }
+}
+
+/// Runs one test end to end.
+pub async fn run(cfg: TestConfig) -> Result<Outcome> {
+    let subnet: Subnet = cfg
+        .subnet
+        .parse()
+        .map_err(|e: String| crate::UsageError(e))?;
+    let mode = Mode::parse(&cfg.client).map_err(|e| crate::UsageError(e.to_string()))?;
+    os::require_root_for_namespaces()?;
+    os::ensure(os::LOCAL_CLUSTER)?;
+    let bin = db::find_ringkv(cfg.ringkv_bin.as_deref())?;
+
+    let dir = RunDir::create(&cfg.results, &cfg.name)?;
+    dir.write_json("test.json", &cfg)?;
+    let log =
+        Arc::new(HistoryLog::create(&dir.file("history.jsonl")).context("creating history.jsonl")?);
+    let node_names: Vec<String> = (1..=cfg.nodes).map(|i| format!("n{i}")).collect();
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let interrupted = Arc::new(AtomicBool::new(false));
+    watch_signals(stop_tx.clone(), interrupted.clone());
+
+    let mut network = LocalNetwork::create(&node_names, subnet, &dir.path)?;
+    eprintln!(
+        "faultline: {} nodes on {} (slot {}), results in {}",
+        cfg.nodes,
+        network.bridge,
+        network.slot,
+        dir.path.display()
+    );
+    let control: Arc<dyn Control> = Arc::new(LocalControl::new(network.namespaces()));
+    let run = run_on_network(
+        &cfg,
+        mode,
+        &bin,
+        &network,
+        control.clone(),
+        &dir,
+        log.clone(),
+        stop_tx,
+        stop_rx,
+        &interrupted,
+    )
+    .await;
+    drop(control);
+    network.teardown()?;
+    let history_ok = log.finish();
+
+    let error = run.as_ref().err().map(|e| format!("{e:#}"));
+    let text = std::fs::read_to_string(dir.file("history.jsonl"))?;
+    let history = checkers::parse::jsonl(&text).context("re-reading history.jsonl")?;
+    let checks =
+        workloads::check(&cfg.workload, &history).map_err(|e| crate::UsageError(e.to_string()))?;
+    let mut results = Results::from_checks(checks, history.ops.len() as u64);
+    results.interrupted = interrupted.load(Ordering::SeqCst) || error.is_some();
+    results.error = error.or(history_ok.err().map(|e| format!("writing history: {e}")));
+    dir.write_json("results.json", &results)?;
+    report::write(&dir, &cfg, &history, &results).context("writing report.html")?;
+    dir.mark_latest()?;
+    if let Err(e) = run {
+        return Err(e.context(format!(
+            "the run failed; what was recorded is in {}",
+            dir.path.display()
+        )));
+    }
+    Ok(Outcome { dir, results })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_on_network(
+    cfg: &TestConfig,
+    mode: Mode,
+    bin: &std::path::Path,
+    network: &LocalNetwork,
+    control: Arc<dyn Control>,
+    dir: &RunDir,
+    log: Arc<HistoryLog>,
+    stop_tx: watch::Sender<bool>,
+    stop_rx: watch::Receiver<bool>,
+    interrupted: &AtomicBool,
+) -> Result<()> {
+    let nodes: Vec<RingkvNode> = network
+        .nodes
+        .iter()
+        .map(|n| -> Result<RingkvNode> {
+            Ok(RingkvNode {
+                name: n.name.clone(),
+                ip: n.ip,
+                dir: dir.node_dir(&n.name)?,
+                pid: None,
+            })
+        })
+        .collect::<Result<_>>()?;
+    let mut cluster = RingkvCluster::start(control.clone(), bin, nodes, cfg.quorums)?;
+    let result = drive(
+        cfg,
+        mode,
+        &cluster,
+        network,
+        control,
+        dir,
+        log,
+        stop_tx,
+        stop_rx,
+        interrupted,
+    )
+    .await;
+    tokio::task::block_in_place(|| cluster.stop());
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn drive(
+    cfg: &TestConfig,
+    mode: Mode,
+    cluster: &RingkvCluster,
+    network: &LocalNetwork,
+    control: Arc<dyn Control>,
+    dir: &RunDir,
+    log: Arc<HistoryLog>,
+    stop_tx: watch::Sender<bool>,
+    stop_rx: watch::Receiver<bool>,
+    interrupted: &AtomicBool,
+) -> Result<()> {
+    cluster.await_ready(Duration::from_secs(20)).await?;
+    let addrs: Vec<NodeAddr> = network
+        .nodes
+        .iter()
+        .map(|n| NodeAddr {
+            name: n.name.clone(),
+            ip: n.ip.into(),
+        })
+        .collect();
+    let nemesis = Arc::new(
+        NemesisRunner::setup(control, addrs, log.clone(), dir.file("nemesis.jsonl")).await?,
+    );
+
+    // Main phase.
+    let gen = Arc::new(Generator::new());
+    let op_timeout = Duration::from_millis(cfg.op_timeout_ms);
+    let mut workers = Vec::new();
+    for w in 0..cfg.concurrency {
+        let node = &cluster.nodes[w % cluster.nodes.len()];
+        let client = SetClient::new(RingkvClient::new(&node.addr(), op_timeout), mode, cfg.keys);
+        let ctx = Worker {
+            first_process: w as u64,
+            stride: cfg.concurrency as u64,
+            node: node.name.clone(),
+            client,
+            log: log.clone(),
+            hard_cap: op_timeout + Duration::from_secs(1),
+        };
+        let pacer = Pacer::new(cfg.seed, w, cfg.concurrency, cfg.rate);
+        let (gen, stop) = (gen.clone(), stop_rx.clone());
+        workers.push(tokio::spawn(async move { ctx.run(gen, pacer, stop).await }));
+    }
+    let schedule = Schedule::new(
+        cfg.seed,
+        cfg.nemesis.clone(),
+        network.nodes.iter().map(|n| n.name.clone()).collect(),
+    );
+    let nemesis_task = {
+        let nemesis = nemesis.clone();
+        let stop = stop_rx.clone();
+        let interval = Duration::from_secs_f64(cfg.nemesis_interval_s);
+        let active = !schedule.is_empty();
+        tokio::spawn(async move {
+            if active {
+                nemesis.run(schedule, interval, stop).await
+            } else {
+                Ok(())
+            }
+        })
+    };
+    let mut stop_wait = stop_rx.clone();
+    sleep_or_stop(Duration::from_secs_f64(cfg.time_limit_s), &mut stop_wait).await;
+    let _ = stop_tx.send(true);
+    let mut max_process = 0;
+    for w in workers {
+        max_process = max_process.max(w.await.context("a client worker panicked")?);
+    }
+    let nemesis_result = nemesis_task.await.context("the nemesis panicked")?;
+    // Heal unconditionally (idempotent), even if the nemesis failed.
+    let healed = nemesis.heal("stop-partition").await;
+    nemesis_result?;
+    healed?;
+
+    if interrupted.load(Ordering::SeqCst) {
+        return Ok(());
+    }
+    // Quiescence, then the final reads.
+    tokio::time::sleep(Duration::from_secs_f64(cfg.quiesce_s)).await;
+    let mut finals = Vec::new();
+    for (i, node) in cluster.nodes.iter().enumerate() {
+        let client = SetClient::new(RingkvClient::new(&node.addr(), op_timeout), mode, cfg.keys);
+        let process = max_process + 1 + i as u64;
+        let log = log.clone();
+        let name = node.name.clone();
+        finals.push(tokio::spawn(async move {
+            final_read(&client, process, &name, &log, op_timeout).await
+        }));
+    }
+    for f in finals {
+        f.await.context("a final read panicked")?;
+    }
+    let _ = nemesis.teardown().await;
+    Ok(())
+}
+
+/// One client worker: a logical process bound to one node.
+struct Worker {
+    first_process: u64,
+    stride: u64,
+    node: String,
+    client: SetClient,
+    log: Arc<HistoryLog>,
+    hard_cap: Duration,
+}
+
+impl Worker {
+    /// Runs until `stop`; returns the last process id it used.
+    async fn run(
+        self,
+        gen: Arc<Generator>,
+        mut pacer: Pacer,
+        mut stop: watch::Receiver<bool>,
+    ) -> u64 {
+        let mut process = self.first_process;
+        loop {
+            if *stop.borrow() || !pacer.wait(&mut stop).await {
+                return process;
+            }
+            let op = gen.next_op();
+            let c = invoke(
+                &self.client,
+                &op,
+                process,
+                &self.node,
+                &self.log,
+                self.hard_cap,
+            )
+            .await;
+            if c.kind == OpType::Info {
+                // The op may still take effect: this process is done, as in
+                // Jepsen, and the worker carries on under a fresh id.
+                process += self.stride;
+            }
+        }
+    }
+}
+
+async fn invoke(
+    client: &dyn Client,
+    op: &workloads::Invocation,
+    process: u64,
+    node: &str,
+    log: &HistoryLog,
+    hard_cap: Duration,
+) -> Completion {
+    log.record(Entry {
+        kind: OpType::Invoke,
+        process: Process::Client(process),
+        f: op.f.clone(),
+        value: op.value.clone(),
+        node: Some(node.to_string()),
+        error: None,
+    });
+    let c = match tokio::time::timeout(hard_cap, client.invoke(op)).await {
+        Ok(c) => c,
+        Err(_) => Completion::info(op.value.clone(), "timeout (harness)"),
+    };
+    log.record(Entry {
+        kind: c.kind,
+        process: Process::Client(process),
+        f: op.f.clone(),
+        value: c.value.clone(),
+        node: Some(node.to_string()),
+        error: c.error.clone(),
+    });
+    c
+}
+
+/// Reads the whole set from one node, retrying a few times if it fails.
+async fn final_read(
+    client: &SetClient,
+    process: u64,
+    node: &str,
+    log: &HistoryLog,
+    timeout: Duration,
+) {
+    let op = Generator::final_read();
+    let mut process = process;
+    for attempt in 0..5 {
+        let c = invoke(
+            client,
+            &op,
+            process,
+            node,
+            log,
+            timeout + Duration::from_secs(1),
+        )
+        .await;
+        match c.kind {
+            OpType::Ok => return,
+            OpType::Info => process += 1000,
+            _ => {}
+        }
+        if attempt < 4 {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+}

@@ -1,0 +1,282 @@
+//! End to end, for real: ringkv clusters in network namespaces, partitions
+//! made of iptables rules, short bounded runs. Needs root (as CI has); the
+//! tests fail, rather than skip, without it, so a green run always means the
+//! faults were real.
+//!
+//! Each test uses its own results directory and its own cluster slot, so
+//! they may run in parallel.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn require_root() {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "the end-to-end tests build network namespaces and iptables rules: run them as root"
+    );
+}
+
+fn faultline() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_faultline"));
+    let exe = PathBuf::from(env!("CARGO_BIN_EXE_faultline"));
+    let ringkv = exe.with_file_name("ringkv");
+    assert!(
+        ringkv.is_file(),
+        "{} is missing: run the tests with `cargo test --workspace` so ringkv is built",
+        ringkv.display()
+    );
+    c.env("FAULTLINE_RINGKV_BIN", ringkv);
+    c
+}
+
+fn run_test(results: &Path, args: &[&str]) -> Output {
+    let mut c = faultline();
+    c.arg("test")
+        .args(["--results", results.to_str().unwrap()])
+        .args(args);
+    c.output().expect("running faultline test")
+}
+
+/// The single run directory under `results/<name>/`.
+fn run_dir(results: &Path, name: &str) -> PathBuf {
+    let dirs: Vec<PathBuf> = std::fs::read_dir(results.join(name))
+        .unwrap_or_else(|e| panic!("no results for {name}: {e}"))
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    dirs[0].clone()
+}
+
+fn results_json(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap()
+}
+
+fn history(dir: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(dir.join("history.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn namespaces_of(slot_prefix: &str) -> Vec<String> {
+    let out = Command::new("ip").args(["netns", "list"]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|n| n.starts_with(slot_prefix))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn crdt_set_under_partitions_is_valid() {
+    require_root();
+    let tmp = tempfile::tempdir().unwrap();
+    let o = run_test(
+        tmp.path(),
+        &[
+            "--client",
+            "crdt",
+            "--time-limit",
+            "8",
+            "--nemesis-interval",
+            "2",
+            "--quiesce",
+            "2",
+            "--seed",
+            "11",
+            "--rate",
+            "150",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("verdict: valid"));
+    let dir = run_dir(tmp.path(), "set-crdt");
+    let r = results_json(&dir);
+    assert_eq!(r["valid"], serde_json::json!(true));
+    let set = &r["checkers"][0];
+    assert!(
+        set["details"]["acknowledged_count"].as_u64().unwrap() > 200,
+        "{set}"
+    );
+    assert_eq!(set["details"]["final_read_count"], 5);
+    // Faults really happened, were recorded, and were healed.
+    let h = history(&dir);
+    let starts = h
+        .iter()
+        .filter(|o| o["process"] == "nemesis" && o["f"] == "start-partition" && o["type"] == "info")
+        .count();
+    assert!(starts >= 1, "no partition was applied");
+    let last_nemesis = h.iter().rev().find(|o| o["process"] == "nemesis").unwrap();
+    assert_eq!(last_nemesis["f"], "stop-partition");
+    // Everything a reviewer needs is there.
+    for f in [
+        "test.json",
+        "report.html",
+        "nemesis.jsonl",
+        "n1/ringkv.log",
+        "n5/ringkv.toml",
+    ] {
+        assert!(dir.join(f).is_file(), "{f} missing");
+    }
+    let report = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(report.contains("<svg") && report.contains("valid"));
+    assert!(tmp.path().join("latest").join("results.json").is_file());
+}
+
+#[test]
+fn rmw_set_over_lww_loses_acknowledged_elements() {
+    require_root();
+    let tmp = tempfile::tempdir().unwrap();
+    // One contended key: concurrent read-modify-writes overwrite each other.
+    let o = run_test(
+        tmp.path(),
+        &[
+            "--client",
+            "rmw",
+            "--time-limit",
+            "6",
+            "--nemesis-interval",
+            "2",
+            "--quiesce",
+            "2",
+            "--seed",
+            "12",
+            "--keys",
+            "1",
+            "--rate",
+            "200",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("verdict: INVALID"));
+    let dir = run_dir(tmp.path(), "set-rmw");
+    let r = results_json(&dir);
+    assert_eq!(r["valid"], serde_json::json!(false));
+    let d = &r["checkers"][0]["details"];
+    let lost = d["lost_count"].as_u64().unwrap();
+    assert!(lost > 0, "{d}");
+    // Each lost element was really acknowledged and really absent.
+    let h = history(&dir);
+    let first = &d["lost"][0];
+    let e = &first["element"];
+    assert!(h
+        .iter()
+        .any(|o| o["f"] == "add" && o["type"] == "ok" && &o["value"] == e));
+    let finals: Vec<_> = h
+        .iter()
+        .filter(|o| o["f"] == "read" && o["type"] == "ok")
+        .collect();
+    assert!(!finals.is_empty());
+    assert!(finals
+        .iter()
+        .all(|r| !r["value"].as_array().unwrap().contains(e)));
+    let report = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(report.contains("INVALID") && report.contains("lost"));
+}
+
+#[test]
+fn sigkilled_run_leaves_a_checkable_history_and_heal_cleans_up() {
+    require_root();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = faultline()
+        .arg("test")
+        .args(["--results", tmp.path().to_str().unwrap()])
+        .args([
+            "--time-limit",
+            "60",
+            "--nemesis-interval",
+            "1",
+            "--seed",
+            "13",
+            "--name",
+            "killed",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until ops and at least one fault are on disk.
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let hist = loop {
+        assert!(Instant::now() < deadline, "the run never recorded a fault");
+        std::thread::sleep(Duration::from_millis(200));
+        let Some(dir) = std::fs::read_dir(tmp.path().join("killed"))
+            .ok()
+            .and_then(|mut d| d.next())
+            .and_then(|e| e.ok())
+            .map(|e| e.path())
+        else {
+            continue;
+        };
+        let h = dir.join("history.jsonl");
+        let text = std::fs::read_to_string(&h).unwrap_or_default();
+        if text.lines().count() > 50 && text.contains("\"start-partition\"") {
+            break h;
+        }
+    };
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(hist.with_file_name("test.json")).unwrap())
+            .unwrap();
+    assert_eq!(config["seed"], 13);
+    let slot_file = std::fs::read_dir("/run/faultline/clusters")
+        .unwrap()
+        .flatten()
+        .find(|e| {
+            std::fs::read_to_string(e.path())
+                .map(|t| t.contains(&format!("\"owner_pid\": {}", child.id())))
+                .unwrap_or(false)
+        })
+        .expect("the run's slot file")
+        .path();
+    let slot: String = slot_file
+        .file_stem()
+        .unwrap()
+        .to_string_lossy()
+        .trim_start_matches("slot-")
+        .to_string();
+    child.kill().unwrap(); // SIGKILL: no cleanup of any kind.
+    child.wait().unwrap();
+
+    // Whatever was recorded is readable by `faultline check`.
+    let o = faultline()
+        .args(["check", hist.to_str().unwrap(), "--workload", "set"])
+        .output()
+        .unwrap();
+    assert!(
+        matches!(o.status.code(), Some(0..=2)),
+        "check could not read the history of a killed run: {}",
+        text(&o)
+    );
+    // The dead run left its namespaces; heal removes exactly those.
+    let prefix = format!("fl{slot}-");
+    assert!(
+        !namespaces_of(&prefix).is_empty(),
+        "expected leftovers of the killed run"
+    );
+    let o = faultline().arg("heal").output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!("cleaned slot {slot}")),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        namespaces_of(&prefix).is_empty(),
+        "heal left namespaces behind"
+    );
+    assert!(!slot_file.exists());
+    let links = Command::new("ip").args(["-o", "link"]).output().unwrap();
+    assert!(!String::from_utf8_lossy(&links.stdout).contains(&format!("flbr{slot}:")));
+}

@@ -1,0 +1,128 @@
+//! # workloads: what the clients do
+//!
+//! A workload is three things: a *generator* of operations for the main phase,
+//! a *client* that performs one operation against a store and says how it
+//! ended, and the *final phase* that reads back what the store kept. The
+//! controller drives many clients concurrently, records every invocation and
+//! completion in the history, and hands the history to the checkers the
+//! workload names.
+//!
+//! The central rule a client must respect is honesty about outcomes
+//! ([`Completion`]): `ok` only when the store confirmed the effect, `fail` only
+//! when the operation certainly had no effect (the request never left, or the
+//! store refused it before doing anything), and `info` whenever the outcome is
+//! unknown (a timeout, a lost connection, a write that missed its quorum but
+//! may have reached some replicas). A client that says `fail` for an unknown
+//! outcome makes the checkers cry wolf; one that says `ok` too early hides
+//! lost writes.
+//!
+//! - [`set`]: unique elements added to a set, read back at the end; finds lost
+//!   updates. Two client modes: a CRDT set, and read-modify-write of a list in
+//!   a last-write-wins register.
+//! - [`ringkv`]: an HTTP client for the reference store.
+
+pub mod ringkv;
+pub mod set;
+
+use checkers::OpType;
+use serde_json::Value;
+
+/// An operation a generator asks a client to perform.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Invocation {
+    /// The function, e.g. `add` or `read`.
+    pub f: String,
+    /// Its argument.
+    pub value: Value,
+}
+
+/// How a client operation ended.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Completion {
+    /// `Ok`, `Fail` or `Info` (never `Invoke`).
+    pub kind: OpType,
+    /// The result (a read's value), or the invocation's value echoed back.
+    pub value: Value,
+    /// Why it failed or is unknown.
+    pub error: Option<String>,
+}
+
+impl Completion {
+    /// The operation took effect; `value` is its result.
+    pub fn ok(value: Value) -> Self {
+        Completion {
+            kind: OpType::Ok,
+            value,
+            error: None,
+        }
+    }
+
+    /// The operation certainly did not take effect.
+    pub fn fail(value: Value, error: impl Into<String>) -> Self {
+        Completion {
+            kind: OpType::Fail,
+            value,
+            error: Some(error.into()),
+        }
+    }
+
+    /// The outcome is unknown.
+    pub fn info(value: Value, error: impl Into<String>) -> Self {
+        Completion {
+            kind: OpType::Info,
+            value,
+            error: Some(error.into()),
+        }
+    }
+}
+
+/// Performs operations against one node of a store.
+#[async_trait::async_trait]
+pub trait Client: Send + Sync {
+    /// Performs `op` and reports how it ended. Must not take much longer than
+    /// the client's timeout; the controller enforces a hard cap as well.
+    async fn invoke(&self, op: &Invocation) -> Completion;
+}
+
+/// Errors in workload configuration.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum WorkloadError {
+    /// `--workload` named a workload this build does not have.
+    #[error("unknown workload {0:?}; known: set")]
+    UnknownWorkload(String),
+    /// `--client` named a mode the workload does not have.
+    #[error("workload {workload} has no client mode {mode:?}; known: {known}")]
+    UnknownMode {
+        /// The workload.
+        workload: String,
+        /// The mode asked for.
+        mode: String,
+        /// The modes it has.
+        known: String,
+    },
+}
+
+/// The workloads this build knows, by the names `--workload` accepts.
+pub const WORKLOADS: &[&str] = &["set"];
+
+/// Checks that `workload` exists and `client` is one of its modes; returns the
+/// workload's default mode when `client` is `None`.
+pub fn validate(workload: &str, client: Option<&str>) -> Result<String, WorkloadError> {
+    match workload {
+        "set" => Ok(set::Mode::parse(client.unwrap_or("crdt"))?
+            .name()
+            .to_string()),
+        other => Err(WorkloadError::UnknownWorkload(other.to_string())),
+    }
+}
+
+/// Runs every checker the workload feeds on `history`.
+pub fn check(
+    workload: &str,
+    history: &checkers::History,
+) -> Result<Vec<checkers::CheckResult>, WorkloadError> {
+    match workload {
+        "set" => Ok(vec![checkers::set::check(history)]),
+        other => Err(WorkloadError::UnknownWorkload(other.to_string())),
+    }
+}

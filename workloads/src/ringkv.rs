@@ -1,0 +1,173 @@
+//! An HTTP client for ringkv's JSON API (see `ringkv/README.md`).
+//!
+//! Each method maps the store's answer onto the three honest outcomes. The
+//! rules, from the store's semantics:
+//! - a connection that could not be opened: the request never left → `fail`;
+//! - a timeout or a connection lost mid-request → `info` (unknown);
+//! - `503 quorum` on a *write*: some replicas may have applied it → `info`;
+//! - `503` on a *read*, or any `4xx`: nothing changed → `fail`.
+
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// Why a request did not return a usable answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestError {
+    /// The request certainly had no effect.
+    Definite(String),
+    /// The request may have had an effect.
+    Indeterminate(String),
+}
+
+/// A client bound to one ringkv node.
+#[derive(Clone)]
+pub struct RingkvClient {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl RingkvClient {
+    /// A client for the node at `addr` (`ip:port`), giving up on any request
+    /// after `timeout`.
+    pub fn new(addr: &str, timeout: Duration) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .pool_max_idle_per_host(4)
+            .build()
+            .expect("a reqwest client with only timeouts set always builds");
+        RingkvClient {
+            http,
+            base: format!("http://{addr}"),
+        }
+    }
+
+    /// Adds `element` to the grow-only set at `key`.
+    pub async fn set_add(&self, key: &str, element: i64) -> Result<(), RequestError> {
+        let url = format!("{}/set/{}", self.base, encode(key));
+        let r = self
+            .http
+            .post(url)
+            .json(&json!({ "element": element }))
+            .send();
+        self.write_outcome(r.await).await.map(|_| ())
+    }
+
+    /// Reads the set at `key` through a read quorum.
+    pub async fn set_read(&self, key: &str) -> Result<Vec<i64>, RequestError> {
+        let url = format!("{}/set/{}", self.base, encode(key));
+        let body = self.read_outcome(self.http.get(url).send().await).await?;
+        let body = body.ok_or_else(|| RequestError::Definite("set read: 404".into()))?;
+        serde_json::from_value(body["elements"].clone())
+            .map_err(|e| RequestError::Definite(format!("set read: bad elements: {e}")))
+    }
+
+    /// Reads the register at `key`; `None` when it does not exist.
+    pub async fn kv_get(&self, key: &str) -> Result<Option<Value>, RequestError> {
+        let url = format!("{}/kv/{}", self.base, encode(key));
+        let body = self.read_outcome(self.http.get(url).send().await).await?;
+        Ok(body.map(|b| b["value"].clone()))
+    }
+
+    /// Writes `value` to the register at `key` (last write wins).
+    pub async fn kv_put(&self, key: &str, value: &Value) -> Result<(), RequestError> {
+        let url = format!("{}/kv/{}", self.base, encode(key));
+        let r = self.http.put(url).json(&json!({ "value": value })).send();
+        self.write_outcome(r.await).await.map(|_| ())
+    }
+
+    async fn write_outcome(
+        &self,
+        r: Result<reqwest::Response, reqwest::Error>,
+    ) -> Result<Value, RequestError> {
+        let resp = r.map_err(classify)?;
+        let status = resp.status();
+        let body: Value = resp
+            .json()
+            .await
+            .map_err(|e| RequestError::Indeterminate(format!("reading reply: {e}")))?;
+        if status.is_success() {
+            Ok(body)
+        } else if status.is_client_error() {
+            Err(RequestError::Definite(format!("{status}: {body}")))
+        } else {
+            Err(RequestError::Indeterminate(format!("{status}: {body}")))
+        }
+    }
+
+    async fn read_outcome(
+        &self,
+        r: Result<reqwest::Response, reqwest::Error>,
+    ) -> Result<Option<Value>, RequestError> {
+        let resp = r.map_err(|e| match classify(e) {
+            // A read that timed out changed nothing either.
+            RequestError::Indeterminate(m) | RequestError::Definite(m) => RequestError::Definite(m),
+        })?;
+        let status = resp.status();
+        if status == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let body: Value = resp
+            .json()
+            .await
+            .map_err(|e| RequestError::Definite(format!("reading reply: {e}")))?;
+        if status.is_success() {
+            Ok(Some(body))
+        } else {
+            Err(RequestError::Definite(format!("{status}: {body}")))
+        }
+    }
+}
+
+fn classify(e: reqwest::Error) -> RequestError {
+    if e.is_connect() && !e.is_timeout() {
+        RequestError::Definite(format!("connect: {}", root_cause(&e)))
+    } else if e.is_timeout() {
+        RequestError::Indeterminate("timeout".into())
+    } else {
+        RequestError::Indeterminate(root_cause(&e))
+    }
+}
+
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
+}
+
+/// Percent-encodes a key for use as one URL path segment.
+fn encode(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    for b in key.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_one_path_segment() {
+        assert_eq!(encode("set-1"), "set-1");
+        assert_eq!(encode("a/b c"), "a%2Fb%20c");
+        assert_eq!(encode("../x"), "..%2Fx");
+    }
+
+    #[tokio::test]
+    async fn refused_connection_is_a_definite_failure() {
+        // Port 1 on loopback: nothing listens there.
+        let c = RingkvClient::new("127.0.0.1:1", Duration::from_millis(500));
+        match c.set_add("k", 1).await {
+            Err(RequestError::Definite(m)) => assert!(m.contains("connect"), "{m}"),
+            other => panic!("expected a definite failure, got {other:?}"),
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! The `set` workload: are acknowledged additions ever lost?
+//!
+//! Clients add unique integers (0, 1, 2, ...) to a set spread over a few keys
+//! (element `e` lives under key `set-{hash(e) mod keys}`, so several replica
+//! groups take part and each op contends with its neighbours at random). After the faults heal and the cluster quiesces, every node is
+//! asked for the whole set; the `set` checker then compares what was
+//! acknowledged with what came back.
+//!
+//! Client modes (`--client`):
+//! - `crdt`: `POST /set/{key}`, ringkv's grow-only set, merged by union on
+//!   every replica. Safe: nothing acknowledged may be lost.
+//! - `rmw`: read the register holding a list, append, write it back. Under
+//!   last-write-wins, two clients that read the same list overwrite each
+//!   other's element: lost updates, by design, to prove the checker sees them.
+
+use crate::ringkv::{RequestError, RingkvClient};
+use crate::{Client, Completion, Invocation, WorkloadError};
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+/// The client modes of the set workload.
+pub const MODES: &[&str] = &["crdt", "rmw"];
+
+/// How clients add to the set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Through the store's set CRDT.
+    Crdt,
+    /// Read-modify-write of a list in a last-write-wins register.
+    Rmw,
+}
+
+impl Mode {
+    /// Parses a `--client` value.
+    pub fn parse(s: &str) -> Result<Mode, WorkloadError> {
+        match s {
+            "crdt" => Ok(Mode::Crdt),
+            "rmw" => Ok(Mode::Rmw),
+            other => Err(WorkloadError::UnknownMode {
+                workload: "set".into(),
+                mode: other.into(),
+                known: MODES.join(", "),
+            }),
+        }
+    }
+
+    /// The name `--client` accepts.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Crdt => "crdt",
+            Mode::Rmw => "rmw",
+        }
+    }
+}
+
+/// Hands out unique elements in order; shared by all workers.
+#[derive(Debug, Default)]
+pub struct Generator {
+    next: AtomicI64,
+}
+
+impl Generator {
+    /// A generator starting at 0.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The next main-phase operation: add the next unused element.
+    pub fn next_op(&self) -> Invocation {
+        let e = self.next.fetch_add(1, Ordering::Relaxed);
+        Invocation {
+            f: "add".into(),
+            value: json!(e),
+        }
+    }
+
+    /// The final-phase operation, issued once against every node.
+    pub fn final_read() -> Invocation {
+        Invocation {
+            f: "read".into(),
+            value: Value::Null,
+        }
+    }
+}
+
+/// The key an element is stored under.
+///
+/// A mixing hash (splitmix64's finaliser), not `element mod keys`: with the
+/// modulus, consecutive elements go to different keys, so ops on one key are
+/// always `keys` ops apart and concurrent clients almost never contend. With
+/// the hash, each op picks an effectively random key, as contended as a real
+/// workload.
+pub fn key_for(element: i64, keys: usize) -> String {
+    let mut z = (element as u64).wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    format!("set-{}", z % keys.max(1) as u64)
+}
+
+/// A set-workload client bound to one ringkv node.
+pub struct SetClient {
+    ringkv: RingkvClient,
+    mode: Mode,
+    keys: usize,
+}
+
+impl SetClient {
+    /// A client for one node.
+    pub fn new(ringkv: RingkvClient, mode: Mode, keys: usize) -> Self {
+        SetClient {
+            ringkv,
+            mode,
+            keys: keys.max(1),
+        }
+    }
+
+    async fn add(&self, e: i64) -> Result<(), RequestError> {
+        let key = key_for(e, self.keys);
+        match self.mode {
+            Mode::Crdt => self.ringkv.set_add(&key, e).await,
+            Mode::Rmw => {
+                let current = self.ringkv.kv_get(&key).await?;
+                let mut list: Vec<Value> = match current {
+                    Some(Value::Array(a)) => a,
+                    Some(Value::Null) | None => Vec::new(),
+                    Some(other) => {
+                        return Err(RequestError::Definite(format!(
+                            "register {key} holds {other}, not a list"
+                        )))
+                    }
+                };
+                list.push(json!(e));
+                self.ringkv.kv_put(&key, &Value::Array(list)).await
+            }
+        }
+    }
+
+    async fn read_all(&self) -> Result<Vec<i64>, RequestError> {
+        let mut all = BTreeSet::new();
+        for k in 0..self.keys {
+            let key = format!("set-{k}");
+            match self.mode {
+                Mode::Crdt => all.extend(self.ringkv.set_read(&key).await?),
+                Mode::Rmw => {
+                    if let Some(v) = self.ringkv.kv_get(&key).await? {
+                        let list: Vec<i64> = serde_json::from_value(v)
+                            .map_err(|e| RequestError::Definite(format!("register {key}: {e}")))?;
+                        all.extend(list);
+                    }
+                }
+            }
+        }
+        Ok(all.into_iter().collect())
+    }
+}
+
+#[async_trait::async_trait]
+impl Client for SetClient {
+    async fn invoke(&self, op: &Invocation) -> Completion {
+        match op.f.as_str() {
+            "add" => {
+                let Some(e) = op.value.as_i64() else {
+                    return Completion::fail(op.value.clone(), "add needs an integer");
+                };
+                match self.add(e).await {
+                    Ok(()) => Completion::ok(op.value.clone()),
+                    Err(RequestError::Definite(m)) => Completion::fail(op.value.clone(), m),
+                    Err(RequestError::Indeterminate(m)) => Completion::info(op.value.clone(), m),
+                }
+            }
+            "read" => match self.read_all().await {
+                Ok(v) => Completion::ok(json!(v)),
+                Err(RequestError::Definite(m)) | Err(RequestError::Indeterminate(m)) => {
+                    Completion::fail(Value::Null, m)
+                }
+            },
+            other => Completion::fail(op.value.clone(), format!("set has no op {other:?}")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn elements_are_unique_and_spread_over_keys() {
+        let g = Generator::new();
+        let ops: Vec<_> = (0..6).map(|_| g.next_op()).collect();
+        assert_eq!(ops[0].value, json!(0));
+        assert_eq!(ops[5].value, json!(5));
+        assert!(ops.iter().all(|o| o.f == "add"));
+        assert_eq!(key_for(7, 1), "set-0");
+        assert_eq!(key_for(7, 0), "set-0");
+        // Consecutive elements must not simply rotate through the keys.
+        let seq: Vec<String> = (0..50).map(|e| key_for(e, 5)).collect();
+        assert!(seq.windows(2).any(|w| w[0] == w[1]), "{seq:?}");
+        for k in 0..5 {
+            let n = seq.iter().filter(|s| **s == format!("set-{k}")).count();
+            assert!((3..=20).contains(&n), "key {k} got {n} of 50");
+        }
+    }
+
+    #[test]
+    fn modes_parse_and_reject_unknown() {
+        assert_eq!(Mode::parse("crdt").unwrap(), Mode::Crdt);
+        assert_eq!(Mode::parse("rmw").unwrap().name(), "rmw");
+        let e = Mode::parse("lww").unwrap_err().to_string();
+        assert!(e.contains("crdt, rmw"), "{e}");
+    }
+}
