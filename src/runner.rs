@@ -318,11 +318,14 @@ async fn drive(
     for w in workers {
         max_process = max_process.max(w.await.context("a client worker panicked")?);
     }
-    let nemesis_result = nemesis_task.await.context("the nemesis panicked")?;
-    // Heal unconditionally (idempotent), even if the nemesis failed.
-    let healed = nemesis.heal("stop-partition").await;
-    nemesis_result?;
-    healed?;
+    match nemesis_task.await {
+        Ok(result) => result?,
+        Err(panic) => {
+            // The nemesis died without healing: heal here, then report.
+            nemesis.heal("stop-partition").await?;
+            anyhow::bail!("the nemesis panicked: {panic}");
+        }
+    }
 
     if interrupted.load(Ordering::SeqCst) {
         return Ok(());

@@ -79,6 +79,48 @@ fn namespaces_of(slot_prefix: &str) -> Vec<String> {
         .collect()
 }
 
+/// Waits until a run under `name_dir` has ops and at least one fault on
+/// disk; returns its history path.
+fn wait_for_fault(name_dir: &Path) -> PathBuf {
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        assert!(Instant::now() < deadline, "the run never recorded a fault");
+        std::thread::sleep(Duration::from_millis(200));
+        let Some(dir) = std::fs::read_dir(name_dir)
+            .ok()
+            .and_then(|mut d| d.next())
+            .and_then(|e| e.ok())
+            .map(|e| e.path())
+        else {
+            continue;
+        };
+        let h = dir.join("history.jsonl");
+        let text = std::fs::read_to_string(&h).unwrap_or_default();
+        if text.lines().count() > 50 && text.contains("\"start-partition\"") {
+            return h;
+        }
+    }
+}
+
+/// The slot a live run holds, from its state file.
+fn slot_of(pid: u32) -> String {
+    let file = std::fs::read_dir("/run/faultline/clusters")
+        .unwrap()
+        .flatten()
+        .find(|e| {
+            std::fs::read_to_string(e.path())
+                .map(|t| t.contains(&format!("\"owner_pid\": {pid}")))
+                .unwrap_or(false)
+        })
+        .expect("the run's slot file")
+        .path();
+    file.file_stem()
+        .unwrap()
+        .to_string_lossy()
+        .trim_start_matches("slot-")
+        .to_string()
+}
+
 #[test]
 fn crdt_set_under_partitions_is_valid() {
     require_root();
@@ -207,45 +249,13 @@ fn sigkilled_run_leaves_a_checkable_history_and_heal_cleans_up() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Wait until ops and at least one fault are on disk.
-    let deadline = Instant::now() + Duration::from_secs(40);
-    let hist = loop {
-        assert!(Instant::now() < deadline, "the run never recorded a fault");
-        std::thread::sleep(Duration::from_millis(200));
-        let Some(dir) = std::fs::read_dir(tmp.path().join("killed"))
-            .ok()
-            .and_then(|mut d| d.next())
-            .and_then(|e| e.ok())
-            .map(|e| e.path())
-        else {
-            continue;
-        };
-        let h = dir.join("history.jsonl");
-        let text = std::fs::read_to_string(&h).unwrap_or_default();
-        if text.lines().count() > 50 && text.contains("\"start-partition\"") {
-            break h;
-        }
-    };
+    let hist = wait_for_fault(&tmp.path().join("killed"));
     let config: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(hist.with_file_name("test.json")).unwrap())
             .unwrap();
     assert_eq!(config["seed"], 13);
-    let slot_file = std::fs::read_dir("/run/faultline/clusters")
-        .unwrap()
-        .flatten()
-        .find(|e| {
-            std::fs::read_to_string(e.path())
-                .map(|t| t.contains(&format!("\"owner_pid\": {}", child.id())))
-                .unwrap_or(false)
-        })
-        .expect("the run's slot file")
-        .path();
-    let slot: String = slot_file
-        .file_stem()
-        .unwrap()
-        .to_string_lossy()
-        .trim_start_matches("slot-")
-        .to_string();
+    let slot = slot_of(child.id());
+    let slot_file = PathBuf::from(format!("/run/faultline/clusters/slot-{slot}.json"));
     child.kill().unwrap(); // SIGKILL: no cleanup of any kind.
     child.wait().unwrap();
 
@@ -279,4 +289,56 @@ fn sigkilled_run_leaves_a_checkable_history_and_heal_cleans_up() {
     assert!(!slot_file.exists());
     let links = Command::new("ip").args(["-o", "link"]).output().unwrap();
     assert!(!String::from_utf8_lossy(&links.stdout).contains(&format!("flbr{slot}:")));
+}
+
+#[test]
+fn ctrl_c_and_sigterm_heal_tear_down_and_keep_partial_results() {
+    require_root();
+    for (signal, name) in [
+        (nix::sys::signal::Signal::SIGINT, "sigint"),
+        (nix::sys::signal::Signal::SIGTERM, "sigterm"),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let child = faultline()
+            .arg("test")
+            .args(["--results", tmp.path().to_str().unwrap()])
+            .args([
+                "--time-limit",
+                "60",
+                "--nemesis-interval",
+                "1",
+                "--seed",
+                "14",
+                "--name",
+                name,
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let hist = wait_for_fault(&tmp.path().join(name));
+        let slot = slot_of(child.id());
+        let sent = Instant::now();
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal).unwrap();
+        let o = child.wait_with_output().unwrap();
+        assert!(
+            sent.elapsed() < Duration::from_secs(20),
+            "{name}: slow to stop"
+        );
+        assert_eq!(o.status.code(), Some(255), "{name}: {}", text(&o));
+        assert!(text(&o).contains("interrupted"), "{name}: {}", text(&o));
+        // Healed: the last fault op is a stop, and nothing is left behind.
+        let h = history(hist.parent().unwrap());
+        let last = h.iter().rev().find(|o| o["process"] == "nemesis").unwrap();
+        assert_eq!(last["f"], "stop-partition", "{name}");
+        assert!(
+            namespaces_of(&format!("fl{slot}-")).is_empty(),
+            "{name}: namespaces left"
+        );
+        assert!(!Path::new(&format!("/run/faultline/clusters/slot-{slot}.json")).exists());
+        // Partial results are saved and say so.
+        let r = results_json(hist.parent().unwrap());
+        assert_eq!(r["interrupted"], true, "{name}");
+        assert!(hist.with_file_name("report.html").is_file());
+    }
 }

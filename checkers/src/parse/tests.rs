@@ -68,7 +68,10 @@ fn jsonl_errors_name_the_line_and_show_an_example() {
     assert!(e.message.contains("expected an object, found `[`"), "{e}");
 
     let e = err(jsonl("{\"type\":\"ok\",\"process\":[],\"f\":\"add\"}"));
-    assert!(e.message.contains("process must be a non-negative number"), "{e}");
+    assert!(
+        e.message.contains("process must be a non-negative number"),
+        "{e}"
+    );
 }
 
 // ---------------------------------------------------------------- EDN
