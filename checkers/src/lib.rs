@@ -14,6 +14,7 @@
 //! JSON object of details for reports.
 
 pub mod history;
+pub mod keyed;
 pub mod parse;
 pub mod set;
 pub mod verdict;
