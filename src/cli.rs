@@ -9,6 +9,7 @@ use crate::db::Quorums;
 use crate::runner::{self, TestConfig};
 use crate::{exit, UsageError};
 use clap::{Parser, Subcommand};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// A Jepsen-style consistency testing harness.
@@ -24,7 +25,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run a test: cluster, clients, faults, checks, report.
-    Test(TestArgs),
+    Test(Box<TestArgs>),
     /// Check stored histories offline (faultline JSONL or Jepsen EDN).
     Check(CheckArgs),
     /// Clean up after runs whose controller died: processes, namespaces, rules.
@@ -40,12 +41,31 @@ pub struct TestArgs {
     /// Client mode of the workload (set: crdt, rmw).
     #[arg(long)]
     pub client: Option<String>,
-    /// Faults to inject, comma-separated (partition), or `none`.
+    /// Faults to inject, comma-separated: partition, loss, clock, kill,
+    /// pause; `all` for every kind; `none` for none.
     #[arg(long, default_value = "partition")]
     pub nemesis: String,
-    /// Seconds each fault lasts, and the calm between faults.
-    #[arg(long, default_value = "5", value_parser = parse_seconds)]
-    pub nemesis_interval: f64,
+    /// Seconds each fault lasts, and the calm between faults of that kind:
+    /// `5`, or per kind, `5,kill=10,clock=3`.
+    #[arg(long, default_value = "5")]
+    pub nemesis_interval: String,
+    /// Replay a fault timeline from a file (a previous run's
+    /// `schedule.json`, or one written by hand) instead of drawing one; the
+    /// kinds in the file replace `--nemesis`.
+    #[arg(long, value_name = "FILE")]
+    pub nemesis_schedule: Option<PathBuf>,
+    /// A fixed partition instead of random shapes, e.g. `n1,n2|n3,n4,n5`.
+    #[arg(long)]
+    pub partition: Option<String>,
+    /// Make partitions one-way: only the first component drops traffic.
+    #[arg(long)]
+    pub one_way: bool,
+    /// Share of packets dropped by the `loss` nemesis (0 to 1).
+    #[arg(long, default_value_t = 0.2)]
+    pub loss_probability: f64,
+    /// Largest clock offset of the `clock` nemesis: `5s`, `500ms`, `2m`.
+    #[arg(long, default_value = "5s", value_parser = parse_seconds)]
+    pub max_skew: f64,
     /// Length of the main phase: a number of seconds, or `30s`, `2m`.
     #[arg(long, default_value = "30", value_parser = parse_seconds)]
     pub time_limit: f64,
@@ -101,6 +121,52 @@ pub struct CheckArgs {
     pub workload: String,
 }
 
+/// Parses `--nemesis-interval`: seconds for every kind, then optional
+/// `kind=seconds` overrides.
+pub fn parse_intervals(s: &str) -> Result<(f64, BTreeMap<String, f64>), String> {
+    let mut default = None;
+    let mut per_kind = BTreeMap::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match part.split_once('=') {
+            Some((k, v)) => {
+                if !nemeses::KINDS.contains(&k) {
+                    return Err(format!(
+                        "--nemesis-interval {s:?}: unknown kind {k:?} (known: {})",
+                        nemeses::KINDS.join(", ")
+                    ));
+                }
+                per_kind.insert(k.to_string(), parse_seconds(v)?);
+            }
+            None => default = Some(parse_seconds(part)?),
+        }
+    }
+    let default = default.unwrap_or(5.0);
+    if default < 0.5 || per_kind.values().any(|v| *v < 0.5) {
+        return Err(format!(
+            "--nemesis-interval {s:?}: every interval must be at least 0.5 s"
+        ));
+    }
+    Ok((default, per_kind))
+}
+
+/// Reads and checks a `--nemesis-schedule` file against the cluster.
+fn load_schedule(
+    path: &std::path::Path,
+    nodes: &[String],
+) -> Result<Vec<nemeses::schedule::Event>, UsageError> {
+    let shown = path.display();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| UsageError(format!("--nemesis-schedule {shown}: {e}")))?;
+    let events: Vec<nemeses::schedule::Event> = serde_json::from_str(&text).map_err(|e| {
+        UsageError(format!(
+            "--nemesis-schedule {shown}: {e}; expected a JSON list of events like a run's schedule.json"
+        ))
+    })?;
+    nemeses::schedule::validate(&events, nodes)
+        .map_err(|e| UsageError(format!("--nemesis-schedule {shown}: {e}")))?;
+    Ok(events)
+}
+
 /// Parses `30`, `30s`, `2m`, `1m30s`, `1.5` into seconds.
 pub fn parse_seconds(s: &str) -> Result<f64, String> {
     let t = s.trim();
@@ -137,7 +203,7 @@ pub fn main() -> i32 {
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {
-        Command::Test(args) => test(args),
+        Command::Test(args) => test(*args),
         Command::Check(args) => Ok(crate::check::run(&args.paths, &args.workload)),
         Command::Heal => Ok(heal()),
     };
@@ -165,10 +231,20 @@ fn heal() -> i32 {
     for o in &r.orphans {
         println!("removed orphan namespace {o}");
     }
+    let mut code = exit::VALID;
+    for d in &r.run_dirs {
+        match crate::nemesis::heal_from_journal(d) {
+            Ok(lines) => lines.iter().for_each(|l| println!("{l}")),
+            Err(e) => {
+                eprintln!("faultline: error: {e:#}");
+                code = exit::ERROR;
+            }
+        }
+    }
     if !r.live.is_empty() {
         println!("left alone: slots {:?} belong to live runs", r.live);
     }
-    exit::VALID
+    code
 }
 
 /// Turns flags into a test configuration, rejecting what cannot work.
@@ -195,11 +271,42 @@ pub fn test_config(a: TestArgs) -> Result<TestConfig, UsageError> {
             a.rate
         )));
     }
-    if nemesis.iter().any(|k| k == "partition") && a.nemesis_interval < 0.5 {
-        return Err(UsageError(
-            "--nemesis-interval must be at least 0.5 s".into(),
-        ));
+    let (default_interval, per_kind) = parse_intervals(&a.nemesis_interval).map_err(UsageError)?;
+    if !(0.0..=1.0).contains(&a.loss_probability) {
+        return Err(UsageError(format!(
+            "--loss-probability {} must be between 0 and 1",
+            a.loss_probability
+        )));
     }
+    let node_names: Vec<String> = (1..=a.nodes).map(|i| format!("n{i}")).collect();
+    if let Some(spec) = &a.partition {
+        nemeses::partition::Partition::explicit(spec, &node_names, a.one_way)
+            .map_err(|e| UsageError(format!("--partition: {e}")))?;
+    }
+    let (nemesis, fixed_schedule) = match &a.nemesis_schedule {
+        None => (nemesis, None),
+        Some(path) => {
+            let events = load_schedule(path, &node_names)?;
+            let mut kinds: Vec<String> = Vec::new();
+            for e in &events {
+                if !kinds.contains(&e.kind) {
+                    kinds.push(e.kind.clone());
+                }
+            }
+            (kinds, Some(events))
+        }
+    };
+    let nemesis_options = nemeses::schedule::Options {
+        interval_ms: per_kind
+            .into_iter()
+            .map(|(k, v)| (k, (v * 1000.0) as u64))
+            .collect(),
+        default_interval_ms: (default_interval * 1000.0) as u64,
+        loss_probability: a.loss_probability,
+        max_skew_ms: (a.max_skew * 1000.0) as i64,
+        partition: a.partition.clone(),
+        one_way: a.one_way,
+    };
     a.subnet.parse::<netns::Subnet>().map_err(UsageError)?;
     let seed = a.seed.unwrap_or_else(rand::random);
     let concurrency = a
@@ -212,11 +319,11 @@ pub fn test_config(a: TestArgs) -> Result<TestConfig, UsageError> {
             "--name {name:?} must be a plain folder name"
         )));
     }
-    let command = format!(
+    let mut command = format!(
         "faultline test --workload {} --client {client} --nemesis {} --nemesis-interval {} --time-limit {} --seed {seed} --nodes {} --concurrency {concurrency} --rate {} --keys {} --quiesce {} --r {} --w {}",
         a.workload,
         if nemesis.is_empty() { "none".to_string() } else { nemesis.join(",") },
-        a.nemesis_interval,
+        a.nemesis_interval.replace(' ', ""),
         a.time_limit,
         a.nodes,
         a.rate,
@@ -225,12 +332,28 @@ pub fn test_config(a: TestArgs) -> Result<TestConfig, UsageError> {
         a.r,
         a.w
     );
+    if nemesis.iter().any(|k| k == "loss") {
+        command.push_str(&format!(" --loss-probability {}", a.loss_probability));
+    }
+    if nemesis.iter().any(|k| k == "clock") {
+        command.push_str(&format!(" --max-skew {}", a.max_skew));
+    }
+    if let Some(p) = &a.partition {
+        command.push_str(&format!(" --partition '{p}'"));
+    }
+    if let Some(p) = &a.nemesis_schedule {
+        command.push_str(&format!(" --nemesis-schedule '{}'", p.display()));
+    }
+    if a.one_way {
+        command.push_str(" --one-way");
+    }
     Ok(TestConfig {
         name,
         workload: a.workload,
         client,
         nemesis,
-        nemesis_interval_s: a.nemesis_interval,
+        nemesis_options,
+        fixed_schedule,
         time_limit_s: a.time_limit,
         seed,
         nodes: a.nodes as usize,
@@ -294,9 +417,75 @@ mod tests {
         let mut v = vec!["faultline", "test"];
         v.extend(extra);
         match Cli::try_parse_from(v).unwrap().command {
-            Command::Test(a) => a,
+            Command::Test(a) => *a,
             _ => unreachable!(),
         }
+    }
+
+    #[test]
+    fn intervals_take_a_default_and_per_kind_overrides() {
+        let (d, k) = parse_intervals("5,kill=10,clock=2.5").unwrap();
+        assert_eq!(d, 5.0);
+        assert_eq!(k["kill"], 10.0);
+        assert_eq!(k["clock"], 2.5);
+        let c = test_config(args(&[
+            "--nemesis",
+            "all",
+            "--nemesis-interval",
+            "3,kill=9",
+        ]))
+        .unwrap();
+        assert_eq!(c.nemesis, nemeses::KINDS.to_vec());
+        assert_eq!(c.nemesis_options.default_interval_ms, 3000);
+        assert_eq!(c.nemesis_options.interval_ms["kill"], 9000);
+        assert!(c
+            .command
+            .contains("--nemesis partition,loss,clock,kill,pause"));
+    }
+
+    #[test]
+    fn a_schedule_file_replaces_the_drawn_timeline_and_bad_ones_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let nodes: Vec<String> = (1..=5).map(|i| format!("n{i}")).collect();
+        let kinds = vec!["kill".to_string(), "clock".to_string()];
+        let t =
+            nemeses::schedule::timeline(4, &kinds, &nodes, &Default::default(), 20_000).unwrap();
+        let good = dir.path().join("schedule.json");
+        std::fs::write(&good, serde_json::to_string(&t).unwrap()).unwrap();
+        let c = test_config(args(&["--nemesis-schedule", good.to_str().unwrap()])).unwrap();
+        assert_eq!(c.fixed_schedule.as_ref(), Some(&t));
+        let mut expected: Vec<String> = Vec::new();
+        for e in &t {
+            if !expected.contains(&e.kind) {
+                expected.push(e.kind.clone());
+            }
+        }
+        assert_eq!(c.nemesis, expected);
+        assert_eq!(expected.len(), 2);
+        assert!(c.command.contains("--nemesis-schedule"));
+        // Too few nodes for the file's targets.
+        let e = test_config(args(&[
+            "--nodes",
+            "2",
+            "--nemesis-schedule",
+            good.to_str().unwrap(),
+        ]))
+        .unwrap_err()
+        .0;
+        assert!(
+            e.contains("schedule.json") && e.contains("not a node"),
+            "{e}"
+        );
+        let bad = dir.path().join("bad.json");
+        std::fs::write(&bad, "[{\"at_ms\": 1}]").unwrap();
+        let e = test_config(args(&["--nemesis-schedule", bad.to_str().unwrap()]))
+            .unwrap_err()
+            .0;
+        assert!(e.contains("bad.json") && e.contains("schedule.json"), "{e}");
+        let e = test_config(args(&["--nemesis-schedule", "/nonexistent/s.json"]))
+            .unwrap_err()
+            .0;
+        assert!(e.contains("/nonexistent/s.json"), "{e}");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use crate::control::{Control, DaemonSpec, Signal};
 use anyhow::{bail, Context, Result};
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The port every ringkv node listens on (each node has its own address).
@@ -54,13 +54,26 @@ pub struct RingkvNode {
     pub name: String,
     /// Its address.
     pub ip: Ipv4Addr,
-    /// Its folder in the run directory (config and log).
+    /// Its folder in the run directory (config, log, clock offset).
     pub dir: PathBuf,
-    /// Pid once started.
+    /// Pid while running.
     pub pid: Option<u32>,
+    /// True while SIGSTOPped.
+    pub paused: bool,
 }
 
 impl RingkvNode {
+    /// A node that has not started yet.
+    pub fn new(name: &str, ip: Ipv4Addr, dir: PathBuf) -> Self {
+        RingkvNode {
+            name: name.to_string(),
+            ip,
+            dir,
+            pid: None,
+            paused: false,
+        }
+    }
+
     /// `ip:port` for clients.
     pub fn addr(&self) -> String {
         format!("{}:{}", self.ip, PORT)
@@ -69,6 +82,11 @@ impl RingkvNode {
     /// The node's log file.
     pub fn log_file(&self) -> PathBuf {
         self.dir.join("ringkv.log")
+    }
+
+    /// The libfaketime offset file (used when clock faults are on).
+    pub fn clock_file(&self) -> PathBuf {
+        self.dir.join("faketime.rc")
     }
 }
 
@@ -109,39 +127,137 @@ pub fn config_toml(me: &RingkvNode, all: &[RingkvNode], q: Quorums) -> String {
     s
 }
 
+/// Finds libfaketime's preload library, if installed.
+pub fn find_libfaketime() -> Option<PathBuf> {
+    let dirs = [
+        "/usr/lib/x86_64-linux-gnu",
+        "/usr/lib/aarch64-linux-gnu",
+        "/usr/lib",
+        "/usr/local/lib",
+    ];
+    dirs.iter()
+        .map(|d| Path::new(d).join("faketime/libfaketime.so.1"))
+        .find(|p| p.is_file())
+}
+
+/// What a nemesis may do to a store's processes, whatever the store.
+pub trait DbProcesses: Send + Sync {
+    /// `kill -9` the store on `node`.
+    fn kill(&self, node: &str) -> Result<()>;
+    /// Starts the store on `node` if it is not running, and waits until it
+    /// listens (bounded).
+    fn start(&self, node: &str) -> Result<()>;
+    /// Freezes the store on `node` (SIGSTOP).
+    fn pause(&self, node: &str) -> Result<()>;
+    /// Thaws it (SIGCONT).
+    fn resume(&self, node: &str) -> Result<()>;
+    /// Where `node`'s clock offset is written, or `None` when this store
+    /// cannot have its clock moved here.
+    fn clock_file(&self, node: &str) -> Option<PathBuf>;
+    /// Undoes every process fault: resumes the paused, restarts the dead.
+    fn heal(&self) -> Result<()>;
+}
+
 /// A running ringkv cluster.
 pub struct RingkvCluster {
     control: Arc<dyn Control>,
-    /// The nodes, in order.
-    pub nodes: Vec<RingkvNode>,
+    bin: PathBuf,
+    quorums: Quorums,
+    faketime: Option<PathBuf>,
+    nodes: Mutex<Vec<RingkvNode>>,
 }
 
 impl RingkvCluster {
-    /// Writes every node's config and starts every node.
+    /// Writes every node's config and starts every node. With `faketime`
+    /// (libfaketime's path), nodes run under it with an offset file each, so
+    /// a clock nemesis can move their wall clocks.
     pub fn start(
         control: Arc<dyn Control>,
         bin: &Path,
-        mut nodes: Vec<RingkvNode>,
+        nodes: Vec<RingkvNode>,
         quorums: Quorums,
+        faketime: Option<PathBuf>,
     ) -> Result<Self> {
-        let snapshot = nodes.clone();
-        for node in &mut nodes {
+        for node in &nodes {
             std::fs::create_dir_all(&node.dir)?;
             let cfg = node.dir.join("ringkv.toml");
-            std::fs::write(&cfg, config_toml(node, &snapshot, quorums))
+            std::fs::write(&cfg, config_toml(node, &nodes, quorums))
                 .with_context(|| format!("writing {}", cfg.display()))?;
-            let spec = DaemonSpec {
-                argv: vec![
-                    bin.display().to_string(),
-                    "--config".into(),
-                    cfg.display().to_string(),
-                ],
-                log_file: node.log_file(),
-                env: vec![("RUST_LOG".into(), "info".into())],
-            };
-            node.pid = Some(control.start_daemon(&node.name, &spec)?);
+            if faketime.is_some() {
+                std::fs::write(node.clock_file(), nemeses::clock::faketime_offset(0))?;
+            }
         }
-        Ok(RingkvCluster { control, nodes })
+        let names: Vec<String> = nodes.iter().map(|n| n.name.clone()).collect();
+        let cluster = RingkvCluster {
+            control,
+            bin: bin.to_path_buf(),
+            quorums,
+            faketime,
+            nodes: Mutex::new(nodes),
+        };
+        for n in &names {
+            cluster.spawn(n)?;
+        }
+        Ok(cluster)
+    }
+
+    /// A snapshot of the nodes.
+    pub fn nodes(&self) -> Vec<RingkvNode> {
+        self.nodes.lock().unwrap().clone()
+    }
+
+    /// The quorum settings the nodes run with.
+    pub fn quorums(&self) -> Quorums {
+        self.quorums
+    }
+
+    fn spawn(&self, name: &str) -> Result<()> {
+        let mut nodes = self.nodes.lock().unwrap();
+        let node = nodes
+            .iter_mut()
+            .find(|n| n.name == name)
+            .with_context(|| format!("no node {name}"))?;
+        let mut env = vec![("RUST_LOG".to_string(), "info".to_string())];
+        if let Some(lib) = &self.faketime {
+            env.extend([
+                ("LD_PRELOAD".into(), lib.display().to_string()),
+                (
+                    "FAKETIME_TIMESTAMP_FILE".into(),
+                    node.clock_file().display().to_string(),
+                ),
+                ("FAKETIME_NO_CACHE".into(), "1".into()),
+                ("DONT_FAKE_MONOTONIC".into(), "1".into()),
+            ]);
+        }
+        let spec = DaemonSpec {
+            argv: vec![
+                self.bin.display().to_string(),
+                "--config".into(),
+                node.dir.join("ringkv.toml").display().to_string(),
+            ],
+            log_file: node.log_file(),
+            env,
+        };
+        node.pid = Some(self.control.start_daemon(&node.name, &spec)?);
+        node.paused = false;
+        Ok(())
+    }
+
+    fn with_node<T>(&self, name: &str, f: impl FnOnce(&mut RingkvNode) -> T) -> Result<T> {
+        let mut nodes = self.nodes.lock().unwrap();
+        let node = nodes
+            .iter_mut()
+            .find(|n| n.name == name)
+            .with_context(|| format!("no node {name}"))?;
+        Ok(f(node))
+    }
+
+    fn signal(&self, name: &str, sig: Signal) -> Result<()> {
+        let pid = self.with_node(name, |n| n.pid)?;
+        if let Some(pid) = pid {
+            self.control.signal(name, pid, sig)?;
+        }
+        Ok(())
     }
 
     /// Waits until every node answers `/health`, or explains which did not.
@@ -150,7 +266,7 @@ impl RingkvCluster {
             .timeout(Duration::from_millis(500))
             .build()?;
         let deadline = Instant::now() + timeout;
-        for node in &self.nodes {
+        for node in self.nodes() {
             let url = format!("http://{}/health", node.addr());
             loop {
                 if http
@@ -184,15 +300,18 @@ impl RingkvCluster {
         Ok(())
     }
 
-    /// Stops every node: SIGTERM, then SIGKILL after a grace period.
-    pub fn stop(&mut self) {
-        for n in &self.nodes {
+    /// Stops every node: SIGCONT (a paused process cannot die gracefully),
+    /// SIGTERM, then SIGKILL after a grace period.
+    pub fn stop(&self) {
+        let mut nodes = self.nodes.lock().unwrap();
+        for n in nodes.iter() {
             if let Some(pid) = n.pid {
+                let _ = self.control.signal(&n.name, pid, Signal::SIGCONT);
                 let _ = self.control.signal(&n.name, pid, Signal::SIGTERM);
             }
         }
         let deadline = Instant::now() + Duration::from_secs(3);
-        for n in &mut self.nodes {
+        for n in nodes.iter_mut() {
             if let Some(pid) = n.pid.take() {
                 while self.control.is_alive(&n.name, pid) && Instant::now() < deadline {
                     std::thread::sleep(Duration::from_millis(20));
@@ -205,6 +324,69 @@ impl RingkvCluster {
     }
 }
 
+impl DbProcesses for RingkvCluster {
+    fn kill(&self, node: &str) -> Result<()> {
+        let pid = self.with_node(node, |n| n.pid.take())?;
+        if let Some(pid) = pid {
+            self.control.signal(node, pid, Signal::SIGKILL)?;
+            let deadline = Instant::now() + Duration::from_secs(2);
+            while self.control.is_alive(node, pid) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        self.with_node(node, |n| n.paused = false)?;
+        Ok(())
+    }
+
+    fn start(&self, node: &str) -> Result<()> {
+        let running = self.with_node(node, |n| n.pid)?;
+        if running.is_some_and(|p| self.control.is_alive(node, p)) {
+            return Ok(());
+        }
+        self.spawn(node)?;
+        let addr = self.with_node(node, |n| n.addr())?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let sock: std::net::SocketAddr = addr.parse()?;
+        while std::net::TcpStream::connect_timeout(&sock, Duration::from_millis(200)).is_err() {
+            if Instant::now() > deadline {
+                bail!("ringkv on {node} did not come back within 10 s after a restart");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(())
+    }
+
+    fn pause(&self, node: &str) -> Result<()> {
+        self.signal(node, Signal::SIGSTOP)?;
+        self.with_node(node, |n| n.paused = true)
+    }
+
+    fn resume(&self, node: &str) -> Result<()> {
+        self.signal(node, Signal::SIGCONT)?;
+        self.with_node(node, |n| n.paused = false)
+    }
+
+    fn clock_file(&self, node: &str) -> Option<PathBuf> {
+        self.faketime.as_ref()?;
+        self.with_node(node, |n| n.clock_file()).ok()
+    }
+
+    fn heal(&self) -> Result<()> {
+        let mut first_err = None;
+        for n in self.nodes() {
+            if n.paused {
+                if let Err(e) = self.resume(&n.name) {
+                    first_err.get_or_insert(e);
+                }
+            }
+            if let Err(e) = self.start(&n.name) {
+                first_err.get_or_insert(e);
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,11 +394,12 @@ mod tests {
     #[test]
     fn config_lists_every_node_and_the_quorums() {
         let nodes: Vec<RingkvNode> = (1..=3)
-            .map(|i| RingkvNode {
-                name: format!("n{i}"),
-                ip: Ipv4Addr::new(198, 18, 0, 10 + i),
-                dir: PathBuf::from("/tmp"),
-                pid: None,
+            .map(|i| {
+                RingkvNode::new(
+                    &format!("n{i}"),
+                    Ipv4Addr::new(198, 18, 0, 10 + i),
+                    PathBuf::from("/tmp"),
+                )
             })
             .collect();
         let t = config_toml(&nodes[1], &nodes, Quorums::default());

@@ -1,37 +1,53 @@
-//! Running the nemesis: faults from the schedule, applied through the
-//! control layer, recorded in the history, and always healed.
+//! Running the nemesis: the seeded timeline of faults, applied through the
+//! control layer and the DB layer, recorded in the history, always healed.
 //!
-//! Each fault is first appended to the run's journal (`nemesis.jsonl`: what
-//! was applied and the plan that undoes it), then applied, then recorded as
-//! a nemesis op. Healing runs the heal plan on every node whether or not a
-//! fault is believed active, so it is safe to call at any time and twice.
+//! Every fault is first appended to the run's journal (`nemesis.jsonl`: what
+//! was applied, the exact commands), then applied, then recorded as a nemesis
+//! op whose value carries the targets and parameters and a human `label`.
+//! Each kind is undone its own way: partitions and loss by flushing their own
+//! iptables chain, clocks by writing a zero offset, kills by restarting,
+//! pauses by SIGCONT. [`NemesisRunner::heal_all`] undoes whatever is active
+//! and then, unconditionally, resets everything a fault could have touched:
+//! it is safe to call at any time, and twice.
 
 use crate::control::{run_plan, Control};
+use crate::db::DbProcesses;
 use crate::history_log::{Entry, HistoryLog};
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use checkers::{OpType, Process};
-use nemeses::partition::grudge;
-use nemeses::schedule::{Fault, Schedule};
+use nemeses::clock::{self, ClockFault};
+use nemeses::plan::Plan;
+use nemeses::schedule::{self, Action, Event, Fault};
 use nemeses::{iptables, NodeAddr};
-use serde_json::json;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::watch;
+
+/// A fault in force, and how to stop its background work (clock strobes).
+struct Active {
+    fault: Fault,
+    strobe: Option<(watch::Sender<bool>, tokio::task::JoinHandle<()>)>,
+}
 
 /// Applies faults on a schedule and heals them.
 pub struct NemesisRunner {
     control: Arc<dyn Control>,
+    db: Arc<dyn DbProcesses>,
     nodes: Vec<NodeAddr>,
     log: Arc<HistoryLog>,
     journal: Mutex<std::fs::File>,
+    active: tokio::sync::Mutex<BTreeMap<String, Active>>,
 }
 
 impl NemesisRunner {
-    /// Prepares the nodes (faultline's iptables chain) and opens the journal.
+    /// Prepares the nodes (faultline's iptables chains) and opens the journal.
     pub async fn setup(
         control: Arc<dyn Control>,
+        db: Arc<dyn DbProcesses>,
         nodes: Vec<NodeAddr>,
         log: Arc<HistoryLog>,
         journal: PathBuf,
@@ -43,18 +59,24 @@ impl NemesisRunner {
             .with_context(|| format!("opening {}", journal.display()))?;
         let runner = NemesisRunner {
             control,
+            db,
             nodes,
             log,
             journal: Mutex::new(journal),
+            active: Default::default(),
         };
         runner
-            .run_blocking(iptables::setup(&runner.nodes))
+            .run_plan(iptables::setup(&runner.nodes))
             .await
             .context("preparing iptables on the nodes")?;
         Ok(runner)
     }
 
-    async fn run_blocking(&self, plan: nemeses::plan::Plan) -> Result<()> {
+    fn names(&self) -> Vec<String> {
+        self.nodes.iter().map(|n| n.name.clone()).collect()
+    }
+
+    async fn run_plan(&self, plan: Plan) -> Result<()> {
         let control = self.control.clone();
         tokio::task::spawn_blocking(move || run_plan(control.as_ref(), &plan))
             .await
@@ -62,16 +84,46 @@ impl NemesisRunner {
         Ok(())
     }
 
-    fn journal(&self, entry: serde_json::Value) {
+    /// Runs a blocking DB-layer action on every target, in parallel.
+    async fn on_targets(
+        &self,
+        targets: &[String],
+        f: fn(&dyn DbProcesses, &str) -> Result<()>,
+    ) -> Result<()> {
+        let mut tasks = Vec::new();
+        for t in targets {
+            let (db, t) = (self.db.clone(), t.clone());
+            tasks.push(tokio::task::spawn_blocking(move || f(db.as_ref(), &t)));
+        }
+        let mut first_err = None;
+        for task in tasks {
+            if let Err(e) = task.await.expect("db action panicked") {
+                first_err.get_or_insert(e);
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+
+    fn clock_plan(&self, targets: &[String], offset_ms: i64) -> Result<Plan> {
+        let mut files = BTreeMap::new();
+        for t in targets {
+            let Some(f) = self.db.clock_file(t) else {
+                bail!("clock faults are not available on {t}: the store does not run under libfaketime");
+            };
+            files.insert(t.clone(), f.display().to_string());
+        }
+        Ok(clock::set_offset(targets, offset_ms, &|n| files[n].clone()))
+    }
+
+    fn journal(&self, entry: Value) {
         let mut line = entry.to_string();
         line.push('\n');
-        let mut j = self.journal.lock().unwrap();
-        if let Err(e) = j.write_all(line.as_bytes()) {
+        if let Err(e) = self.journal.lock().unwrap().write_all(line.as_bytes()) {
             tracing::warn!("writing nemesis journal: {e}");
         }
     }
 
-    fn record(&self, kind: OpType, f: &str, value: serde_json::Value, error: Option<String>) {
+    fn record(&self, kind: OpType, f: &str, value: Value, error: Option<String>) {
         self.log.record(Entry {
             kind,
             process: Process::Nemesis,
@@ -82,86 +134,239 @@ impl NemesisRunner {
         });
     }
 
-    /// Alternates fault and calm, one `interval` each, until `stop` turns
-    /// true. Every fault is healed before this returns: in the normal course
-    /// of the cycle, and by one more heal if the cycle failed midway.
+    /// Walks the timeline from `start` until it ends or `stop` turns true.
+    /// On error, heals what it started before returning the error.
     pub async fn run(
         &self,
-        mut schedule: Schedule,
-        interval: Duration,
+        timeline: Vec<Event>,
+        start: Instant,
         mut stop: watch::Receiver<bool>,
     ) -> Result<()> {
-        let result = self.cycle(&mut schedule, interval, &mut stop).await;
-        if result.is_err() {
-            let _ = self.heal("stop-partition").await;
-        }
-        result
-    }
-
-    async fn cycle(
-        &self,
-        schedule: &mut Schedule,
-        interval: Duration,
-        stop: &mut watch::Receiver<bool>,
-    ) -> Result<()> {
-        loop {
-            if sleep_or_stop(interval, stop).await {
+        for event in timeline {
+            let due = start + Duration::from_millis(event.at_ms);
+            let wait = due.saturating_duration_since(Instant::now());
+            if crate::nemesis::sleep_or_stop(wait, &mut stop).await {
                 return Ok(());
             }
-            let Some(fault) = schedule.next_fault()? else {
-                return Ok(());
+            let r = match event.action {
+                Action::Start { fault } => self.start(fault).await,
+                Action::Stop => self.stop(&event.kind).await,
             };
-            self.apply(&fault).await?;
-            let stopped = sleep_or_stop(interval, stop).await;
-            self.heal(fault.stop_f()).await?;
-            if stopped {
-                return Ok(());
+            if let Err(e) = r {
+                let _ = self.heal_all().await;
+                return Err(e);
             }
         }
+        Ok(())
     }
 
-    async fn apply(&self, fault: &Fault) -> Result<()> {
-        let Fault::Partition { components, .. } = fault;
-        let plan = iptables::partition(&self.nodes, &grudge(components));
-        let value = serde_json::to_value(fault).expect("faults serialize");
+    /// Applies one fault (stopping this kind's previous one first).
+    pub async fn start(&self, fault: Fault) -> Result<()> {
+        let kind = fault.kind().to_string();
+        if self.active.lock().await.contains_key(&kind) {
+            self.stop(&kind).await?;
+        }
+        let mut value = serde_json::to_value(&fault).expect("faults serialize");
+        value["label"] = json!(fault.label());
+        let plan = match &fault {
+            Fault::Partition(p) => Some(iptables::partition(&self.nodes, &p.grudge)),
+            Fault::Loss {
+                targets,
+                probability,
+            } => Some(iptables::loss(&self.nodes, targets, *probability)),
+            Fault::Clock(ClockFault::Bump { targets, offset_ms }) => {
+                Some(self.clock_plan(targets, *offset_ms)?)
+            }
+            _ => None,
+        };
+        let offset_files: Vec<String> = match &fault {
+            Fault::Clock(c) => c
+                .targets()
+                .iter()
+                .filter_map(|t| self.db.clock_file(t))
+                .map(|p| p.display().to_string())
+                .collect(),
+            _ => Vec::new(),
+        };
         self.journal(json!({
             "action": "apply",
             "fault": fault.label(),
-            "commands": plan.display_lines(),
-            "heal": iptables::heal(&self.nodes).display_lines(),
+            "commands": plan.as_ref().map(Plan::display_lines).unwrap_or_default(),
+            "offset_files": offset_files,
         }));
         self.record(OpType::Invoke, fault.start_f(), value.clone(), None);
-        match self.run_blocking(plan).await {
-            Ok(()) => {
-                self.record(OpType::Info, fault.start_f(), value, None);
-                Ok(())
+        let mut strobe = None;
+        let result = match (&fault, plan) {
+            (_, Some(plan)) => self.run_plan(plan).await,
+            (
+                Fault::Clock(ClockFault::Strobe {
+                    targets,
+                    delta_ms,
+                    period_ms,
+                    duration_ms,
+                }),
+                None,
+            ) => {
+                match (
+                    self.clock_plan(targets, *delta_ms),
+                    self.clock_plan(targets, 0),
+                ) {
+                    (Ok(on), Ok(off)) => {
+                        strobe = Some(self.spawn_strobe(on, off, *period_ms, *duration_ms));
+                        Ok(())
+                    }
+                    (Err(e), _) | (_, Err(e)) => Err(e),
+                }
             }
-            Err(e) => {
-                self.record(OpType::Info, fault.start_f(), value, Some(e.to_string()));
-                Err(e.context(format!("applying {}", fault.label())))
+            (Fault::Kill { targets }, None) => self.on_targets(targets, |db, n| db.kill(n)).await,
+            (Fault::Pause { targets }, None) => self.on_targets(targets, |db, n| db.pause(n)).await,
+            _ => Ok(()),
+        };
+        let err = result.as_ref().err().map(|e| format!("{e:#}"));
+        self.record(OpType::Info, fault.start_f(), value, err);
+        let label = fault.label();
+        self.active
+            .lock()
+            .await
+            .insert(kind, Active { fault, strobe });
+        result.with_context(|| format!("applying {label}"))
+    }
+
+    fn spawn_strobe(
+        &self,
+        on: Plan,
+        off: Plan,
+        period_ms: u64,
+        duration_ms: u64,
+    ) -> (watch::Sender<bool>, tokio::task::JoinHandle<()>) {
+        let (tx, mut rx) = watch::channel(false);
+        let control = self.control.clone();
+        let task = tokio::spawn(async move {
+            let end = Instant::now() + Duration::from_millis(duration_ms);
+            let mut flip = true;
+            while Instant::now() < end {
+                let plan = if flip { on.clone() } else { off.clone() };
+                let c = control.clone();
+                let _ = tokio::task::spawn_blocking(move || run_plan(c.as_ref(), &plan)).await;
+                flip = !flip;
+                if crate::nemesis::sleep_or_stop(Duration::from_millis(period_ms), &mut rx).await {
+                    break;
+                }
+            }
+            let _ = tokio::task::spawn_blocking(move || run_plan(control.as_ref(), &off)).await;
+        });
+        (tx, task)
+    }
+
+    /// Undoes the active fault of `kind`, if any, and records it.
+    pub async fn stop(&self, kind: &str) -> Result<()> {
+        let Some(active) = self.active.lock().await.remove(kind) else {
+            return Ok(());
+        };
+        let f = schedule::stop_f(kind);
+        let targets: Value = match &active.fault {
+            Fault::Partition(_) => json!(null),
+            Fault::Loss { targets, .. } | Fault::Kill { targets } | Fault::Pause { targets } => {
+                json!(targets)
+            }
+            Fault::Clock(c) => json!(c.targets()),
+        };
+        self.record(OpType::Invoke, f, targets.clone(), None);
+        if let Some((tx, task)) = active.strobe {
+            let _ = tx.send(true);
+            let _ = task.await;
+        }
+        let result = match &active.fault {
+            Fault::Partition(_) => {
+                self.run_plan(iptables::flush(&self.nodes, iptables::CHAIN))
+                    .await
+            }
+            Fault::Loss { .. } => {
+                self.run_plan(iptables::flush(&self.nodes, iptables::LOSS_CHAIN))
+                    .await
+            }
+            Fault::Clock(c) => match self.clock_plan(c.targets(), 0) {
+                Ok(p) => self.run_plan(p).await,
+                Err(e) => Err(e),
+            },
+            Fault::Kill { targets } => self.on_targets(targets, |db, n| db.start(n)).await,
+            Fault::Pause { targets } => self.on_targets(targets, |db, n| db.resume(n)).await,
+        };
+        self.journal(json!({ "action": "stop", "kind": kind, "ok": result.is_ok() }));
+        let err = result.as_ref().err().map(|e| format!("{e:#}"));
+        self.record(OpType::Info, f, targets, err);
+        result.with_context(|| format!("undoing the {kind} fault"))
+    }
+
+    /// Undoes every active fault (recorded), then resets everything a fault
+    /// could have touched on every node: both iptables chains flushed, clocks
+    /// at offset zero, paused processes resumed, dead ones restarted.
+    pub async fn heal_all(&self) -> Result<()> {
+        let kinds: Vec<String> = self.active.lock().await.keys().cloned().collect();
+        let mut first_err = None;
+        for kind in kinds {
+            if let Err(e) = self.stop(&kind).await {
+                first_err.get_or_insert(e);
             }
         }
+        let mut reset = iptables::flush(&self.nodes, iptables::CHAIN);
+        reset.extend(iptables::flush(&self.nodes, iptables::LOSS_CHAIN));
+        let names = self.names();
+        if names.iter().all(|n| self.db.clock_file(n).is_some()) {
+            reset.extend(self.clock_plan(&names, 0)?);
+        }
+        if let Err(e) = self.run_plan(reset).await {
+            first_err.get_or_insert(e);
+        }
+        let db = self.db.clone();
+        if let Err(e) = tokio::task::spawn_blocking(move || db.heal())
+            .await
+            .expect("db heal panicked")
+        {
+            first_err.get_or_insert(e);
+        }
+        self.journal(json!({ "action": "heal-all", "ok": first_err.is_none() }));
+        first_err.map_or(Ok(()), |e| Err(e.context("healing")))
     }
 
-    /// Removes every fault on every node, and records it.
-    pub async fn heal(&self, f: &str) -> Result<()> {
-        let plan = iptables::heal(&self.nodes);
-        self.record(OpType::Invoke, f, json!(null), None);
-        let r = self.run_blocking(plan).await;
-        self.journal(json!({ "action": "heal", "ok": r.is_ok() }));
-        self.record(
-            OpType::Info,
-            f,
-            json!(null),
-            r.as_ref().err().map(|e| e.to_string()),
-        );
-        r.context("healing the network")
-    }
-
-    /// Removes faultline's chain from every node (end of test).
+    /// Removes faultline's chains from every node (end of test).
     pub async fn teardown(&self) -> Result<()> {
-        self.run_blocking(iptables::teardown(&self.nodes)).await
+        self.run_plan(iptables::teardown(&self.nodes)).await
     }
+}
+
+/// Undoes, from a dead run's journal (`nemesis.jsonl`), what dying with the
+/// namespaces does not undo: clock offset files are set back to zero, so no
+/// process started on them later inherits a skewed clock. Returns one line
+/// per thing it reset. Partitions and loss need nothing here locally: their
+/// rules lived in the namespaces `faultline heal` deletes.
+pub fn heal_from_journal(run_dir: &std::path::Path) -> Result<Vec<String>> {
+    let path = run_dir.join("nemesis.jsonl");
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    let mut files = std::collections::BTreeSet::new();
+    // A line cut short by the crash is skipped: it recorded nothing applied.
+    for entry in text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+    {
+        if let Some(list) = entry.get("offset_files").and_then(Value::as_array) {
+            files.extend(list.iter().filter_map(Value::as_str).map(str::to_string));
+        }
+    }
+    let mut done = Vec::new();
+    for f in files {
+        let p = std::path::Path::new(&f);
+        if p.exists() {
+            std::fs::write(p, clock::faketime_offset(0))
+                .with_context(|| format!("resetting clock offset file {f}"))?;
+            done.push(format!("reset clock offset {f}"));
+        }
+    }
+    Ok(done)
 }
 
 /// Sleeps for `d`; returns true early if `stop` becomes true.

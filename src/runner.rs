@@ -22,7 +22,6 @@ use crate::report;
 use crate::results::{Results, RunDir};
 use anyhow::{Context, Result};
 use checkers::{OpType, Process};
-use nemeses::schedule::Schedule;
 use nemeses::NodeAddr;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -47,8 +46,12 @@ pub struct TestConfig {
     pub client: String,
     /// Nemesis kinds (empty = none).
     pub nemesis: Vec<String>,
-    /// Seconds between fault start and stop (and between faults).
-    pub nemesis_interval_s: f64,
+    /// How faults are drawn and timed (intervals, loss probability, skew,
+    /// a fixed partition).
+    pub nemesis_options: nemeses::schedule::Options,
+    /// A timeline given by `--nemesis-schedule`, replayed instead of drawn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fixed_schedule: Option<Vec<nemeses::schedule::Event>>,
     /// Main-phase length in seconds.
     pub time_limit_s: f64,
     /// Seed for generated ops and faults.
@@ -148,6 +151,14 @@ pub async fn run(cfg: TestConfig) -> Result<Outcome> {
     let mode = Mode::parse(&cfg.client).map_err(|e| crate::UsageError(e.to_string()))?;
     os::require_root_for_namespaces()?;
     os::ensure(os::LOCAL_CLUSTER)?;
+    let faketime = if cfg.nemesis.iter().any(|k| k == "clock") {
+        os::ensure(os::CLOCK_FAULTS)?;
+        Some(db::find_libfaketime().context(
+            "the clock nemesis needs libfaketime (Debian package faketime), which was not found",
+        )?)
+    } else {
+        None
+    };
     let bin = db::find_ringkv(cfg.ringkv_bin.as_deref())?;
 
     let dir = RunDir::create(&cfg.results, &cfg.name)?;
@@ -171,13 +182,12 @@ pub async fn run(cfg: TestConfig) -> Result<Outcome> {
     let run = run_on_network(
         &cfg,
         mode,
-        &bin,
+        (&bin, faketime),
         &network,
         control.clone(),
         &dir,
         log.clone(),
-        stop_tx,
-        stop_rx,
+        (stop_tx, stop_rx),
         &interrupted,
     )
     .await;
@@ -209,38 +219,35 @@ pub async fn run(cfg: TestConfig) -> Result<Outcome> {
 async fn run_on_network(
     cfg: &TestConfig,
     mode: Mode,
-    bin: &std::path::Path,
+    (bin, faketime): (&std::path::Path, Option<PathBuf>),
     network: &LocalNetwork,
     control: Arc<dyn Control>,
     dir: &RunDir,
     log: Arc<HistoryLog>,
-    stop_tx: watch::Sender<bool>,
-    stop_rx: watch::Receiver<bool>,
+    stop: (watch::Sender<bool>, watch::Receiver<bool>),
     interrupted: &AtomicBool,
 ) -> Result<()> {
     let nodes: Vec<RingkvNode> = network
         .nodes
         .iter()
-        .map(|n| -> Result<RingkvNode> {
-            Ok(RingkvNode {
-                name: n.name.clone(),
-                ip: n.ip,
-                dir: dir.node_dir(&n.name)?,
-                pid: None,
-            })
-        })
+        .map(|n| Ok(RingkvNode::new(&n.name, n.ip, dir.node_dir(&n.name)?)))
         .collect::<Result<_>>()?;
-    let mut cluster = RingkvCluster::start(control.clone(), bin, nodes, cfg.quorums)?;
+    let cluster = Arc::new(RingkvCluster::start(
+        control.clone(),
+        bin,
+        nodes,
+        cfg.quorums,
+        faketime,
+    )?);
     let result = drive(
         cfg,
         mode,
-        &cluster,
+        cluster.clone(),
         network,
         control,
         dir,
         log,
-        stop_tx,
-        stop_rx,
+        stop,
         interrupted,
     )
     .await;
@@ -252,13 +259,12 @@ async fn run_on_network(
 async fn drive(
     cfg: &TestConfig,
     mode: Mode,
-    cluster: &RingkvCluster,
+    cluster: Arc<RingkvCluster>,
     network: &LocalNetwork,
     control: Arc<dyn Control>,
     dir: &RunDir,
     log: Arc<HistoryLog>,
-    stop_tx: watch::Sender<bool>,
-    stop_rx: watch::Receiver<bool>,
+    (stop_tx, stop_rx): (watch::Sender<bool>, watch::Receiver<bool>),
     interrupted: &AtomicBool,
 ) -> Result<()> {
     cluster.await_ready(Duration::from_secs(20)).await?;
@@ -270,16 +276,37 @@ async fn drive(
             ip: n.ip.into(),
         })
         .collect();
+    let names: Vec<String> = addrs.iter().map(|n| n.name.clone()).collect();
+    let timeline = match &cfg.fixed_schedule {
+        Some(events) => events.clone(),
+        None => nemeses::schedule::timeline(
+            cfg.seed,
+            &cfg.nemesis,
+            &names,
+            &cfg.nemesis_options,
+            (cfg.time_limit_s * 1000.0) as u64,
+        )
+        .map_err(|e| crate::UsageError(e.to_string()))?,
+    };
+    dir.write_json("schedule.json", &timeline)?;
     let nemesis = Arc::new(
-        NemesisRunner::setup(control, addrs, log.clone(), dir.file("nemesis.jsonl")).await?,
+        NemesisRunner::setup(
+            control,
+            cluster.clone(),
+            addrs,
+            log.clone(),
+            dir.file("nemesis.jsonl"),
+        )
+        .await?,
     );
 
     // Main phase.
+    let nodes = cluster.nodes();
     let gen = Arc::new(Generator::new());
     let op_timeout = Duration::from_millis(cfg.op_timeout_ms);
     let mut workers = Vec::new();
     for w in 0..cfg.concurrency {
-        let node = &cluster.nodes[w % cluster.nodes.len()];
+        let node = &nodes[w % nodes.len()];
         let client = SetClient::new(RingkvClient::new(&node.addr(), op_timeout), mode, cfg.keys);
         let ctx = Worker {
             first_process: w as u64,
@@ -293,23 +320,11 @@ async fn drive(
         let (gen, stop) = (gen.clone(), stop_rx.clone());
         workers.push(tokio::spawn(async move { ctx.run(gen, pacer, stop).await }));
     }
-    let schedule = Schedule::new(
-        cfg.seed,
-        cfg.nemesis.clone(),
-        network.nodes.iter().map(|n| n.name.clone()).collect(),
-    );
+    let start = std::time::Instant::now();
     let nemesis_task = {
         let nemesis = nemesis.clone();
         let stop = stop_rx.clone();
-        let interval = Duration::from_secs_f64(cfg.nemesis_interval_s);
-        let active = !schedule.is_empty();
-        tokio::spawn(async move {
-            if active {
-                nemesis.run(schedule, interval, stop).await
-            } else {
-                Ok(())
-            }
-        })
+        tokio::spawn(async move { nemesis.run(timeline, start, stop).await })
     };
     let mut stop_wait = stop_rx.clone();
     sleep_or_stop(Duration::from_secs_f64(cfg.time_limit_s), &mut stop_wait).await;
@@ -318,22 +333,24 @@ async fn drive(
     for w in workers {
         max_process = max_process.max(w.await.context("a client worker panicked")?);
     }
-    match nemesis_task.await {
-        Ok(result) => result?,
-        Err(panic) => {
-            // The nemesis died without healing: heal here, then report.
-            nemesis.heal("stop-partition").await?;
-            anyhow::bail!("the nemesis panicked: {panic}");
-        }
-    }
+    let nemesis_result = match nemesis_task.await {
+        Ok(r) => r,
+        Err(panic) => Err(anyhow::anyhow!("the nemesis panicked: {panic}")),
+    };
+    // Always: undo every fault, resume and restart processes, reset clocks.
+    let healed = nemesis.heal_all().await;
+    nemesis_result?;
+    healed?;
 
     if interrupted.load(Ordering::SeqCst) {
         return Ok(());
     }
+    // Restarted nodes must be serving before the final reads.
+    cluster.await_ready(Duration::from_secs(20)).await?;
     // Quiescence, then the final reads.
     tokio::time::sleep(Duration::from_secs_f64(cfg.quiesce_s)).await;
     let mut finals = Vec::new();
-    for (i, node) in cluster.nodes.iter().enumerate() {
+    for (i, node) in nodes.iter().enumerate() {
         let client = SetClient::new(RingkvClient::new(&node.addr(), op_timeout), mode, cfg.keys);
         let process = max_process + 1 + i as u64;
         let log = log.clone();

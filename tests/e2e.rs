@@ -82,10 +82,21 @@ fn namespaces_of(slot_prefix: &str) -> Vec<String> {
 /// Waits until a run under `name_dir` has ops and at least one fault on
 /// disk; returns its history path.
 fn wait_for_fault(name_dir: &Path) -> PathBuf {
+    wait_for(name_dir, |text| {
+        text.lines().count() > 50 && text.contains("\"start-partition\"")
+    })
+}
+
+/// Waits until the history of the run under `name_dir` satisfies `ready`;
+/// returns its path.
+fn wait_for(name_dir: &Path, ready: impl Fn(&str) -> bool) -> PathBuf {
     let deadline = Instant::now() + Duration::from_secs(40);
     loop {
-        assert!(Instant::now() < deadline, "the run never recorded a fault");
-        std::thread::sleep(Duration::from_millis(200));
+        assert!(
+            Instant::now() < deadline,
+            "the run never got to the awaited state"
+        );
+        std::thread::sleep(Duration::from_millis(100));
         let Some(dir) = std::fs::read_dir(name_dir)
             .ok()
             .and_then(|mut d| d.next())
@@ -95,11 +106,35 @@ fn wait_for_fault(name_dir: &Path) -> PathBuf {
             continue;
         };
         let h = dir.join("history.jsonl");
-        let text = std::fs::read_to_string(&h).unwrap_or_default();
-        if text.lines().count() > 50 && text.contains("\"start-partition\"") {
+        if ready(&std::fs::read_to_string(&h).unwrap_or_default()) {
             return h;
         }
     }
+}
+
+/// The `f` of the last completed nemesis op of each kind, in `text`.
+fn last_nemesis_fs(text: &str) -> Vec<String> {
+    let mut last = std::collections::BTreeMap::new();
+    for op in text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|o| o["process"] == "nemesis" && o["type"] == "info")
+    {
+        let f = op["f"].as_str().unwrap_or_default().to_string();
+        let kind = op["value"]["kind"]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| f.clone());
+        last.insert(
+            if f.contains("clock") {
+                "clock".into()
+            } else {
+                kind
+            },
+            f,
+        );
+    }
+    last.into_values().collect()
 }
 
 /// The slot a live run holds, from its state file.
@@ -238,8 +273,10 @@ fn sigkilled_run_leaves_a_checkable_history_and_heal_cleans_up() {
         .args([
             "--time-limit",
             "60",
+            "--nemesis",
+            "partition,clock",
             "--nemesis-interval",
-            "1",
+            "4",
             "--seed",
             "13",
             "--name",
@@ -249,7 +286,11 @@ fn sigkilled_run_leaves_a_checkable_history_and_heal_cleans_up() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let hist = wait_for_fault(&tmp.path().join("killed"));
+    // Kill it while a partition and a clock bump are both in force.
+    let hist = wait_for(&tmp.path().join("killed"), |text| {
+        let last = last_nemesis_fs(text);
+        last.contains(&"start-partition".to_string()) && last.contains(&"bump-clock".to_string())
+    });
     let config: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(hist.with_file_name("test.json")).unwrap())
             .unwrap();
@@ -258,6 +299,17 @@ fn sigkilled_run_leaves_a_checkable_history_and_heal_cleans_up() {
     let slot_file = PathBuf::from(format!("/run/faultline/clusters/slot-{slot}.json"));
     child.kill().unwrap(); // SIGKILL: no cleanup of any kind.
     child.wait().unwrap();
+    let run = hist.parent().unwrap();
+    let offsets = || -> Vec<String> {
+        (1..=5)
+            .map(|i| std::fs::read_to_string(run.join(format!("n{i}/faketime.rc"))).unwrap())
+            .collect()
+    };
+    assert!(
+        offsets().iter().any(|o| o != "+0.000s\n"),
+        "expected a skewed clock left behind: {:?}",
+        offsets()
+    );
 
     // Whatever was recorded is readable by `faultline check`.
     let o = faultline()
@@ -269,7 +321,8 @@ fn sigkilled_run_leaves_a_checkable_history_and_heal_cleans_up() {
         "check could not read the history of a killed run: {}",
         text(&o)
     );
-    // The dead run left its namespaces; heal removes exactly those.
+    // The dead run left its namespaces (with their partition rules); heal
+    // removes exactly those, and resets the clocks the journal names.
     let prefix = format!("fl{slot}-");
     assert!(
         !namespaces_of(&prefix).is_empty(),
@@ -282,6 +335,7 @@ fn sigkilled_run_leaves_a_checkable_history_and_heal_cleans_up() {
         "{}",
         text(&o)
     );
+    assert!(text(&o).contains("reset clock offset"), "{}", text(&o));
     assert!(
         namespaces_of(&prefix).is_empty(),
         "heal left namespaces behind"
@@ -289,6 +343,127 @@ fn sigkilled_run_leaves_a_checkable_history_and_heal_cleans_up() {
     assert!(!slot_file.exists());
     let links = Command::new("ip").args(["-o", "link"]).output().unwrap();
     assert!(!String::from_utf8_lossy(&links.stdout).contains(&format!("flbr{slot}:")));
+    assert!(
+        offsets().iter().all(|o| o == "+0.000s\n"),
+        "offset files still in effect: {:?}",
+        offsets()
+    );
+}
+
+#[test]
+fn every_fault_kind_in_one_run_is_scheduled_recorded_and_reported() {
+    require_root();
+    let tmp = tempfile::tempdir().unwrap();
+    let o = run_test(
+        tmp.path(),
+        &[
+            "--nemesis",
+            "all",
+            "--nemesis-interval",
+            "1.5",
+            "--time-limit",
+            "9",
+            "--quiesce",
+            "1",
+            "--seed",
+            "15",
+            "--rate",
+            "100",
+            "--name",
+            "all",
+        ],
+    );
+    // Killing in-memory ringkv nodes may lose data: any verdict will do,
+    // the run itself must not fail.
+    assert!(matches!(o.status.code(), Some(0..=2)), "{}", text(&o));
+    let dir = run_dir(tmp.path(), "all");
+    let h = history(&dir);
+    let nemesis: Vec<&serde_json::Value> = h
+        .iter()
+        .filter(|o| o["process"] == "nemesis" && o["type"] == "invoke")
+        .collect();
+    for f in [
+        "start-partition",
+        "stop-partition",
+        "start-loss",
+        "stop-loss",
+        "reset-clock",
+        "kill",
+        "start",
+        "pause",
+        "resume",
+    ] {
+        assert!(nemesis.iter().any(|o| o["f"] == f), "no {f} in the history");
+    }
+    assert!(nemesis
+        .iter()
+        .any(|o| o["f"] == "bump-clock" || o["f"] == "strobe-clock"));
+    // The history follows the schedule the seed gave, event for event; the
+    // final heal may add stops after it.
+    let schedule: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("schedule.json")).unwrap()).unwrap();
+    let planned: Vec<(String, String)> = schedule
+        .iter()
+        .map(|e| {
+            (
+                e["kind"].as_str().unwrap().to_string(),
+                e["action"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(planned.len() >= 10, "{planned:?}");
+    let recorded: Vec<(String, String)> = nemesis
+        .iter()
+        .map(|o| {
+            let f = o["f"].as_str().unwrap();
+            let (kind, starts) = nemeses::schedule::kind_of_f(f).unwrap();
+            (
+                kind.to_string(),
+                if starts { "start" } else { "stop" }.to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(&recorded[..planned.len()], &planned[..]);
+    // Every window is listed in the report.
+    let report = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    for kind in nemeses::KINDS {
+        assert!(
+            report.contains(&format!("<td>{kind}</td>")),
+            "no {kind} window in the report"
+        );
+    }
+    // The same seed gives the same schedule again.
+    let again = run_test(
+        tmp.path(),
+        &[
+            "--nemesis",
+            "all",
+            "--nemesis-interval",
+            "1.5",
+            "--time-limit",
+            "2",
+            "--quiesce",
+            "0",
+            "--seed",
+            "15",
+            "--rate",
+            "20",
+            "--name",
+            "again",
+        ],
+    );
+    assert!(
+        matches!(again.status.code(), Some(0..=2)),
+        "{}",
+        text(&again)
+    );
+    let again: Vec<serde_json::Value> = serde_json::from_str(
+        &std::fs::read_to_string(run_dir(tmp.path(), "again").join("schedule.json")).unwrap(),
+    )
+    .unwrap();
+    let n = again.len();
+    assert!(n >= 1);
+    assert_eq!(&schedule[..n], &again[..], "same seed, different faults");
 }
 
 #[test]

@@ -8,17 +8,23 @@
 //! that can be snapshot-tested without root, and commands a user can read in the
 //! report and replay by hand.
 //!
-//! - [`partition`]: shapes of network partitions (random halves, isolating one
-//!   node) and the *grudge* they imply: which peers each node stops hearing.
-//! - [`iptables`]: grudges as iptables rules kept in a chain of faultline's own,
-//!   so healing never touches anyone else's rules.
-//! - [`schedule`]: when faults start and stop, drawn from the run's seed so a
-//!   seed replays the same faults.
+//! - [`partition`]: shapes of network partitions (halves, one node alone, a
+//!   majorities ring, a bridge, a grudge the user typed, one-way variants) and
+//!   the *grudge* each implies: which peers each node stops hearing.
+//! - [`iptables`]: partitions and packet loss as iptables rules kept in chains
+//!   of faultline's own, so healing never touches anyone else's rules.
+//! - [`clock`]: wall-clock bumps and strobes through libfaketime offset files.
+//! - [`targets`]: one node, a minority, a majority, all.
+//! - [`schedule`]: the fault catalogue ([`schedule::Fault`]) and the timeline of
+//!   starts and stops, drawn from the run's seed so a seed replays the same
+//!   faults.
 
+pub mod clock;
 pub mod iptables;
 pub mod partition;
 pub mod plan;
 pub mod schedule;
+pub mod targets;
 
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
@@ -32,8 +38,9 @@ pub struct NodeAddr {
     pub ip: IpAddr,
 }
 
-/// The nemesis kinds this build knows, by the names `--nemesis` accepts.
-pub const KINDS: &[&str] = &["partition"];
+/// The nemesis kinds this build knows, by the names `--nemesis` accepts
+/// (`all` means every one of them).
+pub const KINDS: &[&str] = &["partition", "loss", "clock", "kill", "pause"];
 
 /// Errors in nemesis configuration.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -44,6 +51,19 @@ pub enum NemesisError {
     /// A partition needs at least two nodes to separate.
     #[error("a partition needs at least 2 nodes, the cluster has {0}")]
     TooFewNodes(usize),
+    /// `--partition` could not be understood.
+    #[error("--partition {0:?}: {1}")]
+    BadPartition(String, String),
+    /// A schedule file describes something that cannot be done.
+    #[error("schedule event {index} (at {at_ms} ms): {why}")]
+    BadSchedule {
+        /// Position of the event in the file, from 0.
+        index: usize,
+        /// Its time.
+        at_ms: u64,
+        /// What is wrong.
+        why: String,
+    },
 }
 
 /// Parses a `--nemesis` list (`partition`, `none`, comma-separated).
@@ -51,6 +71,14 @@ pub fn parse_kinds(list: &str) -> Result<Vec<String>, NemesisError> {
     let mut kinds = Vec::new();
     for k in list.split(',').map(str::trim).filter(|k| !k.is_empty()) {
         if k == "none" {
+            continue;
+        }
+        if k == "all" {
+            for kind in KINDS {
+                if !kinds.iter().any(|x| x == kind) {
+                    kinds.push(kind.to_string());
+                }
+            }
             continue;
         }
         if !KINDS.contains(&k) {
@@ -74,9 +102,11 @@ mod tests {
             parse_kinds("partition, partition").unwrap(),
             vec!["partition"]
         );
+        assert_eq!(parse_kinds("all").unwrap(), KINDS.to_vec());
+        assert_eq!(parse_kinds("kill,all").unwrap()[0], "kill");
         assert_eq!(
-            parse_kinds("partition,kill").unwrap_err(),
-            NemesisError::UnknownKind("kill".into())
+            parse_kinds("partition,meteor").unwrap_err(),
+            NemesisError::UnknownKind("meteor".into())
         );
     }
 }

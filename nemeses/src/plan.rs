@@ -1,17 +1,65 @@
-//! Command plans: argument vectors per node, never shell strings.
+//! Command plans: what to do on each node, as data.
+//!
+//! A step either runs an argument vector (never a shell string: nothing in a
+//! plan is ever re-parsed by a shell, so no value can become a command) or
+//! writes a small file (a clock offset), which the control layer does with an
+//! upload rather than `echo … > file`.
 
 use serde::{Deserialize, Serialize};
 
-/// One command on one node.
+/// What a step does.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "kebab-case")]
+pub enum Action {
+    /// Run a program with these arguments, passed as-is.
+    Exec {
+        /// The program and its arguments.
+        argv: Vec<String>,
+    },
+    /// Replace the contents of a file on the node.
+    WriteFile {
+        /// Path on the node.
+        path: String,
+        /// The new contents.
+        contents: String,
+    },
+}
+
+/// One action on one node.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Step {
-    /// The node to run it on.
+    /// The node to act on.
     pub node: String,
-    /// The program and its arguments, passed as-is (no shell, no quoting).
-    pub argv: Vec<String>,
+    /// What to do there.
+    #[serde(flatten)]
+    pub action: Action,
     /// True when failure is expected and harmless (e.g. deleting a rule that
     /// may not exist), so the runner logs it instead of aborting.
     pub may_fail: bool,
+}
+
+impl Step {
+    /// The argv of an `Exec` step (empty for other actions).
+    pub fn argv(&self) -> &[String] {
+        match &self.action {
+            Action::Exec { argv } => argv,
+            Action::WriteFile { .. } => &[],
+        }
+    }
+
+    /// The step as a line a user could read or replay.
+    pub fn display(&self) -> String {
+        match &self.action {
+            Action::Exec { argv } => format!("[{}] {}", self.node, argv.join(" ")),
+            Action::WriteFile { path, contents } => {
+                format!(
+                    "[{}] write {path:?} <- {:?}",
+                    self.node,
+                    contents.trim_end()
+                )
+            }
+        }
+    }
 }
 
 /// An ordered list of steps; steps on different nodes are independent.
@@ -22,22 +70,41 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// Appends a step that must succeed.
+    /// Appends a command that must succeed.
     pub fn run(&mut self, node: &str, argv: &[&str]) {
-        self.push(node, argv, false);
+        self.push_exec(node, argv, false);
     }
 
-    /// Appends a step whose failure is harmless.
+    /// Appends a command whose failure is harmless.
     pub fn try_run(&mut self, node: &str, argv: &[&str]) {
-        self.push(node, argv, true);
+        self.push_exec(node, argv, true);
     }
 
-    fn push(&mut self, node: &str, argv: &[&str], may_fail: bool) {
+    /// Appends a file write.
+    pub fn write_file(&mut self, node: &str, path: &str, contents: &str) {
         self.steps.push(Step {
             node: node.to_string(),
-            argv: argv.iter().map(|s| s.to_string()).collect(),
+            action: Action::WriteFile {
+                path: path.to_string(),
+                contents: contents.to_string(),
+            },
+            may_fail: false,
+        });
+    }
+
+    fn push_exec(&mut self, node: &str, argv: &[&str], may_fail: bool) {
+        self.steps.push(Step {
+            node: node.to_string(),
+            action: Action::Exec {
+                argv: argv.iter().map(|s| s.to_string()).collect(),
+            },
             may_fail,
         });
+    }
+
+    /// Appends every step of `other`.
+    pub fn extend(&mut self, other: Plan) {
+        self.steps.extend(other.steps);
     }
 
     /// The steps grouped by node, preserving order within each node.
@@ -52,11 +119,8 @@ impl Plan {
         out
     }
 
-    /// The plan as shell lines a user could paste, one per step, for reports.
+    /// The plan as lines a user could read, one per step, for reports.
     pub fn display_lines(&self) -> Vec<String> {
-        self.steps
-            .iter()
-            .map(|s| format!("[{}] {}", s.node, s.argv.join(" ")))
-            .collect()
+        self.steps.iter().map(Step::display).collect()
     }
 }

@@ -1,92 +1,383 @@
-//! When faults start and stop.
+//! When faults start and stop: a timeline drawn from the run's seed.
 //!
-//! The skeleton schedule alternates: a fault for one interval, a healthy
-//! cluster for the next, and so on. What each fault is (which shape, which
-//! nodes) comes from a generator seeded with the run's seed, so the same seed
-//! and node list replay the same sequence of faults.
+//! Each fault kind has its own cycle, as in Jepsen's combined nemesis: wait,
+//! start a fault, hold it for the kind's interval, stop it, stay calm for the
+//! interval, and again. Kinds run side by side (a partition can overlap a
+//! clock bump), and each kind draws from its own random stream, derived from
+//! the seed and the kind's name, so adding `kill` to a run does not change
+//! which partitions the same seed produces. The whole timeline is computed
+//! up front: it can be shown, saved, compared between runs, and replayed.
 
-use crate::partition::{self, Shape};
+use crate::clock::ClockFault;
+use crate::partition::{Partition, Shape};
+use crate::targets::Targets;
 use crate::NemesisError;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
-/// One planned fault: what to do, on which nodes.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// One fault, with everything needed to apply it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Fault {
-    /// Split the cluster into these components.
-    Partition {
-        /// How the split was chosen.
-        shape: Shape,
-        /// The components, each a sorted list of node names.
-        components: Vec<Vec<String>>,
+    /// Cut the network.
+    Partition(Partition),
+    /// Drop a share of the packets the targets receive from peers.
+    Loss {
+        /// Nodes whose inbound links lose packets.
+        targets: Vec<String>,
+        /// Chance that each packet is dropped.
+        probability: f64,
+    },
+    /// Move wall clocks.
+    Clock(ClockFault),
+    /// `kill -9` the store's process on the targets (stop: start it again).
+    Kill {
+        /// Nodes whose process dies.
+        targets: Vec<String>,
+    },
+    /// `SIGSTOP` the store's process on the targets (stop: `SIGCONT`).
+    Pause {
+        /// Nodes whose process freezes.
+        targets: Vec<String>,
     },
 }
 
 impl Fault {
-    /// The history `f` for starting this fault.
-    pub fn start_f(&self) -> &'static str {
+    /// The nemesis kind (`partition`, `loss`, `clock`, `kill`, `pause`).
+    pub fn kind(&self) -> &'static str {
         match self {
-            Fault::Partition { .. } => "start-partition",
+            Fault::Partition(_) => "partition",
+            Fault::Loss { .. } => "loss",
+            Fault::Clock(_) => "clock",
+            Fault::Kill { .. } => "kill",
+            Fault::Pause { .. } => "pause",
         }
     }
 
-    /// The history `f` for stopping this fault.
-    pub fn stop_f(&self) -> &'static str {
+    /// The history `f` for starting this fault.
+    pub fn start_f(&self) -> &'static str {
         match self {
-            Fault::Partition { .. } => "stop-partition",
+            Fault::Partition(_) => "start-partition",
+            Fault::Loss { .. } => "start-loss",
+            Fault::Clock(ClockFault::Bump { .. }) => "bump-clock",
+            Fault::Clock(ClockFault::Strobe { .. }) => "strobe-clock",
+            Fault::Kill { .. } => "kill",
+            Fault::Pause { .. } => "pause",
         }
     }
 
     /// A short label for reports, e.g. `partition n1,n2|n3,n4,n5`.
     pub fn label(&self) -> String {
         match self {
-            Fault::Partition { components, .. } => {
-                format!("partition {}", partition::describe(components))
+            Fault::Partition(p) => format!("partition {}", p.describe()),
+            Fault::Loss {
+                targets,
+                probability,
+            } => {
+                format!(
+                    "loss {:.0}% into {}",
+                    probability * 100.0,
+                    targets.join(",")
+                )
             }
+            Fault::Clock(ClockFault::Bump { targets, offset_ms }) => {
+                format!("clock {offset_ms:+} ms on {}", targets.join(","))
+            }
+            Fault::Clock(ClockFault::Strobe {
+                targets,
+                delta_ms,
+                period_ms,
+                ..
+            }) => {
+                format!(
+                    "clock strobe ±{delta_ms} ms every {period_ms} ms on {}",
+                    targets.join(",")
+                )
+            }
+            Fault::Kill { targets } => format!("kill -9 {}", targets.join(",")),
+            Fault::Pause { targets } => format!("pause {}", targets.join(",")),
         }
     }
 }
 
-/// Draws the faults of a run, one after another, from its seed.
-pub struct Schedule {
-    rng: ChaCha8Rng,
-    kinds: Vec<String>,
-    nodes: Vec<String>,
+/// The history `f` for stopping a fault of `kind`.
+pub fn stop_f(kind: &str) -> &'static str {
+    match kind {
+        "partition" => "stop-partition",
+        "loss" => "stop-loss",
+        "clock" => "reset-clock",
+        "kill" => "start",
+        "pause" => "resume",
+        _ => "stop",
+    }
 }
 
-impl Schedule {
-    /// A schedule over `nodes` for the given nemesis kinds.
-    pub fn new(seed: u64, kinds: Vec<String>, nodes: Vec<String>) -> Self {
-        Schedule {
-            // Distinct stream from any other use of the seed.
-            rng: ChaCha8Rng::seed_from_u64(seed ^ 0x6e65_6d65_7369_7300),
-            kinds,
-            nodes,
+/// Which kind a history `f` belongs to, and whether it starts a fault:
+/// `bump-clock` → `("clock", true)`, `start` → `("kill", false)`.
+pub fn kind_of_f(f: &str) -> Option<(&'static str, bool)> {
+    Some(match f {
+        "start-partition" => ("partition", true),
+        "stop-partition" => ("partition", false),
+        "start-loss" => ("loss", true),
+        "stop-loss" => ("loss", false),
+        "bump-clock" | "strobe-clock" => ("clock", true),
+        "reset-clock" => ("clock", false),
+        "kill" => ("kill", true),
+        "start" => ("kill", false),
+        "pause" => ("pause", true),
+        "resume" => ("pause", false),
+        _ => return None,
+    })
+}
+
+/// Start or stop.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "kebab-case")]
+pub enum Action {
+    /// Apply this fault.
+    Start {
+        /// The fault.
+        fault: Fault,
+    },
+    /// Undo the kind's current fault.
+    Stop,
+}
+
+/// One entry of the timeline.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Milliseconds after the main phase starts.
+    pub at_ms: u64,
+    /// The nemesis kind this event belongs to.
+    pub kind: String,
+    /// What to do.
+    #[serde(flatten)]
+    pub action: Action,
+}
+
+/// What the schedule may do, beyond the kinds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Options {
+    /// Hold time and calm time of each fault, per kind (ms).
+    pub interval_ms: BTreeMap<String, u64>,
+    /// Default for kinds not in `interval_ms`.
+    pub default_interval_ms: u64,
+    /// Packet-loss probability.
+    pub loss_probability: f64,
+    /// Largest clock offset (ms).
+    pub max_skew_ms: i64,
+    /// A fixed partition (`n1,n2|n3`) instead of random shapes.
+    pub partition: Option<String>,
+    /// Make partitions one-way.
+    pub one_way: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            interval_ms: BTreeMap::new(),
+            default_interval_ms: 5000,
+            loss_probability: 0.2,
+            max_skew_ms: 5000,
+            partition: None,
+            one_way: false,
         }
     }
+}
 
-    /// True when there is nothing to inject (`--nemesis none`).
-    pub fn is_empty(&self) -> bool {
-        self.kinds.is_empty()
+impl Options {
+    fn interval(&self, kind: &str) -> u64 {
+        self.interval_ms
+            .get(kind)
+            .copied()
+            .unwrap_or(self.default_interval_ms)
+            .max(100)
     }
+}
 
-    /// The next fault to inject, or `None` for an empty schedule.
-    pub fn next_fault(&mut self) -> Result<Option<Fault>, NemesisError> {
-        if self.kinds.is_empty() {
-            return Ok(None);
-        }
-        let kind = &self.kinds[self.rng.random_range(0..self.kinds.len())];
-        match kind.as_str() {
-            "partition" => {
-                let shape = Shape::ALL[self.rng.random_range(0..Shape::ALL.len())];
-                let components = shape.components(&self.nodes, &mut self.rng)?;
-                Ok(Some(Fault::Partition { shape, components }))
+/// A 64-bit FNV-1a hash: stable across runs and versions, for stream ids.
+fn stream_id(kind: &str) -> u64 {
+    kind.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// Draws one fault of `kind`.
+pub fn draw<R: Rng>(
+    kind: &str,
+    nodes: &[String],
+    opts: &Options,
+    rng: &mut R,
+) -> Result<Fault, NemesisError> {
+    Ok(match kind {
+        "partition" => match &opts.partition {
+            Some(spec) => Fault::Partition(Partition::explicit(spec, nodes, opts.one_way)?),
+            None => {
+                let shapes: &[Shape] = if nodes.len() >= 3 {
+                    &Shape::RANDOM
+                } else {
+                    &Shape::RANDOM[..2]
+                };
+                let shape = shapes[rng.random_range(0..shapes.len())];
+                Fault::Partition(Partition::draw(shape, nodes, opts.one_way, rng)?)
             }
-            other => Err(NemesisError::UnknownKind(other.to_string())),
+        },
+        "loss" => {
+            let t = [Targets::One, Targets::Minority, Targets::All][rng.random_range(0..3)];
+            Fault::Loss {
+                targets: t.choose(nodes, rng),
+                probability: opts.loss_probability,
+            }
+        }
+        "clock" => {
+            let t = Targets::ALL[rng.random_range(0..Targets::ALL.len())];
+            let targets = t.choose(nodes, rng);
+            let max = opts.max_skew_ms.max(4);
+            let magnitude = rng.random_range(max / 4..=max);
+            if rng.random_bool(0.25) {
+                Fault::Clock(ClockFault::Strobe {
+                    targets,
+                    delta_ms: magnitude,
+                    period_ms: 50,
+                    duration_ms: opts.interval("clock").min(2000),
+                })
+            } else {
+                let sign = if rng.random_bool(0.5) { 1 } else { -1 };
+                Fault::Clock(ClockFault::Bump {
+                    targets,
+                    offset_ms: sign * magnitude,
+                })
+            }
+        }
+        "kill" => Fault::Kill {
+            targets: Targets::ALL[rng.random_range(0..4)].choose(nodes, rng),
+        },
+        "pause" => Fault::Pause {
+            targets: Targets::ALL[rng.random_range(0..4)].choose(nodes, rng),
+        },
+        other => return Err(NemesisError::UnknownKind(other.to_string())),
+    })
+}
+
+/// The whole fault timeline for a run of `time_limit_ms`: events in time
+/// order (ties broken by kind name). A fault still in force at the time
+/// limit is left to the runner's final heal.
+pub fn timeline(
+    seed: u64,
+    kinds: &[String],
+    nodes: &[String],
+    opts: &Options,
+    time_limit_ms: u64,
+) -> Result<Vec<Event>, NemesisError> {
+    let mut events = Vec::new();
+    for kind in kinds {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ stream_id(kind));
+        let interval = opts.interval(kind);
+        // Stagger kinds so they do not all strike at the same instant.
+        let mut t = interval / 2 + rng.random_range(0..=interval / 2);
+        while t < time_limit_ms {
+            let fault = draw(kind, nodes, opts, &mut rng)?;
+            events.push(Event {
+                at_ms: t,
+                kind: kind.clone(),
+                action: Action::Start { fault },
+            });
+            t += interval;
+            if t >= time_limit_ms {
+                break;
+            }
+            events.push(Event {
+                at_ms: t,
+                kind: kind.clone(),
+                action: Action::Stop,
+            });
+            t += interval;
         }
     }
+    events.sort_by(|a, b| a.at_ms.cmp(&b.at_ms).then_with(|| a.kind.cmp(&b.kind)));
+    Ok(events)
+}
+
+/// Checks a timeline that came from a file (`--nemesis-schedule`, often a
+/// previous run's `schedule.json`) against this cluster: events in time
+/// order, each fault of the kind its event names, targets and partition
+/// members that are nodes here, probabilities that are probabilities.
+pub fn validate(events: &[Event], nodes: &[String]) -> Result<(), NemesisError> {
+    let mut last = 0;
+    for (index, e) in events.iter().enumerate() {
+        let bad = |why: String| NemesisError::BadSchedule {
+            index,
+            at_ms: e.at_ms,
+            why,
+        };
+        if e.at_ms < last {
+            return Err(bad(format!(
+                "events must be in time order (previous at {last} ms)"
+            )));
+        }
+        last = e.at_ms;
+        if !crate::KINDS.contains(&e.kind.as_str()) {
+            return Err(bad(format!("unknown kind {:?}", e.kind)));
+        }
+        let Action::Start { fault } = &e.action else {
+            continue;
+        };
+        if fault.kind() != e.kind {
+            return Err(bad(format!(
+                "a {} fault in a {} event",
+                fault.kind(),
+                e.kind
+            )));
+        }
+        let named: Vec<&String> = match fault {
+            Fault::Partition(p) => p
+                .components
+                .iter()
+                .flatten()
+                .chain(
+                    p.grudge
+                        .iter()
+                        .flat_map(|(a, bs)| std::iter::once(a).chain(bs)),
+                )
+                .collect(),
+            Fault::Loss {
+                targets,
+                probability,
+            } => {
+                if !(0.0..=1.0).contains(probability) {
+                    return Err(bad(format!(
+                        "loss probability {probability} is not between 0 and 1"
+                    )));
+                }
+                targets.iter().collect()
+            }
+            Fault::Clock(c) => {
+                if let ClockFault::Strobe { period_ms, .. } = c {
+                    if *period_ms < 10 {
+                        return Err(bad(format!("strobe period {period_ms} ms is under 10 ms")));
+                    }
+                }
+                c.targets().iter().collect()
+            }
+            Fault::Kill { targets } | Fault::Pause { targets } => targets.iter().collect(),
+        };
+        if let Fault::Partition(p) = fault {
+            if p.grudge.is_empty() {
+                return Err(bad("a partition with an empty grudge cuts nothing".into()));
+            }
+        } else if named.is_empty() {
+            return Err(bad("no targets".into()));
+        }
+        if let Some(n) = named.iter().find(|n| !nodes.contains(n)) {
+            return Err(bad(format!(
+                "{n} is not a node (nodes: {})",
+                nodes.join(",")
+            )));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -97,43 +388,154 @@ mod tests {
         (1..=5).map(|i| format!("n{i}")).collect()
     }
 
-    #[test]
-    fn a_seed_replays_the_same_faults() {
-        let run = |seed| {
-            let mut s = Schedule::new(seed, vec!["partition".into()], nodes());
-            (0..8)
-                .map(|_| s.next_fault().unwrap().unwrap())
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(run(42), run(42));
-        assert_ne!(run(42), run(43));
+    fn kinds(k: &[&str]) -> Vec<String> {
+        k.iter().map(|s| s.to_string()).collect()
     }
 
     #[test]
-    fn both_shapes_occur() {
-        let mut s = Schedule::new(1, vec!["partition".into()], nodes());
-        let faults: Vec<_> = (0..40).map(|_| s.next_fault().unwrap().unwrap()).collect();
-        let halves = faults
-            .iter()
-            .filter(|f| {
-                matches!(
-                    f,
-                    Fault::Partition {
-                        shape: Shape::RandomHalves,
-                        ..
+    fn a_seed_replays_the_same_timeline() {
+        let all = kinds(crate::KINDS);
+        let a = timeline(42, &all, &nodes(), &Options::default(), 60_000).unwrap();
+        let b = timeline(42, &all, &nodes(), &Options::default(), 60_000).unwrap();
+        let c = timeline(43, &all, &nodes(), &Options::default(), 60_000).unwrap();
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert_eq!(
+            serde_json::to_string(&a).unwrap(),
+            serde_json::to_string(&b).unwrap()
+        );
+    }
+
+    #[test]
+    fn adding_a_kind_leaves_the_others_unchanged() {
+        let opts = Options::default();
+        let p = timeline(7, &kinds(&["partition"]), &nodes(), &opts, 60_000).unwrap();
+        let pk = timeline(7, &kinds(&["partition", "kill"]), &nodes(), &opts, 60_000).unwrap();
+        let only_p: Vec<_> = pk.into_iter().filter(|e| e.kind == "partition").collect();
+        assert_eq!(p, only_p);
+    }
+
+    #[test]
+    fn each_kind_alternates_start_and_stop_within_the_limit() {
+        let all = kinds(crate::KINDS);
+        let t = timeline(1, &all, &nodes(), &Options::default(), 30_000).unwrap();
+        for k in crate::KINDS {
+            let mine: Vec<_> = t.iter().filter(|e| e.kind == *k).collect();
+            assert!(!mine.is_empty(), "{k} never scheduled in 30 s");
+            for (i, e) in mine.iter().enumerate() {
+                assert!(e.at_ms < 30_000);
+                assert_eq!(matches!(e.action, Action::Start { .. }), i % 2 == 0, "{k}");
+            }
+        }
+        assert!(t.windows(2).all(|w| w[0].at_ms <= w[1].at_ms));
+    }
+
+    #[test]
+    fn every_kind_draws_sensible_faults() {
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let opts = Options::default();
+        for _ in 0..50 {
+            for k in crate::KINDS {
+                let f = draw(k, &nodes(), &opts, &mut rng).unwrap();
+                assert_eq!(f.kind(), *k);
+                assert!(!f.label().is_empty());
+                match &f {
+                    Fault::Loss {
+                        targets,
+                        probability,
+                    } => {
+                        assert!(!targets.is_empty() && *probability == 0.2)
                     }
-                )
-            })
-            .count();
-        assert!(halves > 5 && halves < 35, "{halves}");
-        assert_eq!(faults[0].start_f(), "start-partition");
-        assert!(faults[0].label().starts_with("partition n"));
+                    Fault::Clock(c) => {
+                        assert!(!c.targets().is_empty());
+                        if let ClockFault::Bump { offset_ms, .. } = c {
+                            assert!(offset_ms.abs() >= 1250 && offset_ms.abs() <= 5000);
+                        }
+                    }
+                    Fault::Kill { targets } | Fault::Pause { targets } => {
+                        assert!(!targets.is_empty() && targets.len() <= 5)
+                    }
+                    Fault::Partition(p) => assert!(!p.grudge.is_empty()),
+                }
+            }
+        }
     }
 
     #[test]
-    fn empty_schedule_injects_nothing() {
-        let mut s = Schedule::new(1, vec![], nodes());
-        assert!(s.is_empty());
-        assert_eq!(s.next_fault().unwrap(), None);
+    fn explicit_partition_is_used_verbatim() {
+        let opts = Options {
+            partition: Some("n1|n2,n3,n4,n5".into()),
+            ..Options::default()
+        };
+        let t = timeline(3, &kinds(&["partition"]), &nodes(), &opts, 20_000).unwrap();
+        for e in t {
+            if let Action::Start { fault } = e.action {
+                assert_eq!(fault.label(), "partition n1|n2,n3,n4,n5");
+            }
+        }
+    }
+
+    #[test]
+    fn stop_names_match_the_history_vocabulary() {
+        assert_eq!(stop_f("partition"), "stop-partition");
+        assert_eq!(stop_f("clock"), "reset-clock");
+        assert_eq!(stop_f("kill"), "start");
+        assert_eq!(stop_f("pause"), "resume");
+        assert_eq!(stop_f("loss"), "stop-loss");
+        for k in crate::KINDS {
+            assert_eq!(kind_of_f(stop_f(k)), Some((*k, false)));
+        }
+        assert_eq!(kind_of_f("strobe-clock"), Some(("clock", true)));
+        assert_eq!(kind_of_f("read"), None);
+    }
+
+    #[test]
+    fn a_written_timeline_validates_and_nonsense_is_named() {
+        let opts = Options::default();
+        let kinds: Vec<String> = crate::KINDS.iter().map(|k| k.to_string()).collect();
+        let t = timeline(9, &kinds, &nodes(), &opts, 30_000).unwrap();
+        let text = serde_json::to_string(&t).unwrap();
+        let back: Vec<Event> = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, t);
+        validate(&back, &nodes()).unwrap();
+        // On a smaller cluster the same file names nodes that do not exist.
+        let three: Vec<String> = nodes()[..3].to_vec();
+        let uses_n5 = t
+            .iter()
+            .any(|e| serde_json::to_string(e).unwrap().contains("n5"));
+        if uses_n5 {
+            let e = validate(&t, &three).unwrap_err().to_string();
+            assert!(e.contains("n5 is not a node"), "{e}");
+        }
+        let mut unordered = t.clone();
+        unordered.swap(0, 1);
+        if unordered[0].at_ms != unordered[1].at_ms {
+            assert!(validate(&unordered, &nodes())
+                .unwrap_err()
+                .to_string()
+                .contains("time order"));
+        }
+        let bad_loss = vec![Event {
+            at_ms: 5,
+            kind: "loss".into(),
+            action: Action::Start {
+                fault: Fault::Loss {
+                    targets: vec!["n1".into()],
+                    probability: 1.5,
+                },
+            },
+        }];
+        let e = validate(&bad_loss, &nodes()).unwrap_err().to_string();
+        assert!(e.contains("event 0") && e.contains("1.5"), "{e}");
+        let mismatched = vec![Event {
+            at_ms: 5,
+            kind: "pause".into(),
+            action: Action::Start {
+                fault: Fault::Kill {
+                    targets: vec!["n1".into()],
+                },
+            },
+        }];
+        assert!(validate(&mismatched, &nodes()).is_err());
     }
 }

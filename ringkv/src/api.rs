@@ -9,13 +9,14 @@
 //! | `GET /set/{key}?r=R` | grow-only set quorum read (union) |
 //! | `GET /admin/local/{kind}/{key}` | this node's own replica, uncoordinated |
 //! | `GET /admin/preflist/{key}` | the key's preference list |
-//! | `GET /admin/status` | node, membership, N/R/W, local key counts |
+//! | `GET /admin/status` | node, membership, N/R/W, local key counts, wall clock and uptime |
 //!
 //! Every error body is JSON with an `"error"` field. The exact shapes are
 //! documented in the crate README.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
 
 use axum::body::Bytes;
 use axum::extract::rejection::{PathRejection, QueryRejection};
@@ -83,6 +84,7 @@ type Params = Result<Query<HashMap<String, String>>, QueryRejection>;
 
 /// Builds the public router (health, kv, set, admin).
 pub fn router(state: Arc<Coordinator>) -> Router {
+    STARTED.get_or_init(Instant::now);
     Router::new()
         .route("/health", get(health))
         .route("/kv/{key}", get(get_kv).put(put_kv))
@@ -213,6 +215,10 @@ async fn admin_preflist(
     Ok(Json(json!({ "nodes": coord.preference_list(&key) })).into_response())
 }
 
+/// When the router was built: the origin of `uptime_ms`, on the monotonic
+/// clock, so a harness can tell a skewed wall clock from broken timers.
+static STARTED: OnceLock<Instant> = OnceLock::new();
+
 async fn admin_status(State(coord): State<Arc<Coordinator>>) -> Response {
     let c = coord.config();
     let nodes: Vec<&str> = c.nodes.iter().map(|n| n.name.as_str()).collect();
@@ -223,6 +229,8 @@ async fn admin_status(State(coord): State<Arc<Coordinator>>) -> Response {
         "r": c.r,
         "w": c.w,
         "keys": coord.store().counts(),
+        "wall_clock_ms": crate::storage::wall_clock_nanos() / 1_000_000,
+        "uptime_ms": STARTED.get_or_init(Instant::now).elapsed().as_millis() as u64,
     }))
     .into_response()
 }

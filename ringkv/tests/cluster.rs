@@ -208,8 +208,16 @@ fn three_node_cluster_quorums_and_failures() {
     let mut c = Cluster::three(timeout_ms);
 
     // Status and preference lists agree across nodes.
-    let (s, status) = c.get(0, "/admin/status");
+    let (s, mut status) = c.get(0, "/admin/status");
     assert_eq!(s, StatusCode::OK);
+    let obj = status.as_object_mut().unwrap();
+    let wall = obj.remove("wall_clock_ms").unwrap().as_u64().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    assert!(wall.abs_diff(now) < 5_000, "wall clock {wall} vs {now}");
+    assert!(obj.remove("uptime_ms").unwrap().as_u64().is_some());
     assert_eq!(
         status,
         json!({"node": "n1", "nodes": ["n1", "n2", "n3"], "n": 3, "r": 2, "w": 2,

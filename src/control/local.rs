@@ -152,11 +152,15 @@ impl Control for LocalControl {
     }
 }
 
+/// Copies through a temporary file and a rename, so a reader (libfaketime
+/// re-reading its offset file on every call) never sees a half-written file.
 fn copy(node: &str, from: &Path, to: &Path) -> Result<(), ControlError> {
     if from == to {
         return Ok(());
     }
-    std::fs::copy(from, to)
+    let tmp = to.with_extension("faultline-tmp");
+    std::fs::copy(from, &tmp)
+        .and_then(|_| std::fs::rename(&tmp, to))
         .map(|_| ())
         .map_err(|source| ControlError::Io {
             node: node.into(),

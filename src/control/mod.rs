@@ -18,7 +18,7 @@ pub mod local;
 pub mod netns;
 pub mod os;
 
-use nemeses::plan::Plan;
+use nemeses::plan::{Action, Plan};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -122,6 +122,32 @@ pub trait Control: Send + Sync {
 
     /// Copies `remote` from the node to a local file.
     fn download(&self, node: &str, remote: &Path, local: &Path) -> Result<(), ControlError>;
+
+    /// Replaces a small file on the node (clock offsets, configs): the
+    /// contents travel as a file, never through a shell command line.
+    fn write_file(&self, node: &str, remote: &Path, contents: &str) -> Result<(), ControlError> {
+        let io = |what: String, source| ControlError::Io {
+            node: node.to_string(),
+            what,
+            source,
+        };
+        let dir = std::env::temp_dir();
+        let tmp = dir.join(format!(
+            ".faultline-upload-{}-{:x}",
+            std::process::id(),
+            rand_suffix()
+        ));
+        std::fs::write(&tmp, contents).map_err(|e| io(format!("writing {}", tmp.display()), e))?;
+        let r = self.upload(node, &tmp, remote);
+        let _ = std::fs::remove_file(&tmp);
+        r
+    }
+}
+
+fn rand_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
 }
 
 /// How long a single plan step may take.
@@ -140,8 +166,16 @@ pub fn run_plan(control: &dyn Control, plan: &Plan) -> Result<(), ControlError> 
                 s.spawn(move || {
                     let mut first_err = None;
                     for step in steps {
-                        match control.exec(node, &step.argv, STEP_TIMEOUT) {
-                            Ok(_) => {}
+                        let r = match &step.action {
+                            Action::Exec { argv } => {
+                                control.exec(node, argv, STEP_TIMEOUT).map(|_| ())
+                            }
+                            Action::WriteFile { path, contents } => {
+                                control.write_file(node, Path::new(path), contents)
+                            }
+                        };
+                        match r {
+                            Ok(()) => {}
                             Err(e) if step.may_fail => {
                                 tracing::debug!("tolerated: {e}")
                             }

@@ -346,6 +346,9 @@ pub struct HealReport {
     pub orphans: Vec<String>,
     /// Slots still owned by a live run, left alone.
     pub live: Vec<u32>,
+    /// Result folders of the dead runs, whose fault journals say what else
+    /// to undo.
+    pub run_dirs: Vec<PathBuf>,
 }
 
 /// Cleans up after dead runs: every slot whose owner is gone, and any
@@ -374,7 +377,10 @@ pub fn heal_stale() -> HealReport {
                     owned.insert(slot);
                     report.live.push(slot);
                 }
-                _ => {
+                state => {
+                    if let Some(d) = state.and_then(|s| s.run_dir) {
+                        report.run_dirs.push(d);
+                    }
                     clean_slot(slot, &path);
                     report.slots.push(slot);
                 }

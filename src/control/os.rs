@@ -35,6 +35,14 @@ pub const LOCAL_CLUSTER: &[Requirement] = &[
     },
 ];
 
+/// What the clock nemesis needs locally: libfaketime (the `faketime`
+/// package ships the `faketime` program and the preload library).
+pub const CLOCK_FAULTS: &[Requirement] = &[Requirement {
+    program: "faketime",
+    package: "faketime",
+    purpose: "clock faults",
+}];
+
 /// Finds `program` on `PATH` or in the sbin directories root's PATH has.
 pub fn find_program(program: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();

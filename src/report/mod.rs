@@ -31,31 +31,36 @@ pub struct FaultWindow {
     pub end: f64,
 }
 
-/// Finds fault windows from nemesis ops: a `start-X` opens one at its
-/// invocation, the next `stop-X` completion closes it.
+/// Finds fault windows from nemesis ops: a fault's start op (`start-partition`,
+/// `bump-clock`, `kill`, ...) opens a window of its kind at the invocation, the
+/// next stop op of that kind (`stop-partition`, `reset-clock`, `start`, ...)
+/// closes it at its completion. A window never closed runs to the end.
 pub fn fault_windows(history: &History) -> Vec<FaultWindow> {
     let end_of_history = history.ops.last().map(|o| secs(o.time)).unwrap_or(0.0);
     let mut open: BTreeMap<String, FaultWindow> = BTreeMap::new();
     let mut done = Vec::new();
     for op in history.ops.iter().filter(|o| o.process == Process::Nemesis) {
-        if let Some(kind) = op.f.strip_prefix("start-") {
-            if op.kind == OpType::Invoke {
-                open.insert(
-                    kind.to_string(),
-                    FaultWindow {
-                        kind: kind.to_string(),
-                        label: fault_label(&op.value),
-                        start: secs(op.time),
-                        end: end_of_history,
-                    },
-                );
+        let Some((kind, starts)) = nemeses::schedule::kind_of_f(&op.f) else {
+            continue;
+        };
+        if starts && op.kind == OpType::Invoke {
+            if let Some(mut prev) = open.remove(kind) {
+                prev.end = secs(op.time);
+                done.push(prev);
             }
-        } else if let Some(kind) = op.f.strip_prefix("stop-") {
-            if op.kind.is_completion() {
-                if let Some(mut w) = open.remove(kind) {
-                    w.end = secs(op.time);
-                    done.push(w);
-                }
+            open.insert(
+                kind.to_string(),
+                FaultWindow {
+                    kind: kind.to_string(),
+                    label: fault_label(&op.value),
+                    start: secs(op.time),
+                    end: end_of_history,
+                },
+            );
+        } else if !starts && op.kind.is_completion() {
+            if let Some(mut w) = open.remove(kind) {
+                w.end = secs(op.time);
+                done.push(w);
             }
         }
     }
@@ -65,6 +70,9 @@ pub fn fault_windows(history: &History) -> Vec<FaultWindow> {
 }
 
 fn fault_label(v: &Value) -> String {
+    if let Some(label) = v.get("label").and_then(Value::as_str) {
+        return label.to_string();
+    }
     if let Some(comps) = v.get("components").and_then(Value::as_array) {
         return comps
             .iter()

@@ -2,7 +2,7 @@
 //!
 //! One dot per completed client op at its invocation time, height = latency
 //! (log scale), coloured by outcome with Jepsen's palette (ok blue, info
-//! orange, fail pink); fault windows shaded grey. Large histories are thinned
+//! orange, fail pink); fault windows shaded in one colour per kind. Large histories are thinned
 //! to a fixed number of dots so the page stays small (plotters spends ~90
 //! bytes per dot).
 
@@ -15,6 +15,18 @@ const MAX_POINTS: usize = 6000;
 const OK: RGBColor = RGBColor(0x6D, 0xB6, 0xFE);
 const INFO: RGBColor = RGBColor(0xFF, 0xAA, 0x26);
 const FAIL: RGBColor = RGBColor(0xFE, 0x5B, 0xAA);
+
+/// The band colour of a fault kind (grey for partitions, as Jepsen does).
+fn kind_colour(kind: &str) -> RGBColor {
+    match kind {
+        "partition" => RGBColor(0x60, 0x60, 0x60),
+        "loss" => RGBColor(0x8E, 0x44, 0xAD),
+        "clock" => RGBColor(0x27, 0xAE, 0x60),
+        "kill" => RGBColor(0xC0, 0x39, 0x2B),
+        "pause" => RGBColor(0x29, 0x80, 0xB9),
+        _ => RGBColor(0x80, 0x80, 0x80),
+    }
+}
 
 /// Renders latency over time with fault windows shaded.
 pub fn latency_svg(history: &History, windows: &[FaultWindow]) -> Result<String> {
@@ -56,16 +68,20 @@ pub fn latency_svg(history: &History, windows: &[FaultWindow]) -> Result<String>
             .light_line_style(WHITE)
             .draw()
             .map_err(|x| e(&x))?;
-        let shade = RGBColor(0x80, 0x80, 0x80).mix(0.18);
-        if !windows.is_empty() {
+        let mut kinds: Vec<&str> = windows.iter().map(|w| w.kind.as_str()).collect();
+        kinds.sort_unstable();
+        kinds.dedup();
+        for kind in kinds {
+            let shade = kind_colour(kind).mix(0.16);
             chart
                 .draw_series(
                     windows
                         .iter()
+                        .filter(|w| w.kind == kind)
                         .map(|w| Rectangle::new([(w.start, 0.01), (w.end, y_max)], shade.filled())),
                 )
                 .map_err(|x| e(&x))?
-                .label("fault (partition)")
+                .label(kind.to_string())
                 .legend(move |(x, y)| {
                     Rectangle::new([(x, y - 5), (x + 12, y + 5)], shade.filled())
                 });

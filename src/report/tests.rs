@@ -26,7 +26,7 @@ fn cfg() -> TestConfig {
         .unwrap()
         .command
         {
-            crate::cli::Command::Test(a) => a,
+            crate::cli::Command::Test(a) => *a,
             _ => unreachable!(),
         },
     )
@@ -47,7 +47,17 @@ fn history() -> History {
         ),
         op(Info, Process::Nemesis, "start-partition", json!(null), 1010),
         op(Invoke, Process::Client(1), "add", json!(2), 1500),
+        op(
+            Invoke,
+            Process::Nemesis,
+            "kill",
+            json!({"kind":"kill","targets":["n2"],"label":"kill -9 n2"}),
+            1600,
+        ),
+        op(Info, Process::Nemesis, "kill", json!(null), 1700),
         op(Info, Process::Client(1), "add", json!(2), 3500),
+        op(Invoke, Process::Nemesis, "start", json!(["n2"]), 3600),
+        op(Info, Process::Nemesis, "start", json!(["n2"]), 3700),
         op(
             Invoke,
             Process::Nemesis,
@@ -70,19 +80,22 @@ fn history() -> History {
 #[test]
 fn fault_windows_span_start_to_stop() {
     let w = fault_windows(&history());
-    assert_eq!(w.len(), 1);
+    assert_eq!(w.len(), 2);
     assert_eq!(w[0].kind, "partition");
     assert_eq!(w[0].label, "n1 | n2,n3");
     assert!((w[0].start - 1.0).abs() < 1e-9 && (w[0].end - 4.01).abs() < 1e-9);
+    assert_eq!(w[1].kind, "kill");
+    assert_eq!(w[1].label, "kill -9 n2");
+    assert!((w[1].start - 1.6).abs() < 1e-9 && (w[1].end - 3.7).abs() < 1e-9);
 }
 
 #[test]
 fn unfinished_fault_extends_to_the_end() {
     let mut h = history();
-    h.ops.truncate(6);
+    h.ops.truncate(8);
     let w = fault_windows(&h);
-    assert_eq!(w.len(), 1);
-    assert!((w[0].end - 3.5).abs() < 1e-9);
+    assert_eq!(w.len(), 2);
+    assert!(w.iter().all(|w| (w.end - 3.5).abs() < 1e-9), "{w:?}");
 }
 
 #[test]

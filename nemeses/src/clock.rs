@@ -1,0 +1,107 @@
+//! Clock faults: move a node's wall clock, and put it back.
+//!
+//! Locally, nodes run under libfaketime with a *timestamp file*
+//! (`FAKETIME_TIMESTAMP_FILE`) re-read on every call (`FAKETIME_NO_CACHE=1`):
+//! writing `+1.500s` into it moves that node's wall clock 1.5 s ahead at once,
+//! without a restart, and `+0s` resets it. Only the wall clock (REALTIME)
+//! moves; the clock fault is therefore visible to last-write-wins timestamps
+//! and leases, which is the point. Monotonic time stays true.
+//!
+//! libfaketime only reaches dynamically linked programs that read time
+//! through libc: not Go binaries (etcd), which a run must say plainly.
+
+use crate::plan::Plan;
+use serde::{Deserialize, Serialize};
+
+/// The libfaketime line for an offset in milliseconds, e.g. `+1.500s`.
+pub fn faketime_offset(offset_ms: i64) -> String {
+    let sign = if offset_ms < 0 { '-' } else { '+' };
+    let abs = offset_ms.unsigned_abs();
+    format!("{sign}{}.{:03}s\n", abs / 1000, abs % 1000)
+}
+
+/// A clock fault.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "clock", rename_all = "kebab-case")]
+pub enum ClockFault {
+    /// Jump the targets' clocks by `offset_ms` (negative: back in time).
+    Bump {
+        /// Nodes whose clocks move.
+        targets: Vec<String>,
+        /// The offset.
+        offset_ms: i64,
+    },
+    /// Flip the targets' clocks between `+delta_ms` and `0` every
+    /// `period_ms` for `duration_ms`: time runs backwards every other flip.
+    Strobe {
+        /// Nodes whose clocks strobe.
+        targets: Vec<String>,
+        /// How far each flip jumps.
+        delta_ms: i64,
+        /// Time between flips.
+        period_ms: u64,
+        /// How long the strobing lasts.
+        duration_ms: u64,
+    },
+}
+
+impl ClockFault {
+    /// The nodes affected.
+    pub fn targets(&self) -> &[String] {
+        match self {
+            ClockFault::Bump { targets, .. } | ClockFault::Strobe { targets, .. } => targets,
+        }
+    }
+}
+
+/// Sets each target's clock offset by writing its faketime file.
+/// `offset_file(node)` says where that node's file is.
+pub fn set_offset(
+    targets: &[String],
+    offset_ms: i64,
+    offset_file: &dyn Fn(&str) -> String,
+) -> Plan {
+    let mut p = Plan::default();
+    let line = faketime_offset(offset_ms);
+    for t in targets {
+        p.write_file(t, &offset_file(t), &line);
+    }
+    p
+}
+
+/// Resets every node's clock (offset zero).
+pub fn reset(nodes: &[String], offset_file: &dyn Fn(&str) -> String) -> Plan {
+    set_offset(nodes, 0, offset_file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Action;
+
+    #[test]
+    fn offsets_render_as_libfaketime_relative_seconds() {
+        assert_eq!(faketime_offset(1500), "+1.500s\n");
+        assert_eq!(faketime_offset(-250), "-0.250s\n");
+        assert_eq!(faketime_offset(0), "+0.000s\n");
+        assert_eq!(faketime_offset(-3_600_000), "-3600.000s\n");
+    }
+
+    #[test]
+    fn set_offset_writes_each_targets_file() {
+        let f = |n: &str| format!("/run/{n}/faketime.rc");
+        let p = set_offset(&["n2".to_string(), "n4".to_string()], 2000, &f);
+        assert_eq!(p.steps.len(), 2);
+        assert_eq!(
+            p.steps[1].action,
+            Action::WriteFile {
+                path: "/run/n4/faketime.rc".into(),
+                contents: "+2.000s\n".into()
+            }
+        );
+        assert_eq!(
+            reset(&["n1".to_string()], &f).display_lines(),
+            vec!["[n1] write \"/run/n1/faketime.rc\" <- \"+0.000s\""]
+        );
+    }
+}
