@@ -60,6 +60,8 @@ pub struct RingkvNode {
     pub pid: Option<u32>,
     /// True while SIGSTOPped.
     pub paused: bool,
+    /// True after a leave, until it joins again.
+    pub left: bool,
 }
 
 impl RingkvNode {
@@ -71,6 +73,7 @@ impl RingkvNode {
             dir,
             pid: None,
             paused: false,
+            left: false,
         }
     }
 
@@ -154,7 +157,12 @@ pub trait DbProcesses: Send + Sync {
     /// Where `node`'s clock offset is written, or `None` when this store
     /// cannot have its clock moved here.
     fn clock_file(&self, node: &str) -> Option<PathBuf>;
-    /// Undoes every process fault: resumes the paused, restarts the dead.
+    /// Makes `node` leave the cluster (its data handed to the others).
+    fn leave(&self, node: &str) -> Result<()>;
+    /// Makes `node` join the cluster again.
+    fn join(&self, node: &str) -> Result<()>;
+    /// Undoes every process fault: resumes the paused, restarts the dead,
+    /// brings back the nodes that left.
     fn heal(&self) -> Result<()>;
 }
 
@@ -366,6 +374,18 @@ impl DbProcesses for RingkvCluster {
         self.with_node(node, |n| n.paused = false)
     }
 
+    fn leave(&self, node: &str) -> Result<()> {
+        let addr = self.with_node(node, |n| n.addr())?;
+        admin_post(&addr, "/admin/leave").with_context(|| format!("asking {node} to leave"))?;
+        self.with_node(node, |n| n.left = true)
+    }
+
+    fn join(&self, node: &str) -> Result<()> {
+        let addr = self.with_node(node, |n| n.addr())?;
+        admin_post(&addr, "/admin/join").with_context(|| format!("asking {node} to join"))?;
+        self.with_node(node, |n| n.left = false)
+    }
+
     fn clock_file(&self, node: &str) -> Option<PathBuf> {
         self.faketime.as_ref()?;
         self.with_node(node, |n| n.clock_file()).ok()
@@ -383,8 +403,37 @@ impl DbProcesses for RingkvCluster {
                 first_err.get_or_insert(e);
             }
         }
+        // Joins come after restarts: a restarted node must be up to join.
+        for n in self.nodes().into_iter().filter(|n| n.left) {
+            if let Err(e) = self.join(&n.name) {
+                first_err.get_or_insert(e);
+            }
+        }
         first_err.map_or(Ok(()), Err)
     }
+}
+
+/// POSTs to one of ringkv's admin endpoints (a fixed path, no body) and
+/// checks for a 200, with a short timeout: a plain HTTP/1.1 exchange, so the
+/// blocking DB layer needs no async runtime.
+fn admin_post(addr: &str, path: &'static str) -> Result<()> {
+    use std::io::{Read, Write};
+    let sock: std::net::SocketAddr = addr.parse()?;
+    let timeout = Duration::from_secs(2);
+    let mut stream = std::net::TcpStream::connect_timeout(&sock, timeout)?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply)?;
+    let status = reply.lines().next().unwrap_or_default();
+    if !status.starts_with("HTTP/1.1 200") {
+        bail!("POST {path} on {addr}: {status}");
+    }
+    Ok(())
 }
 
 #[cfg(test)]

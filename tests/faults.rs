@@ -446,6 +446,9 @@ fn heal_all_undoes_every_fault_at_once() {
     lab.start(Fault::Kill {
         targets: vec!["n1".into()],
     });
+    lab.start(Fault::Membership {
+        targets: vec!["n3".into()],
+    });
     lab.start(Fault::Pause {
         targets: vec!["n2".into()],
     });
@@ -470,6 +473,46 @@ fn heal_all_undoes_every_fault_at_once() {
         assert_ne!(proc_state(lab.pid(&n)), Some('T'));
     }
     assert!(lab.tcp("n1", "n2") && lab.tcp("n3", "n1"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !lab
+        .names()
+        .iter()
+        .all(|n| lab.status(n).unwrap()["ring"] == serde_json::json!(["n1", "n2", "n3"]))
+    {
+        assert!(Instant::now() < deadline, "n3 never rejoined the ring");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     // Healing twice is harmless.
     lab.rt.block_on(lab.nemesis.heal_all()).unwrap();
+}
+
+#[test]
+fn membership_leave_hands_off_and_join_returns() {
+    let lab = Lab::new();
+    let ring = |node: &str| lab.status(node).unwrap()["ring"].clone();
+    let eventually = |what: &str, cond: &dyn Fn() -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !cond() {
+            assert!(Instant::now() < deadline, "timed out waiting until {what}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    lab.start(Fault::Membership {
+        targets: vec!["n2".into()],
+    });
+    eventually("n1 and n3 drop n2 from the ring", &|| {
+        ring("n1") == serde_json::json!(["n1", "n3"])
+            && ring("n3") == serde_json::json!(["n1", "n3"])
+    });
+    eventually("n2 has left", &|| {
+        lab.status("n2").unwrap()["status"] == "left"
+    });
+    lab.stop("membership");
+    eventually("n2 is back in every ring", &|| {
+        lab.names()
+            .iter()
+            .all(|n| ring(n) == serde_json::json!(["n1", "n2", "n3"]))
+    });
+    let fs: Vec<Value> = lab.nemesis_ops().iter().map(|o| o["f"].clone()).collect();
+    assert_eq!(fs, ["leave", "leave", "join", "join"]);
 }

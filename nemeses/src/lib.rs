@@ -40,7 +40,7 @@ pub struct NodeAddr {
 
 /// The nemesis kinds this build knows, by the names `--nemesis` accepts
 /// (`all` means every one of them).
-pub const KINDS: &[&str] = &["partition", "loss", "clock", "kill", "pause"];
+pub const KINDS: &[&str] = &["partition", "loss", "clock", "kill", "pause", "membership"];
 
 /// Errors in nemesis configuration.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

@@ -42,6 +42,12 @@ pub enum Fault {
         /// Nodes whose process freezes.
         targets: Vec<String>,
     },
+    /// The targets leave the cluster, handing their data off (stop: they
+    /// join again).
+    Membership {
+        /// Nodes that leave.
+        targets: Vec<String>,
+    },
 }
 
 impl Fault {
@@ -53,6 +59,7 @@ impl Fault {
             Fault::Clock(_) => "clock",
             Fault::Kill { .. } => "kill",
             Fault::Pause { .. } => "pause",
+            Fault::Membership { .. } => "membership",
         }
     }
 
@@ -65,6 +72,23 @@ impl Fault {
             Fault::Clock(ClockFault::Strobe { .. }) => "strobe-clock",
             Fault::Kill { .. } => "kill",
             Fault::Pause { .. } => "pause",
+            Fault::Membership { .. } => "leave",
+        }
+    }
+
+    /// The nodes this fault acts on (every node a partition names).
+    pub fn targets(&self) -> Vec<String> {
+        match self {
+            Fault::Partition(p) => {
+                let mut all: Vec<String> = p.grudge.keys().cloned().collect();
+                all.sort();
+                all
+            }
+            Fault::Clock(c) => c.targets().to_vec(),
+            Fault::Loss { targets, .. }
+            | Fault::Kill { targets }
+            | Fault::Pause { targets }
+            | Fault::Membership { targets } => targets.clone(),
         }
     }
 
@@ -98,6 +122,11 @@ impl Fault {
             }
             Fault::Kill { targets } => format!("kill -9 {}", targets.join(",")),
             Fault::Pause { targets } => format!("pause {}", targets.join(",")),
+            Fault::Membership { targets } => format!(
+                "{} leave{}",
+                targets.join(","),
+                if targets.len() == 1 { "s" } else { "" }
+            ),
         }
     }
 }
@@ -110,6 +139,7 @@ pub fn stop_f(kind: &str) -> &'static str {
         "clock" => "reset-clock",
         "kill" => "start",
         "pause" => "resume",
+        "membership" => "join",
         _ => "stop",
     }
 }
@@ -128,6 +158,8 @@ pub fn kind_of_f(f: &str) -> Option<(&'static str, bool)> {
         "start" => ("kill", false),
         "pause" => ("pause", true),
         "resume" => ("pause", false),
+        "leave" => ("membership", true),
+        "join" => ("membership", false),
         _ => return None,
     })
 }
@@ -257,6 +289,11 @@ pub fn draw<R: Rng>(
         "pause" => Fault::Pause {
             targets: Targets::ALL[rng.random_range(0..4)].choose(nodes, rng),
         },
+        // One node at a time, as Jepsen's membership nemesis does: the ring
+        // keeps enough members for N replicas.
+        "membership" => Fault::Membership {
+            targets: Targets::One.choose(nodes, rng),
+        },
         other => return Err(NemesisError::UnknownKind(other.to_string())),
     })
 }
@@ -361,7 +398,9 @@ pub fn validate(events: &[Event], nodes: &[String]) -> Result<(), NemesisError> 
                 }
                 c.targets().iter().collect()
             }
-            Fault::Kill { targets } | Fault::Pause { targets } => targets.iter().collect(),
+            Fault::Kill { targets } | Fault::Pause { targets } | Fault::Membership { targets } => {
+                targets.iter().collect()
+            }
         };
         if let Fault::Partition(p) = fault {
             if p.grudge.is_empty() {
@@ -456,6 +495,7 @@ mod tests {
                         assert!(!targets.is_empty() && targets.len() <= 5)
                     }
                     Fault::Partition(p) => assert!(!p.grudge.is_empty()),
+                    Fault::Membership { targets } => assert_eq!(targets.len(), 1),
                 }
             }
         }

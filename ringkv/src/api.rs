@@ -9,7 +9,9 @@
 //! | `GET /set/{key}?r=R` | grow-only set quorum read (union) |
 //! | `GET /admin/local/{kind}/{key}` | this node's own replica, uncoordinated |
 //! | `GET /admin/preflist/{key}` | the key's preference list |
-//! | `GET /admin/status` | node, membership, N/R/W, local key counts, wall clock and uptime |
+//! | `GET /admin/status` | node, membership and liveness, ring, N/R/W, local key counts, handoff, wall clock and uptime |
+//! | `POST /admin/leave` | leave the ring, handing data off to the new owners |
+//! | `POST /admin/join` | join the ring again |
 //!
 //! Every error body is JSON with an `"error"` field. The exact shapes are
 //! documented in the crate README.
@@ -23,7 +25,7 @@ use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
@@ -92,6 +94,8 @@ pub fn router(state: Arc<Coordinator>) -> Router {
         .route("/admin/local/{kind}/{key}", get(admin_local))
         .route("/admin/preflist/{key}", get(admin_preflist))
         .route("/admin/status", get(admin_status))
+        .route("/admin/leave", post(admin_leave))
+        .route("/admin/join", post(admin_join))
         .fallback(no_route)
         .with_state(state)
 }
@@ -222,9 +226,21 @@ static STARTED: OnceLock<Instant> = OnceLock::new();
 async fn admin_status(State(coord): State<Arc<Coordinator>>) -> Response {
     let c = coord.config();
     let nodes: Vec<&str> = c.nodes.iter().map(|n| n.name.as_str()).collect();
+    let members: Vec<serde_json::Value> = coord
+        .members()
+        .into_iter()
+        .map(|(m, alive)| {
+            json!({"name": m.name, "status": m.status, "version": m.version, "alive": alive})
+        })
+        .collect();
+    let (handed_off, handoff_pending) = coord.handoff_counts();
     Json(json!({
         "node": c.node,
         "nodes": nodes,
+        "status": coord.status(),
+        "members": members,
+        "ring": coord.ring_nodes(),
+        "handoff": {"moved": handed_off, "pending": handoff_pending},
         "n": c.n,
         "r": c.r,
         "w": c.w,
@@ -233,6 +249,16 @@ async fn admin_status(State(coord): State<Arc<Coordinator>>) -> Response {
         "uptime_ms": STARTED.get_or_init(Instant::now).elapsed().as_millis() as u64,
     }))
     .into_response()
+}
+
+async fn admin_leave(State(coord): State<Arc<Coordinator>>) -> Response {
+    let status = coord.leave().await;
+    Json(json!({ "node": coord.config().node, "status": status })).into_response()
+}
+
+async fn admin_join(State(coord): State<Arc<Coordinator>>) -> Response {
+    let status = coord.join().await;
+    Json(json!({ "node": coord.config().node, "status": status })).into_response()
 }
 
 async fn no_route(method: Method, uri: Uri) -> Response {

@@ -22,6 +22,12 @@ pub const DEFAULT_R: usize = 2;
 pub const DEFAULT_W: usize = 2;
 /// Default replica RPC timeout in milliseconds.
 pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 1000;
+/// Default interval between gossip rounds (ms); 0 turns gossip off.
+pub const DEFAULT_GOSSIP_INTERVAL_MS: u64 = 200;
+/// Default interval between handoff scans (ms); 0 turns handoff off.
+pub const DEFAULT_HANDOFF_INTERVAL_MS: u64 = 500;
+/// Default time without a message after which a peer is suspected dead (ms).
+pub const DEFAULT_SUSPECT_AFTER_MS: u64 = 2000;
 /// Upper bound on `vnodes`, to keep a typo from allocating a huge ring.
 pub const MAX_VNODES: usize = 4096;
 
@@ -79,6 +85,9 @@ struct RawConfig {
     r: Option<usize>,
     w: Option<usize>,
     request_timeout_ms: Option<u64>,
+    gossip_interval_ms: Option<u64>,
+    handoff_interval_ms: Option<u64>,
+    suspect_after_ms: Option<u64>,
     #[serde(default)]
     nodes: Vec<NodeSpec>,
 }
@@ -104,7 +113,14 @@ pub struct Config {
     pub w: usize,
     /// Timeout for each replica RPC and for reaching a quorum.
     pub request_timeout: Duration,
-    /// Static cluster membership, in file order.
+    /// Time between gossip rounds; zero means no gossip (static membership).
+    pub gossip_interval: Duration,
+    /// Time between handoff scans; zero means keys never move after a
+    /// membership change.
+    pub handoff_interval: Duration,
+    /// How long a silent peer stays presumed alive.
+    pub suspect_after: Duration,
+    /// The initial cluster membership, in file order.
     pub nodes: Vec<NodeSpec>,
 }
 
@@ -209,6 +225,19 @@ impl RawConfig {
             r,
             w,
             request_timeout: Duration::from_millis(timeout_ms),
+            gossip_interval: Duration::from_millis(
+                self.gossip_interval_ms
+                    .unwrap_or(DEFAULT_GOSSIP_INTERVAL_MS),
+            ),
+            handoff_interval: Duration::from_millis(
+                self.handoff_interval_ms
+                    .unwrap_or(DEFAULT_HANDOFF_INTERVAL_MS),
+            ),
+            suspect_after: Duration::from_millis(
+                self.suspect_after_ms
+                    .unwrap_or(DEFAULT_SUSPECT_AFTER_MS)
+                    .max(1),
+            ),
             nodes: self.nodes,
         })
     }
@@ -290,6 +319,9 @@ addr = "127.0.0.1:8003"
         assert_eq!((c.n, c.r, c.w), (3, 2, 2));
         assert_eq!(c.request_timeout, Duration::from_millis(1000));
         assert_eq!(c.addr_of("n3"), Some("127.0.0.1:8003"));
+        assert_eq!(c.gossip_interval, Duration::from_millis(200));
+        assert_eq!(c.handoff_interval, Duration::from_millis(500));
+        assert_eq!(c.suspect_after, Duration::from_millis(2000));
     }
 
     #[test]

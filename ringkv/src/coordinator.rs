@@ -8,17 +8,22 @@
 //! request timeout — or becomes impossible earlier because too many
 //! replicas failed fast — the request fails with [`CoordError::Quorum`].
 //!
-//! This phase has strict quorums only: no sloppy quorum, hinted handoff,
-//! read repair or anti-entropy.
+//! Quorums are strict: no sloppy quorum, hinted handoff, read repair or
+//! anti-entropy yet. Membership changes (see [`crate::membership`]) move the
+//! ring under the coordinator; [`Coordinator::handoff_round`] then moves the
+//! data: every key this node holds but no longer owns is pushed to its new
+//! owners and dropped here once they all acknowledged it.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::debug;
 
 use crate::config::Config;
-use crate::replica::{self, ReplicaClient, ReplicaOp, ReplicaReply};
+use crate::membership::{Member, Membership, Status};
+use crate::replica::{self, Gossip, ReplicaClient, ReplicaOp, ReplicaReply};
 use crate::ring::Ring;
 use crate::storage::{wall_clock_nanos, GSet, LwwValue, Store};
 
@@ -60,23 +65,283 @@ pub enum CoordError {
 #[derive(Debug)]
 pub struct Coordinator {
     config: Config,
-    ring: Ring,
+    membership: Arc<RwLock<Membership>>,
+    started: std::time::Instant,
     store: Arc<Store>,
     client: ReplicaClient,
+    gossip_round: AtomicU64,
+    handed_off: AtomicU64,
+    handoff_pending: AtomicU64,
+}
+
+/// How long a join waits to hear what peers remember of this node.
+const JOIN_PULL_LIMIT: std::time::Duration = std::time::Duration::from_millis(300);
+
+/// What one handoff scan did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HandoffReport {
+    /// Keys pushed to their owners and dropped here.
+    pub moved: usize,
+    /// Keys this node should not hold that could not be moved yet.
+    pub pending: usize,
 }
 
 impl Coordinator {
     /// Builds the coordinator for `config` with an empty local store.
     pub fn new(config: Config) -> Result<Coordinator, reqwest::Error> {
-        let names: Vec<&str> = config.nodes.iter().map(|n| n.name.as_str()).collect();
-        let ring = Ring::new(&names, config.vnodes);
+        let membership = Membership::new(&config, config.suspect_after);
         let client = ReplicaClient::new(config.request_timeout)?;
         Ok(Coordinator {
             config,
-            ring,
+            membership: Arc::new(RwLock::new(membership)),
+            started: std::time::Instant::now(),
             store: Arc::new(Store::new()),
             client,
+            gossip_round: AtomicU64::new(0),
+            handed_off: AtomicU64::new(0),
+            handoff_pending: AtomicU64::new(0),
         })
+    }
+
+    fn ring(&self) -> Arc<Ring> {
+        read(&self.membership).ring()
+    }
+
+    /// This node's view of the membership, with each member's liveness.
+    pub fn members(&self) -> Vec<(Member, bool)> {
+        let m = read(&self.membership);
+        m.members()
+            .into_iter()
+            .map(|mem| {
+                let alive = m.is_alive(&mem.name, self.started);
+                (mem, alive)
+            })
+            .collect()
+    }
+
+    /// The nodes of the current ring.
+    pub fn ring_nodes(&self) -> Vec<String> {
+        self.ring().nodes().to_vec()
+    }
+
+    /// This node's own membership status.
+    pub fn status(&self) -> Status {
+        read(&self.membership).my_status()
+    }
+
+    /// Keys moved away by handoff since start, and keys waiting to move.
+    pub fn handoff_counts(&self) -> (u64, u64) {
+        (
+            self.handed_off.load(Ordering::Relaxed),
+            self.handoff_pending.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Leaves the ring: the node stops owning keys at once, hands its data
+    /// to the new owners in the next handoff scans, and becomes `left` when
+    /// it holds nothing more. Returns the new status.
+    pub async fn leave(&self) -> Status {
+        let changed = {
+            let mut m = write(&self.membership);
+            match m.my_status() {
+                Status::Valid => m.set_my_status(Status::Leaving),
+                _ => false,
+            }
+        };
+        if changed {
+            self.push_gossip();
+        }
+        self.status()
+    }
+
+    /// Joins the ring again (a no-op for a valid node). Returns the new
+    /// status.
+    pub async fn join(&self) -> Status {
+        // Learn first what the cluster remembers of this node (a restarted
+        // node starts from version 0), so that the join outranks any leave;
+        // briefly, since unreachable peers will hear of it by gossip anyway.
+        let _ = tokio::time::timeout(JOIN_PULL_LIMIT, self.gossip_to_all()).await;
+        let changed = write(&self.membership).set_my_status(Status::Valid);
+        if changed {
+            self.push_gossip();
+        }
+        self.status()
+    }
+
+    /// Sends this node's view to every peer in the background, so a change
+    /// spreads at once rather than at gossip pace, without making the admin
+    /// request that caused it wait for slow or unreachable peers.
+    fn push_gossip(&self) {
+        let peers = read(&self.membership).peers();
+        for (name, addr) in peers {
+            let (client, membership, me) = (
+                self.client.clone(),
+                self.membership.clone(),
+                self.config.node.clone(),
+            );
+            tokio::spawn(async move {
+                let msg = Gossip {
+                    from: me,
+                    members: read(&membership).members(),
+                };
+                if let Ok(theirs) = client.gossip(&addr, &msg).await {
+                    let mut m = write(&membership);
+                    m.heard_from(&name);
+                    m.merge(&theirs);
+                }
+            });
+        }
+    }
+
+    /// Merges a peer's view and returns ours.
+    pub fn receive_gossip(&self, msg: &Gossip) -> Vec<Member> {
+        let mut m = write(&self.membership);
+        m.heard_from(&msg.from);
+        if m.merge(&msg.members) {
+            debug!(from = %msg.from, ring = ?m.ring().nodes(), "membership changed by gossip");
+        }
+        m.members()
+    }
+
+    /// One gossip round: exchange views with the next peer in turn.
+    pub async fn gossip_once(&self) {
+        let peers = read(&self.membership).peers();
+        if peers.is_empty() {
+            return;
+        }
+        let i = self.gossip_round.fetch_add(1, Ordering::Relaxed) as usize;
+        let (name, addr) = &peers[i % peers.len()];
+        self.exchange(name, addr).await;
+    }
+
+    async fn gossip_to_all(&self) {
+        let peers = read(&self.membership).peers();
+        let mut tasks = tokio::task::JoinSet::new();
+        for (name, addr) in peers {
+            let (client, membership, me) = (
+                self.client.clone(),
+                self.membership.clone(),
+                self.config.node.clone(),
+            );
+            tasks.spawn(async move {
+                let msg = Gossip {
+                    from: me,
+                    members: read(&membership).members(),
+                };
+                if let Ok(theirs) = client.gossip(&addr, &msg).await {
+                    let mut m = write(&membership);
+                    m.heard_from(&name);
+                    m.merge(&theirs);
+                }
+            });
+        }
+        while tasks.join_next().await.is_some() {}
+    }
+
+    async fn exchange(&self, name: &str, addr: &str) {
+        let msg = Gossip {
+            from: self.config.node.clone(),
+            members: read(&self.membership).members(),
+        };
+        match self.client.gossip(addr, &msg).await {
+            Ok(theirs) => {
+                let mut m = write(&self.membership);
+                m.heard_from(name);
+                if m.merge(&theirs) {
+                    debug!(peer = name, ring = ?m.ring().nodes(), "membership changed by gossip");
+                }
+            }
+            Err(e) => debug!(peer = name, error = %e, "gossip failed"),
+        }
+    }
+
+    /// One handoff scan: every key held here whose preference list no longer
+    /// includes this node is pushed to all its owners; once all of them
+    /// acknowledged, the local copy is dropped (unless it changed meanwhile:
+    /// then the next scan pushes the newer state). A leaving node that holds
+    /// nothing more becomes `left`.
+    pub async fn handoff_round(&self) -> HandoffReport {
+        let ring = self.ring();
+        let me = self.config.node.as_str();
+        let mut report = HandoffReport::default();
+        for key in self.store.register_keys() {
+            let owners = ring.preference_list(&key, self.config.n);
+            if owners.contains(&me) {
+                continue;
+            }
+            let Some(value) = self.store.read_register(&key) else {
+                continue;
+            };
+            let op = ReplicaOp::WriteRegister {
+                key: key.clone(),
+                value: value.clone(),
+            };
+            if self.push_to_all(&owners, op).await && self.store.remove_register_if(&key, &value) {
+                report.moved += 1;
+            } else {
+                report.pending += 1;
+            }
+        }
+        for key in self.store.set_keys() {
+            let owners = ring.preference_list(&key, self.config.n);
+            if owners.contains(&me) {
+                continue;
+            }
+            let Some(elements) = self.store.read_set(&key) else {
+                continue;
+            };
+            let len = elements.len();
+            let op = ReplicaOp::MergeSet {
+                key: key.clone(),
+                elements,
+            };
+            if self.push_to_all(&owners, op).await && self.store.remove_set_if(&key, len) {
+                report.moved += 1;
+            } else {
+                report.pending += 1;
+            }
+        }
+        self.handed_off
+            .fetch_add(report.moved as u64, Ordering::Relaxed);
+        self.handoff_pending
+            .store(report.pending as u64, Ordering::Relaxed);
+        if report.moved > 0 {
+            debug!(moved = report.moved, pending = report.pending, "handoff");
+        }
+        let counts = self.store.counts();
+        let holds_nothing = counts.kv == 0 && counts.set == 0;
+        let finished = {
+            let mut m = write(&self.membership);
+            m.my_status() == Status::Leaving && holds_nothing && m.set_my_status(Status::Left)
+        };
+        if finished {
+            self.push_gossip();
+        }
+        report
+    }
+
+    /// Sends `op` to every node in `owners`; true if all acknowledged. An
+    /// empty list (no valid node at all) never counts as delivered.
+    async fn push_to_all(&self, owners: &[&str], op: ReplicaOp) -> bool {
+        if owners.is_empty() {
+            return false;
+        }
+        let op = Arc::new(op);
+        let mut tasks = tokio::task::JoinSet::new();
+        for name in owners {
+            let Some(addr) = read(&self.membership).addr_of(name).map(str::to_string) else {
+                return false;
+            };
+            let (client, op) = (self.client.clone(), op.clone());
+            tasks.spawn(
+                async move { matches!(client.call(&addr, &op).await, Ok(ReplicaReply::Ack)) },
+            );
+        }
+        let mut all = true;
+        while let Some(r) = tasks.join_next().await {
+            all &= r.unwrap_or(false);
+        }
+        all
     }
 
     /// The validated configuration this node runs with.
@@ -91,7 +356,7 @@ impl Coordinator {
 
     /// The N nodes responsible for `key`, owner first.
     pub fn preference_list(&self, key: &str) -> Vec<String> {
-        self.ring
+        self.ring()
             .preference_list(key, self.config.n)
             .into_iter()
             .map(str::to_string)
@@ -196,7 +461,8 @@ impl Coordinator {
         kind: QuorumKind,
         needed: usize,
     ) -> Result<Vec<ReplicaReply>, CoordError> {
-        let replicas = self.ring.preference_list(key, self.config.n);
+        let ring = self.ring();
+        let replicas = ring.preference_list(key, self.config.n);
         let total = replicas.len();
         let deadline = Instant::now() + self.config.request_timeout;
         let op = Arc::new(op);
@@ -209,15 +475,19 @@ impl Coordinator {
                 local = true;
                 continue;
             }
-            let Some(addr) = self.config.addr_of(name).map(str::to_string) else {
+            let Some(addr) = read(&self.membership).addr_of(name).map(str::to_string) else {
                 let _ = tx.try_send(None);
                 continue;
             };
             let (tx, op, client) = (tx.clone(), op.clone(), self.client.clone());
+            let (membership, peer) = (self.membership.clone(), name.to_string());
             // Spawned, not joined: calls outliving the quorum keep running.
             tokio::spawn(async move {
                 let reply = match client.call(&addr, &op).await {
-                    Ok(reply) => Some(reply),
+                    Ok(reply) => {
+                        write(&membership).heard_from(&peer);
+                        Some(reply)
+                    }
                     Err(e) => {
                         debug!(error = %e, "replica call failed");
                         None
@@ -253,6 +523,14 @@ impl Coordinator {
     }
 }
 
+fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(|p| p.into_inner())
+}
+
+fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(|p| p.into_inner())
+}
+
 /// Whether `reply` is the kind of answer `op` calls for; anything else
 /// (a confused or incompatible peer) counts as a failed replica.
 fn reply_matches(op: &ReplicaOp, reply: &ReplicaReply) -> bool {
@@ -260,6 +538,7 @@ fn reply_matches(op: &ReplicaOp, reply: &ReplicaReply) -> bool {
         (op, reply),
         (ReplicaOp::WriteRegister { .. }, ReplicaReply::Ack)
             | (ReplicaOp::AddElement { .. }, ReplicaReply::Ack)
+            | (ReplicaOp::MergeSet { .. }, ReplicaReply::Ack)
             | (
                 ReplicaOp::ReadRegister { .. },
                 ReplicaReply::Register { .. }

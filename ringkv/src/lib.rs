@@ -1,21 +1,23 @@
 //! ringkv: the reference Dynamo-style key-value store of the faultline
 //! project.
 //!
-//! A small, real distributed store for faultline to break: static
-//! membership, a consistent-hashing ring with virtual nodes ([`ring`]),
+//! A small, real distributed store for faultline to break: membership spread
+//! by gossip, with leave/join and data handoff ([`membership`]), a
+//! consistent-hashing ring with virtual nodes ([`ring`]),
 //! N-way replication with per-request R/W quorums ([`coordinator`]),
 //! last-writer-wins registers stamped with the coordinator's wall clock and
 //! grow-only sets ([`storage`]), replica RPC over HTTP ([`replica`]) and a
 //! JSON API ([`api`]). State is in memory only.
 //!
 //! Not in this phase: sloppy quorums, hinted handoff, vector clocks/DVV,
-//! read repair, anti-entropy, gossip, durability.
+//! read repair, anti-entropy, durability.
 
 #![warn(missing_docs)]
 
 pub mod api;
 pub mod config;
 pub mod coordinator;
+pub mod membership;
 pub mod node;
 pub mod replica;
 pub mod ring;

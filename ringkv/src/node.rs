@@ -73,6 +73,7 @@ impl Node {
     {
         let addr = self.local_addr()?;
         let name = self.coordinator.config().node.clone();
+        let background = spawn_background(&self.coordinator);
         let app = api::router(self.coordinator.clone()).merge(replica::router(self.coordinator));
         info!("ringkv {name} listening on {addr}");
 
@@ -93,7 +94,41 @@ impl Node {
             result = server => result.map_err(NodeError::Serve)?,
             () = grace_expired => warn!("in-flight requests still running after {SHUTDOWN_GRACE:?}; stopping anyway"),
         }
+        for task in background {
+            task.abort();
+        }
         info!("ringkv {name} stopped");
         Ok(())
     }
+}
+
+/// Starts the periodic gossip and handoff loops (each off when its interval
+/// is zero).
+fn spawn_background(coord: &Arc<Coordinator>) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    let gossip = coord.config().gossip_interval;
+    if !gossip.is_zero() {
+        let c = coord.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(gossip);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                c.gossip_once().await;
+            }
+        }));
+    }
+    let handoff = coord.config().handoff_interval;
+    if !handoff.is_zero() {
+        let c = coord.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(handoff);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                c.handoff_round().await;
+            }
+        }));
+    }
+    tasks
 }

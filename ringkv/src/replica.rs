@@ -20,6 +20,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use crate::coordinator::Coordinator;
+use crate::membership::Member;
 use crate::storage::{GSet, LwwValue, Store};
 
 /// Path of the single internal replica endpoint.
@@ -53,6 +54,26 @@ pub enum ReplicaOp {
         /// Set key.
         key: String,
     },
+    /// Merge a whole set into the replica's (handoff).
+    MergeSet {
+        /// Set key.
+        key: String,
+        /// Elements to add.
+        elements: GSet,
+    },
+}
+
+/// Path of the gossip endpoint.
+pub const GOSSIP_PATH: &str = "/internal/gossip";
+
+/// A gossip message: the sender and its membership view. The reply is the
+/// receiver's view after merging.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Gossip {
+    /// The sender's name.
+    pub from: String,
+    /// The sender's view.
+    pub members: Vec<Member>,
 }
 
 /// A replica's answer to a [`ReplicaOp`].
@@ -91,6 +112,10 @@ pub fn apply(store: &Store, op: &ReplicaOp) -> ReplicaReply {
         ReplicaOp::ReadSet { key } => ReplicaReply::Set {
             elements: store.read_set(key),
         },
+        ReplicaOp::MergeSet { key, elements } => {
+            store.merge_set(key, elements);
+            ReplicaReply::Ack
+        }
     }
 }
 
@@ -140,14 +165,28 @@ impl ReplicaClient {
 
     /// Sends `op` to the replica at `addr` (`host:port`).
     pub async fn call(&self, addr: &str, op: &ReplicaOp) -> Result<ReplicaReply, RpcError> {
+        self.post(addr, INTERNAL_OP_PATH, op).await
+    }
+
+    /// Sends this node's view to `addr` and returns the peer's merged view.
+    pub async fn gossip(&self, addr: &str, msg: &Gossip) -> Result<Vec<Member>, RpcError> {
+        self.post(addr, GOSSIP_PATH, msg).await
+    }
+
+    async fn post<B: Serialize, R: serde::de::DeserializeOwned>(
+        &self,
+        addr: &str,
+        path: &str,
+        body: &B,
+    ) -> Result<R, RpcError> {
         let transport = |source| RpcError::Transport {
             addr: addr.to_string(),
             source,
         };
         let resp = self
             .http
-            .post(format!("http://{addr}{INTERNAL_OP_PATH}"))
-            .json(op)
+            .post(format!("http://{addr}{path}"))
+            .json(body)
             .send()
             .await
             .map_err(transport)?;
@@ -158,7 +197,7 @@ impl ReplicaClient {
                 status: status.as_u16(),
             });
         }
-        resp.json::<ReplicaReply>().await.map_err(transport)
+        resp.json::<R>().await.map_err(transport)
     }
 }
 
@@ -166,7 +205,19 @@ impl ReplicaClient {
 pub fn router(state: Arc<Coordinator>) -> Router {
     Router::new()
         .route(INTERNAL_OP_PATH, post(handle_op))
+        .route(GOSSIP_PATH, post(handle_gossip))
         .with_state(state)
+}
+
+async fn handle_gossip(State(coord): State<Arc<Coordinator>>, body: Bytes) -> Response {
+    match serde_json::from_slice::<Gossip>(&body) {
+        Ok(msg) => Json(coord.receive_gossip(&msg)).into_response(),
+        Err(e) => (
+            StatusCode::BAD_REQUEST,
+            Json(serde_json::json!({ "error": format!("invalid gossip: {e}") })),
+        )
+            .into_response(),
+    }
 }
 
 async fn handle_op(State(coord): State<Arc<Coordinator>>, body: Bytes) -> Response {

@@ -165,6 +165,40 @@ impl Store {
         lock(&self.sets).get(key).cloned()
     }
 
+    /// Keys of the registers this replica holds.
+    pub fn register_keys(&self) -> Vec<String> {
+        lock(&self.registers).keys().cloned().collect()
+    }
+
+    /// Keys of the sets this replica holds.
+    pub fn set_keys(&self) -> Vec<String> {
+        lock(&self.sets).keys().cloned().collect()
+    }
+
+    /// Drops register `key` if it still holds exactly `value`: a handoff
+    /// deletes what it pushed, never a write that arrived meanwhile.
+    pub fn remove_register_if(&self, key: &str, value: &LwwValue) -> bool {
+        let mut map = lock(&self.registers);
+        if map.get(key) == Some(value) {
+            map.remove(key);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Drops set `key` if it still has exactly `len` elements (a grow-only
+    /// set that did not grow is unchanged).
+    pub fn remove_set_if(&self, key: &str, len: usize) -> bool {
+        let mut map = lock(&self.sets);
+        if map.get(key).map(|s| s.len()) == Some(len) {
+            map.remove(key);
+            true
+        } else {
+            false
+        }
+    }
+
     /// How many keys of each kind this replica holds.
     pub fn counts(&self) -> KeyCounts {
         KeyCounts {

@@ -218,6 +218,13 @@ fn three_node_cluster_quorums_and_failures() {
         .as_millis() as u64;
     assert!(wall.abs_diff(now) < 5_000, "wall clock {wall} vs {now}");
     assert!(obj.remove("uptime_ms").unwrap().as_u64().is_some());
+    assert_eq!(obj.remove("status").unwrap(), "valid");
+    assert_eq!(obj.remove("ring").unwrap(), json!(["n1", "n2", "n3"]));
+    assert_eq!(obj.remove("members").unwrap().as_array().unwrap().len(), 3);
+    assert_eq!(
+        obj.remove("handoff").unwrap(),
+        json!({"moved": 0, "pending": 0})
+    );
     assert_eq!(
         status,
         json!({"node": "n1", "nodes": ["n1", "n2", "n3"], "n": 3, "r": 2, "w": 2,
@@ -440,4 +447,88 @@ fn bad_config_exits_2_with_one_line() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains(&path.display().to_string()), "{stderr}");
     assert!(stderr.contains("\"n9\" is not listed"), "{stderr}");
+}
+
+/// Polls `cond` every 50 ms for up to `secs` seconds.
+fn eventually(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn leave_hands_data_off_and_join_takes_a_share_back() {
+    let members: Vec<(String, String)> = free_ports(4)
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| (format!("n{}", i + 1), format!("127.0.0.1:{p}")))
+        .collect();
+    let c = Cluster::start(members, &[0, 1, 2, 3], 1000);
+    // Elements in many keys, written with W = N = 3 so every owner has them.
+    for k in 0..40 {
+        for e in 0..3 {
+            let (s, _) = c.post(k % 4, &format!("/set/s{k}?w=3"), json!({ "element": e }));
+            assert_eq!(s, StatusCode::OK);
+        }
+    }
+    let local_keys = |i: usize| c.get(i, "/admin/status").1["keys"]["set"].as_u64().unwrap();
+    assert!(local_keys(0) > 0, "n1 holds some of the keys");
+
+    // n1 leaves: every node soon agrees n1 is out of the ring, n1 hands its
+    // data to the new owners and ends up `left`, holding nothing.
+    let (s, body) = c.post(0, "/admin/leave", json!({}));
+    assert_eq!(
+        (s, body["status"].as_str()),
+        (StatusCode::OK, Some("leaving"))
+    );
+    for i in 0..4 {
+        eventually(5, "every node drops n1 from the ring", || {
+            c.get(i, "/admin/status").1["ring"] == json!(["n2", "n3", "n4"])
+        });
+    }
+    eventually(10, "n1 has handed everything off", || {
+        c.get(0, "/admin/status").1["status"] == "left"
+    });
+    assert_eq!(local_keys(0), 0);
+    // Nothing was lost: every element is on every new owner (R = 3), and n1
+    // still coordinates requests though it owns nothing.
+    for k in 0..40 {
+        let (s, body) = c.get(0, &format!("/set/s{k}?r=3"));
+        assert_eq!(s, StatusCode::OK, "s{k}: {body}");
+        assert_eq!(body["elements"], json!([0, 1, 2]), "s{k}");
+    }
+    let moved: u64 = c.get(0, "/admin/status").1["handoff"]["moved"]
+        .as_u64()
+        .unwrap();
+    assert!(moved > 0);
+
+    // n1 joins again: it re-enters every ring and gets its share back from
+    // the nodes that lose ownership to it.
+    let (_, body) = c.post(0, "/admin/join", json!({}));
+    assert_eq!(body["status"], "valid");
+    for i in 0..4 {
+        eventually(5, "every node has n1 back in the ring", || {
+            c.get(i, "/admin/status").1["ring"] == json!(["n1", "n2", "n3", "n4"])
+        });
+    }
+    eventually(10, "n1 holds its share again", || local_keys(0) > 0);
+    for k in 0..40 {
+        let (s, body) = c.get(1, &format!("/set/s{k}?r=3"));
+        assert_eq!(s, StatusCode::OK, "s{k}: {body}");
+        assert_eq!(body["elements"], json!([0, 1, 2]), "s{k}");
+    }
+    // Status lists every member with its version and liveness.
+    let status = c.get(2, "/admin/status").1;
+    let n1 = status["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "n1")
+        .unwrap()
+        .clone();
+    assert_eq!(n1["status"], "valid");
+    assert_eq!(n1["version"], 3, "leaving, left, valid");
+    assert_eq!(n1["alive"], true);
 }
