@@ -42,7 +42,8 @@ pub struct TestArgs {
     #[arg(long)]
     pub client: Option<String>,
     /// Faults to inject, comma-separated: partition, loss, clock, kill,
-    /// pause; `all` for every kind; `none` for none.
+    /// pause, membership, netem; `all` for every kind this machine can
+    /// inject; `none` for none.
     #[arg(long, default_value = "partition")]
     pub nemesis: String,
     /// Seconds each fault lasts, and the calm between faults of that kind:
@@ -353,6 +354,11 @@ pub fn test_config(a: TestArgs) -> Result<TestConfig, UsageError> {
         client,
         nemesis,
         nemesis_options,
+        optional_kinds: if a.nemesis.split(',').any(|k| k.trim() == "all") {
+            vec!["netem".to_string()]
+        } else {
+            Vec::new()
+        },
         fixed_schedule,
         time_limit_s: a.time_limit,
         seed,

@@ -41,6 +41,8 @@ pub struct NemesisRunner {
     log: Arc<HistoryLog>,
     journal: Mutex<std::fs::File>,
     active: tokio::sync::Mutex<BTreeMap<String, Active>>,
+    /// The nodes' network interface, when netem faults are in use.
+    netem_iface: Option<String>,
 }
 
 impl NemesisRunner {
@@ -64,12 +66,26 @@ impl NemesisRunner {
             log,
             journal: Mutex::new(journal),
             active: Default::default(),
+            netem_iface: None,
         };
         runner
             .run_plan(iptables::setup(&runner.nodes))
             .await
             .context("preparing iptables on the nodes")?;
         Ok(runner)
+    }
+
+    /// Enables netem faults (delay, duplication) on the nodes' interface
+    /// `iface`; the caller has checked that the kernel has netem.
+    pub fn with_netem(mut self, iface: &str) -> Self {
+        self.netem_iface = Some(iface.to_string());
+        self
+    }
+
+    fn netem_iface(&self) -> Result<&str> {
+        self.netem_iface
+            .as_deref()
+            .context("netem faults were not enabled for this run (no netem probe)")
     }
 
     fn names(&self) -> Vec<String> {
@@ -177,6 +193,18 @@ impl NemesisRunner {
             Fault::Clock(ClockFault::Bump { targets, offset_ms }) => {
                 Some(self.clock_plan(targets, *offset_ms)?)
             }
+            Fault::Netem {
+                targets,
+                delay_ms,
+                jitter_ms,
+                duplicate,
+            } => Some(nemeses::netem::start(
+                targets,
+                self.netem_iface()?,
+                *delay_ms,
+                *jitter_ms,
+                *duplicate,
+            )),
             _ => None,
         };
         let offset_files: Vec<String> = match &fault {
@@ -293,6 +321,10 @@ impl NemesisRunner {
             Fault::Kill { targets } => self.on_targets(targets, |db, n| db.start(n)).await,
             Fault::Pause { targets } => self.on_targets(targets, |db, n| db.resume(n)).await,
             Fault::Membership { targets } => self.on_targets(targets, |db, n| db.join(n)).await,
+            Fault::Netem { targets, .. } => match self.netem_iface() {
+                Ok(iface) => self.run_plan(nemeses::netem::stop(targets, iface)).await,
+                Err(e) => Err(e),
+            },
         };
         self.journal(json!({ "action": "stop", "kind": kind, "ok": result.is_ok() }));
         let err = result.as_ref().err().map(|e| format!("{e:#}"));
@@ -314,6 +346,9 @@ impl NemesisRunner {
         let mut reset = iptables::flush(&self.nodes, iptables::CHAIN);
         reset.extend(iptables::flush(&self.nodes, iptables::LOSS_CHAIN));
         let names = self.names();
+        if let Some(iface) = &self.netem_iface {
+            reset.extend(nemeses::netem::stop(&names, iface));
+        }
         if names.iter().all(|n| self.db.clock_file(n).is_some()) {
             reset.extend(self.clock_plan(&names, 0)?);
         }

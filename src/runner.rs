@@ -49,6 +49,11 @@ pub struct TestConfig {
     /// How faults are drawn and timed (intervals, loss probability, skew,
     /// a fixed partition).
     pub nemesis_options: nemeses::schedule::Options,
+    /// Kinds that came from `--nemesis all` and are dropped, with a notice,
+    /// where this machine cannot inject them (netem on a kernel without it);
+    /// a kind asked for by name is an error there instead.
+    #[serde(default)]
+    pub optional_kinds: Vec<String>,
     /// A timeline given by `--nemesis-schedule`, replayed instead of drawn.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fixed_schedule: Option<Vec<nemeses::schedule::Event>>,
@@ -277,11 +282,26 @@ async fn drive(
         })
         .collect();
     let names: Vec<String> = addrs.iter().map(|n| n.name.clone()).collect();
+    let mut kinds = cfg.nemesis.clone();
+    let mut netem = false;
+    if kinds.iter().any(|k| k == "netem") {
+        match tokio::task::block_in_place(|| probe_netem(control.as_ref(), &names[0])) {
+            Ok(()) => netem = true,
+            Err(why)
+                if cfg.optional_kinds.iter().any(|k| k == "netem")
+                    && cfg.fixed_schedule.is_none() =>
+            {
+                eprintln!("faultline: {why}; --nemesis all runs without netem");
+                kinds.retain(|k| k != "netem");
+            }
+            Err(why) => anyhow::bail!("{why}; use --nemesis loss for packet loss through iptables"),
+        }
+    }
     let timeline = match &cfg.fixed_schedule {
         Some(events) => events.clone(),
         None => nemeses::schedule::timeline(
             cfg.seed,
-            &cfg.nemesis,
+            &kinds,
             &names,
             &cfg.nemesis_options,
             (cfg.time_limit_s * 1000.0) as u64,
@@ -289,16 +309,18 @@ async fn drive(
         .map_err(|e| crate::UsageError(e.to_string()))?,
     };
     dir.write_json("schedule.json", &timeline)?;
-    let nemesis = Arc::new(
-        NemesisRunner::setup(
-            control,
-            cluster.clone(),
-            addrs,
-            log.clone(),
-            dir.file("nemesis.jsonl"),
-        )
-        .await?,
-    );
+    let mut runner = NemesisRunner::setup(
+        control,
+        cluster.clone(),
+        addrs,
+        log.clone(),
+        dir.file("nemesis.jsonl"),
+    )
+    .await?;
+    if netem {
+        runner = runner.with_netem(LOCAL_IFACE);
+    }
+    let nemesis = Arc::new(runner);
 
     // Main phase.
     let nodes = cluster.nodes();
@@ -364,6 +386,30 @@ async fn drive(
     }
     let _ = nemesis.teardown().await;
     Ok(())
+}
+
+/// The network interface of a node in its local namespace.
+const LOCAL_IFACE: &str = "eth0";
+
+/// Checks that `node`'s kernel has netem, by adding and removing a netem
+/// qdisc on its loopback; explains in one line when it does not.
+fn probe_netem(control: &dyn Control, node: &str) -> Result<(), String> {
+    let (add, del) = nemeses::netem::probe();
+    let argv = |v: Vec<&str>| v.into_iter().map(str::to_string).collect::<Vec<_>>();
+    match control.exec(node, &argv(add), Duration::from_secs(5)) {
+        Ok(_) => {
+            let _ = control.exec(node, &argv(del), Duration::from_secs(5));
+            Ok(())
+        }
+        Err(crate::control::ControlError::Failed { stderr, .. })
+            if nemeses::netem::is_missing(&stderr) =>
+        {
+            Err(format!(
+                "the netem nemesis needs the kernel's netem qdisc (module sch_netem), which this machine lacks (tc: {stderr})"
+            ))
+        }
+        Err(e) => Err(format!("probing for netem on {node}: {e}")),
+    }
 }
 
 /// One client worker: a logical process bound to one node.

@@ -14,6 +14,7 @@
 //! - [`iptables`]: partitions and packet loss as iptables rules kept in chains
 //!   of faultline's own, so healing never touches anyone else's rules.
 //! - [`clock`]: wall-clock bumps and strobes through libfaketime offset files.
+//! - [`netem`]: delay and duplication with the kernel's netem, where it exists.
 //! - [`targets`]: one node, a minority, a majority, all.
 //! - [`schedule`]: the fault catalogue ([`schedule::Fault`]) and the timeline of
 //!   starts and stops, drawn from the run's seed so a seed replays the same
@@ -21,6 +22,7 @@
 
 pub mod clock;
 pub mod iptables;
+pub mod netem;
 pub mod partition;
 pub mod plan;
 pub mod schedule;
@@ -40,7 +42,15 @@ pub struct NodeAddr {
 
 /// The nemesis kinds this build knows, by the names `--nemesis` accepts
 /// (`all` means every one of them).
-pub const KINDS: &[&str] = &["partition", "loss", "clock", "kill", "pause", "membership"];
+pub const KINDS: &[&str] = &[
+    "partition",
+    "loss",
+    "clock",
+    "kill",
+    "pause",
+    "membership",
+    "netem",
+];
 
 /// Errors in nemesis configuration.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

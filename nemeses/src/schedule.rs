@@ -42,6 +42,17 @@ pub enum Fault {
         /// Nodes whose process freezes.
         targets: Vec<String>,
     },
+    /// Delay (with jitter) and duplicate what the targets send, with netem.
+    Netem {
+        /// Nodes whose outbound traffic is slowed.
+        targets: Vec<String>,
+        /// Mean added delay (ms).
+        delay_ms: u64,
+        /// Jitter around it (ms).
+        jitter_ms: u64,
+        /// Share of packets sent twice.
+        duplicate: f64,
+    },
     /// The targets leave the cluster, handing their data off (stop: they
     /// join again).
     Membership {
@@ -60,6 +71,7 @@ impl Fault {
             Fault::Kill { .. } => "kill",
             Fault::Pause { .. } => "pause",
             Fault::Membership { .. } => "membership",
+            Fault::Netem { .. } => "netem",
         }
     }
 
@@ -73,6 +85,7 @@ impl Fault {
             Fault::Kill { .. } => "kill",
             Fault::Pause { .. } => "pause",
             Fault::Membership { .. } => "leave",
+            Fault::Netem { .. } => "start-netem",
         }
     }
 
@@ -88,7 +101,8 @@ impl Fault {
             Fault::Loss { targets, .. }
             | Fault::Kill { targets }
             | Fault::Pause { targets }
-            | Fault::Membership { targets } => targets.clone(),
+            | Fault::Membership { targets }
+            | Fault::Netem { targets, .. } => targets.clone(),
         }
     }
 
@@ -122,6 +136,16 @@ impl Fault {
             }
             Fault::Kill { targets } => format!("kill -9 {}", targets.join(",")),
             Fault::Pause { targets } => format!("pause {}", targets.join(",")),
+            Fault::Netem {
+                targets,
+                delay_ms,
+                jitter_ms,
+                duplicate,
+            } => format!(
+                "delay {delay_ms}±{jitter_ms} ms, duplicate {:.0}% from {}",
+                duplicate * 100.0,
+                targets.join(",")
+            ),
             Fault::Membership { targets } => format!(
                 "{} leave{}",
                 targets.join(","),
@@ -140,6 +164,7 @@ pub fn stop_f(kind: &str) -> &'static str {
         "kill" => "start",
         "pause" => "resume",
         "membership" => "join",
+        "netem" => "stop-netem",
         _ => "stop",
     }
 }
@@ -160,6 +185,8 @@ pub fn kind_of_f(f: &str) -> Option<(&'static str, bool)> {
         "resume" => ("pause", false),
         "leave" => ("membership", true),
         "join" => ("membership", false),
+        "start-netem" => ("netem", true),
+        "stop-netem" => ("netem", false),
         _ => return None,
     })
 }
@@ -294,6 +321,16 @@ pub fn draw<R: Rng>(
         "membership" => Fault::Membership {
             targets: Targets::One.choose(nodes, rng),
         },
+        "netem" => {
+            let t = [Targets::One, Targets::Minority, Targets::All][rng.random_range(0..3)];
+            let delay_ms = rng.random_range(50..=300);
+            Fault::Netem {
+                targets: t.choose(nodes, rng),
+                delay_ms,
+                jitter_ms: delay_ms / 5,
+                duplicate: if rng.random_bool(0.5) { 0.05 } else { 0.0 },
+            }
+        }
         other => return Err(NemesisError::UnknownKind(other.to_string())),
     })
 }
@@ -398,6 +435,16 @@ pub fn validate(events: &[Event], nodes: &[String]) -> Result<(), NemesisError> 
                 }
                 c.targets().iter().collect()
             }
+            Fault::Netem {
+                targets, duplicate, ..
+            } => {
+                if !(0.0..=1.0).contains(duplicate) {
+                    return Err(bad(format!(
+                        "duplicate share {duplicate} is not between 0 and 1"
+                    )));
+                }
+                targets.iter().collect()
+            }
             Fault::Kill { targets } | Fault::Pause { targets } | Fault::Membership { targets } => {
                 targets.iter().collect()
             }
@@ -496,6 +543,9 @@ mod tests {
                     }
                     Fault::Partition(p) => assert!(!p.grudge.is_empty()),
                     Fault::Membership { targets } => assert_eq!(targets.len(), 1),
+                    Fault::Netem {
+                        targets, delay_ms, ..
+                    } => assert!(!targets.is_empty() && (50..=300).contains(delay_ms)),
                 }
             }
         }
