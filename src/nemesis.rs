@@ -188,8 +188,9 @@ impl NemesisRunner {
             Fault::Partition(p) => Some(iptables::partition(&self.nodes, &p.grudge)),
             Fault::Loss {
                 targets,
+                from,
                 probability,
-            } => Some(iptables::loss(&self.nodes, targets, *probability)),
+            } => Some(iptables::loss(&self.nodes, targets, from, *probability)),
             Fault::Clock(ClockFault::Bump { targets, offset_ms }) => {
                 Some(self.clock_plan(targets, *offset_ms)?)
             }

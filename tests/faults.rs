@@ -306,6 +306,7 @@ fn packet_loss_is_near_the_set_probability_and_heals() {
     assert_eq!(ping_loss(&lab, "n1", "n2", 100), 0.0);
     lab.start(Fault::Loss {
         targets: vec!["n2".into()],
+        from: Vec::new(),
         probability: 0.3,
     });
     let loss = ping_loss(&lab, "n1", "n2", 600);
@@ -318,6 +319,23 @@ fn packet_loss_is_near_the_set_probability_and_heals() {
     assert_eq!(ping_loss(&lab, "n1", "n3", 100), 0.0);
     lab.stop("loss");
     assert_eq!(ping_loss(&lab, "n1", "n2", 200), 0.0);
+    // One link: into n3 from n1 only.
+    lab.start(Fault::Loss {
+        targets: vec!["n3".into()],
+        from: vec!["n1".into()],
+        probability: 0.5,
+    });
+    let link = ping_loss(&lab, "n1", "n3", 400);
+    assert!(
+        (0.4..=0.6).contains(&link),
+        "measured {link:.3} on the link, set 0.5"
+    );
+    assert_eq!(
+        ping_loss(&lab, "n2", "n3", 100),
+        0.0,
+        "other links are untouched"
+    );
+    lab.stop("loss");
 }
 
 #[test]
@@ -422,7 +440,12 @@ fn pause_stops_answering_and_resume_continues() {
     lab.start(Fault::Pause {
         targets: vec!["n3".into()],
     });
-    assert_eq!(proc_state(pid), Some('T'), "n3 is not stopped");
+    // SIGSTOP takes effect when the kernel next schedules the process.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while proc_state(pid) != Some('T') {
+        assert!(Instant::now() < deadline, "n3 is not stopped: {:?}", proc_state(pid));
+        std::thread::sleep(Duration::from_millis(10));
+    }
     assert!(lab.status("n3").is_err(), "a paused node answered");
     lab.stop("pause");
     assert_ne!(proc_state(pid), Some('T'));
@@ -437,6 +460,7 @@ fn heal_all_undoes_every_fault_at_once() {
     lab.start(partition("n1|n2,n3", &lab, false));
     lab.start(Fault::Loss {
         targets: vec!["n1".into(), "n3".into()],
+        from: Vec::new(),
         probability: 0.5,
     });
     lab.start(Fault::Clock(ClockFault::Bump {

@@ -58,14 +58,18 @@ pub fn partition(nodes: &[NodeAddr], grudge: &Grudge) -> Plan {
     p
 }
 
-/// Drops each packet from a peer with `probability` on the `targets` (all
-/// their inbound links from other nodes), with the `statistic` module: the
-/// kernel here has no `netem`, and this needs nothing but iptables.
-pub fn loss(nodes: &[NodeAddr], targets: &[String], probability: f64) -> Plan {
+/// Drops each packet from a peer with `probability` on the `targets`: all
+/// their inbound links from other nodes, or only those from the peers in
+/// `from` (one link, when it names one). Uses the `statistic` module, which
+/// needs nothing but iptables (some kernels have no `netem`).
+pub fn loss(nodes: &[NodeAddr], targets: &[String], from: &[String], probability: f64) -> Plan {
     let prob = format!("{:.4}", probability.clamp(0.0, 1.0));
     let mut p = Plan::default();
     for t in targets {
-        for peer in nodes.iter().filter(|x| &x.name != t) {
+        for peer in nodes
+            .iter()
+            .filter(|x| &x.name != t && (from.is_empty() || from.contains(&x.name)))
+        {
             let ip = peer.ip.to_string();
             p.run(
                 t,
@@ -150,7 +154,7 @@ mod tests {
 
     #[test]
     fn loss_names_peers_only_and_its_own_chain() {
-        let plan = loss(&cluster(), &["n2".to_string()], 0.25);
+        let plan = loss(&cluster(), &["n2".to_string()], &[], 0.25);
         let lines = plan.display_lines();
         assert_eq!(lines.len(), 2);
         assert!(lines[0].starts_with("[n2] iptables -w -A FAULTLINE-LOSS -s 198.18.0.11"));
@@ -159,6 +163,11 @@ mod tests {
             lines.iter().all(|l| !l.contains("198.18.0.12")),
             "a node never drops itself"
         );
+        // One link: into n2, from n3 only.
+        let link = loss(&cluster(), &["n2".to_string()], &["n3".to_string()], 0.5);
+        let lines = link.display_lines();
+        assert_eq!(lines.len(), 1);
+        assert!(lines[0].starts_with("[n2] iptables -w -A FAULTLINE-LOSS -s 198.18.0.13"));
     }
 
     #[test]

@@ -27,6 +27,9 @@ pub enum Fault {
     Loss {
         /// Nodes whose inbound links lose packets.
         targets: Vec<String>,
+        /// Only the links from these peers (empty: from every peer).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        from: Vec<String>,
         /// Chance that each packet is dropped.
         probability: f64,
     },
@@ -112,10 +115,16 @@ impl Fault {
             Fault::Partition(p) => format!("partition {}", p.describe()),
             Fault::Loss {
                 targets,
+                from,
                 probability,
             } => {
+                let links = if from.is_empty() {
+                    String::new()
+                } else {
+                    format!(" from {}", from.join(","))
+                };
                 format!(
-                    "loss {:.0}% into {}",
+                    "loss {:.0}% into {}{links}",
                     probability * 100.0,
                     targets.join(",")
                 )
@@ -284,10 +293,26 @@ pub fn draw<R: Rng>(
             }
         },
         "loss" => {
-            let t = [Targets::One, Targets::Minority, Targets::All][rng.random_range(0..3)];
-            Fault::Loss {
-                targets: t.choose(nodes, rng),
-                probability: opts.loss_probability,
+            // A third of the time one link (into one node from one peer),
+            // otherwise every link into one node, a minority or all.
+            if nodes.len() >= 2 && rng.random_range(0..3) == 0 {
+                let to = rng.random_range(0..nodes.len());
+                let mut from = rng.random_range(0..nodes.len() - 1);
+                if from >= to {
+                    from += 1;
+                }
+                Fault::Loss {
+                    targets: vec![nodes[to].clone()],
+                    from: vec![nodes[from].clone()],
+                    probability: opts.loss_probability,
+                }
+            } else {
+                let t = [Targets::One, Targets::Minority, Targets::All][rng.random_range(0..3)];
+                Fault::Loss {
+                    targets: t.choose(nodes, rng),
+                    from: Vec::new(),
+                    probability: opts.loss_probability,
+                }
             }
         }
         "clock" => {
@@ -418,6 +443,7 @@ pub fn validate(events: &[Event], nodes: &[String]) -> Result<(), NemesisError> 
                 .collect(),
             Fault::Loss {
                 targets,
+                from,
                 probability,
             } => {
                 if !(0.0..=1.0).contains(probability) {
@@ -425,7 +451,7 @@ pub fn validate(events: &[Event], nodes: &[String]) -> Result<(), NemesisError> 
                         "loss probability {probability} is not between 0 and 1"
                     )));
                 }
-                targets.iter().collect()
+                targets.iter().chain(from).collect()
             }
             Fault::Clock(c) => {
                 if let ClockFault::Strobe { period_ms, .. } = c {
@@ -528,9 +554,11 @@ mod tests {
                 match &f {
                     Fault::Loss {
                         targets,
+                        from,
                         probability,
                     } => {
-                        assert!(!targets.is_empty() && *probability == 0.2)
+                        assert!(!targets.is_empty() && *probability == 0.2);
+                        assert!(from.iter().all(|f| !targets.contains(f)));
                     }
                     Fault::Clock(c) => {
                         assert!(!c.targets().is_empty());
@@ -611,6 +639,7 @@ mod tests {
             action: Action::Start {
                 fault: Fault::Loss {
                     targets: vec!["n1".into()],
+                    from: Vec::new(),
                     probability: 1.5,
                 },
             },
