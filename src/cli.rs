@@ -5,7 +5,7 @@
 //! rely on them.
 
 use crate::control::netns::{self, DEFAULT_SUBNET};
-use crate::db::Quorums;
+use crate::db::{Conflict, Replication};
 use crate::runner::{self, TestConfig};
 use crate::{exit, UsageError};
 use clap::{Parser, Subcommand};
@@ -91,6 +91,10 @@ pub struct TestArgs {
     /// Client request timeout in milliseconds.
     #[arg(long, default_value_t = 2000)]
     pub op_timeout_ms: u64,
+    /// How the store resolves concurrent writes to a register: `lww`,
+    /// `vclock`, `dvv`, or `node-vclock` (Riak's sibling explosion).
+    #[arg(long, default_value = "lww")]
+    pub conflict: String,
     /// Read quorum of the store.
     #[arg(long, default_value_t = 2)]
     pub r: u8,
@@ -309,19 +313,29 @@ pub fn test_config(a: TestArgs) -> Result<TestConfig, UsageError> {
         one_way: a.one_way,
     };
     a.subnet.parse::<netns::Subnet>().map_err(UsageError)?;
+    let conflict = Conflict::parse(&a.conflict).ok_or_else(|| {
+        UsageError(format!(
+            "--conflict {:?}: expected one of {}",
+            a.conflict,
+            Conflict::NAMES
+        ))
+    })?;
     let seed = a.seed.unwrap_or_else(rand::random);
     let concurrency = a
         .concurrency
         .map(|c| c as usize)
         .unwrap_or(2 * a.nodes as usize);
-    let name = a.name.unwrap_or_else(|| format!("{}-{client}", a.workload));
+    let name = a.name.unwrap_or_else(|| match conflict {
+        Conflict::Lww => format!("{}-{client}", a.workload),
+        c => format!("{}-{client}-{}", a.workload, c.name()),
+    });
     if name.is_empty() || name.contains('/') || name.starts_with('.') {
         return Err(UsageError(format!(
             "--name {name:?} must be a plain folder name"
         )));
     }
     let mut command = format!(
-        "faultline test --workload {} --client {client} --nemesis {} --nemesis-interval {} --time-limit {} --seed {seed} --nodes {} --concurrency {concurrency} --rate {} --keys {} --quiesce {} --r {} --w {}",
+        "faultline test --workload {} --client {client} --nemesis {} --nemesis-interval {} --time-limit {} --seed {seed} --nodes {} --concurrency {concurrency} --rate {} --keys {} --quiesce {} --r {} --w {} --conflict {}",
         a.workload,
         if nemesis.is_empty() { "none".to_string() } else { nemesis.join(",") },
         a.nemesis_interval.replace(' ', ""),
@@ -331,7 +345,8 @@ pub fn test_config(a: TestArgs) -> Result<TestConfig, UsageError> {
         a.keys,
         a.quiesce,
         a.r,
-        a.w
+        a.w,
+        conflict.name()
     );
     if nemesis.iter().any(|k| k == "loss") {
         command.push_str(&format!(" --loss-probability {}", a.loss_probability));
@@ -368,7 +383,12 @@ pub fn test_config(a: TestArgs) -> Result<TestConfig, UsageError> {
         keys: a.keys as usize,
         quiesce_s: a.quiesce,
         op_timeout_ms: a.op_timeout_ms,
-        quorums: Quorums { n, r: a.r, w: a.w },
+        quorums: Replication {
+            n,
+            r: a.r,
+            w: a.w,
+            conflict,
+        },
         subnet: a.subnet,
         results: a.results,
         ringkv_bin: a.ringkv_bin,
@@ -525,6 +545,12 @@ mod tests {
         assert!(e.contains("meteor"), "{e}");
         let e = test_config(args(&["--nodes", "1"])).unwrap_err().0;
         assert!(e.contains("at least 2 nodes"), "{e}");
+        let e = test_config(args(&["--conflict", "lamport"])).unwrap_err().0;
+        assert!(e.contains("--conflict") && e.contains("dvv"), "{e}");
+        let c = test_config(args(&["--client", "rmw", "--conflict", "dvv"])).unwrap();
+        assert_eq!(c.name, "set-rmw-dvv");
+        assert_eq!(c.quorums.conflict, Conflict::Dvv);
+        assert!(c.command.contains("--conflict dvv"));
         let e = test_config(args(&["--w", "4"])).unwrap_err().0;
         assert!(e.contains("--w"), "{e}");
         let e = test_config(args(&["--subnet", "10.0.0.0/30"]))

@@ -93,32 +93,81 @@ impl RingkvNode {
     }
 }
 
-/// Quorum settings written into every node's config.
-#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
-pub struct Quorums {
+/// Replication settings written into every node's config: quorums and how
+/// concurrent writes are resolved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Replication {
     /// Replicas per key.
     pub n: u8,
     /// Read quorum.
     pub r: u8,
     /// Write quorum.
     pub w: u8,
+    /// Conflict mode: `lww`, `vclock`, `dvv` or `node-vclock`.
+    pub conflict: Conflict,
 }
 
-impl Default for Quorums {
+/// ringkv's conflict modes (see `ringkv::versioning`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Conflict {
+    /// Last write wins, by the coordinator's wall clock.
+    Lww,
+    /// Siblings with per-client version vectors.
+    Vclock,
+    /// Siblings with dotted version vectors.
+    Dvv,
+    /// Siblings with node-keyed clocks and no dots (sibling explosion).
+    NodeVclock,
+}
+
+impl Conflict {
+    /// The names `--conflict` accepts.
+    pub const NAMES: &'static str = "lww, vclock, dvv, node-vclock";
+
+    /// Parses a `--conflict` value.
+    pub fn parse(s: &str) -> Option<Conflict> {
+        Some(match s {
+            "lww" => Conflict::Lww,
+            "vclock" => Conflict::Vclock,
+            "dvv" => Conflict::Dvv,
+            "node-vclock" => Conflict::NodeVclock,
+            _ => return None,
+        })
+    }
+
+    /// The name, as ringkv's config spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Conflict::Lww => "lww",
+            Conflict::Vclock => "vclock",
+            Conflict::Dvv => "dvv",
+            Conflict::NodeVclock => "node-vclock",
+        }
+    }
+}
+
+impl Default for Replication {
     fn default() -> Self {
-        Quorums { n: 3, r: 2, w: 2 }
+        Replication {
+            n: 3,
+            r: 2,
+            w: 2,
+            conflict: Conflict::Lww,
+        }
     }
 }
 
 /// Renders one node's TOML config.
-pub fn config_toml(me: &RingkvNode, all: &[RingkvNode], q: Quorums) -> String {
+pub fn config_toml(me: &RingkvNode, all: &[RingkvNode], q: Replication) -> String {
     let mut s = format!(
-        "# written by faultline\nnode = {:?}\nlisten = {:?}\nvnodes = 64\nn = {}\nr = {}\nw = {}\nrequest_timeout_ms = 1000\n",
+        "# written by faultline\nnode = {:?}\nlisten = {:?}\nvnodes = 64\nn = {}\nr = {}\nw = {}\nconflict = {:?}\nrequest_timeout_ms = 1000\n",
         me.name,
         me.addr(),
         q.n,
         q.r,
-        q.w
+        q.w,
+        q.conflict.name()
     );
     for n in all {
         s.push_str(&format!(
@@ -170,7 +219,7 @@ pub trait DbProcesses: Send + Sync {
 pub struct RingkvCluster {
     control: Arc<dyn Control>,
     bin: PathBuf,
-    quorums: Quorums,
+    quorums: Replication,
     faketime: Option<PathBuf>,
     nodes: Mutex<Vec<RingkvNode>>,
 }
@@ -183,7 +232,7 @@ impl RingkvCluster {
         control: Arc<dyn Control>,
         bin: &Path,
         nodes: Vec<RingkvNode>,
-        quorums: Quorums,
+        quorums: Replication,
         faketime: Option<PathBuf>,
     ) -> Result<Self> {
         for node in &nodes {
@@ -215,7 +264,7 @@ impl RingkvCluster {
     }
 
     /// The quorum settings the nodes run with.
-    pub fn quorums(&self) -> Quorums {
+    pub fn quorums(&self) -> Replication {
         self.quorums
     }
 
@@ -451,7 +500,7 @@ mod tests {
                 )
             })
             .collect();
-        let t = config_toml(&nodes[1], &nodes, Quorums::default());
+        let t = config_toml(&nodes[1], &nodes, Replication::default());
         assert!(t.contains("node = \"n2\""));
         assert!(t.contains("listen = \"198.18.0.12:8080\""));
         assert_eq!(t.matches("[[nodes]]").count(), 3);

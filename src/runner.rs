@@ -15,7 +15,7 @@
 use crate::control::local::LocalControl;
 use crate::control::netns::{LocalNetwork, Subnet};
 use crate::control::{os, Control};
-use crate::db::{self, Quorums, RingkvCluster, RingkvNode};
+use crate::db::{self, Replication, RingkvCluster, RingkvNode};
 use crate::history_log::{Entry, HistoryLog};
 use crate::nemesis::{sleep_or_stop, NemesisRunner};
 use crate::report;
@@ -74,7 +74,7 @@ pub struct TestConfig {
     /// Client request timeout in milliseconds.
     pub op_timeout_ms: u64,
     /// Quorum settings of the store.
-    pub quorums: Quorums,
+    pub quorums: Replication,
     /// Subnet for node addresses.
     pub subnet: String,
     /// Results root.
@@ -329,7 +329,8 @@ async fn drive(
     let mut workers = Vec::new();
     for w in 0..cfg.concurrency {
         let node = &nodes[w % nodes.len()];
-        let client = SetClient::new(RingkvClient::new(&node.addr(), op_timeout), mode, cfg.keys);
+        let client = SetClient::new(RingkvClient::new(&node.addr(), op_timeout), mode, cfg.keys)
+            .with_client_id(format!("w{w}"));
         let ctx = Worker {
             first_process: w as u64,
             stride: cfg.concurrency as u64,

@@ -222,6 +222,10 @@ fn rmw_set_over_lww_loses_acknowledged_elements() {
         &[
             "--client",
             "rmw",
+            "--conflict",
+            "lww",
+            "--nemesis",
+            "partition,clock",
             "--time-limit",
             "6",
             "--nemesis-interval",
@@ -261,6 +265,51 @@ fn rmw_set_over_lww_loses_acknowledged_elements() {
         .all(|r| !r["value"].as_array().unwrap().contains(e)));
     let report = std::fs::read_to_string(dir.join("report.html")).unwrap();
     assert!(report.contains("INVALID") && report.contains("lost"));
+}
+
+#[test]
+fn rmw_set_keeps_every_element_when_the_store_keeps_siblings() {
+    require_root();
+    for conflict in ["dvv", "vclock"] {
+        let tmp = tempfile::tempdir().unwrap();
+        // The same contention that loses elements under LWW: one key, many
+        // concurrent read-modify-writes, partitions. Siblings are merged by
+        // the client and written back with their context.
+        let o = run_test(
+            tmp.path(),
+            &[
+                "--client",
+                "rmw",
+                "--conflict",
+                conflict,
+                "--time-limit",
+                "6",
+                "--nemesis-interval",
+                "2",
+                "--quiesce",
+                "2",
+                "--seed",
+                "12",
+                "--keys",
+                "1",
+                "--rate",
+                "200",
+            ],
+        );
+        assert_eq!(o.status.code(), Some(0), "{conflict}: {}", text(&o));
+        let dir = run_dir(tmp.path(), &format!("set-rmw-{conflict}"));
+        let r = results_json(&dir);
+        let d = &r["checkers"][0]["details"];
+        assert!(
+            d["acknowledged_count"].as_u64().unwrap() > 300,
+            "{conflict}: {d}"
+        );
+        let config = std::fs::read_to_string(dir.join("n1/ringkv.toml")).unwrap();
+        assert!(
+            config.contains(&format!("conflict = \"{conflict}\"")),
+            "{config}"
+        );
+    }
 }
 
 #[test]

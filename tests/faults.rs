@@ -9,7 +9,7 @@
 use faultline::control::local::LocalControl;
 use faultline::control::netns::{LocalNetwork, Subnet, DEFAULT_SUBNET};
 use faultline::control::{Control, ExecOutput};
-use faultline::db::{self, DbProcesses, Quorums, RingkvCluster, RingkvNode};
+use faultline::db::{self, DbProcesses, Replication, RingkvCluster, RingkvNode};
 use faultline::history_log::HistoryLog;
 use faultline::nemesis::NemesisRunner;
 use nemeses::clock::ClockFault;
@@ -65,7 +65,7 @@ impl Lab {
                 control.clone(),
                 &ringkv_bin(),
                 nodes,
-                Quorums::default(),
+                Replication::default(),
                 Some(faketime),
             )
             .unwrap(),
@@ -443,7 +443,11 @@ fn pause_stops_answering_and_resume_continues() {
     // SIGSTOP takes effect when the kernel next schedules the process.
     let deadline = Instant::now() + Duration::from_secs(2);
     while proc_state(pid) != Some('T') {
-        assert!(Instant::now() < deadline, "n3 is not stopped: {:?}", proc_state(pid));
+        assert!(
+            Instant::now() < deadline,
+            "n3 is not stopped: {:?}",
+            proc_state(pid)
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
     assert!(lab.status("n3").is_err(), "a paused node answered");

@@ -3,8 +3,8 @@
 //! | route | purpose |
 //! | --- | --- |
 //! | `GET /health` | liveness: `{"node": name}` |
-//! | `PUT /kv/{key}?w=W` | LWW register write, body `{"value": any}` |
-//! | `GET /kv/{key}?r=R` | LWW register quorum read |
+//! | `PUT /kv/{key}?w=W&client=C` | register write, body `{"value": any, "context": ctx}` (context: sibling modes) |
+//! | `GET /kv/{key}?r=R` | register quorum read: the value, or 300 with `siblings`; with the `context` |
 //! | `POST /set/{key}?w=W` | grow-only set add, body `{"element": i64}` |
 //! | `GET /set/{key}?r=R` | grow-only set quorum read (union) |
 //! | `GET /admin/local/{kind}/{key}` | this node's own replica, uncoordinated |
@@ -28,6 +28,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
+
+use crate::versioning::{Mode, Object, VersionVector};
 use serde_json::json;
 use tracing::debug;
 
@@ -103,6 +105,10 @@ pub fn router(state: Arc<Coordinator>) -> Router {
 #[derive(Deserialize)]
 struct PutBody {
     value: serde_json::Value,
+    /// The causal context of a previous read (sibling modes; ignored
+    /// under LWW). Absent: the write supersedes nothing.
+    #[serde(default)]
+    context: Option<VersionVector>,
 }
 
 #[derive(Deserialize)]
@@ -150,10 +156,43 @@ async fn put_kv(
     bytes: Bytes,
 ) -> ApiResult {
     let key = path(key)?;
+    let client = client_id(&params);
     let w = quorum(&coord, QuorumKind::Write, params)?;
-    let PutBody { value } = body(&bytes, r#"{"value": <any JSON>}"#)?;
-    let timestamp = coord.put(&key, value, w).await?;
-    Ok(Json(json!({ "timestamp": timestamp })).into_response())
+    let PutBody { value, context } = body(
+        &bytes,
+        r#"{"value": <any JSON>, "context": <context of a read, optional>}"#,
+    )?;
+    if coord.config().conflict == Mode::Lww {
+        let timestamp = coord.put(&key, value, w).await?;
+        return Ok(Json(json!({ "timestamp": timestamp })).into_response());
+    }
+    let object = coord
+        .put_object(&key, value, context.unwrap_or_default(), client, w)
+        .await?;
+    Ok(Json(json!({ "context": object.clock, "siblings": object.siblings.len() })).into_response())
+}
+
+/// The `client` query parameter: who writes, for per-client vector clocks.
+fn client_id(params: &Params) -> Option<String> {
+    params
+        .as_ref()
+        .ok()
+        .and_then(|Query(p)| p.get("client").cloned())
+        .filter(|c| !c.is_empty())
+}
+
+/// A versioned register as clients see it: one value, or 300 Multiple
+/// Choices with every sibling; always with the context to write back.
+fn object_response(o: &Object) -> Response {
+    if o.siblings.len() == 1 {
+        Json(json!({ "value": o.siblings[0].value, "context": o.clock })).into_response()
+    } else {
+        (
+            StatusCode::MULTIPLE_CHOICES,
+            Json(json!({ "siblings": o.values(), "context": o.clock })),
+        )
+            .into_response()
+    }
 }
 
 async fn get_kv(
@@ -163,6 +202,12 @@ async fn get_kv(
 ) -> ApiResult {
     let key = path(key)?;
     let r = quorum(&coord, QuorumKind::Read, params)?;
+    if coord.config().conflict != Mode::Lww {
+        return match coord.get_object(&key, r).await? {
+            Some(o) if !o.siblings.is_empty() => Ok(object_response(&o)),
+            _ => Err(ApiError::NotFound),
+        };
+    }
     match coord.get(&key, r).await? {
         Some(v) => Ok(Json(lww_json(&v)).into_response()),
         None => Err(ApiError::NotFound),
@@ -199,6 +244,13 @@ async fn admin_local(
 ) -> ApiResult {
     let (kind, key) = path(p)?;
     let body = match Kind::parse(&kind) {
+        Some(Kind::Kv) if coord.config().conflict != Mode::Lww => {
+            return coord
+                .store()
+                .read_object(&key)
+                .map(|o| object_response(&o))
+                .ok_or(ApiError::NotFound)
+        }
         Some(Kind::Kv) => coord.store().read_register(&key).map(|v| lww_json(&v)),
         Some(Kind::Set) => coord.store().read_set(&key).map(|s| set_json(&s)),
         None => {
@@ -244,6 +296,7 @@ async fn admin_status(State(coord): State<Arc<Coordinator>>) -> Response {
         "n": c.n,
         "r": c.r,
         "w": c.w,
+        "conflict": c.conflict,
         "keys": coord.store().counts(),
         "wall_clock_ms": crate::storage::wall_clock_nanos() / 1_000_000,
         "uptime_ms": STARTED.get_or_init(Instant::now).elapsed().as_millis() as u64,

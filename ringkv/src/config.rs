@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::versioning::Mode;
+
 /// Default number of virtual nodes (ring tokens) per physical node.
 pub const DEFAULT_VNODES: usize = 64;
 /// Default replication factor N.
@@ -85,6 +87,7 @@ struct RawConfig {
     r: Option<usize>,
     w: Option<usize>,
     request_timeout_ms: Option<u64>,
+    conflict: Option<String>,
     gossip_interval_ms: Option<u64>,
     handoff_interval_ms: Option<u64>,
     suspect_after_ms: Option<u64>,
@@ -113,6 +116,8 @@ pub struct Config {
     pub w: usize,
     /// Timeout for each replica RPC and for reaching a quorum.
     pub request_timeout: Duration,
+    /// How concurrent writes to a register are resolved.
+    pub conflict: Mode,
     /// Time between gossip rounds; zero means no gossip (static membership).
     pub gossip_interval: Duration,
     /// Time between handoff scans; zero means keys never move after a
@@ -217,6 +222,12 @@ impl RawConfig {
             return Err("request_timeout_ms = 0: must be at least 1".into());
         }
 
+        let conflict = match self.conflict.as_deref() {
+            None => Mode::Lww,
+            Some(c) => Mode::parse(c)
+                .ok_or_else(|| format!("conflict = {c:?}: must be one of {}", Mode::NAMES))?,
+        };
+
         Ok(Config {
             node: self.node,
             listen,
@@ -225,6 +236,7 @@ impl RawConfig {
             r,
             w,
             request_timeout: Duration::from_millis(timeout_ms),
+            conflict,
             gossip_interval: Duration::from_millis(
                 self.gossip_interval_ms
                     .unwrap_or(DEFAULT_GOSSIP_INTERVAL_MS),

@@ -26,6 +26,7 @@ use crate::membership::{Member, Membership, Status};
 use crate::replica::{self, Gossip, ReplicaClient, ReplicaOp, ReplicaReply};
 use crate::ring::Ring;
 use crate::storage::{wall_clock_nanos, GSet, LwwValue, Store};
+use crate::versioning::{Object, VersionVector};
 
 /// Whether a quorum counts write acknowledgements or read replies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -301,6 +302,24 @@ impl Coordinator {
                 report.pending += 1;
             }
         }
+        for key in self.store.object_keys() {
+            let owners = ring.preference_list(&key, self.config.n);
+            if owners.contains(&me) {
+                continue;
+            }
+            let Some(object) = self.store.read_object(&key) else {
+                continue;
+            };
+            let op = ReplicaOp::MergeObject {
+                key: key.clone(),
+                object: object.clone(),
+            };
+            if self.push_to_all(&owners, op).await && self.store.remove_object_if(&key, &object) {
+                report.moved += 1;
+            } else {
+                report.pending += 1;
+            }
+        }
         self.handed_off
             .fetch_add(report.moved as u64, Ordering::Relaxed);
         self.handoff_pending
@@ -309,7 +328,7 @@ impl Coordinator {
             debug!(moved = report.moved, pending = report.pending, "handoff");
         }
         let counts = self.store.counts();
-        let holds_nothing = counts.kv == 0 && counts.set == 0;
+        let holds_nothing = counts.kv == 0 && counts.set == 0 && counts.objects == 0;
         let finished = {
             let mut m = write(&self.membership);
             m.my_status() == Status::Leaving && holds_nothing && m.set_my_status(Status::Left)
@@ -452,6 +471,103 @@ impl Coordinator {
         Ok(union)
     }
 
+    /// Writes a versioned register (sibling modes): one replica of the
+    /// preference list (this node when it is one, else the first that
+    /// answers) applies the write against `context` and the resulting state
+    /// is merged into the others; succeeds once `w` replicas hold it.
+    /// Returns the new state as the coordinating replica saw it.
+    pub async fn put_object(
+        &self,
+        key: &str,
+        value: serde_json::Value,
+        context: VersionVector,
+        client: Option<String>,
+        w: usize,
+    ) -> Result<Object, CoordError> {
+        let deadline = Instant::now() + self.config.request_timeout;
+        let mut owners: Vec<String> = self.preference_list(key);
+        // This node first if it is an owner (no round trip), then the others
+        // the failure detector thinks alive, then the rest.
+        owners.sort_by_key(|o| {
+            (
+                *o != self.config.node,
+                !read(&self.membership).is_alive(o, self.started),
+            )
+        });
+        let op = ReplicaOp::UpdateObject {
+            key: key.to_string(),
+            mode: self.config.conflict,
+            value,
+            context,
+            client,
+        };
+        let mut coordinated = None;
+        for owner in &owners {
+            if Instant::now() >= deadline {
+                break;
+            }
+            let reply = if *owner == self.config.node {
+                Some(replica::apply(&self.store, &self.config.node, &op))
+            } else {
+                let Some(addr) = read(&self.membership).addr_of(owner).map(str::to_string) else {
+                    continue;
+                };
+                match tokio::time::timeout_at(deadline, self.client.call(&addr, &op)).await {
+                    Ok(Ok(r)) => {
+                        write(&self.membership).heard_from(owner);
+                        Some(r)
+                    }
+                    _ => None,
+                }
+            };
+            if let Some(ReplicaReply::Object { object: Some(o) }) = reply {
+                coordinated = Some((owner.clone(), o));
+                break;
+            }
+        }
+        let Some((by, object)) = coordinated else {
+            return Err(CoordError::Quorum {
+                kind: QuorumKind::Write,
+                needed: w,
+                got: 0,
+            });
+        };
+        let merge = ReplicaOp::MergeObject {
+            key: key.to_string(),
+            object: object.clone(),
+        };
+        self.quorum_except(key, merge, QuorumKind::Write, w - 1, Some(&by))
+            .await
+            .map_err(|e| match e {
+                CoordError::Quorum { kind, got, .. } => CoordError::Quorum {
+                    kind,
+                    needed: w,
+                    got: got + 1,
+                },
+                other => other,
+            })?;
+        Ok(object)
+    }
+
+    /// Reads a versioned register from `r` replicas and merges their states
+    /// (`None` if none holds the key).
+    pub async fn get_object(&self, key: &str, r: usize) -> Result<Option<Object>, CoordError> {
+        let op = ReplicaOp::ReadObject {
+            key: key.to_string(),
+        };
+        let replies = self.quorum(key, op, QuorumKind::Read, r).await?;
+        let mut merged: Option<Object> = None;
+        for reply in replies {
+            if let ReplicaReply::Object { object: Some(o) } = reply {
+                match &mut merged {
+                    Some(m) => m.merge(&o),
+                    None => merged = Some(o),
+                }
+            }
+        }
+        Ok(merged)
+    }
+
     /// Sends `op` to every replica of `key` concurrently and returns the
     /// first `needed` well-formed replies.
     async fn quorum(
@@ -461,8 +577,22 @@ impl Coordinator {
         kind: QuorumKind,
         needed: usize,
     ) -> Result<Vec<ReplicaReply>, CoordError> {
+        self.quorum_except(key, op, kind, needed, None).await
+    }
+
+    /// [`Self::quorum`] over the preference list minus `skip` (a replica
+    /// that already applied the operation).
+    async fn quorum_except(
+        &self,
+        key: &str,
+        op: ReplicaOp,
+        kind: QuorumKind,
+        needed: usize,
+        skip: Option<&str>,
+    ) -> Result<Vec<ReplicaReply>, CoordError> {
         let ring = self.ring();
-        let replicas = ring.preference_list(key, self.config.n);
+        let mut replicas = ring.preference_list(key, self.config.n);
+        replicas.retain(|r| Some(*r) != skip);
         let total = replicas.len();
         let deadline = Instant::now() + self.config.request_timeout;
         let op = Arc::new(op);
@@ -497,7 +627,7 @@ impl Coordinator {
             });
         }
         if local {
-            let _ = tx.try_send(Some(replica::apply(&self.store, &op)));
+            let _ = tx.try_send(Some(replica::apply(&self.store, &self.config.node, &op)));
         }
         drop(tx);
 
@@ -539,6 +669,12 @@ fn reply_matches(op: &ReplicaOp, reply: &ReplicaReply) -> bool {
         (ReplicaOp::WriteRegister { .. }, ReplicaReply::Ack)
             | (ReplicaOp::AddElement { .. }, ReplicaReply::Ack)
             | (ReplicaOp::MergeSet { .. }, ReplicaReply::Ack)
+            | (ReplicaOp::MergeObject { .. }, ReplicaReply::Ack)
+            | (ReplicaOp::ReadObject { .. }, ReplicaReply::Object { .. })
+            | (
+                ReplicaOp::UpdateObject { .. },
+                ReplicaReply::Object { object: Some(_) }
+            )
             | (
                 ReplicaOp::ReadRegister { .. },
                 ReplicaReply::Register { .. }

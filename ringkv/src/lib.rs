@@ -5,12 +5,13 @@
 //! by gossip, with leave/join and data handoff ([`membership`]), a
 //! consistent-hashing ring with virtual nodes ([`ring`]),
 //! N-way replication with per-request R/W quorums ([`coordinator`]),
-//! last-writer-wins registers stamped with the coordinator's wall clock and
-//! grow-only sets ([`storage`]), replica RPC over HTTP ([`replica`]) and a
+//! registers that are last-writer-wins by wall clock or keep concurrent
+//! writes as siblings under version vectors or dotted version vectors
+//! ([`versioning`]), grow-only sets ([`storage`]), replica RPC over HTTP ([`replica`]) and a
 //! JSON API ([`api`]). State is in memory only.
 //!
-//! Not in this phase: sloppy quorums, hinted handoff, vector clocks/DVV,
-//! read repair, anti-entropy, durability.
+//! Not in this phase: sloppy quorums, hinted handoff, read repair,
+//! anti-entropy, durability.
 
 #![warn(missing_docs)]
 
@@ -22,6 +23,7 @@ pub mod node;
 pub mod replica;
 pub mod ring;
 pub mod storage;
+pub mod versioning;
 
 pub use config::{Config, ConfigError};
 pub use coordinator::{CoordError, Coordinator};

@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::coordinator::Coordinator;
 use crate::membership::Member;
 use crate::storage::{GSet, LwwValue, Store};
+use crate::versioning::{Mode, Object, VersionVector};
 
 /// Path of the single internal replica endpoint.
 pub const INTERNAL_OP_PATH: &str = "/internal/op";
@@ -61,6 +62,32 @@ pub enum ReplicaOp {
         /// Elements to add.
         elements: GSet,
     },
+    /// Apply a client write to a versioned register, this replica
+    /// coordinating it; replies with the key's new state.
+    UpdateObject {
+        /// Register key.
+        key: String,
+        /// The cluster's conflict mode.
+        mode: Mode,
+        /// The value written.
+        value: serde_json::Value,
+        /// The causal context the client sent.
+        context: VersionVector,
+        /// The client's id, if it gave one.
+        client: Option<String>,
+    },
+    /// Merge another replica's state of a versioned register.
+    MergeObject {
+        /// Register key.
+        key: String,
+        /// The state to merge.
+        object: Object,
+    },
+    /// Return the replica's state of a versioned register.
+    ReadObject {
+        /// Register key.
+        key: String,
+    },
 }
 
 /// Path of the gossip endpoint.
@@ -92,11 +119,17 @@ pub enum ReplicaReply {
         /// The stored elements, if any.
         elements: Option<GSet>,
     },
+    /// The replica's state of a versioned register.
+    Object {
+        /// The state, if the replica has the key.
+        object: Option<Object>,
+    },
 }
 
-/// Applies `op` to the local store. Used both for the coordinator's own
-/// replica (no HTTP round trip) and by the internal endpoint.
-pub fn apply(store: &Store, op: &ReplicaOp) -> ReplicaReply {
+/// Applies `op` to the local store of node `node`. Used both for the
+/// coordinator's own replica (no HTTP round trip) and by the internal
+/// endpoint.
+pub fn apply(store: &Store, node: &str, op: &ReplicaOp) -> ReplicaReply {
     match op {
         ReplicaOp::WriteRegister { key, value } => {
             store.write_register(key, value.clone());
@@ -116,6 +149,29 @@ pub fn apply(store: &Store, op: &ReplicaOp) -> ReplicaReply {
             store.merge_set(key, elements);
             ReplicaReply::Ack
         }
+        ReplicaOp::UpdateObject {
+            key,
+            mode,
+            value,
+            context,
+            client,
+        } => ReplicaReply::Object {
+            object: Some(store.update_object(
+                key,
+                *mode,
+                value.clone(),
+                context,
+                node,
+                client.as_deref(),
+            )),
+        },
+        ReplicaOp::MergeObject { key, object } => {
+            store.merge_object(key, object);
+            ReplicaReply::Ack
+        }
+        ReplicaOp::ReadObject { key } => ReplicaReply::Object {
+            object: store.read_object(key),
+        },
     }
 }
 
@@ -222,7 +278,7 @@ async fn handle_gossip(State(coord): State<Arc<Coordinator>>, body: Bytes) -> Re
 
 async fn handle_op(State(coord): State<Arc<Coordinator>>, body: Bytes) -> Response {
     match serde_json::from_slice::<ReplicaOp>(&body) {
-        Ok(op) => Json(apply(coord.store(), &op)).into_response(),
+        Ok(op) => Json(apply(coord.store(), &coord.config().node, &op)).into_response(),
         Err(e) => (
             StatusCode::BAD_REQUEST,
             Json(serde_json::json!({ "error": format!("invalid replica op: {e}") })),
@@ -263,12 +319,13 @@ mod tests {
         let store = Store::new();
         let key = "k".to_string();
         assert_eq!(
-            apply(&store, &ReplicaOp::ReadSet { key: key.clone() }),
+            apply(&store, "n1", &ReplicaOp::ReadSet { key: key.clone() }),
             ReplicaReply::Set { elements: None }
         );
         assert_eq!(
             apply(
                 &store,
+                "n1",
                 &ReplicaOp::AddElement {
                     key: key.clone(),
                     element: 4
@@ -277,13 +334,13 @@ mod tests {
             ReplicaReply::Ack
         );
         assert_eq!(
-            apply(&store, &ReplicaOp::ReadSet { key: key.clone() }),
+            apply(&store, "n1", &ReplicaOp::ReadSet { key: key.clone() }),
             ReplicaReply::Set {
                 elements: Some([4].into_iter().collect())
             }
         );
         assert_eq!(
-            apply(&store, &ReplicaOp::ReadRegister { key }),
+            apply(&store, "n1", &ReplicaOp::ReadRegister { key }),
             ReplicaReply::Register { value: None }
         );
     }

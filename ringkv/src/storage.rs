@@ -15,6 +15,8 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::versioning::{Mode, Object, VersionVector};
+
 use serde::{Deserialize, Serialize};
 
 /// Which namespace a key belongs to.
@@ -108,6 +110,12 @@ pub struct KeyCounts {
     pub kv: usize,
     /// Number of set keys held.
     pub set: usize,
+    /// Number of versioned register keys (sibling modes) held.
+    pub objects: usize,
+    /// Of those, keys that hold more than one sibling.
+    pub with_siblings: usize,
+    /// The most siblings any key holds.
+    pub max_siblings: usize,
 }
 
 /// This node's replica of every key it has been sent.
@@ -118,6 +126,7 @@ pub struct KeyCounts {
 pub struct Store {
     registers: Mutex<HashMap<String, LwwValue>>,
     sets: Mutex<HashMap<String, GSet>>,
+    objects: Mutex<HashMap<String, Object>>,
 }
 
 impl Store {
@@ -199,11 +208,70 @@ impl Store {
         }
     }
 
+    /// Applies a client write to a versioned register (this replica
+    /// coordinates it) and returns the key's new state.
+    pub fn update_object(
+        &self,
+        key: &str,
+        mode: Mode,
+        value: serde_json::Value,
+        context: &VersionVector,
+        node: &str,
+        client: Option<&str>,
+    ) -> Object {
+        let mut map = lock(&self.objects);
+        let obj = map
+            .entry(key.to_string())
+            .or_insert_with(|| Object::empty(mode));
+        obj.update(value, context, node, client);
+        obj.clone()
+    }
+
+    /// Merges another replica's state of a versioned register.
+    pub fn merge_object(&self, key: &str, other: &Object) {
+        let mut map = lock(&self.objects);
+        match map.get_mut(key) {
+            Some(mine) => mine.merge(other),
+            None => {
+                map.insert(key.to_string(), other.clone());
+            }
+        }
+    }
+
+    /// The local state of a versioned register.
+    pub fn read_object(&self, key: &str) -> Option<Object> {
+        lock(&self.objects).get(key).cloned()
+    }
+
+    /// Keys of the versioned registers this replica holds.
+    pub fn object_keys(&self) -> Vec<String> {
+        lock(&self.objects).keys().cloned().collect()
+    }
+
+    /// Drops versioned register `key` if it is still exactly `state`.
+    pub fn remove_object_if(&self, key: &str, state: &Object) -> bool {
+        let mut map = lock(&self.objects);
+        if map.get(key) == Some(state) {
+            map.remove(key);
+            true
+        } else {
+            false
+        }
+    }
+
     /// How many keys of each kind this replica holds.
     pub fn counts(&self) -> KeyCounts {
+        let objects = lock(&self.objects);
         KeyCounts {
             kv: lock(&self.registers).len(),
             set: lock(&self.sets).len(),
+            objects: objects.len(),
+            with_siblings: objects.values().filter(|o| o.siblings.len() > 1).count(),
+            max_siblings: objects
+                .values()
+                .map(|o| o.siblings.len())
+                .max()
+                .unwrap_or(0),
         }
     }
 }
@@ -294,7 +362,8 @@ mod tests {
             vec![1, 5, 9]
         );
         assert_eq!(s.read_register("a").unwrap().value, json!("new"));
-        assert_eq!(s.counts(), KeyCounts { kv: 1, set: 1 });
+        let c = s.counts();
+        assert_eq!((c.kv, c.set, c.objects), (1, 1, 0));
     }
 
     #[test]

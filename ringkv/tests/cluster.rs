@@ -41,6 +41,16 @@ impl Cluster {
     /// Writes configs for all `members` and starts those whose index is in
     /// `start`, then waits for each started node's `/health`.
     fn start(members: Vec<(String, String)>, start: &[usize], timeout_ms: u64) -> Cluster {
+        Cluster::start_with(members, start, timeout_ms, "")
+    }
+
+    /// [`Cluster::start`] with extra top-level config lines.
+    fn start_with(
+        members: Vec<(String, String)>,
+        start: &[usize],
+        timeout_ms: u64,
+        extra: &str,
+    ) -> Cluster {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut nodes_toml = String::new();
         for (name, addr) in &members {
@@ -68,7 +78,7 @@ impl Cluster {
             std::fs::write(
                 &config,
                 format!(
-                    "node = \"{name}\"\nvnodes = 32\nrequest_timeout_ms = {timeout_ms}\n{nodes_toml}"
+                    "node = \"{name}\"\nvnodes = 32\nrequest_timeout_ms = {timeout_ms}\n{extra}\n{nodes_toml}"
                 ),
             )
             .unwrap();
@@ -228,7 +238,8 @@ fn three_node_cluster_quorums_and_failures() {
     assert_eq!(
         status,
         json!({"node": "n1", "nodes": ["n1", "n2", "n3"], "n": 3, "r": 2, "w": 2,
-               "keys": {"kv": 0, "set": 0}})
+               "conflict": "lww",
+               "keys": {"kv": 0, "set": 0, "objects": 0, "with_siblings": 0, "max_siblings": 0}})
     );
     let (_, pl) = c.get(0, "/admin/preflist/alpha");
     let mut names: Vec<String> = serde_json::from_value(pl["nodes"].clone()).unwrap();
@@ -531,4 +542,95 @@ fn leave_hands_data_off_and_join_takes_a_share_back() {
     assert_eq!(n1["status"], "valid");
     assert_eq!(n1["version"], 3, "leaving, left, valid");
     assert_eq!(n1["alive"], true);
+}
+
+/// Response status and body of a request whose status may be 300.
+fn send(req: reqwest::blocking::RequestBuilder) -> (StatusCode, Value) {
+    let resp = req.send().unwrap();
+    let status = resp.status();
+    (status, resp.json().unwrap())
+}
+
+/// Two clients on different coordinators write one key in turns, each with
+/// the context of its own previous read, so each write misses the other's
+/// latest: returns the sibling count after every write.
+fn interleaved_writers(conflict: &str, rounds: usize) -> Vec<usize> {
+    let members: Vec<(String, String)> = free_ports(3)
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| (format!("n{}", i + 1), format!("127.0.0.1:{p}")))
+        .collect();
+    let c = Cluster::start_with(
+        members,
+        &[0, 1, 2],
+        1000,
+        &format!("conflict = {conflict:?}"),
+    );
+    let mut contexts = [json!({}), json!({})];
+    let mut counts = Vec::new();
+    for i in 0..rounds {
+        let w = i % 2;
+        let url = c.url(w, &format!("/kv/k?w=3&client=c{w}"));
+        let (s, put) = send(
+            c.http
+                .put(url)
+                .json(&json!({"value": i, "context": contexts[w]})),
+        );
+        assert_eq!(s, StatusCode::OK, "{put}");
+        let (s, got) = send(c.http.get(c.url(w, "/kv/k?r=3")));
+        let siblings = match s {
+            StatusCode::OK => 1,
+            StatusCode::MULTIPLE_CHOICES => got["siblings"].as_array().unwrap().len(),
+            other => panic!("read: {other} {got}"),
+        };
+        contexts[w] = got["context"].clone();
+        counts.push(siblings);
+    }
+    // Every replica holds the same state (W = N).
+    let local: Vec<Value> = (0..3)
+        .map(|i| send(c.http.get(c.url(i, "/admin/local/kv/k"))).1)
+        .collect();
+    assert!(local.windows(2).all(|w| w[0] == w[1]), "{local:?}");
+    counts
+}
+
+#[test]
+fn concurrent_writes_become_siblings_bounded_by_dvv_exploding_without_dots() {
+    for conflict in ["dvv", "vclock"] {
+        let counts = interleaved_writers(conflict, 16);
+        assert!(
+            counts[1..].iter().all(|&n| n == 2),
+            "{conflict}: {counts:?}"
+        );
+    }
+    let exploded = interleaved_writers("node-vclock", 16);
+    assert!(
+        *exploded.last().unwrap() >= 8,
+        "node-vclock should pile up siblings: {exploded:?}"
+    );
+}
+
+#[test]
+fn a_write_with_the_latest_context_resolves_siblings_and_lww_has_none() {
+    let members: Vec<(String, String)> = free_ports(3)
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| (format!("n{}", i + 1), format!("127.0.0.1:{p}")))
+        .collect();
+    let c = Cluster::start_with(members, &[0, 1, 2], 1000, "conflict = \"dvv\"");
+    c.put(0, "/kv/x?w=3", json!({"value": "a"}));
+    c.put(1, "/kv/x?w=3", json!({"value": "b"}));
+    let (s, got) = send(c.http.get(c.url(2, "/kv/x?r=3")));
+    assert_eq!(s, StatusCode::MULTIPLE_CHOICES, "{got}");
+    assert_eq!(got["siblings"], json!(["a", "b"]));
+    c.put(
+        2,
+        "/kv/x?w=3",
+        json!({"value": "ab", "context": got["context"]}),
+    );
+    let (s, got) = send(c.http.get(c.url(0, "/kv/x?r=3")));
+    assert_eq!((s, &got["value"]), (StatusCode::OK, &json!("ab")), "{got}");
+    let status = c.get(0, "/admin/status").1;
+    assert_eq!(status["conflict"], "dvv");
+    assert_eq!(status["keys"]["max_siblings"], 1);
 }

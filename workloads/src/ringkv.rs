@@ -19,6 +19,15 @@ pub enum RequestError {
     Indeterminate(String),
 }
 
+/// A register as read: its sibling values and the context to write back.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Versioned {
+    /// One value, or several concurrent siblings (300 Multiple Choices).
+    pub values: Vec<Value>,
+    /// The causal context (sibling modes); `None` under LWW.
+    pub context: Option<Value>,
+}
+
 /// A client bound to one ringkv node.
 #[derive(Clone)]
 pub struct RingkvClient {
@@ -62,17 +71,43 @@ impl RingkvClient {
             .map_err(|e| RequestError::Definite(format!("set read: bad elements: {e}")))
     }
 
-    /// Reads the register at `key`; `None` when it does not exist.
-    pub async fn kv_get(&self, key: &str) -> Result<Option<Value>, RequestError> {
+    /// Reads the register at `key`: its siblings (one value under LWW, or
+    /// when nothing is concurrent) and the causal context to write back;
+    /// `None` when the key does not exist.
+    pub async fn kv_get(&self, key: &str) -> Result<Option<Versioned>, RequestError> {
         let url = format!("{}/kv/{}", self.base, encode(key));
         let body = self.read_outcome(self.http.get(url).send().await).await?;
-        Ok(body.map(|b| b["value"].clone()))
+        Ok(body.map(|b| {
+            let values = match b.get("siblings").and_then(Value::as_array) {
+                Some(siblings) => siblings.clone(),
+                None => vec![b["value"].clone()],
+            };
+            Versioned {
+                values,
+                context: b.get("context").cloned(),
+            }
+        }))
     }
 
-    /// Writes `value` to the register at `key` (last write wins).
-    pub async fn kv_put(&self, key: &str, value: &Value) -> Result<(), RequestError> {
-        let url = format!("{}/kv/{}", self.base, encode(key));
-        let r = self.http.put(url).json(&json!({ "value": value })).send();
+    /// Writes `value` to the register at `key`, superseding what `context`
+    /// (from a read) covers; `client` identifies the writer for per-client
+    /// vector clocks. Under LWW the context is ignored.
+    pub async fn kv_put(
+        &self,
+        key: &str,
+        value: &Value,
+        context: Option<&Value>,
+        client: Option<&str>,
+    ) -> Result<(), RequestError> {
+        let mut url = format!("{}/kv/{}", self.base, encode(key));
+        if let Some(c) = client {
+            url.push_str(&format!("?client={}", encode(c)));
+        }
+        let mut body = json!({ "value": value });
+        if let Some(ctx) = context {
+            body["context"] = ctx.clone();
+        }
+        let r = self.http.put(url).json(&body).send();
         self.write_outcome(r.await).await.map(|_| ())
     }
 
@@ -111,7 +146,8 @@ impl RingkvClient {
             .json()
             .await
             .map_err(|e| RequestError::Definite(format!("reading reply: {e}")))?;
-        if status.is_success() {
+        // 300 Multiple Choices: siblings, a full answer.
+        if status.is_success() || status == reqwest::StatusCode::MULTIPLE_CHOICES {
             Ok(Some(body))
         } else {
             Err(RequestError::Definite(format!("{status}: {body}")))

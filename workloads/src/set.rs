@@ -104,6 +104,31 @@ pub struct SetClient {
     ringkv: RingkvClient,
     mode: Mode,
     keys: usize,
+    client_id: Option<String>,
+}
+
+/// The union of the lists held by a register's siblings: the client-side
+/// merge that makes read-modify-write safe when the store keeps siblings.
+fn merge_siblings(key: &str, values: Vec<Value>) -> Result<Vec<Value>, RequestError> {
+    let mut all: BTreeSet<i64> = BTreeSet::new();
+    for v in values {
+        match v {
+            Value::Array(items) => {
+                for i in items {
+                    all.insert(i.as_i64().ok_or_else(|| {
+                        RequestError::Definite(format!("register {key} holds {i}, not an integer"))
+                    })?);
+                }
+            }
+            Value::Null => {}
+            other => {
+                return Err(RequestError::Definite(format!(
+                    "register {key} holds {other}, not a list"
+                )))
+            }
+        }
+    }
+    Ok(all.into_iter().map(Value::from).collect())
 }
 
 impl SetClient {
@@ -113,7 +138,14 @@ impl SetClient {
             ringkv,
             mode,
             keys: keys.max(1),
+            client_id: None,
         }
+    }
+
+    /// Names this client to the store (for per-client vector clocks).
+    pub fn with_client_id(mut self, id: impl Into<String>) -> Self {
+        self.client_id = Some(id.into());
+        self
     }
 
     async fn add(&self, e: i64) -> Result<(), RequestError> {
@@ -122,17 +154,20 @@ impl SetClient {
             Mode::Crdt => self.ringkv.set_add(&key, e).await,
             Mode::Rmw => {
                 let current = self.ringkv.kv_get(&key).await?;
-                let mut list: Vec<Value> = match current {
-                    Some(Value::Array(a)) => a,
-                    Some(Value::Null) | None => Vec::new(),
-                    Some(other) => {
-                        return Err(RequestError::Definite(format!(
-                            "register {key} holds {other}, not a list"
-                        )))
-                    }
+                let (values, context) = match current {
+                    Some(v) => (v.values, v.context),
+                    None => (Vec::new(), None),
                 };
+                let mut list = merge_siblings(&key, values)?;
                 list.push(json!(e));
-                self.ringkv.kv_put(&key, &Value::Array(list)).await
+                self.ringkv
+                    .kv_put(
+                        &key,
+                        &Value::Array(list),
+                        context.as_ref(),
+                        self.client_id.as_deref(),
+                    )
+                    .await
             }
         }
     }
@@ -145,9 +180,8 @@ impl SetClient {
                 Mode::Crdt => all.extend(self.ringkv.set_read(&key).await?),
                 Mode::Rmw => {
                     if let Some(v) = self.ringkv.kv_get(&key).await? {
-                        let list: Vec<i64> = serde_json::from_value(v)
-                            .map_err(|e| RequestError::Definite(format!("register {key}: {e}")))?;
-                        all.extend(list);
+                        let list = merge_siblings(&key, v.values)?;
+                        all.extend(list.iter().filter_map(Value::as_i64));
                     }
                 }
             }
@@ -201,6 +235,14 @@ mod tests {
             let n = seq.iter().filter(|s| **s == format!("set-{k}")).count();
             assert!((3..=20).contains(&n), "key {k} got {n} of 50");
         }
+    }
+
+    #[test]
+    fn siblings_merge_to_the_union_of_their_lists() {
+        let merged = merge_siblings("k", vec![json!([1, 3]), json!([2, 3]), Value::Null]).unwrap();
+        assert_eq!(merged, vec![json!(1), json!(2), json!(3)]);
+        assert!(merge_siblings("k", vec![json!({"x": 1})]).is_err());
+        assert!(merge_siblings("k", vec![json!(["a"])]).is_err());
     }
 
     #[test]
