@@ -95,6 +95,16 @@ pub struct TestArgs {
     /// `vclock`, `dvv`, or `node-vclock` (Riak's sibling explosion).
     #[arg(long, default_value = "lww")]
     pub conflict: String,
+    /// Let the store replace unreachable replicas by fallbacks (sloppy
+    /// quorum with hinted handoff) instead of failing the request.
+    #[arg(long)]
+    pub sloppy_quorum: bool,
+    /// Turn the store's read repair off.
+    #[arg(long)]
+    pub no_read_repair: bool,
+    /// The store's anti-entropy interval: seconds, or `0` for off.
+    #[arg(long, default_value = "2", value_parser = parse_seconds)]
+    pub anti_entropy: f64,
     /// Read quorum of the store.
     #[arg(long, default_value_t = 2)]
     pub r: u8,
@@ -363,6 +373,13 @@ pub fn test_config(a: TestArgs) -> Result<TestConfig, UsageError> {
     if a.one_way {
         command.push_str(" --one-way");
     }
+    if a.sloppy_quorum {
+        command.push_str(" --sloppy-quorum");
+    }
+    if a.no_read_repair {
+        command.push_str(" --no-read-repair");
+    }
+    command.push_str(&format!(" --anti-entropy {}", a.anti_entropy));
     Ok(TestConfig {
         name,
         workload: a.workload,
@@ -388,6 +405,9 @@ pub fn test_config(a: TestArgs) -> Result<TestConfig, UsageError> {
             r: a.r,
             w: a.w,
             conflict,
+            sloppy_quorum: a.sloppy_quorum,
+            read_repair: !a.no_read_repair,
+            anti_entropy_ms: (a.anti_entropy * 1000.0) as u64,
         },
         subnet: a.subnet,
         results: a.results,

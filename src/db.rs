@@ -105,6 +105,19 @@ pub struct Replication {
     pub w: u8,
     /// Conflict mode: `lww`, `vclock`, `dvv` or `node-vclock`.
     pub conflict: Conflict,
+    /// Sloppy quorum with hinted handoff instead of strict quorums.
+    #[serde(default)]
+    pub sloppy_quorum: bool,
+    /// Read repair on or off.
+    #[serde(default = "yes")]
+    pub read_repair: bool,
+    /// Anti-entropy interval in milliseconds (0: off).
+    #[serde(default)]
+    pub anti_entropy_ms: u64,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// ringkv's conflict modes (see `ringkv::versioning`).
@@ -154,6 +167,9 @@ impl Default for Replication {
             r: 2,
             w: 2,
             conflict: Conflict::Lww,
+            sloppy_quorum: false,
+            read_repair: true,
+            anti_entropy_ms: 2000,
         }
     }
 }
@@ -161,13 +177,16 @@ impl Default for Replication {
 /// Renders one node's TOML config.
 pub fn config_toml(me: &RingkvNode, all: &[RingkvNode], q: Replication) -> String {
     let mut s = format!(
-        "# written by faultline\nnode = {:?}\nlisten = {:?}\nvnodes = 64\nn = {}\nr = {}\nw = {}\nconflict = {:?}\nrequest_timeout_ms = 1000\n",
+        "# written by faultline\nnode = {:?}\nlisten = {:?}\nvnodes = 64\nn = {}\nr = {}\nw = {}\nconflict = {:?}\nsloppy_quorum = {}\nread_repair = {}\nanti_entropy_interval_ms = {}\nrequest_timeout_ms = 1000\n",
         me.name,
         me.addr(),
         q.n,
         q.r,
         q.w,
-        q.conflict.name()
+        q.conflict.name(),
+        q.sloppy_quorum,
+        q.read_repair,
+        q.anti_entropy_ms
     );
     for n in all {
         s.push_str(&format!(
@@ -505,5 +524,18 @@ mod tests {
         assert!(t.contains("listen = \"198.18.0.12:8080\""));
         assert_eq!(t.matches("[[nodes]]").count(), 3);
         assert!(t.contains("n = 3\nr = 2\nw = 2"));
+        // ringkv itself accepts it, knob for knob.
+        let q = Replication {
+            conflict: Conflict::Dvv,
+            sloppy_quorum: true,
+            read_repair: false,
+            anti_entropy_ms: 0,
+            ..Replication::default()
+        };
+        let c = ringkv::Config::from_toml_str(&config_toml(&nodes[0], &nodes, q), Path::new("t"))
+            .unwrap();
+        assert_eq!(c.conflict, ringkv::versioning::Mode::Dvv);
+        assert!(c.sloppy_quorum && !c.read_repair && c.anti_entropy_interval.is_zero());
+        assert_eq!((c.n, c.r, c.w, c.nodes.len()), (3, 2, 2, 3));
     }
 }

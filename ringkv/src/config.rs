@@ -26,6 +26,8 @@ pub const DEFAULT_W: usize = 2;
 pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 1000;
 /// Default interval between gossip rounds (ms); 0 turns gossip off.
 pub const DEFAULT_GOSSIP_INTERVAL_MS: u64 = 200;
+/// Default interval between anti-entropy exchanges (ms); 0 turns it off.
+pub const DEFAULT_ANTI_ENTROPY_INTERVAL_MS: u64 = 2000;
 /// Default interval between handoff scans (ms); 0 turns handoff off.
 pub const DEFAULT_HANDOFF_INTERVAL_MS: u64 = 500;
 /// Default time without a message after which a peer is suspected dead (ms).
@@ -88,6 +90,9 @@ struct RawConfig {
     w: Option<usize>,
     request_timeout_ms: Option<u64>,
     conflict: Option<String>,
+    sloppy_quorum: Option<bool>,
+    read_repair: Option<bool>,
+    anti_entropy_interval_ms: Option<u64>,
     gossip_interval_ms: Option<u64>,
     handoff_interval_ms: Option<u64>,
     suspect_after_ms: Option<u64>,
@@ -118,6 +123,14 @@ pub struct Config {
     pub request_timeout: Duration,
     /// How concurrent writes to a register are resolved.
     pub conflict: Mode,
+    /// Whether unreachable primaries are replaced by fallback nodes
+    /// (Dynamo's sloppy quorum with hinted handoff) or quorums are strict.
+    pub sloppy_quorum: bool,
+    /// Whether a read pushes the merged state to replicas that answered
+    /// with an older one.
+    pub read_repair: bool,
+    /// Time between anti-entropy exchanges; zero turns anti-entropy off.
+    pub anti_entropy_interval: Duration,
     /// Time between gossip rounds; zero means no gossip (static membership).
     pub gossip_interval: Duration,
     /// Time between handoff scans; zero means keys never move after a
@@ -237,6 +250,12 @@ impl RawConfig {
             w,
             request_timeout: Duration::from_millis(timeout_ms),
             conflict,
+            sloppy_quorum: self.sloppy_quorum.unwrap_or(false),
+            read_repair: self.read_repair.unwrap_or(true),
+            anti_entropy_interval: Duration::from_millis(
+                self.anti_entropy_interval_ms
+                    .unwrap_or(DEFAULT_ANTI_ENTROPY_INTERVAL_MS),
+            ),
             gossip_interval: Duration::from_millis(
                 self.gossip_interval_ms
                     .unwrap_or(DEFAULT_GOSSIP_INTERVAL_MS),

@@ -21,6 +21,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::debug;
 
+use crate::anti_entropy::{self, AaeReply, AaeRequest, KeyState, Tree};
 use crate::config::Config;
 use crate::membership::{Member, Membership, Status};
 use crate::replica::{self, Gossip, ReplicaClient, ReplicaOp, ReplicaReply};
@@ -73,6 +74,9 @@ pub struct Coordinator {
     gossip_round: AtomicU64,
     handed_off: AtomicU64,
     handoff_pending: AtomicU64,
+    read_repairs: AtomicU64,
+    aae_round: AtomicU64,
+    aae_repairs: AtomicU64,
 }
 
 /// How long a join waits to hear what peers remember of this node.
@@ -101,6 +105,9 @@ impl Coordinator {
             gossip_round: AtomicU64::new(0),
             handed_off: AtomicU64::new(0),
             handoff_pending: AtomicU64::new(0),
+            read_repairs: AtomicU64::new(0),
+            aae_round: AtomicU64::new(0),
+            aae_repairs: AtomicU64::new(0),
         })
     }
 
@@ -433,13 +440,185 @@ impl Coordinator {
         let op = ReplicaOp::ReadRegister {
             key: key.to_string(),
         };
-        let replies = self.quorum(key, op, QuorumKind::Read, r).await?;
-        Ok(LwwValue::merge_all(replies.into_iter().map(
-            |reply| match reply {
-                ReplicaReply::Register { value } => value,
-                _ => None,
+        let replies = self.gather(key, op, QuorumKind::Read, r, None).await?;
+        let value = |r: &ReplicaReply| match r {
+            ReplicaReply::Register { value } => value.clone(),
+            _ => None,
+        };
+        let merged = LwwValue::merge_all(replies.iter().map(|(_, r)| value(r)));
+        if let Some(m) = &merged {
+            for (node, reply) in &replies {
+                if value(reply).as_ref() != Some(m) {
+                    self.repair(
+                        node,
+                        ReplicaOp::WriteRegister {
+                            key: key.to_string(),
+                            value: m.clone(),
+                        },
+                    );
+                }
+            }
+        }
+        Ok(merged)
+    }
+
+    /// Read repair: sends the merged state to a replica that answered a read
+    /// with an older one, in the background (when `read_repair` is on).
+    fn repair(&self, node: &str, op: ReplicaOp) {
+        if !self.config.read_repair {
+            return;
+        }
+        self.read_repairs.fetch_add(1, Ordering::Relaxed);
+        debug!(node, "read repair");
+        let (tx, _rx) = mpsc::unbounded_channel();
+        self.dispatch(node, &Arc::new(op), &tx);
+    }
+
+    /// Every key state this node holds for keys that both it and `peer`
+    /// own (by this node's ring): the key space two replicas compare.
+    fn shared_states(&self, peer: &str, buckets: Option<&[u32]>) -> Vec<KeyState> {
+        let ring = self.ring();
+        let me = self.config.node.as_str();
+        let n = self.config.n;
+        let wanted = |key: &str| {
+            let owners = ring.preference_list(key, n);
+            owners.contains(&me)
+                && owners.contains(&peer)
+                && buckets.is_none_or(|b| b.contains(&(anti_entropy::bucket(key) as u32)))
+        };
+        let mut out = Vec::new();
+        for key in self.store.register_keys().into_iter().filter(|k| wanted(k)) {
+            if let Some(value) = self.store.read_register(&key) {
+                out.push(KeyState::Register { key, value });
+            }
+        }
+        for key in self.store.set_keys().into_iter().filter(|k| wanted(k)) {
+            if let Some(elements) = self.store.read_set(&key) {
+                out.push(KeyState::Set { key, elements });
+            }
+        }
+        for key in self.store.object_keys().into_iter().filter(|k| wanted(k)) {
+            if let Some(object) = self.store.read_object(&key) {
+                out.push(KeyState::Object { key, object });
+            }
+        }
+        out
+    }
+
+    /// Answers a peer's anti-entropy request.
+    pub fn answer_aae(&self, req: &AaeRequest) -> AaeReply {
+        match req {
+            AaeRequest::Compare { from, root } => {
+                write(&self.membership).heard_from(from);
+                let tree = Tree::build(&self.shared_states(from, None));
+                if tree.root == *root {
+                    AaeReply::Equal
+                } else {
+                    AaeReply::Leaves {
+                        leaves: tree.leaves,
+                    }
+                }
+            }
+            AaeRequest::Fetch { from, buckets } => AaeReply::States {
+                states: self.shared_states(from, Some(buckets)),
             },
-        )))
+        }
+    }
+
+    /// Merges one key state into the local store; true if it changed it.
+    fn merge_state(&self, state: &KeyState) -> bool {
+        match state {
+            KeyState::Register { key, value } => {
+                let before = self.store.read_register(key);
+                let after = self.store.write_register(key, value.clone());
+                before.as_ref() != Some(&after)
+            }
+            KeyState::Set { key, elements } => {
+                let before = self.store.read_set(key);
+                self.store.merge_set(key, elements);
+                before != self.store.read_set(key)
+            }
+            KeyState::Object { key, object } => {
+                let before = self.store.read_object(key);
+                self.store.merge_object(key, object);
+                before != self.store.read_object(key)
+            }
+        }
+    }
+
+    /// One anti-entropy exchange with the next peer in turn; returns the
+    /// number of key states repaired (here and on the peer).
+    pub async fn anti_entropy_round(&self) -> usize {
+        let peers: Vec<(String, String)> = read(&self.membership).peers();
+        if peers.is_empty() {
+            return 0;
+        }
+        let i = self.aae_round.fetch_add(1, Ordering::Relaxed) as usize;
+        let (peer, addr) = &peers[i % peers.len()];
+        let me = self.config.node.clone();
+        let mine = self.shared_states(peer, None);
+        let tree = Tree::build(&mine);
+        let compare = AaeRequest::Compare {
+            from: me.clone(),
+            root: tree.root,
+        };
+        let leaves = match self.client.aae(addr, &compare).await {
+            Ok(AaeReply::Leaves { leaves }) if leaves.len() == anti_entropy::LEAVES => leaves,
+            Ok(_) => return 0,
+            Err(e) => {
+                debug!(peer, error = %e, "anti-entropy compare failed");
+                return 0;
+            }
+        };
+        let theirs = Tree { root: 0, leaves };
+        let buckets = tree.diff(&theirs);
+        if buckets.is_empty() {
+            return 0;
+        }
+        let fetch = AaeRequest::Fetch {
+            from: me,
+            buckets: buckets.clone(),
+        };
+        let Ok(AaeReply::States { states }) = self.client.aae(addr, &fetch).await else {
+            return 0;
+        };
+        let mut repaired = 0;
+        for st in &states {
+            if self.merge_state(st) {
+                repaired += 1;
+            }
+        }
+        // Push back every key in those buckets whose merged state differs
+        // from what the peer sent (or that the peer lacks).
+        for mine in self.shared_states(peer, Some(&buckets)) {
+            if states.contains(&mine) {
+                continue;
+            }
+            let op = match mine {
+                KeyState::Register { key, value } => ReplicaOp::WriteRegister { key, value },
+                KeyState::Set { key, elements } => ReplicaOp::MergeSet { key, elements },
+                KeyState::Object { key, object } => ReplicaOp::MergeObject { key, object },
+            };
+            if matches!(self.client.call(addr, &op).await, Ok(ReplicaReply::Ack)) {
+                repaired += 1;
+            }
+        }
+        if repaired > 0 {
+            debug!(peer, repaired, "anti-entropy repaired keys");
+        }
+        self.aae_repairs
+            .fetch_add(repaired as u64, Ordering::Relaxed);
+        repaired
+    }
+
+    /// Key states repaired by anti-entropy since start.
+    pub fn aae_repair_count(&self) -> u64 {
+        self.aae_repairs.load(Ordering::Relaxed)
+    }
+
+    /// Read repairs sent since start.
+    pub fn read_repair_count(&self) -> u64 {
+        self.read_repairs.load(Ordering::Relaxed)
     }
 
     /// Adds `element` to set `key` on `w` replicas.
@@ -458,14 +637,28 @@ impl Coordinator {
         let op = ReplicaOp::ReadSet {
             key: key.to_string(),
         };
-        let replies = self.quorum(key, op, QuorumKind::Read, r).await?;
+        let replies = self.gather(key, op, QuorumKind::Read, r, None).await?;
         let mut union = GSet::new();
-        for reply in replies {
+        for (_, reply) in &replies {
             if let ReplicaReply::Set {
                 elements: Some(elements),
             } = reply
             {
-                union.extend(elements);
+                union.extend(elements.iter().copied());
+            }
+        }
+        if !union.is_empty() {
+            for (node, reply) in &replies {
+                let same = matches!(reply, ReplicaReply::Set { elements: Some(e) } if *e == union);
+                if !same {
+                    self.repair(
+                        node,
+                        ReplicaOp::MergeSet {
+                            key: key.to_string(),
+                            elements: union.clone(),
+                        },
+                    );
+                }
             }
         }
         Ok(union)
@@ -485,14 +678,29 @@ impl Coordinator {
         w: usize,
     ) -> Result<Object, CoordError> {
         let deadline = Instant::now() + self.config.request_timeout;
-        let mut owners: Vec<String> = self.preference_list(key);
-        // This node first if it is an owner (no round trip), then the others
-        // the failure detector thinks alive, then the rest.
+        let primaries: Vec<String> = self.preference_list(key);
+        let mut owners = primaries.clone();
+        if self.config.sloppy_quorum {
+            owners.extend(
+                self.ring()
+                    .preference_list(key, usize::MAX)
+                    .into_iter()
+                    .skip(primaries.len())
+                    .map(str::to_string),
+            );
+        }
+        // This node first if it is a primary (no round trip), then primaries
+        // the failure detector thinks alive, then live fallbacks (sloppy
+        // quorum), then the rest; ring order within each group.
         owners.sort_by_key(|o| {
-            (
-                *o != self.config.node,
-                !read(&self.membership).is_alive(o, self.started),
-            )
+            let primary = primaries.contains(o);
+            let alive = read(&self.membership).is_alive(o, self.started);
+            match (*o == self.config.node && primary, primary, alive) {
+                (true, _, _) => 0,
+                (_, true, true) => 1,
+                (_, false, true) => 2,
+                _ => 3,
+            }
         });
         let op = ReplicaOp::UpdateObject {
             key: key.to_string(),
@@ -555,13 +763,27 @@ impl Coordinator {
         let op = ReplicaOp::ReadObject {
             key: key.to_string(),
         };
-        let replies = self.quorum(key, op, QuorumKind::Read, r).await?;
+        let replies = self.gather(key, op, QuorumKind::Read, r, None).await?;
         let mut merged: Option<Object> = None;
-        for reply in replies {
+        for (_, reply) in &replies {
             if let ReplicaReply::Object { object: Some(o) } = reply {
                 match &mut merged {
-                    Some(m) => m.merge(&o),
-                    None => merged = Some(o),
+                    Some(m) => m.merge(o),
+                    None => merged = Some(o.clone()),
+                }
+            }
+        }
+        if let Some(m) = &merged {
+            for (node, reply) in &replies {
+                let same = matches!(reply, ReplicaReply::Object { object: Some(o) } if o == m);
+                if !same {
+                    self.repair(
+                        node,
+                        ReplicaOp::MergeObject {
+                            key: key.to_string(),
+                            object: m.clone(),
+                        },
+                    );
                 }
             }
         }
@@ -590,54 +812,105 @@ impl Coordinator {
         needed: usize,
         skip: Option<&str>,
     ) -> Result<Vec<ReplicaReply>, CoordError> {
+        let replies = self.gather(key, op, kind, needed, skip).await?;
+        Ok(replies.into_iter().map(|(_, r)| r).collect())
+    }
+
+    /// Sends `op` to the replicas of `key` and returns the first `needed`
+    /// well-formed replies with the node that gave each.
+    ///
+    /// Strict quorum: only the N preference-list nodes count. Sloppy quorum
+    /// (`sloppy_quorum = true`): a primary the failure detector thinks dead
+    /// is replaced at once by the next node along the ring (a *fallback*),
+    /// and so is one that fails, or has not answered by half the request
+    /// timeout. A fallback stores what it receives like any replica; since it
+    /// does not own the key, its handoff scans push it to the owners once
+    /// they all answer, and then drop it: that copy is the *hint*.
+    async fn gather(
+        &self,
+        key: &str,
+        op: ReplicaOp,
+        kind: QuorumKind,
+        needed: usize,
+        skip: Option<&str>,
+    ) -> Result<Vec<(String, ReplicaReply)>, CoordError> {
         let ring = self.ring();
-        let mut replicas = ring.preference_list(key, self.config.n);
-        replicas.retain(|r| Some(*r) != skip);
-        let total = replicas.len();
+        let order = ring.preference_list(key, usize::MAX);
+        let n = self.config.n.min(order.len());
+        let sloppy = self.config.sloppy_quorum;
+        let mut fallbacks: std::collections::VecDeque<String> = if sloppy {
+            order[n..]
+                .iter()
+                .filter(|f| Some(**f) != skip)
+                .map(|f| f.to_string())
+                .collect()
+        } else {
+            Default::default()
+        };
+        let primaries: Vec<String> = order[..n]
+            .iter()
+            .filter(|r| Some(**r) != skip)
+            .map(|r| r.to_string())
+            .collect();
         let deadline = Instant::now() + self.config.request_timeout;
+        let soft_deadline = Instant::now() + self.config.request_timeout / 2;
         let op = Arc::new(op);
-        // Capacity `total`: senders never block, even after we stop reading.
-        let (tx, mut rx) = mpsc::channel::<Option<ReplicaReply>>(total.max(1));
+        let (tx, mut rx) = mpsc::unbounded_channel::<(String, Option<ReplicaReply>)>();
+        let mut pending: std::collections::HashSet<String> = Default::default();
 
-        let mut local = false;
-        for name in &replicas {
-            if *name == self.config.node {
-                local = true;
-                continue;
+        for p in &primaries {
+            let dead = sloppy && !read(&self.membership).is_alive(p, self.started);
+            match (dead, fallbacks.pop_front()) {
+                (true, Some(f)) => {
+                    debug!(key, primary = %p, fallback = %f, "primary presumed dead: using a fallback");
+                    self.dispatch(&f, &op, &tx);
+                    pending.insert(f);
+                }
+                (_, f) => {
+                    if let Some(f) = f {
+                        fallbacks.push_front(f);
+                    }
+                    self.dispatch(p, &op, &tx);
+                    pending.insert(p.clone());
+                }
             }
-            let Some(addr) = read(&self.membership).addr_of(name).map(str::to_string) else {
-                let _ = tx.try_send(None);
-                continue;
-            };
-            let (tx, op, client) = (tx.clone(), op.clone(), self.client.clone());
-            let (membership, peer) = (self.membership.clone(), name.to_string());
-            // Spawned, not joined: calls outliving the quorum keep running.
-            tokio::spawn(async move {
-                let reply = match client.call(&addr, &op).await {
-                    Ok(reply) => {
-                        write(&membership).heard_from(&peer);
-                        Some(reply)
-                    }
-                    Err(e) => {
-                        debug!(error = %e, "replica call failed");
-                        None
-                    }
-                };
-                let _ = tx.send(reply).await;
-            });
         }
-        if local {
-            let _ = tx.try_send(Some(replica::apply(&self.store, &self.config.node, &op)));
-        }
-        drop(tx);
 
-        let mut ok = Vec::with_capacity(needed);
-        let mut failed = 0;
-        while ok.len() < needed && total - failed >= needed {
-            match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some(Some(reply))) if reply_matches(&op, &reply) => ok.push(reply),
-                Ok(Some(_)) => failed += 1,
-                Ok(None) | Err(_) => break,
+        let mut ok: Vec<(String, ReplicaReply)> = Vec::with_capacity(needed);
+        let mut soft_done = !sloppy;
+        while ok.len() < needed {
+            if ok.len() + pending.len() < needed && fallbacks.is_empty() {
+                break;
+            }
+            let wake = if soft_done { deadline } else { soft_deadline };
+            match tokio::time::timeout_at(wake, rx.recv()).await {
+                Ok(Some((node, Some(reply)))) if reply_matches(&op, &reply) => {
+                    pending.remove(&node);
+                    ok.push((node, reply));
+                }
+                Ok(Some((node, _))) => {
+                    pending.remove(&node);
+                    if let Some(f) = fallbacks.pop_front() {
+                        debug!(key, failed = %node, fallback = %f, "replica failed: using a fallback");
+                        self.dispatch(&f, &op, &tx);
+                        pending.insert(f);
+                    }
+                }
+                Ok(None) => break,
+                Err(_) if !soft_done => {
+                    // Half the time is gone: back every silent replica with
+                    // a fallback, keeping the silent ones in the race.
+                    soft_done = true;
+                    let silent = pending.len();
+                    for _ in 0..silent {
+                        let Some(f) = fallbacks.pop_front() else {
+                            break;
+                        };
+                        self.dispatch(&f, &op, &tx);
+                        pending.insert(f);
+                    }
+                }
+                Err(_) => break,
             }
         }
         if ok.len() >= needed {
@@ -650,6 +923,41 @@ impl Coordinator {
                 got: ok.len(),
             })
         }
+    }
+
+    /// Sends `op` to `node` (applied in-process when it is this node); the
+    /// reply, or `None` on failure, arrives on `tx` tagged with the node.
+    /// Spawned, not joined: calls outliving the quorum keep running.
+    fn dispatch(
+        &self,
+        node: &str,
+        op: &Arc<ReplicaOp>,
+        tx: &mpsc::UnboundedSender<(String, Option<ReplicaReply>)>,
+    ) {
+        if node == self.config.node {
+            let reply = replica::apply(&self.store, &self.config.node, op);
+            let _ = tx.send((node.to_string(), Some(reply)));
+            return;
+        }
+        let Some(addr) = read(&self.membership).addr_of(node).map(str::to_string) else {
+            let _ = tx.send((node.to_string(), None));
+            return;
+        };
+        let (tx, op, client) = (tx.clone(), op.clone(), self.client.clone());
+        let (membership, peer) = (self.membership.clone(), node.to_string());
+        tokio::spawn(async move {
+            let reply = match client.call(&addr, &op).await {
+                Ok(reply) => {
+                    write(&membership).heard_from(&peer);
+                    Some(reply)
+                }
+                Err(e) => {
+                    debug!(error = %e, "replica call failed");
+                    None
+                }
+            };
+            let _ = tx.send((peer, reply));
+        });
     }
 }
 

@@ -10,11 +10,13 @@
 //! ([`versioning`]), grow-only sets ([`storage`]), replica RPC over HTTP ([`replica`]) and a
 //! JSON API ([`api`]). State is in memory only.
 //!
-//! Not in this phase: sloppy quorums, hinted handoff, read repair,
-//! anti-entropy, durability.
+//! Sloppy quorums with hinted handoff, read repair and hash-tree
+//! anti-entropy ([`anti_entropy`]) each have a knob. Not in this phase:
+//! durability.
 
 #![warn(missing_docs)]
 
+pub mod anti_entropy;
 pub mod api;
 pub mod config;
 pub mod coordinator;

@@ -102,7 +102,7 @@ impl Node {
     }
 }
 
-/// Starts the periodic gossip and handoff loops (each off when its interval
+/// Starts the periodic gossip, handoff and anti-entropy loops (each off when its interval
 /// is zero).
 fn spawn_background(coord: &Arc<Coordinator>) -> Vec<tokio::task::JoinHandle<()>> {
     let mut tasks = Vec::new();
@@ -127,6 +127,18 @@ fn spawn_background(coord: &Arc<Coordinator>) -> Vec<tokio::task::JoinHandle<()>
             loop {
                 tick.tick().await;
                 c.handoff_round().await;
+            }
+        }));
+    }
+    let aae = coord.config().anti_entropy_interval;
+    if !aae.is_zero() {
+        let c = coord.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(aae);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                c.anti_entropy_round().await;
             }
         }));
     }

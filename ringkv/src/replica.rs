@@ -19,6 +19,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
+use crate::anti_entropy::{AaeReply, AaeRequest, AAE_PATH};
 use crate::coordinator::Coordinator;
 use crate::membership::Member;
 use crate::storage::{GSet, LwwValue, Store};
@@ -224,6 +225,11 @@ impl ReplicaClient {
         self.post(addr, INTERNAL_OP_PATH, op).await
     }
 
+    /// Sends an anti-entropy request to `addr`.
+    pub async fn aae(&self, addr: &str, req: &AaeRequest) -> Result<AaeReply, RpcError> {
+        self.post(addr, AAE_PATH, req).await
+    }
+
     /// Sends this node's view to `addr` and returns the peer's merged view.
     pub async fn gossip(&self, addr: &str, msg: &Gossip) -> Result<Vec<Member>, RpcError> {
         self.post(addr, GOSSIP_PATH, msg).await
@@ -262,7 +268,19 @@ pub fn router(state: Arc<Coordinator>) -> Router {
     Router::new()
         .route(INTERNAL_OP_PATH, post(handle_op))
         .route(GOSSIP_PATH, post(handle_gossip))
+        .route(AAE_PATH, post(handle_aae))
         .with_state(state)
+}
+
+async fn handle_aae(State(coord): State<Arc<Coordinator>>, body: Bytes) -> Response {
+    match serde_json::from_slice::<AaeRequest>(&body) {
+        Ok(req) => Json(coord.answer_aae(&req)).into_response(),
+        Err(e) => (
+            StatusCode::BAD_REQUEST,
+            Json(serde_json::json!({ "error": format!("invalid anti-entropy request: {e}") })),
+        )
+            .into_response(),
+    }
 }
 
 async fn handle_gossip(State(coord): State<Arc<Coordinator>>, body: Bytes) -> Response {

@@ -110,6 +110,28 @@ impl Cluster {
         Cluster::start(members, &[0, 1, 2], timeout_ms)
     }
 
+    /// Starts member `i` again (after [`Cluster::kill`]) with its config,
+    /// appending to its log, and waits until it is healthy.
+    fn restart(&mut self, i: usize) {
+        let name = &self.members[i].0;
+        let config = self.dir.path().join(format!("{name}.toml"));
+        let log = std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.log_path(i))
+            .unwrap();
+        let child = Command::new(BIN)
+            .arg("--config")
+            .arg(&config)
+            .env("RUST_LOG", "info,ringkv=debug")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn ringkv");
+        self.children[i] = Some(child);
+        self.wait_healthy(i);
+    }
+
     fn log_path(&self, i: usize) -> PathBuf {
         self.dir.path().join(format!("{}.log", self.members[i].0))
     }
@@ -235,6 +257,14 @@ fn three_node_cluster_quorums_and_failures() {
         obj.remove("handoff").unwrap(),
         json!({"moved": 0, "pending": 0})
     );
+    for (field, v) in [
+        ("hints_pending", json!(0)),
+        ("read_repairs", json!(0)),
+        ("anti_entropy_repairs", json!(0)),
+        ("sloppy_quorum", json!(false)),
+    ] {
+        assert_eq!(obj.remove(field).unwrap(), v, "{field}");
+    }
     assert_eq!(
         status,
         json!({"node": "n1", "nodes": ["n1", "n2", "n3"], "n": 3, "r": 2, "w": 2,
@@ -633,4 +663,113 @@ fn a_write_with_the_latest_context_resolves_siblings_and_lww_has_none() {
     let status = c.get(0, "/admin/status").1;
     assert_eq!(status["conflict"], "dvv");
     assert_eq!(status["keys"]["max_siblings"], 1);
+}
+
+fn cluster_of(k: usize, extra: &str) -> Cluster {
+    let members: Vec<(String, String)> = free_ports(k)
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| (format!("n{}", i + 1), format!("127.0.0.1:{p}")))
+        .collect();
+    let all: Vec<usize> = (0..k).collect();
+    Cluster::start_with(members, &all, 1000, extra)
+}
+
+fn index_of(c: &Cluster, name: &str) -> usize {
+    c.members.iter().position(|(n, _)| n == name).unwrap()
+}
+
+fn local_set(c: &Cluster, i: usize, key: &str) -> Option<Value> {
+    let (s, body) = c.get(i, &format!("/admin/local/set/{key}"));
+    (s == StatusCode::OK).then(|| body["elements"].clone())
+}
+
+#[test]
+fn sloppy_quorum_writes_through_a_dead_primary_and_hands_the_hint_back() {
+    for sloppy in [false, true] {
+        let mut c = cluster_of(
+            4,
+            &format!("sloppy_quorum = {sloppy}\nanti_entropy_interval_ms = 0"),
+        );
+        let (_, pl) = c.get(0, "/admin/preflist/k");
+        let owners: Vec<String> = serde_json::from_value(pl["nodes"].clone()).unwrap();
+        let dead = index_of(&c, &owners[2]);
+        let fallback = (0..4).find(|i| !owners.contains(&c.members[*i].0)).unwrap();
+        let coord = index_of(&c, &owners[0]);
+        c.kill(dead);
+        // The failure detector has not noticed yet: the write must still
+        // find the fallback after the dead primary refuses.
+        let (s, body) = c.post(coord, "/set/k?w=3", json!({"element": 7}));
+        if !sloppy {
+            assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "strict quorum: {body}");
+            continue;
+        }
+        assert_eq!(s, StatusCode::OK, "sloppy quorum: {body}");
+        assert_eq!(local_set(&c, fallback, "k"), Some(json!([7])), "the hint");
+        eventually(5, "the fallback reports a pending hint", || {
+            c.get(fallback, "/admin/status").1["hints_pending"].as_u64() == Some(1)
+        });
+        c.restart(dead);
+        eventually(10, "the hint reaches the owner", || {
+            local_set(&c, dead, "k") == Some(json!([7]))
+        });
+        eventually(5, "the fallback drops its copy", || {
+            local_set(&c, fallback, "k").is_none()
+        });
+    }
+}
+
+#[test]
+fn read_repair_and_anti_entropy_each_bring_a_stale_replica_back() {
+    // (read repair, anti-entropy interval)
+    for (repair, aae) in [(true, 0), (false, 200), (false, 0)] {
+        let mut c = cluster_of(
+            3,
+            &format!(
+                "read_repair = {repair}\nanti_entropy_interval_ms = {aae}\nhandoff_interval_ms = 0"
+            ),
+        );
+        c.kill(2);
+        let (s, _) = c.post(0, "/set/k?w=2", json!({"element": 1}));
+        assert_eq!(s, StatusCode::OK);
+        c.restart(2);
+        if aae == 0 {
+            assert_eq!(local_set(&c, 2, "k"), None, "restarted empty");
+        }
+        if repair {
+            let (s, body) = c.get(0, "/set/k?r=3");
+            assert_eq!((s, &body["elements"]), (StatusCode::OK, &json!([1])));
+            eventually(5, "read repair reaches n3", || {
+                local_set(&c, 2, "k") == Some(json!([1]))
+            });
+            assert!(
+                c.get(0, "/admin/status").1["read_repairs"]
+                    .as_u64()
+                    .unwrap()
+                    >= 1
+            );
+        } else if aae > 0 {
+            eventually(10, "anti-entropy reaches n3", || {
+                local_set(&c, 2, "k") == Some(json!([1]))
+            });
+            let total: u64 = (0..3)
+                .map(|i| {
+                    c.get(i, "/admin/status").1["anti_entropy_repairs"]
+                        .as_u64()
+                        .unwrap()
+                })
+                .sum();
+            assert!(total >= 1);
+        } else {
+            // Neither: a read sees the value, and n3 stays stale.
+            let (s, _) = c.get(0, "/set/k?r=3");
+            assert_eq!(s, StatusCode::OK);
+            std::thread::sleep(Duration::from_millis(500));
+            assert_eq!(
+                local_set(&c, 2, "k"),
+                None,
+                "nothing should have repaired n3"
+            );
+        }
+    }
 }
