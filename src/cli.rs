@@ -105,6 +105,10 @@ pub struct TestArgs {
     /// The store's anti-entropy interval: seconds, or `0` for off.
     #[arg(long, default_value = "2", value_parser = parse_seconds)]
     pub anti_entropy: f64,
+    /// Durability of the store: `always` (fsync before every
+    /// acknowledgment), `interval`, `never`, or `off` (memory only).
+    #[arg(long, default_value = "always")]
+    pub fsync: String,
     /// Read quorum of the store.
     #[arg(long, default_value_t = 2)]
     pub r: u8,
@@ -323,6 +327,13 @@ pub fn test_config(a: TestArgs) -> Result<TestConfig, UsageError> {
         one_way: a.one_way,
     };
     a.subnet.parse::<netns::Subnet>().map_err(UsageError)?;
+    if !crate::db::FSYNC_POLICIES.contains(&a.fsync.as_str()) {
+        return Err(UsageError(format!(
+            "--fsync {:?}: expected one of {}",
+            a.fsync,
+            crate::db::FSYNC_POLICIES.join(", ")
+        )));
+    }
     let conflict = Conflict::parse(&a.conflict).ok_or_else(|| {
         UsageError(format!(
             "--conflict {:?}: expected one of {}",
@@ -379,7 +390,10 @@ pub fn test_config(a: TestArgs) -> Result<TestConfig, UsageError> {
     if a.no_read_repair {
         command.push_str(" --no-read-repair");
     }
-    command.push_str(&format!(" --anti-entropy {}", a.anti_entropy));
+    command.push_str(&format!(
+        " --anti-entropy {} --fsync {}",
+        a.anti_entropy, a.fsync
+    ));
     Ok(TestConfig {
         name,
         workload: a.workload,
@@ -408,6 +422,7 @@ pub fn test_config(a: TestArgs) -> Result<TestConfig, UsageError> {
             sloppy_quorum: a.sloppy_quorum,
             read_repair: !a.no_read_repair,
             anti_entropy_ms: (a.anti_entropy * 1000.0) as u64,
+            fsync: a.fsync.clone(),
         },
         subnet: a.subnet,
         results: a.results,

@@ -95,7 +95,7 @@ impl RingkvNode {
 
 /// Replication settings written into every node's config: quorums and how
 /// concurrent writes are resolved.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Replication {
     /// Replicas per key.
     pub n: u8,
@@ -114,7 +114,18 @@ pub struct Replication {
     /// Anti-entropy interval in milliseconds (0: off).
     #[serde(default)]
     pub anti_entropy_ms: u64,
+    /// Durability: `always`, `interval`, `never` (data on disk with that
+    /// fsync policy), or `off` (memory only).
+    #[serde(default = "always")]
+    pub fsync: String,
 }
+
+fn always() -> String {
+    "always".into()
+}
+
+/// The values `--fsync` accepts.
+pub const FSYNC_POLICIES: &[&str] = &["always", "interval", "never", "off"];
 
 fn yes() -> bool {
     true
@@ -170,12 +181,13 @@ impl Default for Replication {
             sloppy_quorum: false,
             read_repair: true,
             anti_entropy_ms: 2000,
+            fsync: always(),
         }
     }
 }
 
 /// Renders one node's TOML config.
-pub fn config_toml(me: &RingkvNode, all: &[RingkvNode], q: Replication) -> String {
+pub fn config_toml(me: &RingkvNode, all: &[RingkvNode], q: &Replication) -> String {
     let mut s = format!(
         "# written by faultline\nnode = {:?}\nlisten = {:?}\nvnodes = 64\nn = {}\nr = {}\nw = {}\nconflict = {:?}\nsloppy_quorum = {}\nread_repair = {}\nanti_entropy_interval_ms = {}\nrequest_timeout_ms = 1000\n",
         me.name,
@@ -188,6 +200,13 @@ pub fn config_toml(me: &RingkvNode, all: &[RingkvNode], q: Replication) -> Strin
         q.read_repair,
         q.anti_entropy_ms
     );
+    if q.fsync != "off" {
+        s.push_str(&format!(
+            "data_dir = {:?}\nfsync = {:?}\n",
+            me.dir.join("data").display().to_string(),
+            q.fsync
+        ));
+    }
     for n in all {
         s.push_str(&format!(
             "\n[[nodes]]\nname = {:?}\naddr = {:?}\n",
@@ -257,7 +276,7 @@ impl RingkvCluster {
         for node in &nodes {
             std::fs::create_dir_all(&node.dir)?;
             let cfg = node.dir.join("ringkv.toml");
-            std::fs::write(&cfg, config_toml(node, &nodes, quorums))
+            std::fs::write(&cfg, config_toml(node, &nodes, &quorums))
                 .with_context(|| format!("writing {}", cfg.display()))?;
             if faketime.is_some() {
                 std::fs::write(node.clock_file(), nemeses::clock::faketime_offset(0))?;
@@ -283,8 +302,8 @@ impl RingkvCluster {
     }
 
     /// The quorum settings the nodes run with.
-    pub fn quorums(&self) -> Replication {
-        self.quorums
+    pub fn quorums(&self) -> &Replication {
+        &self.quorums
     }
 
     fn spawn(&self, name: &str) -> Result<()> {
@@ -519,7 +538,7 @@ mod tests {
                 )
             })
             .collect();
-        let t = config_toml(&nodes[1], &nodes, Replication::default());
+        let t = config_toml(&nodes[1], &nodes, &Replication::default());
         assert!(t.contains("node = \"n2\""));
         assert!(t.contains("listen = \"198.18.0.12:8080\""));
         assert_eq!(t.matches("[[nodes]]").count(), 3);
@@ -532,10 +551,12 @@ mod tests {
             anti_entropy_ms: 0,
             ..Replication::default()
         };
-        let c = ringkv::Config::from_toml_str(&config_toml(&nodes[0], &nodes, q), Path::new("t"))
+        let c = ringkv::Config::from_toml_str(&config_toml(&nodes[0], &nodes, &q), Path::new("t"))
             .unwrap();
         assert_eq!(c.conflict, ringkv::versioning::Mode::Dvv);
         assert!(c.sloppy_quorum && !c.read_repair && c.anti_entropy_interval.is_zero());
+        assert_eq!(c.data_dir, Some(PathBuf::from("/tmp/data")));
+        assert_eq!(c.fsync, ringkv::durable::FsyncPolicy::Always);
         assert_eq!((c.n, c.r, c.w, c.nodes.len()), (3, 2, 2, 3));
     }
 }

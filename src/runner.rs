@@ -241,7 +241,7 @@ async fn run_on_network(
         control.clone(),
         bin,
         nodes,
-        cfg.quorums,
+        cfg.quorums.clone(),
         faketime,
     )?);
     let result = drive(

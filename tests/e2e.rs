@@ -273,8 +273,9 @@ fn rmw_set_keeps_every_element_when_the_store_keeps_siblings() {
     for conflict in ["dvv", "vclock"] {
         let tmp = tempfile::tempdir().unwrap();
         // The same contention that loses elements under LWW: one key, many
-        // concurrent read-modify-writes, partitions. Siblings are merged by
-        // the client and written back with their context.
+        // concurrent read-modify-writes, partitions and kill -9 (the store
+        // fsyncs before acknowledging). Siblings are merged by the client
+        // and written back with their context.
         let o = run_test(
             tmp.path(),
             &[
@@ -282,6 +283,8 @@ fn rmw_set_keeps_every_element_when_the_store_keeps_siblings() {
                 "rmw",
                 "--conflict",
                 conflict,
+                "--nemesis",
+                "partition,kill",
                 "--time-limit",
                 "6",
                 "--nemesis-interval",

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::durable::FsyncPolicy;
 use crate::versioning::Mode;
 
 /// Default number of virtual nodes (ring tokens) per physical node.
@@ -90,6 +91,9 @@ struct RawConfig {
     w: Option<usize>,
     request_timeout_ms: Option<u64>,
     conflict: Option<String>,
+    data_dir: Option<PathBuf>,
+    fsync: Option<String>,
+    fsync_interval_ms: Option<u64>,
     sloppy_quorum: Option<bool>,
     read_repair: Option<bool>,
     anti_entropy_interval_ms: Option<u64>,
@@ -123,6 +127,10 @@ pub struct Config {
     pub request_timeout: Duration,
     /// How concurrent writes to a register are resolved.
     pub conflict: Mode,
+    /// Where the store keeps its data; `None`: in memory only.
+    pub data_dir: Option<PathBuf>,
+    /// When writes reach the disk (with `data_dir`).
+    pub fsync: FsyncPolicy,
     /// Whether unreachable primaries are replaced by fallback nodes
     /// (Dynamo's sloppy quorum with hinted handoff) or quorums are strict.
     pub sloppy_quorum: bool,
@@ -235,6 +243,12 @@ impl RawConfig {
             return Err("request_timeout_ms = 0: must be at least 1".into());
         }
 
+        let fsync_interval = self.fsync_interval_ms.unwrap_or(100);
+        let fsync = match self.fsync.as_deref() {
+            None => FsyncPolicy::Always,
+            Some(f) => FsyncPolicy::parse(f, fsync_interval)
+                .ok_or_else(|| format!("fsync = {f:?}: must be one of always, interval, never"))?,
+        };
         let conflict = match self.conflict.as_deref() {
             None => Mode::Lww,
             Some(c) => Mode::parse(c)
@@ -250,6 +264,8 @@ impl RawConfig {
             w,
             request_timeout: Duration::from_millis(timeout_ms),
             conflict,
+            data_dir: self.data_dir,
+            fsync,
             sloppy_quorum: self.sloppy_quorum.unwrap_or(false),
             read_repair: self.read_repair.unwrap_or(true),
             anti_entropy_interval: Duration::from_millis(

@@ -92,15 +92,21 @@ pub struct HandoffReport {
 }
 
 impl Coordinator {
-    /// Builds the coordinator for `config` with an empty local store.
+    /// Builds the coordinator for `config` with an empty, memory-only
+    /// local store.
     pub fn new(config: Config) -> Result<Coordinator, reqwest::Error> {
+        Coordinator::with_store(config, Store::new())
+    }
+
+    /// Builds the coordinator for `config` around `store`.
+    pub fn with_store(config: Config, store: Store) -> Result<Coordinator, reqwest::Error> {
         let membership = Membership::new(&config, config.suspect_after);
         let client = ReplicaClient::new(config.request_timeout)?;
         Ok(Coordinator {
             config,
             membership: Arc::new(RwLock::new(membership)),
             started: std::time::Instant::now(),
-            store: Arc::new(Store::new()),
+            store: Arc::new(store),
             client,
             gossip_round: AtomicU64::new(0),
             handed_off: AtomicU64::new(0),
@@ -715,7 +721,9 @@ impl Coordinator {
                 break;
             }
             let reply = if *owner == self.config.node {
-                Some(replica::apply(&self.store, &self.config.node, &op))
+                let reply = replica::apply(&self.store, &self.config.node, &op);
+                self.store.sync().await;
+                Some(reply)
             } else {
                 let Some(addr) = read(&self.membership).addr_of(owner).map(str::to_string) else {
                     continue;
@@ -936,7 +944,13 @@ impl Coordinator {
     ) {
         if node == self.config.node {
             let reply = replica::apply(&self.store, &self.config.node, op);
-            let _ = tx.send((node.to_string(), Some(reply)));
+            let (store, tx, node) = (self.store.clone(), tx.clone(), node.to_string());
+            // The local replica counts once its write is as durable as the
+            // fsync policy promises.
+            tokio::spawn(async move {
+                store.sync().await;
+                let _ = tx.send((node, Some(reply)));
+            });
             return;
         }
         let Some(addr) = read(&self.membership).addr_of(node).map(str::to_string) else {

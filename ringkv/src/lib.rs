@@ -11,8 +11,8 @@
 //! JSON API ([`api`]). State is in memory only.
 //!
 //! Sloppy quorums with hinted handoff, read repair and hash-tree
-//! anti-entropy ([`anti_entropy`]) each have a knob. Not in this phase:
-//! durability.
+//! anti-entropy ([`anti_entropy`]) each have a knob, and so does
+//! durability ([`durable`]: redb on disk with an fsync policy).
 
 #![warn(missing_docs)]
 
@@ -20,6 +20,7 @@ pub mod anti_entropy;
 pub mod api;
 pub mod config;
 pub mod coordinator;
+pub mod durable;
 pub mod membership;
 pub mod node;
 pub mod replica;

@@ -11,6 +11,7 @@ use tracing::{info, warn};
 
 use crate::config::Config;
 use crate::coordinator::Coordinator;
+use crate::storage::Store;
 use crate::{api, replica};
 
 /// How long in-flight requests get to finish after a shutdown signal before
@@ -23,6 +24,9 @@ pub enum NodeError {
     /// The HTTP client for replica RPC could not be built.
     #[error("building replica client: {0}")]
     Client(#[from] reqwest::Error),
+    /// The data directory could not be opened or read.
+    #[error("{0}")]
+    Storage(#[from] crate::durable::DurableError),
     /// The listen address could not be bound.
     #[error("binding {addr}: {source}")]
     Bind {
@@ -47,7 +51,11 @@ impl Node {
     /// Builds the coordinator and binds `config.listen`.
     pub async fn bind(config: Config) -> Result<Node, NodeError> {
         let listen = config.listen.clone();
-        let coordinator = Arc::new(Coordinator::new(config)?);
+        let store = match &config.data_dir {
+            Some(dir) => Store::open(dir, config.fsync)?,
+            None => Store::new(),
+        };
+        let coordinator = Arc::new(Coordinator::with_store(config, store)?);
         let listener = TcpListener::bind(&listen)
             .await
             .map_err(|source| NodeError::Bind {
@@ -74,6 +82,7 @@ impl Node {
         let addr = self.local_addr()?;
         let name = self.coordinator.config().node.clone();
         let background = spawn_background(&self.coordinator);
+        let coordinator = self.coordinator.clone();
         let app = api::router(self.coordinator.clone()).merge(replica::router(self.coordinator));
         info!("ringkv {name} listening on {addr}");
 
@@ -97,6 +106,7 @@ impl Node {
         for task in background {
             task.abort();
         }
+        coordinator.store().close();
         info!("ringkv {name} stopped");
         Ok(())
     }
@@ -130,6 +140,18 @@ fn spawn_background(coord: &Arc<Coordinator>) -> Vec<tokio::task::JoinHandle<()>
             }
         }));
     }
+    // The node's notion of time, in its log: what LWW timestamps and a
+    // skewed clock look like from inside.
+    tasks.push(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            info!(
+                wall_clock_ms = crate::storage::wall_clock_nanos() / 1_000_000,
+                "clock"
+            );
+        }
+    }));
     let aae = coord.config().anti_entropy_interval;
     if !aae.is_zero() {
         let c = coord.clone();

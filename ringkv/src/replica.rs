@@ -296,7 +296,12 @@ async fn handle_gossip(State(coord): State<Arc<Coordinator>>, body: Bytes) -> Re
 
 async fn handle_op(State(coord): State<Arc<Coordinator>>, body: Bytes) -> Response {
     match serde_json::from_slice::<ReplicaOp>(&body) {
-        Ok(op) => Json(apply(coord.store(), &coord.config().node, &op)).into_response(),
+        Ok(op) => {
+            let reply = apply(coord.store(), &coord.config().node, &op);
+            // Acknowledge only what the fsync policy says must be on disk.
+            coord.store().sync().await;
+            Json(reply).into_response()
+        }
         Err(e) => (
             StatusCode::BAD_REQUEST,
             Json(serde_json::json!({ "error": format!("invalid replica op: {e}") })),

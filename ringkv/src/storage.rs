@@ -15,7 +15,10 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::durable::{DurableError, FsyncPolicy, Mutation, Persister};
 use crate::versioning::{Mode, Object, VersionVector};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 
 use serde::{Deserialize, Serialize};
 
@@ -127,20 +130,82 @@ pub struct Store {
     registers: Mutex<HashMap<String, LwwValue>>,
     sets: Mutex<HashMap<String, GSet>>,
     objects: Mutex<HashMap<String, Object>>,
+    persist: Option<Persister>,
+    seq: AtomicU64,
 }
 
 impl Store {
-    /// An empty store.
+    /// An empty, memory-only store: everything is lost when the process
+    /// ends.
     pub fn new() -> Store {
         Store::default()
+    }
+
+    /// A store kept on disk in `dir` under `policy`, holding what an
+    /// earlier run persisted there.
+    pub fn open(dir: &Path, policy: FsyncPolicy) -> Result<Store, DurableError> {
+        let (persister, loaded) = Persister::open(dir, policy)?;
+        let bad = |what: &str, key: &str, e: serde_json::Error| DurableError::Open {
+            dir: dir.to_path_buf(),
+            message: format!("{what} {key:?} is corrupt: {e}"),
+        };
+        let mut registers = HashMap::new();
+        for (k, v) in loaded.registers {
+            let value = serde_json::from_slice(&v).map_err(|e| bad("register", &k, e))?;
+            registers.insert(k, value);
+        }
+        let mut objects = HashMap::new();
+        for (k, v) in loaded.objects {
+            let value = serde_json::from_slice(&v).map_err(|e| bad("object", &k, e))?;
+            objects.insert(k, value);
+        }
+        let mut sets: HashMap<String, GSet> = HashMap::new();
+        for (k, e) in loaded.elements {
+            sets.entry(k).or_default().insert(e);
+        }
+        Ok(Store {
+            registers: Mutex::new(registers),
+            sets: Mutex::new(sets),
+            objects: Mutex::new(objects),
+            persist: Some(persister),
+            seq: AtomicU64::new(0),
+        })
+    }
+
+    /// Queues a mutation for the disk; called with the key's map locked so
+    /// the disk sees changes in the order memory did.
+    fn log(&self, m: impl FnOnce() -> Mutation) {
+        if let Some(p) = &self.persist {
+            let seq = self.seq.fetch_add(1, AtomicOrdering::SeqCst) + 1;
+            p.submit(seq, m());
+        }
+    }
+
+    /// Waits until every change made so far is as durable as the fsync
+    /// policy promises before an acknowledgment (a no-op in memory, and
+    /// under `interval` and `never`).
+    pub async fn sync(&self) {
+        if let Some(p) = &self.persist {
+            p.wait(self.seq.load(AtomicOrdering::SeqCst)).await;
+        }
+    }
+
+    /// Makes everything durable and stops writing (clean shutdown).
+    pub fn close(&self) {
+        if let Some(p) = &self.persist {
+            p.close();
+        }
     }
 
     /// Merges a register write into the local replica; returns the value now
     /// held (which may be an older write's if `value` lost the merge).
     pub fn write_register(&self, key: &str, value: LwwValue) -> LwwValue {
         let mut map = lock(&self.registers);
-        match map.get_mut(key) {
+        let now = match map.get_mut(key) {
             Some(cur) => {
+                if value.lww_cmp(cur) != Ordering::Greater {
+                    return cur.clone();
+                }
                 cur.merge(value);
                 cur.clone()
             }
@@ -148,7 +213,9 @@ impl Store {
                 map.insert(key.to_string(), value.clone());
                 value
             }
-        }
+        };
+        self.log(|| Mutation::Register(key.to_string(), json_bytes(&now)));
+        now
     }
 
     /// The local replica of a register, if any.
@@ -158,15 +225,21 @@ impl Store {
 
     /// Adds an element to the local replica of a set.
     pub fn add_element(&self, key: &str, element: i64) {
-        lock(&self.sets)
-            .entry(key.to_string())
-            .or_default()
-            .insert(element);
+        let mut map = lock(&self.sets);
+        if map.entry(key.to_string()).or_default().insert(element) {
+            self.log(|| Mutation::Elements(key.to_string(), vec![element]));
+        }
     }
 
     /// Merges a whole set state into the local replica.
     pub fn merge_set(&self, key: &str, other: &GSet) {
-        merge_gset(lock(&self.sets).entry(key.to_string()).or_default(), other);
+        let mut map = lock(&self.sets);
+        let mine = map.entry(key.to_string()).or_default();
+        let new: Vec<i64> = other.difference(mine).copied().collect();
+        merge_gset(mine, other);
+        if !new.is_empty() {
+            self.log(|| Mutation::Elements(key.to_string(), new));
+        }
     }
 
     /// The local replica of a set, if this node has ever seen the key.
@@ -190,6 +263,7 @@ impl Store {
         let mut map = lock(&self.registers);
         if map.get(key) == Some(value) {
             map.remove(key);
+            self.log(|| Mutation::RemoveRegister(key.to_string()));
             true
         } else {
             false
@@ -202,6 +276,7 @@ impl Store {
         let mut map = lock(&self.sets);
         if map.get(key).map(|s| s.len()) == Some(len) {
             map.remove(key);
+            self.log(|| Mutation::RemoveSet(key.to_string()));
             true
         } else {
             false
@@ -224,18 +299,29 @@ impl Store {
             .entry(key.to_string())
             .or_insert_with(|| Object::empty(mode));
         obj.update(value, context, node, client);
-        obj.clone()
+        let now = obj.clone();
+        self.log(|| Mutation::Object(key.to_string(), json_bytes(&now)));
+        now
     }
 
     /// Merges another replica's state of a versioned register.
     pub fn merge_object(&self, key: &str, other: &Object) {
         let mut map = lock(&self.objects);
-        match map.get_mut(key) {
-            Some(mine) => mine.merge(other),
+        let now = match map.get_mut(key) {
+            Some(mine) => {
+                let before = mine.clone();
+                mine.merge(other);
+                if *mine == before {
+                    return;
+                }
+                mine.clone()
+            }
             None => {
                 map.insert(key.to_string(), other.clone());
+                other.clone()
             }
-        }
+        };
+        self.log(|| Mutation::Object(key.to_string(), json_bytes(&now)));
     }
 
     /// The local state of a versioned register.
@@ -253,6 +339,7 @@ impl Store {
         let mut map = lock(&self.objects);
         if map.get(key) == Some(state) {
             map.remove(key);
+            self.log(|| Mutation::RemoveObject(key.to_string()));
             true
         } else {
             false
@@ -278,6 +365,10 @@ impl Store {
 
 /// Locks a mutex, recovering from poisoning: every critical section leaves
 /// the map consistent, so a panic elsewhere must not take the replica down.
+fn json_bytes<T: Serialize>(v: &T) -> Vec<u8> {
+    serde_json::to_vec(v).expect("store values serialize")
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }

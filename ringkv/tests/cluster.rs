@@ -773,3 +773,55 @@ fn read_repair_and_anti_entropy_each_bring_a_stale_replica_back() {
         }
     }
 }
+
+#[test]
+fn fsync_always_survives_kill_9_and_never_loses_acknowledged_writes() {
+    for (policy, survives) in [("always", true), ("never", false)] {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let members = vec![("n1".to_string(), format!("127.0.0.1:{}", free_ports(1)[0]))];
+        let extra = format!(
+            "n = 1\nfsync = {policy:?}\ndata_dir = {:?}",
+            data.display().to_string()
+        );
+        let mut c = Cluster::start_with(members, &[0], 1000, &extra);
+        for e in 0..20 {
+            let (s, _) = c.post(0, "/set/s", json!({ "element": e }));
+            assert_eq!(s, StatusCode::OK);
+        }
+        let (s, _) = c.put(0, "/kv/r", json!({ "value": "kept" }));
+        assert_eq!(s, StatusCode::OK);
+        c.kill(0); // SIGKILL: no shutdown of any kind.
+        c.restart(0);
+        let (_, set) = c.get(0, "/set/s");
+        let (s, reg) = c.get(0, "/kv/r");
+        if survives {
+            assert_eq!(
+                set["elements"],
+                json!((0..20).collect::<Vec<_>>()),
+                "{policy}"
+            );
+            assert_eq!(
+                (s, &reg["value"]),
+                (StatusCode::OK, &json!("kept")),
+                "{policy}"
+            );
+        } else {
+            assert_eq!(
+                set["elements"],
+                json!([]),
+                "{policy}: acknowledged writes should be lost"
+            );
+            assert_eq!(s, StatusCode::NOT_FOUND, "{policy}");
+        }
+        // A clean stop makes everything durable, whatever the policy.
+        c.post(0, "/set/s", json!({ "element": 99 }));
+        assert!(c.terminate(0, Duration::from_secs(5)).is_some());
+        c.restart(0);
+        let (_, set) = c.get(0, "/set/s");
+        assert!(
+            set["elements"].as_array().unwrap().contains(&json!(99)),
+            "{policy}: {set}"
+        );
+    }
+}

@@ -1,0 +1,324 @@
+//! Durability: the store's state on disk, in [redb], with an fsync policy.
+//!
+//! The in-memory maps of [`crate::storage::Store`] stay the working set;
+//! every mutation is also sent, in order, to one writer thread that applies
+//! batches of them to a redb database in single transactions (group commit:
+//! under load, one fsync covers many writes). At start-up the database is
+//! read back into memory.
+//!
+//! The policy decides when a write is acknowledged and what survives a
+//! `kill -9`:
+//!
+//! | policy | a write is acknowledged | lost on `kill -9` |
+//! | --- | --- | --- |
+//! | `always` | after the batch holding it is committed and fsynced | nothing acknowledged |
+//! | `interval` | at once; a durable commit every interval | up to one interval of writes |
+//! | `never` | at once; durable only at a clean shutdown | everything since start-up |
+//!
+//! Why redb: a pure-Rust, single-file, ACID key-value store with
+//! per-transaction durability levels, which map one to one onto the policy
+//! knob (`Immediate` commits for `always`; non-durable commits plus a
+//! periodic durable one for `interval`), with checksummed commit slots that
+//! recover to the last durable commit after a crash. An LSM engine (fjall)
+//! would add compaction machinery this store does not need.
+//!
+//! [redb]: https://docs.rs/redb
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use redb::{Database, Durability, ReadableTable, TableDefinition};
+use tokio::sync::watch;
+
+/// Register and versioned-register states, as JSON.
+const REGISTERS: TableDefinition<&str, &[u8]> = TableDefinition::new("registers");
+/// Versioned registers, as JSON.
+const OBJECTS: TableDefinition<&str, &[u8]> = TableDefinition::new("objects");
+/// Set elements: one row per (key, element).
+const ELEMENTS: TableDefinition<(&str, i64), ()> = TableDefinition::new("elements");
+
+/// When writes reach the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FsyncPolicy {
+    /// Every acknowledged write is on disk.
+    Always,
+    /// A durable commit every this often.
+    Interval(Duration),
+    /// Only at a clean shutdown.
+    Never,
+}
+
+impl FsyncPolicy {
+    /// Parses `always`, `never` or `interval` (with `interval_ms`).
+    pub fn parse(s: &str, interval_ms: u64) -> Option<FsyncPolicy> {
+        match s {
+            "always" => Some(FsyncPolicy::Always),
+            "never" => Some(FsyncPolicy::Never),
+            "interval" => Some(FsyncPolicy::Interval(Duration::from_millis(
+                interval_ms.max(1),
+            ))),
+            _ => None,
+        }
+    }
+}
+
+/// Why the database could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum DurableError {
+    /// Opening, reading or creating the database failed.
+    #[error("data dir {dir}: {message}")]
+    Open {
+        /// The data directory.
+        dir: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+/// One change to persist.
+#[derive(Debug, Clone)]
+pub enum Mutation {
+    /// A register's new state (JSON).
+    Register(String, Vec<u8>),
+    /// A versioned register's new state (JSON).
+    Object(String, Vec<u8>),
+    /// Elements added to a set.
+    Elements(String, Vec<i64>),
+    /// A register dropped (handoff).
+    RemoveRegister(String),
+    /// A versioned register dropped.
+    RemoveObject(String),
+    /// A set dropped.
+    RemoveSet(String),
+}
+
+enum Job {
+    Write(u64, Mutation),
+    Shutdown(std::sync::mpsc::Sender<()>),
+}
+
+/// The persisted state read at start-up.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// Register states (JSON).
+    pub registers: Vec<(String, Vec<u8>)>,
+    /// Versioned register states (JSON).
+    pub objects: Vec<(String, Vec<u8>)>,
+    /// Set elements.
+    pub elements: Vec<(String, i64)>,
+}
+
+/// The handle the store sends mutations to.
+#[derive(Debug)]
+pub struct Persister {
+    tx: mpsc::Sender<Job>,
+    policy: FsyncPolicy,
+    durable: watch::Receiver<u64>,
+}
+
+impl Persister {
+    /// Opens (or creates) `dir/ringkv.redb`, reads it back, and starts the
+    /// writer thread.
+    pub fn open(dir: &Path, policy: FsyncPolicy) -> Result<(Persister, Loaded), DurableError> {
+        let err = |e: &dyn std::fmt::Display| DurableError::Open {
+            dir: dir.to_path_buf(),
+            message: e.to_string(),
+        };
+        std::fs::create_dir_all(dir).map_err(|e| err(&e))?;
+        let db = Database::create(dir.join("ringkv.redb")).map_err(|e| err(&e))?;
+        let txn = db.begin_write().map_err(|e| err(&e))?;
+        {
+            txn.open_table(REGISTERS).map_err(|e| err(&e))?;
+            txn.open_table(OBJECTS).map_err(|e| err(&e))?;
+            txn.open_table(ELEMENTS).map_err(|e| err(&e))?;
+        }
+        txn.commit().map_err(|e| err(&e))?;
+        let loaded = load(&db).map_err(|e| err(&e))?;
+        let (tx, rx) = mpsc::channel();
+        let (durable_tx, durable) = watch::channel(0);
+        let db = Arc::new(db);
+        std::thread::Builder::new()
+            .name("ringkv-writer".into())
+            .spawn(move || writer(db, rx, policy, durable_tx))
+            .map_err(|e| err(&e))?;
+        Ok((
+            Persister {
+                tx,
+                policy,
+                durable,
+            },
+            loaded,
+        ))
+    }
+
+    /// Queues a mutation; `seq` orders them (callers hold the map lock).
+    pub fn submit(&self, seq: u64, m: Mutation) {
+        let _ = self.tx.send(Job::Write(seq, m));
+    }
+
+    /// Under `always`, waits until every mutation up to `seq` is durable;
+    /// otherwise returns at once.
+    pub async fn wait(&self, seq: u64) {
+        if self.policy != FsyncPolicy::Always {
+            return;
+        }
+        let mut rx = self.durable.clone();
+        let _ = rx.wait_for(|d| *d >= seq).await;
+    }
+
+    /// Makes everything durable and stops the writer (clean shutdown).
+    pub fn close(&self) {
+        let (tx, rx) = std::sync::mpsc::channel();
+        if self.tx.send(Job::Shutdown(tx)).is_ok() {
+            let _ = rx.recv_timeout(Duration::from_secs(10));
+        }
+    }
+}
+
+// redb's error is large; these run once per start-up or per batch, so the
+// size of the error does not matter.
+#[allow(clippy::result_large_err)]
+fn load(db: &Database) -> Result<Loaded, redb::Error> {
+    let txn = db.begin_read()?;
+    let mut out = Loaded::default();
+    for row in txn.open_table(REGISTERS)?.iter()? {
+        let (k, v) = row?;
+        out.registers
+            .push((k.value().to_string(), v.value().to_vec()));
+    }
+    for row in txn.open_table(OBJECTS)?.iter()? {
+        let (k, v) = row?;
+        out.objects
+            .push((k.value().to_string(), v.value().to_vec()));
+    }
+    for row in txn.open_table(ELEMENTS)?.iter()? {
+        let (k, _) = row?;
+        let (key, e) = k.value();
+        out.elements.push((key.to_string(), e));
+    }
+    Ok(out)
+}
+
+/// Most mutations one transaction takes.
+const BATCH: usize = 4096;
+
+fn writer(
+    db: Arc<Database>,
+    rx: mpsc::Receiver<Job>,
+    policy: FsyncPolicy,
+    durable: watch::Sender<u64>,
+) {
+    let mut last_sync = Instant::now();
+    let mut unsynced = false;
+    let mut done_upto = 0u64;
+    loop {
+        let first = match policy {
+            FsyncPolicy::Interval(every) => match rx.recv_timeout(every) {
+                Ok(j) => Some(j),
+                Err(mpsc::RecvTimeoutError::Timeout) => None,
+                Err(mpsc::RecvTimeoutError::Disconnected) => return,
+            },
+            _ => match rx.recv() {
+                Ok(j) => Some(j),
+                Err(_) => return,
+            },
+        };
+        let mut batch = Vec::new();
+        let mut shutdown = None;
+        if let Some(j) = first {
+            let mut next = Some(j);
+            while let Some(j) = next.take() {
+                match j {
+                    Job::Write(seq, m) => batch.push((seq, m)),
+                    Job::Shutdown(ack) => {
+                        shutdown = Some(ack);
+                        break;
+                    }
+                }
+                if batch.len() < BATCH {
+                    next = rx.try_recv().ok();
+                }
+            }
+        }
+        let sync_due = match policy {
+            FsyncPolicy::Always => true,
+            FsyncPolicy::Interval(every) => last_sync.elapsed() >= every,
+            FsyncPolicy::Never => false,
+        } || shutdown.is_some();
+        if !batch.is_empty() || (sync_due && unsynced) {
+            let durability = if sync_due {
+                Durability::Immediate
+            } else {
+                Durability::None
+            };
+            match commit(&db, &batch, durability) {
+                Ok(()) => {
+                    if let Some((seq, _)) = batch.last() {
+                        done_upto = done_upto.max(*seq);
+                    }
+                    if sync_due {
+                        last_sync = Instant::now();
+                        unsynced = false;
+                        let _ = durable.send(done_upto);
+                    } else {
+                        unsynced = true;
+                    }
+                }
+                Err(e) => tracing::error!("persisting {} mutations failed: {e}", batch.len()),
+            }
+        }
+        if let Some(ack) = shutdown {
+            let _ = ack.send(());
+            return;
+        }
+    }
+}
+
+#[allow(clippy::result_large_err)]
+fn commit(
+    db: &Database,
+    batch: &[(u64, Mutation)],
+    durability: Durability,
+) -> Result<(), redb::Error> {
+    let mut txn = db.begin_write()?;
+    txn.set_durability(durability);
+    {
+        let mut registers = txn.open_table(REGISTERS)?;
+        let mut objects = txn.open_table(OBJECTS)?;
+        let mut elements = txn.open_table(ELEMENTS)?;
+        for (_, m) in batch {
+            match m {
+                Mutation::Register(k, v) => {
+                    registers.insert(k.as_str(), v.as_slice())?;
+                }
+                Mutation::Object(k, v) => {
+                    objects.insert(k.as_str(), v.as_slice())?;
+                }
+                Mutation::Elements(k, es) => {
+                    for e in es {
+                        elements.insert((k.as_str(), *e), ())?;
+                    }
+                }
+                Mutation::RemoveRegister(k) => {
+                    registers.remove(k.as_str())?;
+                }
+                Mutation::RemoveObject(k) => {
+                    objects.remove(k.as_str())?;
+                }
+                Mutation::RemoveSet(k) => {
+                    let doomed: Vec<i64> = elements
+                        .range((k.as_str(), i64::MIN)..=(k.as_str(), i64::MAX))?
+                        .map(|r| r.map(|(key, _)| key.value().1))
+                        .collect::<Result<_, _>>()?;
+                    for e in doomed {
+                        elements.remove((k.as_str(), e))?;
+                    }
+                }
+            }
+        }
+    }
+    txn.commit()?;
+    Ok(())
+}
