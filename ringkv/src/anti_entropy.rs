@@ -22,6 +22,7 @@
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
+use crate::crdt::Crdt;
 use crate::storage::{GSet, LwwValue};
 use crate::versioning::Object;
 
@@ -56,6 +57,13 @@ pub enum KeyState {
         /// Its state.
         object: Object,
     },
+    /// A CRDT.
+    Crdt {
+        /// The namespaced key.
+        key: String,
+        /// Its state.
+        state: Crdt,
+    },
 }
 
 impl KeyState {
@@ -64,7 +72,8 @@ impl KeyState {
         match self {
             KeyState::Register { key, .. }
             | KeyState::Set { key, .. }
-            | KeyState::Object { key, .. } => key,
+            | KeyState::Object { key, .. }
+            | KeyState::Crdt { key, .. } => key,
         }
     }
 

@@ -7,6 +7,9 @@
 //! | `GET /kv/{key}?r=R` | register quorum read: the value, or 300 with `siblings`; with the `context` |
 //! | `POST /set/{key}?w=W` | grow-only set add, body `{"element": i64}` |
 //! | `GET /set/{key}?r=R` | grow-only set quorum read (union) |
+//! | `POST /counter/{key}` / `GET` | PN-counter: body `{"delta": n}`; read `{"value": n}` |
+//! | `POST /orset/{key}` / `GET` | OR-set (add wins): `{"add": v}` or `{"remove": v}`; read `{"elements": [..]}` |
+//! | `POST /seq/{key}` / `GET` | sequence (RGA): `{"insert": v, "at": i}` or `{"delete": i}`; read `{"items": [..]}` |
 //! | `GET /admin/local/{kind}/{key}` | this node's own replica, uncoordinated |
 //! | `GET /admin/preflist/{key}` | the key's preference list |
 //! | `GET /admin/status` | node, membership and liveness, ring, N/R/W, local key counts, handoff, wall clock and uptime |
@@ -29,6 +32,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 
+use crate::crdt::CrdtOp;
 use crate::versioning::{Mode, Object, VersionVector};
 use serde_json::json;
 use tracing::debug;
@@ -53,7 +57,9 @@ pub enum ApiError {
 impl From<CoordError> for ApiError {
     fn from(e: CoordError) -> Self {
         match e {
-            CoordError::BadQuorum { .. } => ApiError::BadRequest(e.to_string()),
+            CoordError::BadQuorum { .. } | CoordError::WrongType => {
+                ApiError::BadRequest(e.to_string())
+            }
             CoordError::Quorum { .. } => ApiError::Unavailable(e),
         }
     }
@@ -93,6 +99,9 @@ pub fn router(state: Arc<Coordinator>) -> Router {
         .route("/health", get(health))
         .route("/kv/{key}", get(get_kv).put(put_kv))
         .route("/set/{key}", get(get_set).post(add_set))
+        .route("/counter/{key}", get(get_counter).post(update_counter))
+        .route("/orset/{key}", get(get_orset).post(update_orset))
+        .route("/seq/{key}", get(get_seq).post(update_seq))
         .route("/admin/local/{kind}/{key}", get(admin_local))
         .route("/admin/preflist/{key}", get(admin_preflist))
         .route("/admin/status", get(admin_status))
@@ -238,11 +247,158 @@ async fn get_set(
     Ok(Json(set_json(&set)).into_response())
 }
 
+/// The body of a CRDT update, by type.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CounterBody {
+    delta: i64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OrSetBody {
+    add: Option<serde_json::Value>,
+    remove: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SeqBody {
+    insert: Option<serde_json::Value>,
+    at: Option<usize>,
+    delete: Option<usize>,
+}
+
+async fn crdt_update(
+    coord: &Coordinator,
+    kind: &str,
+    key: Result<Path<String>, PathRejection>,
+    params: Params,
+    change: CrdtOp,
+) -> ApiResult {
+    let key = path(key)?;
+    let w = quorum(coord, QuorumKind::Write, params)?;
+    let state = coord
+        .update_crdt(&format!("{kind}/{key}"), change, w)
+        .await?;
+    Ok(Json(state.view()).into_response())
+}
+
+async fn crdt_read(
+    coord: &Coordinator,
+    kind: &str,
+    key: Result<Path<String>, PathRejection>,
+    params: Params,
+) -> ApiResult {
+    let key = path(key)?;
+    let r = quorum(coord, QuorumKind::Read, params)?;
+    match coord.read_crdt(&format!("{kind}/{key}"), r).await? {
+        Some(state) => Ok(Json(state.view()).into_response()),
+        None => Err(ApiError::NotFound),
+    }
+}
+
+async fn update_counter(
+    State(coord): State<Arc<Coordinator>>,
+    key: Result<Path<String>, PathRejection>,
+    params: Params,
+    bytes: Bytes,
+) -> ApiResult {
+    let CounterBody { delta } = body(&bytes, r#"{"delta": <i64>}"#)?;
+    crdt_update(&coord, "counter", key, params, CrdtOp::Add { delta }).await
+}
+
+async fn get_counter(
+    State(coord): State<Arc<Coordinator>>,
+    key: Result<Path<String>, PathRejection>,
+    params: Params,
+) -> ApiResult {
+    crdt_read(&coord, "counter", key, params).await
+}
+
+async fn update_orset(
+    State(coord): State<Arc<Coordinator>>,
+    key: Result<Path<String>, PathRejection>,
+    params: Params,
+    bytes: Bytes,
+) -> ApiResult {
+    let shape = r#"{"add": <any>} or {"remove": <any>}"#;
+    let change = match body::<OrSetBody>(&bytes, shape)? {
+        OrSetBody {
+            add: Some(element),
+            remove: None,
+        } => CrdtOp::Insert { element },
+        OrSetBody {
+            add: None,
+            remove: Some(element),
+        } => CrdtOp::Remove { element },
+        _ => {
+            return Err(ApiError::BadRequest(format!(
+                "invalid body (expected {shape})"
+            )))
+        }
+    };
+    crdt_update(&coord, "orset", key, params, change).await
+}
+
+async fn get_orset(
+    State(coord): State<Arc<Coordinator>>,
+    key: Result<Path<String>, PathRejection>,
+    params: Params,
+) -> ApiResult {
+    crdt_read(&coord, "orset", key, params).await
+}
+
+async fn update_seq(
+    State(coord): State<Arc<Coordinator>>,
+    key: Result<Path<String>, PathRejection>,
+    params: Params,
+    bytes: Bytes,
+) -> ApiResult {
+    let shape = r#"{"insert": <any>, "at": <index>} or {"delete": <index>}"#;
+    let change = match body::<SeqBody>(&bytes, shape)? {
+        SeqBody {
+            insert: Some(value),
+            at,
+            delete: None,
+        } => CrdtOp::SeqInsert {
+            at: at.unwrap_or(usize::MAX),
+            value,
+        },
+        SeqBody {
+            insert: None,
+            at: None,
+            delete: Some(at),
+        } => CrdtOp::SeqDelete { at },
+        _ => {
+            return Err(ApiError::BadRequest(format!(
+                "invalid body (expected {shape})"
+            )))
+        }
+    };
+    crdt_update(&coord, "seq", key, params, change).await
+}
+
+async fn get_seq(
+    State(coord): State<Arc<Coordinator>>,
+    key: Result<Path<String>, PathRejection>,
+    params: Params,
+) -> ApiResult {
+    crdt_read(&coord, "seq", key, params).await
+}
+
 async fn admin_local(
     State(coord): State<Arc<Coordinator>>,
     p: Result<Path<(String, String)>, PathRejection>,
 ) -> ApiResult {
     let (kind, key) = path(p)?;
+    if matches!(kind.as_str(), "counter" | "orset" | "seq") {
+        return coord
+            .store()
+            .read_crdt(&format!("{kind}/{key}"))
+            .map(|c| Json(c.view()).into_response())
+            .ok_or(ApiError::NotFound);
+    }
     let body = match Kind::parse(&kind) {
         Some(Kind::Kv) if coord.config().conflict != Mode::Lww => {
             return coord
@@ -255,7 +411,7 @@ async fn admin_local(
         Some(Kind::Set) => coord.store().read_set(&key).map(|s| set_json(&s)),
         None => {
             return Err(ApiError::BadRequest(format!(
-                "unknown kind {kind:?}: expected \"kv\" or \"set\""
+                "unknown kind {kind:?}: expected kv, set, counter, orset or seq"
             )))
         }
     };

@@ -23,6 +23,7 @@ use tracing::debug;
 
 use crate::anti_entropy::{self, AaeReply, AaeRequest, KeyState, Tree};
 use crate::config::Config;
+use crate::crdt::{Crdt, CrdtOp};
 use crate::membership::{Member, Membership, Status};
 use crate::replica::{self, Gossip, ReplicaClient, ReplicaOp, ReplicaReply};
 use crate::ring::Ring;
@@ -51,6 +52,9 @@ pub enum CoordError {
         /// The replication factor.
         n: usize,
     },
+    /// The key holds a different CRDT type than the operation is for.
+    #[error("the key holds a different type")]
+    WrongType,
     /// Fewer than `needed` replicas answered successfully in time.
     #[error("quorum not reached: needed {needed}, got {got}")]
     Quorum {
@@ -333,6 +337,24 @@ impl Coordinator {
                 report.pending += 1;
             }
         }
+        for key in self.store.crdt_keys() {
+            let owners = ring.preference_list(&key, self.config.n);
+            if owners.contains(&me) {
+                continue;
+            }
+            let Some(state) = self.store.read_crdt(&key) else {
+                continue;
+            };
+            let op = ReplicaOp::MergeCrdt {
+                key: key.clone(),
+                state: state.clone(),
+            };
+            if self.push_to_all(&owners, op).await && self.store.remove_crdt_if(&key, &state) {
+                report.moved += 1;
+            } else {
+                report.pending += 1;
+            }
+        }
         self.handed_off
             .fetch_add(report.moved as u64, Ordering::Relaxed);
         self.handoff_pending
@@ -341,7 +363,8 @@ impl Coordinator {
             debug!(moved = report.moved, pending = report.pending, "handoff");
         }
         let counts = self.store.counts();
-        let holds_nothing = counts.kv == 0 && counts.set == 0 && counts.objects == 0;
+        let holds_nothing =
+            counts.kv == 0 && counts.set == 0 && counts.objects == 0 && counts.crdts == 0;
         let finished = {
             let mut m = write(&self.membership);
             m.my_status() == Status::Leaving && holds_nothing && m.set_my_status(Status::Left)
@@ -508,6 +531,11 @@ impl Coordinator {
                 out.push(KeyState::Object { key, object });
             }
         }
+        for key in self.store.crdt_keys().into_iter().filter(|k| wanted(k)) {
+            if let Some(state) = self.store.read_crdt(&key) {
+                out.push(KeyState::Crdt { key, state });
+            }
+        }
         out
     }
 
@@ -548,6 +576,11 @@ impl Coordinator {
                 let before = self.store.read_object(key);
                 self.store.merge_object(key, object);
                 before != self.store.read_object(key)
+            }
+            KeyState::Crdt { key, state } => {
+                let before = self.store.read_crdt(key);
+                self.store.merge_crdt(key, state);
+                before != self.store.read_crdt(key)
             }
         }
     }
@@ -604,6 +637,7 @@ impl Coordinator {
                 KeyState::Register { key, value } => ReplicaOp::WriteRegister { key, value },
                 KeyState::Set { key, elements } => ReplicaOp::MergeSet { key, elements },
                 KeyState::Object { key, object } => ReplicaOp::MergeObject { key, object },
+                KeyState::Crdt { key, state } => ReplicaOp::MergeCrdt { key, state },
             };
             if matches!(self.client.call(addr, &op).await, Ok(ReplicaReply::Ack)) {
                 repaired += 1;
@@ -683,31 +717,6 @@ impl Coordinator {
         client: Option<String>,
         w: usize,
     ) -> Result<Object, CoordError> {
-        let deadline = Instant::now() + self.config.request_timeout;
-        let primaries: Vec<String> = self.preference_list(key);
-        let mut owners = primaries.clone();
-        if self.config.sloppy_quorum {
-            owners.extend(
-                self.ring()
-                    .preference_list(key, usize::MAX)
-                    .into_iter()
-                    .skip(primaries.len())
-                    .map(str::to_string),
-            );
-        }
-        // This node first if it is a primary (no round trip), then primaries
-        // the failure detector thinks alive, then live fallbacks (sloppy
-        // quorum), then the rest; ring order within each group.
-        owners.sort_by_key(|o| {
-            let primary = primaries.contains(o);
-            let alive = read(&self.membership).is_alive(o, self.started);
-            match (*o == self.config.node && primary, primary, alive) {
-                (true, _, _) => 0,
-                (_, true, true) => 1,
-                (_, false, true) => 2,
-                _ => 3,
-            }
-        });
         let op = ReplicaOp::UpdateObject {
             key: key.to_string(),
             mode: self.config.conflict,
@@ -715,38 +724,12 @@ impl Coordinator {
             context,
             client,
         };
-        let mut coordinated = None;
-        for owner in &owners {
-            if Instant::now() >= deadline {
-                break;
-            }
-            let reply = if *owner == self.config.node {
-                let reply = replica::apply(&self.store, &self.config.node, &op);
-                self.store.sync().await;
-                Some(reply)
-            } else {
-                let Some(addr) = read(&self.membership).addr_of(owner).map(str::to_string) else {
-                    continue;
-                };
-                match tokio::time::timeout_at(deadline, self.client.call(&addr, &op)).await {
-                    Ok(Ok(r)) => {
-                        write(&self.membership).heard_from(owner);
-                        Some(r)
-                    }
-                    _ => None,
-                }
-            };
-            if let Some(ReplicaReply::Object { object: Some(o) }) = reply {
-                coordinated = Some((owner.clone(), o));
-                break;
-            }
-        }
-        let Some((by, object)) = coordinated else {
-            return Err(CoordError::Quorum {
-                kind: QuorumKind::Write,
-                needed: w,
-                got: 0,
-            });
+        let (by, reply) = self.coordinate(key, &op, w).await?;
+        let ReplicaReply::Object {
+            object: Some(object),
+        } = reply
+        else {
+            return Err(CoordError::WrongType);
         };
         let merge = ReplicaOp::MergeObject {
             key: key.to_string(),
@@ -763,6 +746,138 @@ impl Coordinator {
                 other => other,
             })?;
         Ok(object)
+    }
+
+    /// Applies a CRDT operation: one replica (chosen as for
+    /// [`Self::put_object`]) applies it under its own name, and the new
+    /// state is merged into the others; succeeds once `w` replicas hold it.
+    pub async fn update_crdt(
+        &self,
+        key: &str,
+        change: CrdtOp,
+        w: usize,
+    ) -> Result<Crdt, CoordError> {
+        let op = ReplicaOp::UpdateCrdt {
+            key: key.to_string(),
+            change,
+        };
+        let (by, reply) = self.coordinate(key, &op, w).await?;
+        let ReplicaReply::Crdt { state: Some(state) } = reply else {
+            return Err(CoordError::WrongType);
+        };
+        let merge = ReplicaOp::MergeCrdt {
+            key: key.to_string(),
+            state: state.clone(),
+        };
+        self.quorum_except(key, merge, QuorumKind::Write, w - 1, Some(&by))
+            .await
+            .map_err(|e| match e {
+                CoordError::Quorum { kind, got, .. } => CoordError::Quorum {
+                    kind,
+                    needed: w,
+                    got: got + 1,
+                },
+                other => other,
+            })?;
+        Ok(state)
+    }
+
+    /// Reads a CRDT from `r` replicas and merges their states (read repair
+    /// as for registers).
+    pub async fn read_crdt(&self, key: &str, r: usize) -> Result<Option<Crdt>, CoordError> {
+        let op = ReplicaOp::ReadCrdt {
+            key: key.to_string(),
+        };
+        let replies = self.gather(key, op, QuorumKind::Read, r, None).await?;
+        let mut merged: Option<Crdt> = None;
+        for (_, reply) in &replies {
+            if let ReplicaReply::Crdt { state: Some(s) } = reply {
+                match &mut merged {
+                    Some(m) => m.merge(s),
+                    None => merged = Some(s.clone()),
+                }
+            }
+        }
+        if let Some(m) = &merged {
+            for (node, reply) in &replies {
+                let same = matches!(reply, ReplicaReply::Crdt { state: Some(s) } if s == m);
+                if !same {
+                    self.repair(
+                        node,
+                        ReplicaOp::MergeCrdt {
+                            key: key.to_string(),
+                            state: m.clone(),
+                        },
+                    );
+                }
+            }
+        }
+        Ok(merged)
+    }
+
+    /// Has one replica apply `op` (a write that must be stamped by a single
+    /// replica): this node if it is a primary, else primaries the failure
+    /// detector thinks alive, then (sloppy quorum) live fallbacks. Returns
+    /// the replica that applied it and its reply.
+    async fn coordinate(
+        &self,
+        key: &str,
+        op: &ReplicaOp,
+        w: usize,
+    ) -> Result<(String, ReplicaReply), CoordError> {
+        let deadline = Instant::now() + self.config.request_timeout;
+        let primaries: Vec<String> = self.preference_list(key);
+        let mut owners = primaries.clone();
+        if self.config.sloppy_quorum {
+            owners.extend(
+                self.ring()
+                    .preference_list(key, usize::MAX)
+                    .into_iter()
+                    .skip(primaries.len())
+                    .map(str::to_string),
+            );
+        }
+        owners.sort_by_key(|o| {
+            let primary = primaries.contains(o);
+            let alive = read(&self.membership).is_alive(o, self.started);
+            match (*o == self.config.node && primary, primary, alive) {
+                (true, _, _) => 0,
+                (_, true, true) => 1,
+                (_, false, true) => 2,
+                _ => 3,
+            }
+        });
+        for owner in &owners {
+            if Instant::now() >= deadline {
+                break;
+            }
+            let reply = if *owner == self.config.node {
+                let reply = replica::apply(&self.store, &self.config.node, op);
+                self.store.sync().await;
+                Some(reply)
+            } else {
+                let Some(addr) = read(&self.membership).addr_of(owner).map(str::to_string) else {
+                    continue;
+                };
+                match tokio::time::timeout_at(deadline, self.client.call(&addr, op)).await {
+                    Ok(Ok(r)) => {
+                        write(&self.membership).heard_from(owner);
+                        Some(r)
+                    }
+                    _ => None,
+                }
+            };
+            match reply {
+                Some(ReplicaReply::WrongType) => return Err(CoordError::WrongType),
+                Some(r) if reply_matches(op, &r) => return Ok((owner.clone(), r)),
+                _ => {}
+            }
+        }
+        Err(CoordError::Quorum {
+            kind: QuorumKind::Write,
+            needed: w,
+            got: 0,
+        })
     }
 
     /// Reads a versioned register from `r` replicas and merges their states
@@ -1002,6 +1117,12 @@ fn reply_matches(op: &ReplicaOp, reply: &ReplicaReply) -> bool {
                 ReplicaReply::Register { .. }
             )
             | (ReplicaOp::ReadSet { .. }, ReplicaReply::Set { .. })
+            | (ReplicaOp::MergeCrdt { .. }, ReplicaReply::Ack)
+            | (ReplicaOp::ReadCrdt { .. }, ReplicaReply::Crdt { .. })
+            | (
+                ReplicaOp::UpdateCrdt { .. },
+                ReplicaReply::Crdt { state: Some(_) }
+            )
     )
 }
 

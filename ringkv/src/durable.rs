@@ -36,6 +36,8 @@ use tokio::sync::watch;
 const REGISTERS: TableDefinition<&str, &[u8]> = TableDefinition::new("registers");
 /// Versioned registers, as JSON.
 const OBJECTS: TableDefinition<&str, &[u8]> = TableDefinition::new("objects");
+/// CRDT states, as JSON.
+const CRDTS: TableDefinition<&str, &[u8]> = TableDefinition::new("crdts");
 /// Set elements: one row per (key, element).
 const ELEMENTS: TableDefinition<(&str, i64), ()> = TableDefinition::new("elements");
 
@@ -86,6 +88,10 @@ pub enum Mutation {
     Object(String, Vec<u8>),
     /// Elements added to a set.
     Elements(String, Vec<i64>),
+    /// A CRDT's new state (JSON).
+    Crdt(String, Vec<u8>),
+    /// A CRDT dropped (handoff).
+    RemoveCrdt(String),
     /// A register dropped (handoff).
     RemoveRegister(String),
     /// A versioned register dropped.
@@ -108,6 +114,8 @@ pub struct Loaded {
     pub objects: Vec<(String, Vec<u8>)>,
     /// Set elements.
     pub elements: Vec<(String, i64)>,
+    /// CRDT states (JSON).
+    pub crdts: Vec<(String, Vec<u8>)>,
 }
 
 /// The handle the store sends mutations to.
@@ -133,6 +141,7 @@ impl Persister {
             txn.open_table(REGISTERS).map_err(|e| err(&e))?;
             txn.open_table(OBJECTS).map_err(|e| err(&e))?;
             txn.open_table(ELEMENTS).map_err(|e| err(&e))?;
+            txn.open_table(CRDTS).map_err(|e| err(&e))?;
         }
         txn.commit().map_err(|e| err(&e))?;
         let loaded = load(&db).map_err(|e| err(&e))?;
@@ -192,6 +201,10 @@ fn load(db: &Database) -> Result<Loaded, redb::Error> {
         let (k, v) = row?;
         out.objects
             .push((k.value().to_string(), v.value().to_vec()));
+    }
+    for row in txn.open_table(CRDTS)?.iter()? {
+        let (k, v) = row?;
+        out.crdts.push((k.value().to_string(), v.value().to_vec()));
     }
     for row in txn.open_table(ELEMENTS)?.iter()? {
         let (k, _) = row?;
@@ -288,6 +301,7 @@ fn commit(
         let mut registers = txn.open_table(REGISTERS)?;
         let mut objects = txn.open_table(OBJECTS)?;
         let mut elements = txn.open_table(ELEMENTS)?;
+        let mut crdts = txn.open_table(CRDTS)?;
         for (_, m) in batch {
             match m {
                 Mutation::Register(k, v) => {
@@ -300,6 +314,12 @@ fn commit(
                     for e in es {
                         elements.insert((k.as_str(), *e), ())?;
                     }
+                }
+                Mutation::Crdt(k, v) => {
+                    crdts.insert(k.as_str(), v.as_slice())?;
+                }
+                Mutation::RemoveCrdt(k) => {
+                    crdts.remove(k.as_str())?;
                 }
                 Mutation::RemoveRegister(k) => {
                     registers.remove(k.as_str())?;

@@ -20,6 +20,7 @@ pub mod anti_entropy;
 pub mod api;
 pub mod config;
 pub mod coordinator;
+pub mod crdt;
 pub mod durable;
 pub mod membership;
 pub mod node;

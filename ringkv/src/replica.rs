@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::anti_entropy::{AaeReply, AaeRequest, AAE_PATH};
 use crate::coordinator::Coordinator;
+use crate::crdt::{Crdt, CrdtOp};
 use crate::membership::Member;
 use crate::storage::{GSet, LwwValue, Store};
 use crate::versioning::{Mode, Object, VersionVector};
@@ -89,6 +90,26 @@ pub enum ReplicaOp {
         /// Register key.
         key: String,
     },
+    /// Apply a CRDT operation, this replica coordinating it; replies with
+    /// the new state.
+    UpdateCrdt {
+        /// Namespaced key (`counter/x`).
+        key: String,
+        /// The operation.
+        change: CrdtOp,
+    },
+    /// Merge another replica's CRDT state.
+    MergeCrdt {
+        /// Namespaced key.
+        key: String,
+        /// The state.
+        state: Crdt,
+    },
+    /// Return the replica's CRDT state.
+    ReadCrdt {
+        /// Namespaced key.
+        key: String,
+    },
 }
 
 /// Path of the gossip endpoint.
@@ -125,6 +146,13 @@ pub enum ReplicaReply {
         /// The state, if the replica has the key.
         object: Option<Object>,
     },
+    /// The replica's state of a CRDT.
+    Crdt {
+        /// The state, if the replica has the key.
+        state: Option<Crdt>,
+    },
+    /// The operation does not fit the type the key holds.
+    WrongType,
 }
 
 /// Applies `op` to the local store of node `node`. Used both for the
@@ -172,6 +200,17 @@ pub fn apply(store: &Store, node: &str, op: &ReplicaOp) -> ReplicaReply {
         }
         ReplicaOp::ReadObject { key } => ReplicaReply::Object {
             object: store.read_object(key),
+        },
+        ReplicaOp::UpdateCrdt { key, change } => match store.update_crdt(key, change, node) {
+            Some(state) => ReplicaReply::Crdt { state: Some(state) },
+            None => ReplicaReply::WrongType,
+        },
+        ReplicaOp::MergeCrdt { key, state } => {
+            store.merge_crdt(key, state);
+            ReplicaReply::Ack
+        }
+        ReplicaOp::ReadCrdt { key } => ReplicaReply::Crdt {
+            state: store.read_crdt(key),
         },
     }
 }

@@ -15,6 +15,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::crdt::{Crdt, CrdtOp};
 use crate::durable::{DurableError, FsyncPolicy, Mutation, Persister};
 use crate::versioning::{Mode, Object, VersionVector};
 use std::path::Path;
@@ -119,6 +120,8 @@ pub struct KeyCounts {
     pub with_siblings: usize,
     /// The most siblings any key holds.
     pub max_siblings: usize,
+    /// Number of CRDT keys held.
+    pub crdts: usize,
 }
 
 /// This node's replica of every key it has been sent.
@@ -130,6 +133,7 @@ pub struct Store {
     registers: Mutex<HashMap<String, LwwValue>>,
     sets: Mutex<HashMap<String, GSet>>,
     objects: Mutex<HashMap<String, Object>>,
+    crdts: Mutex<HashMap<String, Crdt>>,
     persist: Option<Persister>,
     seq: AtomicU64,
 }
@@ -159,6 +163,11 @@ impl Store {
             let value = serde_json::from_slice(&v).map_err(|e| bad("object", &k, e))?;
             objects.insert(k, value);
         }
+        let mut crdts = HashMap::new();
+        for (k, v) in loaded.crdts {
+            let value = serde_json::from_slice(&v).map_err(|e| bad("crdt", &k, e))?;
+            crdts.insert(k, value);
+        }
         let mut sets: HashMap<String, GSet> = HashMap::new();
         for (k, e) in loaded.elements {
             sets.entry(k).or_default().insert(e);
@@ -167,6 +176,7 @@ impl Store {
             registers: Mutex::new(registers),
             sets: Mutex::new(sets),
             objects: Mutex::new(objects),
+            crdts: Mutex::new(crdts),
             persist: Some(persister),
             seq: AtomicU64::new(0),
         })
@@ -346,6 +356,63 @@ impl Store {
         }
     }
 
+    /// Applies a CRDT operation as `node` (this replica coordinates it);
+    /// returns the new state, or `None` if the key holds another type.
+    pub fn update_crdt(&self, key: &str, op: &CrdtOp, node: &str) -> Option<Crdt> {
+        let mut map = lock(&self.crdts);
+        let state = map
+            .entry(key.to_string())
+            .or_insert_with(|| Crdt::empty_for(op));
+        if !state.apply(node, op) {
+            return None;
+        }
+        let now = state.clone();
+        self.log(|| Mutation::Crdt(key.to_string(), json_bytes(&now)));
+        Some(now)
+    }
+
+    /// Merges another replica's state of a CRDT.
+    pub fn merge_crdt(&self, key: &str, other: &Crdt) {
+        let mut map = lock(&self.crdts);
+        let now = match map.get_mut(key) {
+            Some(mine) => {
+                let before = mine.clone();
+                mine.merge(other);
+                if *mine == before {
+                    return;
+                }
+                mine.clone()
+            }
+            None => {
+                map.insert(key.to_string(), other.clone());
+                other.clone()
+            }
+        };
+        self.log(|| Mutation::Crdt(key.to_string(), json_bytes(&now)));
+    }
+
+    /// The local state of a CRDT.
+    pub fn read_crdt(&self, key: &str) -> Option<Crdt> {
+        lock(&self.crdts).get(key).cloned()
+    }
+
+    /// Keys of the CRDTs this replica holds (`type/key`).
+    pub fn crdt_keys(&self) -> Vec<String> {
+        lock(&self.crdts).keys().cloned().collect()
+    }
+
+    /// Drops CRDT `key` if it is still exactly `state`.
+    pub fn remove_crdt_if(&self, key: &str, state: &Crdt) -> bool {
+        let mut map = lock(&self.crdts);
+        if map.get(key) == Some(state) {
+            map.remove(key);
+            self.log(|| Mutation::RemoveCrdt(key.to_string()));
+            true
+        } else {
+            false
+        }
+    }
+
     /// How many keys of each kind this replica holds.
     pub fn counts(&self) -> KeyCounts {
         let objects = lock(&self.objects);
@@ -359,6 +426,7 @@ impl Store {
                 .map(|o| o.siblings.len())
                 .max()
                 .unwrap_or(0),
+            crdts: lock(&self.crdts).len(),
         }
     }
 }

@@ -269,7 +269,8 @@ fn three_node_cluster_quorums_and_failures() {
         status,
         json!({"node": "n1", "nodes": ["n1", "n2", "n3"], "n": 3, "r": 2, "w": 2,
                "conflict": "lww",
-               "keys": {"kv": 0, "set": 0, "objects": 0, "with_siblings": 0, "max_siblings": 0}})
+               "keys": {"kv": 0, "set": 0, "objects": 0, "with_siblings": 0, "max_siblings": 0,
+                        "crdts": 0}})
     );
     let (_, pl) = c.get(0, "/admin/preflist/alpha");
     let mut names: Vec<String> = serde_json::from_value(pl["nodes"].clone()).unwrap();
@@ -824,4 +825,53 @@ fn fsync_always_survives_kill_9_and_never_loses_acknowledged_writes() {
             "{policy}: {set}"
         );
     }
+}
+
+#[test]
+fn crdts_over_http_count_add_win_and_converge_on_every_replica() {
+    let c = cluster_of(3, "anti_entropy_interval_ms = 0");
+    // PN-counter: concurrent increments and decrements through every node.
+    std::thread::scope(|s| {
+        for i in 0..3 {
+            let c = &c;
+            s.spawn(move || {
+                for _ in 0..20 {
+                    let (st, body) = c.post(i, "/counter/hits?w=3", json!({"delta": 2}));
+                    assert_eq!(st, StatusCode::OK, "{body}");
+                }
+                let (st, _) = c.post(i, "/counter/hits?w=3", json!({"delta": -5}));
+                assert_eq!(st, StatusCode::OK);
+            });
+        }
+    });
+    for i in 0..3 {
+        assert_eq!(c.get(i, "/counter/hits?r=3").1, json!({"value": 105}));
+        assert_eq!(
+            c.get(i, "/admin/local/counter/hits").1,
+            json!({"value": 105})
+        );
+    }
+    // OR-set: add, remove, add again; a remove of an unseen add loses.
+    c.post(0, "/orset/s?w=3", json!({"add": "x"}));
+    c.post(1, "/orset/s?w=3", json!({"add": "y"}));
+    c.post(2, "/orset/s?w=3", json!({"remove": "x"}));
+    assert_eq!(c.get(0, "/orset/s?r=3").1, json!({"elements": ["y"]}));
+    c.post(0, "/orset/s?w=3", json!({"add": "x"}));
+    assert_eq!(c.get(1, "/orset/s?r=3").1, json!({"elements": ["x", "y"]}));
+    // Sequence: appends from two nodes, an insert in the middle, a delete.
+    for (i, v) in [(0, "a"), (1, "b"), (2, "c")] {
+        let (st, body) = c.post(i, "/seq/l?w=3", json!({"insert": v}));
+        assert_eq!(st, StatusCode::OK, "{body}");
+    }
+    c.post(1, "/seq/l?w=3", json!({"insert": "ab", "at": 1}));
+    c.post(2, "/seq/l?w=3", json!({"delete": 2}));
+    let expected = json!({"items": ["a", "ab", "c"]});
+    for i in 0..3 {
+        assert_eq!(c.get(i, "/seq/l?r=3").1, expected);
+        assert_eq!(c.get(i, "/admin/local/seq/l").1, expected);
+    }
+    // Types do not mix, and bad bodies say what they expected.
+    let (st, body) = c.post(0, "/orset/s", json!({"add": 1, "remove": 2}));
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("remove"));
 }

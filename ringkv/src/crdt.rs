@@ -1,0 +1,511 @@
+//! Conflict-free replicated data types with state-based merge.
+//!
+//! Each type is a state that replicas merge in any order, any number of
+//! times, and still agree (merge is commutative, associative and idempotent:
+//! property tests below). An operation is applied at one replica, which
+//! stamps it with its own name; the resulting state is then merged into the
+//! other replicas, exactly like a versioned register.
+//!
+//! - [`PnCounter`]: increments and decrements, one pair of counters per
+//!   node; the value is the sum of increments minus the sum of decrements.
+//! - [`OrSet`]: an observed-remove set without tombstones (ORSWOT). Every
+//!   add gets a fresh *dot*; a remove deletes the dots of the element that
+//!   the removing replica has seen, and only those, so an add concurrent
+//!   with a remove survives it (*add wins*).
+//! - [`Rga`]: a replicated growable array (a sequence): every insert gets a
+//!   unique, Lamport-ordered id and names the element it follows; deletes
+//!   leave a tombstone. Replicas that have seen the same inserts and deletes
+//!   show the same list, and each replica's own inserts keep their order.
+//!
+//! Registers are CRDTs too and live under `/kv`: with `conflict = "lww"` a
+//! key is a last-writer-wins register, with `conflict = "dvv"` a
+//! multi-value register (see [`crate::versioning`]).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::versioning::{merge_vv, VersionVector};
+
+/// One event at one node: `(node, counter)`.
+pub type Dot = (String, u64);
+
+/// Increments and decrements per node.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PnCounter {
+    /// Total increments, per node.
+    pub p: BTreeMap<String, u64>,
+    /// Total decrements, per node.
+    pub n: BTreeMap<String, u64>,
+}
+
+impl PnCounter {
+    /// Adds `delta` (negative: a decrement) as `node`.
+    pub fn add(&mut self, node: &str, delta: i64) {
+        let side = if delta >= 0 { &mut self.p } else { &mut self.n };
+        *side.entry(node.to_string()).or_insert(0) += delta.unsigned_abs();
+    }
+
+    /// The counter's value.
+    pub fn value(&self) -> i64 {
+        let p: u64 = self.p.values().sum();
+        let n: u64 = self.n.values().sum();
+        p as i64 - n as i64
+    }
+
+    /// Pointwise maximum.
+    pub fn merge(&mut self, other: &PnCounter) {
+        for (side, theirs) in [(&mut self.p, &other.p), (&mut self.n, &other.n)] {
+            for (k, v) in theirs {
+                let e = side.entry(k.clone()).or_insert(0);
+                *e = (*e).max(*v);
+            }
+        }
+    }
+}
+
+/// An add-wins observed-remove set of JSON values.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrSet {
+    /// Live elements (as JSON text) and the dots of the adds that put them
+    /// there.
+    pub entries: BTreeMap<String, BTreeSet<Dot>>,
+    /// Every dot this replica has seen, added or removed since.
+    pub clock: VersionVector,
+}
+
+impl OrSet {
+    /// Adds `element` as `node`: its old dots (seen here) are replaced by
+    /// a fresh one.
+    pub fn add(&mut self, node: &str, element: &Value) {
+        let n = self.clock.get(node).copied().unwrap_or(0) + 1;
+        self.clock.insert(node.to_string(), n);
+        self.entries
+            .insert(element.to_string(), BTreeSet::from([(node.to_string(), n)]));
+    }
+
+    /// Removes `element`: the adds this replica has seen are gone; adds it
+    /// has not seen (concurrent ones) survive the merge.
+    pub fn remove(&mut self, element: &Value) {
+        self.entries.remove(&element.to_string());
+    }
+
+    /// The elements, in a stable order.
+    pub fn elements(&self) -> Vec<Value> {
+        self.entries
+            .keys()
+            .map(|k| serde_json::from_str(k).expect("elements are stored as JSON"))
+            .collect()
+    }
+
+    /// ORSWOT merge: a dot survives if both sides have it, or if the side
+    /// lacking it has never seen it (so did not remove it).
+    pub fn merge(&mut self, other: &OrSet) {
+        let seen =
+            |clock: &VersionVector, (node, c): &Dot| clock.get(node).copied().unwrap_or(0) >= *c;
+        let keys: BTreeSet<String> = self
+            .entries
+            .keys()
+            .chain(other.entries.keys())
+            .cloned()
+            .collect();
+        let empty = BTreeSet::new();
+        let mut merged = BTreeMap::new();
+        for k in keys {
+            let mine = self.entries.get(&k).unwrap_or(&empty);
+            let theirs = other.entries.get(&k).unwrap_or(&empty);
+            let dots: BTreeSet<Dot> = mine
+                .iter()
+                .filter(|d| theirs.contains(*d) || !seen(&other.clock, d))
+                .chain(
+                    theirs
+                        .iter()
+                        .filter(|d| !mine.contains(*d) && !seen(&self.clock, d)),
+                )
+                .cloned()
+                .collect();
+            if !dots.is_empty() {
+                merged.insert(k, dots);
+            }
+        }
+        self.entries = merged;
+        self.clock = merge_vv(&self.clock, &other.clock);
+    }
+}
+
+/// A unique, totally ordered id for a sequence element: a Lamport counter,
+/// then the inserting node.
+pub type SeqId = (u64, String);
+
+/// One element of a sequence, alive or deleted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeqItem {
+    /// Its id.
+    pub id: SeqId,
+    /// The element it was inserted after (`None`: the head).
+    pub after: Option<SeqId>,
+    /// Its value.
+    pub value: Value,
+    /// Deleted (a tombstone keeps its place for later inserts).
+    pub deleted: bool,
+}
+
+/// A replicated growable array.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rga {
+    /// Every element ever inserted, by id.
+    pub items: BTreeMap<String, SeqItem>,
+}
+
+fn id_key(id: &SeqId) -> String {
+    format!("{:020}:{}", id.0, id.1)
+}
+
+impl Rga {
+    fn max_counter(&self) -> u64 {
+        self.items.values().map(|i| i.id.0).max().unwrap_or(0)
+    }
+
+    /// The ids of the live elements, in list order.
+    fn order(&self) -> Vec<SeqId> {
+        // Children of each element (and of the head), newest first: a later
+        // insert after the same element goes before earlier ones.
+        let mut children: BTreeMap<Option<SeqId>, Vec<&SeqItem>> = BTreeMap::new();
+        for item in self.items.values() {
+            children.entry(item.after.clone()).or_default().push(item);
+        }
+        for list in children.values_mut() {
+            list.sort_by(|a, b| b.id.cmp(&a.id));
+        }
+        let mut out = Vec::new();
+        let mut stack: Vec<&SeqItem> = children.get(&None).cloned().unwrap_or_default();
+        stack.reverse();
+        while let Some(item) = stack.pop() {
+            out.push(item);
+            if let Some(kids) = children.get(&Some(item.id.clone())) {
+                for k in kids.iter().rev() {
+                    stack.push(k);
+                }
+            }
+        }
+        out.into_iter()
+            .filter(|i| !i.deleted)
+            .map(|i| i.id.clone())
+            .collect()
+    }
+
+    /// The live values, in order.
+    pub fn values(&self) -> Vec<Value> {
+        self.order()
+            .iter()
+            .map(|id| self.items[&id_key(id)].value.clone())
+            .collect()
+    }
+
+    /// Inserts `value` as `node` at position `at` of the live list (clamped
+    /// to its length); returns the new element's id.
+    pub fn insert(&mut self, node: &str, at: usize, value: Value) -> SeqId {
+        let order = self.order();
+        let at = at.min(order.len());
+        let after = if at == 0 {
+            None
+        } else {
+            order.get(at - 1).cloned()
+        };
+        let id = (self.max_counter() + 1, node.to_string());
+        self.items.insert(
+            id_key(&id),
+            SeqItem {
+                id: id.clone(),
+                after,
+                value,
+                deleted: false,
+            },
+        );
+        id
+    }
+
+    /// Deletes the live element at position `at`; false if there is none.
+    pub fn delete(&mut self, at: usize) -> bool {
+        let Some(id) = self.order().get(at).cloned() else {
+            return false;
+        };
+        if let Some(item) = self.items.get_mut(&id_key(&id)) {
+            item.deleted = true;
+        }
+        true
+    }
+
+    /// Union of elements; a tombstone on either side wins.
+    pub fn merge(&mut self, other: &Rga) {
+        for (k, theirs) in &other.items {
+            match self.items.get_mut(k) {
+                Some(mine) => mine.deleted |= theirs.deleted,
+                None => {
+                    self.items.insert(k.clone(), theirs.clone());
+                }
+            }
+        }
+    }
+}
+
+/// Any CRDT state, as stored and replicated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Crdt {
+    /// A PN-counter.
+    Counter(PnCounter),
+    /// An OR-set.
+    Orset(OrSet),
+    /// A sequence.
+    Seq(Rga),
+}
+
+/// An operation on a CRDT, applied at one replica.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum CrdtOp {
+    /// Counter: add (negative: subtract).
+    Add {
+        /// The amount.
+        delta: i64,
+    },
+    /// OR-set: add an element.
+    Insert {
+        /// The element.
+        element: Value,
+    },
+    /// OR-set: remove an element (the adds seen here).
+    Remove {
+        /// The element.
+        element: Value,
+    },
+    /// Sequence: insert `value` at position `at`.
+    SeqInsert {
+        /// Position in the live list.
+        at: usize,
+        /// The value.
+        value: Value,
+    },
+    /// Sequence: delete the element at position `at`.
+    SeqDelete {
+        /// Position in the live list.
+        at: usize,
+    },
+}
+
+impl Crdt {
+    /// The empty state of the type an op applies to.
+    pub fn empty_for(op: &CrdtOp) -> Crdt {
+        match op {
+            CrdtOp::Add { .. } => Crdt::Counter(PnCounter::default()),
+            CrdtOp::Insert { .. } | CrdtOp::Remove { .. } => Crdt::Orset(OrSet::default()),
+            CrdtOp::SeqInsert { .. } | CrdtOp::SeqDelete { .. } => Crdt::Seq(Rga::default()),
+        }
+    }
+
+    /// Applies `op` as `node`; false if the op does not fit this type.
+    pub fn apply(&mut self, node: &str, op: &CrdtOp) -> bool {
+        match (self, op) {
+            (Crdt::Counter(c), CrdtOp::Add { delta }) => c.add(node, *delta),
+            (Crdt::Orset(s), CrdtOp::Insert { element }) => s.add(node, element),
+            (Crdt::Orset(s), CrdtOp::Remove { element }) => s.remove(element),
+            (Crdt::Seq(r), CrdtOp::SeqInsert { at, value }) => {
+                r.insert(node, *at, value.clone());
+            }
+            (Crdt::Seq(r), CrdtOp::SeqDelete { at }) => {
+                r.delete(*at);
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    /// Merges another replica's state of the same type (a different type is
+    /// ignored: keys are namespaced by type).
+    pub fn merge(&mut self, other: &Crdt) {
+        match (self, other) {
+            (Crdt::Counter(a), Crdt::Counter(b)) => a.merge(b),
+            (Crdt::Orset(a), Crdt::Orset(b)) => a.merge(b),
+            (Crdt::Seq(a), Crdt::Seq(b)) => a.merge(b),
+            _ => {}
+        }
+    }
+
+    /// The value clients see.
+    pub fn view(&self) -> Value {
+        match self {
+            Crdt::Counter(c) => serde_json::json!({ "value": c.value() }),
+            Crdt::Orset(s) => serde_json::json!({ "elements": s.elements() }),
+            Crdt::Seq(r) => serde_json::json!({ "items": r.values() }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// A tiny deterministic generator (xorshift), so failures replay.
+    struct Gen(u64);
+    impl Gen {
+        fn next(&mut self, n: u64) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0 % n
+        }
+    }
+
+    /// Three replicas receive random ops and random pairwise merges.
+    fn replicas(kind: u64, seed: u64) -> Vec<Crdt> {
+        let mut g = Gen(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+        let empty = match kind {
+            0 => Crdt::Counter(PnCounter::default()),
+            1 => Crdt::Orset(OrSet::default()),
+            _ => Crdt::Seq(Rga::default()),
+        };
+        let mut rs = vec![empty.clone(), empty.clone(), empty];
+        for _ in 0..30 {
+            let r = g.next(3) as usize;
+            let node = ["n1", "n2", "n3"][r];
+            let op = match kind {
+                0 => CrdtOp::Add {
+                    delta: g.next(11) as i64 - 5,
+                },
+                1 if g.next(3) == 0 => CrdtOp::Remove {
+                    element: json!(g.next(5)),
+                },
+                1 => CrdtOp::Insert {
+                    element: json!(g.next(5)),
+                },
+                _ if g.next(4) == 0 => CrdtOp::SeqDelete {
+                    at: g.next(4) as usize,
+                },
+                _ => CrdtOp::SeqInsert {
+                    at: g.next(4) as usize,
+                    value: json!(g.next(100)),
+                },
+            };
+            assert!(rs[r].apply(node, &op));
+            if g.next(3) == 0 {
+                let (a, b) = (g.next(3) as usize, g.next(3) as usize);
+                let src = rs[a].clone();
+                rs[b].merge(&src);
+            }
+        }
+        rs
+    }
+
+    fn merged(a: &Crdt, b: &Crdt) -> Crdt {
+        let mut m = a.clone();
+        m.merge(b);
+        m
+    }
+
+    #[test]
+    fn merge_is_commutative_associative_and_idempotent_and_replicas_converge() {
+        for kind in 0..3 {
+            for seed in 0..300 {
+                let rs = replicas(kind, seed);
+                let (a, b, c) = (&rs[0], &rs[1], &rs[2]);
+                assert_eq!(merged(a, a), *a, "kind {kind} idempotent, seed {seed}");
+                assert_eq!(
+                    merged(a, b).view(),
+                    merged(b, a).view(),
+                    "kind {kind} commutative, seed {seed}"
+                );
+                assert_eq!(
+                    merged(a, b),
+                    merged(b, a),
+                    "kind {kind} commutative state, seed {seed}"
+                );
+                assert_eq!(
+                    merged(&merged(a, b), c),
+                    merged(a, &merged(b, c)),
+                    "kind {kind} associative, seed {seed}"
+                );
+                // Any merge order gives every replica the same view.
+                let all1 = merged(&merged(a, b), c);
+                let all2 = merged(&merged(c, a), b);
+                assert_eq!(
+                    all1.view(),
+                    all2.view(),
+                    "kind {kind} converge, seed {seed}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn counter_sums_increments_and_decrements_across_replicas() {
+        let mut a = PnCounter::default();
+        let mut b = PnCounter::default();
+        a.add("n1", 5);
+        b.add("n2", 3);
+        b.add("n2", -4);
+        a.merge(&b);
+        assert_eq!(a.value(), 4);
+        a.merge(&b);
+        assert_eq!(a.value(), 4, "merging twice counts once");
+    }
+
+    #[test]
+    fn orset_add_wins_over_a_concurrent_remove_only() {
+        let mut a = OrSet::default();
+        a.add("n1", &json!("x"));
+        let mut b = a.clone();
+        // b removes the add it saw; a concurrently adds "x" again.
+        b.remove(&json!("x"));
+        a.add("n1", &json!("x"));
+        let mut m = b.clone();
+        m.merge(&a);
+        assert_eq!(
+            m.elements(),
+            vec![json!("x")],
+            "the concurrent add survives"
+        );
+        // A remove that has seen every add removes the element for good.
+        let mut c = m.clone();
+        c.remove(&json!("x"));
+        m.merge(&c);
+        assert!(m.elements().is_empty());
+        // And an old state merged back does not resurrect it.
+        m.merge(&a);
+        assert!(m.elements().is_empty(), "{m:?}");
+    }
+
+    #[test]
+    fn sequence_keeps_each_writers_order_and_converges() {
+        let mut a = Rga::default();
+        let mut b = Rga::default();
+        for (i, v) in ["a1", "a2", "a3"].iter().enumerate() {
+            a.insert("n1", i, json!(v));
+        }
+        for (i, v) in ["b1", "b2"].iter().enumerate() {
+            b.insert("n2", i, json!(v));
+        }
+        let mut x = a.clone();
+        x.merge(&b);
+        let mut y = b.clone();
+        y.merge(&a);
+        assert_eq!(x.values(), y.values());
+        let vals: Vec<String> = x
+            .values()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect();
+        let pos = |s: &str| vals.iter().position(|v| v == s).unwrap();
+        assert!(pos("a1") < pos("a2") && pos("a2") < pos("a3"), "{vals:?}");
+        assert!(pos("b1") < pos("b2"), "{vals:?}");
+        // Insert in the middle, delete, merge: same everywhere.
+        x.insert("n1", 1, json!("mid"));
+        y.delete(0);
+        x.merge(&y);
+        y.merge(&x);
+        assert_eq!(x.values(), y.values());
+        assert_eq!(x.values().len(), 5);
+    }
+}
