@@ -7,6 +7,7 @@
 //! | `GET /kv/{key}?r=R` | register quorum read: the value, or 300 with `siblings`; with the `context` |
 //! | `POST /set/{key}?w=W` | grow-only set add, body `{"element": i64}` |
 //! | `GET /set/{key}?r=R` | grow-only set quorum read (union) |
+//! | `GET/PUT /cas/{key}`, `POST` | linearizable register (Paxos): read, write, compare-and-set `{"expected": e, "value": v}` (409 on mismatch) |
 //! | `POST /counter/{key}` / `GET` | PN-counter: body `{"delta": n}`; read `{"value": n}` |
 //! | `POST /orset/{key}` / `GET` | OR-set (add wins): `{"add": v}` or `{"remove": v}`; read `{"elements": [..]}` |
 //! | `POST /seq/{key}` / `GET` | sequence (RGA): `{"insert": v, "at": i}` or `{"delete": i}`; read `{"items": [..]}` |
@@ -32,6 +33,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 
+use crate::coordinator::CasOutcome;
 use crate::crdt::CrdtOp;
 use crate::versioning::{Mode, Object, VersionVector};
 use serde_json::json;
@@ -99,6 +101,7 @@ pub fn router(state: Arc<Coordinator>) -> Router {
         .route("/health", get(health))
         .route("/kv/{key}", get(get_kv).put(put_kv))
         .route("/set/{key}", get(get_set).post(add_set))
+        .route("/cas/{key}", get(get_cas).put(put_cas).post(cas))
         .route("/counter/{key}", get(get_counter).post(update_counter))
         .route("/orset/{key}", get(get_orset).post(update_orset))
         .route("/seq/{key}", get(get_seq).post(update_seq))
@@ -247,6 +250,58 @@ async fn get_set(
     Ok(Json(set_json(&set)).into_response())
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CasBody {
+    expected: serde_json::Value,
+    value: serde_json::Value,
+}
+
+fn cas_key(key: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
+    Ok(format!("cas/{}", path(key)?))
+}
+
+async fn get_cas(
+    State(coord): State<Arc<Coordinator>>,
+    key: Result<Path<String>, PathRejection>,
+) -> ApiResult {
+    match coord.paxos(&cas_key(key)?, None, None).await? {
+        CasOutcome::Read(value) => Ok(Json(json!({ "value": value })).into_response()),
+        other => Err(ApiError::BadRequest(format!(
+            "unexpected outcome {other:?}"
+        ))),
+    }
+}
+
+async fn put_cas(
+    State(coord): State<Arc<Coordinator>>,
+    key: Result<Path<String>, PathRejection>,
+    bytes: Bytes,
+) -> ApiResult {
+    let key = cas_key(key)?;
+    let PutBody { value, .. } = body(&bytes, r#"{"value": <any JSON>}"#)?;
+    coord.paxos(&key, None, Some(value)).await?;
+    Ok(Json(json!({ "ok": true })).into_response())
+}
+
+async fn cas(
+    State(coord): State<Arc<Coordinator>>,
+    key: Result<Path<String>, PathRejection>,
+    bytes: Bytes,
+) -> ApiResult {
+    let key = cas_key(key)?;
+    let CasBody { expected, value } =
+        body(&bytes, r#"{"expected": <any JSON>, "value": <any JSON>}"#)?;
+    match coord.paxos(&key, Some(expected), Some(value)).await? {
+        CasOutcome::Mismatch(current) => Ok((
+            StatusCode::CONFLICT,
+            Json(json!({ "ok": false, "value": current })),
+        )
+            .into_response()),
+        _ => Ok(Json(json!({ "ok": true })).into_response()),
+    }
+}
+
 /// The body of a CRDT update, by type.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -392,6 +447,13 @@ async fn admin_local(
     p: Result<Path<(String, String)>, PathRejection>,
 ) -> ApiResult {
     let (kind, key) = path(p)?;
+    if kind == "cas" {
+        return coord
+            .store()
+            .paxos_committed(&format!("cas/{key}"))
+            .map(|v| Json(json!({ "value": v })).into_response())
+            .ok_or(ApiError::NotFound);
+    }
     if matches!(kind.as_str(), "counter" | "orset" | "seq") {
         return coord
             .store()

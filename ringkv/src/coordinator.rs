@@ -25,6 +25,7 @@ use crate::anti_entropy::{self, AaeReply, AaeRequest, KeyState, Tree};
 use crate::config::Config;
 use crate::crdt::{Crdt, CrdtOp};
 use crate::membership::{Member, Membership, Status};
+use crate::paxos::{self, Ballot, Promise, Proposal};
 use crate::replica::{self, Gossip, ReplicaClient, ReplicaOp, ReplicaReply};
 use crate::ring::Ring;
 use crate::storage::{wall_clock_nanos, GSet, LwwValue, Store};
@@ -81,6 +82,18 @@ pub struct Coordinator {
     read_repairs: AtomicU64,
     aae_round: AtomicU64,
     aae_repairs: AtomicU64,
+    ballot: AtomicU64,
+}
+
+/// The result of a Paxos register operation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CasOutcome {
+    /// A read: the current value (`null`: absent).
+    Read(serde_json::Value),
+    /// The write (or compare-and-set) took effect.
+    Written,
+    /// The compare-and-set found another value, and changed nothing.
+    Mismatch(serde_json::Value),
 }
 
 /// How long a join waits to hear what peers remember of this node.
@@ -118,6 +131,7 @@ impl Coordinator {
             read_repairs: AtomicU64::new(0),
             aae_round: AtomicU64::new(0),
             aae_repairs: AtomicU64::new(0),
+            ballot: AtomicU64::new(0),
         })
     }
 
@@ -878,6 +892,185 @@ impl Coordinator {
             needed: w,
             got: 0,
         })
+    }
+
+    /// A linearizable read, write or compare-and-set of the register `key`
+    /// by Paxos over its N primaries (see [`crate::paxos`]). `new = None`
+    /// reads; `expected = Some(e)` makes the write conditional on the
+    /// current value being `e` (`null`: absent).
+    pub async fn paxos(
+        &self,
+        key: &str,
+        expected: Option<serde_json::Value>,
+        new: Option<serde_json::Value>,
+    ) -> Result<CasOutcome, CoordError> {
+        let deadline = Instant::now() + self.config.request_timeout;
+        let primaries = self.preference_list(key);
+        let majority = primaries.len() / 2 + 1;
+        let mut attempt = 0u32;
+        while Instant::now() < deadline {
+            if attempt > 0 {
+                // Back off a little, differently per node, to break duels.
+                let jitter = (xxhash_rust::xxh3::xxh3_64(
+                    format!("{}{attempt}", self.config.node).as_bytes(),
+                ) % 20) as u64;
+                tokio::time::sleep(std::time::Duration::from_millis(2 + jitter)).await;
+            }
+            attempt += 1;
+            let ballot: Ballot = (
+                self.ballot.fetch_add(1, Ordering::SeqCst) + 1,
+                self.config.node.clone(),
+            );
+            let prepare = ReplicaOp::PaxosPrepare {
+                key: key.to_string(),
+                ballot: ballot.clone(),
+            };
+            let replies = self
+                .paxos_round(&primaries, prepare, majority, deadline)
+                .await;
+            let promises: Vec<Promise> = replies
+                .into_iter()
+                .filter_map(|r| match r {
+                    ReplicaReply::Promise(p) => Some(p),
+                    _ => None,
+                })
+                .collect();
+            self.observe_ballots(promises.iter().filter_map(|p| p.promised.as_ref()));
+            let granted: Vec<&Promise> = promises.iter().filter(|p| p.ok).collect();
+            if granted.len() < majority {
+                continue;
+            }
+            let (committed, in_progress) = paxos::read_promises(granted);
+            if let Some(p) = in_progress {
+                // Finish what an earlier proposer started, then start over.
+                let again = Proposal {
+                    ballot: ballot.clone(),
+                    value: p.value,
+                };
+                if self
+                    .propose_and_commit(key, &primaries, again, majority, deadline)
+                    .await
+                {
+                    debug!(key, "finished an interrupted Paxos proposal");
+                }
+                continue;
+            }
+            let current = committed
+                .map(|c| c.value)
+                .unwrap_or(serde_json::Value::Null);
+            let Some(value) = new.clone() else {
+                return Ok(CasOutcome::Read(current));
+            };
+            if let Some(e) = &expected {
+                if *e != current {
+                    return Ok(CasOutcome::Mismatch(current));
+                }
+            }
+            let proposal = Proposal { ballot, value };
+            if self
+                .propose_and_commit(key, &primaries, proposal, majority, deadline)
+                .await
+            {
+                return Ok(CasOutcome::Written);
+            }
+        }
+        Err(CoordError::Quorum {
+            kind: if new.is_some() {
+                QuorumKind::Write
+            } else {
+                QuorumKind::Read
+            },
+            needed: majority,
+            got: 0,
+        })
+    }
+
+    /// Phase 2 and commit: true once a majority accepted and a majority
+    /// learned the commit.
+    async fn propose_and_commit(
+        &self,
+        key: &str,
+        primaries: &[String],
+        proposal: Proposal,
+        majority: usize,
+        deadline: Instant,
+    ) -> bool {
+        let accept = ReplicaOp::PaxosAccept {
+            key: key.to_string(),
+            proposal: proposal.clone(),
+        };
+        let replies = self
+            .paxos_round(primaries, accept, majority, deadline)
+            .await;
+        let mut accepted = 0;
+        for r in &replies {
+            if let ReplicaReply::Accepted { ok, promised } = r {
+                accepted += usize::from(*ok);
+                self.observe_ballots(promised.iter());
+            }
+        }
+        if accepted < majority {
+            return false;
+        }
+        let commit = ReplicaOp::PaxosCommit {
+            key: key.to_string(),
+            proposal,
+        };
+        let acks = self
+            .paxos_round(primaries, commit, majority, deadline)
+            .await;
+        acks.iter()
+            .filter(|r| matches!(r, ReplicaReply::Ack))
+            .count()
+            >= majority
+    }
+
+    /// Sends `op` to every primary and returns replies until `majority` of
+    /// them are favourable, all have answered, or the deadline passes.
+    async fn paxos_round(
+        &self,
+        primaries: &[String],
+        op: ReplicaOp,
+        majority: usize,
+        deadline: Instant,
+    ) -> Vec<ReplicaReply> {
+        let op = Arc::new(op);
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        for p in primaries {
+            self.dispatch(p, &op, &tx);
+        }
+        drop(tx);
+        let favourable = |r: &ReplicaReply| {
+            matches!(
+                r,
+                ReplicaReply::Promise(Promise { ok: true, .. })
+                    | ReplicaReply::Accepted { ok: true, .. }
+                    | ReplicaReply::Ack
+            )
+        };
+        let mut replies = Vec::new();
+        let mut good = 0;
+        let mut answered = 0;
+        while good < majority && answered < primaries.len() {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some((_, reply))) => {
+                    answered += 1;
+                    if let Some(r) = reply {
+                        good += usize::from(favourable(&r));
+                        replies.push(r);
+                    }
+                }
+                Ok(None) | Err(_) => break,
+            }
+        }
+        replies
+    }
+
+    /// Keeps this proposer's ballot counter above every ballot seen.
+    fn observe_ballots<'a>(&self, ballots: impl Iterator<Item = &'a Ballot>) {
+        for b in ballots {
+            self.ballot.fetch_max(b.0, Ordering::SeqCst);
+        }
     }
 
     /// Reads a versioned register from `r` replicas and merges their states

@@ -38,6 +38,8 @@ const REGISTERS: TableDefinition<&str, &[u8]> = TableDefinition::new("registers"
 const OBJECTS: TableDefinition<&str, &[u8]> = TableDefinition::new("objects");
 /// CRDT states, as JSON.
 const CRDTS: TableDefinition<&str, &[u8]> = TableDefinition::new("crdts");
+/// Paxos acceptor states, as JSON.
+const PAXOS: TableDefinition<&str, &[u8]> = TableDefinition::new("paxos");
 /// Set elements: one row per (key, element).
 const ELEMENTS: TableDefinition<(&str, i64), ()> = TableDefinition::new("elements");
 
@@ -92,6 +94,8 @@ pub enum Mutation {
     Crdt(String, Vec<u8>),
     /// A CRDT dropped (handoff).
     RemoveCrdt(String),
+    /// A Paxos acceptor's new state (JSON).
+    Paxos(String, Vec<u8>),
     /// A register dropped (handoff).
     RemoveRegister(String),
     /// A versioned register dropped.
@@ -116,6 +120,8 @@ pub struct Loaded {
     pub elements: Vec<(String, i64)>,
     /// CRDT states (JSON).
     pub crdts: Vec<(String, Vec<u8>)>,
+    /// Paxos acceptor states (JSON).
+    pub paxos: Vec<(String, Vec<u8>)>,
 }
 
 /// The handle the store sends mutations to.
@@ -142,6 +148,7 @@ impl Persister {
             txn.open_table(OBJECTS).map_err(|e| err(&e))?;
             txn.open_table(ELEMENTS).map_err(|e| err(&e))?;
             txn.open_table(CRDTS).map_err(|e| err(&e))?;
+            txn.open_table(PAXOS).map_err(|e| err(&e))?;
         }
         txn.commit().map_err(|e| err(&e))?;
         let loaded = load(&db).map_err(|e| err(&e))?;
@@ -205,6 +212,10 @@ fn load(db: &Database) -> Result<Loaded, redb::Error> {
     for row in txn.open_table(CRDTS)?.iter()? {
         let (k, v) = row?;
         out.crdts.push((k.value().to_string(), v.value().to_vec()));
+    }
+    for row in txn.open_table(PAXOS)?.iter()? {
+        let (k, v) = row?;
+        out.paxos.push((k.value().to_string(), v.value().to_vec()));
     }
     for row in txn.open_table(ELEMENTS)?.iter()? {
         let (k, _) = row?;
@@ -302,6 +313,7 @@ fn commit(
         let mut objects = txn.open_table(OBJECTS)?;
         let mut elements = txn.open_table(ELEMENTS)?;
         let mut crdts = txn.open_table(CRDTS)?;
+        let mut paxos = txn.open_table(PAXOS)?;
         for (_, m) in batch {
             match m {
                 Mutation::Register(k, v) => {
@@ -320,6 +332,9 @@ fn commit(
                 }
                 Mutation::RemoveCrdt(k) => {
                     crdts.remove(k.as_str())?;
+                }
+                Mutation::Paxos(k, v) => {
+                    paxos.insert(k.as_str(), v.as_slice())?;
                 }
                 Mutation::RemoveRegister(k) => {
                     registers.remove(k.as_str())?;

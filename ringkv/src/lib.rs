@@ -24,6 +24,7 @@ pub mod crdt;
 pub mod durable;
 pub mod membership;
 pub mod node;
+pub mod paxos;
 pub mod replica;
 pub mod ring;
 pub mod storage;

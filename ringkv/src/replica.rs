@@ -23,6 +23,7 @@ use crate::anti_entropy::{AaeReply, AaeRequest, AAE_PATH};
 use crate::coordinator::Coordinator;
 use crate::crdt::{Crdt, CrdtOp};
 use crate::membership::Member;
+use crate::paxos::{Ballot, Promise, Proposal};
 use crate::storage::{GSet, LwwValue, Store};
 use crate::versioning::{Mode, Object, VersionVector};
 
@@ -110,6 +111,27 @@ pub enum ReplicaOp {
         /// Namespaced key.
         key: String,
     },
+    /// Paxos phase 1 for a compare-and-set register.
+    PaxosPrepare {
+        /// Namespaced key (`cas/x`).
+        key: String,
+        /// The proposer's ballot.
+        ballot: Ballot,
+    },
+    /// Paxos phase 2.
+    PaxosAccept {
+        /// Namespaced key.
+        key: String,
+        /// The proposal.
+        proposal: Proposal,
+    },
+    /// Paxos: learn a committed value.
+    PaxosCommit {
+        /// Namespaced key.
+        key: String,
+        /// The committed proposal.
+        proposal: Proposal,
+    },
 }
 
 /// Path of the gossip endpoint.
@@ -153,6 +175,15 @@ pub enum ReplicaReply {
     },
     /// The operation does not fit the type the key holds.
     WrongType,
+    /// An acceptor's promise (or refusal).
+    Promise(Promise),
+    /// An acceptor's answer to a proposal.
+    Accepted {
+        /// Whether it accepted.
+        ok: bool,
+        /// Its promised ballot.
+        promised: Option<Ballot>,
+    },
 }
 
 /// Applies `op` to the local store of node `node`. Used both for the
@@ -212,6 +243,17 @@ pub fn apply(store: &Store, node: &str, op: &ReplicaOp) -> ReplicaReply {
         ReplicaOp::ReadCrdt { key } => ReplicaReply::Crdt {
             state: store.read_crdt(key),
         },
+        ReplicaOp::PaxosPrepare { key, ballot } => {
+            ReplicaReply::Promise(store.with_acceptor(key, |a| a.prepare(ballot)))
+        }
+        ReplicaOp::PaxosAccept { key, proposal } => {
+            let (ok, promised) = store.with_acceptor(key, |a| a.accept(proposal));
+            ReplicaReply::Accepted { ok, promised }
+        }
+        ReplicaOp::PaxosCommit { key, proposal } => {
+            store.with_acceptor(key, |a| a.commit(proposal));
+            ReplicaReply::Ack
+        }
     }
 }
 

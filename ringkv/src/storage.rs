@@ -17,6 +17,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::crdt::{Crdt, CrdtOp};
 use crate::durable::{DurableError, FsyncPolicy, Mutation, Persister};
+use crate::paxos::Acceptor;
 use crate::versioning::{Mode, Object, VersionVector};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
@@ -134,6 +135,7 @@ pub struct Store {
     sets: Mutex<HashMap<String, GSet>>,
     objects: Mutex<HashMap<String, Object>>,
     crdts: Mutex<HashMap<String, Crdt>>,
+    paxos: Mutex<HashMap<String, Acceptor>>,
     persist: Option<Persister>,
     seq: AtomicU64,
 }
@@ -168,6 +170,11 @@ impl Store {
             let value = serde_json::from_slice(&v).map_err(|e| bad("crdt", &k, e))?;
             crdts.insert(k, value);
         }
+        let mut paxos = HashMap::new();
+        for (k, v) in loaded.paxos {
+            let value = serde_json::from_slice(&v).map_err(|e| bad("paxos state", &k, e))?;
+            paxos.insert(k, value);
+        }
         let mut sets: HashMap<String, GSet> = HashMap::new();
         for (k, e) in loaded.elements {
             sets.entry(k).or_default().insert(e);
@@ -177,6 +184,7 @@ impl Store {
             sets: Mutex::new(sets),
             objects: Mutex::new(objects),
             crdts: Mutex::new(crdts),
+            paxos: Mutex::new(paxos),
             persist: Some(persister),
             seq: AtomicU64::new(0),
         })
@@ -411,6 +419,26 @@ impl Store {
         } else {
             false
         }
+    }
+
+    /// Runs `f` on the Paxos acceptor of `key` and persists its new state.
+    pub fn with_acceptor<T>(&self, key: &str, f: impl FnOnce(&mut Acceptor) -> T) -> T {
+        let mut map = lock(&self.paxos);
+        let acc = map.entry(key.to_string()).or_default();
+        let before = acc.clone();
+        let out = f(acc);
+        if *acc != before {
+            let now = acc.clone();
+            self.log(|| Mutation::Paxos(key.to_string(), json_bytes(&now)));
+        }
+        out
+    }
+
+    /// The committed value of a Paxos register on this replica (admin).
+    pub fn paxos_committed(&self, key: &str) -> Option<serde_json::Value> {
+        lock(&self.paxos)
+            .get(key)
+            .and_then(|a| a.committed.as_ref().map(|c| c.value.clone()))
     }
 
     /// How many keys of each kind this replica holds.
