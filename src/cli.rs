@@ -8,6 +8,7 @@ use crate::control::netns::{self, DEFAULT_SUBNET};
 use crate::db::{Conflict, Replication};
 use crate::runner::{self, TestConfig};
 use crate::{exit, UsageError};
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -30,6 +31,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Clean up after runs whose controller died: processes, namespaces, rules.
     Heal,
+    /// Measure ringkv's put/get throughput and latency beside etcd's.
+    Bench(BenchArgs),
 }
 
 /// `faultline test` flags.
@@ -125,6 +128,35 @@ pub struct TestArgs {
     #[arg(long)]
     pub name: Option<String>,
     /// The ringkv binary to run (default: next to faultline).
+    #[arg(long)]
+    pub ringkv_bin: Option<PathBuf>,
+}
+
+/// `faultline bench` flags.
+#[derive(clap::Args, Debug)]
+pub struct BenchArgs {
+    /// Length of each phase (puts, then gets): seconds, or `10s`.
+    #[arg(long, default_value = "10", value_parser = parse_seconds)]
+    pub duration: f64,
+    /// Concurrent client workers.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub concurrency: u32,
+    /// Bytes per value.
+    #[arg(long, default_value_t = 100)]
+    pub value_size: usize,
+    /// Distinct keys.
+    #[arg(long, default_value_t = 1000)]
+    pub keys: usize,
+    /// Stores to measure: `ringkv`, `etcd`, or both.
+    #[arg(long, default_value = "ringkv,etcd")]
+    pub stores: String,
+    /// ringkv fsync policies to run.
+    #[arg(long, default_value = "always,interval,never")]
+    pub fsync: String,
+    /// Also write the figures as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// The ringkv binary (default: next to faultline).
     #[arg(long)]
     pub ringkv_bin: Option<PathBuf>,
 }
@@ -225,6 +257,7 @@ pub fn main() -> i32 {
         Command::Test(args) => test(*args),
         Command::Check(args) => Ok(crate::check::run(&args.paths, &args.workload)),
         Command::Heal => Ok(heal()),
+        Command::Bench(args) => bench(args),
     };
     match result {
         Ok(code) => code,
@@ -237,6 +270,49 @@ pub fn main() -> i32 {
             }
         }
     }
+}
+
+fn bench(a: BenchArgs) -> anyhow::Result<i32> {
+    let stores: Vec<&str> = a.stores.split(',').map(str::trim).collect();
+    if let Some(bad) = stores.iter().find(|s| !["ringkv", "etcd"].contains(s)) {
+        return Err(UsageError(format!(
+            "--stores: unknown store {bad:?} (known: ringkv, etcd)"
+        ))
+        .into());
+    }
+    let fsync: Vec<String> = if stores.contains(&"ringkv") {
+        a.fsync.split(',').map(|s| s.trim().to_string()).collect()
+    } else {
+        Vec::new()
+    };
+    if let Some(bad) = fsync
+        .iter()
+        .find(|f| !["always", "interval", "never"].contains(&f.as_str()))
+    {
+        return Err(UsageError(format!(
+            "--fsync: unknown policy {bad:?} (known: always, interval, never)"
+        ))
+        .into());
+    }
+    let cfg = crate::bench::BenchConfig {
+        duration: std::time::Duration::from_secs_f64(a.duration.max(0.1)),
+        concurrency: a.concurrency as usize,
+        value_size: a.value_size,
+        keys: a.keys.max(1),
+        fsync,
+        etcd: stores.contains(&"etcd"),
+        ringkv_bin: crate::db::find_ringkv(a.ringkv_bin.as_deref())?,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let rows = rt.block_on(crate::bench::run(&cfg))?;
+    print!("{}", crate::bench::table(&rows, &cfg));
+    if let Some(path) = &a.json {
+        std::fs::write(path, serde_json::to_string_pretty(&rows)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(exit::VALID)
 }
 
 fn heal() -> i32 {

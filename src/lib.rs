@@ -18,6 +18,7 @@
 //!
 //! See `docs/architecture.md` for the tour.
 
+pub mod bench;
 pub mod check;
 pub mod cli;
 pub mod control;

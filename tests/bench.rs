@@ -1,0 +1,74 @@
+//! `faultline bench` end to end: real three-node clusters on loopback, a
+//! second per phase, figures that are numbers and a ratio when etcd runs.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn faultline() -> Command {
+    let exe = PathBuf::from(env!("CARGO_BIN_EXE_faultline"));
+    let ringkv = exe.with_file_name("ringkv");
+    assert!(
+        ringkv.is_file(),
+        "run with `cargo test --workspace` so ringkv is built"
+    );
+    let mut c = Command::new(exe);
+    c.env("FAULTLINE_RINGKV_BIN", ringkv);
+    c
+}
+
+#[test]
+fn bench_measures_ringkv_per_fsync_policy_and_etcd_beside_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let json = tmp.path().join("bench.json");
+    let etcd = faultline::control::os::find_program("etcd").is_some();
+    let stores = if etcd { "ringkv,etcd" } else { "ringkv" };
+    let o = faultline()
+        .args([
+            "bench",
+            "--duration",
+            "1",
+            "--concurrency",
+            "4",
+            "--keys",
+            "50",
+        ])
+        .args(["--fsync", "always,never", "--stores", stores])
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let rows: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(rows.len(), if etcd { 3 } else { 2 }, "{out}");
+    for r in &rows {
+        for phase in ["put", "get"] {
+            let ops = r[phase]["ops_per_s"].as_f64().unwrap();
+            assert!(ops > 10.0, "{} {phase}: {ops} ops/s\n{out}", r["store"]);
+            assert_eq!(r[phase]["errors"], 0, "{out}");
+            assert!(r[phase]["p99_ms"].as_f64().unwrap() >= r[phase]["p50_ms"].as_f64().unwrap());
+        }
+    }
+    assert!(
+        out.contains("ringkv   always") && out.contains("ringkv   never"),
+        "{out}"
+    );
+    if etcd {
+        assert!(
+            out.contains("put throughput") && out.contains("x, get throughput"),
+            "{out}"
+        );
+    }
+    let bad = faultline()
+        .args(["bench", "--stores", "redis"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(254));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("redis"));
+}
