@@ -33,7 +33,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 
-use crate::coordinator::CasOutcome;
+use crate::coordinator::{CasOutcome, Need};
 use crate::crdt::CrdtOp;
 use crate::versioning::{Mode, Object, VersionVector};
 use serde_json::json;
@@ -133,14 +133,28 @@ fn path<T>(p: Result<Path<T>, PathRejection>) -> Result<T, ApiError> {
         .map_err(|e| ApiError::BadRequest(format!("invalid path: {}", e.body_text())))
 }
 
-fn quorum(coord: &Coordinator, kind: QuorumKind, params: Params) -> Result<usize, ApiError> {
+/// R or W from the query (`r`, `w`), with PR or PW (`pr`, `pw`: how many
+/// of those replies must come from the key's primaries; default 0).
+fn quorum(coord: &Coordinator, kind: QuorumKind, params: Params) -> Result<Need, ApiError> {
     let Query(params) =
         params.map_err(|e| ApiError::BadRequest(format!("invalid query: {}", e.body_text())))?;
-    let name = match kind {
-        QuorumKind::Read => "r",
-        QuorumKind::Write => "w",
+    let (name, primary) = match kind {
+        QuorumKind::Read => ("r", "pr"),
+        QuorumKind::Write => ("w", "pw"),
     };
-    Ok(coord.resolve_quorum(kind, params.get(name).map(String::as_str))?)
+    let total = coord.resolve_quorum(kind, params.get(name).map(String::as_str))?;
+    let primaries = match params.get(primary) {
+        None => 0,
+        Some(raw) => match raw.trim().parse::<usize>() {
+            Ok(p) if p <= total => p,
+            _ => {
+                return Err(ApiError::BadRequest(format!(
+                    "{primary} must be an integer in 0..={total} ({name}), got {raw:?}"
+                )))
+            }
+        },
+    };
+    Ok(Need { total, primaries })
 }
 
 fn body<T: serde::de::DeserializeOwned>(bytes: &Bytes, shape: &str) -> Result<T, ApiError> {

@@ -85,6 +85,26 @@ pub struct Coordinator {
     ballot: AtomicU64,
 }
 
+/// How many replies a request needs: `total` from any replicas, of which
+/// at least `primaries` from the key's preference list (Riak's PR/PW: under
+/// a sloppy quorum, fallbacks count toward R and W but not toward PR/PW).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Need {
+    /// R or W.
+    pub total: usize,
+    /// PR or PW.
+    pub primaries: usize,
+}
+
+impl From<usize> for Need {
+    fn from(total: usize) -> Need {
+        Need {
+            total,
+            primaries: 0,
+        }
+    }
+}
+
 /// The result of a Paxos register operation.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CasOutcome {
@@ -462,7 +482,7 @@ impl Coordinator {
         &self,
         key: &str,
         value: serde_json::Value,
-        w: usize,
+        w: impl Into<Need>,
     ) -> Result<u64, CoordError> {
         let timestamp = wall_clock_nanos();
         let op = ReplicaOp::WriteRegister {
@@ -479,7 +499,7 @@ impl Coordinator {
 
     /// Reads a register from `r` replicas and returns the LWW-greatest value
     /// among them (`None` if none of them holds the key).
-    pub async fn get(&self, key: &str, r: usize) -> Result<Option<LwwValue>, CoordError> {
+    pub async fn get(&self, key: &str, r: impl Into<Need>) -> Result<Option<LwwValue>, CoordError> {
         let op = ReplicaOp::ReadRegister {
             key: key.to_string(),
         };
@@ -676,7 +696,7 @@ impl Coordinator {
     }
 
     /// Adds `element` to set `key` on `w` replicas.
-    pub async fn add(&self, key: &str, element: i64, w: usize) -> Result<(), CoordError> {
+    pub async fn add(&self, key: &str, element: i64, w: impl Into<Need>) -> Result<(), CoordError> {
         let op = ReplicaOp::AddElement {
             key: key.to_string(),
             element,
@@ -687,7 +707,7 @@ impl Coordinator {
 
     /// Reads set `key` from `r` replicas and returns their union (empty if
     /// none holds it).
-    pub async fn read_set(&self, key: &str, r: usize) -> Result<GSet, CoordError> {
+    pub async fn read_set(&self, key: &str, r: impl Into<Need>) -> Result<GSet, CoordError> {
         let op = ReplicaOp::ReadSet {
             key: key.to_string(),
         };
@@ -729,8 +749,9 @@ impl Coordinator {
         value: serde_json::Value,
         context: VersionVector,
         client: Option<String>,
-        w: usize,
+        w: impl Into<Need>,
     ) -> Result<Object, CoordError> {
+        let w = w.into();
         let op = ReplicaOp::UpdateObject {
             key: key.to_string(),
             mode: self.config.conflict,
@@ -738,7 +759,7 @@ impl Coordinator {
             context,
             client,
         };
-        let (by, reply) = self.coordinate(key, &op, w).await?;
+        let (by, reply) = self.coordinate(key, &op, w.total).await?;
         let ReplicaReply::Object {
             object: Some(object),
         } = reply
@@ -749,16 +770,7 @@ impl Coordinator {
             key: key.to_string(),
             object: object.clone(),
         };
-        self.quorum_except(key, merge, QuorumKind::Write, w - 1, Some(&by))
-            .await
-            .map_err(|e| match e {
-                CoordError::Quorum { kind, got, .. } => CoordError::Quorum {
-                    kind,
-                    needed: w,
-                    got: got + 1,
-                },
-                other => other,
-            })?;
+        self.replicate_rest(key, merge, &by, w).await?;
         Ok(object)
     }
 
@@ -769,13 +781,14 @@ impl Coordinator {
         &self,
         key: &str,
         change: CrdtOp,
-        w: usize,
+        w: impl Into<Need>,
     ) -> Result<Crdt, CoordError> {
+        let w = w.into();
         let op = ReplicaOp::UpdateCrdt {
             key: key.to_string(),
             change,
         };
-        let (by, reply) = self.coordinate(key, &op, w).await?;
+        let (by, reply) = self.coordinate(key, &op, w.total).await?;
         let ReplicaReply::Crdt { state: Some(state) } = reply else {
             return Err(CoordError::WrongType);
         };
@@ -783,22 +796,45 @@ impl Coordinator {
             key: key.to_string(),
             state: state.clone(),
         };
-        self.quorum_except(key, merge, QuorumKind::Write, w - 1, Some(&by))
+        self.replicate_rest(key, merge, &by, w).await?;
+        Ok(state)
+    }
+
+    /// After replica `by` applied a write, merges its result (`merge`) into
+    /// the other replicas until `w` replicas in all hold it (`by` counts,
+    /// toward PW too when it is a primary).
+    async fn replicate_rest(
+        &self,
+        key: &str,
+        merge: ReplicaOp,
+        by: &str,
+        w: Need,
+    ) -> Result<(), CoordError> {
+        let by_primary = self.preference_list(key).iter().any(|p| p == by);
+        let rest = Need {
+            total: w.total.saturating_sub(1),
+            primaries: w.primaries.saturating_sub(usize::from(by_primary)),
+        };
+        self.quorum_except(key, merge, QuorumKind::Write, rest, Some(by))
             .await
+            .map(|_| ())
             .map_err(|e| match e {
                 CoordError::Quorum { kind, got, .. } => CoordError::Quorum {
                     kind,
-                    needed: w,
+                    needed: w.total,
                     got: got + 1,
                 },
                 other => other,
-            })?;
-        Ok(state)
+            })
     }
 
     /// Reads a CRDT from `r` replicas and merges their states (read repair
     /// as for registers).
-    pub async fn read_crdt(&self, key: &str, r: usize) -> Result<Option<Crdt>, CoordError> {
+    pub async fn read_crdt(
+        &self,
+        key: &str,
+        r: impl Into<Need>,
+    ) -> Result<Option<Crdt>, CoordError> {
         let op = ReplicaOp::ReadCrdt {
             key: key.to_string(),
         };
@@ -1075,7 +1111,11 @@ impl Coordinator {
 
     /// Reads a versioned register from `r` replicas and merges their states
     /// (`None` if none holds the key).
-    pub async fn get_object(&self, key: &str, r: usize) -> Result<Option<Object>, CoordError> {
+    pub async fn get_object(
+        &self,
+        key: &str,
+        r: impl Into<Need>,
+    ) -> Result<Option<Object>, CoordError> {
         let op = ReplicaOp::ReadObject {
             key: key.to_string(),
         };
@@ -1113,7 +1153,7 @@ impl Coordinator {
         key: &str,
         op: ReplicaOp,
         kind: QuorumKind,
-        needed: usize,
+        needed: impl Into<Need>,
     ) -> Result<Vec<ReplicaReply>, CoordError> {
         self.quorum_except(key, op, kind, needed, None).await
     }
@@ -1125,7 +1165,7 @@ impl Coordinator {
         key: &str,
         op: ReplicaOp,
         kind: QuorumKind,
-        needed: usize,
+        needed: impl Into<Need>,
         skip: Option<&str>,
     ) -> Result<Vec<ReplicaReply>, CoordError> {
         let replies = self.gather(key, op, kind, needed, skip).await?;
@@ -1147,9 +1187,11 @@ impl Coordinator {
         key: &str,
         op: ReplicaOp,
         kind: QuorumKind,
-        needed: usize,
+        need: impl Into<Need>,
         skip: Option<&str>,
     ) -> Result<Vec<(String, ReplicaReply)>, CoordError> {
+        let need = need.into();
+        let needed = need.total;
         let ring = self.ring();
         let order = ring.preference_list(key, usize::MAX);
         let n = self.config.n.min(order.len());
@@ -1193,15 +1235,21 @@ impl Coordinator {
         }
 
         let mut ok: Vec<(String, ReplicaReply)> = Vec::with_capacity(needed);
+        let mut primary_ok = 0;
         let mut soft_done = !sloppy;
-        while ok.len() < needed {
+        while ok.len() < needed || primary_ok < need.primaries {
             if ok.len() + pending.len() < needed && fallbacks.is_empty() {
+                break;
+            }
+            let primaries_pending = pending.iter().filter(|p| primaries.contains(p)).count();
+            if primary_ok + primaries_pending < need.primaries {
                 break;
             }
             let wake = if soft_done { deadline } else { soft_deadline };
             match tokio::time::timeout_at(wake, rx.recv()).await {
                 Ok(Some((node, Some(reply)))) if reply_matches(&op, &reply) => {
                     pending.remove(&node);
+                    primary_ok += usize::from(primaries.contains(&node));
                     ok.push((node, reply));
                 }
                 Ok(Some((node, _))) => {
@@ -1229,7 +1277,7 @@ impl Coordinator {
                 Err(_) => break,
             }
         }
-        if ok.len() >= needed {
+        if ok.len() >= needed && primary_ok >= need.primaries {
             Ok(ok)
         } else {
             debug!(key, ?kind, needed, got = ok.len(), "quorum not reached");

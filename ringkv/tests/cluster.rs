@@ -706,13 +706,29 @@ fn sloppy_quorum_writes_through_a_dead_primary_and_hands_the_hint_back() {
             continue;
         }
         assert_eq!(s, StatusCode::OK, "sloppy quorum: {body}");
-        assert_eq!(local_set(&c, fallback, "k"), Some(json!([7])), "the hint");
+        // PW: fallbacks count toward W, not toward the primaries required.
+        let (s, body) = c.post(coord, "/set/k?w=3&pw=3", json!({"element": 8}));
+        assert_eq!(
+            s,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "pw=3 with a primary down: {body}"
+        );
+        let (s, body) = c.post(coord, "/set/k?w=3&pw=2", json!({"element": 9}));
+        assert_eq!(s, StatusCode::OK, "pw=2: {body}");
+        let (s, _) = c.post(coord, "/set/k?w=2&pw=3", json!({"element": 10}));
+        assert_eq!(s, StatusCode::BAD_REQUEST, "pw above w");
+        let (s, body) = c.get(coord, "/set/k?r=2&pr=2");
+        assert_eq!(s, StatusCode::OK, "{body}");
+        assert!(
+            local_set(&c, fallback, "k").is_some_and(|e| e.as_array().unwrap().contains(&json!(7))),
+            "the hint"
+        );
         eventually(5, "the fallback reports a pending hint", || {
             c.get(fallback, "/admin/status").1["hints_pending"].as_u64() == Some(1)
         });
         c.restart(dead);
-        eventually(10, "the hint reaches the owner", || {
-            local_set(&c, dead, "k") == Some(json!([7]))
+        eventually(10, "the hints reach the owner", || {
+            local_set(&c, dead, "k") == Some(json!([7, 8, 9]))
         });
         eventually(5, "the fallback drops its copy", || {
             local_set(&c, fallback, "k").is_none()
