@@ -7,7 +7,7 @@ use std::path::PathBuf;
 /// code of the worst: unreadable or malformed input (254) beats invalid (1)
 /// beats unknown (2) beats valid (0).
 pub fn run(paths: &[PathBuf], workload: &str) -> i32 {
-    if let Err(e) = workloads::validate(workload, None) {
+    if let Err(e) = workloads::validate_check(workload) {
         eprintln!("faultline: error: {e}");
         return exit::BAD_ARGS;
     }

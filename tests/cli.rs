@@ -128,3 +128,51 @@ fn help_exits_zero() {
     assert_eq!(o.status.code(), Some(0));
     assert!(stdout(&o).contains("check"));
 }
+
+fn porcupine(file: &str) -> String {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/bench/porcupine")
+        .join(file);
+    assert!(
+        p.is_file(),
+        "the Porcupine corpus is missing: {} (the shared directory must sit beside the repository)",
+        p.display()
+    );
+    p.display().to_string()
+}
+
+#[test]
+fn linearizability_verdicts_on_porcupine_files() {
+    // etcd_005 is linearizable, etcd_000 is not (Porcupine's known verdicts).
+    let o = faultline(&[
+        "check",
+        &porcupine("jepsen/etcd_005.log"),
+        "--workload",
+        "register",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("linearizable valid"), "{}", stdout(&o));
+    let o = faultline(&[
+        "check",
+        &porcupine("jepsen/etcd_000.log"),
+        "--workload",
+        "register",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).contains("linearizable INVALID") && stdout(&o).contains("cannot be linearized"),
+        "{}",
+        stdout(&o)
+    );
+    let o = faultline(&["check", &porcupine("kv/c01-bad.txt"), "--workload", "kv"]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    let o = faultline(&["check", &porcupine("kv/c01-ok.txt"), "--workload", "kv"]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+}
+
+#[test]
+fn register_workload_has_no_live_client_yet() {
+    let o = faultline(&["test", "--workload", "register"]);
+    assert_eq!(o.status.code(), Some(254), "{}{}", stdout(&o), stderr(&o));
+    assert!(stderr(&o).contains("no live client yet"), "{}", stderr(&o));
+}

@@ -64,6 +64,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::common::{self, count, index_of, int_list, list, malformed, short_json};
 use crate::history::{History, Op, OpType, Process};
 use crate::verdict::{CheckResult, Validity};
 
@@ -73,9 +74,6 @@ pub const NAME: &str = "set";
 /// At most this many entries are kept in each per-element list of a
 /// [`SetAnalysis`]; the matching counts are always exact.
 pub const DETAIL_CAP: usize = 1000;
-
-/// How many elements a summary line lists before ending with "…".
-const SUMMARY_ELEMENTS: usize = 10;
 
 /// Everything the set checker found, the source of [`CheckResult::details`].
 ///
@@ -162,16 +160,7 @@ pub struct LostElement {
 }
 
 /// An add or read whose value is not what the set workload writes.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
-#[error("op {index} ({f}): {message}")]
-pub struct MalformedOp {
-    /// The `index` of the offending op (its position if it had none).
-    pub index: u64,
-    /// Its function, `add` or `read`.
-    pub f: String,
-    /// What is wrong with its value.
-    pub message: String,
-}
+pub use crate::common::MalformedOp;
 
 /// Checks a set-workload history; see the [module docs](self) for the rules.
 ///
@@ -397,16 +386,6 @@ pub fn analyze(history: &History) -> Result<SetAnalysis, MalformedOp> {
     Ok(a)
 }
 
-fn sorted_capped(mut v: Vec<i64>) -> Vec<i64> {
-    v.sort_unstable();
-    v.truncate(DETAIL_CAP);
-    v
-}
-
-fn index_of(op: &Op, position: usize) -> u64 {
-    op.index.unwrap_or(position as u64)
-}
-
 fn node_of(ops: &[Op], r: &Read) -> Option<String> {
     ops[r.complete]
         .node
@@ -414,67 +393,13 @@ fn node_of(ops: &[Op], r: &Read) -> Option<String> {
         .or_else(|| ops[r.invoke].node.clone())
 }
 
-fn malformed(op: &Op, position: usize, message: String) -> MalformedOp {
-    MalformedOp {
-        index: index_of(op, position),
-        f: op.f.clone(),
-        message,
-    }
-}
-
-fn short_json(v: &serde_json::Value) -> String {
-    let s = v.to_string();
-    if s.chars().count() > 40 {
-        s.chars().take(40).collect::<String>() + "…"
-    } else {
-        s
-    }
-}
-
 /// The integers of an `ok` read's result (a JSON array, as sets are parsed).
 fn read_elements(op: &Op, position: usize) -> Result<Vec<i64>, MalformedOp> {
-    let bad = |what: String| malformed(op, position, what);
-    let items = op.value.as_array().ok_or_else(|| {
-        bad(format!(
-            "read result must be a list or set of integers, found {}",
-            short_json(&op.value)
-        ))
-    })?;
-    items
-        .iter()
-        .map(|v| {
-            v.as_i64().ok_or_else(|| {
-                bad(format!(
-                    "read result must contain only integers, found {}",
-                    short_json(v)
-                ))
-            })
-        })
-        .collect()
+    int_list(op, position, &op.value)
 }
 
-/// `n thing` or `n things`.
-fn count(n: usize, thing: &str) -> String {
-    if n == 1 {
-        format!("{n} {thing}")
-    } else {
-        format!("{n} {thing}s")
-    }
-}
-
-/// `1, 2, 3` with "…" after the first few (and whenever `total` says the list
-/// was already cut).
-fn list(elements: impl IntoIterator<Item = i64>, total: usize) -> String {
-    let shown: Vec<String> = elements
-        .into_iter()
-        .take(SUMMARY_ELEMENTS)
-        .map(|e| e.to_string())
-        .collect();
-    let mut s = shown.join(", ");
-    if total > shown.len() {
-        s.push_str(", …");
-    }
-    s
+fn sorted_capped(v: Vec<i64>) -> Vec<i64> {
+    common::sorted_capped(v, DETAIL_CAP)
 }
 
 impl SetAnalysis {

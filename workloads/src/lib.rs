@@ -88,8 +88,14 @@ pub trait Client: Send + Sync {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum WorkloadError {
     /// `--workload` named a workload this build does not have.
-    #[error("unknown workload {0:?}; known: set")]
+    #[error(
+        "unknown workload {0:?}; known: set, and for `faultline check` only: register, kv, counter"
+    )]
     UnknownWorkload(String),
+    /// The workload exists for `faultline check` (its checker is built) but
+    /// has no client to run it live yet.
+    #[error("workload {0} has no live client yet; it can only check recorded histories: faultline check --workload {0} <history>")]
+    NoLiveClient(String),
     /// `--client` named a mode the workload does not have.
     #[error("workload {workload} has no client mode {mode:?}; known: {known}")]
     UnknownMode {
@@ -112,7 +118,19 @@ pub fn validate(workload: &str, client: Option<&str>) -> Result<String, Workload
         "set" => Ok(set::Mode::parse(client.unwrap_or("crdt"))?
             .name()
             .to_string()),
+        "register" | "kv" | "counter" => Err(WorkloadError::NoLiveClient(workload.to_string())),
         other => Err(WorkloadError::UnknownWorkload(other.to_string())),
+    }
+}
+
+/// Checks that `faultline check` can judge histories of `workload`: every
+/// workload [`validate`] accepts, plus those that only have a checker so far
+/// (`register`, `kv`: linearizability of recorded histories, e.g. Jepsen's or
+/// Porcupine's; `counter`: the counter checker's bounds, plus perf).
+pub fn validate_check(workload: &str) -> Result<(), WorkloadError> {
+    match validate(workload, None) {
+        Err(WorkloadError::NoLiveClient(_)) => Ok(()),
+        other => other.map(|_| ()),
     }
 }
 
@@ -123,6 +141,72 @@ pub fn check(
 ) -> Result<Vec<checkers::CheckResult>, WorkloadError> {
     match workload {
         "set" => Ok(vec![checkers::set::check(history)]),
+        "register" => Ok(vec![checkers::linear::check(
+            history,
+            checkers::linear::Model::Register,
+        )]),
+        "kv" => Ok(vec![checkers::linear::check(
+            history,
+            checkers::linear::Model::Kv,
+        )]),
+        "counter" => Ok(vec![
+            checkers::counter::check(history),
+            checkers::perf::check(history, checkers::perf::PerfOptions::default()),
+        ]),
         other => Err(WorkloadError::UnknownWorkload(other.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod counter_tests {
+    use super::*;
+
+    #[test]
+    fn counter_is_checkable_offline_only() {
+        let e = validate("counter", None).unwrap_err();
+        assert_eq!(e, WorkloadError::NoLiveClient("counter".into()));
+        assert!(
+            e.to_string()
+                .contains("workload counter has no live client yet"),
+            "{e}"
+        );
+        assert!(validate("counter", Some("crdt")).is_err());
+        assert_eq!(validate_check("counter"), Ok(()));
+        let h = checkers::parse::jsonl(
+            r#"{"type":"invoke","process":0,"f":"add","value":3}
+{"type":"ok","process":0,"f":"add","value":3}
+{"type":"invoke","process":1,"f":"read","value":null}
+{"type":"ok","process":1,"f":"read","value":2}"#,
+        )
+        .unwrap();
+        let r = check("counter", &h).unwrap();
+        let names: Vec<&str> = r.iter().map(|r| r.checker.as_str()).collect();
+        assert_eq!(names, vec!["counter", "perf"]);
+        assert_eq!(r[0].valid, checkers::Validity::Invalid);
+        assert_eq!(r[1].valid, checkers::Validity::Valid);
+    }
+}
+
+#[cfg(test)]
+mod register_and_kv_tests {
+    use super::*;
+
+    #[test]
+    fn register_and_kv_are_checkable_but_have_no_live_client() {
+        for w in ["register", "kv"] {
+            let e = validate(w, None).unwrap_err();
+            assert_eq!(e, WorkloadError::NoLiveClient(w.into()));
+            assert!(e.to_string().contains("no live client yet"), "{e}");
+            assert_eq!(validate_check(w), Ok(()));
+            let r = check(w, &checkers::History::default()).unwrap();
+            assert_eq!(r.len(), 1);
+            assert_eq!(r[0].checker, "linearizable");
+            assert_eq!(r[0].valid, checkers::Validity::Valid);
+        }
+        assert_eq!(validate_check("set"), Ok(()));
+        assert!(matches!(
+            validate_check("bank"),
+            Err(WorkloadError::UnknownWorkload(_))
+        ));
     }
 }

@@ -71,6 +71,27 @@ impl RingkvClient {
             .map_err(|e| RequestError::Definite(format!("set read: bad elements: {e}")))
     }
 
+    /// The key's preference list (owner first), as this node computes it.
+    pub async fn preflist(&self, key: &str) -> Result<Vec<String>, RequestError> {
+        let url = format!("{}/admin/preflist/{}", self.base, encode(key));
+        let body = self.read_outcome(self.http.get(url).send().await).await?;
+        let body = body.ok_or_else(|| RequestError::Definite("preflist: 404".into()))?;
+        serde_json::from_value(body["nodes"].clone())
+            .map_err(|e| RequestError::Definite(format!("preflist: {e}")))
+    }
+
+    /// This node's own replica of set `key`, uncoordinated (`None`: it
+    /// holds nothing for the key).
+    pub async fn set_read_local(&self, key: &str) -> Result<Option<Vec<i64>>, RequestError> {
+        let url = format!("{}/admin/local/set/{}", self.base, encode(key));
+        let body = self.read_outcome(self.http.get(url).send().await).await?;
+        body.map(|b| {
+            serde_json::from_value(b["elements"].clone())
+                .map_err(|e| RequestError::Definite(format!("local set read: {e}")))
+        })
+        .transpose()
+    }
+
     /// Reads the register at `key`: its siblings (one value under LWW, or
     /// when nothing is concurrent) and the causal context to write back;
     /// `None` when the key does not exist.

@@ -13,6 +13,9 @@
 //!   as [`Op`] serializes.
 //! - [`edn`] reads Jepsen's `history.edn`: EDN op maps, either one per line or
 //!   all inside a single vector or list.
+//! - [`porcupine::etcd_log`] and [`porcupine::kv_edn`] read the two formats of
+//!   the Porcupine linearizability corpus (a Jepsen etcd log, and EDN maps
+//!   with a `:key`, kept as `[key, value]` tuples).
 //!
 //! ```
 //! use checkers::parse;
@@ -65,6 +68,7 @@
 //! functions panic.
 
 mod edn;
+pub mod porcupine;
 #[cfg(test)]
 mod tests;
 
@@ -447,14 +451,21 @@ pub enum Format {
     Jsonl,
     /// Jepsen's EDN ([`edn`]).
     Edn,
+    /// A Jepsen etcd log, `INFO  jepsen.util - ...` ([`porcupine::etcd_log`]).
+    EtcdLog,
+    /// EDN op maps carrying a `:key`, as in Porcupine's key-value corpus
+    /// ([`porcupine::kv_edn`]).
+    EdnKeyed,
 }
 
 /// Guesses the format of a history from its first meaningful character.
 ///
 /// Whitespace, a byte-order mark and `;` comment lines are skipped. Then `{`
 /// followed (after optional spaces) by `"` means JSONL; `[`, `(`, `{` and `#`
-/// mean EDN. Returns `Ok(None)` for input with nothing in it, and an error
-/// naming the character for anything else.
+/// mean EDN; an EDN first line starting with `{` that contains `:key ` means
+/// EDN with keys (Porcupine's key-value format); `INFO ` means a Jepsen etcd
+/// log. Returns `Ok(None)` for input with nothing in it, and an error naming
+/// the character for anything else.
 ///
 /// # Errors
 ///
@@ -485,12 +496,18 @@ pub fn detect(text: &str) -> Result<Option<Format>, ParseError> {
                 continue;
             }
             '{' => {
+                let first_line: String = chars.clone().take_while(|c| *c != '\n').collect();
                 let next = chars.find(|c| !matches!(c, ' ' | '\t'));
                 return Ok(Some(if next == Some('"') {
                     Format::Jsonl
+                } else if first_line.contains(":key ") || first_line.contains(":key,") {
+                    Format::EdnKeyed
                 } else {
                     Format::Edn
                 }));
+            }
+            'I' if chars.clone().take(4).eq("NFO ".chars()) => {
+                return Ok(Some(Format::EtcdLog))
             }
             '[' | '(' | '#' => return Ok(Some(Format::Edn)),
             other => {
@@ -498,7 +515,7 @@ pub fn detect(text: &str) -> Result<Option<Format>, ParseError> {
                     line,
                     Some(col),
                     format!(
-                        "cannot tell the history format from `{other}`: expected one JSON op object per line (starting with {{\") or Jepsen EDN (starting with [, (, {{: or #)"
+                        "cannot tell the history format from `{other}`: expected one JSON op object per line (starting with {{\"), Jepsen EDN (starting with [, (, {{: or #) or a Jepsen etcd log (starting with INFO)"
                     ),
                 ))
             }
@@ -514,11 +531,14 @@ pub fn detect(text: &str) -> Result<Option<Format>, ParseError> {
 ///
 /// # Errors
 ///
-/// Whatever [`detect`] and then [`jsonl`] or [`edn`] report.
+/// Whatever [`detect`] and then [`jsonl`], [`edn`] or the [`porcupine`]
+/// readers report.
 pub fn auto(text: &str) -> Result<History, ParseError> {
     match detect(text)? {
         None => Ok(History::default()),
         Some(Format::Jsonl) => jsonl(text),
         Some(Format::Edn) => edn(text),
+        Some(Format::EtcdLog) => porcupine::etcd_log(text),
+        Some(Format::EdnKeyed) => porcupine::kv_edn(text),
     }
 }

@@ -1,0 +1,404 @@
+//! The convergence checker: after the faults heal, do the replicas agree?
+//!
+//! Eventually consistent stores promise that replicas converge once faults
+//! heal and writes stop. Neither Jepsen nor Maelstrom checks it directly:
+//! their final reads go through a coordinator, which can hide a replica that
+//! never caught up. faultline reads every replica *locally* after the heal
+//! and compares.
+//!
+//! # Op shapes
+//!
+//! A local read is an op with `f` = `read-local` (or `local-read`) whose
+//! `node` names the replica read (on the completion or the invocation) and
+//! whose `ok` value is either
+//!
+//! - `[k, v]`: the replica's value `v` for key `k` (`null` when it has none), or
+//! - an object `{"k1": v1, "k2": v2, ...}`: a dump of several keys at once.
+//!
+//! Values are compared as JSON (so `[1,2]` and `[2,1]` differ: sort sets
+//! before recording them). A key missing from a replica's dump means the
+//! replica has no value for it (shown as `(absent)`): that diverges from
+//! replicas that have one. Local reads without a node are counted and
+//! ignored.
+//!
+//! # Rules
+//!
+//! Only local reads *after the last heal* count. A heal is a nemesis op whose
+//! `f` is `heal`, `resume`, `start` (a killed node restarted), `reset-clock`
+//! or starts with `stop-`; a nemesis op that starts a fault (`kill`, `pause`,
+//! `bump-clock`, `strobe-clock`, or `start-*`) discards what was read before
+//! it too, and leaves the verdict unknown unless a heal follows. For every key,
+//! the *latest* post-heal value from each replica must be the same on all
+//! replicas that did any post-heal local read.
+//!
+//! When replicas are read in repeated rounds, the checker reports, per key,
+//! the time from the heal until the read after which the replicas' latest
+//! values agreed and kept agreeing, and the maximum over keys (the time the
+//! store took to converge, as far as the rounds can tell).
+//!
+//! Invalid when some key's replicas disagree at the end; unknown when there
+//! is no local read after the last heal, or when some replica never read a
+//! key the others did (it cannot be compared) and nothing disagrees.
+//!
+//! # Cost
+//!
+//! Online ([`Convergence::observe`]): per key the latest value of each
+//! replica; reads before a heal are dropped as soon as the heal is seen.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::common::{count, index_of, list, secs, short_json, FxMap, Pairer};
+use crate::history::{History, Op, OpType, Process};
+use crate::keyed::key_text;
+use crate::stats::Quantiles;
+use crate::verdict::{CheckResult, Validity};
+
+/// The checker's name, as it appears in [`CheckResult::checker`].
+pub const NAME: &str = "convergence";
+
+/// At most this many keys are listed per finding; counts are exact.
+pub const EXAMPLE_CAP: usize = 100;
+
+/// The functions recognized as local reads.
+pub const LOCAL_READS: &[&str] = &["read-local", "local-read"];
+
+/// Whether a nemesis `f` heals (ends faults).
+pub fn is_heal(f: &str) -> bool {
+    matches!(f, "heal" | "resume" | "start" | "reset-clock") || f.starts_with("stop-")
+}
+
+/// Whether a nemesis `f` starts a fault.
+pub fn is_fault_start(f: &str) -> bool {
+    matches!(f, "kill" | "pause" | "bump-clock" | "strobe-clock") || f.starts_with("start-")
+}
+
+/// A key whose replicas disagree, or that some replica did not read.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KeyReport {
+    /// The key.
+    pub key: String,
+    /// Each replica's latest value (JSON text, cut at 40 characters).
+    pub values: BTreeMap<String, String>,
+    /// Replicas that read other keys after the heal but not this one.
+    pub unread_on: Vec<String>,
+}
+
+/// Everything the convergence checker found.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ConvergenceAnalysis {
+    /// `index` of the last heal, if any.
+    pub heal_index: Option<u64>,
+    /// Time of the last heal (ns), 0 without one.
+    pub heal_time: u64,
+    /// A fault started after the last heal.
+    pub faulted_at_end: bool,
+    /// Replicas with a local read after the heal.
+    pub replicas: Vec<String>,
+    /// `ok` local reads after the heal (a dump counts once per key).
+    pub read_count: usize,
+    /// Local reads without a node, ignored.
+    pub no_node_count: usize,
+    /// `ok` local reads whose value is neither `[k, v]` nor an object, ignored.
+    pub malformed_count: usize,
+    /// The most post-heal reads of one key on one replica (rounds).
+    pub max_rounds: usize,
+    /// Keys read after the heal.
+    pub key_count: usize,
+    /// Keys whose replicas agree.
+    pub converged_count: usize,
+    /// Keys whose replicas disagree at the end.
+    pub divergent_count: usize,
+    /// Keys some replica did not read.
+    pub unread_count: usize,
+    /// Per converged key, time from the heal until its replicas agreed for
+    /// good, in ms.
+    pub time_to_agree_ms: Quantiles,
+    /// Examples of divergent keys, sorted by key.
+    pub divergent: Vec<KeyReport>,
+    /// Examples of keys some replica did not read.
+    pub unread: Vec<KeyReport>,
+}
+
+/// Checks a history's post-heal local reads; see the [module docs](self).
+pub fn check(history: &History) -> CheckResult {
+    let mut c = Convergence::default();
+    for op in &history.ops {
+        c.observe(op);
+    }
+    c.finish()
+}
+
+#[derive(Default)]
+struct KeyConv {
+    /// (replica id, latest value, reads of it).
+    latest: Vec<(u32, Value, u32)>,
+    /// Time of the read from which the latest values agree.
+    agree_since: Option<u64>,
+}
+
+/// The online convergence checker.
+#[derive(Default)]
+pub struct Convergence {
+    pairer: Pairer<Option<String>>,
+    position: u64,
+    node_ids: FxMap<String, u32>,
+    nodes: Vec<String>,
+    keys: FxMap<String, KeyConv>,
+    /// Replicas (by id) that answered a dump read after the heal.
+    dumped: Vec<bool>,
+    a: ConvergenceAnalysis,
+}
+
+impl Convergence {
+    /// A checker that has seen nothing yet.
+    pub fn new() -> Self {
+        Convergence::default()
+    }
+
+    /// Takes the next op into account.
+    pub fn observe(&mut self, op: &Op) {
+        let pos = self.position;
+        self.position += 1;
+        if op.process == Process::Nemesis {
+            let heal = is_heal(&op.f);
+            if heal || is_fault_start(&op.f) {
+                self.keys.clear();
+                self.node_ids.clear();
+                self.nodes.clear();
+                self.dumped.clear();
+                self.a.read_count = 0;
+                self.a.max_rounds = 0;
+                self.a.faulted_at_end = !heal;
+                if heal {
+                    self.a.heal_index = Some(index_of(op, pos as usize));
+                    self.a.heal_time = op.time;
+                }
+            }
+            return;
+        }
+        if !LOCAL_READS.contains(&op.f.as_str()) {
+            return;
+        }
+        if op.kind == OpType::Invoke {
+            self.pairer
+                .invoke(op.process, pos as usize, op.time, op.node.clone());
+            return;
+        }
+        let Some(open) = self.pairer.complete(op.process) else {
+            return;
+        };
+        if op.kind != OpType::Ok {
+            return;
+        }
+        let Some(node) = op.node.as_deref().or(open.data.as_deref()) else {
+            self.a.no_node_count += 1;
+            return;
+        };
+        let next = self.nodes.len() as u32;
+        let node = match self.node_ids.get(node) {
+            Some(&id) => id,
+            None => {
+                self.node_ids.insert(node.to_string(), next);
+                self.nodes.push(node.to_string());
+                next
+            }
+        };
+        match &op.value {
+            Value::Array(kv) if kv.len() == 2 => {
+                self.record(node, &kv[0], &kv[1], op.time);
+            }
+            Value::Object(m) => {
+                if self.dumped.len() <= node as usize {
+                    self.dumped.resize(node as usize + 1, false);
+                }
+                self.dumped[node as usize] = true;
+                for (k, v) in m {
+                    self.record(node, &Value::String(k.clone()), v, op.time);
+                }
+            }
+            _ => self.a.malformed_count += 1,
+        }
+    }
+
+    fn record(&mut self, node: u32, k: &Value, v: &Value, time: u64) {
+        self.a.read_count += 1;
+        let kc = match k {
+            Value::String(s) => match self.keys.get_mut(s.as_str()) {
+                Some(kc) => kc,
+                None => self.keys.entry(s.clone()).or_default(),
+            },
+            other => self.keys.entry(key_text(other)).or_default(),
+        };
+        match kc.latest.iter_mut().find(|(n, ..)| *n == node) {
+            Some(entry) => {
+                entry.1 = v.clone();
+                entry.2 += 1;
+                self.a.max_rounds = self.a.max_rounds.max(entry.2 as usize);
+            }
+            None => {
+                kc.latest.push((node, v.clone(), 1));
+                self.a.max_rounds = self.a.max_rounds.max(1);
+            }
+        }
+        let first = &kc.latest[0].1;
+        if kc.latest.iter().all(|(_, x, _)| x == first) {
+            if kc.agree_since.is_none() {
+                kc.agree_since = Some(time);
+            }
+        } else {
+            kc.agree_since = None;
+        }
+    }
+
+    /// The analysis of everything observed so far.
+    pub fn analysis(self) -> ConvergenceAnalysis {
+        let mut a = self.a;
+        a.replicas = self.nodes.clone();
+        a.replicas.sort();
+        a.key_count = self.keys.len();
+        let mut keys: Vec<(String, KeyConv)> = self.keys.into_iter().collect();
+        keys.sort_by(|x, y| x.0.cmp(&y.0));
+        let mut times = Vec::new();
+        for (key, kc) in keys {
+            let values = || {
+                kc.latest
+                    .iter()
+                    .map(|(n, v, _)| (self.nodes[*n as usize].clone(), short_json(v)))
+                    .collect::<BTreeMap<_, _>>()
+            };
+            // A replica whose dump lacks the key has no value for it.
+            let dumped = |n: u32| self.dumped.get(n as usize).copied().unwrap_or(false);
+            let missing: Vec<u32> = (0..self.nodes.len() as u32)
+                .filter(|n| !kc.latest.iter().any(|(m, ..)| m == n))
+                .collect();
+            let absent_in_dump = missing.iter().any(|&n| dumped(n));
+            let mut unread_on: Vec<String> = missing
+                .iter()
+                .filter(|&&n| !dumped(n))
+                .map(|&n| self.nodes[n as usize].clone())
+                .collect();
+            unread_on.sort();
+            let values = || {
+                let mut v = values();
+                for &n in missing.iter().filter(|&&n| dumped(n)) {
+                    v.insert(self.nodes[n as usize].clone(), "(absent)".to_string());
+                }
+                v
+            };
+            let agreed = kc
+                .agree_since
+                .filter(|_| !absent_in_dump || kc.latest.iter().all(|(_, v, _)| v.is_null()));
+            match agreed {
+                None => {
+                    a.divergent_count += 1;
+                    if a.divergent.len() < EXAMPLE_CAP {
+                        a.divergent.push(KeyReport {
+                            key: key.clone(),
+                            values: values(),
+                            unread_on: unread_on.clone(),
+                        });
+                    }
+                }
+                Some(t) => {
+                    a.converged_count += 1;
+                    times.push(t.saturating_sub(a.heal_time));
+                }
+            }
+            if !unread_on.is_empty() {
+                a.unread_count += 1;
+                if a.unread.len() < EXAMPLE_CAP {
+                    a.unread.push(KeyReport {
+                        key,
+                        values: values(),
+                        unread_on,
+                    });
+                }
+            }
+        }
+        a.time_to_agree_ms = Quantiles::of_ns_as_ms(&times);
+        a
+    }
+
+    /// The verdict on everything observed so far.
+    pub fn finish(self) -> CheckResult {
+        self.analysis().to_result()
+    }
+}
+
+impl ConvergenceAnalysis {
+    /// Invalid if a key diverges; unknown without post-heal local reads, with
+    /// a fault still active, or with keys some replica did not read.
+    pub fn validity(&self) -> Validity {
+        if self.divergent_count > 0 {
+            Validity::Invalid
+        } else if self.read_count == 0 || self.faulted_at_end || self.unread_count > 0 {
+            Validity::Unknown
+        } else {
+            Validity::Valid
+        }
+    }
+
+    /// One line, e.g. `2 of 40 keys diverge across 3 replicas after the last
+    /// heal at 31.0 s: key k7 n1=3 n2=5 n3=3`.
+    pub fn summary(&self) -> String {
+        let heal = match self.heal_index {
+            Some(_) => format!("after the last heal at {}", secs(self.heal_time)),
+            None => "(no heal recorded: all local reads)".to_string(),
+        };
+        if self.faulted_at_end {
+            return "a fault started after the last heal: no local reads after a heal to compare"
+                .to_string();
+        }
+        if self.read_count == 0 {
+            return format!("no local reads {heal}: cannot tell whether replicas converged");
+        }
+        let replicas = count(self.replicas.len(), "replica");
+        let mut parts = Vec::new();
+        if let Some(d) = self.divergent.first() {
+            let vals = list(
+                d.values.iter().map(|(n, v)| format!("{n}={v}")),
+                d.values.len(),
+            );
+            parts.push(format!(
+                "{} of {} diverge across {replicas} {heal}: key {} has {vals}",
+                self.divergent_count,
+                count(self.key_count, "key"),
+                d.key
+            ));
+        } else {
+            let q = self.time_to_agree_ms;
+            parts.push(format!(
+                "all {} agree on {replicas} {heal}; agreed {:.1} ms after the heal at the latest (p50 {:.1} ms, {} per replica)",
+                count(self.key_count, "key"),
+                q.max,
+                q.p50,
+                count(self.max_rounds, "read round")
+            ));
+        }
+        if let Some(u) = self.unread.first() {
+            parts.push(format!(
+                "{} not read on every replica, e.g. key {} on {}",
+                count(self.unread_count, "key"),
+                u.key,
+                u.unread_on.join(", ")
+            ));
+        }
+        parts.join("; ")
+    }
+
+    /// The analysis as a [`CheckResult`] named `convergence`.
+    pub fn to_result(&self) -> CheckResult {
+        CheckResult {
+            checker: NAME.to_string(),
+            valid: self.validity(),
+            summary: self.summary(),
+            details: serde_json::to_value(self).unwrap_or(Value::Null),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,634 @@
+//! The linearizability checker: could the history have happened on one copy
+//! of the data, each operation taking effect at one instant between its
+//! invocation and its completion?
+//!
+//! Two models (sequential specifications) are built in ([`Model`]):
+//!
+//! - **register**: `read`, `write v`, `cas [old new]` on a register that
+//!   starts as `null`;
+//! - **kv**: `get`, `put v`, `append v` on string values that start as `""`.
+//!
+//! When every op's value is a `[key value]` tuple ([`crate::keyed`]), each key
+//! is an independent object: the history is linearizable iff each key's
+//! sub-history is (P-compositionality), so keys are checked one by one,
+//! which is exponentially cheaper than checking them together. (The
+//! [`Options::split_by_key`] flag turns this off, for measurements.)
+//!
+//! # What the ops mean
+//!
+//! `ok` ops took effect once, within [invocation, completion]. `fail` ops did
+//! nothing, except a failed `cas`, which is evidence that the register did
+//! not hold `old` at some instant of its interval (Porcupine's reading;
+//! Knossos drops it, and both agree on Porcupine's corpus). `info` and
+//! pending ops may have taken effect at any instant after their invocation,
+//! or never; an `info` or pending read tells nothing and is ignored. See
+//! [`compile`] for the full table.
+//!
+//! # How
+//!
+//! Wing & Gong's backtracking search with Lowe's memoisation of (set of
+//! linearized ops, state) configurations, over interned values, with one
+//! provably safe pruning rule (read-only ops are linearized greedily); see
+//! the `search` module for the algorithm and the proof. The search is bounded by a
+//! [`Budget`]; when it runs out the verdict is unknown, never a guess. Keys
+//! are decided in rounds of growing step limits (an easy invalid key is
+//! found without waiting for a hard valid one), and a key that needs more
+//! than one round resumes its search where it stopped. Kv values built by
+//! appends are never copied during the search: each is a (prefix, suffix)
+//! pair with an O(1) hash, and equal strings still get equal ids (the
+//! `model` module).
+//!
+//! # What an invalid verdict shows
+//!
+//! For the first invalid key: the op the search could not get past at its
+//! deepest point, the length of the longest linearizable prefix and the
+//! state after it, and a small set of ops that is not linearizable by
+//! itself, shrunk greedily (the `counterexample` module; small, not guaranteed
+//! smallest). The details JSON lists these ops with process, f, value,
+//! result, invoke/complete indices and times and key. Shrinking re-checks
+//! many subsets; [`Options::counterexample`]` = false` skips it and reports
+//! the verdict with the blocked op and the prefix only.
+//!
+//! ```
+//! use checkers::{linear, parse, Validity};
+//!
+//! // A stale read: 2 was written and acknowledged before the read began.
+//! let h = parse::edn(
+//!     "{:type :invoke, :process 0, :f :write, :value 1}
+//!      {:type :ok,     :process 0, :f :write, :value 1}
+//!      {:type :invoke, :process 0, :f :write, :value 2}
+//!      {:type :ok,     :process 0, :f :write, :value 2}
+//!      {:type :invoke, :process 1, :f :read, :value nil}
+//!      {:type :ok,     :process 1, :f :read, :value 1}",
+//! )?;
+//! let r = linear::check(&h, linear::Model::Register);
+//! assert_eq!(r.valid, Validity::Invalid);
+//! assert!(r.summary.contains("read by process 1 returned 1"), "{}", r.summary);
+//! # Ok::<(), checkers::parse::ParseError>(())
+//! ```
+
+mod cache;
+pub mod compile;
+mod counterexample;
+mod fxhash;
+mod model;
+mod search;
+#[cfg(test)]
+mod tests;
+
+use crate::history::{History, OpType};
+use crate::verdict::{CheckResult, Validity};
+use compile::{OpInfo, OpView, Problem};
+use model::{Machine, Multi, Single, Values};
+use search::{Outcome, Spent};
+use serde_json::{json, Value};
+
+/// The sequential specification a history is checked against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Model {
+    /// `read` / `write` / `cas [old new]` on a register starting as `null`.
+    Register,
+    /// `get` / `put` / `append` on strings starting as `""`.
+    Kv,
+}
+
+pub(crate) use Model as ModelKind;
+
+impl Model {
+    /// The model's name, as in `faultline check --workload`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Model::Register => "register",
+            Model::Kv => "kv",
+        }
+    }
+}
+
+/// Limits on the search, so that a hard history gives `unknown` instead of
+/// hanging or exhausting memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Budget {
+    /// Steps (tries of an op in a state) over the whole check.
+    pub max_steps: u64,
+    /// Bytes the memo of explored configurations may hold, per key.
+    pub max_cache_bytes: usize,
+}
+
+impl Default for Budget {
+    /// 100 million steps (tens of seconds at worst) and 1 GiB of cache.
+    fn default() -> Self {
+        Budget {
+            max_steps: 100_000_000,
+            max_cache_bytes: 1 << 30,
+        }
+    }
+}
+
+/// How to check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// Limits on the search.
+    pub budget: Budget,
+    /// Check each key of a keyed history on its own (default true). Turning
+    /// it off checks the whole history against a map of all keys: same
+    /// verdict, exponentially slower; only useful to measure that.
+    pub split_by_key: bool,
+    /// Shrink a counterexample for an invalid verdict (default true). When
+    /// false, an invalid verdict still reports the blocked op, the longest
+    /// linearizable prefix and the state after it (what the search found
+    /// anyway), but `details.violation.counterexample` is `null` and
+    /// `details.violation.longest_prefix` lists the prefix's ops by their
+    /// invocation's history index instead of in full: that is the verdict
+    /// alone, which is what Porcupine's own check time measures.
+    pub counterexample: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            budget: Budget::default(),
+            split_by_key: true,
+            counterexample: true,
+        }
+    }
+}
+
+/// Checks `history` against `model` with default [`Options`].
+pub fn check(history: &History, model: Model) -> CheckResult {
+    check_with(history, model, &Options::default())
+}
+
+/// Checks `history` against `model`. The result is named `linearizable`;
+/// see the [module docs](self) for what it reports.
+pub fn check_with(history: &History, model: Model, options: &Options) -> CheckResult {
+    let initial = match model {
+        Model::Register => "null",
+        Model::Kv => "",
+    };
+    let keyed = compile::is_keyed(history);
+    let split = keyed && options.split_by_key;
+    let mut spent = Spent::default();
+    let budget = options.budget;
+    let results = if split {
+        let mut jobs = Vec::new();
+        let mut results = Vec::new();
+        for (key, compiled) in compile::compile_by_key(history, model, initial) {
+            match compiled {
+                Ok((p, values)) => jobs.push(Job::new(p, Single::new(values), Some(key))),
+                Err(e) => results.push(KeyResult::model_error(Some(key), e)),
+            }
+        }
+        results.extend(race(
+            history,
+            jobs,
+            &budget,
+            &mut spent,
+            options.counterexample,
+        ));
+        results
+    } else {
+        let mut values = Values::new(initial);
+        let mut keys = Vec::new();
+        match compile::compile(history, model, &mut values, keyed, None, &mut keys) {
+            Ok(p) if keyed => race(
+                history,
+                vec![Job::new(p, Multi::new(values, keys), None)],
+                &budget,
+                &mut spent,
+                options.counterexample,
+            ),
+            Ok(p) => race(
+                history,
+                vec![Job::new(p, Single::new(values), None)],
+                &budget,
+                &mut spent,
+                options.counterexample,
+            ),
+            Err(e) => vec![KeyResult::model_error(None, e)],
+        }
+    };
+    summarize(model, split, results, spent)
+}
+
+/// One key still to decide.
+struct Job<M> {
+    p: Problem,
+    m: M,
+    key: Option<String>,
+    search: search::Search,
+}
+
+impl<M: Machine> Job<M> {
+    fn new(p: Problem, m: M, key: Option<String>) -> Self {
+        let mut job = Job {
+            p,
+            m,
+            key,
+            search: search::Search::default(),
+        };
+        job.restart();
+        job
+    }
+
+    /// (Re)starts the search from scratch, freeing a large memo.
+    fn restart(&mut self) {
+        self.search = search::Search::default();
+        self.search
+            .reset(&self.p, &search::events(&self.p), None, &mut self.m);
+    }
+}
+
+/// Steps each undecided key gets in the first round; every round multiplies
+/// it by 4.
+const FIRST_ROUND_STEPS: u64 = 20_000;
+
+/// Decides keys in rounds of growing step limits, stopping at the first
+/// invalid key: one invalid key makes the history invalid, and an easy
+/// violation on one key should not wait for a hard proof on another (this
+/// is what checking keys in parallel would give, without threads). A key
+/// that runs out of its round's steps is resumed where it stopped in the
+/// next round (the search is resumable), so the rounds cost no repeated
+/// work. Keys left undecided when an invalid key is found are reported as
+/// such.
+fn race<M: Machine>(
+    history: &History,
+    mut jobs: Vec<Job<M>>,
+    budget: &Budget,
+    spent: &mut Spent,
+    with_counterexample: bool,
+) -> Vec<KeyResult> {
+    let mut done: Vec<KeyResult> = Vec::new();
+    let mut round = FIRST_ROUND_STEPS;
+    let mut used: Vec<u64> = vec![0; jobs.len()];
+    while !jobs.is_empty() {
+        let mut undecided = Vec::new();
+        let mut undecided_used = Vec::new();
+        let mut found_invalid = false;
+        // A lone key has nobody to race against: give it everything.
+        if jobs.len() == 1 {
+            round = u64::MAX;
+        }
+        for (mut job, mut job_used) in jobs.into_iter().zip(used) {
+            if found_invalid {
+                undecided.push(job);
+                undecided_used.push(job_used);
+                continue;
+            }
+            let left = budget.max_steps.saturating_sub(spent.steps);
+            let last_round = round >= left;
+            let b = Budget {
+                max_steps: spent.steps + round.min(left),
+                max_cache_bytes: budget.max_cache_bytes,
+            };
+            let before = spent.steps;
+            let outcome = job.search.run(&job.p, &mut job.m, &b, spent);
+            job_used += spent.steps - before;
+            match outcome {
+                Outcome::OutOfBudget("step limit") if !last_round => {
+                    undecided.push(job);
+                    undecided_used.push(job_used);
+                }
+                outcome => {
+                    let r = judge(history, job, outcome, budget, job_used, with_counterexample);
+                    found_invalid = r.valid == Validity::Invalid;
+                    done.push(r);
+                }
+            }
+        }
+        if found_invalid {
+            for job in undecided {
+                done.push(KeyResult {
+                    key: job.key,
+                    valid: Validity::Unknown,
+                    ops: job.p.ops.len(),
+                    why_unknown: Some(
+                        "not decided: the search stopped at the first invalid key".into(),
+                    ),
+                    violation: None,
+                    sentence: None,
+                    skipped: true,
+                });
+            }
+            break;
+        }
+        // Suspended searches keep their memos; if together they hold more
+        // than one key may, restart the biggest ones from scratch instead
+        // (what a non-resumable search would do; same verdicts).
+        let mut held: usize = undecided.iter().map(|j| j.search.cache_bytes()).sum();
+        while held > budget.max_cache_bytes {
+            let Some(big) = undecided
+                .iter_mut()
+                .filter(|j| j.search.cache_bytes() > 64 << 10)
+                .max_by_key(|j| j.search.cache_bytes())
+            else {
+                break;
+            };
+            held -= big.search.cache_bytes();
+            big.restart();
+            held += big.search.cache_bytes();
+        }
+        jobs = undecided;
+        used = undecided_used;
+        round = round.saturating_mul(4);
+    }
+    done
+}
+
+/// The verdict for one key (or the whole history).
+struct KeyResult {
+    key: Option<String>,
+    valid: Validity,
+    ops: usize,
+    why_unknown: Option<String>,
+    violation: Option<Value>,
+    sentence: Option<String>,
+    /// Left undecided because another key was already invalid.
+    skipped: bool,
+}
+
+impl KeyResult {
+    fn model_error(key: Option<String>, e: compile::ModelError) -> Self {
+        KeyResult {
+            key,
+            valid: Validity::Unknown,
+            ops: 0,
+            why_unknown: Some(format!("the history does not fit the model: {e}")),
+            violation: None,
+            sentence: None,
+            skipped: false,
+        }
+    }
+}
+
+/// Turns a search outcome into a key's verdict, with a counterexample for a
+/// violation.
+fn judge<M: Machine>(
+    history: &History,
+    job: Job<M>,
+    outcome: Outcome,
+    budget: &Budget,
+    steps: u64,
+    with_counterexample: bool,
+) -> KeyResult {
+    let Job { p, mut m, key, .. } = job;
+    let ops = p.ops.len();
+    let mut r = KeyResult {
+        key,
+        valid: Validity::Valid,
+        ops,
+        why_unknown: None,
+        violation: None,
+        sentence: None,
+        skipped: false,
+    };
+    match outcome {
+        Outcome::Linearizable => {}
+        Outcome::OutOfBudget(what) => {
+            r.valid = Validity::Unknown;
+            r.why_unknown = Some(format!(
+                "the search budget ran out ({what}: {} steps, {} MiB of cache allowed) before a verdict",
+                budget.max_steps,
+                budget.max_cache_bytes >> 20
+            ));
+        }
+        Outcome::Violation(stuck) => {
+            r.valid = Validity::Invalid;
+            let blocked = stuck.blocked as usize;
+            let shrunk =
+                with_counterexample.then(|| counterexample::shrink(&p, &mut m, blocked, steps));
+            let state = m.describe(stuck.state);
+            let show_state = if state.is_empty() {
+                "\"\"".to_string()
+            } else {
+                state.clone()
+            };
+            let key_prefix = r
+                .key
+                .as_ref()
+                .map(|k| format!("key {k}: "))
+                .unwrap_or_default();
+            let blocked_text = if blocked < ops {
+                describe_op(p.view(history, blocked))
+            } else {
+                "an op".into()
+            };
+            let set_text = match &shrunk {
+                Some(shrunk) => {
+                    let listed: Vec<String> = shrunk
+                        .ops
+                        .iter()
+                        .take(6)
+                        .map(|&i| describe_op(p.view(history, i)))
+                        .collect();
+                    let more = if shrunk.ops.len() > 6 { "; …" } else { "" };
+                    format!(
+                        "; these {} ops are not linearizable together{}: {}{more}",
+                        shrunk.ops.len(),
+                        if shrunk.minimal {
+                            ""
+                        } else {
+                            " (not fully shrunk)"
+                        },
+                        listed.join("; "),
+                    )
+                }
+                None => String::new(),
+            };
+            r.sentence = Some(format!(
+                "{key_prefix}{blocked_text} cannot be linearized: the longest linearizable prefix places {} of {} ops and leaves the value at {show_state}{set_text}",
+                stuck.prefix.len(),
+                ops,
+            ));
+            let counterexample = shrunk.map(|shrunk| {
+                let mut c = json!({
+                    "what": "a subset of this key's ops that is not linearizable by itself, shrunk greedily: no single op can be removed (except writes whose value a kept op observed) without making it linearizable; small, not guaranteed smallest",
+                    "minimal": shrunk.minimal,
+                });
+                c["ops"] = shrunk.ops.iter().map(|&i| op_json(p.view(history, i))).collect();
+                c
+            });
+            // Large parts are moved in, not passed to `json!` (which would
+            // serialize them again).
+            let longest_prefix: Vec<Value> = if with_counterexample {
+                stuck
+                    .prefix
+                    .iter()
+                    .map(|&i| op_json(p.view(history, i as usize)))
+                    .collect()
+            } else {
+                stuck
+                    .prefix
+                    .iter()
+                    .map(|&i| json!(p.info[i as usize].invoke_index))
+                    .collect()
+            };
+            let mut violation = json!({
+                "key": r.key,
+                "ops_in_key": ops,
+                "blocked_op": (blocked < ops).then(|| op_json(p.view(history, blocked))),
+                "longest_prefix_len": stuck.prefix.len(),
+                "state_after_prefix": state,
+            });
+            violation["longest_prefix"] = Value::Array(longest_prefix);
+            violation["counterexample"] = counterexample.unwrap_or(Value::Null);
+            r.violation = Some(violation);
+        }
+    }
+    r
+}
+
+fn summarize(model: Model, split: bool, mut results: Vec<KeyResult>, spent: Spent) -> CheckResult {
+    // The first invalid key's violation, moved out (it can be large).
+    let violation = results
+        .iter_mut()
+        .find(|r| r.valid == Validity::Invalid)
+        .and_then(|r| r.violation.take());
+    let valid = results
+        .iter()
+        .fold(Validity::Valid, |v, r| v.worst(r.valid));
+    let invalid: Vec<&KeyResult> = results
+        .iter()
+        .filter(|r| r.valid == Validity::Invalid)
+        .collect();
+    let unknown: Vec<&KeyResult> = results
+        .iter()
+        .filter(|r| r.valid == Validity::Unknown && !r.skipped)
+        .collect();
+    let skipped: Vec<&KeyResult> = results.iter().filter(|r| r.skipped).collect();
+    let ops: usize = results.iter().map(|r| r.ops).sum();
+    let name_keys = |rs: &[&KeyResult]| -> Vec<Value> { rs.iter().map(|r| json!(r.key)).collect() };
+    let summary = match valid {
+        Validity::Valid => format!(
+            "linearizable as a {}: {ops} ops{} ({} search steps)",
+            model.name(),
+            if split {
+                format!(" over {} keys", results.len())
+            } else {
+                String::new()
+            },
+            spent.steps
+        ),
+        Validity::Invalid => {
+            let first = invalid[0].sentence.clone().unwrap_or_default();
+            if results.len() > 1 {
+                format!(
+                    "not linearizable ({} of {} keys invalid{}): {first}",
+                    invalid.len(),
+                    results.len(),
+                    if skipped.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", {} left undecided", skipped.len())
+                    }
+                )
+            } else {
+                format!("not linearizable: {first}")
+            }
+        }
+        Validity::Unknown => {
+            let r = unknown[0];
+            let key = r
+                .key
+                .as_ref()
+                .map(|k| format!(" on key {k}"))
+                .unwrap_or_default();
+            format!(
+                "unknown{key}: {}",
+                r.why_unknown.clone().unwrap_or_default()
+            )
+        }
+    };
+    let mut result = CheckResult {
+        checker: "linearizable".into(),
+        valid,
+        summary,
+        details: json!({
+            "model": model.name(),
+            "split_by_key": split,
+            "keys": results.len(),
+            "ops": ops,
+            "invalid_keys": name_keys(&invalid),
+            "unknown_keys": name_keys(&unknown),
+            "undecided_keys": name_keys(&skipped),
+            "unknown_reasons": unknown.iter().map(|r| json!(r.why_unknown)).collect::<Vec<_>>(),
+            "search_steps": spent.steps,
+            "peak_cache_entries": spent.peak_cache_entries,
+        }),
+    };
+    // Moved in, not passed to `json!` (which would serialize it again).
+    result.details["violation"] = violation.unwrap_or(Value::Null);
+    result
+}
+
+/// One op as JSON for reports.
+fn op_json(v: OpView<'_>) -> Value {
+    let o = v.info;
+    json!({
+        "key": v.key,
+        "process": o.process,
+        "f": v.f,
+        "type": outcome_word(o),
+        "value": v.argument,
+        "result": v.result,
+        "invoke_index": o.invoke_index,
+        "complete_index": o.complete_index,
+        "invoke_time": o.invoke_time,
+        "complete_time": o.complete_time,
+    })
+}
+
+fn outcome_word(o: &OpInfo) -> &'static str {
+    match (o.outcome, o.complete_index) {
+        (_, None) => "pending",
+        (OpType::Ok, _) => "ok",
+        (OpType::Fail, _) => "fail",
+        _ => "info",
+    }
+}
+
+/// "read by process 3 returned 2 (ops #40–#45)", for summaries.
+fn describe_op(v: OpView<'_>) -> String {
+    let o = v.info;
+    let p = &o.process;
+    let short = |v: &Value| {
+        let s = v.to_string();
+        if s.chars().count() > 40 {
+            format!("{}…", s.chars().take(40).collect::<String>())
+        } else {
+            s
+        }
+    };
+    let what = match v.f {
+        "read" | "get" => format!("{} by process {p} returned {}", v.f, short(v.result)),
+        "cas" => {
+            let (old, new) = match v.argument.as_array().map(Vec::as_slice) {
+                Some([a, b]) => (short(a), short(b)),
+                _ => (short(v.argument), String::new()),
+            };
+            let failed = if o.outcome == OpType::Fail {
+                "failed "
+            } else {
+                ""
+            };
+            format!("{failed}cas {old}→{new} by process {p}")
+        }
+        f => format!("{f} {} by process {p}", short(v.argument)),
+    };
+    let status = match outcome_word(o) {
+        "info" => " (indeterminate)",
+        "pending" => " (never completed)",
+        _ => "",
+    };
+    let when = match (o.complete_index, o.invoke_time, o.complete_time) {
+        (Some(c), t0, Some(t1)) if t1 > 0 => format!(
+            " [#{}–#{c}, {:.3}–{:.3} s]",
+            o.invoke_index,
+            t0 as f64 / 1e9,
+            t1 as f64 / 1e9
+        ),
+        (Some(c), _, _) => format!(" [#{}–#{c}]", o.invoke_index),
+        (None, t0, _) if t0 > 0 => format!(" [#{}–, {:.3} s–]", o.invoke_index, t0 as f64 / 1e9),
+        (None, _, _) => format!(" [#{}–]", o.invoke_index),
+    };
+    format!("{what}{status}{when}")
+}

@@ -1,0 +1,414 @@
+//! The search: Wing & Gong's backtracking with Lowe's memoisation.
+//!
+//! Events (invocations, and completions of ops that have one) form a doubly
+//! linked list in real-time order. An op is a *candidate* if its invocation
+//! comes before the first completion still in the list: nothing that must
+//! precede it is still unlinearized. The search linearizes a candidate whose
+//! step is legal in the current state, removes ("lifts") its events from the
+//! list and starts over from the head; when it meets a completion first, the
+//! op of that completion cannot be linearized at this point, so it backtracks
+//! (pops the last choice, re-inserts its events, and tries the next
+//! candidate). The history is linearizable when every op that has a
+//! completion has been linearized: ops without one (info, pending) are always
+//! legal and can go last, or be left out.
+//!
+//! **Memoisation.** Before entering a configuration (linearized set, state)
+//! the search inserts it into a [`Cache`]; a configuration already there has
+//! been (or is being) explored without success, so it is skipped.
+//!
+//! **Pruning: read-only ops are taken greedily.** On entering a new
+//! configuration, if some candidate `r` never changes the state (`Read`,
+//! `CasFailed`) and is legal in the current state `s`, the search linearizes
+//! `r` next *without branching*: if `r`'s branch fails, the configuration
+//! fails and the search backtracks past it. Proof that this loses nothing:
+//! suppose a valid completion `o1 … ok r …` of the current configuration
+//! exists. Move `r` to the front. `r` is legal in `s` and leaves `s`
+//! unchanged, so `o1 … ok` see the same states as before and stay legal.
+//! Real-time order still holds: the only constraints `r` can break by moving
+//! earlier are "x before r" for an x that completed before `r` was invoked;
+//! since `r` is a candidate, every such x is already linearized. So a valid
+//! completion starting with `r` exists whenever any valid completion does,
+//! and trying the alternatives to `r` would be wasted work. (The same
+//! argument fails for ops that change the state, which are branched on.)
+//!
+//! **Budget.** Every step tried counts; the search gives up, with the
+//! verdict unknown, when the step limit is reached or the cache outgrows its
+//! byte limit.
+//!
+//! **Resumable.** A [`Search`] keeps its whole position (the linked list,
+//! the stack of choices, the memo) between calls to [`Search::run`]: when
+//! the step limit of a round is reached it stops *before* taking the step,
+//! and the next call continues from exactly there, with a larger limit. So
+//! deciding keys in rounds of growing step limits (see `race` in the module
+//! root) costs no repeated work. (A limit reached in the middle of the
+//! greedy read-only scan makes the resumed search redo that scan from the
+//! head; the scan is deterministic, so it takes the same decision.)
+
+use super::cache::Cache;
+use super::compile::Problem;
+use super::fxhash::splitmix64;
+use super::model::Machine;
+use super::Budget;
+
+/// What the search found.
+pub(crate) enum Outcome {
+    /// A linearization exists.
+    Linearizable,
+    /// None exists; `Stuck` says how far the search got.
+    Violation(Stuck),
+    /// The budget ran out first; the string says which limit.
+    OutOfBudget(&'static str),
+}
+
+/// The deepest point the search reached in a non-linearizable history.
+#[derive(Clone)]
+pub(crate) struct Stuck {
+    /// The longest linearizable prefix found, in linearization order (op ids).
+    pub prefix: Vec<u32>,
+    /// The model state after it.
+    pub state: u32,
+    /// The op whose completion the search could not get past there.
+    pub blocked: u32,
+}
+
+/// Resources used, accumulated over several searches.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Spent {
+    pub steps: u64,
+    pub peak_cache_entries: usize,
+    pub peak_cache_bytes: usize,
+}
+
+#[derive(Clone, Copy)]
+struct Frame {
+    node: u32,
+    state: u32,
+    forced: bool,
+}
+
+const NONE: u32 = u32::MAX;
+
+/// The events of a problem in real-time order, computed once and shared by
+/// every search over (subsets of) it: `(op, is_call)`.
+pub(crate) fn events(p: &Problem) -> Vec<(u32, bool)> {
+    let mut ev: Vec<(usize, u32, bool)> = Vec::with_capacity(2 * p.ops.len());
+    for i in 0..p.ops.len() {
+        ev.push((p.call_at[i], i as u32, true));
+        if let Some(r) = p.return_at[i] {
+            ev.push((r, i as u32, false));
+        }
+    }
+    ev.sort_unstable_by_key(|e| e.0);
+    ev.into_iter().map(|(_, op, c)| (op, c)).collect()
+}
+
+/// A search in progress over one problem (or a subset of its ops): see the
+/// module docs. [`Search::reset`] (re)starts it, reusing its buffers;
+/// [`Search::run`] runs it until a verdict or the budget's limit, and may be
+/// called again after a step-limit stop to continue.
+#[derive(Default)]
+pub(crate) struct Search {
+    /// Doubly linked list of events; node 0 is the head, the last the tail.
+    next: Vec<u32>,
+    prev: Vec<u32>,
+    /// For call nodes: the op; NONE for head, tail and return nodes.
+    call_op: Vec<u32>,
+    /// For call nodes: their return node, or 0 if the op has none.
+    ret_node: Vec<u32>,
+    /// For returns: which op. For blocked-op reporting.
+    ret_op: Vec<u32>,
+    call_node_of: Vec<u32>,
+    zobrist: Vec<u64>,
+    bits: Vec<u64>,
+    hash: u64,
+    cache: Cache,
+    stack: Vec<Frame>,
+    state: u32,
+    remaining: usize,
+    best_depth: usize,
+    best: Option<Stuck>,
+    cursor: u32,
+    fresh: bool,
+    /// The verdict, once reached (a finished search returns it again).
+    done: Option<Done>,
+}
+
+#[derive(Clone, Copy)]
+enum Done {
+    Linearizable,
+    Violation,
+    CacheFull,
+}
+
+impl Search {
+    /// Prepares a search of the ops of `p` that `keep` selects (all if
+    /// `None`); `all_events` must be [`events`]`(p)`.
+    pub(crate) fn reset<M: Machine>(
+        &mut self,
+        p: &Problem,
+        all_events: &[(u32, bool)],
+        keep: Option<&[bool]>,
+        m: &mut M,
+    ) {
+        let n = p.ops.len();
+        let kept = |i: usize| keep.is_none_or(|k| k[i]);
+        self.call_op.clear();
+        self.ret_node.clear();
+        self.ret_op.clear();
+        self.call_node_of.clear();
+        self.call_node_of.resize(n, 0);
+        // Node 0: the head.
+        self.call_op.push(NONE);
+        self.ret_node.push(0);
+        self.ret_op.push(NONE);
+        self.remaining = 0;
+        for &(op, is_call) in all_events {
+            if !kept(op as usize) {
+                continue;
+            }
+            let node = self.call_op.len() as u32;
+            if is_call {
+                self.call_op.push(op);
+                self.ret_node.push(0);
+                self.ret_op.push(NONE);
+                self.call_node_of[op as usize] = node;
+            } else {
+                self.call_op.push(NONE);
+                self.ret_node.push(0);
+                self.ret_op.push(op);
+                self.ret_node[self.call_node_of[op as usize] as usize] = node;
+                self.remaining += 1;
+            }
+        }
+        // The tail.
+        self.call_op.push(NONE);
+        self.ret_node.push(0);
+        self.ret_op.push(NONE);
+        let tail = self.call_op.len() - 1;
+        self.next.clear();
+        self.next.extend(1..=tail as u32 + 1);
+        self.next[tail] = tail as u32;
+        self.prev.clear();
+        self.prev
+            .extend((0..=tail as u32).map(|x| x.wrapping_sub(1)));
+        self.prev[0] = 0;
+        if self.zobrist.len() < n {
+            let have = self.zobrist.len() as u64;
+            self.zobrist
+                .extend((have..n as u64).map(|i| splitmix64(i ^ 0xA076_1D64_78BD_642F)));
+        }
+        let words = n.div_ceil(64).max(1);
+        self.bits.clear();
+        self.bits.resize(words, 0);
+        self.hash = 0;
+        self.cache.reset(words);
+        self.stack.clear();
+        self.state = m.init();
+        self.best_depth = 0;
+        self.best = None;
+        self.cursor = self.next[0];
+        self.fresh = true;
+        self.done = if self.remaining == 0 {
+            Some(Done::Linearizable)
+        } else {
+            None
+        };
+    }
+
+    /// Runs the search until a verdict, or until `spent.steps` would exceed
+    /// `budget.max_steps` (then `OutOfBudget("step limit")`, and a later call
+    /// with a larger limit continues), or until the cache outgrows
+    /// `budget.max_cache_bytes` (final). `p` and `m` must be the ones given
+    /// to [`Search::reset`].
+    pub(crate) fn run<M: Machine>(
+        &mut self,
+        p: &Problem,
+        m: &mut M,
+        budget: &Budget,
+        spent: &mut Spent,
+    ) -> Outcome {
+        if self.done.is_none() {
+            self.done = self.explore(p, m, budget, spent);
+            self.record(spent);
+        }
+        match self.done {
+            None => Outcome::OutOfBudget("step limit"),
+            Some(Done::Linearizable) => Outcome::Linearizable,
+            Some(Done::CacheFull) => Outcome::OutOfBudget("cache memory limit"),
+            Some(Done::Violation) => Outcome::Violation(self.best.clone().unwrap_or(Stuck {
+                prefix: Vec::new(),
+                state: 0,
+                blocked: 0,
+            })),
+        }
+    }
+
+    /// Bytes the memo holds.
+    pub(crate) fn cache_bytes(&self) -> usize {
+        self.cache.bytes()
+    }
+
+    fn record(&self, spent: &mut Spent) {
+        spent.peak_cache_entries = spent.peak_cache_entries.max(self.cache.len());
+        spent.peak_cache_bytes = spent.peak_cache_bytes.max(self.cache.bytes());
+    }
+
+    #[inline]
+    fn unlink(&mut self, x: u32) {
+        let x = x as usize;
+        let (a, b) = (self.prev[x], self.next[x]);
+        self.next[a as usize] = b;
+        self.prev[b as usize] = a;
+    }
+
+    #[inline]
+    fn relink(&mut self, x: u32) {
+        let x = x as usize;
+        self.next[self.prev[x] as usize] = x as u32;
+        self.prev[self.next[x] as usize] = x as u32;
+    }
+
+    #[inline]
+    fn flip(&mut self, op_id: usize) {
+        self.bits[op_id / 64] ^= 1 << (op_id % 64);
+        self.hash ^= self.zobrist[op_id];
+    }
+
+    /// Linearizes the op of call node `node` (its bit is already set).
+    #[inline]
+    fn take(&mut self, node: u32, prior: u32, forced: bool) {
+        self.stack.push(Frame {
+            node,
+            state: prior,
+            forced,
+        });
+        self.unlink(node);
+        let r = self.ret_node[node as usize];
+        if r != 0 {
+            self.unlink(r);
+            self.remaining -= 1;
+        }
+    }
+
+    /// The search loop; `None` when the step limit stops it (resumable).
+    fn explore<M: Machine>(
+        &mut self,
+        p: &Problem,
+        m: &mut M,
+        budget: &Budget,
+        spent: &mut Spent,
+    ) -> Option<Done> {
+        loop {
+            // `backtrack` is set when the current configuration has failed.
+            let mut backtrack = false;
+            if self.fresh {
+                self.fresh = false;
+                if self.stack.len() > self.best_depth || self.best.is_none() {
+                    self.best_depth = self.stack.len();
+                    let mut first_ret = self.next[0];
+                    while self.call_op[first_ret as usize] != NONE {
+                        first_ret = self.next[first_ret as usize];
+                    }
+                    let prefix = self
+                        .stack
+                        .iter()
+                        .map(|f| self.call_op[f.node as usize])
+                        .collect();
+                    self.best = Some(Stuck {
+                        prefix,
+                        state: self.state,
+                        blocked: self.ret_op[first_ret as usize],
+                    });
+                }
+                // Greedy read-only candidate (see the module docs).
+                let mut e = self.next[0];
+                let mut taken = false;
+                while self.call_op[e as usize] != NONE {
+                    let op_id = self.call_op[e as usize] as usize;
+                    let op = &p.ops[op_id];
+                    if op.kind.read_only() {
+                        spent.steps += 1;
+                        if spent.steps > budget.max_steps {
+                            // Resume by redoing this scan.
+                            self.fresh = true;
+                            return None;
+                        }
+                        if m.step(self.state, op).is_some() {
+                            self.flip(op_id);
+                            if self.cache.insert(self.hash, self.state, &self.bits) {
+                                self.take(e, self.state, true);
+                                taken = true;
+                            } else {
+                                self.flip(op_id);
+                                backtrack = true;
+                            }
+                            break;
+                        }
+                    }
+                    e = self.next[e as usize];
+                }
+                if taken {
+                    if self.remaining == 0 {
+                        return Some(Done::Linearizable);
+                    }
+                    self.fresh = true;
+                    continue;
+                }
+                if !backtrack {
+                    self.cursor = self.next[0];
+                }
+            }
+            if !backtrack {
+                let cursor = self.cursor;
+                let op_id = self.call_op[cursor as usize];
+                if op_id != NONE {
+                    spent.steps += 1;
+                    if spent.steps > budget.max_steps {
+                        // Resume by retrying this step.
+                        return None;
+                    }
+                    let op_id = op_id as usize;
+                    if let Some(s2) = m.step(self.state, &p.ops[op_id]) {
+                        self.flip(op_id);
+                        if self.cache.insert(self.hash, s2, &self.bits) {
+                            if self.cache.bytes() > budget.max_cache_bytes {
+                                return Some(Done::CacheFull);
+                            }
+                            let prior = self.state;
+                            self.state = s2;
+                            self.take(cursor, prior, false);
+                            if self.remaining == 0 {
+                                return Some(Done::Linearizable);
+                            }
+                            self.fresh = true;
+                            continue;
+                        }
+                        self.flip(op_id);
+                    }
+                    self.cursor = self.next[cursor as usize];
+                    continue;
+                }
+            }
+            // Backtrack: undo choices until one that has alternatives left.
+            loop {
+                let Some(f) = self.stack.pop() else {
+                    return Some(Done::Violation);
+                };
+                let node = f.node as usize;
+                let r = self.ret_node[node];
+                if r != 0 {
+                    self.relink(r);
+                    self.remaining += 1;
+                }
+                self.relink(f.node);
+                let op_id = self.call_op[node] as usize;
+                self.flip(op_id);
+                self.state = f.state;
+                if !f.forced {
+                    self.cursor = self.next[node];
+                    break;
+                }
+            }
+        }
+    }
+}

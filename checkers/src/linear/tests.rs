@@ -1,0 +1,560 @@
+//! Hand-built histories with known verdicts.
+
+use super::*;
+use crate::history::{Op, Process};
+use serde_json::json;
+
+/// A history from `(process, type, f, value)` rows, in real-time order.
+fn h(rows: &[(u64, &str, &str, Value)]) -> History {
+    History::new(
+        rows.iter()
+            .enumerate()
+            .map(|(i, (p, t, f, v))| Op {
+                index: Some(i as u64),
+                kind: match *t {
+                    "invoke" => OpType::Invoke,
+                    "ok" => OpType::Ok,
+                    "fail" => OpType::Fail,
+                    _ => OpType::Info,
+                },
+                process: Process::Client(*p),
+                f: f.to_string(),
+                value: v.clone(),
+                time: 0,
+                node: None,
+                error: None,
+            })
+            .collect(),
+    )
+}
+
+fn reg(rows: &[(u64, &str, &str, Value)]) -> CheckResult {
+    check(&h(rows), Model::Register)
+}
+
+#[test]
+fn sequential_register_history_is_valid_and_initial_value_is_nil() {
+    let r = reg(&[
+        (0, "invoke", "read", json!(null)),
+        (0, "ok", "read", json!(null)),
+        (0, "invoke", "write", json!(1)),
+        (0, "ok", "write", json!(1)),
+        (0, "invoke", "cas", json!([1, 2])),
+        (0, "ok", "cas", json!([1, 2])),
+        (0, "invoke", "read", json!(null)),
+        (0, "ok", "read", json!(2)),
+    ]);
+    assert_eq!(r.valid, Validity::Valid, "{}", r.summary);
+    assert_eq!(r.checker, "linearizable");
+}
+
+#[test]
+fn read_of_never_written_value_is_invalid() {
+    let r = reg(&[
+        (0, "invoke", "read", json!(null)),
+        (0, "ok", "read", json!(5)),
+    ]);
+    assert_eq!(r.valid, Validity::Invalid);
+    assert!(
+        r.summary.contains("read by process 0 returned 5"),
+        "{}",
+        r.summary
+    );
+}
+
+#[test]
+fn stale_read_hidden_among_concurrent_writes_is_invalid() {
+    // w1 completes; then w2 and w3 run concurrently with reads. Reader 3 sees
+    // 2, then (strictly later) reader 4 sees 1: 1 was overwritten before w2
+    // and w3 began, and nothing writes 1 again, so 1 is stale.
+    let rows = [
+        (0, "invoke", "write", json!(1)),
+        (0, "ok", "write", json!(1)),
+        (1, "invoke", "write", json!(2)),
+        (2, "invoke", "write", json!(3)),
+        (3, "invoke", "read", json!(null)),
+        (3, "ok", "read", json!(2)),
+        (4, "invoke", "read", json!(null)),
+        (4, "ok", "read", json!(1)),
+        (1, "ok", "write", json!(2)),
+        (2, "ok", "write", json!(3)),
+    ];
+    let r = reg(&rows);
+    assert_eq!(r.valid, Validity::Invalid, "{}", r.summary);
+    let ce = &r.details["violation"]["counterexample"]["ops"];
+    let ops = ce.as_array().unwrap();
+    // The shrunk set must contain the stale read and the read of 2, and
+    // can do without the concurrent write of 3.
+    assert!(
+        ops.iter().any(|o| o["f"] == "read" && o["result"] == 1),
+        "{ce}"
+    );
+    assert!(
+        ops.iter().any(|o| o["f"] == "read" && o["result"] == 2),
+        "{ce}"
+    );
+    assert!(!ops.iter().any(|o| o["value"] == 3), "{ce}");
+    // Same history, but the stale reader overlaps the write of 2: valid.
+    let mut ok_rows = rows.to_vec();
+    ok_rows.swap(5, 6); // reader 4 invoked before reader 3 completed
+    ok_rows.swap(4, 5);
+    let r = reg(&ok_rows);
+    assert_eq!(r.valid, Validity::Valid, "{}", r.summary);
+}
+
+#[test]
+fn indeterminate_write_must_be_assumed_to_have_happened() {
+    // The write of 7 timed out, yet a later read sees 7: valid only
+    // because an info write may take effect after its invocation.
+    let mut rows = vec![
+        (0, "invoke", "write", json!(7)),
+        (0, "info", "write", json!(null)),
+        (1, "invoke", "read", json!(null)),
+        (1, "ok", "read", json!(7)),
+    ];
+    assert_eq!(reg(&rows).valid, Validity::Valid);
+    // A failed write did not happen: the same read is then impossible.
+    rows[1].1 = "fail";
+    assert_eq!(reg(&rows).valid, Validity::Invalid);
+    // An info write may also never happen: a read of nil afterwards is fine.
+    rows[1].1 = "info";
+    rows[3].3 = json!(null);
+    assert_eq!(reg(&rows).valid, Validity::Valid);
+    // But it cannot take effect before it was invoked.
+    let r = reg(&[
+        (1, "invoke", "read", json!(null)),
+        (1, "ok", "read", json!(7)),
+        (0, "invoke", "write", json!(7)),
+        (0, "info", "write", json!(null)),
+    ]);
+    assert_eq!(r.valid, Validity::Invalid);
+}
+
+#[test]
+fn failed_cas_is_the_only_evidence_of_a_violation() {
+    // The register holds 1 throughout (written before, read after), yet a
+    // cas 1→2 in between failed: the register did not hold 1 then.
+    let mut rows = vec![
+        (0, "invoke", "write", json!(1)),
+        (0, "ok", "write", json!(1)),
+        (1, "invoke", "cas", json!([1, 2])),
+        (1, "fail", "cas", json!([1, 2])),
+        (2, "invoke", "read", json!(null)),
+        (2, "ok", "read", json!(1)),
+    ];
+    let r = reg(&rows);
+    assert_eq!(r.valid, Validity::Invalid, "{}", r.summary);
+    assert!(r.summary.contains("failed cas 1→2"), "{}", r.summary);
+    // Dropping the evidence (as Knossos would for a failed op) makes it valid:
+    // the failed cas is what the verdict rests on.
+    rows.drain(2..4);
+    assert_eq!(reg(&rows).valid, Validity::Valid);
+    // A failed cas whose `old` differs from the value is fine.
+    let r = reg(&[
+        (0, "invoke", "write", json!(1)),
+        (0, "ok", "write", json!(1)),
+        (1, "invoke", "cas", json!([3, 2])),
+        (1, "fail", "cas", json!([3, 2])),
+    ]);
+    assert_eq!(r.valid, Validity::Valid);
+}
+
+#[test]
+fn pending_ops_at_the_end_may_or_may_not_have_happened() {
+    let base = [
+        (0, "invoke", "write", json!(1)),
+        (0, "ok", "write", json!(1)),
+        (1, "invoke", "cas", json!([1, 5])),
+        (2, "invoke", "read", json!(null)),
+    ];
+    for (seen, valid) in [
+        (5, Validity::Valid),
+        (1, Validity::Valid),
+        (9, Validity::Invalid),
+    ] {
+        let mut rows = base.to_vec();
+        rows.push((2, "ok", "read", json!(seen)));
+        assert_eq!(reg(&rows).valid, valid, "read {seen}");
+    }
+    // A pending read tells nothing, and a history of only pending ops is valid.
+    let r = reg(&[(3, "invoke", "read", json!(null))]);
+    assert_eq!(r.valid, Validity::Valid);
+}
+
+#[test]
+fn failed_reads_and_writes_did_nothing() {
+    let r = reg(&[
+        (0, "invoke", "write", json!(4)),
+        (0, "fail", "write", json!(4)),
+        (1, "invoke", "read", json!(null)),
+        (1, "fail", "read", json!(null)),
+        (1, "invoke", "read", json!(null)),
+        (1, "ok", "read", json!(null)),
+    ]);
+    assert_eq!(r.valid, Validity::Valid, "{}", r.summary);
+}
+
+#[test]
+fn keyed_register_is_split_by_key_and_unsplit_agrees() {
+    let rows = [
+        (0, "invoke", "write", json!(["a", 1])),
+        (0, "ok", "write", json!(["a", 1])),
+        (1, "invoke", "cas", json!(["b", [null, 3]])),
+        (1, "ok", "cas", json!(["b", [null, 3]])),
+        (2, "invoke", "read", json!(["a", null])),
+        (2, "ok", "read", json!(["a", 1])),
+        (2, "invoke", "read", json!(["b", null])),
+        (2, "ok", "read", json!(["b", 1])),
+    ];
+    let r = reg(&rows);
+    assert_eq!(r.valid, Validity::Invalid);
+    assert_eq!(r.details["keys"], 2);
+    assert_eq!(r.details["invalid_keys"], json!(["b"]));
+    assert!(r.summary.contains("key b:"), "{}", r.summary);
+    let opts = Options {
+        split_by_key: false,
+        ..Options::default()
+    };
+    let r = check_with(&h(&rows), Model::Register, &opts);
+    assert_eq!(r.valid, Validity::Invalid);
+    assert_eq!(r.details["split_by_key"], false);
+    let mut fixed = rows.to_vec();
+    fixed[7].3 = json!(["b", 3]);
+    assert_eq!(reg(&fixed).valid, Validity::Valid);
+    assert_eq!(
+        check_with(&h(&fixed), Model::Register, &opts).valid,
+        Validity::Valid
+    );
+}
+
+#[test]
+fn kv_appends_concatenate_and_keys_start_empty() {
+    let kv = |rows: &[(u64, &str, &str, Value)]| check(&h(rows), Model::Kv);
+    let rows = [
+        (0, "invoke", "get", json!(["k", null])),
+        (0, "ok", "get", json!(["k", ""])),
+        (1, "invoke", "append", json!(["k", "x"])),
+        (2, "invoke", "append", json!(["k", "y"])),
+        (1, "ok", "append", json!(["k", "x"])),
+        (2, "ok", "append", json!(["k", "y"])),
+        (0, "invoke", "get", json!(["k", null])),
+        (0, "ok", "get", json!(["k", "yx"])),
+        (3, "invoke", "put", json!(["j", "z"])),
+        (3, "ok", "put", json!(["j", "z"])),
+        (3, "invoke", "append", json!(["j", "w"])),
+    ];
+    assert_eq!(kv(&rows).valid, Validity::Valid, "{}", kv(&rows).summary);
+    let mut bad = rows.to_vec();
+    bad[7].3 = json!(["k", "x"]); // y was appended and acknowledged: lost
+    let r = kv(&bad);
+    assert_eq!(r.valid, Validity::Invalid);
+    assert!(
+        r.summary.contains("key k:") && r.summary.contains("get by process 0 returned \"x\""),
+        "{}",
+        r.summary
+    );
+}
+
+#[test]
+fn budget_exhaustion_gives_unknown_not_a_guess() {
+    // Many concurrent indeterminate writes and a read nobody wrote: proving
+    // invalidity needs many steps; one step is not enough.
+    let mut rows = Vec::new();
+    for p in 0..12 {
+        rows.push((p, "invoke", "write", json!(p)));
+    }
+    rows.push((20, "invoke", "read", json!(null)));
+    rows.push((20, "ok", "read", json!(99)));
+    let opts = Options {
+        budget: Budget {
+            max_steps: 1,
+            max_cache_bytes: 1 << 20,
+        },
+        split_by_key: true,
+        ..Options::default()
+    };
+    let r = check_with(&h(&rows), Model::Register, &opts);
+    assert_eq!(r.valid, Validity::Unknown, "{}", r.summary);
+    assert!(r.summary.contains("budget ran out"), "{}", r.summary);
+    assert_eq!(check(&h(&rows), Model::Register).valid, Validity::Invalid);
+}
+
+#[test]
+fn ops_that_do_not_fit_the_model_give_unknown_naming_the_op() {
+    let r = reg(&[(0, "invoke", "cas", json!(3)), (0, "ok", "cas", json!(3))]);
+    assert_eq!(r.valid, Validity::Unknown);
+    assert!(
+        r.summary.contains("op 0: cas value must be [old new]"),
+        "{}",
+        r.summary
+    );
+    let r = check(&h(&[(0, "invoke", "add", json!(1))]), Model::Kv);
+    assert_eq!(r.valid, Validity::Unknown);
+    assert!(r.summary.contains("get, put and append"), "{}", r.summary);
+}
+
+#[test]
+fn counterexample_json_names_processes_indices_and_keys() {
+    let r = reg(&[
+        (0, "invoke", "write", json!(1)),
+        (0, "ok", "write", json!(1)),
+        (1, "invoke", "read", json!(null)),
+        (1, "ok", "read", json!(null)),
+    ]);
+    assert_eq!(r.valid, Validity::Invalid);
+    let v = &r.details["violation"];
+    assert_eq!(v["blocked_op"]["process"], 1);
+    assert_eq!(v["blocked_op"]["invoke_index"], 2);
+    assert_eq!(v["blocked_op"]["complete_index"], 3);
+    assert_eq!(v["counterexample"]["ops"].as_array().unwrap().len(), 2);
+    assert_eq!(v["counterexample"]["minimal"], true);
+}
+
+#[test]
+fn compiling_by_key_equals_splitting_then_compiling() {
+    let corpus = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/bench/porcupine/kv/c10-bad.txt"
+    );
+    let mut histories = vec![
+        h(&[
+            (0, "invoke", "append", json!(["k", "x"])),
+            (1, "invoke", "put", json!(["j", "z"])),
+            (0, "ok", "append", json!(["k", "x"])),
+            (1, "fail", "put", json!(null)),
+            (2, "invoke", "get", json!(["k", null])),
+            (2, "invoke", "get", json!(["j", null])),
+            (2, "ok", "get", json!(["j", "z"])),
+            (3, "invoke", "get", json!(["k", null])),
+            (3, "info", "get", json!(null)),
+            (4, "ok", "get", json!(["k", "q"])),
+            (5, "invoke", "put", json!([7, "n"])),
+            (5, "ok", "put", json!([7, "n"])),
+        ]),
+        h(&[(0, "invoke", "cas", json!(["a", [1, 2]]))]),
+    ];
+    let mut no_index = histories[0].clone();
+    for op in &mut no_index.ops {
+        op.index = None;
+    }
+    histories.push(no_index);
+    if let Ok(text) = std::fs::read_to_string(corpus) {
+        histories.push(crate::parse::auto(&text).unwrap());
+    }
+    for history in &histories {
+        for model in [Model::Kv, Model::Register] {
+            let initial = if model == Model::Kv { "" } else { "null" };
+            let fast = compile::compile_by_key(history, model, initial);
+            let slow: Vec<_> = crate::keyed::by_key(history)
+                .into_iter()
+                .map(|(key, sub)| {
+                    let mut values = Values::new(initial);
+                    let r = compile::compile(
+                        &sub,
+                        model,
+                        &mut values,
+                        false,
+                        Some(&key),
+                        &mut Vec::new(),
+                    );
+                    (key, r, sub)
+                })
+                .collect();
+            assert_eq!(fast.len(), slow.len());
+            for ((k1, r1), (k2, r2, sub)) in fast.iter().zip(&slow) {
+                assert_eq!(k1, k2);
+                let (p1, p2) = match (r1, r2) {
+                    (Ok((p1, _)), Ok(p2)) => (p1, p2),
+                    (Err(e1), Err(e2)) => {
+                        assert_eq!(e1, e2);
+                        continue;
+                    }
+                    _ => panic!("{k1}: {r1:?} vs {r2:?}"),
+                };
+                assert_eq!(p1.ops, p2.ops);
+                assert_eq!(p1.call_at, p2.call_at);
+                assert_eq!(p1.return_at, p2.return_at);
+                assert_eq!(p1.key_names, p2.key_names);
+                for i in 0..p1.ops.len() {
+                    // The same op, looked up in the whole history and in
+                    // the sub-history.
+                    let (v1, v2) = (p1.view(history, i), p2.view(sub, i));
+                    assert_eq!(
+                        (v1.key, v1.f, v1.argument, v1.result),
+                        (v2.key, v2.f, v2.argument, v2.result)
+                    );
+                    let (a, b) = (v1.info, v2.info);
+                    assert_eq!(
+                        (
+                            a.key,
+                            a.process,
+                            a.outcome,
+                            a.invoke_index,
+                            a.complete_index
+                        ),
+                        (
+                            b.key,
+                            b.process,
+                            b.outcome,
+                            b.invoke_index,
+                            b.complete_index
+                        )
+                    );
+                    assert_eq!(
+                        (a.invoke_time, a.complete_time, a.done_at.is_some()),
+                        (b.invoke_time, b.complete_time, b.done_at.is_some())
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_search_stopped_by_the_step_limit_resumes_where_it_stopped() {
+    // Many concurrent indeterminate writes and a read of a value nobody
+    // wrote: thousands of configurations to rule out. And a valid variant.
+    let mut rows = Vec::new();
+    for p in 0..9 {
+        rows.push((p, "invoke", "write", json!(p)));
+    }
+    rows.push((20, "invoke", "read", json!(null)));
+    rows.push((20, "ok", "read", json!(99)));
+    let bad = h(&rows);
+    rows[10].3 = json!(4);
+    let good = h(&rows);
+    for (history, want_violation) in [(bad, true), (good, false)] {
+        let compiled = || {
+            let mut values = Values::new("null");
+            let p = compile::compile(
+                &history,
+                Model::Register,
+                &mut values,
+                false,
+                None,
+                &mut Vec::new(),
+            )
+            .unwrap();
+            (p, Single::new(values))
+        };
+        let (p, mut m) = compiled();
+        let ev = search::events(&p);
+        let mut one = search::Search::default();
+        one.reset(&p, &ev, None, &mut m);
+        let mut spent = Spent::default();
+        let outcome = one.run(&p, &mut m, &Budget::default(), &mut spent);
+        assert_eq!(matches!(outcome, Outcome::Violation(_)), want_violation);
+        let (full_steps, n) = (spent.steps, p.ops.len() as u64);
+        assert!(full_steps > 100 || !want_violation, "{full_steps}");
+
+        let (p, mut m) = compiled();
+        let mut sliced = search::Search::default();
+        sliced.reset(&p, &ev, None, &mut m);
+        let mut spent = Spent::default();
+        let mut stops = 0;
+        let outcome = loop {
+            let budget = Budget {
+                max_steps: spent.steps + 7,
+                ..Budget::default()
+            };
+            match sliced.run(&p, &mut m, &budget, &mut spent) {
+                Outcome::OutOfBudget("step limit") => stops += 1,
+                other => break other,
+            }
+        };
+        assert_eq!(matches!(outcome, Outcome::Violation(_)), want_violation);
+        assert!(stops > 10 || !want_violation, "{stops}");
+        assert!(
+            spent.steps <= full_steps + stops * (n + 1),
+            "{} steps sliced vs {full_steps} in one go, {stops} stops",
+            spent.steps
+        );
+    }
+}
+
+#[test]
+fn equal_strings_get_equal_ids_however_they_were_built() {
+    let mut v = Values::new("");
+    let (a, b, c) = (v.intern("x 1 y"), v.intern("x 2 y"), v.intern("x"));
+    let ab = v.concat(a, b);
+    assert_eq!(v.text(ab), "x 1 yx 2 y");
+    // The same text built another way, or read from the history, is the same id.
+    let tail = v.intern(" 1 yx 2 y");
+    assert_eq!(v.concat(c, tail), ab);
+    assert_eq!(v.intern("x 1 yx 2 y"), ab);
+    assert_ne!(v.concat(b, a), ab);
+    assert_eq!(v.concat(0, a), a);
+    assert_eq!(v.concat(a, 0), a);
+    assert_eq!(v.len(ab), 10);
+    // A flat value interned first is found by a later concatenation.
+    let flat = v.intern("x 2 yx 1 y");
+    assert_eq!(v.concat(b, a), flat);
+}
+
+#[test]
+fn verdict_only_skips_the_counterexample_but_names_the_blocked_op() {
+    let rows = [
+        (0, "invoke", "write", json!(1)),
+        (0, "ok", "write", json!(1)),
+        (1, "invoke", "read", json!(null)),
+        (1, "ok", "read", json!(null)),
+    ];
+    let opts = Options {
+        counterexample: false,
+        ..Options::default()
+    };
+    let r = check_with(&h(&rows), Model::Register, &opts);
+    assert_eq!(r.valid, Validity::Invalid);
+    assert!(
+        r.summary.contains("read by process 1 returned null") && r.summary.contains("1 of 2 ops"),
+        "{}",
+        r.summary
+    );
+    let v = &r.details["violation"];
+    assert_eq!(v["blocked_op"]["invoke_index"], 2);
+    assert_eq!(v["longest_prefix"], json!([0]));
+    assert_eq!(v["counterexample"], Value::Null);
+    // The default still shrinks, with the same verdict.
+    let full = reg(&rows);
+    assert_eq!(full.valid, Validity::Invalid);
+    assert_eq!(
+        full.details["violation"]["longest_prefix"][0]["invoke_index"],
+        0
+    );
+    assert_eq!(full.details["violation"]["counterexample"]["minimal"], true);
+}
+
+#[test]
+fn colliding_hashes_never_merge_different_strings() {
+    // Thue–Morse strings and their complements collide under any polynomial
+    // hash modulo 2^64 at length 2^11: the ids must still differ.
+    let mut t = vec![b'a'];
+    while t.len() < 1 << 11 {
+        let flipped: Vec<u8> = t
+            .iter()
+            .map(|&c| if c == b'a' { b'b' } else { b'a' })
+            .collect();
+        t.extend(flipped);
+    }
+    let u: Vec<u8> = t
+        .iter()
+        .map(|&c| if c == b'a' { b'b' } else { b'a' })
+        .collect();
+    let (t, u) = (String::from_utf8(t).unwrap(), String::from_utf8(u).unwrap());
+    let mut v = Values::new("");
+    let (a, b) = (v.intern(&t), v.intern(&u));
+    assert_eq!(
+        v.hash_of(a),
+        v.hash_of(b),
+        "the test needs a real collision"
+    );
+    assert_ne!(a, b);
+    assert_eq!(v.text(b), u);
+    // Built by concatenation, each still finds its own string.
+    let (th, tt) = t.split_at(700);
+    let (x, y) = (v.intern(th), v.intern(tt));
+    assert_eq!(v.concat(x, y), a);
+    let (uh, ut) = u.split_at(1000);
+    let (x, y) = (v.intern(uh), v.intern(ut));
+    assert_eq!(v.concat(x, y), b);
+}
