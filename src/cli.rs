@@ -91,6 +91,10 @@ pub struct TestArgs {
     /// Wait between healing and the final reads: seconds, or `5s`.
     #[arg(long, default_value = "5", value_parser = parse_seconds)]
     pub quiesce: f64,
+    /// After the final reads, how long replicas may take to agree before
+    /// the convergence checker judges them: seconds, or `30s`.
+    #[arg(long, default_value = "30", value_parser = parse_seconds)]
+    pub convergence_timeout: f64,
     /// Client request timeout in milliseconds.
     #[arg(long, default_value_t = 2000)]
     pub op_timeout_ms: u64,
@@ -489,6 +493,7 @@ pub fn test_config(a: TestArgs) -> Result<TestConfig, UsageError> {
         rate: a.rate,
         keys: a.keys as usize,
         quiesce_s: a.quiesce,
+        convergence_timeout_s: a.convergence_timeout,
         op_timeout_ms: a.op_timeout_ms,
         quorums: Replication {
             n,

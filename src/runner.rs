@@ -29,9 +29,10 @@ use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::watch;
-use workloads::ringkv::RingkvClient;
+use serde_json::{json, Value};
+use workloads::ringkv::{RequestError, RingkvClient};
 use workloads::set::{Generator, Mode, SetClient};
 use workloads::{Client, Completion};
 
@@ -71,6 +72,9 @@ pub struct TestConfig {
     pub keys: usize,
     /// Seconds to wait between healing and the final reads.
     pub quiesce_s: f64,
+    /// After the final reads, how long replicas may take to agree.
+    #[serde(default = "default_convergence_timeout")]
+    pub convergence_timeout_s: f64,
     /// Client request timeout in milliseconds.
     pub op_timeout_ms: u64,
     /// Quorum settings of the store.
@@ -385,8 +389,91 @@ async fn drive(
     for f in finals {
         f.await.context("a final read panicked")?;
     }
+    let first = max_process + 1 + nodes.len() as u64;
+    converge(cfg, mode, &nodes, &log, first, op_timeout).await;
     let _ = nemesis.teardown().await;
     Ok(())
+}
+
+fn default_convergence_timeout() -> f64 {
+    30.0
+}
+
+/// Reads every key's replicas locally (`read-local` ops, one process per
+/// node), in rounds half a second apart, until every key's replicas hold the
+/// same value or the convergence timeout passes: the convergence checker
+/// then judges the last round and times how long agreement took.
+async fn converge(
+    cfg: &TestConfig,
+    mode: Mode,
+    nodes: &[RingkvNode],
+    log: &HistoryLog,
+    first_process: u64,
+    timeout: Duration,
+) {
+    let clients: Vec<(String, SetClient)> = nodes
+        .iter()
+        .map(|n| {
+            let c = SetClient::new(RingkvClient::new(&n.addr(), timeout), mode, cfg.keys);
+            (n.name.clone(), c)
+        })
+        .collect();
+    let mut owners: Vec<(String, Vec<String>)> = Vec::new();
+    for k in 0..cfg.keys {
+        let key = format!("set-{k}");
+        for (_, c) in &clients {
+            if let Ok(pl) = c.preflist(&key).await {
+                owners.push((key.clone(), pl));
+                break;
+            }
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs_f64(cfg.convergence_timeout_s);
+    loop {
+        let mut agreed = true;
+        for (key, pl) in &owners {
+            let mut seen: Vec<Value> = Vec::new();
+            for owner in pl {
+                let Some(i) = clients.iter().position(|(n, _)| n == owner) else {
+                    agreed = false;
+                    continue;
+                };
+                let process = Process::Client(first_process + i as u64);
+                let invoke = Entry {
+                    kind: OpType::Invoke,
+                    process,
+                    f: "read-local".into(),
+                    value: json!([key, null]),
+                    node: Some(owner.clone()),
+                    error: None,
+                };
+                log.record(invoke.clone());
+                match clients[i].1.read_local(key).await {
+                    Ok(v) => {
+                        log.record(Entry {
+                            kind: OpType::Ok,
+                            value: json!([key, v]),
+                            ..invoke
+                        });
+                        seen.push(v);
+                    }
+                    Err(RequestError::Definite(e)) | Err(RequestError::Indeterminate(e)) => {
+                        log.record(Entry {
+                            kind: OpType::Fail,
+                            error: Some(e),
+                            ..invoke
+                        });
+                        agreed = false;
+                    }
+                }
+            }
+            agreed &= seen.windows(2).all(|w| w[0] == w[1]);
+        }
+        if agreed || Instant::now() >= deadline {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
 
 /// The network interface of a node in its local namespace.

@@ -188,6 +188,17 @@ fn crdt_set_under_partitions_is_valid() {
         "{set}"
     );
     assert_eq!(set["details"]["final_read_count"], 5);
+    // The other checkers the set workload feeds ran, and agree.
+    let names: Vec<&str> = r["checkers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["checker"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["set", "set-full", "convergence", "perf"]);
+    let conv = &r["checkers"][2];
+    assert_eq!(conv["valid"], true, "{conv}");
+    assert_eq!(conv["details"]["key_count"], 5, "{conv}");
     // Faults really happened, were recorded, and were healed.
     let h = history(&dir);
     let starts = h
@@ -210,6 +221,52 @@ fn crdt_set_under_partitions_is_valid() {
     let report = std::fs::read_to_string(dir.join("report.html")).unwrap();
     assert!(report.contains("<svg") && report.contains("valid"));
     assert!(tmp.path().join("latest").join("results.json").is_file());
+}
+
+#[test]
+fn without_repair_replicas_that_missed_writes_never_converge() {
+    require_root();
+    let tmp = tempfile::tempdir().unwrap();
+    // The same CRDT set, but ringkv's read repair and anti-entropy off: a
+    // replica cut off during a write (W = 2 of N = 3) stays behind. Quorum
+    // reads still see everything; only reading each replica shows it.
+    let o = run_test(
+        tmp.path(),
+        &[
+            "--time-limit",
+            "8",
+            "--nemesis-interval",
+            "2",
+            "--quiesce",
+            "1",
+            "--seed",
+            "11",
+            "--rate",
+            "150",
+            "--no-read-repair",
+            "--anti-entropy",
+            "0",
+            "--convergence-timeout",
+            "1",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let r = results_json(&run_dir(tmp.path(), "set-crdt"));
+    let by_name = |n: &str| {
+        r["checkers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["checker"] == n)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(by_name("set")["valid"], true, "no acknowledged element is lost");
+    let conv = by_name("convergence");
+    assert_eq!(conv["valid"], false, "{conv}");
+    let first = &conv["details"]["divergent"][0];
+    assert!(first["values"].as_object().unwrap().len() >= 2, "{first}");
+    assert!(text(&o).contains("diverge"), "{}", text(&o));
 }
 
 #[test]

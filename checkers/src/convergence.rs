@@ -16,7 +16,10 @@
 //! - an object `{"k1": v1, "k2": v2, ...}`: a dump of several keys at once.
 //!
 //! Values are compared as JSON (so `[1,2]` and `[2,1]` differ: sort sets
-//! before recording them). A key missing from a replica's dump means the
+//! before recording them). When invocations carry `[k, _]` and a node, a
+//! key's replicas are the nodes asked for it (a store with N < nodes keeps
+//! each key on a few of them); otherwise every replica that read anything.
+//! A key missing from a replica's dump means the
 //! replica has no value for it (shown as `(absent)`): that diverges from
 //! replicas that have one. Local reads without a node are counted and
 //! ignored.
@@ -24,8 +27,8 @@
 //! # Rules
 //!
 //! Only local reads *after the last heal* count. A heal is a nemesis op whose
-//! `f` is `heal`, `resume`, `start` (a killed node restarted), `reset-clock`
-//! or starts with `stop-`; a nemesis op that starts a fault (`kill`, `pause`,
+//! `f` is `heal`, `resume`, `start` (a killed node restarted), `reset-clock`, `join`
+//! or starts with `stop-`; a nemesis op that starts a fault (`kill`, `pause`, `leave`,
 //! `bump-clock`, `strobe-clock`, or `start-*`) discards what was read before
 //! it too, and leaves the verdict unknown unless a heal follows. For every key,
 //! the *latest* post-heal value from each replica must be the same on all
@@ -67,12 +70,13 @@ pub const LOCAL_READS: &[&str] = &["read-local", "local-read"];
 
 /// Whether a nemesis `f` heals (ends faults).
 pub fn is_heal(f: &str) -> bool {
-    matches!(f, "heal" | "resume" | "start" | "reset-clock") || f.starts_with("stop-")
+    matches!(f, "heal" | "resume" | "start" | "reset-clock" | "join") || f.starts_with("stop-")
 }
 
 /// Whether a nemesis `f` starts a fault.
 pub fn is_fault_start(f: &str) -> bool {
-    matches!(f, "kill" | "pause" | "bump-clock" | "strobe-clock") || f.starts_with("start-")
+    matches!(f, "kill" | "pause" | "bump-clock" | "strobe-clock" | "leave")
+        || f.starts_with("start-")
 }
 
 /// A key whose replicas disagree, or that some replica did not read.
@@ -149,6 +153,10 @@ pub struct Convergence {
     keys: FxMap<String, KeyConv>,
     /// Replicas (by id) that answered a dump read after the heal.
     dumped: Vec<bool>,
+    /// Per key, the replicas (by name) that were asked for it after the
+    /// heal: a key's replicas are those read for it, so a node that does
+    /// not hold the key (outside its preference list) is not missing it.
+    asked: FxMap<String, Vec<String>>,
     a: ConvergenceAnalysis,
 }
 
@@ -169,6 +177,7 @@ impl Convergence {
                 self.node_ids.clear();
                 self.nodes.clear();
                 self.dumped.clear();
+                self.asked.clear();
                 self.a.read_count = 0;
                 self.a.max_rounds = 0;
                 self.a.faulted_at_end = !heal;
@@ -183,6 +192,14 @@ impl Convergence {
             return;
         }
         if op.kind == OpType::Invoke {
+            if let (Some(node), Value::Array(kv)) = (&op.node, &op.value) {
+                if kv.len() == 2 {
+                    let asked = self.asked.entry(key_text(&kv[0])).or_default();
+                    if !asked.contains(node) {
+                        asked.push(node.clone());
+                    }
+                }
+            }
             self.pairer
                 .invoke(op.process, pos as usize, op.time, op.node.clone());
             return;
@@ -271,8 +288,15 @@ impl Convergence {
             };
             // A replica whose dump lacks the key has no value for it.
             let dumped = |n: u32| self.dumped.get(n as usize).copied().unwrap_or(false);
+            // Replicas expected to hold the key: those asked for it by name
+            // (plus dump readers), or, when invocations did not name keys,
+            // every replica that read anything.
+            let asked = self.asked.get(&key);
+            let expected = |n: u32| {
+                asked.is_none_or(|a| a.contains(&self.nodes[n as usize])) || dumped(n)
+            };
             let missing: Vec<u32> = (0..self.nodes.len() as u32)
-                .filter(|n| !kc.latest.iter().any(|(m, ..)| m == n))
+                .filter(|n| expected(*n) && !kc.latest.iter().any(|(m, ..)| m == n))
                 .collect();
             let absent_in_dump = missing.iter().any(|&n| dumped(n));
             let mut unread_on: Vec<String> = missing

@@ -140,7 +140,12 @@ pub fn check(
     history: &checkers::History,
 ) -> Result<Vec<checkers::CheckResult>, WorkloadError> {
     match workload {
-        "set" => Ok(vec![checkers::set::check(history)]),
+        "set" => Ok(vec![
+            checkers::set::check(history),
+            checkers::set_full::check(history, Default::default()),
+            checkers::convergence::check(history),
+            checkers::perf::check(history, checkers::perf::PerfOptions::default()),
+        ]),
         "register" => Ok(vec![checkers::linear::check(
             history,
             checkers::linear::Model::Register,

@@ -92,6 +92,13 @@ impl RingkvClient {
         .transpose()
     }
 
+    /// This node's own replica of register `key` as the admin API shows it
+    /// (value and timestamp, or siblings and context); `None`: absent.
+    pub async fn kv_read_local(&self, key: &str) -> Result<Option<Value>, RequestError> {
+        let url = format!("{}/admin/local/kv/{}", self.base, encode(key));
+        self.read_outcome(self.http.get(url).send().await).await
+    }
+
     /// Reads the register at `key`: its siblings (one value under LWW, or
     /// when nothing is concurrent) and the causal context to write back;
     /// `None` when the key does not exist.

@@ -172,6 +172,25 @@ impl SetClient {
         }
     }
 
+    /// The key's preference list, from this client's node.
+    pub async fn preflist(&self, key: &str) -> Result<Vec<String>, RequestError> {
+        self.ringkv.preflist(key).await
+    }
+
+    /// This client's node's own replica of `key`, uncoordinated, as JSON
+    /// for the convergence checker: the sorted elements (crdt), the
+    /// register as stored (rmw), or `null` when the replica has nothing.
+    pub async fn read_local(&self, key: &str) -> Result<Value, RequestError> {
+        Ok(match self.mode {
+            Mode::Crdt => self
+                .ringkv
+                .set_read_local(key)
+                .await?
+                .map_or(Value::Null, |e| json!(e)),
+            Mode::Rmw => self.ringkv.kv_read_local(key).await?.unwrap_or(Value::Null),
+        })
+    }
+
     async fn read_all(&self) -> Result<Vec<i64>, RequestError> {
         let mut all = BTreeSet::new();
         for k in 0..self.keys {
