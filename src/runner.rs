@@ -26,15 +26,16 @@ use nemeses::NodeAddr;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
-use serde_json::{json, Value};
+use workloads::register::{self, RegisterClient};
 use workloads::ringkv::{RequestError, RingkvClient};
 use workloads::set::{Generator, Mode, SetClient};
-use workloads::{Client, Completion};
+use workloads::{Client, Completion, OpSource};
 
 /// Everything that defines a test; written to `test.json`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -157,7 +158,7 @@ pub async fn run(cfg: TestConfig) -> Result<Outcome> {
         .subnet
         .parse()
         .map_err(|e: String| crate::UsageError(e))?;
-    let mode = Mode::parse(&cfg.client).map_err(|e| crate::UsageError(e.to_string()))?;
+    let live = Live::parse(&cfg.workload, &cfg.client)?;
     os::require_root_for_namespaces()?;
     os::ensure(os::LOCAL_CLUSTER)?;
     let faketime = if cfg.nemesis.iter().any(|k| k == "clock") {
@@ -190,7 +191,7 @@ pub async fn run(cfg: TestConfig) -> Result<Outcome> {
     let control: Arc<dyn Control> = Arc::new(LocalControl::new(network.namespaces()));
     let run = run_on_network(
         &cfg,
-        mode,
+        live,
         (&bin, faketime),
         &network,
         control.clone(),
@@ -227,7 +228,7 @@ pub async fn run(cfg: TestConfig) -> Result<Outcome> {
 #[allow(clippy::too_many_arguments)]
 async fn run_on_network(
     cfg: &TestConfig,
-    mode: Mode,
+    live: Live,
     (bin, faketime): (&std::path::Path, Option<PathBuf>),
     network: &LocalNetwork,
     control: Arc<dyn Control>,
@@ -250,7 +251,7 @@ async fn run_on_network(
     )?);
     let result = drive(
         cfg,
-        mode,
+        live,
         cluster.clone(),
         network,
         control,
@@ -267,7 +268,7 @@ async fn run_on_network(
 #[allow(clippy::too_many_arguments)]
 async fn drive(
     cfg: &TestConfig,
-    mode: Mode,
+    live: Live,
     cluster: Arc<RingkvCluster>,
     network: &LocalNetwork,
     control: Arc<dyn Control>,
@@ -328,13 +329,21 @@ async fn drive(
 
     // Main phase.
     let nodes = cluster.nodes();
-    let gen = Arc::new(Generator::new());
+    let gen: Arc<dyn OpSource> = match live {
+        Live::Set(_) => Arc::new(Generator::new()),
+        Live::Register(_) => Arc::new(register::Generator::new(cfg.seed, cfg.keys)),
+    };
     let op_timeout = Duration::from_millis(cfg.op_timeout_ms);
     let mut workers = Vec::new();
     for w in 0..cfg.concurrency {
         let node = &nodes[w % nodes.len()];
-        let client = SetClient::new(RingkvClient::new(&node.addr(), op_timeout), mode, cfg.keys)
-            .with_client_id(format!("w{w}"));
+        let ringkv = RingkvClient::new(&node.addr(), op_timeout);
+        let client: Arc<dyn Client> = match live {
+            Live::Set(mode) => {
+                Arc::new(SetClient::new(ringkv, mode, cfg.keys).with_client_id(format!("w{w}")))
+            }
+            Live::Register(mode) => Arc::new(RegisterClient::new(ringkv, mode)),
+        };
         let ctx = Worker {
             first_process: w as u64,
             stride: cfg.concurrency as u64,
@@ -374,6 +383,11 @@ async fn drive(
     }
     // Restarted nodes must be serving before the final reads.
     cluster.await_ready(Duration::from_secs(20)).await?;
+    let Live::Set(mode) = live else {
+        // Registers are judged on the main phase alone.
+        let _ = nemesis.teardown().await;
+        return Ok(());
+    };
     // Quiescence, then the final reads.
     tokio::time::sleep(Duration::from_secs_f64(cfg.quiesce_s)).await;
     let mut finals = Vec::new();
@@ -500,12 +514,31 @@ fn probe_netem(control: &dyn Control, node: &str) -> Result<(), String> {
     }
 }
 
+/// The live workload and its client mode.
+#[derive(Clone, Copy, Debug)]
+enum Live {
+    /// `set`, CRDT or read-modify-write.
+    Set(Mode),
+    /// `register`, Paxos or quorum.
+    Register(register::Mode),
+}
+
+impl Live {
+    fn parse(workload: &str, client: &str) -> Result<Live> {
+        let bad = |e: workloads::WorkloadError| crate::UsageError(e.to_string());
+        Ok(match workload {
+            "register" => Live::Register(register::Mode::parse(client).map_err(bad)?),
+            _ => Live::Set(Mode::parse(client).map_err(bad)?),
+        })
+    }
+}
+
 /// One client worker: a logical process bound to one node.
 struct Worker {
     first_process: u64,
     stride: u64,
     node: String,
-    client: SetClient,
+    client: Arc<dyn Client>,
     log: Arc<HistoryLog>,
     hard_cap: Duration,
 }
@@ -514,7 +547,7 @@ impl Worker {
     /// Runs until `stop`; returns the last process id it used.
     async fn run(
         self,
-        gen: Arc<Generator>,
+        gen: Arc<dyn OpSource>,
         mut pacer: Pacer,
         mut stop: watch::Receiver<bool>,
     ) -> u64 {
@@ -525,7 +558,7 @@ impl Worker {
             }
             let op = gen.next_op();
             let c = invoke(
-                &self.client,
+                self.client.as_ref(),
                 &op,
                 process,
                 &self.node,

@@ -79,7 +79,18 @@ fn several_files_give_one_line_each_and_the_worst_exit_code() {
         &fixture("set-valid.edn"),
     ]);
     assert_eq!(o.status.code(), Some(1));
-    assert_eq!(stdout(&o).lines().count(), 3, "{}", stdout(&o));
+    // One line per checker the set workload feeds, for each file.
+    let out = stdout(&o);
+    for f in ["set-valid.jsonl", "set-lost.jsonl", "set-valid.edn"] {
+        let lines: Vec<&str> = out.lines().filter(|l| l.contains(f)).collect();
+        assert!(lines.iter().any(|l| l.contains(": set ")), "{f}: {out}");
+        assert!(
+            lines.iter().any(|l| l.contains(": set-full ")),
+            "{f}: {out}"
+        );
+        assert!(lines.iter().any(|l| l.contains(": perf ")), "{f}: {out}");
+    }
+    assert!(out.contains("set INVALID"), "{out}");
 }
 
 #[test]
@@ -171,8 +182,8 @@ fn linearizability_verdicts_on_porcupine_files() {
 }
 
 #[test]
-fn register_workload_has_no_live_client_yet() {
-    let o = faultline(&["test", "--workload", "register"]);
+fn kv_workload_has_no_live_client_yet() {
+    let o = faultline(&["test", "--workload", "kv"]);
     assert_eq!(o.status.code(), Some(254), "{}{}", stdout(&o), stderr(&o));
     assert!(stderr(&o).contains("no live client yet"), "{}", stderr(&o));
 }

@@ -6,6 +6,7 @@
 //! Each test uses its own results directory and its own cluster slot, so
 //! they may run in parallel.
 
+use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -261,7 +262,11 @@ fn without_repair_replicas_that_missed_writes_never_converge() {
             .unwrap()
             .clone()
     };
-    assert_eq!(by_name("set")["valid"], true, "no acknowledged element is lost");
+    assert_eq!(
+        by_name("set")["valid"],
+        true,
+        "no acknowledged element is lost"
+    );
     let conv = by_name("convergence");
     assert_eq!(conv["valid"], false, "{conv}");
     let first = &conv["details"]["divergent"][0];
@@ -370,6 +375,58 @@ fn rmw_set_keeps_every_element_when_the_store_keeps_siblings() {
             "{config}"
         );
     }
+}
+
+#[test]
+fn paxos_registers_are_linearizable_under_faults_and_quorum_registers_are_not() {
+    require_root();
+    let tmp = tempfile::tempdir().unwrap();
+    let common = [
+        "--workload",
+        "register",
+        "--nemesis-interval",
+        "2",
+        "--time-limit",
+        "8",
+        "--keys",
+        "3",
+        "--rate",
+        "100",
+        "--seed",
+        "3",
+    ];
+    // Every operation a Paxos round: linearizable through partitions, kill
+    // -9 and clock bumps.
+    let mut args = common.to_vec();
+    args.extend(["--client", "cas", "--nemesis", "partition,kill,clock"]);
+    let o = run_test(tmp.path(), &args);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let r = results_json(&run_dir(tmp.path(), "register-cas"));
+    let lin = &r["checkers"][0];
+    assert_eq!(
+        (lin["checker"].as_str(), &lin["valid"]),
+        (Some("linearizable"), &json!(true))
+    );
+    // Plain quorum reads and writes with a read-then-write cas: the checker
+    // finds ops no order explains, and names them.
+    let mut args = common.to_vec();
+    args.extend(["--client", "quorum", "--nemesis", "partition,clock"]);
+    let o = run_test(tmp.path(), &args);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let r = results_json(&run_dir(tmp.path(), "register-quorum"));
+    let lin = &r["checkers"][0];
+    assert_eq!(lin["valid"], false, "{lin}");
+    assert!(
+        lin["summary"]
+            .as_str()
+            .unwrap()
+            .contains("cannot be linearized"),
+        "{lin}"
+    );
+    let ops = lin["details"]["violation"]["counterexample"]["ops"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no counterexample ops: {lin}"));
+    assert!(!ops.is_empty() && ops.len() <= 20, "{lin}");
 }
 
 #[test]

@@ -9,7 +9,8 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::history::{Op, Process};
+use crate::history::Process;
+use crate::raw::{OpLike, Val};
 
 /// How many items a summary line lists before ending with "…".
 pub(crate) const SUMMARY_ITEMS: usize = 10;
@@ -27,15 +28,19 @@ pub struct MalformedOp {
 }
 
 /// The op's recorded index, or its position when it has none.
-pub(crate) fn index_of(op: &Op, position: usize) -> u64 {
-    op.index.unwrap_or(position as u64)
+pub(crate) fn index_of<O: OpLike + ?Sized>(op: &O, position: usize) -> u64 {
+    op.index().unwrap_or(position as u64)
 }
 
 /// A [`MalformedOp`] for `op` at `position`.
-pub(crate) fn malformed(op: &Op, position: usize, message: String) -> MalformedOp {
+pub(crate) fn malformed<O: OpLike + ?Sized>(
+    op: &O,
+    position: usize,
+    message: String,
+) -> MalformedOp {
     MalformedOp {
         index: index_of(op, position),
-        f: op.f.clone(),
+        f: op.f().to_string(),
         message,
     }
 }
@@ -94,37 +99,38 @@ pub(crate) fn ms(ns: u64) -> f64 {
     ns as f64 / 1e6
 }
 
-/// The integers of a JSON list (a read result), or why not.
-pub(crate) fn int_list(
-    op: &Op,
+/// The integers of a JSON list (a read result) into `out` (cleared first),
+/// or why not.
+pub(crate) fn int_list<O: OpLike + ?Sized>(
+    op: &O,
     position: usize,
-    v: &serde_json::Value,
-) -> Result<Vec<i64>, MalformedOp> {
-    let items = v.as_array().ok_or_else(|| {
+    v: Val<'_>,
+    out: &mut Vec<i64>,
+) -> Result<(), MalformedOp> {
+    out.clear();
+    let items = v.items().ok_or_else(|| {
         malformed(
             op,
             position,
             format!(
                 "read result must be a list or set of integers, found {}",
-                short_json(v)
+                v.short_json()
             ),
         )
     })?;
-    items
-        .iter()
-        .map(|x| {
-            x.as_i64().ok_or_else(|| {
-                malformed(
-                    op,
-                    position,
-                    format!(
-                        "read result must contain only integers, found {}",
-                        short_json(x)
-                    ),
-                )
-            })
-        })
-        .collect()
+    for x in items {
+        out.push(x.as_i64().ok_or_else(|| {
+            malformed(
+                op,
+                position,
+                format!(
+                    "read result must contain only integers, found {}",
+                    x.short_json()
+                ),
+            )
+        })?);
+    }
+    Ok(())
 }
 
 /// An invocation seen by an online checker, waiting for its completion.

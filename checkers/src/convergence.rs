@@ -55,8 +55,9 @@ use serde_json::Value;
 
 use crate::common::{count, index_of, list, secs, short_json, FxMap, Pairer};
 use crate::history::{History, Op, OpType, Process};
-use crate::keyed::key_text;
+use crate::raw::{OpLike, Val};
 use crate::stats::Quantiles;
+use crate::stream::OpView;
 use crate::verdict::{CheckResult, Validity};
 
 /// The checker's name, as it appears in [`CheckResult::checker`].
@@ -75,8 +76,10 @@ pub fn is_heal(f: &str) -> bool {
 
 /// Whether a nemesis `f` starts a fault.
 pub fn is_fault_start(f: &str) -> bool {
-    matches!(f, "kill" | "pause" | "bump-clock" | "strobe-clock" | "leave")
-        || f.starts_with("start-")
+    matches!(
+        f,
+        "kill" | "pause" | "bump-clock" | "strobe-clock" | "leave"
+    ) || f.starts_with("start-")
 }
 
 /// A key whose replicas disagree, or that some replica did not read.
@@ -146,7 +149,12 @@ struct KeyConv {
 /// The online convergence checker.
 #[derive(Default)]
 pub struct Convergence {
-    pairer: Pairer<Option<String>>,
+    /// Per open local read, the node its invocation named (an id into
+    /// `named`).
+    pairer: Pairer<Option<u32>>,
+    /// Every node name an invocation gave, interned (never cleared).
+    named_ids: FxMap<String, u32>,
+    named: Vec<String>,
     position: u64,
     node_ids: FxMap<String, u32>,
     nodes: Vec<String>,
@@ -156,7 +164,8 @@ pub struct Convergence {
     /// Per key, the replicas (by name) that were asked for it after the
     /// heal: a key's replicas are those read for it, so a node that does
     /// not hold the key (outside its preference list) is not missing it.
-    asked: FxMap<String, Vec<String>>,
+    /// (Node names as ids into `named`.)
+    asked: FxMap<String, Vec<u32>>,
     a: ConvergenceAnalysis,
 }
 
@@ -168,11 +177,20 @@ impl Convergence {
 
     /// Takes the next op into account.
     pub fn observe(&mut self, op: &Op) {
+        self.observe_any(op);
+    }
+
+    /// Takes the next op, read in place from its line, into account.
+    pub fn observe_view(&mut self, op: &OpView<'_>) {
+        self.observe_any(op);
+    }
+
+    fn observe_any<O: OpLike>(&mut self, op: &O) {
         let pos = self.position;
         self.position += 1;
-        if op.process == Process::Nemesis {
-            let heal = is_heal(&op.f);
-            if heal || is_fault_start(&op.f) {
+        if op.process() == Process::Nemesis {
+            let heal = is_heal(op.f());
+            if heal || is_fault_start(op.f()) {
                 self.keys.clear();
                 self.node_ids.clear();
                 self.nodes.clear();
@@ -183,34 +201,46 @@ impl Convergence {
                 self.a.faulted_at_end = !heal;
                 if heal {
                     self.a.heal_index = Some(index_of(op, pos as usize));
-                    self.a.heal_time = op.time;
+                    self.a.heal_time = op.time();
                 }
             }
             return;
         }
-        if !LOCAL_READS.contains(&op.f.as_str()) {
+        if !LOCAL_READS.contains(&op.f()) {
             return;
         }
-        if op.kind == OpType::Invoke {
-            if let (Some(node), Value::Array(kv)) = (&op.node, &op.value) {
-                if kv.len() == 2 {
-                    let asked = self.asked.entry(key_text(&kv[0])).or_default();
-                    if !asked.contains(node) {
-                        asked.push(node.clone());
-                    }
+        if op.kind() == OpType::Invoke {
+            let named = op.node().map(|n| match self.named_ids.get(n) {
+                Some(&id) => id,
+                None => {
+                    let id = self.named.len() as u32;
+                    self.named_ids.insert(n.to_string(), id);
+                    self.named.push(n.to_string());
+                    id
+                }
+            });
+            if let (Some(node), Some((k, _))) = (named, op.value().pair()) {
+                let k = k.key_text();
+                let asked = match self.asked.get_mut(&*k) {
+                    Some(a) => a,
+                    None => self.asked.entry(k.into_owned()).or_default(),
+                };
+                if !asked.contains(&node) {
+                    asked.push(node);
                 }
             }
             self.pairer
-                .invoke(op.process, pos as usize, op.time, op.node.clone());
+                .invoke(op.process(), pos as usize, op.time(), named);
             return;
         }
-        let Some(open) = self.pairer.complete(op.process) else {
+        let Some(open) = self.pairer.complete(op.process()) else {
             return;
         };
-        if op.kind != OpType::Ok {
+        if op.kind() != OpType::Ok {
             return;
         }
-        let Some(node) = op.node.as_deref().or(open.data.as_deref()) else {
+        let invoked_on = open.data.map(|id| self.named[id as usize].as_str());
+        let Some(node) = op.node().or(invoked_on) else {
             self.a.no_node_count += 1;
             return;
         };
@@ -223,40 +253,40 @@ impl Convergence {
                 next
             }
         };
-        match &op.value {
-            Value::Array(kv) if kv.len() == 2 => {
-                self.record(node, &kv[0], &kv[1], op.time);
+        let value = op.value();
+        if let Some((k, v)) = value.pair() {
+            self.record(node, k, v, op.time());
+        } else if value.is_object() {
+            if self.dumped.len() <= node as usize {
+                self.dumped.resize(node as usize + 1, false);
             }
-            Value::Object(m) => {
-                if self.dumped.len() <= node as usize {
-                    self.dumped.resize(node as usize + 1, false);
-                }
-                self.dumped[node as usize] = true;
+            self.dumped[node as usize] = true;
+            if let Value::Object(m) = &*value.to_value() {
                 for (k, v) in m {
-                    self.record(node, &Value::String(k.clone()), v, op.time);
+                    let k = Value::String(k.clone());
+                    self.record(node, Val::Json(&k), Val::Json(v), op.time());
                 }
             }
-            _ => self.a.malformed_count += 1,
+        } else {
+            self.a.malformed_count += 1;
         }
     }
 
-    fn record(&mut self, node: u32, k: &Value, v: &Value, time: u64) {
+    fn record(&mut self, node: u32, k: Val<'_>, v: Val<'_>, time: u64) {
         self.a.read_count += 1;
-        let kc = match k {
-            Value::String(s) => match self.keys.get_mut(s.as_str()) {
-                Some(kc) => kc,
-                None => self.keys.entry(s.clone()).or_default(),
-            },
-            other => self.keys.entry(key_text(other)).or_default(),
+        let k = k.key_text();
+        let kc = match self.keys.get_mut(&*k) {
+            Some(kc) => kc,
+            None => self.keys.entry(k.into_owned()).or_default(),
         };
         match kc.latest.iter_mut().find(|(n, ..)| *n == node) {
             Some(entry) => {
-                entry.1 = v.clone();
+                entry.1 = v.to_value().into_owned();
                 entry.2 += 1;
                 self.a.max_rounds = self.a.max_rounds.max(entry.2 as usize);
             }
             None => {
-                kc.latest.push((node, v.clone(), 1));
+                kc.latest.push((node, v.to_value().into_owned(), 1));
                 self.a.max_rounds = self.a.max_rounds.max(1);
             }
         }
@@ -293,7 +323,10 @@ impl Convergence {
             // every replica that read anything.
             let asked = self.asked.get(&key);
             let expected = |n: u32| {
-                asked.is_none_or(|a| a.contains(&self.nodes[n as usize])) || dumped(n)
+                asked.is_none_or(|a| {
+                    a.iter()
+                        .any(|&id| self.named[id as usize] == self.nodes[n as usize])
+                }) || dumped(n)
             };
             let missing: Vec<u32> = (0..self.nodes.len() as u32)
                 .filter(|n| expected(*n) && !kc.latest.iter().any(|(m, ..)| m == n))

@@ -39,8 +39,10 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::common::{count, index_of, malformed, secs, short_json, MalformedOp, Pairer};
+use crate::common::{count, index_of, malformed, secs, MalformedOp, Pairer};
 use crate::history::{History, Op, OpType, Process};
+use crate::raw::OpLike;
+use crate::stream::OpView;
 use crate::verdict::{CheckResult, Validity};
 
 /// The checker's name, as it appears in [`CheckResult::checker`].
@@ -187,19 +189,22 @@ impl Counter {
         }
     }
 
-    fn delta(&self, op: &Op, pos: u64) -> Result<Option<i128>, MalformedOp> {
-        let sign = if self.ops.add.contains(&op.f.as_str()) {
+    fn delta<O: OpLike>(&self, op: &O, pos: u64) -> Result<Option<i128>, MalformedOp> {
+        let sign = if self.ops.add.contains(&op.f()) {
             1
-        } else if self.ops.sub.contains(&op.f.as_str()) {
+        } else if self.ops.sub.contains(&op.f()) {
             -1
         } else {
             return Ok(None);
         };
-        let d = op.value.as_i64().ok_or_else(|| {
+        let d = op.value().as_i64().ok_or_else(|| {
             malformed(
                 op,
                 pos as usize,
-                format!("delta must be an integer, found {}", short_json(&op.value)),
+                format!(
+                    "delta must be an integer, found {}",
+                    op.value().short_json()
+                ),
             )
         })?;
         Ok(Some(sign * i128::from(d)))
@@ -207,12 +212,22 @@ impl Counter {
 
     /// Takes the next op into account.
     pub fn observe(&mut self, op: &Op) {
+        self.observe_any(op);
+    }
+
+    /// Takes the next op, read in place from its line, into account.
+    pub fn observe_view(&mut self, op: &OpView<'_>) {
+        self.observe_any(op);
+    }
+
+    fn observe_any<O: OpLike>(&mut self, op: &O) {
         let pos = self.position;
         self.position += 1;
-        if self.malformed.is_some() || op.process == Process::Nemesis {
+        if self.malformed.is_some() || op.process() == Process::Nemesis {
             return;
         }
-        if op.kind == OpType::Invoke {
+        let kind = op.kind();
+        if kind == OpType::Invoke {
             let pending = match self.delta(op, pos) {
                 Err(e) => {
                     self.malformed = Some(e);
@@ -224,7 +239,7 @@ impl Counter {
                     self.neg_inv += d.min(0);
                     Pending::Add(d)
                 }
-                Ok(None) if self.ops.read.contains(&op.f.as_str()) => Pending::Read {
+                Ok(None) if self.ops.read.contains(&op.f()) => Pending::Read {
                     ok_sum: self.ok_sum,
                     pos_ok: self.pos_ok,
                     neg_ok: self.neg_ok,
@@ -233,7 +248,7 @@ impl Counter {
             };
             if let Some(prev) = self
                 .pairer
-                .invoke(op.process, pos as usize, op.time, pending)
+                .invoke(op.process(), pos as usize, op.time(), pending)
             {
                 if let Pending::Add(_) = prev.data {
                     self.a.indeterminate_count += 1;
@@ -241,13 +256,13 @@ impl Counter {
             }
             return;
         }
-        let Some(open) = self.pairer.complete(op.process) else {
+        let Some(open) = self.pairer.complete(op.process()) else {
             return;
         };
         match open.data {
             Pending::Add(d) => {
                 self.last_add_completion = Some(pos);
-                match op.kind {
+                match kind {
                     OpType::Ok => {
                         self.a.acknowledged_count += 1;
                         self.ok_sum += d;
@@ -262,14 +277,14 @@ impl Counter {
                 ok_sum,
                 pos_ok,
                 neg_ok,
-            } if op.kind == OpType::Ok => {
-                let Some(value) = op.value.as_i64() else {
+            } if kind == OpType::Ok => {
+                let Some(value) = op.value().as_i64() else {
                     self.malformed = Some(malformed(
                         op,
                         pos as usize,
                         format!(
                             "read result must be an integer, found {}",
-                            short_json(&op.value)
+                            op.value().short_json()
                         ),
                     ));
                     return;
@@ -282,9 +297,9 @@ impl Counter {
                     certain: ok_sum,
                     value,
                     index: index_of(op, pos as usize),
-                    process: op.process,
+                    process: op.process(),
                     invoke_time: open.time,
-                    time: op.time,
+                    time: op.time(),
                 });
             }
             _ => {}

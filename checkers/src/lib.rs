@@ -27,6 +27,7 @@ pub mod keyed;
 pub mod linear;
 pub mod parse;
 pub mod perf;
+mod raw;
 pub mod sessions;
 pub mod set;
 pub mod set_full;

@@ -32,9 +32,11 @@ use std::collections::{BTreeMap, HashMap};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::common::{ms, Pairer};
+use crate::common::{ms, FxMap, Pairer};
 use crate::history::{History, Op, OpType, Process};
+use crate::raw::OpLike;
 use crate::stats::Quantiles;
+use crate::stream::OpView;
 use crate::verdict::{CheckResult, Validity};
 
 /// The checker's name, as it appears in [`CheckResult::checker`].
@@ -190,7 +192,7 @@ struct PhaseAcc {
 pub struct Perf {
     window: u64,
     pairer: Pairer<(u32, bool)>,
-    f_ids: HashMap<String, u32>,
+    f_ids: FxMap<String, u32>,
     fs: Vec<(String, Lat)>,
     windows: BTreeMap<u64, (usize, usize)>,
     active: HashMap<String, u64>,
@@ -210,7 +212,7 @@ impl Perf {
         Perf {
             window: options.window_ns.max(1),
             pairer: Pairer::default(),
-            f_ids: HashMap::new(),
+            f_ids: FxMap::default(),
             fs: Vec::new(),
             windows: BTreeMap::new(),
             active: HashMap::new(),
@@ -226,55 +228,66 @@ impl Perf {
 
     /// Takes the next op into account.
     pub fn observe(&mut self, op: &Op) {
-        self.last_time = self.last_time.max(op.time);
-        if op.process == Process::Nemesis {
-            if let Some(fam) = fault_start(&op.f) {
+        self.observe_any(op);
+    }
+
+    /// Takes the next op, read in place from its line, into account.
+    pub fn observe_view(&mut self, op: &OpView<'_>) {
+        self.observe_any(op);
+    }
+
+    fn observe_any<O: OpLike>(&mut self, op: &O) {
+        let time = op.time();
+        let kind = op.kind();
+        self.last_time = self.last_time.max(time);
+        if op.process() == Process::Nemesis {
+            if let Some(fam) = fault_start(op.f()) {
                 if !self.active.contains_key(&fam) {
                     if self.active.is_empty() {
-                        self.stretch = Some(op.time);
+                        self.stretch = Some(time);
                     }
-                    self.active.insert(fam.clone(), op.time);
-                    self.faults.push((fam, op.time, None));
+                    self.active.insert(fam.clone(), time);
+                    self.faults.push((fam, time, None));
                 }
-            } else if let Some(fam) = fault_stop(&op.f) {
-                if op.kind != OpType::Invoke && self.active.remove(&fam).is_some() {
+            } else if let Some(fam) = fault_stop(op.f()) {
+                if kind != OpType::Invoke && self.active.remove(&fam).is_some() {
                     if let Some(f) = self.faults.iter_mut().rev().find(|f| f.0 == fam) {
-                        f.2 = Some(op.time);
+                        f.2 = Some(time);
                     }
                     if self.active.is_empty() {
                         if let Some(s) = self.stretch.take() {
-                            self.fault_ns += op.time.saturating_sub(s);
-                            self.fault_spans.push((s, op.time));
+                            self.fault_ns += time.saturating_sub(s);
+                            self.fault_spans.push((s, time));
                         }
                     }
                 }
             }
             return;
         }
-        if op.kind == OpType::Invoke {
+        if kind == OpType::Invoke {
             let next = self.fs.len() as u32;
-            let id = match self.f_ids.get(op.f.as_str()) {
+            let id = match self.f_ids.get(op.f()) {
                 Some(&id) => id,
                 None => {
-                    self.f_ids.insert(op.f.clone(), next);
-                    self.fs.push((op.f.clone(), Lat::default()));
+                    self.f_ids.insert(op.f().to_string(), next);
+                    self.fs.push((op.f().to_string(), Lat::default()));
                     next
                 }
             };
             self.fs[id as usize].1.stats.invoked += 1;
             let inside = !self.active.is_empty();
-            self.pairer.invoke(op.process, 0, op.time, (id, inside));
+            self.pairer.invoke(op.process(), 0, time, (id, inside));
             return;
         }
-        let Some(open) = self.pairer.complete(op.process) else {
+        let Some(open) = self.pairer.complete(op.process()) else {
             return;
         };
         let (id, inside) = open.data;
-        let lat = op.time.saturating_sub(open.time);
+        let lat = time.saturating_sub(open.time);
         let l = &mut self.fs[id as usize].1;
         l.all.push(lat);
-        let ok = op.kind == OpType::Ok;
-        match op.kind {
+        let ok = kind == OpType::Ok;
+        match kind {
             OpType::Ok => {
                 l.stats.ok += 1;
                 l.ok.push(lat);
@@ -282,7 +295,7 @@ impl Perf {
             OpType::Fail => l.stats.fail += 1,
             _ => l.stats.info += 1,
         }
-        let w = self.windows.entry(op.time / self.window).or_default();
+        let w = self.windows.entry(time / self.window).or_default();
         if ok {
             w.0 += 1;
         } else {

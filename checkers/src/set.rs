@@ -395,7 +395,9 @@ fn node_of(ops: &[Op], r: &Read) -> Option<String> {
 
 /// The integers of an `ok` read's result (a JSON array, as sets are parsed).
 fn read_elements(op: &Op, position: usize) -> Result<Vec<i64>, MalformedOp> {
-    int_list(op, position, &op.value)
+    let mut out = Vec::new();
+    int_list(op, position, crate::raw::Val::Json(&op.value), &mut out)?;
+    Ok(out)
 }
 
 fn sorted_capped(v: Vec<i64>) -> Vec<i64> {

@@ -51,12 +51,11 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::common::{
-    count, index_of, int_list, list, malformed, secs, short_json, FxMap, MalformedOp, Pairer,
-};
+use crate::common::{count, index_of, int_list, list, malformed, secs, FxMap, MalformedOp, Pairer};
 use crate::history::{History, Op, OpType, Process};
-use crate::keyed::key_text;
+use crate::raw::{OpLike, Val};
 use crate::stats::Quantiles;
+use crate::stream::OpView;
 use crate::verdict::{CheckResult, Validity};
 
 /// The checker's name, as it appears in [`CheckResult::checker`].
@@ -253,6 +252,45 @@ impl Elem {
     }
 }
 
+/// A (key id, element) pair, the key of [`SetFull::elem_ids`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct ElemKey(u32, i64);
+
+impl std::hash::Hash for ElemKey {
+    /// An Fx hash of the key and the element's block of 8, plus the
+    /// element's place in its block: the consecutive elements of a key
+    /// (which adds and reads touch together) share cache lines of the
+    /// table instead of missing the cache once each. The top bits (which
+    /// hashbrown compares first) still differ within a block.
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        let e = self.1 as u64;
+        let block = ((u64::from(self.0).wrapping_mul(K).rotate_left(5)) ^ (e >> 3)).wrapping_mul(K);
+        let low = e & 7;
+        state.write_u64(block.wrapping_add(low) ^ (low << 57));
+    }
+}
+
+/// Hands on the one `u64` an [`ElemKey`] hashes to.
+#[derive(Default)]
+struct Passthrough(u64);
+
+impl std::hash::Hasher for Passthrough {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8)) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.0 = i;
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type ElemMap = std::collections::HashMap<ElemKey, u32, std::hash::BuildHasherDefault<Passthrough>>;
+
 /// One key's set: its name and the ids of its elements.
 struct KeyState {
     name: String,
@@ -273,7 +311,7 @@ pub struct SetFull {
     options: SetFullOptions,
     key_ids: FxMap<String, u32>,
     keys: Vec<KeyState>,
-    elem_ids: FxMap<(u32, i64), u32>,
+    elem_ids: ElemMap,
     elems: Vec<Elem>,
     /// Per element, the id of the last read that returned it.
     stamp: Vec<u32>,
@@ -281,6 +319,8 @@ pub struct SetFull {
     pairer: Pairer<Pending>,
     position: u64,
     malformed: Option<MalformedOp>,
+    /// The elements of the read being taken in (reused).
+    scratch: Vec<i64>,
 }
 
 impl SetFull {
@@ -290,25 +330,23 @@ impl SetFull {
             options,
             key_ids: FxMap::default(),
             keys: Vec::new(),
-            elem_ids: FxMap::default(),
+            elem_ids: ElemMap::default(),
             elems: Vec::new(),
             stamp: Vec::new(),
             reads: Vec::new(),
             pairer: Pairer::default(),
             position: 0,
             malformed: None,
+            scratch: Vec::new(),
         }
     }
 
-    fn key_id(&mut self, k: &Value) -> u32 {
-        let id = match k {
-            Value::String(s) => self.key_ids.get(s.as_str()).copied(),
-            _ => None,
-        };
-        if let Some(id) = id {
+    fn key_id(&mut self, k: Val<'_>) -> u32 {
+        let text = k.key_text();
+        if let Some(&id) = self.key_ids.get(&*text) {
             return id;
         }
-        let text = key_text(k);
+        let text = text.into_owned();
         let next = self.keys.len() as u32;
         let id = *self.key_ids.entry(text.clone()).or_insert(next);
         if id == next {
@@ -322,7 +360,7 @@ impl SetFull {
 
     fn elem_id(&mut self, key: u32, element: i64) -> u32 {
         let next = self.elems.len() as u32;
-        let id = *self.elem_ids.entry((key, element)).or_insert(next);
+        let id = *self.elem_ids.entry(ElemKey(key, element)).or_insert(next);
         if id == next {
             self.elems.push(Elem::new(element));
             self.stamp.push(NONE);
@@ -333,50 +371,60 @@ impl SetFull {
 
     /// Takes the next op of the history into account.
     pub fn observe(&mut self, op: &Op) {
+        self.observe_any(op);
+    }
+
+    /// Takes the next op, read in place from its line, into account.
+    pub fn observe_view(&mut self, op: &OpView<'_>) {
+        self.observe_any(op);
+    }
+
+    fn observe_any<O: OpLike>(&mut self, op: &O) {
         let pos = self.position;
         self.position += 1;
-        if self.malformed.is_some() || op.process == Process::Nemesis {
+        if self.malformed.is_some() || op.process() == Process::Nemesis {
             return;
         }
-        if op.kind == OpType::Invoke {
-            let pending = match op.f.as_str() {
-                "add" => match self.add_target(op, pos, &op.value) {
+        let kind = op.kind();
+        if kind == OpType::Invoke {
+            let pending = match op.f() {
+                "add" => match self.add_target(op, pos, op.value()) {
                     Ok(p) => p,
                     Err(e) => {
                         self.malformed = Some(e);
                         return;
                     }
                 },
-                "read" => match op.value.as_array().map(Vec::as_slice) {
-                    Some([k, _]) => Pending::Read {
+                "read" => match op.value().pair() {
+                    Some((k, _)) => Pending::Read {
                         key: Some(self.key_id(k)),
                     },
-                    _ => Pending::Read { key: None },
+                    None => Pending::Read { key: None },
                 },
                 _ => Pending::Other,
             };
             if let Some(prev) = self
                 .pairer
-                .invoke(op.process, pos as usize, op.time, pending)
+                .invoke(op.process(), pos as usize, op.time(), pending)
             {
                 self.abandon(prev.data);
             }
             return;
         }
-        let Some(open) = self.pairer.complete(op.process) else {
+        let Some(open) = self.pairer.complete(op.process()) else {
             return;
         };
         match open.data {
             Pending::Add { elem } => {
                 let e = &mut self.elems[elem as usize];
-                match op.kind {
+                match kind {
                     OpType::Ok => {
                         if e.ack.is_none() {
                             e.ack = Some(Ack {
                                 pos,
-                                time: op.time,
+                                time: op.time(),
                                 index: index_of(op, pos as usize),
-                                process: match op.process {
+                                process: match op.process() {
                                     Process::Client(n) => n,
                                     Process::Nemesis => u64::MAX,
                                 },
@@ -387,39 +435,48 @@ impl SetFull {
                     _ => e.indeterminate = true,
                 }
             }
-            Pending::Read { key } if op.kind == OpType::Ok => {
-                let (key, value) = match (key, op.value.as_array().map(Vec::as_slice)) {
-                    (_, Some([k, v])) if v.is_array() => (self.key_id(k), v),
-                    (Some(k), _) => (k, &op.value),
-                    (None, _) => (self.key_id(&Value::String(String::new())), &op.value),
+            Pending::Read { key } if kind == OpType::Ok => {
+                let whole = op.value();
+                let (key, value) = match (key, whole.pair()) {
+                    (_, Some((k, v))) if v.is_array() => (self.key_id(k), v),
+                    (Some(k), _) => (k, whole),
+                    (None, _) => (self.unkeyed(), whole),
                 };
-                let elements = match int_list(op, pos as usize, value) {
-                    Ok(e) => e,
-                    Err(e) => {
-                        self.malformed = Some(e);
-                        return;
-                    }
-                };
-                if self.reads.len() >= NONE as usize {
+                let mut elements = std::mem::take(&mut self.scratch);
+                if let Err(e) = int_list(op, pos as usize, value, &mut elements) {
+                    self.malformed = Some(e);
                     return;
                 }
-                self.reads.push(ReadRef {
-                    index: index_of(op, pos as usize),
-                    invoke_time: open.time,
-                    time: op.time,
-                    invoke: open.invoke as u64,
-                    complete: pos,
-                });
-                self.read(key, &elements);
+                if self.reads.len() < NONE as usize {
+                    self.reads.push(ReadRef {
+                        index: index_of(op, pos as usize),
+                        invoke_time: open.time,
+                        time: op.time(),
+                        invoke: open.invoke as u64,
+                        complete: pos,
+                    });
+                    self.read(key, &elements);
+                }
+                self.scratch = elements;
             }
             _ => {}
         }
     }
 
-    fn add_target(&mut self, op: &Op, pos: u64, v: &Value) -> Result<Pending, MalformedOp> {
-        let (key, element) = match v.as_array().map(Vec::as_slice) {
-            Some([k, e]) => (self.key_id(k), e),
-            _ => (self.key_id(&Value::String(String::new())), v),
+    /// The id of the unkeyed set `""`.
+    fn unkeyed(&mut self) -> u32 {
+        self.key_id(Val::Raw("\"\""))
+    }
+
+    fn add_target<O: OpLike>(
+        &mut self,
+        op: &O,
+        pos: u64,
+        v: Val<'_>,
+    ) -> Result<Pending, MalformedOp> {
+        let (key, element) = match v.pair() {
+            Some((k, e)) => (self.key_id(k), e),
+            None => (self.unkeyed(), v),
         };
         let element = element.as_i64().ok_or_else(|| {
             malformed(
@@ -427,7 +484,7 @@ impl SetFull {
                 pos as usize,
                 format!(
                     "add value must be an integer element or [key, element], found {}",
-                    short_json(v)
+                    v.short_json()
                 ),
             )
         })?;

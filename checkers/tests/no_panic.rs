@@ -19,7 +19,7 @@ use checkers::perf::{self, Perf, PerfOptions};
 use checkers::set_full::{self, SetFull, SetFullOptions};
 use checkers::siblings::{self, SiblingBound, SiblingsOptions};
 use checkers::staleness::{self, StalenessOptions};
-use checkers::stream::Stream;
+use checkers::stream::{OpView, Stream};
 use checkers::{crdt, parse, sessions, set, History, Op, OpType, Process};
 use serde_json::{json, Value};
 
@@ -285,11 +285,30 @@ fn importers(text: &str) -> Vec<History> {
             .into_iter()
             .flatten(),
     );
-    let mut s = Stream::new(vec![Box::new(Counter::new(CounterOps::COUNTER, "counter"))]);
+    // The streaming path, line by line: lines in faultline's plain shape
+    // are read in place (`OpView`), others parsed into `Op`s; either way no
+    // panic, and when the whole text parses, the verdicts of the `check`
+    // functions.
+    let mut s = Stream::new(vec![
+        Box::new(SetFull::new(SetFullOptions::default())),
+        Box::new(Counter::new(CounterOps::COUNTER, "counter")),
+        Box::new(convergence::Convergence::new()),
+        Box::new(Perf::new(PerfOptions::default())),
+    ]);
     for line in text.lines() {
         let _ = s.feed_line(line);
+        let _ = OpView::parse(line).map(|v| v.to_op());
     }
-    let _ = s.finish();
+    let streamed = s.finish();
+    if let Ok(h) = parse::jsonl(text) {
+        let checked = [
+            set_full::check(&h, SetFullOptions::default()),
+            counter::check(&h),
+            convergence::check(&h),
+            perf::check(&h, PerfOptions::default()),
+        ];
+        assert_eq!(streamed, checked, "streamed verdicts differ for\n{text}");
+    }
     out
 }
 
@@ -307,7 +326,9 @@ fn case(seed: u64) {
         plausible(&mut r)
     };
     every_checker(&h);
-    for text in [jsonl(&h), edn(&h)] {
+    let plain = jsonl(&h);
+    let spaced = plain.replace(':', " : ").replace(',', " ,\t");
+    for text in [plain, spaced, edn(&h)] {
         for parsed in importers(&text) {
             every_checker(&parsed);
         }

@@ -944,6 +944,11 @@ impl Coordinator {
         let primaries = self.preference_list(key);
         let majority = primaries.len() / 2 + 1;
         let mut attempt = 0u32;
+        // Ballots at which this operation proposed its own value: if one of
+        // them turns up committed or in progress on a retry, the write took
+        // effect (a timeout or a lost reply hid it), and must not be applied,
+        // or compared, again.
+        let mut mine: Vec<Ballot> = Vec::new();
         while Instant::now() < deadline {
             if attempt > 0 {
                 // Back off a little, differently per node, to break duels.
@@ -977,8 +982,15 @@ impl Coordinator {
                 continue;
             }
             let (committed, in_progress) = paxos::read_promises(granted);
+            if committed.as_ref().is_some_and(|c| mine.contains(&c.ballot)) {
+                return Ok(CasOutcome::Written);
+            }
             if let Some(p) = in_progress {
                 // Finish what an earlier proposer started, then start over.
+                let ours = mine.contains(&p.ballot);
+                if ours {
+                    mine.push(ballot.clone());
+                }
                 let again = Proposal {
                     ballot: ballot.clone(),
                     value: p.value,
@@ -987,7 +999,10 @@ impl Coordinator {
                     .propose_and_commit(key, &primaries, again, majority, deadline)
                     .await
                 {
-                    debug!(key, "finished an interrupted Paxos proposal");
+                    debug!(key, ours, "finished an interrupted Paxos proposal");
+                    if ours {
+                        return Ok(CasOutcome::Written);
+                    }
                 }
                 continue;
             }
@@ -1002,6 +1017,7 @@ impl Coordinator {
                     return Ok(CasOutcome::Mismatch(current));
                 }
             }
+            mine.push(ballot.clone());
             let proposal = Proposal { ballot, value };
             if self
                 .propose_and_commit(key, &primaries, proposal, majority, deadline)

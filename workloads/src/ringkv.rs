@@ -92,6 +92,44 @@ impl RingkvClient {
         .transpose()
     }
 
+    /// Reads the linearizable register `key` (ringkv's `/cas`, a Paxos
+    /// round); `null` when it was never written.
+    pub async fn cas_read(&self, key: &str) -> Result<Value, RequestError> {
+        let url = format!("{}/cas/{}", self.base, encode(key));
+        let body = self.read_outcome(self.http.get(url).send().await).await?;
+        Ok(body.map(|b| b["value"].clone()).unwrap_or(Value::Null))
+    }
+
+    /// Writes the linearizable register `key`.
+    pub async fn cas_write(&self, key: &str, value: &Value) -> Result<(), RequestError> {
+        let url = format!("{}/cas/{}", self.base, encode(key));
+        let r = self.http.put(url).json(&json!({ "value": value })).send();
+        self.write_outcome(r.await).await.map(|_| ())
+    }
+
+    /// Compare-and-set on the linearizable register `key`: `Ok(true)` if it
+    /// held `old` and now holds `new`, `Ok(false)` if it held something
+    /// else (a 409: nothing changed).
+    pub async fn cas_swap(
+        &self,
+        key: &str,
+        old: &Value,
+        new: &Value,
+    ) -> Result<bool, RequestError> {
+        let url = format!("{}/cas/{}", self.base, encode(key));
+        let r = self
+            .http
+            .post(url)
+            .json(&json!({ "expected": old, "value": new }))
+            .send()
+            .await
+            .map_err(classify)?;
+        if r.status() == reqwest::StatusCode::CONFLICT {
+            return Ok(false);
+        }
+        self.write_outcome(Ok(r)).await.map(|_| true)
+    }
+
     /// This node's own replica of register `key` as the admin API shows it
     /// (value and timestamp, or siblings and context); `None`: absent.
     pub async fn kv_read_local(&self, key: &str) -> Result<Option<Value>, RequestError> {

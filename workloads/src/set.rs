@@ -74,7 +74,15 @@ impl Generator {
             value: json!(e),
         }
     }
+}
 
+impl crate::OpSource for Generator {
+    fn next_op(&self) -> Invocation {
+        Generator::next_op(self)
+    }
+}
+
+impl Generator {
     /// The final-phase operation, issued once against every node.
     pub fn final_read() -> Invocation {
         Invocation {

@@ -172,6 +172,9 @@ pub(crate) fn compile(
             let result = comp.map_or(&NULL, |c| &c.value);
             (0, key.map(|_| 0), &inv.value, result)
         };
+        if failed_without_evidence(&inv.f, outcome, comp.and_then(|c| c.error.as_deref())) {
+            continue;
+        }
         let finite = matches!(outcome, OpType::Ok | OpType::Fail);
         let op = match classify(
             model,
@@ -307,6 +310,9 @@ fn compile_file(
         let comp = pair.complete.map(|c| file.ops[c]);
         let outcome = comp.map_or(OpType::Info, |c| c.0.kind);
         let result = comp.map_or(&NULL, |c| c.2);
+        if failed_without_evidence(&inv.f, outcome, comp.and_then(|c| c.0.error.as_deref())) {
+            continue;
+        }
         let finite = matches!(outcome, OpType::Ok | OpType::Fail);
         let op = match classify(
             model,
@@ -364,6 +370,19 @@ fn pairs(history: &History) -> Vec<crate::history::Pair> {
 }
 
 /// The compact form of one op, or `None` if it did nothing observable.
+/// The `error` a client puts on a `cas` that completed `fail` because the
+/// register held another value. Only such a failure is evidence about the
+/// register's value; a `fail` carrying any other error (the request never
+/// reached the store: connection refused, bad request) did nothing at all.
+/// A failed `cas` with no error is read as a mismatch, as Jepsen's and
+/// Porcupine's histories mean it.
+pub const CAS_MISMATCH: &str = "compare failed";
+
+/// Whether an op is a failed `cas` that says nothing about the register.
+fn failed_without_evidence(f: &str, outcome: OpType, error: Option<&str>) -> bool {
+    f == "cas" && outcome == OpType::Fail && error.is_some_and(|e| e != CAS_MISMATCH)
+}
+
 fn classify(
     model: ModelKind,
     f: &str,

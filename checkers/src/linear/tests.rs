@@ -149,6 +149,20 @@ fn failed_cas_is_the_only_evidence_of_a_violation() {
     // the failed cas is what the verdict rests on.
     rows.drain(2..4);
     assert_eq!(reg(&rows).valid, Validity::Valid);
+    // A failed cas is evidence only as a compare that failed: one that
+    // never reached the store (its error says so) did nothing.
+    let mut hist = h(&[
+        (0, "invoke", "write", json!(1)),
+        (0, "ok", "write", json!(1)),
+        (1, "invoke", "cas", json!([1, 2])),
+        (1, "fail", "cas", json!([1, 2])),
+        (2, "invoke", "read", json!(null)),
+        (2, "ok", "read", json!(1)),
+    ]);
+    hist.ops[3].error = Some("connect: Connection refused".into());
+    assert_eq!(check(&hist, Model::Register).valid, Validity::Valid);
+    hist.ops[3].error = Some(compile::CAS_MISMATCH.into());
+    assert_eq!(check(&hist, Model::Register).valid, Validity::Invalid);
     // A failed cas whose `old` differs from the value is fine.
     let r = reg(&[
         (0, "invoke", "write", json!(1)),
