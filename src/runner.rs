@@ -32,10 +32,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
+use workloads::counter::{self, CounterClient};
 use workloads::register::{self, RegisterClient};
 use workloads::ringkv::{RequestError, RingkvClient};
 use workloads::set::{Generator, Mode, SetClient};
-use workloads::{Client, Completion, OpSource};
+use workloads::{Client, Completion, Invocation, LocalRead, OpSource};
 
 /// Everything that defines a test; written to `test.json`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -332,6 +333,7 @@ async fn drive(
     let gen: Arc<dyn OpSource> = match live {
         Live::Set(_) => Arc::new(Generator::new()),
         Live::Register(_) => Arc::new(register::Generator::new(cfg.seed, cfg.keys)),
+        Live::Counter(_) => Arc::new(counter::Generator::new(cfg.seed)),
     };
     let op_timeout = Duration::from_millis(cfg.op_timeout_ms);
     let mut workers = Vec::new();
@@ -343,6 +345,7 @@ async fn drive(
                 Arc::new(SetClient::new(ringkv, mode, cfg.keys).with_client_id(format!("w{w}")))
             }
             Live::Register(mode) => Arc::new(RegisterClient::new(ringkv, mode)),
+            Live::Counter(mode) => Arc::new(CounterClient::new(ringkv, mode)),
         };
         let ctx = Worker {
             first_process: w as u64,
@@ -383,28 +386,67 @@ async fn drive(
     }
     // Restarted nodes must be serving before the final reads.
     cluster.await_ready(Duration::from_secs(20)).await?;
-    let Live::Set(mode) = live else {
-        // Registers are judged on the main phase alone.
-        let _ = nemesis.teardown().await;
-        return Ok(());
+    // Final reads from every node, then every key's replicas read locally.
+    type Readers = Vec<(Arc<dyn Client>, Arc<dyn LocalRead>)>;
+    let (final_op, keys, readers): (Invocation, Vec<String>, Readers) = match live {
+        Live::Register(_) => {
+            // Registers are judged on the main phase alone.
+            let _ = nemesis.teardown().await;
+            return Ok(());
+        }
+        Live::Set(mode) => (
+            Generator::final_read(),
+            (0..cfg.keys).map(|k| format!("set-{k}")).collect(),
+            nodes
+                .iter()
+                .map(|n| {
+                    let c = Arc::new(SetClient::new(
+                        RingkvClient::new(&n.addr(), op_timeout),
+                        mode,
+                        cfg.keys,
+                    ));
+                    (c.clone() as Arc<dyn Client>, c as Arc<dyn LocalRead>)
+                })
+                .collect(),
+        ),
+        Live::Counter(mode) => (
+            counter::Generator::final_read(),
+            vec![counter::KEY.to_string()],
+            nodes
+                .iter()
+                .map(|n| {
+                    let c = Arc::new(CounterClient::new(
+                        RingkvClient::new(&n.addr(), op_timeout),
+                        mode,
+                    ));
+                    (c.clone() as Arc<dyn Client>, c as Arc<dyn LocalRead>)
+                })
+                .collect(),
+        ),
     };
     // Quiescence, then the final reads.
     tokio::time::sleep(Duration::from_secs_f64(cfg.quiesce_s)).await;
     let mut finals = Vec::new();
     for (i, node) in nodes.iter().enumerate() {
-        let client = SetClient::new(RingkvClient::new(&node.addr(), op_timeout), mode, cfg.keys);
+        let client = readers[i].0.clone();
         let process = max_process + 1 + i as u64;
         let log = log.clone();
         let name = node.name.clone();
+        let op = final_op.clone();
         finals.push(tokio::spawn(async move {
-            final_read(&client, process, &name, &log, op_timeout).await
+            final_read(client.as_ref(), &op, process, &name, &log, op_timeout).await
         }));
     }
     for f in finals {
         f.await.context("a final read panicked")?;
     }
     let first = max_process + 1 + nodes.len() as u64;
-    converge(cfg, mode, &nodes, &log, first, op_timeout).await;
+    let local: Vec<(String, Arc<dyn LocalRead>)> = nodes
+        .iter()
+        .zip(&readers)
+        .map(|(n, r)| (n.name.clone(), r.1.clone()))
+        .collect();
+    converge(cfg, &keys, &local, &log, first).await;
     let _ = nemesis.teardown().await;
     Ok(())
 }
@@ -419,24 +461,15 @@ fn default_convergence_timeout() -> f64 {
 /// then judges the last round and times how long agreement took.
 async fn converge(
     cfg: &TestConfig,
-    mode: Mode,
-    nodes: &[RingkvNode],
+    keys: &[String],
+    clients: &[(String, Arc<dyn LocalRead>)],
     log: &HistoryLog,
     first_process: u64,
-    timeout: Duration,
 ) {
-    let clients: Vec<(String, SetClient)> = nodes
-        .iter()
-        .map(|n| {
-            let c = SetClient::new(RingkvClient::new(&n.addr(), timeout), mode, cfg.keys);
-            (n.name.clone(), c)
-        })
-        .collect();
     let mut owners: Vec<(String, Vec<String>)> = Vec::new();
-    for k in 0..cfg.keys {
-        let key = format!("set-{k}");
-        for (_, c) in &clients {
-            if let Ok(pl) = c.preflist(&key).await {
+    for key in keys {
+        for (_, c) in clients {
+            if let Ok(pl) = c.preflist(key).await {
                 owners.push((key.clone(), pl));
                 break;
             }
@@ -521,6 +554,8 @@ enum Live {
     Set(Mode),
     /// `register`, Paxos or quorum.
     Register(register::Mode),
+    /// `counter`, PN-counter or read-modify-write.
+    Counter(counter::Mode),
 }
 
 impl Live {
@@ -528,6 +563,7 @@ impl Live {
         let bad = |e: workloads::WorkloadError| crate::UsageError(e.to_string());
         Ok(match workload {
             "register" => Live::Register(register::Mode::parse(client).map_err(bad)?),
+            "counter" => Live::Counter(counter::Mode::parse(client).map_err(bad)?),
             _ => Live::Set(Mode::parse(client).map_err(bad)?),
         })
     }
@@ -608,18 +644,18 @@ async fn invoke(
 
 /// Reads the whole set from one node, retrying a few times if it fails.
 async fn final_read(
-    client: &SetClient,
+    client: &dyn Client,
+    op: &Invocation,
     process: u64,
     node: &str,
     log: &HistoryLog,
     timeout: Duration,
 ) {
-    let op = Generator::final_read();
     let mut process = process;
     for attempt in 0..5 {
         let c = invoke(
             client,
-            &op,
+            op,
             process,
             node,
             log,

@@ -430,6 +430,61 @@ fn paxos_registers_are_linearizable_under_faults_and_quorum_registers_are_not() 
 }
 
 #[test]
+fn pn_counter_counts_every_increment_and_read_modify_write_loses_some() {
+    require_root();
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |client: &str| {
+        run_test(
+            tmp.path(),
+            &[
+                "--workload",
+                "counter",
+                "--client",
+                client,
+                "--nemesis",
+                "partition,kill",
+                "--nemesis-interval",
+                "2",
+                "--time-limit",
+                "6",
+                "--quiesce",
+                "1",
+                "--seed",
+                "5",
+                "--rate",
+                "100",
+            ],
+        )
+    };
+    let o = run("crdt");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let r = results_json(&run_dir(tmp.path(), "counter-crdt"));
+    let names: Vec<&str> = r["checkers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["checker"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["counter", "convergence", "perf"]);
+    assert!(
+        r["checkers"][0]["details"]["final_reads"]
+            .as_array()
+            .unwrap()
+            .len()
+            >= 3
+    );
+    let o = run("rmw");
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let r = results_json(&run_dir(tmp.path(), "counter-rmw"));
+    let c = &r["checkers"][0];
+    assert_eq!(c["valid"], false, "{c}");
+    assert!(
+        c["summary"].as_str().unwrap().contains("out of bounds"),
+        "{c}"
+    );
+}
+
+#[test]
 fn sigkilled_run_leaves_a_checkable_history_and_heal_cleans_up() {
     require_root();
     let tmp = tempfile::tempdir().unwrap();

@@ -22,8 +22,11 @@
 //! - [`register`]: reads, writes and compare-and-sets of a few registers;
 //!   checked for linearizability. Client modes: ringkv's Paxos registers, or
 //!   plain quorum reads and writes.
+//! - [`counter`]: increments and decrements of one counter, read now and
+//!   then and at the end; checked against the bounds the adds allow.
 //! - [`ringkv`]: an HTTP client for the reference store.
 
+pub mod counter;
 pub mod register;
 pub mod ringkv;
 pub mod set;
@@ -86,6 +89,16 @@ pub trait OpSource: Send + Sync {
     fn next_op(&self) -> Invocation;
 }
 
+/// Reads one node's own replica of a key, uncoordinated, for the
+/// convergence checker.
+#[async_trait::async_trait]
+pub trait LocalRead: Send + Sync {
+    /// The key's replicas (its preference list), as this node sees them.
+    async fn preflist(&self, key: &str) -> Result<Vec<String>, ringkv::RequestError>;
+    /// This node's replica of `key` as JSON (`null`: it holds nothing).
+    async fn read_local(&self, key: &str) -> Result<Value, ringkv::RequestError>;
+}
+
 /// Performs operations against one node of a store.
 #[async_trait::async_trait]
 pub trait Client: Send + Sync {
@@ -99,7 +112,7 @@ pub trait Client: Send + Sync {
 pub enum WorkloadError {
     /// `--workload` named a workload this build does not have.
     #[error(
-        "unknown workload {0:?}; known: set, register, and for `faultline check` only: kv, counter"
+        "unknown workload {0:?}; known: set, register, counter, and for `faultline check` only: kv"
     )]
     UnknownWorkload(String),
     /// The workload exists for `faultline check` (its checker is built) but
@@ -131,7 +144,10 @@ pub fn validate(workload: &str, client: Option<&str>) -> Result<String, Workload
         "register" => Ok(register::Mode::parse(client.unwrap_or("cas"))?
             .name()
             .to_string()),
-        "kv" | "counter" => Err(WorkloadError::NoLiveClient(workload.to_string())),
+        "counter" => Ok(counter::Mode::parse(client.unwrap_or("crdt"))?
+            .name()
+            .to_string()),
+        "kv" => Err(WorkloadError::NoLiveClient(workload.to_string())),
         other => Err(WorkloadError::UnknownWorkload(other.to_string())),
     }
 }
@@ -147,6 +163,15 @@ pub fn validate_check(workload: &str) -> Result<(), WorkloadError> {
     }
 }
 
+/// Whether the history holds local reads of each replica, which faultline's
+/// runs record (for the convergence checker) and other tools' lack.
+fn has_local_reads(history: &checkers::History) -> bool {
+    history
+        .ops
+        .iter()
+        .any(|o| checkers::convergence::LOCAL_READS.contains(&o.f.as_str()))
+}
+
 /// Runs every checker the workload feeds on `history`.
 pub fn check(
     workload: &str,
@@ -158,13 +183,7 @@ pub fn check(
                 checkers::set::check(history),
                 checkers::set_full::check(history, Default::default()),
             ];
-            // Replica convergence needs local reads of each replica, which
-            // faultline's runs record and other tools' histories lack.
-            let local_reads = history
-                .ops
-                .iter()
-                .any(|o| checkers::convergence::LOCAL_READS.contains(&o.f.as_str()));
-            if local_reads {
+            if has_local_reads(history) {
                 results.push(checkers::convergence::check(history));
             }
             results.push(checkers::perf::check(history, Default::default()));
@@ -178,10 +197,14 @@ pub fn check(
             history,
             checkers::linear::Model::Kv,
         )]),
-        "counter" => Ok(vec![
-            checkers::counter::check(history),
-            checkers::perf::check(history, checkers::perf::PerfOptions::default()),
-        ]),
+        "counter" => {
+            let mut results = vec![checkers::counter::check(history)];
+            if has_local_reads(history) {
+                results.push(checkers::convergence::check(history));
+            }
+            results.push(checkers::perf::check(history, Default::default()));
+            Ok(results)
+        }
         other => Err(WorkloadError::UnknownWorkload(other.to_string())),
     }
 }
@@ -191,15 +214,10 @@ mod counter_tests {
     use super::*;
 
     #[test]
-    fn counter_is_checkable_offline_only() {
-        let e = validate("counter", None).unwrap_err();
-        assert_eq!(e, WorkloadError::NoLiveClient("counter".into()));
-        assert!(
-            e.to_string()
-                .contains("workload counter has no live client yet"),
-            "{e}"
-        );
-        assert!(validate("counter", Some("crdt")).is_err());
+    fn counter_is_live_and_checkable() {
+        assert_eq!(validate("counter", None).unwrap(), "crdt");
+        assert_eq!(validate("counter", Some("rmw")).unwrap(), "rmw");
+        assert!(validate("counter", Some("cas")).is_err());
         assert_eq!(validate_check("counter"), Ok(()));
         let h = checkers::parse::jsonl(
             r#"{"type":"invoke","process":0,"f":"add","value":3}

@@ -92,6 +92,31 @@ impl RingkvClient {
         .transpose()
     }
 
+    /// Adds `delta` to the PN-counter `key`.
+    pub async fn counter_add(&self, key: &str, delta: i64) -> Result<(), RequestError> {
+        let url = format!("{}/counter/{}", self.base, encode(key));
+        let r = self.http.post(url).json(&json!({ "delta": delta })).send();
+        self.write_outcome(r.await).await.map(|_| ())
+    }
+
+    /// Reads the PN-counter `key` through a read quorum (0 when absent).
+    pub async fn counter_read(&self, key: &str) -> Result<Value, RequestError> {
+        let url = format!("{}/counter/{}", self.base, encode(key));
+        let body = self.read_outcome(self.http.get(url).send().await).await?;
+        Ok(body.map(|b| b["value"].clone()).unwrap_or(json!(0)))
+    }
+
+    /// This node's own state of a CRDT (`kind`: counter, orset, seq), as
+    /// the admin API shows it; `None` when absent.
+    pub async fn crdt_read_local(
+        &self,
+        kind: &str,
+        key: &str,
+    ) -> Result<Option<Value>, RequestError> {
+        let url = format!("{}/admin/local/{kind}/{}", self.base, encode(key));
+        self.read_outcome(self.http.get(url).send().await).await
+    }
+
     /// Reads the linearizable register `key` (ringkv's `/cas`, a Paxos
     /// round); `null` when it was never written.
     pub async fn cas_read(&self, key: &str) -> Result<Value, RequestError> {

@@ -179,16 +179,16 @@ impl SetClient {
             }
         }
     }
+}
 
-    /// The key's preference list, from this client's node.
-    pub async fn preflist(&self, key: &str) -> Result<Vec<String>, RequestError> {
+#[async_trait::async_trait]
+impl crate::LocalRead for SetClient {
+    async fn preflist(&self, key: &str) -> Result<Vec<String>, RequestError> {
         self.ringkv.preflist(key).await
     }
 
-    /// This client's node's own replica of `key`, uncoordinated, as JSON
-    /// for the convergence checker: the sorted elements (crdt), the
-    /// register as stored (rmw), or `null` when the replica has nothing.
-    pub async fn read_local(&self, key: &str) -> Result<Value, RequestError> {
+    /// The sorted elements (crdt), the register as stored (rmw), or `null`.
+    async fn read_local(&self, key: &str) -> Result<Value, RequestError> {
         Ok(match self.mode {
             Mode::Crdt => self
                 .ringkv
@@ -198,7 +198,9 @@ impl SetClient {
             Mode::Rmw => self.ringkv.kv_read_local(key).await?.unwrap_or(Value::Null),
         })
     }
+}
 
+impl SetClient {
     async fn read_all(&self) -> Result<Vec<i64>, RequestError> {
         let mut all = BTreeSet::new();
         for k in 0..self.keys {
