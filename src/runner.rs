@@ -36,6 +36,7 @@ use workloads::counter::{self, CounterClient};
 use workloads::register::{self, RegisterClient};
 use workloads::ringkv::{RequestError, RingkvClient};
 use workloads::set::{Generator, Mode, SetClient};
+use workloads::siblings::{self, SiblingsClient};
 use workloads::{Client, Completion, Invocation, LocalRead, OpSource};
 
 /// Everything that defines a test; written to `test.json`.
@@ -334,6 +335,7 @@ async fn drive(
         Live::Set(_) => Arc::new(Generator::new()),
         Live::Register(_) => Arc::new(register::Generator::new(cfg.seed, cfg.keys)),
         Live::Counter(_) => Arc::new(counter::Generator::new(cfg.seed)),
+        Live::Siblings(_) => Arc::new(siblings::Generator::new(cfg.seed, cfg.keys)),
     };
     let op_timeout = Duration::from_millis(cfg.op_timeout_ms);
     let mut workers = Vec::new();
@@ -346,6 +348,7 @@ async fn drive(
             }
             Live::Register(mode) => Arc::new(RegisterClient::new(ringkv, mode)),
             Live::Counter(mode) => Arc::new(CounterClient::new(ringkv, mode)),
+            Live::Siblings(mode) => Arc::new(SiblingsClient::new(ringkv, mode, format!("w{w}"))),
         };
         let ctx = Worker {
             first_process: w as u64,
@@ -389,8 +392,8 @@ async fn drive(
     // Final reads from every node, then every key's replicas read locally.
     type Readers = Vec<(Arc<dyn Client>, Arc<dyn LocalRead>)>;
     let (final_op, keys, readers): (Invocation, Vec<String>, Readers) = match live {
-        Live::Register(_) => {
-            // Registers are judged on the main phase alone.
+        Live::Register(_) | Live::Siblings(_) => {
+            // Judged on the main phase alone.
             let _ = nemesis.teardown().await;
             return Ok(());
         }
@@ -556,6 +559,8 @@ enum Live {
     Register(register::Mode),
     /// `counter`, PN-counter or read-modify-write.
     Counter(counter::Mode),
+    /// `siblings`, with or without causal context.
+    Siblings(siblings::Mode),
 }
 
 impl Live {
@@ -564,6 +569,7 @@ impl Live {
         Ok(match workload {
             "register" => Live::Register(register::Mode::parse(client).map_err(bad)?),
             "counter" => Live::Counter(counter::Mode::parse(client).map_err(bad)?),
+            "siblings" => Live::Siblings(siblings::Mode::parse(client).map_err(bad)?),
             _ => Live::Set(Mode::parse(client).map_err(bad)?),
         })
     }

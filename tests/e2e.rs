@@ -485,6 +485,59 @@ fn pn_counter_counts_every_increment_and_read_modify_write_loses_some() {
 }
 
 #[test]
+fn dotted_version_vectors_bound_siblings_and_node_clocks_explode() {
+    require_root();
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |conflict: &str, nemesis: &str| {
+        run_test(
+            tmp.path(),
+            &[
+                "--workload",
+                "siblings",
+                "--conflict",
+                conflict,
+                "--nemesis",
+                nemesis,
+                "--nemesis-interval",
+                "2",
+                "--time-limit",
+                "6",
+                "--quiesce",
+                "0",
+                "--seed",
+                "5",
+                "--keys",
+                "1",
+                "--rate",
+                "200",
+            ],
+        )
+    };
+    // Ten writers on one key, each writing with the context it just read.
+    let o = run("dvv", "partition");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let r = results_json(&run_dir(tmp.path(), "siblings-context-dvv"));
+    let s = &r["checkers"][0];
+    assert_eq!(
+        (s["checker"].as_str(), &s["valid"]),
+        (Some("siblings"), &json!(true)),
+        "{s}"
+    );
+    let o = run("node-vclock", "none");
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let r = results_json(&run_dir(tmp.path(), "siblings-context-node-vclock"));
+    let s = &r["checkers"][0];
+    assert_eq!(s["valid"], false, "{s}");
+    assert!(
+        s["summary"]
+            .as_str()
+            .unwrap()
+            .contains("concurrent writers"),
+        "{s}"
+    );
+}
+
+#[test]
 fn sigkilled_run_leaves_a_checkable_history_and_heal_cleans_up() {
     require_root();
     let tmp = tempfile::tempdir().unwrap();

@@ -24,12 +24,15 @@
 //!   plain quorum reads and writes.
 //! - [`counter`]: increments and decrements of one counter, read now and
 //!   then and at the end; checked against the bounds the adds allow.
+//! - [`siblings`]: unique writes to a few keys, with or without the causal
+//!   context of a read; checked for sibling explosion.
 //! - [`ringkv`]: an HTTP client for the reference store.
 
 pub mod counter;
 pub mod register;
 pub mod ringkv;
 pub mod set;
+pub mod siblings;
 
 use checkers::OpType;
 use serde_json::Value;
@@ -112,7 +115,7 @@ pub trait Client: Send + Sync {
 pub enum WorkloadError {
     /// `--workload` named a workload this build does not have.
     #[error(
-        "unknown workload {0:?}; known: set, register, counter, and for `faultline check` only: kv"
+        "unknown workload {0:?}; known: set, register, counter, siblings, and for `faultline check` only: kv"
     )]
     UnknownWorkload(String),
     /// The workload exists for `faultline check` (its checker is built) but
@@ -145,6 +148,9 @@ pub fn validate(workload: &str, client: Option<&str>) -> Result<String, Workload
             .name()
             .to_string()),
         "counter" => Ok(counter::Mode::parse(client.unwrap_or("crdt"))?
+            .name()
+            .to_string()),
+        "siblings" => Ok(siblings::Mode::parse(client.unwrap_or("context"))?
             .name()
             .to_string()),
         "kv" => Err(WorkloadError::NoLiveClient(workload.to_string())),
@@ -192,6 +198,10 @@ pub fn check(
         "register" => Ok(vec![
             checkers::linear::check(history, checkers::linear::Model::Register),
             checkers::perf::check(history, checkers::perf::PerfOptions::default()),
+        ]),
+        "siblings" => Ok(vec![
+            checkers::siblings::check(history, Default::default()),
+            checkers::perf::check(history, Default::default()),
         ]),
         "kv" => Ok(vec![checkers::linear::check(
             history,
