@@ -187,3 +187,16 @@ fn kv_workload_has_no_live_client_yet() {
     assert_eq!(o.status.code(), Some(254), "{}{}", stdout(&o), stderr(&o));
     assert!(stderr(&o).contains("no live client yet"), "{}", stderr(&o));
 }
+
+#[test]
+fn set_full_stays_valid_on_a_live_history_with_reads_during_the_run() {
+    let o = faultline(&["check", &fixture("set-full-midrun-reads.jsonl")]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{}", stderr(&o));
+    assert!(
+        out.contains(
+            ": set-full valid — none of 605 known elements lost (605 ok, 0 stale, 0 never read)"
+        ),
+        "{out}"
+    );
+}

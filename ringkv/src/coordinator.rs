@@ -105,6 +105,17 @@ impl From<usize> for Need {
     }
 }
 
+/// What became of a proposal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Accepted {
+    /// A majority accepted it: it is chosen.
+    Chosen,
+    /// Every acceptor refused it.
+    Refused,
+    /// Some may have accepted it, not provably a majority.
+    Maybe,
+}
+
 /// The result of a Paxos register operation.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CasOutcome {
@@ -943,12 +954,16 @@ impl Coordinator {
         let deadline = Instant::now() + self.config.request_timeout;
         let primaries = self.preference_list(key);
         let majority = primaries.len() / 2 + 1;
+        let unavailable = || CoordError::Quorum {
+            kind: if new.is_some() {
+                QuorumKind::Write
+            } else {
+                QuorumKind::Read
+            },
+            needed: majority,
+            got: 0,
+        };
         let mut attempt = 0u32;
-        // Ballots at which this operation proposed its own value: if one of
-        // them turns up committed or in progress on a retry, the write took
-        // effect (a timeout or a lost reply hid it), and must not be applied,
-        // or compared, again.
-        let mut mine: Vec<Ballot> = Vec::new();
         while Instant::now() < deadline {
             if attempt > 0 {
                 // Back off a little, differently per node, to break duels.
@@ -982,28 +997,16 @@ impl Coordinator {
                 continue;
             }
             let (committed, in_progress) = paxos::read_promises(granted);
-            if committed.as_ref().is_some_and(|c| mine.contains(&c.ballot)) {
-                return Ok(CasOutcome::Written);
-            }
             if let Some(p) = in_progress {
                 // Finish what an earlier proposer started, then start over.
-                let ours = mine.contains(&p.ballot);
-                if ours {
-                    mine.push(ballot.clone());
-                }
                 let again = Proposal {
                     ballot: ballot.clone(),
                     value: p.value,
                 };
-                if self
+                let done = self
                     .propose_and_commit(key, &primaries, again, majority, deadline)
-                    .await
-                {
-                    debug!(key, ours, "finished an interrupted Paxos proposal");
-                    if ours {
-                        return Ok(CasOutcome::Written);
-                    }
-                }
+                    .await;
+                debug!(key, ?done, "tried to finish an interrupted Paxos proposal");
                 continue;
             }
             let current = committed
@@ -1017,28 +1020,27 @@ impl Coordinator {
                     return Ok(CasOutcome::Mismatch(current));
                 }
             }
-            mine.push(ballot.clone());
             let proposal = Proposal { ballot, value };
-            if self
+            match self
                 .propose_and_commit(key, &primaries, proposal, majority, deadline)
                 .await
             {
-                return Ok(CasOutcome::Written);
+                // A majority accepted: the value is chosen, whether or not
+                // the commit reached a majority yet (the next operation
+                // finishes it).
+                Accepted::Chosen => return Ok(CasOutcome::Written),
+                // Every acceptor refused: nothing of this attempt survives,
+                // so trying again (and comparing again) is safe.
+                Accepted::Refused => continue,
+                // Some acceptor may hold it: a later proposer may choose it.
+                // Retrying could apply it twice; the outcome is unknown.
+                Accepted::Maybe => return Err(unavailable()),
             }
         }
-        Err(CoordError::Quorum {
-            kind: if new.is_some() {
-                QuorumKind::Write
-            } else {
-                QuorumKind::Read
-            },
-            needed: majority,
-            got: 0,
-        })
+        Err(unavailable())
     }
 
-    /// Phase 2 and commit: true once a majority accepted and a majority
-    /// learned the commit.
+    /// Phase 2 and, if chosen, the commit.
     async fn propose_and_commit(
         &self,
         key: &str,
@@ -1046,7 +1048,7 @@ impl Coordinator {
         proposal: Proposal,
         majority: usize,
         deadline: Instant,
-    ) -> bool {
+    ) -> Accepted {
         let accept = ReplicaOp::PaxosAccept {
             key: key.to_string(),
             proposal: proposal.clone(),
@@ -1054,27 +1056,33 @@ impl Coordinator {
         let replies = self
             .paxos_round(primaries, accept, majority, deadline)
             .await;
-        let mut accepted = 0;
+        let (mut accepted, mut refused) = (0, 0);
         for r in &replies {
             if let ReplicaReply::Accepted { ok, promised } = r {
-                accepted += usize::from(*ok);
+                if *ok {
+                    accepted += 1;
+                } else {
+                    refused += 1;
+                }
                 self.observe_ballots(promised.iter());
             }
         }
         if accepted < majority {
-            return false;
+            return if refused == primaries.len() {
+                Accepted::Refused
+            } else {
+                Accepted::Maybe
+            };
         }
         let commit = ReplicaOp::PaxosCommit {
             key: key.to_string(),
             proposal,
         };
-        let acks = self
+        // Best effort: a chosen value stays chosen even if this is lost.
+        let _ = self
             .paxos_round(primaries, commit, majority, deadline)
             .await;
-        acks.iter()
-            .filter(|r| matches!(r, ReplicaReply::Ack))
-            .count()
-            >= majority
+        Accepted::Chosen
     }
 
     /// Sends `op` to every primary and returns replies until `majority` of

@@ -20,10 +20,14 @@
 //! 5. **Commit** it to every replica (a majority before answering).
 //!
 //! Any two majorities of N intersect, so a later operation always sees an
-//! earlier successful one. A rejection (someone holds a higher ballot)
-//! means contention: retry with a higher ballot until the request timeout,
-//! then answer 503, which for a write is indeterminate (its proposal may
-//! still be finished by the next operation).
+//! earlier successful one. A refused prepare (someone holds a higher ballot)
+//! means contention: retry with a higher ballot until the request timeout.
+//! A proposal accepted by a majority is chosen: the write succeeded, even if
+//! the commit round was cut short. A proposal every acceptor refused left no
+//! trace, so the operation starts over (and compares again). A proposal some
+//! acceptor may hold but no majority provably does is *indeterminate*: a
+//! later proposer may find it and choose it, so retrying could apply it
+//! twice; the answer is 503, which a client records as unknown.
 //!
 //! These keys use strict quorums (sloppy fallbacks would break the
 //! majority intersection) and are not moved by handoff: linearizability

@@ -1,6 +1,7 @@
 //! The `set` workload: are acknowledged additions ever lost?
 //!
-//! Clients add unique integers (0, 1, 2, ...) to a set spread over a few keys
+//! Clients add unique integers (0, 1, 2, ...), with a read of the whole set
+//! every tenth op, to a set spread over a few keys
 //! (element `e` lives under key `set-{hash(e) mod keys}`, so several replica
 //! groups take part and each op contends with its neighbours at random). After the faults heal and the cluster quiesces, every node is
 //! asked for the whole set; the `set` checker then compares what was
@@ -66,9 +67,14 @@ impl Generator {
         Self::default()
     }
 
-    /// The next main-phase operation: add the next unused element.
+    /// The next main-phase operation: add the next unused element, and
+    /// every tenth op a read of the whole set, so that the set-full checker
+    /// can time when each element became visible.
     pub fn next_op(&self) -> Invocation {
         let e = self.next.fetch_add(1, Ordering::Relaxed);
+        if e % 10 == 9 {
+            return Generator::final_read();
+        }
         Invocation {
             f: "add".into(),
             value: json!(e),
@@ -251,10 +257,11 @@ mod tests {
     #[test]
     fn elements_are_unique_and_spread_over_keys() {
         let g = Generator::new();
-        let ops: Vec<_> = (0..6).map(|_| g.next_op()).collect();
+        let ops: Vec<_> = (0..20).map(|_| g.next_op()).collect();
         assert_eq!(ops[0].value, json!(0));
         assert_eq!(ops[5].value, json!(5));
-        assert!(ops.iter().all(|o| o.f == "add"));
+        assert_eq!(ops.iter().filter(|o| o.f == "read").count(), 2);
+        assert!(ops[..9].iter().all(|o| o.f == "add"));
         assert_eq!(key_for(7, 1), "set-0");
         assert_eq!(key_for(7, 0), "set-0");
         // Consecutive elements must not simply rotate through the keys.
