@@ -533,7 +533,13 @@ fn test(args: TestArgs) -> anyhow::Result<i32> {
     let outcome = rt.block_on(runner::run(cfg))?;
     let r = &outcome.results;
     for c in &r.checkers {
-        println!("{:<8} {:<8} {}", c.checker, c.valid.word(), c.summary);
+        let width = r
+            .checkers
+            .iter()
+            .map(|c| c.checker.len())
+            .max()
+            .unwrap_or(8);
+        println!("{:<width$} {:<8} {}", c.checker, c.valid.word(), c.summary);
     }
     println!(
         "verdict: {}{}",
