@@ -91,10 +91,7 @@ pub fn ensure(reqs: &[Requirement]) -> Result<()> {
         .collect::<Vec<_>>()
         .join(", ");
     if !is_root() || find_program("apt-get").is_none() {
-        bail!(
-            "missing on this machine: {what}; install with `apt-get install {}` (faultline does this itself when run as root on Debian)",
-            packages.join(" ")
-        );
+        bail!("{}", missing_message(&missing));
     }
     eprintln!(
         "faultline: installing {} (missing: {what})",
@@ -132,6 +129,21 @@ pub fn ensure(reqs: &[Requirement]) -> Result<()> {
     Ok(())
 }
 
+/// The one-line error for tools that are missing and cannot be installed
+/// here: what is missing, what for, and the command that installs it.
+fn missing_message(missing: &[&Requirement]) -> String {
+    let packages: Vec<&str> = missing.iter().map(|r| r.package).collect();
+    let what = missing
+        .iter()
+        .map(|r| format!("{} (for {})", r.program, r.purpose))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "missing on this machine: {what}; install with `apt-get install {}` (faultline does this itself when run as root on Debian)",
+        packages.join(" ")
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,19 +155,29 @@ mod tests {
     }
 
     #[test]
-    fn missing_tool_without_privilege_names_the_package() {
-        if is_root() {
-            // As root, ensure() would try to install; the message path is
-            // exercised through the non-root branch only.
-            return;
-        }
-        let err = ensure(&[Requirement {
-            program: "no-such-program-faultline",
-            package: "no-such-package",
-            purpose: "testing",
+    fn missing_tools_are_named_with_their_purpose_and_package() {
+        let a = Requirement {
+            program: "iptables",
+            package: "iptables",
+            purpose: "partitions",
+        };
+        let b = Requirement {
+            program: "faketime",
+            package: "faketime",
+            purpose: "clock faults",
+        };
+        let m = missing_message(&[&a, &b]);
+        assert_eq!(
+            m,
+            "missing on this machine: iptables (for partitions), faketime (for clock faults); install with `apt-get install iptables faketime` (faultline does this itself when run as root on Debian)"
+        );
+        assert!(!m.contains('\n'), "one line");
+        // Nothing missing: nothing to do, whoever runs it.
+        ensure(&[Requirement {
+            program: "sh",
+            package: "dash",
+            purpose: "shell",
         }])
-        .unwrap_err()
-        .to_string();
-        assert!(err.contains("apt-get install no-such-package"), "{err}");
+        .unwrap();
     }
 }
