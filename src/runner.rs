@@ -33,6 +33,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use workloads::counter::{self, CounterClient};
+use workloads::orset::{self, OrSetClient};
 use workloads::register::{self, RegisterClient};
 use workloads::ringkv::{RequestError, RingkvClient};
 use workloads::set::{Generator, Mode, SetClient};
@@ -336,6 +337,7 @@ async fn drive(
         Live::Register(_) => Arc::new(register::Generator::new(cfg.seed, cfg.keys)),
         Live::Counter(_) => Arc::new(counter::Generator::new(cfg.seed)),
         Live::Siblings(_) => Arc::new(siblings::Generator::new(cfg.seed, cfg.keys)),
+        Live::OrSet => Arc::new(orset::Generator::new(cfg.seed)),
     };
     let op_timeout = Duration::from_millis(cfg.op_timeout_ms);
     let mut workers = Vec::new();
@@ -349,6 +351,7 @@ async fn drive(
             Live::Register(mode) => Arc::new(RegisterClient::new(ringkv, mode)),
             Live::Counter(mode) => Arc::new(CounterClient::new(ringkv, mode)),
             Live::Siblings(mode) => Arc::new(SiblingsClient::new(ringkv, mode, format!("w{w}"))),
+            Live::OrSet => Arc::new(OrSetClient::new(ringkv)),
         };
         let ctx = Worker {
             first_process: w as u64,
@@ -408,6 +411,17 @@ async fn drive(
                         mode,
                         cfg.keys,
                     ));
+                    (c.clone() as Arc<dyn Client>, c as Arc<dyn LocalRead>)
+                })
+                .collect(),
+        ),
+        Live::OrSet => (
+            orset::Generator::final_read(),
+            vec![orset::KEY.to_string()],
+            nodes
+                .iter()
+                .map(|n| {
+                    let c = Arc::new(OrSetClient::new(RingkvClient::new(&n.addr(), op_timeout)));
                     (c.clone() as Arc<dyn Client>, c as Arc<dyn LocalRead>)
                 })
                 .collect(),
@@ -561,6 +575,8 @@ enum Live {
     Counter(counter::Mode),
     /// `siblings`, with or without causal context.
     Siblings(siblings::Mode),
+    /// `or-set`, ringkv's OR-set.
+    OrSet,
 }
 
 impl Live {
@@ -570,6 +586,10 @@ impl Live {
             "register" => Live::Register(register::Mode::parse(client).map_err(bad)?),
             "counter" => Live::Counter(counter::Mode::parse(client).map_err(bad)?),
             "siblings" => Live::Siblings(siblings::Mode::parse(client).map_err(bad)?),
+            "or-set" => {
+                orset::parse_mode(client).map_err(bad)?;
+                Live::OrSet
+            }
             _ => Live::Set(Mode::parse(client).map_err(bad)?),
         })
     }

@@ -545,6 +545,44 @@ fn dotted_version_vectors_bound_siblings_and_node_clocks_explode() {
 }
 
 #[test]
+fn or_set_keeps_adds_no_remove_could_have_seen_under_faults() {
+    require_root();
+    let tmp = tempfile::tempdir().unwrap();
+    let o = run_test(
+        tmp.path(),
+        &[
+            "--workload",
+            "or-set",
+            "--nemesis",
+            "partition,kill",
+            "--nemesis-interval",
+            "2",
+            "--time-limit",
+            "6",
+            "--quiesce",
+            "1",
+            "--seed",
+            "6",
+            "--rate",
+            "100",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let r = results_json(&run_dir(tmp.path(), "or-set-crdt"));
+    let names: Vec<&str> = r["checkers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["checker"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["crdt", "convergence", "perf"]);
+    assert_eq!(
+        r["checkers"][0]["details"]["or_set"]["final_read_count"], 5,
+        "{r}"
+    );
+}
+
+#[test]
 fn sigkilled_run_leaves_a_checkable_history_and_heal_cleans_up() {
     require_root();
     let tmp = tempfile::tempdir().unwrap();

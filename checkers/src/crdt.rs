@@ -9,14 +9,19 @@
 //!
 //! `add` and `remove` with an element value (any JSON scalar), `read` with
 //! the list of elements on `ok` completion. A remove removes only the adds
-//! it *observed*: the adds that completed before it began. So an add
-//! concurrent with or after every remove of its element must survive. The
+//! it *observed*: certainly those that completed before it began, perhaps
+//! those concurrent with it, never those that began after it ended. So an
+//! add that began after every remove of its element ended must survive. The
 //! *final reads* are the `ok` reads invoked after the last add or remove
 //! completed; in each, for every element:
 //!
-//! - **required**: some `ok` add of it completed after the invocation of
-//!   every remove of it that may have taken effect (`ok`, `info` or
-//!   pending); missing it is a `lost-add`.
+//! - **required**: some `ok` add of it was invoked after the completion of
+//!   every remove of it that may have taken effect (`ok`; an `info` or
+//!   pending remove never completes, so nothing is required after it): no
+//!   remove can have observed that add; missing it is a `lost-add`. An add
+//!   concurrent with a remove may or may not have been observed by it (a
+//!   store sees an add's effect before acknowledging it), so it is allowed
+//!   either way.
 //! - **allowed**: required, or some `info`/pending add, or some `ok` add not
 //!   observed by an `ok` remove. Returning an element that is not allowed is
 //!   a `resurrected` element (or `unexpected` if no add of it was attempted).
@@ -250,11 +255,18 @@ pub fn analyze(history: &History) -> CrdtAnalysis {
     let removes = c.updates.get("remove").unwrap_or(&empty);
     a.or_set.present = !adds.is_empty() || !removes.is_empty() || c.reads.contains_key("set");
     if a.or_set.present {
+        // Per element, the latest completion among removes that may have
+        // taken effect (`usize::MAX`: one never completed, so it may still
+        // take effect and observe anything).
         let mut rm_any: HashMap<&str, usize> = HashMap::new();
         let mut rm_ok: HashMap<&str, usize> = HashMap::new();
         for r in removes.iter().filter(|r| r.outcome != OpType::Fail) {
-            let e = rm_any.entry(&r.element).or_insert(r.invoke);
-            *e = (*e).max(r.invoke);
+            let done = match (r.outcome, r.complete) {
+                (OpType::Ok, Some(c)) => c,
+                _ => usize::MAX,
+            };
+            let e = rm_any.entry(&r.element).or_insert(done);
+            *e = (*e).max(done);
             if r.outcome == OpType::Ok {
                 let e = rm_ok.entry(&r.element).or_insert(r.invoke);
                 *e = (*e).max(r.invoke);
@@ -267,7 +279,8 @@ pub fn analyze(history: &History) -> CrdtAnalysis {
             let e = x.element.as_str();
             match (x.outcome, x.complete) {
                 (OpType::Ok, Some(done)) => {
-                    if rm_any.get(e).is_none_or(|&r| done > r) {
+                    // Began after every remove ended: no remove saw it.
+                    if rm_any.get(e).is_none_or(|&r| x.invoke > r) {
                         required.insert(e);
                     }
                     if rm_ok.get(e).is_none_or(|&r| done > r) {

@@ -795,6 +795,24 @@ impl Coordinator {
         w: impl Into<Need>,
     ) -> Result<Crdt, CoordError> {
         let w = w.into();
+        // An OR-set remove removes exactly the adds it observed: the dots a
+        // read quorum holds for the element when the remove begins (R + W > N:
+        // every add acknowledged before), not adds that reach the applying
+        // replica later (those are concurrent, and add wins).
+        let change = match change {
+            CrdtOp::Remove { element } => {
+                let seen = self.read_crdt(key, self.config.r).await?;
+                let dots = match &seen {
+                    Some(Crdt::Orset(s)) => s.entries.get(&element.to_string()).cloned(),
+                    _ => None,
+                };
+                CrdtOp::RemoveObserved {
+                    element,
+                    dots: dots.unwrap_or_default(),
+                }
+            }
+            other => other,
+        };
         let op = ReplicaOp::UpdateCrdt {
             key: key.to_string(),
             change,

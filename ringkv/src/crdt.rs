@@ -91,6 +91,18 @@ impl OrSet {
         self.entries.remove(&element.to_string());
     }
 
+    /// Removes only the adds of `element` whose dots are in `observed`: an
+    /// add this replica holds that the remover never saw survives.
+    pub fn remove_observed(&mut self, element: &Value, observed: &BTreeSet<Dot>) {
+        let k = element.to_string();
+        if let Some(dots) = self.entries.get_mut(&k) {
+            dots.retain(|d| !observed.contains(d));
+            if dots.is_empty() {
+                self.entries.remove(&k);
+            }
+        }
+    }
+
     /// The elements, in a stable order.
     pub fn elements(&self) -> Vec<Value> {
         self.entries
@@ -281,6 +293,14 @@ pub enum CrdtOp {
         /// The element.
         element: Value,
     },
+    /// OR-set: remove the adds of an element whose dots the remover
+    /// observed (what the coordinator read before applying the remove).
+    RemoveObserved {
+        /// The element.
+        element: Value,
+        /// The dots of its adds that were observed.
+        dots: BTreeSet<Dot>,
+    },
     /// Sequence: insert `value` at position `at`.
     SeqInsert {
         /// Position in the live list.
@@ -300,7 +320,9 @@ impl Crdt {
     pub fn empty_for(op: &CrdtOp) -> Crdt {
         match op {
             CrdtOp::Add { .. } => Crdt::Counter(PnCounter::default()),
-            CrdtOp::Insert { .. } | CrdtOp::Remove { .. } => Crdt::Orset(OrSet::default()),
+            CrdtOp::Insert { .. } | CrdtOp::Remove { .. } | CrdtOp::RemoveObserved { .. } => {
+                Crdt::Orset(OrSet::default())
+            }
             CrdtOp::SeqInsert { .. } | CrdtOp::SeqDelete { .. } => Crdt::Seq(Rga::default()),
         }
     }
@@ -311,6 +333,9 @@ impl Crdt {
             (Crdt::Counter(c), CrdtOp::Add { delta }) => c.add(node, *delta),
             (Crdt::Orset(s), CrdtOp::Insert { element }) => s.add(node, element),
             (Crdt::Orset(s), CrdtOp::Remove { element }) => s.remove(element),
+            (Crdt::Orset(s), CrdtOp::RemoveObserved { element, dots }) => {
+                s.remove_observed(element, dots)
+            }
             (Crdt::Seq(r), CrdtOp::SeqInsert { at, value }) => {
                 r.insert(node, *at, value.clone());
             }
@@ -475,6 +500,22 @@ mod tests {
         // And an old state merged back does not resurrect it.
         m.merge(&a);
         assert!(m.elements().is_empty(), "{m:?}");
+    }
+
+    #[test]
+    fn a_remove_of_observed_dots_spares_an_add_it_did_not_see() {
+        let mut a = OrSet::default();
+        a.add("n1", &json!("x"));
+        let observed = a.entries[&json!("x").to_string()].clone();
+        // Another add of "x" lands here before the remove is applied.
+        let mut b = OrSet::default();
+        b.add("n2", &json!("x"));
+        a.merge(&b);
+        a.remove_observed(&json!("x"), &observed);
+        assert_eq!(a.elements(), vec![json!("x")], "the unseen add wins");
+        let all = a.entries[&json!("x").to_string()].clone();
+        a.remove_observed(&json!("x"), &all);
+        assert!(a.elements().is_empty());
     }
 
     #[test]

@@ -26,9 +26,12 @@
 //!   then and at the end; checked against the bounds the adds allow.
 //! - [`siblings`]: unique writes to a few keys, with or without the causal
 //!   context of a read; checked for sibling explosion.
+//! - [`orset`]: adds and removes of a few elements in one OR-set; checked
+//!   for add-wins semantics and convergence.
 //! - [`ringkv`]: an HTTP client for the reference store.
 
 pub mod counter;
+pub mod orset;
 pub mod register;
 pub mod ringkv;
 pub mod set;
@@ -115,7 +118,7 @@ pub trait Client: Send + Sync {
 pub enum WorkloadError {
     /// `--workload` named a workload this build does not have.
     #[error(
-        "unknown workload {0:?}; known: set, register, counter, siblings, and for `faultline check` only: kv"
+        "unknown workload {0:?}; known: set, register, counter, siblings, or-set, and for `faultline check` only: kv"
     )]
     UnknownWorkload(String),
     /// The workload exists for `faultline check` (its checker is built) but
@@ -153,6 +156,7 @@ pub fn validate(workload: &str, client: Option<&str>) -> Result<String, Workload
         "siblings" => Ok(siblings::Mode::parse(client.unwrap_or("context"))?
             .name()
             .to_string()),
+        "or-set" => Ok(orset::parse_mode(client.unwrap_or("crdt"))?.to_string()),
         "kv" => Err(WorkloadError::NoLiveClient(workload.to_string())),
         other => Err(WorkloadError::UnknownWorkload(other.to_string())),
     }
@@ -199,6 +203,14 @@ pub fn check(
             checkers::linear::check(history, checkers::linear::Model::Register),
             checkers::perf::check(history, checkers::perf::PerfOptions::default()),
         ]),
+        "or-set" => {
+            let mut results = vec![checkers::crdt::check(history)];
+            if has_local_reads(history) {
+                results.push(checkers::convergence::check(history));
+            }
+            results.push(checkers::perf::check(history, Default::default()));
+            Ok(results)
+        }
         "siblings" => Ok(vec![
             checkers::siblings::check(history, Default::default()),
             checkers::perf::check(history, Default::default()),

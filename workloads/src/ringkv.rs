@@ -106,6 +106,28 @@ impl RingkvClient {
         Ok(body.map(|b| b["value"].clone()).unwrap_or(json!(0)))
     }
 
+    /// Adds (`what` = `add`) or removes (`remove`) `element` in OR-set `key`.
+    pub async fn orset_update(
+        &self,
+        key: &str,
+        what: &str,
+        element: &Value,
+    ) -> Result<(), RequestError> {
+        let url = format!("{}/orset/{}", self.base, encode(key));
+        let mut body = json!({});
+        body[what] = element.clone();
+        let r = self.http.post(url).json(&body).send();
+        self.write_outcome(r.await).await.map(|_| ())
+    }
+
+    /// Reads a CRDT (`kind`: counter, orset, seq) through a read quorum, as
+    /// its JSON view; `{}` when absent.
+    pub async fn crdt_read(&self, key: &str, kind: &str) -> Result<Value, RequestError> {
+        let url = format!("{}/{kind}/{}", self.base, encode(key));
+        let body = self.read_outcome(self.http.get(url).send().await).await?;
+        Ok(body.unwrap_or(json!({})))
+    }
+
     /// This node's own state of a CRDT (`kind`: counter, orset, seq), as
     /// the admin API shows it; `None` when absent.
     pub async fn crdt_read_local(

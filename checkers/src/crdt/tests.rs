@@ -15,12 +15,22 @@ fn or_set(final_read: Value) -> CrdtAnalysis {
 }
 
 #[test]
-fn or_set_add_wins_over_a_concurrent_remove() {
+fn or_set_add_wins_over_a_remove_that_cannot_have_seen_it() {
+    // The add concurrent with the remove may or may not have been observed
+    // by it: either final read is fine.
     let a = or_set(json!([1]));
     assert_eq!(a.validity(), Validity::Valid, "{}", a.summary());
     assert!(!a.sequence.present && !a.pn_counter.present);
     assert_eq!(a.summary(), "OR-set: all 1 final read(s) consistent");
-    let a = or_set(json!([]));
+    assert_eq!(or_set(json!([])).validity(), Validity::Valid);
+    // An add that began after the remove ended cannot have been observed
+    // by it: it must survive.
+    let mut h = H::default();
+    h.call(Done, 0, "add", json!(1));
+    h.call(Done, 1, "remove", json!(1));
+    h.call(Done, 2, "add", json!(1));
+    h.read(3, "read", json!([]));
+    let a = analyze(&h.history());
     assert_eq!(a.validity(), Validity::Invalid);
     assert_eq!(a.or_set.findings[0].kind, "lost-add");
     assert_eq!(a.or_set.findings[0].element.as_deref(), Some("1"));
