@@ -514,26 +514,18 @@ impl Coordinator {
         let op = ReplicaOp::ReadRegister {
             key: key.to_string(),
         };
-        let replies = self.gather(key, op, QuorumKind::Read, r, None).await?;
-        let value = |r: &ReplicaReply| match r {
-            ReplicaReply::Register { value } => value.clone(),
-            _ => None,
-        };
-        let merged = LwwValue::merge_all(replies.iter().map(|(_, r)| value(r)));
-        if let Some(m) = &merged {
-            for (node, reply) in &replies {
-                if value(reply).as_ref() != Some(m) {
-                    self.repair(
-                        node,
-                        ReplicaOp::WriteRegister {
-                            key: key.to_string(),
-                            value: m.clone(),
-                        },
-                    );
-                }
-            }
-        }
-        Ok(merged)
+        self.read_merged(
+            key,
+            op,
+            r,
+            |reply| match reply {
+                ReplicaReply::Register { value } => value.as_ref(),
+                _ => None,
+            },
+            |m: &mut LwwValue, v| m.merge(v.clone()),
+            |key, value| ReplicaOp::WriteRegister { key, value },
+        )
+        .await
     }
 
     /// Read repair: sends the merged state to a replica that answered a read
@@ -722,31 +714,20 @@ impl Coordinator {
         let op = ReplicaOp::ReadSet {
             key: key.to_string(),
         };
-        let replies = self.gather(key, op, QuorumKind::Read, r, None).await?;
-        let mut union = GSet::new();
-        for (_, reply) in &replies {
-            if let ReplicaReply::Set {
-                elements: Some(elements),
-            } = reply
-            {
-                union.extend(elements.iter().copied());
-            }
-        }
-        if !union.is_empty() {
-            for (node, reply) in &replies {
-                let same = matches!(reply, ReplicaReply::Set { elements: Some(e) } if *e == union);
-                if !same {
-                    self.repair(
-                        node,
-                        ReplicaOp::MergeSet {
-                            key: key.to_string(),
-                            elements: union.clone(),
-                        },
-                    );
-                }
-            }
-        }
-        Ok(union)
+        let union = self
+            .read_merged(
+                key,
+                op,
+                r,
+                |reply| match reply {
+                    ReplicaReply::Set { elements } => elements.as_ref(),
+                    _ => None,
+                },
+                |m: &mut GSet, e| m.extend(e.iter().copied()),
+                |key, elements| ReplicaOp::MergeSet { key, elements },
+            )
+            .await?;
+        Ok(union.unwrap_or_default())
     }
 
     /// Writes a versioned register (sibling modes): one replica of the
@@ -867,31 +848,18 @@ impl Coordinator {
         let op = ReplicaOp::ReadCrdt {
             key: key.to_string(),
         };
-        let replies = self.gather(key, op, QuorumKind::Read, r, None).await?;
-        let mut merged: Option<Crdt> = None;
-        for (_, reply) in &replies {
-            if let ReplicaReply::Crdt { state: Some(s) } = reply {
-                match &mut merged {
-                    Some(m) => m.merge(s),
-                    None => merged = Some(s.clone()),
-                }
-            }
-        }
-        if let Some(m) = &merged {
-            for (node, reply) in &replies {
-                let same = matches!(reply, ReplicaReply::Crdt { state: Some(s) } if s == m);
-                if !same {
-                    self.repair(
-                        node,
-                        ReplicaOp::MergeCrdt {
-                            key: key.to_string(),
-                            state: m.clone(),
-                        },
-                    );
-                }
-            }
-        }
-        Ok(merged)
+        self.read_merged(
+            key,
+            op,
+            r,
+            |reply| match reply {
+                ReplicaReply::Crdt { state } => state.as_ref(),
+                _ => None,
+            },
+            Crdt::merge,
+            |key, state| ReplicaOp::MergeCrdt { key, state },
+        )
+        .await
     }
 
     /// Has one replica apply `op` (a write that must be stamped by a single
@@ -1161,27 +1129,47 @@ impl Coordinator {
         let op = ReplicaOp::ReadObject {
             key: key.to_string(),
         };
+        self.read_merged(
+            key,
+            op,
+            r,
+            |reply| match reply {
+                ReplicaReply::Object { object } => object.as_ref(),
+                _ => None,
+            },
+            Object::merge,
+            |key, object| ReplicaOp::MergeObject { key, object },
+        )
+        .await
+    }
+
+    /// A quorum read of a mergeable state: gathers `r` replies, merges the
+    /// states they hold (`state` picks it out of a reply), and read-repairs
+    /// every replica that answered with something else (`repair` builds the
+    /// merge op for it). `None` if no replica holds the key.
+    async fn read_merged<T: Clone + PartialEq>(
+        &self,
+        key: &str,
+        op: ReplicaOp,
+        r: impl Into<Need>,
+        state: impl Fn(&ReplicaReply) -> Option<&T>,
+        merge: impl Fn(&mut T, &T),
+        repair: impl Fn(String, T) -> ReplicaOp,
+    ) -> Result<Option<T>, CoordError> {
         let replies = self.gather(key, op, QuorumKind::Read, r, None).await?;
-        let mut merged: Option<Object> = None;
+        let mut merged: Option<T> = None;
         for (_, reply) in &replies {
-            if let ReplicaReply::Object { object: Some(o) } = reply {
+            if let Some(s) = state(reply) {
                 match &mut merged {
-                    Some(m) => m.merge(o),
-                    None => merged = Some(o.clone()),
+                    Some(m) => merge(m, s),
+                    None => merged = Some(s.clone()),
                 }
             }
         }
         if let Some(m) = &merged {
             for (node, reply) in &replies {
-                let same = matches!(reply, ReplicaReply::Object { object: Some(o) } if o == m);
-                if !same {
-                    self.repair(
-                        node,
-                        ReplicaOp::MergeObject {
-                            key: key.to_string(),
-                            object: m.clone(),
-                        },
-                    );
+                if state(reply) != Some(m) {
+                    self.repair(node, repair(key.to_string(), m.clone()));
                 }
             }
         }
