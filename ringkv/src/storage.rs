@@ -278,14 +278,11 @@ impl Store {
     /// Drops register `key` if it still holds exactly `value`: a handoff
     /// deletes what it pushed, never a write that arrived meanwhile.
     pub fn remove_register_if(&self, key: &str, value: &LwwValue) -> bool {
-        let mut map = lock(&self.registers);
-        if map.get(key) == Some(value) {
-            map.remove(key);
+        let removed = remove_if_same(&mut lock(&self.registers), key, value);
+        if removed {
             self.log(|| Mutation::RemoveRegister(key.to_string()));
-            true
-        } else {
-            false
         }
+        removed
     }
 
     /// Drops set `key` if it still has exactly `len` elements (a grow-only
@@ -325,21 +322,9 @@ impl Store {
     /// Merges another replica's state of a versioned register.
     pub fn merge_object(&self, key: &str, other: &Object) {
         let mut map = lock(&self.objects);
-        let now = match map.get_mut(key) {
-            Some(mine) => {
-                let before = mine.clone();
-                mine.merge(other);
-                if *mine == before {
-                    return;
-                }
-                mine.clone()
-            }
-            None => {
-                map.insert(key.to_string(), other.clone());
-                other.clone()
-            }
-        };
-        self.log(|| Mutation::Object(key.to_string(), json_bytes(&now)));
+        if let Some(now) = merge_entry(&mut map, key, other, Object::merge) {
+            self.log(|| Mutation::Object(key.to_string(), json_bytes(&now)));
+        }
     }
 
     /// The local state of a versioned register.
@@ -354,14 +339,11 @@ impl Store {
 
     /// Drops versioned register `key` if it is still exactly `state`.
     pub fn remove_object_if(&self, key: &str, state: &Object) -> bool {
-        let mut map = lock(&self.objects);
-        if map.get(key) == Some(state) {
-            map.remove(key);
+        let removed = remove_if_same(&mut lock(&self.objects), key, state);
+        if removed {
             self.log(|| Mutation::RemoveObject(key.to_string()));
-            true
-        } else {
-            false
         }
+        removed
     }
 
     /// Applies a CRDT operation as `node` (this replica coordinates it);
@@ -382,21 +364,9 @@ impl Store {
     /// Merges another replica's state of a CRDT.
     pub fn merge_crdt(&self, key: &str, other: &Crdt) {
         let mut map = lock(&self.crdts);
-        let now = match map.get_mut(key) {
-            Some(mine) => {
-                let before = mine.clone();
-                mine.merge(other);
-                if *mine == before {
-                    return;
-                }
-                mine.clone()
-            }
-            None => {
-                map.insert(key.to_string(), other.clone());
-                other.clone()
-            }
-        };
-        self.log(|| Mutation::Crdt(key.to_string(), json_bytes(&now)));
+        if let Some(now) = merge_entry(&mut map, key, other, Crdt::merge) {
+            self.log(|| Mutation::Crdt(key.to_string(), json_bytes(&now)));
+        }
     }
 
     /// The local state of a CRDT.
@@ -411,14 +381,11 @@ impl Store {
 
     /// Drops CRDT `key` if it is still exactly `state`.
     pub fn remove_crdt_if(&self, key: &str, state: &Crdt) -> bool {
-        let mut map = lock(&self.crdts);
-        if map.get(key) == Some(state) {
-            map.remove(key);
+        let removed = remove_if_same(&mut lock(&self.crdts), key, state);
+        if removed {
             self.log(|| Mutation::RemoveCrdt(key.to_string()));
-            true
-        } else {
-            false
         }
+        removed
     }
 
     /// Runs `f` on the Paxos acceptor of `key` and persists its new state.
@@ -461,6 +428,38 @@ impl Store {
 
 /// Locks a mutex, recovering from poisoning: every critical section leaves
 /// the map consistent, so a panic elsewhere must not take the replica down.
+/// Merges `other` into the state of `key` (inserting it if absent);
+/// returns the new state if anything changed.
+fn merge_entry<T: Clone + PartialEq>(
+    map: &mut HashMap<String, T>,
+    key: &str,
+    other: &T,
+    merge: impl Fn(&mut T, &T),
+) -> Option<T> {
+    match map.get_mut(key) {
+        Some(mine) => {
+            let before = mine.clone();
+            merge(mine, other);
+            (*mine != before).then(|| mine.clone())
+        }
+        None => {
+            map.insert(key.to_string(), other.clone());
+            Some(other.clone())
+        }
+    }
+}
+
+/// Removes `key` if it still holds exactly `state` (a handoff drops what
+/// it pushed, never a write that arrived meanwhile).
+fn remove_if_same<T: PartialEq>(map: &mut HashMap<String, T>, key: &str, state: &T) -> bool {
+    if map.get(key) == Some(state) {
+        map.remove(key);
+        true
+    } else {
+        false
+    }
+}
+
 fn json_bytes<T: Serialize>(v: &T) -> Vec<u8> {
     serde_json::to_vec(v).expect("store values serialize")
 }
