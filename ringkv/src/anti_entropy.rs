@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::crdt::Crdt;
+use crate::replica::ReplicaOp;
 use crate::storage::{GSet, LwwValue};
 use crate::versioning::Object;
 
@@ -74,6 +75,16 @@ impl KeyState {
             | KeyState::Set { key, .. }
             | KeyState::Object { key, .. }
             | KeyState::Crdt { key, .. } => key,
+        }
+    }
+
+    /// The replica op that merges this state into another replica.
+    pub fn into_merge_op(self) -> ReplicaOp {
+        match self {
+            KeyState::Register { key, value } => ReplicaOp::WriteRegister { key, value },
+            KeyState::Set { key, elements } => ReplicaOp::MergeSet { key, elements },
+            KeyState::Object { key, object } => ReplicaOp::MergeObject { key, object },
+            KeyState::Crdt { key, state } => ReplicaOp::MergeCrdt { key, state },
         }
     }
 

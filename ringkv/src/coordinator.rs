@@ -327,74 +327,12 @@ impl Coordinator {
         let ring = self.ring();
         let me = self.config.node.as_str();
         let mut report = HandoffReport::default();
-        for key in self.store.register_keys() {
-            let owners = ring.preference_list(&key, self.config.n);
-            if owners.contains(&me) {
-                continue;
-            }
-            let Some(value) = self.store.read_register(&key) else {
-                continue;
-            };
-            let op = ReplicaOp::WriteRegister {
-                key: key.clone(),
-                value: value.clone(),
-            };
-            if self.push_to_all(&owners, op).await && self.store.remove_register_if(&key, &value) {
-                report.moved += 1;
-            } else {
-                report.pending += 1;
-            }
-        }
-        for key in self.store.set_keys() {
-            let owners = ring.preference_list(&key, self.config.n);
-            if owners.contains(&me) {
-                continue;
-            }
-            let Some(elements) = self.store.read_set(&key) else {
-                continue;
-            };
-            let len = elements.len();
-            let op = ReplicaOp::MergeSet {
-                key: key.clone(),
-                elements,
-            };
-            if self.push_to_all(&owners, op).await && self.store.remove_set_if(&key, len) {
-                report.moved += 1;
-            } else {
-                report.pending += 1;
-            }
-        }
-        for key in self.store.object_keys() {
-            let owners = ring.preference_list(&key, self.config.n);
-            if owners.contains(&me) {
-                continue;
-            }
-            let Some(object) = self.store.read_object(&key) else {
-                continue;
-            };
-            let op = ReplicaOp::MergeObject {
-                key: key.clone(),
-                object: object.clone(),
-            };
-            if self.push_to_all(&owners, op).await && self.store.remove_object_if(&key, &object) {
-                report.moved += 1;
-            } else {
-                report.pending += 1;
-            }
-        }
-        for key in self.store.crdt_keys() {
-            let owners = ring.preference_list(&key, self.config.n);
-            if owners.contains(&me) {
-                continue;
-            }
-            let Some(state) = self.store.read_crdt(&key) else {
-                continue;
-            };
-            let op = ReplicaOp::MergeCrdt {
-                key: key.clone(),
-                state: state.clone(),
-            };
-            if self.push_to_all(&owners, op).await && self.store.remove_crdt_if(&key, &state) {
+        let n = self.config.n;
+        let elsewhere = |key: &str| !ring.preference_list(key, n).contains(&me);
+        for state in self.local_states(elsewhere) {
+            let owners = ring.preference_list(state.key(), n);
+            let op = state.clone().into_merge_op();
+            if self.push_to_all(&owners, op).await && self.store.remove_if_unchanged(&state) {
                 report.moved += 1;
             } else {
                 report.pending += 1;
@@ -552,6 +490,11 @@ impl Coordinator {
                 && owners.contains(&peer)
                 && buckets.is_none_or(|b| b.contains(&(anti_entropy::bucket(key) as u32)))
         };
+        self.local_states(wanted)
+    }
+
+    /// This replica's state of every key `wanted` accepts.
+    fn local_states(&self, wanted: impl Fn(&str) -> bool) -> Vec<KeyState> {
         let mut out = Vec::new();
         for key in self.store.register_keys().into_iter().filter(|k| wanted(k)) {
             if let Some(value) = self.store.read_register(&key) {
@@ -670,12 +613,7 @@ impl Coordinator {
             if states.contains(&mine) {
                 continue;
             }
-            let op = match mine {
-                KeyState::Register { key, value } => ReplicaOp::WriteRegister { key, value },
-                KeyState::Set { key, elements } => ReplicaOp::MergeSet { key, elements },
-                KeyState::Object { key, object } => ReplicaOp::MergeObject { key, object },
-                KeyState::Crdt { key, state } => ReplicaOp::MergeCrdt { key, state },
-            };
+            let op = mine.into_merge_op();
             if matches!(self.client.call(addr, &op).await, Ok(ReplicaReply::Ack)) {
                 repaired += 1;
             }

@@ -15,6 +15,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::anti_entropy::KeyState;
 use crate::crdt::{Crdt, CrdtOp};
 use crate::durable::{DurableError, FsyncPolicy, Mutation, Persister};
 use crate::paxos::Acceptor;
@@ -406,6 +407,17 @@ impl Store {
         lock(&self.paxos)
             .get(key)
             .and_then(|a| a.committed.as_ref().map(|c| c.value.clone()))
+    }
+
+    /// Drops a key if it still holds exactly `state` (handoff: what was
+    /// pushed is dropped, never a write that arrived meanwhile).
+    pub fn remove_if_unchanged(&self, state: &KeyState) -> bool {
+        match state {
+            KeyState::Register { key, value } => self.remove_register_if(key, value),
+            KeyState::Set { key, elements } => self.remove_set_if(key, elements.len()),
+            KeyState::Object { key, object } => self.remove_object_if(key, object),
+            KeyState::Crdt { key, state } => self.remove_crdt_if(key, state),
+        }
     }
 
     /// How many keys of each kind this replica holds.
