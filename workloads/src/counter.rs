@@ -166,11 +166,7 @@ impl Client for CounterClient {
                 let Some(delta) = op.value.as_i64() else {
                     return Completion::fail(op.value.clone(), "add needs an integer");
                 };
-                match self.add(delta).await {
-                    Ok(()) => Completion::ok(op.value.clone()),
-                    Err(RequestError::Definite(m)) => Completion::fail(op.value.clone(), m),
-                    Err(RequestError::Indeterminate(m)) => Completion::info(op.value.clone(), m),
-                }
+                Completion::of_write(op.value.clone(), self.add(delta).await)
             }
             "read" => match self.read().await {
                 Ok(v) => Completion::ok(json!(v)),

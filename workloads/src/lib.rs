@@ -105,6 +105,18 @@ pub trait LocalRead: Send + Sync {
     async fn read_local(&self, key: &str) -> Result<Value, ringkv::RequestError>;
 }
 
+impl Completion {
+    /// How a write ended: `ok`; `fail` when it certainly had no effect;
+    /// `info` when it may have (a timeout, a missed write quorum).
+    pub fn of_write(value: Value, r: Result<(), ringkv::RequestError>) -> Self {
+        match r {
+            Ok(()) => Completion::ok(value),
+            Err(ringkv::RequestError::Definite(m)) => Completion::fail(value, m),
+            Err(ringkv::RequestError::Indeterminate(m)) => Completion::info(value, m),
+        }
+    }
+}
+
 /// Performs operations against one node of a store.
 #[async_trait::async_trait]
 pub trait Client: Send + Sync {

@@ -108,11 +108,7 @@ impl Client for OrSetClient {
                 return Completion::fail(op.value.clone(), format!("or-set has no op {other:?}"))
             }
         };
-        match result {
-            Ok(()) => Completion::ok(op.value.clone()),
-            Err(RequestError::Definite(m)) => Completion::fail(op.value.clone(), m),
-            Err(RequestError::Indeterminate(m)) => Completion::info(op.value.clone(), m),
-        }
+        Completion::of_write(op.value.clone(), result)
     }
 }
 

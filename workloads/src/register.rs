@@ -174,11 +174,7 @@ impl Client for RegisterClient {
                     Completion::fail(op.value.clone(), m)
                 }
             },
-            "write" => match self.write(key, arg).await {
-                Ok(()) => Completion::ok(op.value.clone()),
-                Err(RequestError::Definite(m)) => Completion::fail(op.value.clone(), m),
-                Err(RequestError::Indeterminate(m)) => Completion::info(op.value.clone(), m),
-            },
+            "write" => Completion::of_write(op.value.clone(), self.write(key, arg).await),
             "cas" => {
                 let Some([old, new]) = arg.as_array().map(Vec::as_slice) else {
                     return Completion::fail(op.value.clone(), "cas takes [key, [old, new]]");

@@ -233,11 +233,7 @@ impl Client for SetClient {
                 let Some(e) = op.value.as_i64() else {
                     return Completion::fail(op.value.clone(), "add needs an integer");
                 };
-                match self.add(e).await {
-                    Ok(()) => Completion::ok(op.value.clone()),
-                    Err(RequestError::Definite(m)) => Completion::fail(op.value.clone(), m),
-                    Err(RequestError::Indeterminate(m)) => Completion::info(op.value.clone(), m),
-                }
+                Completion::of_write(op.value.clone(), self.add(e).await)
             }
             "read" => match self.read_all().await {
                 Ok(v) => Completion::ok(json!(v)),

@@ -142,15 +142,12 @@ impl Client for SiblingsClient {
                         }
                     },
                 };
-                match self
-                    .ringkv
-                    .kv_put(key, v, context.as_ref(), Some(&self.client_id))
-                    .await
-                {
-                    Ok(()) => Completion::ok(op.value.clone()),
-                    Err(RequestError::Definite(m)) => Completion::fail(op.value.clone(), m),
-                    Err(RequestError::Indeterminate(m)) => Completion::info(op.value.clone(), m),
-                }
+                Completion::of_write(
+                    op.value.clone(),
+                    self.ringkv
+                        .kv_put(key, v, context.as_ref(), Some(&self.client_id))
+                        .await,
+                )
             }
             other => Completion::fail(op.value.clone(), format!("siblings has no op {other:?}")),
         }
