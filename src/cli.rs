@@ -33,6 +33,19 @@ pub enum Command {
     Heal,
     /// Measure ringkv's put/get throughput and latency beside etcd's.
     Bench(BenchArgs),
+    /// Redraw a run's report.html from its stored files (after an upgrade,
+    /// or with `--recheck` to run the checkers again).
+    Report(ReportArgs),
+}
+
+/// `faultline report` flags.
+#[derive(clap::Args, Debug)]
+pub struct ReportArgs {
+    /// The run's directory (holding test.json, history.jsonl, results.json).
+    pub dir: PathBuf,
+    /// Check the history again instead of reading results.json.
+    #[arg(long)]
+    pub recheck: bool,
 }
 
 /// `faultline test` flags.
@@ -262,6 +275,10 @@ pub fn main() -> i32 {
         Command::Check(args) => Ok(crate::check::run(&args.paths, &args.workload)),
         Command::Heal => Ok(heal()),
         Command::Bench(args) => bench(args),
+        Command::Report(args) => crate::report::redraw(&args.dir, args.recheck).map(|v| {
+            println!("report:  {}", args.dir.join("report.html").display());
+            v.exit_code()
+        }),
     };
     match result {
         Ok(code) => code,

@@ -123,6 +123,11 @@ pub struct ConvergenceAnalysis {
     /// Per converged key, time from the heal until its replicas agreed for
     /// good, in ms.
     pub time_to_agree_ms: Quantiles,
+    /// The same times as a curve for plots: at most 101 points, the time
+    /// (ms after the heal) by which 0 %, 1 %, ..., 100 % of the converged
+    /// keys agreed.
+    #[serde(default)]
+    pub agree_curve_ms: Vec<f64>,
     /// Examples of divergent keys, sorted by key.
     pub divergent: Vec<KeyReport>,
     /// Examples of keys some replica did not read.
@@ -376,6 +381,7 @@ impl Convergence {
             }
         }
         a.time_to_agree_ms = Quantiles::of_ns_as_ms(&times);
+        a.agree_curve_ms = agree_curve(&mut times);
         a
     }
 
@@ -383,6 +389,27 @@ impl Convergence {
     pub fn finish(self) -> CheckResult {
         self.analysis().to_result()
     }
+}
+
+/// Percentiles 0, 1, ..., 100 of `times` (ns) in ms (fewer points for fewer
+/// keys: one per key up to 101).
+fn agree_curve(times: &mut [u64]) -> Vec<f64> {
+    times.sort_unstable();
+    let n = times.len();
+    if n == 0 {
+        return vec![];
+    }
+    let points = n.min(101);
+    (0..points)
+        .map(|i| {
+            let rank = if points == 1 {
+                0
+            } else {
+                i * (n - 1) / (points - 1)
+            };
+            times[rank] as f64 / 1e6
+        })
+        .collect()
 }
 
 impl ConvergenceAnalysis {

@@ -34,6 +34,7 @@ fn replicas_that_agree_after_the_heal_are_valid_and_the_time_is_measured() {
     assert_eq!((a.key_count, a.converged_count, a.max_rounds), (1, 1, 2));
     assert_eq!(a.heal_time, 5 * MS);
     assert_eq!(a.time_to_agree_ms.max, 108.0);
+    assert_eq!(a.agree_curve_ms, vec![108.0]);
     assert_eq!(
         a.summary(),
         "all 1 key agree on 2 replicas after the last heal at 0.0 s; agreed 108.0 ms after the heal at the latest (p50 108.0 ms, 2 read rounds per replica)"
@@ -110,4 +111,16 @@ fn key_missing_from_a_dump_diverges_and_an_unread_key_is_unknown() {
     assert!(a.faulted_at_end);
     assert_eq!(a.validity(), Validity::Unknown);
     assert_eq!(check(&H::default().history()).valid, Validity::Unknown);
+}
+
+#[test]
+fn the_agree_curve_has_one_point_per_percentile_at_most() {
+    assert_eq!(agree_curve(&mut []), Vec::<f64>::new());
+    let mut few = vec![3_000_000, 1_000_000, 2_000_000];
+    assert_eq!(agree_curve(&mut few), vec![1.0, 2.0, 3.0]);
+    let mut many: Vec<u64> = (1..=1000u64).rev().map(|i| i * 1_000_000).collect();
+    let c = agree_curve(&mut many);
+    assert_eq!(c.len(), 101);
+    assert_eq!((c[0], c[50], c[100]), (1.0, 500.0, 1000.0));
+    assert!(c.windows(2).all(|w| w[0] <= w[1]));
 }
