@@ -19,6 +19,7 @@ pub mod explain;
 pub mod faults;
 pub mod lanes;
 pub mod plot;
+pub mod synthetic;
 
 pub use faults::{fault_windows, FaultWindow};
 

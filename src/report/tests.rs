@@ -129,3 +129,256 @@ fn report_escapes_store_values_and_shows_the_verdict() {
         assert!(!html.contains(fetch), "report fetches something: {fetch}");
     }
 }
+
+/// A history from JSON lines written inline (times in ms).
+fn jsonl(lines: &[Value]) -> History {
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    checkers::parse::jsonl(&text).unwrap()
+}
+
+fn fixture(name: &str) -> History {
+    let path = format!(
+        "{}/tests/fixtures/runs/{name}.jsonl",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    checkers::parse::jsonl(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+/// The rendered page's anomaly section (between its heading and the charts).
+fn anomaly_section(html: &str) -> &str {
+    let a = html
+        .find(r#"<h2 id="anomalies">"#)
+        .expect("anomalies heading");
+    let b = html.find(r#"<h2 id="plots">"#).expect("charts heading");
+    &html[a..b]
+}
+
+fn page(history: &History, checks: Vec<checkers::CheckResult>) -> String {
+    let n = history.ops.len() as u64;
+    render(&cfg(), history, &Results::from_checks(checks, n), &[]).unwrap()
+}
+
+/// Asserts `checker` is invalid and the page explains it: the anomaly kind,
+/// a sentence fragment, and a lane diagram of its ops.
+fn assert_explained(html: &str, checker: &str, kind: &str, fragment: &str) {
+    let section = anomaly_section(html);
+    assert!(
+        section.contains(&format!("{checker} <span class=\"pill INVALID\">")),
+        "{checker} not listed as invalid among the anomalies"
+    );
+    assert!(section.contains(kind), "no {kind:?} anomaly for {checker}");
+    assert!(
+        section.contains(fragment),
+        "{checker}: {fragment:?} not in the explanation:\n{}",
+        &section[..section.len().min(3000)]
+    );
+    assert!(
+        section.contains("<svg"),
+        "{checker}: no diagram of the ops involved"
+    );
+}
+
+#[test]
+fn lost_elements_of_a_real_run_are_explained_with_their_add_and_the_reads() {
+    let h = fixture("set-rmw");
+    let checks = workloads::check("set", &h).unwrap();
+    let set: checkers::set::SetAnalysis =
+        serde_json::from_value(checks[0].details.clone()).unwrap();
+    let first = &set.lost[0];
+    let html = page(&h, checks);
+    assert_explained(
+        &html,
+        "set",
+        "lost element",
+        &format!(
+            "element {} was acknowledged to process {} at",
+            first.element,
+            match first.process {
+                Process::Client(n) => n,
+                Process::Nemesis => unreachable!(),
+            }
+        ),
+    );
+    assert_explained(
+        &html,
+        "set-full",
+        "lost element",
+        "no read ever returned it",
+    );
+    // The add is highlighted in its diagram.
+    assert!(anomaly_section(&html).contains(r##"stroke="#1d2330" stroke-width="2""##));
+}
+
+#[test]
+fn counter_reads_out_of_bounds_are_explained() {
+    let h = fixture("counter-rmw");
+    let html = page(&h, workloads::check("counter", &h).unwrap());
+    assert_explained(
+        &html,
+        "counter",
+        "out-of-bounds read",
+        "but the acknowledged and indeterminate increments up to then allow",
+    );
+}
+
+#[test]
+fn a_linearizability_counterexample_is_drawn_in_event_order_with_its_ops() {
+    let h = fixture("register-quorum");
+    let checks = workloads::check("register", &h).unwrap();
+    let ops = checks[0].details["violation"]["counterexample"]["ops"]
+        .as_array()
+        .unwrap()
+        .len();
+    let html = page(&h, checks);
+    assert_explained(
+        &html,
+        "linearizable",
+        "not linearizable",
+        &format!("The {ops} ops drawn below cannot be ordered on their own"),
+    );
+    let section = anomaly_section(&html);
+    assert!(section.contains("event order"));
+    // One bar per counterexample op, each with its tooltip.
+    let diagram = &section[section.find("<svg").unwrap()..section.find("</svg>").unwrap()];
+    assert_eq!(diagram.matches("<g><title>").count(), ops, "{diagram}");
+}
+
+#[test]
+fn replicas_that_never_converged_are_named_with_their_values() {
+    let h = fixture("set-noconv");
+    let checks = workloads::check("set", &h).unwrap();
+    let conv = checks.iter().find(|c| c.checker == "convergence").unwrap();
+    assert_eq!(conv.valid, Validity::Invalid);
+    let html = page(&h, checks);
+    let section = anomaly_section(&html);
+    assert!(section.contains("divergent key"));
+    assert!(section.contains("never converged: after the last heal at"));
+    assert!(
+        section.contains("n1 holds"),
+        "each replica's value is shown"
+    );
+    assert!(html.contains(r#"id="plot-convergence""#) || !html.contains("agree_curve"));
+}
+
+#[test]
+fn siblings_sessions_and_crdt_anomalies_are_explained() {
+    let ms = 1_000_000u64;
+    let op = |i: u64, kind: &str, p: u64, f: &str, v: Value| json!({"index": i, "type": kind, "process": p, "f": f, "value": v, "time": i * ms, "node": "n1"});
+    // Two writes one after the other, both returned as siblings.
+    let siblings = jsonl(&[
+        op(0, "invoke", 0, "write", json!(["s0", "a"])),
+        op(1, "ok", 0, "write", json!(["s0", "a"])),
+        op(2, "invoke", 1, "write", json!(["s0", "b"])),
+        op(3, "ok", 1, "write", json!(["s0", "b"])),
+        op(4, "invoke", 2, "read", json!(["s0", null])),
+        op(5, "ok", 2, "read", json!(["s0", ["a", "b"]])),
+    ]);
+    let html = page(&siblings, workloads::check("siblings", &siblings).unwrap());
+    assert_explained(
+        &html,
+        "siblings",
+        "non-concurrent siblings",
+        "but one finished before the other began",
+    );
+
+    // A session that reads 2 then 1 of the same register.
+    let sessions = jsonl(&[
+        op(0, "invoke", 0, "write", json!(["r", 1])),
+        op(1, "ok", 0, "write", json!(["r", 1])),
+        op(2, "invoke", 0, "write", json!(["r", 2])),
+        op(3, "ok", 0, "write", json!(["r", 2])),
+        op(4, "invoke", 1, "read", json!(["r", null])),
+        op(5, "ok", 1, "read", json!(["r", 2])),
+        op(6, "invoke", 1, "read", json!(["r", null])),
+        op(7, "ok", 1, "read", json!(["r", 1])),
+    ]);
+    let html = page(&sessions, vec![checkers::sessions::check(&sessions)]);
+    assert_explained(
+        &html,
+        "sessions",
+        "monotonic reads",
+        "process 1 broke monotonic reads on key r",
+    );
+
+    // An add that began after the remove ended, missing from the final read.
+    let orset = jsonl(&[
+        op(0, "invoke", 0, "add", json!(1)),
+        op(1, "ok", 0, "add", json!(1)),
+        op(2, "invoke", 0, "remove", json!(1)),
+        op(3, "ok", 0, "remove", json!(1)),
+        op(4, "invoke", 1, "add", json!(1)),
+        op(5, "ok", 1, "add", json!(1)),
+        op(6, "invoke", 2, "read", json!(null)),
+        op(7, "ok", 2, "read", json!([])),
+    ]);
+    let html = page(&orset, workloads::check("or-set", &orset).unwrap());
+    assert_explained(
+        &html,
+        "crdt",
+        "OR-set lost-add",
+        "OR-set lost-add in the read at op #",
+    );
+}
+
+#[test]
+fn a_valid_run_with_every_fault_kind_has_its_charts_and_no_anomaly() {
+    let h = fixture("set-all");
+    let checks = workloads::check("set", &h).unwrap();
+    assert!(checks.iter().all(|c| c.valid == Validity::Valid));
+    let html = page(&h, checks);
+    assert!(html.contains("No anomaly to explain"));
+    for id in [
+        "plot-latency",
+        "plot-throughput",
+        "plot-convergence",
+        "plot-clock",
+        "plot-timeline",
+    ] {
+        assert!(html.contains(&format!("id=\"{id}\"")), "{id} missing");
+    }
+    for kind in ["partition", "clock", "kill", "pause"] {
+        assert!(
+            html.contains(&format!("{kind} ×")),
+            "{kind} missing from the fault summary"
+        );
+    }
+}
+
+#[test]
+fn a_100k_op_history_renders_a_bounded_page_with_an_aggregated_timeline() {
+    let h = super::synthetic::set_history(100_000, 1);
+    let checks = workloads::check("set", &h).unwrap();
+    let t = std::time::Instant::now();
+    let html = page(&h, checks);
+    eprintln!(
+        "100 k-op report: {:.1} MB in {:.2} s",
+        html.len() as f64 / 1e6,
+        t.elapsed().as_secs_f64()
+    );
+    assert!(html.len() < 5_000_000, "page is {} bytes", html.len());
+    assert!(html.contains("client operations, aggregated"));
+    assert!(html.contains(r#"id="plot-timeline""#));
+}
+
+#[test]
+fn hostile_values_in_every_drawn_place_stay_text() {
+    // Names, values, errors and fault labels that try to break out of the
+    // SVG, an attribute or the page.
+    let evil = "</svg><script>alert(1)</script>\"'&";
+    let ms = 1_000_000u64;
+    let h = jsonl(&[
+        json!({"index": 0, "type": "invoke", "process": "nemesis", "f": "start-partition", "value": {"label": evil}, "time": 0}),
+        json!({"index": 1, "type": "info", "process": "nemesis", "f": "start-partition", "value": null, "time": ms}),
+        json!({"index": 2, "type": "invoke", "process": 0, "f": evil, "value": evil, "time": 2 * ms, "node": evil}),
+        json!({"index": 3, "type": "info", "process": 0, "f": evil, "value": evil, "time": 3 * ms, "error": evil}),
+        json!({"index": 4, "type": "invoke", "process": 1, "f": "read", "value": null, "time": 4 * ms}),
+        json!({"index": 5, "type": "ok", "process": 1, "f": "read", "value": [evil], "time": 5 * ms}),
+    ]);
+    let html = page(&h, workloads::check("set", &h).unwrap());
+    assert!(!html.contains("<script>"), "a script tag got through");
+    assert_eq!(
+        html.matches("<svg").count(),
+        html.matches("</svg>").count(),
+        "an SVG was closed early"
+    );
+}
