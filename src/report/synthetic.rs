@@ -184,6 +184,18 @@ pub fn set_history(ops: usize, seed: u64) -> History {
     History::new(out)
 }
 
+/// The configuration of a default `faultline test --seed 1`, to draw
+/// synthetic histories with (the cluster line and reproduce command).
+pub fn config() -> crate::runner::TestConfig {
+    use clap::Parser;
+    let cli = crate::cli::Cli::try_parse_from(["faultline", "test", "--seed", "1"])
+        .expect("default flags parse");
+    match cli.command {
+        crate::cli::Command::Test(a) => crate::cli::test_config(*a).expect("default config"),
+        _ => unreachable!("parsed a test command"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

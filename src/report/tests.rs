@@ -16,21 +16,7 @@ fn op(kind: OpType, process: Process, f: &str, value: Value, t_ms: u64) -> Op {
 }
 
 fn cfg() -> TestConfig {
-    crate::cli::test_config(
-        match <crate::cli::Cli as clap::Parser>::try_parse_from([
-            "faultline",
-            "test",
-            "--seed",
-            "1",
-        ])
-        .unwrap()
-        .command
-        {
-            crate::cli::Command::Test(a) => *a,
-            _ => unreachable!(),
-        },
-    )
-    .unwrap()
+    super::synthetic::config()
 }
 
 fn history() -> History {
