@@ -25,6 +25,9 @@ const COLUMNS: usize = 160;
 /// Lanes of the aggregated overview; more processes fold onto these.
 const MAX_LANES: usize = 64;
 
+/// Height of one fault kind's label row.
+const FAULT_ROW: f64 = 13.0;
+
 const OK: &str = "#6DB6FE";
 const INFO: &str = "#FFAA26";
 const FAIL: &str = "#FEB5DA";
@@ -254,32 +257,65 @@ impl Frame {
         self.left + (t - self.t0).clamp(0.0, span) / span * room
     }
 
-    /// Fault bands over `[top, bottom]` with their labels above `top`.
+    /// The fault kinds visible in this frame, in a fixed order: one label
+    /// row each above the lanes.
+    fn fault_rows<'f>(&self, faults: &'f [FaultWindow]) -> Vec<&'f str> {
+        let mut kinds: Vec<&str> = faults
+            .iter()
+            .filter(|w| w.end >= self.t0 && w.start <= self.t1)
+            .map(|w| w.kind.as_str())
+            .collect();
+        kinds.sort_unstable();
+        kinds.dedup();
+        kinds
+    }
+
+    /// Fault bands over `[top, bottom]`, with a labelled bar per fault in
+    /// its kind's row above `top` (rows of [`FAULT_ROW`] px, see
+    /// [`Frame::fault_rows`]).
     fn faults(&self, svg: &mut String, faults: &[FaultWindow], top: f64, bottom: f64) {
-        for (i, w) in faults.iter().enumerate() {
+        let rows = self.fault_rows(faults);
+        let rows_top = top - rows.len() as f64 * FAULT_ROW - 2.0;
+        for (r, kind) in rows.iter().enumerate() {
+            let _ = write!(
+                svg,
+                r#"<text x="4" y="{:.1}" font-size="10" fill="{}">{}</text>"#,
+                rows_top + r as f64 * FAULT_ROW + 10.0,
+                super::plot::kind_hex(kind),
+                esc(kind)
+            );
+        }
+        for w in faults {
             if w.end < self.t0 || w.start > self.t1 {
                 continue;
             }
+            let row = rows.iter().position(|k| *k == w.kind).unwrap_or(0);
+            let colour = super::plot::kind_hex(&w.kind);
             let (x0, x1) = (self.x(w.start), self.x(w.end));
+            let width = (x1 - x0).max(1.0);
+            let title = esc(&format!(
+                "{} {:.2}–{:.2} s: {}",
+                w.kind, w.start, w.end, w.label
+            ));
+            let y = rows_top + row as f64 * FAULT_ROW;
             let _ = write!(
                 svg,
-                r#"<rect x="{x0:.1}" y="{top:.1}" width="{:.1}" height="{:.1}" fill="{}" fill-opacity="0.14"><title>{}</title></rect>"#,
-                (x1 - x0).max(1.0),
+                r#"<g><title>{title}</title><rect x="{x0:.1}" y="{top:.1}" width="{width:.1}" height="{:.1}" fill="{colour}" fill-opacity="0.14"/><rect x="{x0:.1}" y="{:.1}" width="{width:.1}" height="{:.1}" fill="{colour}" fill-opacity="0.35"/>"#,
                 bottom - top,
-                super::plot::kind_hex(&w.kind),
-                esc(&format!(
-                    "{} {:.2}–{:.2} s: {}",
-                    w.kind, w.start, w.end, w.label
-                )),
+                y + 1.0,
+                FAULT_ROW - 2.0,
             );
-            let _ = write!(
-                svg,
-                r#"<text x="{:.1}" y="{:.1}" font-size="10" fill="{}">{}</text>"#,
-                x0 + 2.0,
-                top - 3.0 - (i % 2) as f64 * 11.0,
-                super::plot::kind_hex(&w.kind),
-                esc(&cut(&w.label, 40)),
-            );
+            let room = ((width - 4.0) / 5.6).floor() as usize;
+            if room >= 3 {
+                let _ = write!(
+                    svg,
+                    r##"<text x="{:.1}" y="{:.1}" font-size="9.5" fill="#1d2330">{}</text>"##,
+                    x0 + 2.0,
+                    y + 10.0,
+                    esc(&cut(&w.label, room)),
+                );
+            }
+            svg.push_str("</g>");
         }
     }
 
@@ -401,7 +437,7 @@ pub fn ops_svg(bars: &[Bar], faults: &[FaultWindow], scale: Scale, aria: &str) -
         events,
     };
     let lane_h = 24.0;
-    let top = 30.0;
+    let top = 8.0 + frame.fault_rows(faults).len() as f64 * FAULT_ROW;
     let height = top + lanes.len() as f64 * lane_h + 26.0;
     let mut svg = String::new();
     header(&mut svg, frame.width, height, aria);
@@ -555,7 +591,7 @@ pub fn overview_svg(history: &History, faults: &[FaultWindow]) -> (String, Overv
         events: None,
     };
     let lane_h = if lanes > 24 { 7.0 } else { 14.0 };
-    let top = 30.0;
+    let top = 8.0 + frame.fault_rows(faults).len() as f64 * FAULT_ROW;
     let height = top + lanes as f64 * lane_h + 26.0;
     let mut svg = String::new();
     header(
