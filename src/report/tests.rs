@@ -226,7 +226,7 @@ fn a_linearizability_counterexample_is_drawn_in_event_order_with_its_ops() {
     assert!(section.contains("event order"));
     // One bar per counterexample op, each with its tooltip.
     let diagram = &section[section.find("<svg").unwrap()..section.find("</svg>").unwrap()];
-    assert_eq!(diagram.matches("<g><title>").count(), ops, "{diagram}");
+    assert_eq!(diagram.matches(r#"rx="3""#).count(), ops, "{diagram}");
 }
 
 #[test]
