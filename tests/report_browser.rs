@@ -16,10 +16,8 @@
 mod browser;
 
 use browser::{Chromium, Js, Visit};
-use checkers::{History, Op, OpType, Process, Validity};
+use checkers::{History, Validity};
 use faultline::results::Results;
-use rand::{Rng, SeedableRng};
-use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -30,6 +28,8 @@ const MAX_PAGE_BYTES: usize = 5 * 1024 * 1024;
 enum Source {
     /// A file in `tests/fixtures/histories/`.
     Fixture(&'static str),
+    /// A recorded run in `tests/fixtures/runs/`.
+    Run(&'static str),
     /// A JSONL history written out here.
     Inline(&'static str),
 }
@@ -56,6 +56,11 @@ const CASES: &[Case] = &[
     Case { name: "set-lost", workload: "set", source: Source::Fixture("set-lost.jsonl"), expected: Validity::Invalid, invalid: &["set"] },
     Case { name: "set-unexpected", workload: "set", source: Source::Fixture("set-unexpected.edn"), expected: Validity::Invalid, invalid: &["set", "set-full"] },
     Case { name: "set-no-final-read", workload: "set", source: Source::Inline(SET_NO_READ), expected: Validity::Unknown, invalid: &[] },
+    Case { name: "run-set-rmw", workload: "set", source: Source::Run("set-rmw.jsonl"), expected: Validity::Invalid, invalid: &["set", "set-full"] },
+    Case { name: "run-counter-rmw", workload: "counter", source: Source::Run("counter-rmw.jsonl"), expected: Validity::Invalid, invalid: &["counter"] },
+    Case { name: "run-register-quorum", workload: "register", source: Source::Run("register-quorum.jsonl"), expected: Validity::Invalid, invalid: &["linearizable"] },
+    Case { name: "run-set-noconv", workload: "set", source: Source::Run("set-noconv.jsonl"), expected: Validity::Invalid, invalid: &["convergence"] },
+    Case { name: "run-set-all-faults", workload: "set", source: Source::Run("set-all.jsonl"), expected: Validity::Valid, invalid: &[] },
     Case { name: "set-full-midrun-reads", workload: "set", source: Source::Fixture("set-full-midrun-reads.jsonl"), expected: Validity::Valid, invalid: &[] },
     Case { name: "register-invalid", workload: "register", source: Source::Inline(REGISTER_INVALID), expected: Validity::Invalid, invalid: &["linearizable"] },
     Case { name: "counter-invalid", workload: "counter", source: Source::Inline(COUNTER_INVALID), expected: Validity::Invalid, invalid: &["counter"] },
@@ -189,6 +194,7 @@ fn render(
 /// Renders every case of [`CASES`] into `dir`; returns each case with its page.
 fn render_cases(dir: &Path) -> Vec<(&'static Case, PathBuf)> {
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/histories");
+    let runs = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/runs");
     CASES
         .iter()
         .map(|case| {
@@ -196,6 +202,7 @@ fn render_cases(dir: &Path) -> Vec<(&'static Case, PathBuf)> {
                 Source::Fixture(f) => {
                     std::fs::read_to_string(fixtures.join(f)).expect("reading a fixture")
                 }
+                Source::Run(f) => std::fs::read_to_string(runs.join(f)).expect("reading a run"),
                 Source::Inline(t) => t.trim().to_string(),
             };
             let history =
@@ -407,199 +414,10 @@ fn reports_are_readable_without_javascript() {
 /// A page whose script, if it runs, turns "off" into "on".
 const JS_CONTROL: &str = r#"<!DOCTYPE html><html><body><p id="js">off</p><script>document.getElementById("js").textContent = "on";</script></body></html>"#;
 
-/// A `set` history of at least `target` ops (a few more: the ops in flight
-/// at the end complete): ten interleaved client processes adding unique
-/// elements (about 90 % ok, 5 % fail, 5 % info, an info retiring its
-/// process), a read every 2 000 invocations,
-/// partitions starting and stopping every few seconds, and a final read.
-/// Every read sees exactly the elements whose add took effect before it
-/// completed (ok adds and half of the info ones), so the history is valid.
-fn big_set_history(target: usize, seed: u64) -> History {
-    const CLIENTS: u64 = 10;
-    const MS: u64 = 1_000_000;
-    struct InFlight {
-        f: &'static str,
-        value: u64,
-        outcome: OpType,
-        done_at: u64,
-    }
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let mut ops: Vec<Op> = Vec::with_capacity(target + 64);
-    let op = |kind, process, f: &str, value: Value, time, node: Option<String>| Op {
-        index: None,
-        kind,
-        process,
-        f: f.into(),
-        value,
-        time,
-        node,
-        error: None,
-    };
-    let mut process: Vec<u64> = (0..CLIENTS).collect();
-    let mut flight: Vec<Option<InFlight>> = (0..CLIENTS).map(|_| None).collect();
-    let mut present: Vec<u64> = Vec::new();
-    let (mut t, mut next, mut invocations) = (0u64, 0u64, 0u64);
-    let (mut partitioned, mut next_fault) = (false, 3_000 * MS);
-    let node = |p: u64| Some(format!("n{}", p % 5 + 1));
-    let complete = |ops: &mut Vec<Op>,
-                    present: &mut Vec<u64>,
-                    process: &mut u64,
-                    f: InFlight,
-                    rng: &mut rand_chacha::ChaCha8Rng| {
-        let value = if f.f == "read" {
-            json!(present)
-        } else {
-            json!(f.value)
-        };
-        if f.f == "add"
-            && (f.outcome == OpType::Ok || (f.outcome == OpType::Info && rng.random_bool(0.5)))
-        {
-            present.push(f.value);
-        }
-        ops.push(op(
-            f.outcome,
-            Process::Client(*process),
-            f.f,
-            value,
-            f.done_at,
-            node(*process),
-        ));
-        if f.outcome == OpType::Info {
-            *process += CLIENTS;
-        }
-    };
-    while ops.len() < target {
-        t += rng.random_range(20_000..300_000);
-        if t >= next_fault {
-            let (f, value) = if partitioned {
-                ("stop-partition", Value::Null)
-            } else {
-                (
-                    "start-partition",
-                    json!({"kind": "partition", "shape": "majorities-ring", "components": [["n1", "n2"], ["n3", "n4", "n5"]]}),
-                )
-            };
-            ops.push(op(
-                OpType::Invoke,
-                Process::Nemesis,
-                f,
-                value.clone(),
-                t,
-                None,
-            ));
-            ops.push(op(
-                OpType::Info,
-                Process::Nemesis,
-                f,
-                value,
-                t + 5 * MS,
-                None,
-            ));
-            partitioned = !partitioned;
-            next_fault = t + rng.random_range(2_000..6_000) * MS;
-            continue;
-        }
-        let slot = rng.random_range(0..CLIENTS) as usize;
-        match flight[slot].take() {
-            Some(f) if f.done_at <= t => {
-                complete(&mut ops, &mut present, &mut process[slot], f, &mut rng)
-            }
-            Some(f) => flight[slot] = Some(f),
-            None => {
-                invocations += 1;
-                let read = invocations % 2_000 == 0;
-                let (f, value) = if read {
-                    ("read", 0)
-                } else {
-                    next += 1;
-                    ("add", next)
-                };
-                let roll = rng.random_range(0..100);
-                let outcome = match roll {
-                    _ if read => OpType::Ok,
-                    0..90 => OpType::Ok,
-                    90..95 => OpType::Fail,
-                    _ => OpType::Info,
-                };
-                let latency = match outcome {
-                    OpType::Info => rng.random_range(200..1_000) * MS,
-                    _ => rng.random_range(MS / 2..(if partitioned { 60 } else { 15 }) * MS),
-                };
-                let inv_value = if read { Value::Null } else { json!(value) };
-                ops.push(op(
-                    OpType::Invoke,
-                    Process::Client(process[slot]),
-                    f,
-                    inv_value,
-                    t,
-                    node(process[slot]),
-                ));
-                flight[slot] = Some(InFlight {
-                    f,
-                    value,
-                    outcome,
-                    done_at: t + latency,
-                });
-            }
-        }
-    }
-    if partitioned {
-        t += MS;
-        ops.push(op(
-            OpType::Invoke,
-            Process::Nemesis,
-            "stop-partition",
-            Value::Null,
-            t,
-            None,
-        ));
-        ops.push(op(
-            OpType::Info,
-            Process::Nemesis,
-            "stop-partition",
-            Value::Null,
-            t + 5 * MS,
-            None,
-        ));
-    }
-    let mut pending: Vec<(usize, InFlight)> = flight
-        .iter_mut()
-        .enumerate()
-        .filter_map(|(i, f)| f.take().map(|f| (i, f)))
-        .collect();
-    pending.sort_by_key(|(_, f)| f.done_at);
-    for (slot, mut f) in pending {
-        f.done_at = f.done_at.max(t + 1);
-        t = f.done_at;
-        complete(&mut ops, &mut present, &mut process[slot], f, &mut rng);
-    }
-    let reader = CLIENTS * 1_000;
-    ops.push(op(
-        OpType::Invoke,
-        Process::Client(reader),
-        "read",
-        Value::Null,
-        t + 100 * MS,
-        node(0),
-    ));
-    ops.push(op(
-        OpType::Ok,
-        Process::Client(reader),
-        "read",
-        json!(present),
-        t + 110 * MS,
-        node(0),
-    ));
-    for (i, o) in ops.iter_mut().enumerate() {
-        o.index = Some(i as u64);
-    }
-    History::new(ops)
-}
-
 #[test]
 fn report_of_100k_ops_stays_small_and_opens_cleanly() {
     let dir = tempfile::tempdir().unwrap();
-    let history = big_set_history(100_000, 6);
+    let history = faultline::report::synthetic::set_history(100_040, 6);
     assert!(history.ops.len() >= 100_000, "{} ops", history.ops.len());
     let (path, checked, rendered) = render(
         dir.path(),
