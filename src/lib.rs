@@ -25,6 +25,7 @@ pub mod control;
 pub mod db;
 pub mod history_log;
 pub mod nemesis;
+pub mod outputs;
 pub mod report;
 pub mod results;
 pub mod runner;
