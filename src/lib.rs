@@ -24,6 +24,7 @@ pub mod cli;
 pub mod control;
 pub mod db;
 pub mod history_log;
+pub mod index;
 pub mod nemesis;
 pub mod outputs;
 pub mod report;
