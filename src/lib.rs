@@ -30,6 +30,7 @@ pub mod outputs;
 pub mod report;
 pub mod results;
 pub mod runner;
+pub mod serve;
 
 /// An error in what the user asked for (exit code 254), as opposed to a
 /// failure during the run (255).
