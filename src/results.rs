@@ -121,12 +121,18 @@ mod tests {
         let r: Results = serde_json::from_str(old).unwrap();
         assert_eq!((r.started.clone(), r.duration_s), (None, None));
         let text = serde_json::to_string(&r).unwrap();
-        assert!(!text.contains("started") && !text.contains("duration_s"), "{text}");
+        assert!(
+            !text.contains("started") && !text.contains("duration_s"),
+            "{text}"
+        );
         let mut r = r;
         r.started = Some("2026-11-24T20:54:07.550+01:00".into());
         r.duration_s = Some(43.5);
         let back: Results = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
-        assert_eq!(back.started.as_deref(), Some("2026-11-24T20:54:07.550+01:00"));
+        assert_eq!(
+            back.started.as_deref(),
+            Some("2026-11-24T20:54:07.550+01:00")
+        );
         assert_eq!(back.duration_s, Some(43.5));
     }
 }

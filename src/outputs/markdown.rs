@@ -102,7 +102,7 @@ pub fn render_one(info: &RunInfo, results: &Results) -> String {
         }
     );
     if let Some(e) = &results.error {
-        let _ = writeln!(md, "> **The run failed:** {}\n", escape(e));
+        let _ = writeln!(md, "> **Error:** {}\n", escape(e));
     } else if results.interrupted {
         let _ = writeln!(
             md,
