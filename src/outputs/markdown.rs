@@ -276,6 +276,70 @@ mod tests {
         assert_eq!(link_target("a b(c)<d>.html"), "a%20b%28c%29%3Cd%3E.html");
     }
 
+    /// Renders as GitHub does (comrak follows cmark-gfm, GitHub's
+    /// renderer), passing raw HTML through so that any that leaks shows.
+    fn to_html(md: &str) -> String {
+        let mut o = comrak::Options::default();
+        o.extension.table = true;
+        o.extension.autolink = true;
+        o.extension.strikethrough = true;
+        o.render.r#unsafe = true;
+        comrak::markdown_to_html(md, &o)
+    }
+
+    #[test]
+    fn rendered_by_a_gfm_renderer_stored_values_stay_text_in_their_cells() {
+        let nasty = "a | b <script>alert(1)</script> `code` [x](javascript:y) *em* \\ end\nsecond | line\r\nthird <img src=x onerror=alert(1)>";
+        let r = Results::from_checks(
+            vec![
+                check("set|<b>x</b>", Validity::Invalid, nasty, json!({})),
+                check("perf", Validity::Valid, "ok", json!({})),
+            ],
+            3,
+        );
+        let mut i = info();
+        i.nemesis = vec!["<i>x</i>".into()];
+        i.command = Some("faultline test\n```\n<script>alert(2)</script>".into());
+        let html = to_html(&render(&[(&i, &r)]));
+        for tag in ["<script", "<img", "<b>", "<i>"] {
+            assert!(!html.contains(tag), "{tag} became HTML:\n{html}");
+        }
+        // The only link is ours, to the report.
+        assert_eq!(html.matches("<a ").count(), 1, "{html}");
+        assert!(
+            html.contains("<a href=\"report.html\">report.html</a>"),
+            "{html}"
+        );
+        assert_eq!(html.matches("<table>").count(), 1, "{html}");
+        let rows: Vec<&str> = html.split("<tr>").skip(1).collect();
+        assert_eq!(rows.len(), 3, "{html}");
+        for row in &rows {
+            let cells = row.matches("<th").count() + row.matches("<td").count();
+            assert_eq!(cells, 3, "{row}");
+        }
+        assert!(
+            rows[1].contains(
+                "<td>a | b &lt;script&gt;alert(1)&lt;/script&gt; `code` [x](javascript:y) *em* \\ end<br>second | line<br>third &lt;img src=x onerror=alert(1)&gt;</td>"
+            ),
+            "{}",
+            rows[1]
+        );
+        assert!(
+            rows[1].starts_with("\n<td>set|&lt;b&gt;x&lt;/b&gt;</td>"),
+            "{}",
+            rows[1]
+        );
+        // The command stays one code block, shown verbatim.
+        assert!(
+            html.contains("<pre><code class=\"language-sh\">faultline test\n```\n&lt;script&gt;alert(2)&lt;/script&gt;\n</code></pre>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<strong>Nemesis:</strong> &lt;i&gt;x&lt;/i&gt;"),
+            "{html}"
+        );
+    }
+
     #[test]
     fn escape_handles_each_significant_character() {
         assert_eq!(escape("plain text 1.5 s"), "plain text 1.5 s");
