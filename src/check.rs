@@ -1,37 +1,46 @@
 //! `faultline check`: verdicts for stored histories, offline.
 
 use crate::exit;
-use std::path::PathBuf;
+use crate::outputs::{junit, markdown, RunInfo};
+use crate::results::Results;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
 
-/// Checks every file, prints one verdict line each, and returns the exit
-/// code of the worst: unreadable or malformed input (254) beats invalid (1)
-/// beats unknown (2) beats valid (0).
-pub fn run(paths: &[PathBuf], workload: &str) -> i32 {
+/// Files `faultline check` also writes its verdicts to, for CI.
+#[derive(Clone, Debug, Default)]
+pub struct Outputs {
+    /// JUnit XML: one test suite per history, one test case per checker.
+    pub junit: Option<PathBuf>,
+    /// A Markdown summary: one section per history.
+    pub markdown: Option<PathBuf>,
+}
+
+/// Checks every file, prints one verdict line each, writes the requested
+/// CI outputs, and returns the exit code of the worst: unreadable or
+/// malformed input, or an output that cannot be written (254), beats
+/// invalid (1) beats unknown (2) beats valid (0).
+pub fn run(paths: &[PathBuf], workload: &str, outputs: &Outputs) -> i32 {
     if let Err(e) = workloads::validate_check(workload) {
         eprintln!("faultline: error: {e}");
         return exit::BAD_ARGS;
     }
     let mut worst = checkers::Validity::Valid;
     let mut bad_input = false;
+    let mut checked: Vec<(RunInfo, Results)> = Vec::new();
     for path in paths {
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
+        let info = run_info(path, workload);
+        let results = match check_file(path, workload) {
+            Ok(r) => r,
             Err(e) => {
-                eprintln!("faultline: error: cannot read {}: {e}", path.display());
+                eprintln!("faultline: error: {e}");
                 bad_input = true;
+                let mut r = Results::from_checks(Vec::new(), 0);
+                r.error = Some(e);
+                checked.push((info, r));
                 continue;
             }
         };
-        let history = match checkers::parse::auto(&text) {
-            Ok(h) => h,
-            Err(e) => {
-                eprintln!("faultline: error: {}: {e}", path.display());
-                bad_input = true;
-                continue;
-            }
-        };
-        let results = workloads::check(workload, &history).expect("workload validated above");
-        for r in &results {
+        for r in &results.checkers {
             worst = worst.worst(r.valid);
             println!(
                 "{}: {} {} — {}",
@@ -41,10 +50,121 @@ pub fn run(paths: &[PathBuf], workload: &str) -> i32 {
                 r.summary
             );
         }
+        checked.push((info, results));
+    }
+    let runs: Vec<(&RunInfo, &Results)> = checked.iter().map(|(i, r)| (i, r)).collect();
+    if let Some(p) = &outputs.junit {
+        if let Err(e) = junit::write(p, &runs) {
+            eprintln!("faultline: error: --junit: {e:#}");
+            bad_input = true;
+        }
+    }
+    if let Some(p) = &outputs.markdown {
+        if let Err(e) = markdown::write(p, &runs) {
+            eprintln!("faultline: error: --markdown: {e:#}");
+            bad_input = true;
+        }
     }
     if bad_input {
         exit::BAD_ARGS
     } else {
         worst.exit_code()
+    }
+}
+
+/// Reads, parses and checks one history file.
+fn check_file(path: &Path, workload: &str) -> Result<Results, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let history = checkers::parse::auto(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let checks = workloads::check(workload, &history).expect("workload validated before");
+    Ok(Results::from_checks(checks, history.ops.len() as u64))
+}
+
+/// What the CI outputs say about a checked file: its run's name, seed and
+/// faults when it sits in a run directory beside a readable `test.json`,
+/// otherwise its file name; and the command that checks it again.
+pub fn run_info(path: &Path, workload: &str) -> RunInfo {
+    let cfg: Option<Value> = path
+        .parent()
+        .map(|d| d.join("test.json"))
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .and_then(|t| serde_json::from_str(&t).ok());
+    let field = |k: &str| cfg.as_ref().and_then(|c| c.get(k));
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "check".to_string());
+    RunInfo {
+        test: field("name")
+            .and_then(Value::as_str)
+            .map(String::from)
+            .unwrap_or(stem),
+        workload: workload.to_string(),
+        command: Some(format!(
+            "faultline check --workload {} {}",
+            shell_quote(workload),
+            shell_quote(&path.display().to_string())
+        )),
+        seed: field("seed").and_then(Value::as_u64),
+        nemesis: field("nemesis")
+            .and_then(Value::as_array)
+            .map(|ks| {
+                ks.iter()
+                    .filter_map(Value::as_str)
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default(),
+        report: None,
+    }
+}
+
+/// `s` as one shell word: unchanged when it holds only safe characters,
+/// otherwise single-quoted.
+fn shell_quote(s: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c);
+    if !s.is_empty() && s.chars().all(safe) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_history_in_a_run_directory_takes_the_run_name_seed_and_faults() {
+        let tmp = tempfile::tempdir().unwrap();
+        let h = tmp.path().join("history.jsonl");
+        let info = run_info(&h, "set");
+        assert_eq!(info.test, "history");
+        assert_eq!(info.seed, None);
+        std::fs::write(
+            tmp.path().join("test.json"),
+            r#"{"name": "set-rmw", "seed": 42, "nemesis": ["partition", "kill"]}"#,
+        )
+        .unwrap();
+        let info = run_info(&h, "set");
+        assert_eq!(info.test, "set-rmw");
+        assert_eq!(info.seed, Some(42));
+        assert_eq!(info.nemesis, ["partition", "kill"]);
+        assert_eq!(
+            info.command.as_deref(),
+            Some(format!("faultline check --workload set {}", h.display()).as_str())
+        );
+        assert_eq!(info.report, None);
+    }
+
+    #[test]
+    fn shell_quoting_keeps_plain_words_and_quotes_the_rest() {
+        assert_eq!(shell_quote("results/a-b_c.jsonl"), "results/a-b_c.jsonl");
+        assert_eq!(shell_quote("my file"), "'my file'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote("$(rm -rf /)"), "'$(rm -rf /)'");
+        assert_eq!(shell_quote(""), "''");
     }
 }

@@ -1,4 +1,5 @@
-//! The command line: `faultline test`, `check`, `heal`.
+//! The command line: `faultline test`, `check`, `heal`, `bench`, `index`,
+//! `serve`.
 //!
 //! Flag names follow Jepsen's where one exists (`--time-limit`,
 //! `--concurrency`, `--nemesis`, ...), because scripts and muscle memory
@@ -36,6 +37,11 @@ pub enum Command {
     /// Redraw a run's report.html from its stored files (after an upgrade,
     /// or with `--recheck` to run the checkers again).
     Report(ReportArgs),
+    /// Regenerate results/index.html: every run, newest first, and a trend
+    /// per test.
+    Index(IndexArgs),
+    /// Serve the results directory over HTTP on 127.0.0.1 (the index at /).
+    Serve(ServeArgs),
 }
 
 /// `faultline report` flags.
@@ -46,6 +52,25 @@ pub struct ReportArgs {
     /// Check the history again instead of reading results.json.
     #[arg(long)]
     pub recheck: bool,
+}
+
+/// `faultline index` flags.
+#[derive(clap::Args, Debug)]
+pub struct IndexArgs {
+    /// Results directory.
+    #[arg(long, default_value = "results")]
+    pub results: PathBuf,
+}
+
+/// `faultline serve` flags.
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// Results directory.
+    #[arg(long, default_value = "results")]
+    pub results: PathBuf,
+    /// Port on 127.0.0.1; 0 picks a free one (the URL is printed).
+    #[arg(long, default_value_t = crate::serve::DEFAULT_PORT)]
+    pub port: u16,
 }
 
 /// `faultline test` flags.
@@ -187,6 +212,13 @@ pub struct CheckArgs {
     /// The workload that produced them (which checkers to run).
     #[arg(long, default_value = "set")]
     pub workload: String,
+    /// Also write the verdicts as JUnit XML (one test suite per file, one
+    /// test case per checker) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Also write a Markdown summary (for a pull-request comment) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
 }
 
 /// Parses `--nemesis-interval`: seconds for every kind, then optional
@@ -272,13 +304,22 @@ pub fn main() -> i32 {
         .init();
     let result = match cli.command {
         Command::Test(args) => test(*args),
-        Command::Check(args) => Ok(crate::check::run(&args.paths, &args.workload)),
+        Command::Check(args) => Ok(crate::check::run(
+            &args.paths,
+            &args.workload,
+            &crate::check::Outputs {
+                junit: args.junit,
+                markdown: args.markdown,
+            },
+        )),
         Command::Heal => Ok(heal()),
         Command::Bench(args) => bench(args),
         Command::Report(args) => crate::report::redraw(&args.dir, args.recheck).map(|v| {
             println!("report:  {}", args.dir.join("report.html").display());
             v.exit_code()
         }),
+        Command::Index(args) => index(&args.results),
+        Command::Serve(args) => crate::serve::run(&args.results, args.port),
     };
     match result {
         Ok(code) => code,
@@ -333,6 +374,19 @@ fn bench(a: BenchArgs) -> anyhow::Result<i32> {
         std::fs::write(path, serde_json::to_string_pretty(&rows)?)
             .with_context(|| format!("writing {}", path.display()))?;
     }
+    Ok(exit::VALID)
+}
+
+fn index(results: &std::path::Path) -> anyhow::Result<i32> {
+    if !results.is_dir() {
+        return Err(UsageError(format!(
+            "--results {}: no such directory",
+            results.display()
+        ))
+        .into());
+    }
+    let path = crate::index::write(results)?;
+    println!("{}", path.display());
     Ok(exit::VALID)
 }
 

@@ -24,10 +24,13 @@ pub mod cli;
 pub mod control;
 pub mod db;
 pub mod history_log;
+pub mod index;
 pub mod nemesis;
+pub mod outputs;
 pub mod report;
 pub mod results;
 pub mod runner;
+pub mod serve;
 
 /// An error in what the user asked for (exit code 254), as opposed to a
 /// failure during the run (255).

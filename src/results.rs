@@ -77,6 +77,16 @@ pub struct Results {
     /// What went wrong during the run, if anything.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// When the run started, wall clock, RFC 3339 (for the index and the
+    /// JUnit timestamp; absent in results written before it existed and in
+    /// offline checks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started: Option<String>,
+    /// How long the run took from start to verdict, in seconds (measured on
+    /// the monotonic clock, so clock faults do not move it); absent in
+    /// results written before it existed and in offline checks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_s: Option<f64>,
 }
 
 impl Results {
@@ -95,6 +105,34 @@ impl Results {
             op_count,
             interrupted: false,
             error: None,
+            started: None,
+            duration_s: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn results_without_start_and_duration_still_read_and_new_ones_round_trip() {
+        let old = r#"{"valid": false, "checkers": [], "op_count": 3, "interrupted": false}"#;
+        let r: Results = serde_json::from_str(old).unwrap();
+        assert_eq!((r.started.clone(), r.duration_s), (None, None));
+        let text = serde_json::to_string(&r).unwrap();
+        assert!(
+            !text.contains("started") && !text.contains("duration_s"),
+            "{text}"
+        );
+        let mut r = r;
+        r.started = Some("2026-11-24T20:54:07.550+01:00".into());
+        r.duration_s = Some(43.5);
+        let back: Results = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
+        assert_eq!(
+            back.started.as_deref(),
+            Some("2026-11-24T20:54:07.550+01:00")
+        );
+        assert_eq!(back.duration_s, Some(43.5));
     }
 }

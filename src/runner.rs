@@ -5,6 +5,7 @@
 //!    → main phase: workers + nemesis, until the time limit (or Ctrl-C)
 //!    → heal → quiescence → final reads from every node
 //!    → stop nodes, remove the network → check → results.json, report.html
+//!    → junit.xml, summary.md, results/index.html
 //! ```
 //!
 //! Every phase is bounded in time. Whatever happens after the network
@@ -18,8 +19,9 @@ use crate::control::{os, Control};
 use crate::db::{self, Replication, RingkvCluster, RingkvNode};
 use crate::history_log::{Entry, HistoryLog};
 use crate::nemesis::{sleep_or_stop, NemesisRunner};
-use crate::report;
+use crate::outputs::{self, RunInfo};
 use crate::results::{Results, RunDir};
+use crate::{index, report};
 use anyhow::{Context, Result};
 use checkers::{OpType, Process};
 use nemeses::NodeAddr;
@@ -174,6 +176,8 @@ pub async fn run(cfg: TestConfig) -> Result<Outcome> {
     };
     let bin = db::find_ringkv(cfg.ringkv_bin.as_deref())?;
 
+    let started = chrono::Local::now();
+    let clock = Instant::now();
     let dir = RunDir::create(&cfg.results, &cfg.name)?;
     dir.write_json("test.json", &cfg)?;
     let log =
@@ -216,9 +220,19 @@ pub async fn run(cfg: TestConfig) -> Result<Outcome> {
     let mut results = Results::from_checks(checks, history.ops.len() as u64);
     results.interrupted = interrupted.load(Ordering::SeqCst) || error.is_some();
     results.error = error.or(history_ok.err().map(|e| format!("writing history: {e}")));
+    results.started = Some(started.to_rfc3339());
+    results.duration_s = Some(clock.elapsed().as_secs_f64());
     dir.write_json("results.json", &results)?;
     report::write(&dir, &cfg, &history, &results).context("writing report.html")?;
+    // The CI outputs and the index add to the verdict, which is already
+    // saved: failing to write them warns, never fails the run.
+    if let Err(e) = outputs::write(&dir, &RunInfo::from_config(&cfg), &results) {
+        eprintln!("faultline: warning: {e:#}");
+    }
     dir.mark_latest()?;
+    if let Err(e) = index::write(&cfg.results) {
+        eprintln!("faultline: warning: could not regenerate the results index: {e:#}");
+    }
     if let Err(e) = run {
         return Err(e.context(format!(
             "the run failed; what was recorded is in {}",
