@@ -13,6 +13,8 @@ pub struct Outputs {
     pub junit: Option<PathBuf>,
     /// A Markdown summary: one section per history.
     pub markdown: Option<PathBuf>,
+    /// A directory for one HTML report per history (`<file stem>.html`).
+    pub report: Option<PathBuf>,
 }
 
 /// Checks every file, prints one verdict line each, writes the requested
@@ -28,8 +30,8 @@ pub fn run(paths: &[PathBuf], workload: &str, outputs: &Outputs) -> i32 {
     let mut bad_input = false;
     let mut checked: Vec<(RunInfo, Results)> = Vec::new();
     for path in paths {
-        let info = run_info(path, workload);
-        let results = match check_file(path, workload) {
+        let mut info = run_info(path, workload);
+        let (history, results) = match check_file(path, workload) {
             Ok(r) => r,
             Err(e) => {
                 eprintln!("faultline: error: {e}");
@@ -49,6 +51,16 @@ pub fn run(paths: &[PathBuf], workload: &str, outputs: &Outputs) -> i32 {
                 r.valid.word(),
                 r.summary
             );
+        }
+        info.highlights = crate::report::highlights(&history, &results, HIGHLIGHTS);
+        if let Some(dir) = &outputs.report {
+            match write_report(dir, path, &info, &history, &results) {
+                Ok(p) => println!("{}: report {}", path.display(), p.display()),
+                Err(e) => {
+                    eprintln!("faultline: error: --report: {e:#}");
+                    bad_input = true;
+                }
+            }
         }
         checked.push((info, results));
     }
@@ -73,12 +85,52 @@ pub fn run(paths: &[PathBuf], workload: &str, outputs: &Outputs) -> i32 {
 }
 
 /// Reads, parses and checks one history file.
-fn check_file(path: &Path, workload: &str) -> Result<Results, String> {
+fn check_file(path: &Path, workload: &str) -> Result<(checkers::History, Results), String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let history = checkers::parse::auto(&text).map_err(|e| format!("{}: {e}", path.display()))?;
     let checks = workloads::check(workload, &history).expect("workload validated before");
-    Ok(Results::from_checks(checks, history.ops.len() as u64))
+    let results = Results::from_checks(checks, history.ops.len() as u64);
+    Ok((history, results))
+}
+
+/// Anomaly sentences per checker in the CI outputs.
+const HIGHLIGHTS: usize = 3;
+
+/// Draws the report of one checked history into `dir/<stem>.html`.
+fn write_report(
+    dir: &Path,
+    path: &Path,
+    info: &RunInfo,
+    history: &checkers::History,
+    results: &Results,
+) -> anyhow::Result<PathBuf> {
+    use anyhow::Context;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("creating the report directory {}", dir.display()))?;
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "history".into());
+    let out = dir.join(format!("{stem}.html"));
+    let mut config = vec![
+        ("history".to_string(), path.display().to_string()),
+        ("workload".to_string(), info.workload.clone()),
+    ];
+    if let Some(seed) = info.seed {
+        config.push(("seed".into(), seed.to_string()));
+    }
+    let html = crate::report::render_page(&crate::report::Page {
+        name: &info.test,
+        command: info.command.as_deref().unwrap_or(""),
+        config,
+        cluster: None,
+        history,
+        results,
+        node_logs: &[],
+    })?;
+    std::fs::write(&out, html).with_context(|| format!("writing {}", out.display()))?;
+    Ok(out)
 }
 
 /// What the CI outputs say about a checked file: its run's name, seed and
@@ -118,6 +170,7 @@ pub fn run_info(path: &Path, workload: &str) -> RunInfo {
             })
             .unwrap_or_default(),
         report: None,
+        highlights: Vec::new(),
     }
 }
 

@@ -219,6 +219,9 @@ pub struct CheckArgs {
     /// Also write a Markdown summary (for a pull-request comment) to FILE.
     #[arg(long, value_name = "FILE")]
     pub markdown: Option<PathBuf>,
+    /// Also draw an HTML report per history into DIR (`<file stem>.html`).
+    #[arg(long, value_name = "DIR")]
+    pub report: Option<PathBuf>,
 }
 
 /// Parses `--nemesis-interval`: seconds for every kind, then optional
@@ -310,6 +313,7 @@ pub fn main() -> i32 {
             &crate::check::Outputs {
                 junit: args.junit,
                 markdown: args.markdown,
+                report: args.report,
             },
         )),
         Command::Heal => Ok(heal()),

@@ -226,7 +226,9 @@ pub async fn run(cfg: TestConfig) -> Result<Outcome> {
     report::write(&dir, &cfg, &history, &results).context("writing report.html")?;
     // The CI outputs and the index add to the verdict, which is already
     // saved: failing to write them warns, never fails the run.
-    if let Err(e) = outputs::write(&dir, &RunInfo::from_config(&cfg), &results) {
+    let mut info = RunInfo::from_config(&cfg);
+    info.highlights = report::highlights(&history, &results, 3);
+    if let Err(e) = outputs::write(&dir, &info, &results) {
         eprintln!("faultline: warning: {e:#}");
     }
     dir.mark_latest()?;

@@ -39,6 +39,7 @@ fn check_writes_junit_and_markdown_for_each_history() {
     let tmp = tempfile::tempdir().unwrap();
     let junit = tmp.path().join("junit.xml");
     let md = tmp.path().join("summary.md");
+    let reports = tmp.path().join("reports");
     let o = faultline(&[
         "check",
         "--workload",
@@ -47,6 +48,8 @@ fn check_writes_junit_and_markdown_for_each_history() {
         junit.to_str().unwrap(),
         "--markdown",
         md.to_str().unwrap(),
+        "--report",
+        reports.to_str().unwrap(),
         &fixture("set-lost.jsonl"),
         &fixture("set-valid.jsonl"),
     ]);
@@ -74,6 +77,16 @@ fn check_writes_junit_and_markdown_for_each_history() {
         md.contains("| set | ❌ INVALID | 1 of 3 acknowledged elements lost"),
         "{md}"
     );
+    // The anomaly in words, for readers who never open the report.
+    assert!(md.contains("**What went wrong:**"), "{md}");
+    assert!(
+        md.contains("- **set**: lost element: element 2 was acknowledged to process"),
+        "{md}"
+    );
+    // One report per history, with the anomaly explained.
+    let page = std::fs::read_to_string(reports.join("set-lost.html")).unwrap();
+    assert!(page.contains(r#"id="verdict""#) && page.contains("lost element"));
+    assert!(reports.join("set-valid.html").is_file());
     assert!(
         md.contains(&format!(
             "```sh\nfaultline check --workload set {}\n```",

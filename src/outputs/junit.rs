@@ -36,11 +36,22 @@ pub fn test_suite(info: &RunInfo, results: &Results) -> TestSuite {
                 s.set_type("invalid")
                     .set_message(truncate_chars(&c.summary, MESSAGE_CHARS));
                 let anomalies = anomaly_text(&c.details, DETAILS_BYTES);
-                s.set_description(if anomalies.is_empty() {
-                    c.summary.clone()
-                } else {
-                    format!("{}\n\n{anomalies}", c.summary)
-                });
+                let sentences: String = info
+                    .highlights
+                    .iter()
+                    .filter(|(checker, _)| *checker == c.checker)
+                    .map(|(_, text)| format!("- {text}\n"))
+                    .collect();
+                let mut text = c.summary.clone();
+                if !sentences.is_empty() {
+                    text.push_str("\n\n");
+                    text.push_str(&truncate_chars(&sentences, DETAILS_BYTES));
+                }
+                if !anomalies.is_empty() {
+                    text.push_str("\n\n");
+                    text.push_str(&anomalies);
+                }
+                s.set_description(text);
                 s
             }
             Validity::Unknown => {

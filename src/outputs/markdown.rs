@@ -125,6 +125,18 @@ pub fn render_one(info: &RunInfo, results: &Results) -> String {
         }
         md.push('\n');
     }
+    if !info.highlights.is_empty() {
+        md.push_str("**What went wrong:**\n\n");
+        for (checker, text) in &info.highlights {
+            let _ = writeln!(
+                md,
+                "- **{}**: {}",
+                escape(checker),
+                escape(&truncate_chars(text, SUMMARY_CHARS))
+            );
+        }
+        md.push('\n');
+    }
     let mut facts = Vec::new();
     if let Some(seed) = info.seed {
         facts.push(format!("**Seed:** `{seed}`"));
@@ -196,6 +208,7 @@ mod tests {
         r.interrupted = true;
         r.error = Some("starting n3: address in use\n<b>bold</b>".into());
         let i = RunInfo {
+            highlights: Vec::new(),
             test: "set-lost".into(),
             workload: "set".into(),
             command: Some("faultline check --workload set history.jsonl".into()),
@@ -337,6 +350,23 @@ mod tests {
         assert!(
             html.contains("<strong>Nemesis:</strong> &lt;i&gt;x&lt;/i&gt;"),
             "{html}"
+        );
+    }
+
+    #[test]
+    fn anomaly_sentences_are_listed_and_escaped() {
+        let mut i = info();
+        i.highlights = vec![(
+            "set".into(),
+            "lost element: element <script>x</script> | 7 was lost\nsecond line".into(),
+        )];
+        let md = render(&[(&i, &invalid())]);
+        assert!(md.contains("**What went wrong:**\n\n- **set**: lost element: element &lt;script&gt;x&lt;/script&gt; \\| 7 was lost"), "{md}");
+        assert!(!md.contains("<script>"));
+        assert_eq!(
+            md.matches("\n- **").count(),
+            1,
+            "one bullet, the newline escaped: {md}"
         );
     }
 

@@ -34,6 +34,10 @@ pub struct RunInfo {
     /// A link to the run's HTML report, relative to where the outputs are
     /// written (`report.html` in a run directory); none for offline checks.
     pub report: Option<String>,
+    /// A few anomalies in words, per checker (checker, sentence), from the
+    /// report's explanations: what a reader of the summary alone needs to
+    /// know what broke.
+    pub highlights: Vec<(String, String)>,
 }
 
 impl RunInfo {
@@ -46,6 +50,7 @@ impl RunInfo {
             seed: Some(cfg.seed),
             nemesis: cfg.nemesis.clone(),
             report: Some("report.html".to_string()),
+            highlights: Vec::new(),
         }
     }
 }
@@ -187,6 +192,7 @@ pub(crate) mod fixtures {
             seed: Some(42),
             nemesis: vec!["partition".into(), "kill".into()],
             report: Some("report.html".into()),
+            highlights: Vec::new(),
         }
     }
 

@@ -412,6 +412,29 @@ fn fault_summary(windows: &[FaultWindow]) -> String {
         .join(", ")
 }
 
+/// Up to `per_checker` anomaly sentences of each checker that did not find
+/// the history valid, as (checker, sentence): for the CI outputs, whose
+/// readers may never open the report.
+pub fn highlights(
+    history: &History,
+    results: &Results,
+    per_checker: usize,
+) -> Vec<(String, String)> {
+    let windows = fault_windows(history);
+    let idx = explain::OpIndex::new(history);
+    results
+        .checkers
+        .iter()
+        .filter(|c| c.valid != Validity::Valid)
+        .flat_map(|c| {
+            explain::anomalies(c, &idx, &windows)
+                .into_iter()
+                .take(per_checker)
+                .map(|a| (c.checker.clone(), format!("{}: {}", a.kind, a.text)))
+        })
+        .collect()
+}
+
 /// Renders the report for a run into a string.
 pub fn render(
     cfg: &TestConfig,
