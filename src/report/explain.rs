@@ -136,6 +136,7 @@ pub fn anomalies(c: &CheckResult, idx: &OpIndex, windows: &[FaultWindow]) -> Vec
         "convergence" => parse(c).map(|a| convergence(&a, idx)),
         "sessions" => parse(c).map(|a| sessions(&a, idx, windows)),
         "crdt" => parse(c).map(|a| crdt(&a, idx, windows)),
+        "staleness" => parse(c).map(|a| staleness(&a, idx, windows)),
         "linearizable" => Some(linearizable(&c.details, idx, windows)),
         _ => None,
     }
@@ -489,6 +490,54 @@ fn sessions(
             }
         })
         .collect()
+}
+
+fn staleness(
+    a: &checkers::staleness::StalenessAnalysis,
+    idx: &OpIndex,
+    w: &[FaultWindow],
+) -> Vec<Anomaly> {
+    let mut out = Vec::new();
+    if let (Some(r), Some(max)) = (&a.worst_read, a.options.max_versions_behind) {
+        if r.versions_behind > max {
+            let read = idx.invocation(r.index);
+            out.push(Anomaly {
+                kind: "stale read".into(),
+                text: format!(
+                    "the read of key {} completed as op #{} returned {}, {} acknowledged version{} behind {} (the bound is {max}){}.",
+                    r.key,
+                    r.index,
+                    version(&r.version),
+                    r.versions_behind,
+                    if r.versions_behind == 1 { "" } else { "s" },
+                    version(&r.latest),
+                    context(idx, read, "read", w)
+                ),
+                ops: read.into_iter().collect(),
+                primary: read.into_iter().collect(),
+            });
+        }
+    }
+    if let (Some(wr), Some(max)) = (&a.worst_write, a.options.max_visibility_ms) {
+        if wr.visibility_ms > max {
+            let write = idx.invocation(wr.index);
+            out.push(Anomaly {
+                kind: "slow visibility".into(),
+                text: format!(
+                    "the write of {} to key {}, acknowledged at {} (op #{}), was still missed by reads {:.0} ms later (the bound is {max:.0} ms){}.",
+                    version(&wr.version),
+                    wr.key,
+                    at(wr.ack_time),
+                    wr.index,
+                    wr.visibility_ms,
+                    context(idx, write, "write", w)
+                ),
+                ops: write.into_iter().collect(),
+                primary: write.into_iter().collect(),
+            });
+        }
+    }
+    out
 }
 
 fn crdt(a: &checkers::crdt::CrdtAnalysis, idx: &OpIndex, w: &[FaultWindow]) -> Vec<Anomaly> {
