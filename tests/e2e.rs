@@ -188,7 +188,13 @@ fn crdt_set_under_partitions_is_valid() {
         set["details"]["acknowledged_count"].as_u64().unwrap() > 200,
         "{set}"
     );
-    assert_eq!(set["details"]["final_read_count"], 5);
+    // One final read per node, plus any main-phase read invoked after the
+    // last add (the checker counts those as final too: nothing could still
+    // be missing from them).
+    assert!(
+        set["details"]["final_read_count"].as_u64().unwrap() >= 5,
+        "{set}"
+    );
     // The other checkers the set workload feeds ran, and agree.
     let names: Vec<&str> = r["checkers"]
         .as_array()
