@@ -31,6 +31,7 @@ pub mod report;
 pub mod results;
 pub mod runner;
 pub mod serve;
+pub mod signals;
 
 /// An error in what the user asked for (exit code 254), as opposed to a
 /// failure during the run (255).

@@ -103,28 +103,21 @@ pub struct Outcome {
     pub results: Results,
 }
 
-/// Stops the main phase on Ctrl-C or SIGTERM.
+/// Stops the main phase on Ctrl-C or SIGTERM; a second one exits at once
+/// (skipping the heal, which `faultline heal` then does from the journal).
 fn watch_signals(stop: watch::Sender<bool>, interrupted: Arc<AtomicBool>) {
     tokio::spawn(async move {
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        let term_fut = async {
-            match term.as_mut() {
-                Some(t) => {
-                    t.recv().await;
-                }
-                None => std::future::pending::<()>().await,
-            }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {},
-            _ = term_fut => {},
-        }
+        crate::signals::stop_requested().await;
         eprintln!(
-            "faultline: interrupted; healing, stopping the nodes and saving what was recorded"
+            "faultline: interrupted; healing, stopping the nodes and saving what was recorded (interrupt again to exit at once)"
         );
         interrupted.store(true, Ordering::SeqCst);
         let _ = stop.send(true);
+        crate::signals::stop_requested().await;
+        eprintln!(
+            "faultline: interrupted twice: exiting without healing; run `faultline heal` to undo faults and stop nodes"
+        );
+        std::process::exit(crate::exit::ERROR);
     });
 }
 

@@ -71,26 +71,9 @@ pub fn run(results: &Path, port: u16) -> Result<i32> {
             "faultline: serving {} at http://{addr}/ (Ctrl-C stops)",
             results.display()
         );
-        serve(results, listener, stop_signal()).await
+        serve(results, listener, crate::signals::stop_requested()).await
     })?;
     Ok(crate::exit::VALID)
-}
-
-/// Completes on Ctrl-C or SIGTERM.
-async fn stop_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    let term = async {
-        match term.as_mut() {
-            Some(t) => {
-                t.recv().await;
-            }
-            None => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {},
-        _ = term => {},
-    }
 }
 
 #[cfg(test)]

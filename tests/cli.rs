@@ -1,9 +1,12 @@
 //! The command line as scripts see it: verdict lines and exit codes of
-//! `faultline check` on histories with known verdicts, and clear one-line
-//! errors for bad input. No root needed.
+//! `faultline check` on histories with known verdicts, clear one-line
+//! errors for bad input, and the CI outputs (`check --junit --markdown
+//! --report`, `faultline index`, `faultline serve`). No root needed.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 fn faultline(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_faultline"))
@@ -199,4 +202,245 @@ fn set_full_stays_valid_on_a_live_history_with_reads_during_the_run() {
         ),
         "{out}"
     );
+}
+
+// ---- CI outputs ----
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn read_junit(path: &Path) -> junit_parser::TestSuites {
+    let f = std::fs::File::open(path).unwrap();
+    junit_parser::from_reader(BufReader::new(f)).expect("junit.xml parses as JUnit")
+}
+
+#[test]
+fn check_writes_junit_and_markdown_for_each_history() {
+    let tmp = tempfile::tempdir().unwrap();
+    let junit = tmp.path().join("junit.xml");
+    let md = tmp.path().join("summary.md");
+    let reports = tmp.path().join("reports");
+    let o = faultline(&[
+        "check",
+        "--workload",
+        "set",
+        "--junit",
+        junit.to_str().unwrap(),
+        "--markdown",
+        md.to_str().unwrap(),
+        "--report",
+        reports.to_str().unwrap(),
+        &fixture("set-lost.jsonl"),
+        &fixture("set-valid.jsonl"),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let suites = read_junit(&junit);
+    let names: Vec<&str> = suites.suites.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["faultline.set-lost", "faultline.set-valid"]);
+    let lost = &suites.suites[0];
+    assert_eq!((lost.tests, lost.failures, lost.errors), (3, 1, 0));
+    let set = &lost.cases[0];
+    assert_eq!(set.original_name, "set");
+    assert_eq!(set.classname.as_deref(), Some("faultline.set-lost.set"));
+    let f = set.status.failure_as_ref();
+    assert!(f.message.contains("acknowledged elements lost"), "{f:?}");
+    assert_eq!(suites.suites[1].failures, 0);
+    assert!(suites.suites[1].cases.iter().all(|c| c.status.is_success()));
+
+    let md = std::fs::read_to_string(&md).unwrap();
+    assert!(
+        md.starts_with("### ❌ faultline set-lost: INVALID\n"),
+        "{md}"
+    );
+    assert!(md.contains("### ✅ faultline set-valid: valid\n"), "{md}");
+    assert!(
+        md.contains("| set | ❌ INVALID | 1 of 3 acknowledged elements lost"),
+        "{md}"
+    );
+    // The anomaly in words, for readers who never open the report.
+    assert!(md.contains("**What went wrong:**"), "{md}");
+    assert!(
+        md.contains("- **set**: lost element: element 2 was acknowledged to process"),
+        "{md}"
+    );
+    // One report per history, with the anomaly explained.
+    let page = std::fs::read_to_string(reports.join("set-lost.html")).unwrap();
+    assert!(page.contains(r#"id="verdict""#) && page.contains("lost element"));
+    assert!(reports.join("set-valid.html").is_file());
+    assert!(
+        md.contains(&format!(
+            "```sh\nfaultline check --workload set {}\n```",
+            fixture("set-lost.jsonl")
+        )),
+        "{md}"
+    );
+}
+
+#[test]
+fn an_unreadable_history_is_an_erroring_suite_and_exit_254() {
+    let tmp = tempfile::tempdir().unwrap();
+    let junit = tmp.path().join("junit.xml");
+    let o = faultline(&[
+        "check",
+        "--junit",
+        junit.to_str().unwrap(),
+        &fixture("set-valid.jsonl"),
+        "/nonexistent/history.jsonl",
+    ]);
+    assert_eq!(o.status.code(), Some(254), "{}", text(&o));
+    let suites = read_junit(&junit);
+    assert_eq!(suites.suites.len(), 2);
+    let bad = &suites.suites[1];
+    assert_eq!(bad.name, "faultline.history");
+    assert_eq!((bad.tests, bad.errors), (1, 1));
+    assert_eq!(bad.cases[0].original_name, "run");
+    assert!(bad.cases[0]
+        .status
+        .error_as_ref()
+        .message
+        .contains("cannot read /nonexistent/history.jsonl"));
+}
+
+#[test]
+fn an_unwritable_output_is_a_bad_argument() {
+    let o = faultline(&[
+        "check",
+        "--markdown",
+        "/nonexistent/dir/summary.md",
+        &fixture("set-valid.jsonl"),
+    ]);
+    assert_eq!(o.status.code(), Some(254), "{}", text(&o));
+    assert!(text(&o).contains("--markdown"), "{}", text(&o));
+}
+
+fn fake_run(results: &Path, test: &str, stamp: &str, valid: &str) {
+    let d = results.join(test).join(stamp);
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(
+        d.join("results.json"),
+        format!(r#"{{"valid": {valid}, "checkers": [], "op_count": 1, "interrupted": false, "duration_s": 3.0}}"#),
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("test.json"),
+        r#"{"seed": 77, "workload": "set", "nemesis": []}"#,
+    )
+    .unwrap();
+    std::fs::write(d.join("report.html"), format!("<p>report of {test}</p>")).unwrap();
+}
+
+#[test]
+fn index_regenerates_the_page_and_refuses_a_missing_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    fake_run(tmp.path(), "set-crdt", "20261124T100000.000", "true");
+    fake_run(tmp.path(), "set-rmw", "20261124T110000.000", "false");
+    let o = faultline(&["index", "--results", tmp.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let html = std::fs::read_to_string(tmp.path().join("index.html")).unwrap();
+    let rmw = html
+        .find("<td class=\"nowrap\">set-rmw</td>")
+        .expect("set-rmw listed");
+    let crdt = html
+        .find("<td class=\"nowrap\">set-crdt</td>")
+        .expect("set-crdt listed");
+    assert!(rmw < crdt, "newest first");
+    assert!(html.contains("<td class=\"verdict invalid\">INVALID</td>"));
+    assert!(html.contains("<td>77</td>"));
+
+    let o = faultline(&["index", "--results", "/nonexistent/results"]);
+    assert_eq!(o.status.code(), Some(254), "{}", text(&o));
+}
+
+/// Kills the child if the test fails before stopping it.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn serve_prints_its_loopback_url_serves_the_index_and_stops_on_sigterm() {
+    let tmp = tempfile::tempdir().unwrap();
+    fake_run(tmp.path(), "set-crdt", "20261124T100000.000", "true");
+    let mut child = Child(
+        Command::new(env!("CARGO_BIN_EXE_faultline"))
+            .args([
+                "serve",
+                "--port",
+                "0",
+                "--results",
+                tmp.path().to_str().unwrap(),
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut line = String::new();
+    BufReader::new(child.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line.trim().to_string();
+    assert!(
+        url.starts_with("http://127.0.0.1:") && url.ends_with('/'),
+        "{url:?}"
+    );
+    assert!(!url.ends_with(":0/"), "{url}");
+    // serve regenerated the index at start.
+    assert!(tmp.path().join("index.html").is_file());
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap();
+        let index = client.get(&url).send().await.unwrap();
+        assert_eq!(index.status(), 200);
+        let body = index.text().await.unwrap();
+        assert!(
+            body.contains("faultline results") && body.contains("set-crdt"),
+            "{body}"
+        );
+        let report = client
+            .get(format!("{url}set-crdt/20261124T100000.000/report.html"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(report.status(), 200);
+        assert_eq!(report.text().await.unwrap(), "<p>report of set-crdt</p>");
+    });
+
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.0.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = child.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "serve did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn serve_refuses_a_missing_results_folder() {
+    let o = faultline(&["serve", "--port", "0", "--results", "/nonexistent/results"]);
+    assert_eq!(o.status.code(), Some(254), "{}", text(&o));
 }

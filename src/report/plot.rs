@@ -12,6 +12,7 @@
 use super::FaultWindow;
 use anyhow::{anyhow, Result};
 use checkers::{History, OpType, Process};
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::collections::BTreeMap;
@@ -117,6 +118,36 @@ where
         .border_style(BLACK.mix(0.3))
         .draw()
         .map_err(err)
+}
+
+/// A chart on the run's time axis (`x`, seconds) with a linear `y` axis,
+/// its mesh drawn: the frame every chart but latency shares. A `caption`
+/// titles one of several panels in a picture.
+fn time_chart<'a, 'b>(
+    area: &'a DrawingArea<SVGBackend<'b>, Shift>,
+    x: std::ops::Range<f64>,
+    y: std::ops::Range<f64>,
+    y_desc: &str,
+    caption: Option<&str>,
+    y_label_width: u32,
+) -> Result<ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>> {
+    let mut builder = ChartBuilder::on(area);
+    builder
+        .margin(10)
+        .x_label_area_size(34)
+        .y_label_area_size(y_label_width);
+    if let Some(c) = caption {
+        builder.caption(c, ("sans-serif", 15));
+    }
+    let mut chart = builder.build_cartesian_2d(x, y).map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc("time since start (s)")
+        .y_desc(y_desc)
+        .light_line_style(WHITE)
+        .draw()
+        .map_err(err)?;
+    Ok(chart)
 }
 
 fn canvas(svg: &mut String, height: u32) -> DrawingArea<SVGBackend<'_>, Shift> {
@@ -251,19 +282,14 @@ pub fn throughput_svg(history: &History, windows: &[FaultWindow]) -> Result<Stri
         root.fill(&WHITE).map_err(err)?;
         let (top, bottom) = root.split_vertically(250);
         {
-            let mut chart = ChartBuilder::on(&top)
-                .margin(10)
-                .caption("throughput", ("sans-serif", 15))
-                .x_label_area_size(30)
-                .y_label_area_size(60)
-                .build_cartesian_2d(0f64..t_max, 0f64..y_max)
-                .map_err(err)?;
-            chart
-                .configure_mesh()
-                .y_desc("completions / s")
-                .light_line_style(WHITE)
-                .draw()
-                .map_err(err)?;
+            let mut chart = time_chart(
+                &top,
+                0f64..t_max,
+                0f64..y_max,
+                "completions / s",
+                Some("throughput"),
+                60,
+            )?;
             shade_faults!(chart, windows, 0.0, y_max);
             for (slot, colour, label) in [(0, OK, "ok"), (2, INFO, "info"), (1, FAIL, "fail")] {
                 let pts = rate(slot);
@@ -281,20 +307,14 @@ pub fn throughput_svg(history: &History, windows: &[FaultWindow]) -> Result<Stri
             legend(&mut chart)?;
         }
         {
-            let mut chart = ChartBuilder::on(&bottom)
-                .margin(10)
-                .caption("availability", ("sans-serif", 15))
-                .x_label_area_size(34)
-                .y_label_area_size(60)
-                .build_cartesian_2d(0f64..t_max, 0f64..105f64)
-                .map_err(err)?;
-            chart
-                .configure_mesh()
-                .x_desc("time since start (s)")
-                .y_desc("ok share (%)")
-                .light_line_style(WHITE)
-                .draw()
-                .map_err(err)?;
+            let mut chart = time_chart(
+                &bottom,
+                0f64..t_max,
+                0f64..105f64,
+                "ok share (%)",
+                Some("availability"),
+                60,
+            )?;
             shade_faults!(chart, windows, 0.0, 105.0);
             chart
                 .draw_series(LineSeries::new(
@@ -333,19 +353,14 @@ pub fn siblings_svg(
     {
         let root = canvas(&mut svg, 260);
         root.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .margin(10)
-            .x_label_area_size(34)
-            .y_label_area_size(60)
-            .build_cartesian_2d(0f64..t_max.max(1.0), 0f64..y_max)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc("time since start (s)")
-            .y_desc("siblings")
-            .light_line_style(WHITE)
-            .draw()
-            .map_err(err)?;
+        let mut chart = time_chart(
+            &root,
+            0f64..t_max.max(1.0),
+            0f64..y_max,
+            "siblings",
+            None,
+            60,
+        )?;
         shade_faults!(chart, windows, 0.0, y_max);
         let red = RGBColor(0xC0, 0x39, 0x2B);
         chart
@@ -386,19 +401,14 @@ pub fn clock_svg(
     {
         let root = canvas(&mut svg, 260);
         root.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .margin(10)
-            .x_label_area_size(34)
-            .y_label_area_size(70)
-            .build_cartesian_2d(0f64..t_max, -extreme..extreme)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc("time since start (s)")
-            .y_desc("offset (ms)")
-            .light_line_style(WHITE)
-            .draw()
-            .map_err(err)?;
+        let mut chart = time_chart(
+            &root,
+            0f64..t_max,
+            -extreme..extreme,
+            "offset (ms)",
+            None,
+            70,
+        )?;
         shade_faults!(chart, windows, -extreme, extreme);
         for (i, (node, steps)) in offsets.iter().enumerate() {
             // A step line: hold each offset until the next change.
@@ -450,19 +460,14 @@ pub fn convergence_svg(
     {
         let root = canvas(&mut svg, 260);
         root.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .margin(10)
-            .x_label_area_size(34)
-            .y_label_area_size(60)
-            .build_cartesian_2d(0f64..x_max, 0f64..105f64)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc("time since start (s)")
-            .y_desc("keys agreed (%)")
-            .light_line_style(WHITE)
-            .draw()
-            .map_err(err)?;
+        let mut chart = time_chart(
+            &root,
+            0f64..x_max,
+            0f64..105f64,
+            "keys agreed (%)",
+            None,
+            60,
+        )?;
         shade_faults!(chart, windows, 0.0, 105.0);
         let heal = RGBColor(0x1F, 0x8A, 0x4C);
         chart
