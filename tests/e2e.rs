@@ -865,6 +865,58 @@ fn ctrl_c_and_sigterm_heal_tear_down_and_keep_partial_results() {
 }
 
 #[test]
+fn a_second_ctrl_c_exits_at_once_and_heal_cleans_up_after_it() {
+    require_root();
+    let tmp = tempfile::tempdir().unwrap();
+    let child = faultline()
+        .arg("test")
+        .args(["--results", tmp.path().to_str().unwrap()])
+        .args([
+            "--time-limit",
+            "60",
+            "--nemesis-interval",
+            "1",
+            "--seed",
+            "15",
+        ])
+        .args(["--name", "twice"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let hist = wait_for_fault(&tmp.path().join("twice"));
+    let slot = slot_of(child.id());
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    let sent = Instant::now();
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(
+        sent.elapsed() < Duration::from_secs(5),
+        "a second Ctrl-C must not wait for the heal"
+    );
+    assert_eq!(o.status.code(), Some(255), "{}", text(&o));
+    assert!(text(&o).contains("interrupted twice"), "{}", text(&o));
+    assert!(text(&o).contains("faultline heal"), "{}", text(&o));
+    // What was recorded is kept and readable.
+    let o = faultline()
+        .args(["check", hist.to_str().unwrap(), "--workload", "set"])
+        .output()
+        .unwrap();
+    assert!(matches!(o.status.code(), Some(0..=2)), "{}", text(&o));
+    // `faultline heal` finishes the job the second Ctrl-C skipped (the
+    // first may already have removed some of it).
+    let o = faultline().arg("heal").output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        namespaces_of(&format!("fl{slot}-")).is_empty(),
+        "namespaces left after heal"
+    );
+    assert!(!Path::new(&format!("/run/faultline/clusters/slot-{slot}.json")).exists());
+}
+
+#[test]
 fn netem_runs_where_the_kernel_has_it_and_says_so_where_not() {
     require_root();
     let tmp = tempfile::tempdir().unwrap();
