@@ -53,7 +53,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::common::{count, index_of, list, secs, short_json, FxMap, Pairer};
+use crate::common::{count, index_of, list, secs, FxMap, Pairer};
 use crate::history::{History, Op, OpType, Process};
 use crate::raw::{OpLike, Val};
 use crate::stats::Quantiles;
@@ -145,32 +145,47 @@ pub fn check(history: &History) -> CheckResult {
 
 #[derive(Default)]
 struct KeyConv {
-    /// (replica id, latest value, reads of it).
-    latest: Vec<(u32, Value, u32)>,
+    /// The key.
+    name: String,
+    /// (replica id, latest value as canonical JSON text, reads of it).
+    latest: Vec<(u32, String, u32)>,
     /// Time of the read from which the latest values agree.
     agree_since: Option<u64>,
+    /// The replicas (ids into `named`) asked for this key by name after the
+    /// heal: a key's replicas are those read for it, so a node that does
+    /// not hold the key (outside its preference list) is not missing it.
+    /// Empty: no invocation named a node for it.
+    asked: Vec<u32>,
+}
+
+/// What an open local read is waiting with: the node its invocation named
+/// (an id into `named`), and its key's id with the table generation it
+/// belongs to (the table is cleared at every heal and fault).
+#[derive(Clone, Copy)]
+struct OpenRead {
+    named: Option<u32>,
+    key: Option<(u32, u32)>,
 }
 
 /// The online convergence checker.
 #[derive(Default)]
 pub struct Convergence {
-    /// Per open local read, the node its invocation named (an id into
-    /// `named`).
-    pairer: Pairer<Option<u32>>,
+    /// Per open local read, what its invocation said.
+    pairer: Pairer<OpenRead>,
     /// Every node name an invocation gave, interned (never cleared).
     named_ids: FxMap<String, u32>,
     named: Vec<String>,
     position: u64,
     node_ids: FxMap<String, u32>,
     nodes: Vec<String>,
-    keys: FxMap<String, KeyConv>,
+    /// Keys by name, ids into `keys`.
+    key_ids: FxMap<String, u32>,
+    keys: Vec<KeyConv>,
+    /// Bumped whenever `keys` is cleared, so that ids held by open reads
+    /// from before are not trusted.
+    generation: u32,
     /// Replicas (by id) that answered a dump read after the heal.
     dumped: Vec<bool>,
-    /// Per key, the replicas (by name) that were asked for it after the
-    /// heal: a key's replicas are those read for it, so a node that does
-    /// not hold the key (outside its preference list) is not missing it.
-    /// (Node names as ids into `named`.)
-    asked: FxMap<String, Vec<u32>>,
     a: ConvergenceAnalysis,
 }
 
@@ -197,10 +212,11 @@ impl Convergence {
             let heal = is_heal(op.f());
             if heal || is_fault_start(op.f()) {
                 self.keys.clear();
+                self.key_ids.clear();
+                self.generation = self.generation.wrapping_add(1);
                 self.node_ids.clear();
                 self.nodes.clear();
                 self.dumped.clear();
-                self.asked.clear();
                 self.a.read_count = 0;
                 self.a.max_rounds = 0;
                 self.a.faulted_at_end = !heal;
@@ -224,18 +240,23 @@ impl Convergence {
                     id
                 }
             });
-            if let (Some(node), Some((k, _))) = (named, op.value().pair()) {
-                let k = k.key_text();
-                let asked = match self.asked.get_mut(&*k) {
-                    Some(a) => a,
-                    None => self.asked.entry(k.into_owned()).or_default(),
-                };
-                if !asked.contains(&node) {
-                    asked.push(node);
+            let mut key = None;
+            if let Some((k, _)) = op.value().pair() {
+                let id = self.key_id(k);
+                key = Some((self.generation, id));
+                if let Some(node) = named {
+                    let asked = &mut self.keys[id as usize].asked;
+                    if !asked.contains(&node) {
+                        asked.push(node);
+                    }
                 }
             }
-            self.pairer
-                .invoke(op.process(), pos as usize, op.time(), named);
+            self.pairer.invoke(
+                op.process(),
+                pos as usize,
+                op.time(),
+                OpenRead { named, key },
+            );
             return;
         }
         let Some(open) = self.pairer.complete(op.process()) else {
@@ -244,7 +265,7 @@ impl Convergence {
         if op.kind() != OpType::Ok {
             return;
         }
-        let invoked_on = open.data.map(|id| self.named[id as usize].as_str());
+        let invoked_on = open.data.named.map(|id| self.named[id as usize].as_str());
         let Some(node) = op.node().or(invoked_on) else {
             self.a.no_node_count += 1;
             return;
@@ -260,7 +281,17 @@ impl Convergence {
         };
         let value = op.value();
         if let Some((k, v)) = value.pair() {
-            self.record(node, k, v, op.time());
+            // The invocation's key, when the completion names the same one
+            // (no second lookup), else the completion's.
+            let id = match open.data.key {
+                Some((g, id))
+                    if g == self.generation && self.keys[id as usize].name == *k.key_text() =>
+                {
+                    id
+                }
+                _ => self.key_id(k),
+            };
+            self.record(node, id, v, op.time());
         } else if value.is_object() {
             if self.dumped.len() <= node as usize {
                 self.dumped.resize(node as usize + 1, false);
@@ -269,7 +300,8 @@ impl Convergence {
             if let Value::Object(m) = &*value.to_value() {
                 for (k, v) in m {
                     let k = Value::String(k.clone());
-                    self.record(node, Val::Json(&k), Val::Json(v), op.time());
+                    let id = self.key_id(Val::Json(&k));
+                    self.record(node, id, Val::Json(v), op.time());
                 }
             }
         } else {
@@ -277,21 +309,35 @@ impl Convergence {
         }
     }
 
-    fn record(&mut self, node: u32, k: Val<'_>, v: Val<'_>, time: u64) {
-        self.a.read_count += 1;
+    /// The id of key `k`, added to the table if new.
+    fn key_id(&mut self, k: Val<'_>) -> u32 {
         let k = k.key_text();
-        let kc = match self.keys.get_mut(&*k) {
-            Some(kc) => kc,
-            None => self.keys.entry(k.into_owned()).or_default(),
-        };
+        if let Some(&id) = self.key_ids.get(&*k) {
+            return id;
+        }
+        let id = self.keys.len() as u32;
+        self.key_ids.insert(k.to_string(), id);
+        self.keys.push(KeyConv {
+            name: k.into_owned(),
+            ..Default::default()
+        });
+        id
+    }
+
+    fn record(&mut self, node: u32, key: u32, v: Val<'_>, time: u64) {
+        self.a.read_count += 1;
+        let kc = &mut self.keys[key as usize];
         match kc.latest.iter_mut().find(|(n, ..)| *n == node) {
             Some(entry) => {
-                entry.1 = v.to_value().into_owned();
+                entry.1.clear();
+                v.canonical_into(&mut entry.1);
                 entry.2 += 1;
                 self.a.max_rounds = self.a.max_rounds.max(entry.2 as usize);
             }
             None => {
-                kc.latest.push((node, v.to_value().into_owned(), 1));
+                let mut text = String::new();
+                v.canonical_into(&mut text);
+                kc.latest.push((node, text, 1));
                 self.a.max_rounds = self.a.max_rounds.max(1);
             }
         }
@@ -310,15 +356,21 @@ impl Convergence {
         let mut a = self.a;
         a.replicas = self.nodes.clone();
         a.replicas.sort();
-        a.key_count = self.keys.len();
-        let mut keys: Vec<(String, KeyConv)> = self.keys.into_iter().collect();
-        keys.sort_by(|x, y| x.0.cmp(&y.0));
+        // Keys some replica answered for (an invocation alone does not count).
+        let mut keys: Vec<KeyConv> = self
+            .keys
+            .into_iter()
+            .filter(|k| !k.latest.is_empty())
+            .collect();
+        a.key_count = keys.len();
+        keys.sort_by(|x, y| x.name.cmp(&y.name));
         let mut times = Vec::new();
-        for (key, kc) in keys {
+        for kc in keys {
+            let key = kc.name.clone();
             let values = || {
                 kc.latest
                     .iter()
-                    .map(|(n, v, _)| (self.nodes[*n as usize].clone(), short_json(v)))
+                    .map(|(n, v, _)| (self.nodes[*n as usize].clone(), short_text(v)))
                     .collect::<BTreeMap<_, _>>()
             };
             // A replica whose dump lacks the key has no value for it.
@@ -326,7 +378,7 @@ impl Convergence {
             // Replicas expected to hold the key: those asked for it by name
             // (plus dump readers), or, when invocations did not name keys,
             // every replica that read anything.
-            let asked = self.asked.get(&key);
+            let asked = (!kc.asked.is_empty()).then_some(&kc.asked);
             let expected = |n: u32| {
                 asked.is_none_or(|a| {
                     a.iter()
@@ -352,7 +404,7 @@ impl Convergence {
             };
             let agreed = kc
                 .agree_since
-                .filter(|_| !absent_in_dump || kc.latest.iter().all(|(_, v, _)| v.is_null()));
+                .filter(|_| !absent_in_dump || kc.latest.iter().all(|(_, v, _)| v == "null"));
             match agreed {
                 None => {
                     a.divergent_count += 1;
@@ -388,6 +440,15 @@ impl Convergence {
     /// The verdict on everything observed so far.
     pub fn finish(self) -> CheckResult {
         self.analysis().to_result()
+    }
+}
+
+/// JSON text cut at 40 characters, as `common::short_json` does for a value.
+fn short_text(s: &str) -> String {
+    if s.chars().count() > 40 {
+        s.chars().take(40).collect::<String>() + "…"
+    } else {
+        s.to_string()
     }
 }
 

@@ -308,6 +308,38 @@ impl<'a> Val<'a> {
         }
     }
 
+    /// Appends the value as canonical JSON text (what `Value::to_string`
+    /// of the parsed value gives), so that two values are equal exactly when
+    /// their texts are: the raw text itself for the shapes faultline writes
+    /// (integers, `null`, booleans, strings without escapes), else a parse
+    /// and re-serialization.
+    pub fn canonical_into(self, out: &mut String) {
+        if let Val::Raw(s) = self {
+            let t = trim(s);
+            let b = t.as_bytes();
+            let simple = match b.first() {
+                Some(b'-' | b'0'..=b'9') => {
+                    // Not "-0": serde_json reads it as a float.
+                    strict_i64(b).is_some() && !t.starts_with("-0")
+                }
+                Some(b'"') => {
+                    b.len() >= 2
+                        && b[b.len() - 1] == b'"'
+                        && !b[1..b.len() - 1]
+                            .iter()
+                            .any(|&c| c == b'\\' || c == b'"' || c < 0x20 || c >= 0x7f)
+                }
+                _ => matches!(t, "null" | "true" | "false"),
+            };
+            if simple {
+                out.push_str(t);
+                return;
+            }
+        }
+        use std::fmt::Write;
+        let _ = write!(out, "{}", self.to_value());
+    }
+
     /// As [`crate::common::short_json`].
     pub fn short_json(self) -> String {
         crate::common::short_json(&self.to_value())
@@ -325,6 +357,38 @@ impl<'a> Val<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn canonical_text_is_the_parsed_values_text() {
+        for raw in [
+            "12",
+            "-7",
+            "0",
+            "-0",
+            "1.0",
+            "1e3",
+            " 5 ",
+            "null",
+            "true",
+            "false",
+            "\"ab\"",
+            "\"a\\u0041\"",
+            "\"é\"",
+            "\"tab\\t\"",
+            "[1, 2]",
+            "{\"b\": 1, \"a\": [null]}",
+            "18446744073709551615",
+            "-9223372036854775808",
+        ] {
+            let mut text = String::new();
+            Val::Raw(raw).canonical_into(&mut text);
+            let parsed: Value = serde_json::from_str(raw).unwrap();
+            assert_eq!(text, parsed.to_string(), "{raw}");
+            let mut again = String::new();
+            Val::Json(&parsed).canonical_into(&mut again);
+            assert_eq!(again, text, "{raw}");
+        }
+    }
 
     #[test]
     fn raw_accessors_answer_as_the_parsed_value_does() {
