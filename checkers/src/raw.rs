@@ -327,7 +327,7 @@ impl<'a> Val<'a> {
                         && b[b.len() - 1] == b'"'
                         && !b[1..b.len() - 1]
                             .iter()
-                            .any(|&c| c == b'\\' || c == b'"' || c < 0x20 || c >= 0x7f)
+                            .any(|&c| c == b'\\' || c == b'"' || !(0x20..0x7f).contains(&c))
                 }
                 _ => matches!(t, "null" | "true" | "false"),
             };
