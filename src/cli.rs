@@ -201,6 +201,11 @@ pub struct BenchArgs {
     /// The ringkv binary (default: next to faultline).
     #[arg(long)]
     pub ringkv_bin: Option<PathBuf>,
+    /// Measure faultline's own overhead instead: adds through the harness
+    /// (history recorded) against a bare client, same ringkv, same
+    /// concurrency (`--duration` per phase).
+    #[arg(long)]
+    pub overhead: bool,
 }
 
 /// `faultline check` arguments.
@@ -339,6 +344,24 @@ pub fn main() -> i32 {
 }
 
 fn bench(a: BenchArgs) -> anyhow::Result<i32> {
+    if a.overhead {
+        let cfg = crate::bench::overhead::OverheadConfig {
+            duration: std::time::Duration::from_secs_f64(a.duration.max(0.1)),
+            concurrency: a.concurrency as usize,
+            rounds: 2,
+            ringkv_bin: crate::db::find_ringkv(a.ringkv_bin.as_deref())?,
+        };
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
+        let o = rt.block_on(crate::bench::overhead::run(&cfg))?;
+        print!("{}", crate::bench::overhead::table(&o));
+        if let Some(path) = &a.json {
+            std::fs::write(path, serde_json::to_string_pretty(&o)?)
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
+        return Ok(exit::VALID);
+    }
     let stores: Vec<&str> = a.stores.split(',').map(str::trim).collect();
     if let Some(bad) = stores.iter().find(|s| !["ringkv", "etcd"].contains(s)) {
         return Err(UsageError(format!(

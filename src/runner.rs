@@ -646,7 +646,10 @@ impl Worker {
     }
 }
 
-async fn invoke(
+/// Runs one op through `client` as a worker does: records the invocation,
+/// waits at most `hard_cap`, records the completion (shared with the
+/// overhead benchmark, so that it measures exactly this path).
+pub(crate) async fn invoke(
     client: &dyn Client,
     op: &workloads::Invocation,
     process: u64,

@@ -72,3 +72,53 @@ fn bench_measures_ringkv_per_fsync_policy_and_etcd_beside_it() {
     assert_eq!(bad.status.code(), Some(254));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("redis"));
 }
+
+#[test]
+fn overhead_bench_prints_both_rates_their_ratio_and_the_writers_speed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let json = tmp.path().join("overhead.json");
+    let o = faultline()
+        .args([
+            "bench",
+            "--overhead",
+            "--duration",
+            "1",
+            "--concurrency",
+            "4",
+        ])
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    for line in [
+        "bare client (no history)",
+        "through the harness (history recorded)",
+        "ratio harness / bare",
+        "history writer alone",
+    ] {
+        assert!(out.contains(line), "{line:?} missing:\n{out}");
+    }
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let (bare, harness) = (
+        r["bare_ops_per_s"].as_f64().unwrap(),
+        r["harness_ops_per_s"].as_f64().unwrap(),
+    );
+    assert!(bare > 10.0 && harness > 10.0, "{out}");
+    // The ratio is what the two rates say (its size depends on the machine:
+    // README reports a quiet run; this only checks the arithmetic).
+    assert!((r["ratio"].as_f64().unwrap() - harness / bare).abs() < 1e-9);
+    assert_eq!(r["errors"], serde_json::json!([0, 0]), "{out}");
+    // The writer alone is far faster than any run needs.
+    assert!(
+        r["history_lines_per_s"].as_f64().unwrap() > 10.0 * 2.0 * harness,
+        "{out}"
+    );
+}

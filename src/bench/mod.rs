@@ -13,6 +13,11 @@
 //! The stores are real processes with their data on disk in a temporary
 //! directory: `ringkv` built beside faultline, and Debian's `etcd-server`
 //! (etcd 3.4) through its v3 JSON gateway. No root is needed.
+//!
+//! [`overhead`] measures faultline itself: what recording a history costs
+//! against a bare client on the same ringkv.
+
+pub mod overhead;
 
 use anyhow::{bail, Context, Result};
 use base64::Engine;
@@ -243,7 +248,10 @@ fn http_client() -> Result<reqwest::Client> {
         .build()?)
 }
 
-async fn bench_ringkv(cfg: &BenchConfig, fsync: &str, dir: &Path) -> Result<Row> {
+/// A three-node ringkv cluster on loopback (N = 3, R = W = 2) with the
+/// given fsync policy, its data under `dir`; up and answering when this
+/// returns. Its processes die with the returned guard.
+async fn start_ringkv(bin: &Path, fsync: &str, dir: &Path) -> Result<(Procs, Vec<String>)> {
     let ports = free_ports(3)?;
     let addrs: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
     let mut nodes = String::new();
@@ -265,19 +273,25 @@ async fn bench_ringkv(cfg: &BenchConfig, fsync: &str, dir: &Path) -> Result<Row>
         )?;
         let log = std::fs::File::create(data.join("ringkv.log"))?;
         procs.0.push(
-            Command::new(&cfg.ringkv_bin)
+            Command::new(bin)
                 .arg("--config")
                 .arg(&config)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(log)
                 .spawn()
-                .with_context(|| format!("starting {}", cfg.ringkv_bin.display()))?,
+                .with_context(|| format!("starting {}", bin.display()))?,
         );
     }
     let http = http_client()?;
     let health: Vec<String> = addrs.iter().map(|a| format!("http://{a}/health")).collect();
     wait_up(&http, &health, "ringkv").await?;
+    Ok((procs, addrs))
+}
+
+async fn bench_ringkv(cfg: &BenchConfig, fsync: &str, dir: &Path) -> Result<Row> {
+    let (procs, addrs) = start_ringkv(&cfg.ringkv_bin, fsync, dir).await?;
+    let http = http_client()?;
     let target: Arc<dyn Target> = Arc::new(RingkvTarget { http, addrs });
     let put = phase(target.clone(), 3, cfg, true).await;
     let get = phase(target, 3, cfg, false).await;
