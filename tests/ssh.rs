@@ -1,0 +1,778 @@
+//! `SshControl` against real OpenSSH servers: one `sshd -D` per network
+//! namespace (198.18.0.0/15, on a bridge of its own), each with a host key,
+//! an authorized key and a known_hosts file generated here. Exit statuses
+//! and signals, large outputs, hostile argv words, timeouts, daemons, files,
+//! the nemesis session, and every setup error's one-line message.
+//!
+//! Needs root and `sshd` (Debian's openssh-server), as CI has. Each test
+//! builds its own lab; a lab kills its sshd and deletes its namespaces on
+//! drop, so also on failure and panic.
+
+use faultline::control::netns::{LocalNetwork, Subnet, DEFAULT_SUBNET};
+use faultline::control::ssh::{HostKeyPolicy, Privilege, SshControl, SshNode, SshOptions};
+use faultline::control::{Control, ControlError, DaemonSpec, Signal};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const SSHD: &str = "/usr/sbin/sshd";
+
+fn sh(cmd: &str, args: &[&str]) -> String {
+    let out = Command::new(cmd).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn keygen(path: &Path) -> String {
+    sh(
+        "ssh-keygen",
+        &[
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-C",
+            "faultline-test",
+            "-f",
+        ]
+        .into_iter()
+        .chain([path.to_str().unwrap()])
+        .collect::<Vec<_>>(),
+    );
+    std::fs::read_to_string(path.with_extension("pub")).unwrap()
+}
+
+/// N sshd nodes, torn down on drop.
+struct Lab {
+    network: LocalNetwork,
+    dir: tempfile::TempDir,
+    sshd: Vec<Option<Child>>,
+    /// The authorized client key.
+    key: PathBuf,
+    /// known_hosts naming every node's key.
+    known_hosts: PathBuf,
+    /// Each node's host public key (`ssh-ed25519 AAAA... comment`).
+    host_keys: Vec<String>,
+}
+
+impl Lab {
+    fn new(n: usize) -> Lab {
+        Lab::with(n, "")
+    }
+
+    /// `extra` goes into every sshd config, before (so over) the defaults.
+    fn with(n: usize, extra: &str) -> Lab {
+        assert!(
+            nix::unistd::geteuid().is_root(),
+            "the SSH tests build namespaces and run sshd: run them as root"
+        );
+        assert!(
+            Path::new(SSHD).is_file(),
+            "{SSHD} is missing: apt-get install openssh-server"
+        );
+        std::fs::create_dir_all("/run/sshd").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        // sshd reads authorized_keys as the login user: let others in.
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let names: Vec<String> = (1..=n).map(|i| format!("n{i}")).collect();
+        let subnet: Subnet = DEFAULT_SUBNET.parse().unwrap();
+        let network = LocalNetwork::create(&names, subnet, dir.path()).unwrap();
+        let key = dir.path().join("id_client");
+        let client_pub = keygen(&key);
+        let authorized = dir.path().join("authorized_keys");
+        std::fs::write(&authorized, &client_pub).unwrap();
+        std::fs::set_permissions(&authorized, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let mut lab = Lab {
+            network,
+            known_hosts: dir.path().join("known_hosts"),
+            key,
+            host_keys: Vec::new(),
+            sshd: Vec::new(),
+            dir,
+        };
+        let mut kh = String::new();
+        for (i, node) in lab.network.nodes.clone().iter().enumerate() {
+            let host_key = lab.dir.path().join(format!("host_{}", node.name));
+            let public = keygen(&host_key);
+            kh.push_str(&format!("{} {}", node.ip, public));
+            lab.host_keys.push(public.trim().to_string());
+            let cfg = lab.dir.path().join(format!("sshd_{}.conf", node.name));
+            std::fs::write(
+                &cfg,
+                // sshd keeps the first value it reads: `extra` goes first.
+                format!(
+                    "{extra}\nListenAddress {ip}:22\nHostKey {hk}\nPidFile {dir}/sshd_{name}.pid\n\
+                     AuthorizedKeysFile {auth}\nPermitRootLogin yes\nPasswordAuthentication no\n\
+                     KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n\
+                     Subsystem sftp internal-sftp\nMaxStartups 100\nMaxSessions 20\n\
+                     LogLevel VERBOSE\n",
+                    ip = node.ip,
+                    hk = host_key.display(),
+                    dir = lab.dir.path().display(),
+                    name = node.name,
+                    auth = authorized.display(),
+                ),
+            )
+            .unwrap();
+            lab.sshd.push(None);
+            lab.start_sshd(i);
+        }
+        std::fs::write(&lab.known_hosts, kh).unwrap();
+        lab
+    }
+
+    fn start_sshd(&mut self, i: usize) {
+        let node = &self.network.nodes[i];
+        let cfg = self.dir.path().join(format!("sshd_{}.conf", node.name));
+        let log =
+            std::fs::File::create(self.dir.path().join(format!("sshd_{}.log", node.name))).unwrap();
+        let child = Command::new("ip")
+            .args(["netns", "exec", &node.netns, SSHD, "-D", "-e", "-f"])
+            .arg(&cfg)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.sshd[i] = Some(child);
+        let addr = std::net::SocketAddr::from((node.ip, 22));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "sshd on {} did not listen within 10 s: {}",
+                node.name,
+                self.sshd_log(i)
+            );
+            std::thread::sleep(Duration::from_millis(30));
+        }
+    }
+
+    fn stop_sshd(&mut self, i: usize) {
+        if let Some(mut c) = self.sshd[i].take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    fn sshd_log(&self, i: usize) -> String {
+        let name = &self.network.nodes[i].name;
+        std::fs::read_to_string(self.dir.path().join(format!("sshd_{name}.log")))
+            .unwrap_or_default()
+    }
+
+    fn ip(&self, i: usize) -> String {
+        self.network.nodes[i].ip.to_string()
+    }
+
+    fn nodes(&self) -> Vec<SshNode> {
+        self.network
+            .nodes
+            .iter()
+            .map(|n| SshNode::new(&n.name, n.ip.to_string(), 22))
+            .collect()
+    }
+
+    fn opts(&self) -> SshOptions {
+        SshOptions {
+            private_key: Some(self.key.clone()),
+            host_keys: HostKeyPolicy::Check(self.known_hosts.clone()),
+            connect_timeout: Duration::from_secs(3),
+            io_timeout: Duration::from_secs(20),
+            ..SshOptions::default()
+        }
+    }
+
+    fn control(&self) -> SshControl {
+        SshControl::new(self.nodes(), self.opts())
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for i in 0..self.sshd.len() {
+            self.stop_sshd(i);
+        }
+        let _ = self.network.teardown();
+    }
+}
+
+fn argv(words: &[&str]) -> Vec<String> {
+    words.iter().map(|s| s.to_string()).collect()
+}
+
+const T: Duration = Duration::from_secs(20);
+
+#[test]
+fn exec_reports_output_status_and_signals() {
+    let lab = Lab::new(1);
+    let c = lab.control();
+    let out = c.exec("n1", &argv(&["echo", "hello"]), T).unwrap();
+    assert_eq!(out.stdout, "hello\n");
+    assert_eq!(out.status, 0);
+    // The command runs inside the node's namespace, on its address.
+    let out = c.exec("n1", &argv(&["ip", "-4", "-o", "addr"]), T).unwrap();
+    assert!(out.stdout.contains(&lab.ip(0)), "{}", out.stdout);
+
+    let e = c
+        .exec(
+            "n1",
+            &argv(&["sh", "-c", "echo out; echo oops >&2; exit 3"]),
+            T,
+        )
+        .unwrap_err();
+    match &e {
+        ControlError::Failed {
+            node,
+            status,
+            stderr,
+            ..
+        } => {
+            assert_eq!(*status, 3);
+            assert_eq!(stderr, "oops");
+            assert_eq!(node, &format!("n1 ({}:22)", lab.ip(0)));
+        }
+        e => panic!("expected Failed, got {e}"),
+    }
+    // A process killed by a signal is no success, whatever libssh2's
+    // exit_status says (0).
+    let e = c
+        .exec("n1", &argv(&["sh", "-c", "kill -KILL $$"]), T)
+        .unwrap_err();
+    match &e {
+        ControlError::Failed { status, stderr, .. } => {
+            assert_eq!(*status, -1, "{e}");
+            assert!(stderr.contains("SIGKILL"), "{e}");
+        }
+        e => panic!("expected Failed, got {e}"),
+    }
+    // `exit 137` is an exit status, not a signal.
+    let e = c
+        .exec("n1", &argv(&["sh", "-c", "exit 137"]), T)
+        .unwrap_err();
+    assert!(
+        matches!(&e, ControlError::Failed { status: 137, stderr, .. } if !stderr.contains("signal")),
+        "{e}"
+    );
+    // An unknown program is a failure naming it.
+    let e = c
+        .exec("n1", &argv(&["no-such-program-faultline"]), T)
+        .unwrap_err();
+    assert!(
+        matches!(&e, ControlError::Failed { status: 127, .. }),
+        "{e}"
+    );
+    assert!(e.to_string().contains("no-such-program-faultline"), "{e}");
+}
+
+#[test]
+fn large_stdout_and_stderr_do_not_deadlock() {
+    let lab = Lab::new(1);
+    let c = lab.control();
+    let started = Instant::now();
+    // stderr first and big: a reader blocked on stdout alone would stall.
+    let script = "head -c 3000000 /dev/zero | tr '\\0' e >&2; \
+                  head -c 5000000 /dev/zero | tr '\\0' o; \
+                  head -c 100000 /dev/zero | tr '\\0' E >&2";
+    let out = c.exec("n1", &argv(&["sh", "-c", script]), T).unwrap();
+    assert_eq!(out.stdout.len(), 5_000_000);
+    assert!(out.stdout.bytes().all(|b| b == b'o'));
+    assert_eq!(out.stderr.len(), 3_100_000);
+    assert!(out.stderr.starts_with("eee") && out.stderr.ends_with("EEE"));
+    assert!(started.elapsed() < Duration::from_secs(15));
+}
+
+#[test]
+fn hostile_words_arrive_verbatim() {
+    let lab = Lab::new(1);
+    let c = lab.control();
+    let marker = lab.dir.path().join("pwned");
+    let m = marker.display().to_string();
+    let words: Vec<String> = vec![
+        "with space".into(),
+        "it's".into(),
+        "\"dq\"".into(),
+        format!("$(touch {m})"),
+        format!("`touch {m}`"),
+        format!("; touch {m}"),
+        format!("&& touch {m}"),
+        format!("line\ntouch {m}"),
+        "$HOME".into(),
+        "back\\slash".into(),
+        "*".into(),
+        "".into(),
+        "-n".into(),
+        "é".into(),
+    ];
+    let mut cmd = argv(&["printf", "%s\\0"]);
+    cmd.extend(words.iter().cloned());
+    let out = c.exec("n1", &cmd, T).unwrap();
+    let got: Vec<&str> = out.stdout.split('\0').collect();
+    assert_eq!(got.len(), words.len() + 1, "{:?}", out.stdout);
+    assert_eq!(
+        &got[..words.len()],
+        &words.iter().map(String::as_str).collect::<Vec<_>>()[..]
+    );
+    assert!(!marker.exists(), "a word was run as a command");
+}
+
+#[test]
+fn a_timeout_fires_is_reported_and_kills_the_remote_command() {
+    let lab = Lab::new(1);
+    let c = lab.control();
+    let started = Instant::now();
+    let e = c
+        .exec("n1", &argv(&["sleep", "47.25"]), Duration::from_secs(1))
+        .unwrap_err();
+    let took = started.elapsed();
+    match &e {
+        ControlError::Timeout {
+            node,
+            command,
+            timeout,
+        } => {
+            assert!(node.starts_with("n1 ("), "{e}");
+            assert_eq!(command, "sleep 47.25");
+            assert_eq!(*timeout, Duration::from_secs(1));
+        }
+        e => panic!("expected Timeout, got {e}"),
+    }
+    assert!(took < Duration::from_secs(3), "took {took:?}");
+    // The remote `timeout` kills the command soon after.
+    let deadline = Instant::now() + Duration::from_secs(8);
+    while let Some(pid) = find_process("sleep\u{0}47.25\u{0}") {
+        assert!(Instant::now() < deadline, "sleep still running: pid {pid}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The control recovers: a fresh session.
+    assert_eq!(
+        c.exec("n1", &argv(&["echo", "ok"]), T).unwrap().stdout,
+        "ok\n"
+    );
+}
+
+#[test]
+fn daemons_start_detached_with_pid_file_and_take_signals() {
+    let lab = Lab::new(1);
+    let c = lab.control();
+    let log = lab.dir.path().join("daemon.log");
+    let spec = DaemonSpec {
+        argv: argv(&["sh", "-c", "echo started $GREETING; exec sleep 1000"]),
+        log_file: log.clone(),
+        env: vec![("GREETING".into(), "hello world; $(x)".into())],
+    };
+    let started = Instant::now();
+    let pid = c.start_daemon("n1", &spec).unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "start_daemon must not wait for the daemon"
+    );
+    let pid_file = std::fs::read_to_string(lab.dir.path().join("daemon.log.pid")).unwrap();
+    assert_eq!(pid_file.trim(), pid.to_string());
+    assert!(c.is_alive("n1", pid));
+    // The pid is the daemon's own (shared pid namespace: visible here), in a
+    // session of its own.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
+        .unwrap_or_default()
+        .starts_with("sleep")
+    {
+        assert!(Instant::now() < deadline, "the daemon never became `sleep`");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let sid = nix::unistd::getsid(Some(nix::unistd::Pid::from_raw(pid as i32))).unwrap();
+    assert_eq!(
+        sid.as_raw(),
+        pid as i32,
+        "setsid: the daemon leads its session"
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("started hello world; $(x)")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "log: {:?}",
+            std::fs::read_to_string(&log)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    c.signal("n1", pid, Signal::SIGSTOP).unwrap();
+    assert_eq!(proc_state(pid), Some('T'));
+    assert!(c.is_alive("n1", pid), "a stopped process is alive");
+    c.signal("n1", pid, Signal::SIGCONT).unwrap();
+    assert_ne!(proc_state(pid), Some('T'));
+    c.signal("n1", pid, Signal::SIGKILL).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while c.is_alive("n1", pid) {
+        assert!(Instant::now() < deadline, "still alive after SIGKILL");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Signalling a process that does not exist is an error naming the node.
+    let absent = (100_000..4_000_000u32)
+        .rev()
+        .find(|p| !Path::new(&format!("/proc/{p}")).exists())
+        .unwrap();
+    assert!(!c.is_alive("n1", absent));
+    let e = c.signal("n1", absent, Signal::SIGTERM).unwrap_err();
+    assert!(e.to_string().starts_with("on n1 ("), "{e}");
+}
+
+/// A live (not zombie) process whose command line is exactly `cmdline`
+/// (NUL-separated).
+fn find_process(cmdline: &str) -> Option<u32> {
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+        let c = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        (c == cmdline.as_bytes() && proc_state(pid) != Some('Z')).then_some(pid)
+    })
+}
+
+fn proc_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?.1.trim_start().chars().next()
+}
+
+#[test]
+fn files_go_up_and_down_intact() {
+    let lab = Lab::new(1);
+    let c = lab.control();
+    let d = lab.dir.path();
+    // Binary, every byte value, bigger than one SFTP packet.
+    let data: Vec<u8> = (0..3_000_000u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    let local = d.join("blob");
+    std::fs::write(&local, &data).unwrap();
+    std::fs::set_permissions(&local, std::fs::Permissions::from_mode(0o750)).unwrap();
+    let remote = d.join("remote dir");
+    std::fs::create_dir(&remote).unwrap();
+    let remote_file = remote.join("blob 'copy'");
+    c.upload("n1", &local, &remote_file).unwrap();
+    assert_eq!(std::fs::read(&remote_file).unwrap(), data);
+    let mode = std::fs::metadata(&remote_file)
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o750);
+    // Replacing a file works, and leaves no temporary file behind.
+    c.upload("n1", &local, &remote_file).unwrap();
+    assert_eq!(std::fs::read_dir(&remote).unwrap().count(), 1);
+    let back = d.join("back");
+    c.download("n1", &remote_file, &back).unwrap();
+    assert_eq!(std::fs::read(&back).unwrap(), data);
+    c.write_file("n1", &remote.join("offset"), "+1.5s\n")
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(remote.join("offset")).unwrap(),
+        "+1.5s\n"
+    );
+    c.write_file("n1", &remote.join("offset"), "0\n").unwrap();
+    assert_eq!(
+        std::fs::read_to_string(remote.join("offset")).unwrap(),
+        "0\n"
+    );
+    let e = c
+        .download("n1", &d.join("missing"), &d.join("x"))
+        .unwrap_err();
+    assert!(e.to_string().starts_with("n1 ("), "{e}");
+    assert!(e.to_string().contains("missing"), "{e}");
+    let e = c
+        .upload("n1", &local, Path::new("/nonexistent-dir/f"))
+        .unwrap_err();
+    assert!(e.to_string().contains("/nonexistent-dir"), "{e}");
+}
+
+#[test]
+fn the_nemesis_session_is_free_while_the_others_are_busy() {
+    let lab = Lab::new(1);
+    let c = SshControl::new(
+        lab.nodes(),
+        SshOptions {
+            sessions_per_node: 1,
+            ..lab.opts()
+        },
+    );
+    let nemesis = c.nemesis_view();
+    // Connect both first, so the timing below measures only waiting.
+    c.exec("n1", &argv(&["true"]), T).unwrap();
+    nemesis.exec("n1", &argv(&["true"]), T).unwrap();
+    std::thread::scope(|s| {
+        let busy = s.spawn(|| c.exec("n1", &argv(&["sleep", "3"]), T));
+        std::thread::sleep(Duration::from_millis(300));
+        let started = Instant::now();
+        let out = nemesis.exec("n1", &argv(&["echo", "healed"]), T).unwrap();
+        assert_eq!(out.stdout, "healed\n");
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "the nemesis waited {:?} behind a slow command",
+            started.elapsed()
+        );
+        // The ordinary pool (one session) is busy: a second ordinary call
+        // waits for it.
+        let started = Instant::now();
+        c.exec("n1", &argv(&["true"]), T).unwrap();
+        assert!(started.elapsed() > Duration::from_secs(1));
+        busy.join().unwrap().unwrap();
+    });
+}
+
+#[test]
+fn many_parallel_commands_share_the_pool() {
+    let lab = Lab::new(2);
+    let c = SshControl::connect(lab.nodes(), lab.opts()).unwrap();
+    assert_eq!(c.privilege("n1").unwrap(), Privilege::Root);
+    std::thread::scope(|s| {
+        let hs: Vec<_> = (0..16)
+            .map(|i| {
+                let c = &c;
+                s.spawn(move || {
+                    let node = if i % 2 == 0 { "n1" } else { "n2" };
+                    let out = c.exec(node, &argv(&["echo", &i.to_string()]), T).unwrap();
+                    assert_eq!(out.stdout.trim(), i.to_string());
+                })
+            })
+            .collect();
+        hs.into_iter().for_each(|h| h.join().unwrap());
+    });
+}
+
+fn assert_one_line(e: &ControlError, node: &str, words: &[&str]) -> String {
+    let m = e.to_string();
+    assert!(!m.contains('\n'), "not one line: {m}");
+    assert!(m.contains(node), "does not name {node}: {m}");
+    for w in words {
+        assert!(m.contains(w), "no {w:?} in: {m}");
+    }
+    m
+}
+
+#[test]
+fn unreachable_nodes_are_named_with_the_fix() {
+    let mut lab = Lab::new(2);
+    // Nothing listens: refused at once.
+    lab.stop_sshd(0);
+    let n1 = format!("n1 ({}:22)", lab.ip(0));
+    let started = Instant::now();
+    let e = SshControl::connect(lab.nodes(), lab.opts()).err().unwrap();
+    assert!(matches!(e, ControlError::Unreachable { .. }), "{e}");
+    assert_one_line(&e, &n1, &["refused", "sshd listens on port 22"]);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // Packets dropped: the connect timeout bounds the wait.
+    let ns = lab.network.nodes[1].netns.clone();
+    sh(
+        "ip",
+        &[
+            "netns", "exec", &ns, "iptables", "-I", "INPUT", "-p", "tcp", "--dport", "22", "-j",
+            "DROP",
+        ],
+    );
+    let c = SshControl::new(
+        lab.nodes(),
+        SshOptions {
+            connect_timeout: Duration::from_secs(1),
+            ..lab.opts()
+        },
+    );
+    let started = Instant::now();
+    let e = c.exec("n2", &argv(&["true"]), T).unwrap_err();
+    assert_one_line(
+        &e,
+        &format!("n2 ({}:22)", lab.ip(1)),
+        &["unreachable", "within 1s"],
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn a_wrong_key_is_an_auth_error_naming_the_fix() {
+    let lab = Lab::new(1);
+    let other = lab.dir.path().join("id_other");
+    keygen(&other);
+    let c = SshControl::new(
+        lab.nodes(),
+        SshOptions {
+            private_key: Some(other.clone()),
+            ..lab.opts()
+        },
+    );
+    let e = c.exec("n1", &argv(&["true"]), T).unwrap_err();
+    assert!(matches!(e, ControlError::AuthFailed { .. }), "{e}");
+    assert_one_line(
+        &e,
+        &format!("n1 ({}:22)", lab.ip(0)),
+        &[
+            "authentication as root failed",
+            other.to_str().unwrap(),
+            "--ssh-private-key",
+        ],
+    );
+}
+
+#[test]
+fn unknown_and_changed_host_keys_are_refused_unless_opted_out() {
+    let lab = Lab::new(2);
+    let n1 = format!("n1 ({}:22)", lab.ip(0));
+    // Empty known_hosts.
+    let empty = lab.dir.path().join("empty_known_hosts");
+    std::fs::write(&empty, "").unwrap();
+    let opts = SshOptions {
+        host_keys: HostKeyPolicy::Check(empty.clone()),
+        ..lab.opts()
+    };
+    let e = SshControl::new(lab.nodes(), opts.clone())
+        .exec("n1", &argv(&["true"]), T)
+        .unwrap_err();
+    assert!(matches!(e, ControlError::HostKeyUnknown { .. }), "{e}");
+    let m = assert_one_line(
+        &e,
+        &n1,
+        &["host key not in", "--no-strict-host-key-checking"],
+    );
+    let keyscan = format!("ssh-keyscan -p 22 {} >> {}", lab.ip(0), empty.display());
+    assert!(m.contains(&keyscan), "{m}");
+    // The fix works: run it, then connect.
+    let scanned = sh("ssh-keyscan", &["-T", "5", "-p", "22", &lab.ip(0)]);
+    std::fs::write(&empty, scanned).unwrap();
+    SshControl::new(lab.nodes(), opts)
+        .exec("n1", &argv(&["true"]), T)
+        .unwrap();
+    // A missing file is the same problem.
+    let e = SshControl::new(
+        lab.nodes(),
+        SshOptions {
+            host_keys: HostKeyPolicy::Check(lab.dir.path().join("absent")),
+            ..lab.opts()
+        },
+    )
+    .exec("n1", &argv(&["true"]), T)
+    .unwrap_err();
+    assert!(matches!(e, ControlError::HostKeyUnknown { .. }), "{e}");
+    // n1's address with n2's key: a mismatch.
+    let wrong = lab.dir.path().join("wrong_known_hosts");
+    std::fs::write(&wrong, format!("{} {}\n", lab.ip(0), lab.host_keys[1])).unwrap();
+    let e = SshControl::new(
+        lab.nodes(),
+        SshOptions {
+            host_keys: HostKeyPolicy::Check(wrong.clone()),
+            ..lab.opts()
+        },
+    )
+    .exec("n1", &argv(&["true"]), T)
+    .unwrap_err();
+    assert!(matches!(e, ControlError::HostKeyMismatch { .. }), "{e}");
+    assert_one_line(
+        &e,
+        &n1,
+        &[
+            "host key differs",
+            "ssh-keygen -R",
+            "--no-strict-host-key-checking",
+        ],
+    );
+    // Opting out accepts any key.
+    let c = SshControl::new(
+        lab.nodes(),
+        SshOptions {
+            host_keys: HostKeyPolicy::AcceptAny,
+            ..lab.opts()
+        },
+    );
+    assert_eq!(
+        c.exec("n1", &argv(&["echo", "in"]), T).unwrap().stdout,
+        "in\n"
+    );
+}
+
+/// A login user that is not root, removed again on drop.
+struct TestUser(String);
+
+impl TestUser {
+    fn create(password: &str) -> TestUser {
+        let name = "flsshtest".to_string();
+        let _ = Command::new("userdel").arg(&name).output();
+        sh("useradd", &["-M", "-s", "/bin/sh", &name]);
+        let mut p = Command::new("chpasswd")
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        p.stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{name}:{password}\n").as_bytes())
+            .unwrap();
+        assert!(p.wait().unwrap().success());
+        TestUser(name)
+    }
+}
+
+impl Drop for TestUser {
+    fn drop(&mut self) {
+        let _ = Command::new("userdel").arg(&self.0).output();
+    }
+}
+
+#[test]
+fn a_user_without_root_or_sudo_is_refused_by_password_login_too() {
+    let lab = Lab::with(1, "PasswordAuthentication yes");
+    let user = TestUser::create("s3cret pass");
+    let n1 = format!("n1 ({}:22)", lab.ip(0));
+    let opts = SshOptions {
+        username: user.0.clone(),
+        private_key: None,
+        password: Some("s3cret pass".into()),
+        ..lab.opts()
+    };
+    let e = SshControl::new(lab.nodes(), opts.clone())
+        .exec("n1", &argv(&["true"]), T)
+        .unwrap_err();
+    assert!(matches!(e, ControlError::NotRoot { .. }), "{e}");
+    assert_one_line(
+        &e,
+        &n1,
+        &[
+            "flsshtest is neither root nor",
+            "sudoers.d",
+            "--username root",
+        ],
+    );
+    // Without the requirement (as `doctor` runs), the user is logged in and
+    // told apart.
+    let c = SshControl::new(
+        lab.nodes(),
+        SshOptions {
+            require_root: false,
+            ..opts.clone()
+        },
+    );
+    assert_eq!(c.privilege("n1").unwrap(), Privilege::Unprivileged);
+    assert_eq!(
+        c.exec("n1", &argv(&["id", "-un"]), T).unwrap().stdout,
+        "flsshtest\n"
+    );
+    // A wrong password is an authentication error.
+    let e = SshControl::new(
+        lab.nodes(),
+        SshOptions {
+            password: Some("wrong".into()),
+            ..opts
+        },
+    )
+    .exec("n1", &argv(&["true"]), T)
+    .unwrap_err();
+    assert!(matches!(e, ControlError::AuthFailed { .. }), "{e}");
+    assert_one_line(&e, &n1, &["authentication as flsshtest failed", "password"]);
+}
