@@ -776,3 +776,157 @@ fn a_user_without_root_or_sudo_is_refused_by_password_login_too() {
     assert!(matches!(e, ControlError::AuthFailed { .. }), "{e}");
     assert_one_line(&e, &n1, &["authentication as flsshtest failed", "password"]);
 }
+
+/// `faultline doctor` on the lab's nodes; `(flag, value)` pairs in
+/// `replace` stand in for the defaults.
+fn doctor(lab: &Lab, replace: &[(&str, &str)]) -> (i32, String, String) {
+    let nodes = (0..lab.network.nodes.len())
+        .map(|i| lab.ip(i))
+        .collect::<Vec<_>>()
+        .join(",");
+    let remote_dir = lab.dir.path().join("remote").display().to_string();
+    let key = lab.key.display().to_string();
+    let kh = lab.known_hosts.display().to_string();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_faultline"));
+    cmd.arg("doctor");
+    for (flag, default) in [
+        ("--nodes", nodes.as_str()),
+        ("--ssh-private-key", &key),
+        ("--known-hosts", &kh),
+        ("--remote-dir", &remote_dir),
+    ] {
+        let value = replace
+            .iter()
+            .find(|(f, _)| *f == flag)
+            .map_or(default, |(_, v)| *v);
+        cmd.args([flag, value]);
+    }
+    let out = run_bounded(cmd, Duration::from_secs(60));
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Runs a command, killing it after `limit`.
+fn run_bounded(mut cmd: Command, limit: Duration) -> std::process::Output {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + limit;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{cmd:?} ran longer than {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn doctor_passes_healthy_nodes_and_names_each_problem_with_its_fix() {
+    let mut lab = Lab::new(2);
+    let (code, out, err) = doctor(&lab, &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with("NODE"), "{out}");
+    for i in 0..2 {
+        let label = format!("n{} ({}:22)", i + 1, lab.ip(i));
+        let ok = lines
+            .iter()
+            .find(|l| l.starts_with(&label) && l.contains(" ok "))
+            .unwrap_or_else(|| panic!("no ok line for {label}: {out}"));
+        for w in ["root", "free in", "port 8080 free", "clock "] {
+            assert!(ok.contains(w), "no {w:?} in {ok}");
+        }
+    }
+    assert!(out.contains("2 nodes: a test can run"), "{out}");
+
+    // n1: something listens on ringkv's port; n2: sshd is down.
+    let ns = lab.network.nodes[0].netns.clone();
+    let mut squatter = Command::new("ip")
+        .args(["netns", "exec", &ns, "python3", "-c"])
+        .arg(
+            "import socket,time\ns=socket.socket()\ns.bind(('0.0.0.0',8080))\ns.listen()\n\
+             print('up',flush=True)\ntime.sleep(60)",
+        )
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut up = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(squatter.stdout.as_mut().unwrap()),
+        &mut up,
+    )
+    .unwrap();
+    assert_eq!(up.trim(), "up");
+    lab.stop_sshd(1);
+    let (code, out, err) = doctor(&lab, &[]);
+    let _ = squatter.kill();
+    let _ = squatter.wait();
+    assert_eq!(code, 1, "{out}{err}");
+    let n1 = format!("n1 ({}:22)", lab.ip(0));
+    let n2 = format!("n2 ({}:22)", lab.ip(1));
+    let port = out
+        .lines()
+        .find(|l| l.starts_with(&n1) && l.contains(" error "))
+        .unwrap_or_else(|| panic!("no error line for n1: {out}"));
+    assert!(
+        port.contains("port 8080 is taken") && port.contains("ss -ltnp"),
+        "{port}"
+    );
+    let down = out
+        .lines()
+        .find(|l| l.starts_with(&n2))
+        .unwrap_or_else(|| panic!("no line for n2: {out}"));
+    assert!(
+        down.contains(" error ") && down.contains("unreachable"),
+        "{down}"
+    );
+    assert!(down.contains("sshd listens on port 22"), "{down}");
+    assert!(
+        !out.lines()
+            .any(|l| l.starts_with(&n2) && l.contains(" ok ")),
+        "{out}"
+    );
+    assert!(out.contains("a test cannot run"), "{out}");
+
+    // An unknown host key, and bad flags.
+    let empty = lab.dir.path().join("kh_empty");
+    std::fs::write(&empty, "").unwrap();
+    let (code, out, _) = doctor(&lab, &[("--known-hosts", empty.to_str().unwrap())]);
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("host key not in") && out.contains("ssh-keyscan -p 22"),
+        "{out}"
+    );
+    let (code, _, err) = doctor(&lab, &[("--nodes", "n1:99999")]);
+    assert_eq!(code, 254, "{err}");
+    assert!(
+        err.contains("--nodes: \"n1:99999\"") && err.contains("port"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+}
+
+/// Catches a read loop that sleeps whole poll periods. Most of a command's
+/// cost is the node's shell starting (bash reads root's ~/.bashrc when run
+/// by sshd), hence the loose bound.
+#[test]
+fn a_command_costs_no_poll_periods() {
+    let lab = Lab::new(1);
+    let c = lab.control();
+    c.exec("n1", &argv(&["true"]), T).unwrap();
+    let started = Instant::now();
+    for _ in 0..10 {
+        c.exec("n1", &argv(&["true"]), T).unwrap();
+    }
+    let each = started.elapsed() / 10;
+    eprintln!("one exec: {each:?}");
+    assert!(each < Duration::from_millis(900), "one exec took {each:?}");
+}

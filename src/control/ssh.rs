@@ -484,18 +484,31 @@ impl SshControl {
             (0..n).map(|i| 1 + (start + i) % n).collect()
         };
         loop {
+            // A free slot that is already connected beats opening another
+            // connection.
+            let mut empty = None;
             for &i in &range {
                 match pool.slots[i].try_lock() {
-                    Ok(g) => return Ok(g),
+                    Ok(g) if g.is_some() => return Ok(g),
+                    Ok(g) => {
+                        if empty.is_none() {
+                            empty = Some(g);
+                        }
+                    }
                     // A holder panicked: its session is not trusted.
                     Err(TryLockError::Poisoned(p)) => {
                         let mut g = p.into_inner();
                         *g = None;
                         pool.slots[i].clear_poison();
-                        return Ok(g);
+                        if empty.is_none() {
+                            empty = Some(g);
+                        }
                     }
                     Err(TryLockError::WouldBlock) => {}
                 }
+            }
+            if let Some(g) = empty {
+                return Ok(g);
             }
             if Instant::now() >= deadline {
                 return Err(Fail::Final(ControlError::Ssh {
