@@ -161,6 +161,33 @@ impl Lab {
         }
     }
 
+    /// Kills the processes sshd forked for its open connections (by pid,
+    /// all descendants of the sshd this lab started): the server drops
+    /// every connection while still accepting new ones.
+    fn drop_connections(&self, i: usize) {
+        fn children(pid: u32) -> Vec<u32> {
+            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+                .unwrap_or_default()
+                .split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect()
+        }
+        let root = self.sshd[i].as_ref().unwrap().id();
+        let mut todo = children(root);
+        let mut all = Vec::new();
+        while let Some(p) = todo.pop() {
+            todo.extend(children(p));
+            all.push(p);
+        }
+        assert!(!all.is_empty(), "no connection to drop");
+        for p in all {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(p as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+
     fn sshd_log(&self, i: usize) -> String {
         let name = &self.network.nodes[i].name;
         std::fs::read_to_string(self.dir.path().join(format!("sshd_{name}.log")))
@@ -700,8 +727,9 @@ fn unknown_and_changed_host_keys_are_refused_unless_opted_out() {
 struct TestUser(String);
 
 impl TestUser {
-    fn create(password: &str) -> TestUser {
-        let name = "flsshtest".to_string();
+    /// Each test uses its own name: tests run in parallel.
+    fn create(name: &str, password: &str) -> TestUser {
+        let name = name.to_string();
         let _ = Command::new("userdel").arg(&name).output();
         sh("useradd", &["-M", "-s", "/bin/sh", &name]);
         let mut p = Command::new("chpasswd")
@@ -728,7 +756,7 @@ impl Drop for TestUser {
 #[test]
 fn a_user_without_root_or_sudo_is_refused_by_password_login_too() {
     let lab = Lab::with(1, "PasswordAuthentication yes");
-    let user = TestUser::create("s3cret pass");
+    let user = TestUser::create("flsshtest", "s3cret pass");
     let n1 = format!("n1 ({}:22)", lab.ip(0));
     let opts = SshOptions {
         username: user.0.clone(),
@@ -809,6 +837,23 @@ fn doctor(lab: &Lab, replace: &[(&str, &str)]) -> (i32, String, String) {
     )
 }
 
+/// A socket listening on `port` inside namespace `ns`: bound by a throwaway
+/// thread that enters the namespace (`setns` moves only that thread), so it
+/// lives in the namespace while this test holds it.
+fn listen_in_netns(ns: &str, port: u16) -> std::net::TcpListener {
+    use std::os::fd::AsRawFd;
+    let ns = ns.to_string();
+    std::thread::spawn(move || {
+        let f = std::fs::File::open(format!("/run/netns/{ns}")).unwrap();
+        // SAFETY: setns on a valid namespace fd; affects this thread only.
+        let rc = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(rc, 0, "setns {ns}: {}", std::io::Error::last_os_error());
+        std::net::TcpListener::bind(("0.0.0.0", port)).unwrap()
+    })
+    .join()
+    .unwrap()
+}
+
 /// Runs a command, killing it after `limit`.
 fn run_bounded(mut cmd: Command, limit: Duration) -> std::process::Output {
     let mut child = cmd
@@ -848,27 +893,10 @@ fn doctor_passes_healthy_nodes_and_names_each_problem_with_its_fix() {
     assert!(out.contains("2 nodes: a test can run"), "{out}");
 
     // n1: something listens on ringkv's port; n2: sshd is down.
-    let ns = lab.network.nodes[0].netns.clone();
-    let mut squatter = Command::new("ip")
-        .args(["netns", "exec", &ns, "python3", "-c"])
-        .arg(
-            "import socket,time\ns=socket.socket()\ns.bind(('0.0.0.0',8080))\ns.listen()\n\
-             print('up',flush=True)\ntime.sleep(60)",
-        )
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut up = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(squatter.stdout.as_mut().unwrap()),
-        &mut up,
-    )
-    .unwrap();
-    assert_eq!(up.trim(), "up");
+    let squatter = listen_in_netns(&lab.network.nodes[0].netns, 8080);
     lab.stop_sshd(1);
     let (code, out, err) = doctor(&lab, &[]);
-    let _ = squatter.kill();
-    let _ = squatter.wait();
+    drop(squatter);
     assert_eq!(code, 1, "{out}{err}");
     let n1 = format!("n1 ({}:22)", lab.ip(0));
     let n2 = format!("n2 ({}:22)", lab.ip(1));
@@ -929,4 +957,124 @@ fn a_command_costs_no_poll_periods() {
     let each = started.elapsed() / 10;
     eprintln!("one exec: {each:?}");
     assert!(each < Duration::from_millis(900), "one exec took {each:?}");
+}
+
+/// A sudoers.d entry giving a user passwordless sudo, removed on drop.
+struct Sudoer(PathBuf);
+
+impl Sudoer {
+    fn create(user: &str) -> Sudoer {
+        assert!(
+            Path::new("/usr/bin/sudo").is_file(),
+            "sudo is missing: apt-get install sudo"
+        );
+        let path = PathBuf::from(format!("/etc/sudoers.d/{user}"));
+        std::fs::write(&path, format!("{user} ALL=(ALL) NOPASSWD: ALL\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o440)).unwrap();
+        Sudoer(path)
+    }
+}
+
+impl Drop for Sudoer {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[test]
+fn a_passwordless_sudoer_runs_everything_through_sudo() {
+    let lab = Lab::new(1);
+    let user = TestUser::create("flsshsudo", "unused pw");
+    let _sudo = Sudoer::create(&user.0);
+    let c = SshControl::connect(
+        lab.nodes(),
+        SshOptions {
+            username: user.0.clone(),
+            ..lab.opts()
+        },
+    )
+    .unwrap();
+    assert_eq!(c.privilege("n1").unwrap(), Privilege::Sudo);
+    assert_eq!(c.exec("n1", &argv(&["id", "-u"]), T).unwrap().stdout, "0\n");
+    // Hostile words survive the extra hop through sudo.
+    let out = c
+        .exec("n1", &argv(&["printf", "%s|", "a b", "$(x)", "it's"]), T)
+        .unwrap();
+    assert_eq!(out.stdout, "a b|$(x)|it's|");
+    // Files in a directory only root may enter.
+    let secret = lab.dir.path().join("root-only");
+    std::fs::create_dir(&secret).unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let local = lab.dir.path().join("payload");
+    let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&local, &data).unwrap();
+    c.upload("n1", &local, &secret.join("payload")).unwrap();
+    assert_eq!(std::fs::read(secret.join("payload")).unwrap(), data);
+    c.write_file("n1", &secret.join("offset"), "-2s\n").unwrap();
+    assert_eq!(
+        std::fs::read_to_string(secret.join("offset")).unwrap(),
+        "-2s\n"
+    );
+    let back = lab.dir.path().join("back");
+    c.download("n1", &secret.join("payload"), &back).unwrap();
+    assert_eq!(std::fs::read(&back).unwrap(), data);
+    // Daemons run as root, and take signals.
+    let spec = DaemonSpec {
+        argv: argv(&["sleep", "1000"]),
+        log_file: secret.join("d.log"),
+        env: vec![],
+    };
+    let pid = c.start_daemon("n1", &spec).unwrap();
+    assert!(c.is_alive("n1", pid));
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    assert!(
+        status.lines().any(|l| l.starts_with("Uid:\t0\t")),
+        "{status}"
+    );
+    c.signal("n1", pid, Signal::SIGKILL).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while c.is_alive("n1", pid) {
+        assert!(Instant::now() < deadline, "still alive after SIGKILL");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn idle_sessions_are_kept_alive_and_dropped_ones_replaced() {
+    let lab = Lab::new(1);
+    let opts = SshOptions {
+        sessions_per_node: 1,
+        ..lab.opts()
+    };
+    let kept = SshControl::new(
+        lab.nodes(),
+        SshOptions {
+            keepalive: Duration::from_secs(1),
+            ..opts.clone()
+        },
+    );
+    let plain = SshControl::new(lab.nodes(), opts);
+    kept.exec("n1", &argv(&["true"]), T).unwrap();
+    plain.exec("n1", &argv(&["true"]), T).unwrap();
+    // Keepalives go out on the idle session; it stays usable.
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(
+        kept.exec("n1", &argv(&["echo", "a"]), T).unwrap().stdout,
+        "a\n"
+    );
+    // The server drops both connections. The next command finds its
+    // session dead before anything ran on the node, so even a command that
+    // is not idempotent is safely sent again on a fresh connection.
+    lab.drop_connections(0);
+    std::thread::sleep(Duration::from_millis(300));
+    let marker = lab.dir.path().join("appended");
+    let m = marker.display().to_string();
+    let append = argv(&["sh", "-c", "echo x >> \"$1\"", "sh", &m]);
+    plain.exec("n1", &append, T).unwrap();
+    kept.exec("n1", &append, T).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&marker).unwrap(),
+        "x\nx\n",
+        "ran exactly once each"
+    );
 }
