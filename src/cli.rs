@@ -42,6 +42,10 @@ pub enum Command {
     Index(IndexArgs),
     /// Serve the results directory over HTTP on 127.0.0.1 (the index at /).
     Serve(ServeArgs),
+    /// Check real nodes over SSH before a test: reachable, logged in, root,
+    /// tools, disk, ringkv's port, clock. Exit 0 if a test could run, 1 if
+    /// not.
+    Doctor(crate::doctor::DoctorArgs),
 }
 
 /// `faultline report` flags.
@@ -329,6 +333,7 @@ pub fn main() -> i32 {
         }),
         Command::Index(args) => index(&args.results),
         Command::Serve(args) => crate::serve::run(&args.results, args.port),
+        Command::Doctor(args) => crate::doctor::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -11,10 +11,11 @@
 //! - `checkers`: pure analysis, history in, verdict out;
 //! - `nemeses`: fault planning as command plans; `workloads`: op generators
 //!   and store clients;
-//! - this crate: [`control`] (run this on node X), [`db`] (the store on the
-//!   nodes), [`nemesis`] (faults applied and healed), [`runner`] (a test from
-//!   start to verdict), [`results`] and [`report`] (what a run leaves), and
-//!   [`cli`].
+//! - this crate: [`control`] (run this on node X, locally or over SSH),
+//!   [`db`] (the store on the nodes), [`nemesis`] (faults applied and
+//!   healed), [`runner`] (a test from start to verdict), [`results`] and
+//!   [`report`] (what a run leaves), [`nodes`] and [`doctor`] (real machines:
+//!   the node flags, and whether a test could run on them), and [`cli`].
 //!
 //! See `docs/architecture.md` for the tour.
 
@@ -23,9 +24,11 @@ pub mod check;
 pub mod cli;
 pub mod control;
 pub mod db;
+pub mod doctor;
 pub mod history_log;
 pub mod index;
 pub mod nemesis;
+pub mod nodes;
 pub mod outputs;
 pub mod report;
 pub mod results;

@@ -4,19 +4,21 @@
 //! run a command and collect its output, start a long-running daemon with its
 //! log file, signal it, move files to and from the node. The local
 //! implementation ([`local::LocalControl`]) reaches nodes that live in Linux
-//! network namespaces on this machine ([`netns`]); an SSH implementation can
-//! sit beside it without the layers above noticing.
+//! network namespaces on this machine ([`netns`]); the SSH implementation
+//! ([`ssh::SshControl`]) reaches real machines, without the layers above
+//! noticing.
 //!
 //! Commands are always argument vectors, never strings for a shell to split:
 //! what a user's data contains can never become a command.
 //!
-//! The trait is blocking on purpose: process spawning and (later) libssh2 are
+//! The trait is blocking on purpose: process spawning and libssh2 are
 //! blocking, and faults are infrequent. Async callers use
 //! `tokio::task::spawn_blocking`.
 
 pub mod local;
 pub mod netns;
 pub mod os;
+pub mod ssh;
 
 use nemeses::plan::{Action, Plan};
 use std::path::{Path, PathBuf};
@@ -62,6 +64,91 @@ pub enum ControlError {
     /// No node of that name in this cluster.
     #[error("no node named {0:?} in this cluster")]
     UnknownNode(String),
+    /// The node could not be reached: no route, nothing listening, no SSH
+    /// server answering, or a name that does not resolve.
+    #[error(
+        "{node}: unreachable: {reason}; check that the node is up and sshd listens on port {port} \
+         (give host:port in --nodes for another port)"
+    )]
+    Unreachable {
+        /// The node, as `name (host:port)`.
+        node: String,
+        /// The SSH port tried.
+        port: u16,
+        /// What went wrong (one line).
+        reason: String,
+    },
+    /// The SSH server refused every credential faultline had.
+    #[error(
+        "{node}: authentication as {user} failed (tried {tried}): pass --ssh-private-key FILE whose \
+         public key is in {user}'s ~/.ssh/authorized_keys on the node, or --password"
+    )]
+    AuthFailed {
+        /// The node, as `name (host:port)`.
+        node: String,
+        /// The user name tried.
+        user: String,
+        /// What was tried, e.g. `key /root/.ssh/id_ed25519, ssh-agent`.
+        tried: String,
+    },
+    /// Strict host-key checking is on and the node's key is in no
+    /// known_hosts entry for its address.
+    #[error(
+        "{node}: host key not in {file}: add it with `ssh-keyscan -p {port} {host} >> {file}`, \
+         or pass --no-strict-host-key-checking"
+    )]
+    HostKeyUnknown {
+        /// The node, as `name (host:port)`.
+        node: String,
+        /// Host as given.
+        host: String,
+        /// SSH port.
+        port: u16,
+        /// The known_hosts file checked.
+        file: String,
+    },
+    /// The node presented a key different from the one recorded for it.
+    #[error(
+        "{node}: host key differs from the one in {file} (the node was reinstalled, or someone is in \
+         the middle): if the change is expected, replace it with `ssh-keygen -R {pattern} -f {file} && \
+         ssh-keyscan -p {port} {host} >> {file}`, or pass --no-strict-host-key-checking"
+    )]
+    HostKeyMismatch {
+        /// The node, as `name (host:port)`.
+        node: String,
+        /// Host as given.
+        host: String,
+        /// SSH port.
+        port: u16,
+        /// The host pattern as known_hosts writes it (`host` or `'[host]:port'`).
+        pattern: String,
+        /// The known_hosts file checked.
+        file: String,
+    },
+    /// The login user is not root and may not use passwordless sudo, so
+    /// faults (iptables, signals to the store) cannot be applied.
+    #[error(
+        "{node}: {user} is neither root nor allowed passwordless sudo: log in as root \
+         (--username root), or allow it on the node with \
+         `echo '{user} ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/faultline`"
+    )]
+    NotRoot {
+        /// The node, as `name (host:port)`.
+        node: String,
+        /// The login user.
+        user: String,
+    },
+    /// The SSH connection or an SFTP transfer failed part-way (the
+    /// connection broke, a channel was refused, a remote file is missing).
+    #[error("{node}: {what}: {message}")]
+    Ssh {
+        /// The node, as `name (host:port)`.
+        node: String,
+        /// What was being done.
+        what: String,
+        /// libssh2's message (one line).
+        message: String,
+    },
     /// Any other I/O problem (files, signals).
     #[error("on {node}: {what}: {source}")]
     Io {

@@ -1,0 +1,1080 @@
+//! `SshControl` against real OpenSSH servers: one `sshd -D` per network
+//! namespace (198.18.0.0/15, on a bridge of its own), each with a host key,
+//! an authorized key and a known_hosts file generated here. Exit statuses
+//! and signals, large outputs, hostile argv words, timeouts, daemons, files,
+//! the nemesis session, and every setup error's one-line message.
+//!
+//! Needs root and `sshd` (Debian's openssh-server), as CI has. Each test
+//! builds its own lab; a lab kills its sshd and deletes its namespaces on
+//! drop, so also on failure and panic.
+
+use faultline::control::netns::{LocalNetwork, Subnet, DEFAULT_SUBNET};
+use faultline::control::ssh::{HostKeyPolicy, Privilege, SshControl, SshNode, SshOptions};
+use faultline::control::{Control, ControlError, DaemonSpec, Signal};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const SSHD: &str = "/usr/sbin/sshd";
+
+fn sh(cmd: &str, args: &[&str]) -> String {
+    let out = Command::new(cmd).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn keygen(path: &Path) -> String {
+    sh(
+        "ssh-keygen",
+        &[
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-C",
+            "faultline-test",
+            "-f",
+        ]
+        .into_iter()
+        .chain([path.to_str().unwrap()])
+        .collect::<Vec<_>>(),
+    );
+    std::fs::read_to_string(path.with_extension("pub")).unwrap()
+}
+
+/// N sshd nodes, torn down on drop.
+struct Lab {
+    network: LocalNetwork,
+    dir: tempfile::TempDir,
+    sshd: Vec<Option<Child>>,
+    /// The authorized client key.
+    key: PathBuf,
+    /// known_hosts naming every node's key.
+    known_hosts: PathBuf,
+    /// Each node's host public key (`ssh-ed25519 AAAA... comment`).
+    host_keys: Vec<String>,
+}
+
+impl Lab {
+    fn new(n: usize) -> Lab {
+        Lab::with(n, "")
+    }
+
+    /// `extra` goes into every sshd config, before (so over) the defaults.
+    fn with(n: usize, extra: &str) -> Lab {
+        assert!(
+            nix::unistd::geteuid().is_root(),
+            "the SSH tests build namespaces and run sshd: run them as root"
+        );
+        assert!(
+            Path::new(SSHD).is_file(),
+            "{SSHD} is missing: apt-get install openssh-server"
+        );
+        std::fs::create_dir_all("/run/sshd").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        // sshd reads authorized_keys as the login user: let others in.
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let names: Vec<String> = (1..=n).map(|i| format!("n{i}")).collect();
+        let subnet: Subnet = DEFAULT_SUBNET.parse().unwrap();
+        let network = LocalNetwork::create(&names, subnet, dir.path()).unwrap();
+        let key = dir.path().join("id_client");
+        let client_pub = keygen(&key);
+        let authorized = dir.path().join("authorized_keys");
+        std::fs::write(&authorized, &client_pub).unwrap();
+        std::fs::set_permissions(&authorized, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let mut lab = Lab {
+            network,
+            known_hosts: dir.path().join("known_hosts"),
+            key,
+            host_keys: Vec::new(),
+            sshd: Vec::new(),
+            dir,
+        };
+        let mut kh = String::new();
+        for (i, node) in lab.network.nodes.clone().iter().enumerate() {
+            let host_key = lab.dir.path().join(format!("host_{}", node.name));
+            let public = keygen(&host_key);
+            kh.push_str(&format!("{} {}", node.ip, public));
+            lab.host_keys.push(public.trim().to_string());
+            let cfg = lab.dir.path().join(format!("sshd_{}.conf", node.name));
+            std::fs::write(
+                &cfg,
+                // sshd keeps the first value it reads: `extra` goes first.
+                format!(
+                    "{extra}\nListenAddress {ip}:22\nHostKey {hk}\nPidFile {dir}/sshd_{name}.pid\n\
+                     AuthorizedKeysFile {auth}\nPermitRootLogin yes\nPasswordAuthentication no\n\
+                     KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n\
+                     Subsystem sftp internal-sftp\nMaxStartups 100\nMaxSessions 20\n\
+                     LogLevel VERBOSE\n",
+                    ip = node.ip,
+                    hk = host_key.display(),
+                    dir = lab.dir.path().display(),
+                    name = node.name,
+                    auth = authorized.display(),
+                ),
+            )
+            .unwrap();
+            lab.sshd.push(None);
+            lab.start_sshd(i);
+        }
+        std::fs::write(&lab.known_hosts, kh).unwrap();
+        lab
+    }
+
+    fn start_sshd(&mut self, i: usize) {
+        let node = &self.network.nodes[i];
+        let cfg = self.dir.path().join(format!("sshd_{}.conf", node.name));
+        let log =
+            std::fs::File::create(self.dir.path().join(format!("sshd_{}.log", node.name))).unwrap();
+        let child = Command::new("ip")
+            .args(["netns", "exec", &node.netns, SSHD, "-D", "-e", "-f"])
+            .arg(&cfg)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.sshd[i] = Some(child);
+        let addr = std::net::SocketAddr::from((node.ip, 22));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "sshd on {} did not listen within 10 s: {}",
+                node.name,
+                self.sshd_log(i)
+            );
+            std::thread::sleep(Duration::from_millis(30));
+        }
+    }
+
+    fn stop_sshd(&mut self, i: usize) {
+        if let Some(mut c) = self.sshd[i].take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Kills the processes sshd forked for its open connections (by pid,
+    /// all descendants of the sshd this lab started): the server drops
+    /// every connection while still accepting new ones.
+    fn drop_connections(&self, i: usize) {
+        fn children(pid: u32) -> Vec<u32> {
+            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+                .unwrap_or_default()
+                .split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect()
+        }
+        let root = self.sshd[i].as_ref().unwrap().id();
+        let mut todo = children(root);
+        let mut all = Vec::new();
+        while let Some(p) = todo.pop() {
+            todo.extend(children(p));
+            all.push(p);
+        }
+        assert!(!all.is_empty(), "no connection to drop");
+        for p in all {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(p as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+
+    fn sshd_log(&self, i: usize) -> String {
+        let name = &self.network.nodes[i].name;
+        std::fs::read_to_string(self.dir.path().join(format!("sshd_{name}.log")))
+            .unwrap_or_default()
+    }
+
+    fn ip(&self, i: usize) -> String {
+        self.network.nodes[i].ip.to_string()
+    }
+
+    fn nodes(&self) -> Vec<SshNode> {
+        self.network
+            .nodes
+            .iter()
+            .map(|n| SshNode::new(&n.name, n.ip.to_string(), 22))
+            .collect()
+    }
+
+    fn opts(&self) -> SshOptions {
+        SshOptions {
+            private_key: Some(self.key.clone()),
+            host_keys: HostKeyPolicy::Check(self.known_hosts.clone()),
+            connect_timeout: Duration::from_secs(3),
+            io_timeout: Duration::from_secs(20),
+            ..SshOptions::default()
+        }
+    }
+
+    fn control(&self) -> SshControl {
+        SshControl::new(self.nodes(), self.opts())
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for i in 0..self.sshd.len() {
+            self.stop_sshd(i);
+        }
+        let _ = self.network.teardown();
+    }
+}
+
+fn argv(words: &[&str]) -> Vec<String> {
+    words.iter().map(|s| s.to_string()).collect()
+}
+
+const T: Duration = Duration::from_secs(20);
+
+#[test]
+fn exec_reports_output_status_and_signals() {
+    let lab = Lab::new(1);
+    let c = lab.control();
+    let out = c.exec("n1", &argv(&["echo", "hello"]), T).unwrap();
+    assert_eq!(out.stdout, "hello\n");
+    assert_eq!(out.status, 0);
+    // The command runs inside the node's namespace, on its address.
+    let out = c.exec("n1", &argv(&["ip", "-4", "-o", "addr"]), T).unwrap();
+    assert!(out.stdout.contains(&lab.ip(0)), "{}", out.stdout);
+
+    let e = c
+        .exec(
+            "n1",
+            &argv(&["sh", "-c", "echo out; echo oops >&2; exit 3"]),
+            T,
+        )
+        .unwrap_err();
+    match &e {
+        ControlError::Failed {
+            node,
+            status,
+            stderr,
+            ..
+        } => {
+            assert_eq!(*status, 3);
+            assert_eq!(stderr, "oops");
+            assert_eq!(node, &format!("n1 ({}:22)", lab.ip(0)));
+        }
+        e => panic!("expected Failed, got {e}"),
+    }
+    // A process killed by a signal is no success, whatever libssh2's
+    // exit_status says (0).
+    let e = c
+        .exec("n1", &argv(&["sh", "-c", "kill -KILL $$"]), T)
+        .unwrap_err();
+    match &e {
+        ControlError::Failed { status, stderr, .. } => {
+            assert_eq!(*status, -1, "{e}");
+            assert!(stderr.contains("SIGKILL"), "{e}");
+        }
+        e => panic!("expected Failed, got {e}"),
+    }
+    // `exit 137` is an exit status, not a signal.
+    let e = c
+        .exec("n1", &argv(&["sh", "-c", "exit 137"]), T)
+        .unwrap_err();
+    assert!(
+        matches!(&e, ControlError::Failed { status: 137, stderr, .. } if !stderr.contains("signal")),
+        "{e}"
+    );
+    // An unknown program is a failure naming it.
+    let e = c
+        .exec("n1", &argv(&["no-such-program-faultline"]), T)
+        .unwrap_err();
+    assert!(
+        matches!(&e, ControlError::Failed { status: 127, .. }),
+        "{e}"
+    );
+    assert!(e.to_string().contains("no-such-program-faultline"), "{e}");
+}
+
+#[test]
+fn large_stdout_and_stderr_do_not_deadlock() {
+    let lab = Lab::new(1);
+    let c = lab.control();
+    let started = Instant::now();
+    // stderr first and big: a reader blocked on stdout alone would stall.
+    let script = "head -c 3000000 /dev/zero | tr '\\0' e >&2; \
+                  head -c 5000000 /dev/zero | tr '\\0' o; \
+                  head -c 100000 /dev/zero | tr '\\0' E >&2";
+    let out = c.exec("n1", &argv(&["sh", "-c", script]), T).unwrap();
+    assert_eq!(out.stdout.len(), 5_000_000);
+    assert!(out.stdout.bytes().all(|b| b == b'o'));
+    assert_eq!(out.stderr.len(), 3_100_000);
+    assert!(out.stderr.starts_with("eee") && out.stderr.ends_with("EEE"));
+    assert!(started.elapsed() < Duration::from_secs(15));
+}
+
+#[test]
+fn hostile_words_arrive_verbatim() {
+    let lab = Lab::new(1);
+    let c = lab.control();
+    let marker = lab.dir.path().join("pwned");
+    let m = marker.display().to_string();
+    let words: Vec<String> = vec![
+        "with space".into(),
+        "it's".into(),
+        "\"dq\"".into(),
+        format!("$(touch {m})"),
+        format!("`touch {m}`"),
+        format!("; touch {m}"),
+        format!("&& touch {m}"),
+        format!("line\ntouch {m}"),
+        "$HOME".into(),
+        "back\\slash".into(),
+        "*".into(),
+        "".into(),
+        "-n".into(),
+        "é".into(),
+    ];
+    let mut cmd = argv(&["printf", "%s\\0"]);
+    cmd.extend(words.iter().cloned());
+    let out = c.exec("n1", &cmd, T).unwrap();
+    let got: Vec<&str> = out.stdout.split('\0').collect();
+    assert_eq!(got.len(), words.len() + 1, "{:?}", out.stdout);
+    assert_eq!(
+        &got[..words.len()],
+        &words.iter().map(String::as_str).collect::<Vec<_>>()[..]
+    );
+    assert!(!marker.exists(), "a word was run as a command");
+}
+
+#[test]
+fn a_timeout_fires_is_reported_and_kills_the_remote_command() {
+    let lab = Lab::new(1);
+    let c = lab.control();
+    let started = Instant::now();
+    let e = c
+        .exec("n1", &argv(&["sleep", "47.25"]), Duration::from_secs(1))
+        .unwrap_err();
+    let took = started.elapsed();
+    match &e {
+        ControlError::Timeout {
+            node,
+            command,
+            timeout,
+        } => {
+            assert!(node.starts_with("n1 ("), "{e}");
+            assert_eq!(command, "sleep 47.25");
+            assert_eq!(*timeout, Duration::from_secs(1));
+        }
+        e => panic!("expected Timeout, got {e}"),
+    }
+    assert!(took < Duration::from_secs(3), "took {took:?}");
+    // The remote `timeout` kills the command soon after.
+    let deadline = Instant::now() + Duration::from_secs(8);
+    while let Some(pid) = find_process("sleep\u{0}47.25\u{0}") {
+        assert!(Instant::now() < deadline, "sleep still running: pid {pid}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The control recovers: a fresh session.
+    assert_eq!(
+        c.exec("n1", &argv(&["echo", "ok"]), T).unwrap().stdout,
+        "ok\n"
+    );
+}
+
+#[test]
+fn daemons_start_detached_with_pid_file_and_take_signals() {
+    let lab = Lab::new(1);
+    let c = lab.control();
+    let log = lab.dir.path().join("daemon.log");
+    let spec = DaemonSpec {
+        argv: argv(&["sh", "-c", "echo started $GREETING; exec sleep 1000"]),
+        log_file: log.clone(),
+        env: vec![("GREETING".into(), "hello world; $(x)".into())],
+    };
+    let started = Instant::now();
+    let pid = c.start_daemon("n1", &spec).unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "start_daemon must not wait for the daemon"
+    );
+    let pid_file = std::fs::read_to_string(lab.dir.path().join("daemon.log.pid")).unwrap();
+    assert_eq!(pid_file.trim(), pid.to_string());
+    assert!(c.is_alive("n1", pid));
+    // The pid is the daemon's own (shared pid namespace: visible here), in a
+    // session of its own.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
+        .unwrap_or_default()
+        .starts_with("sleep")
+    {
+        assert!(Instant::now() < deadline, "the daemon never became `sleep`");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let sid = nix::unistd::getsid(Some(nix::unistd::Pid::from_raw(pid as i32))).unwrap();
+    assert_eq!(
+        sid.as_raw(),
+        pid as i32,
+        "setsid: the daemon leads its session"
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("started hello world; $(x)")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "log: {:?}",
+            std::fs::read_to_string(&log)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    c.signal("n1", pid, Signal::SIGSTOP).unwrap();
+    assert_eq!(proc_state(pid), Some('T'));
+    assert!(c.is_alive("n1", pid), "a stopped process is alive");
+    c.signal("n1", pid, Signal::SIGCONT).unwrap();
+    assert_ne!(proc_state(pid), Some('T'));
+    c.signal("n1", pid, Signal::SIGKILL).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while c.is_alive("n1", pid) {
+        assert!(Instant::now() < deadline, "still alive after SIGKILL");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Signalling a process that does not exist is an error naming the node.
+    let absent = (100_000..4_000_000u32)
+        .rev()
+        .find(|p| !Path::new(&format!("/proc/{p}")).exists())
+        .unwrap();
+    assert!(!c.is_alive("n1", absent));
+    let e = c.signal("n1", absent, Signal::SIGTERM).unwrap_err();
+    assert!(e.to_string().starts_with("on n1 ("), "{e}");
+}
+
+/// A live (not zombie) process whose command line is exactly `cmdline`
+/// (NUL-separated).
+fn find_process(cmdline: &str) -> Option<u32> {
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+        let c = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        (c == cmdline.as_bytes() && proc_state(pid) != Some('Z')).then_some(pid)
+    })
+}
+
+fn proc_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?.1.trim_start().chars().next()
+}
+
+#[test]
+fn files_go_up_and_down_intact() {
+    let lab = Lab::new(1);
+    let c = lab.control();
+    let d = lab.dir.path();
+    // Binary, every byte value, bigger than one SFTP packet.
+    let data: Vec<u8> = (0..3_000_000u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    let local = d.join("blob");
+    std::fs::write(&local, &data).unwrap();
+    std::fs::set_permissions(&local, std::fs::Permissions::from_mode(0o750)).unwrap();
+    let remote = d.join("remote dir");
+    std::fs::create_dir(&remote).unwrap();
+    let remote_file = remote.join("blob 'copy'");
+    c.upload("n1", &local, &remote_file).unwrap();
+    assert_eq!(std::fs::read(&remote_file).unwrap(), data);
+    let mode = std::fs::metadata(&remote_file)
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o750);
+    // Replacing a file works, and leaves no temporary file behind.
+    c.upload("n1", &local, &remote_file).unwrap();
+    assert_eq!(std::fs::read_dir(&remote).unwrap().count(), 1);
+    let back = d.join("back");
+    c.download("n1", &remote_file, &back).unwrap();
+    assert_eq!(std::fs::read(&back).unwrap(), data);
+    c.write_file("n1", &remote.join("offset"), "+1.5s\n")
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(remote.join("offset")).unwrap(),
+        "+1.5s\n"
+    );
+    c.write_file("n1", &remote.join("offset"), "0\n").unwrap();
+    assert_eq!(
+        std::fs::read_to_string(remote.join("offset")).unwrap(),
+        "0\n"
+    );
+    let e = c
+        .download("n1", &d.join("missing"), &d.join("x"))
+        .unwrap_err();
+    assert!(e.to_string().starts_with("n1 ("), "{e}");
+    assert!(e.to_string().contains("missing"), "{e}");
+    let e = c
+        .upload("n1", &local, Path::new("/nonexistent-dir/f"))
+        .unwrap_err();
+    assert!(e.to_string().contains("/nonexistent-dir"), "{e}");
+}
+
+#[test]
+fn the_nemesis_session_is_free_while_the_others_are_busy() {
+    let lab = Lab::new(1);
+    let c = SshControl::new(
+        lab.nodes(),
+        SshOptions {
+            sessions_per_node: 1,
+            ..lab.opts()
+        },
+    );
+    let nemesis = c.nemesis_view();
+    // Connect both first, so the timing below measures only waiting.
+    c.exec("n1", &argv(&["true"]), T).unwrap();
+    nemesis.exec("n1", &argv(&["true"]), T).unwrap();
+    std::thread::scope(|s| {
+        let busy = s.spawn(|| c.exec("n1", &argv(&["sleep", "3"]), T));
+        std::thread::sleep(Duration::from_millis(300));
+        let started = Instant::now();
+        let out = nemesis.exec("n1", &argv(&["echo", "healed"]), T).unwrap();
+        assert_eq!(out.stdout, "healed\n");
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "the nemesis waited {:?} behind a slow command",
+            started.elapsed()
+        );
+        // The ordinary pool (one session) is busy: a second ordinary call
+        // waits for it.
+        let started = Instant::now();
+        c.exec("n1", &argv(&["true"]), T).unwrap();
+        assert!(started.elapsed() > Duration::from_secs(1));
+        busy.join().unwrap().unwrap();
+    });
+}
+
+#[test]
+fn many_parallel_commands_share_the_pool() {
+    let lab = Lab::new(2);
+    let c = SshControl::connect(lab.nodes(), lab.opts()).unwrap();
+    assert_eq!(c.privilege("n1").unwrap(), Privilege::Root);
+    std::thread::scope(|s| {
+        let hs: Vec<_> = (0..16)
+            .map(|i| {
+                let c = &c;
+                s.spawn(move || {
+                    let node = if i % 2 == 0 { "n1" } else { "n2" };
+                    let out = c.exec(node, &argv(&["echo", &i.to_string()]), T).unwrap();
+                    assert_eq!(out.stdout.trim(), i.to_string());
+                })
+            })
+            .collect();
+        hs.into_iter().for_each(|h| h.join().unwrap());
+    });
+}
+
+fn assert_one_line(e: &ControlError, node: &str, words: &[&str]) -> String {
+    let m = e.to_string();
+    assert!(!m.contains('\n'), "not one line: {m}");
+    assert!(m.contains(node), "does not name {node}: {m}");
+    for w in words {
+        assert!(m.contains(w), "no {w:?} in: {m}");
+    }
+    m
+}
+
+#[test]
+fn unreachable_nodes_are_named_with_the_fix() {
+    let mut lab = Lab::new(2);
+    // Nothing listens: refused at once.
+    lab.stop_sshd(0);
+    let n1 = format!("n1 ({}:22)", lab.ip(0));
+    let started = Instant::now();
+    let e = SshControl::connect(lab.nodes(), lab.opts()).err().unwrap();
+    assert!(matches!(e, ControlError::Unreachable { .. }), "{e}");
+    assert_one_line(&e, &n1, &["refused", "sshd listens on port 22"]);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // Packets dropped: the connect timeout bounds the wait.
+    let ns = lab.network.nodes[1].netns.clone();
+    sh(
+        "ip",
+        &[
+            "netns", "exec", &ns, "iptables", "-I", "INPUT", "-p", "tcp", "--dport", "22", "-j",
+            "DROP",
+        ],
+    );
+    let c = SshControl::new(
+        lab.nodes(),
+        SshOptions {
+            connect_timeout: Duration::from_secs(1),
+            ..lab.opts()
+        },
+    );
+    let started = Instant::now();
+    let e = c.exec("n2", &argv(&["true"]), T).unwrap_err();
+    assert_one_line(
+        &e,
+        &format!("n2 ({}:22)", lab.ip(1)),
+        &["unreachable", "within 1s"],
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn a_wrong_key_is_an_auth_error_naming_the_fix() {
+    let lab = Lab::new(1);
+    let other = lab.dir.path().join("id_other");
+    keygen(&other);
+    let c = SshControl::new(
+        lab.nodes(),
+        SshOptions {
+            private_key: Some(other.clone()),
+            ..lab.opts()
+        },
+    );
+    let e = c.exec("n1", &argv(&["true"]), T).unwrap_err();
+    assert!(matches!(e, ControlError::AuthFailed { .. }), "{e}");
+    assert_one_line(
+        &e,
+        &format!("n1 ({}:22)", lab.ip(0)),
+        &[
+            "authentication as root failed",
+            other.to_str().unwrap(),
+            "--ssh-private-key",
+        ],
+    );
+}
+
+#[test]
+fn unknown_and_changed_host_keys_are_refused_unless_opted_out() {
+    let lab = Lab::new(2);
+    let n1 = format!("n1 ({}:22)", lab.ip(0));
+    // Empty known_hosts.
+    let empty = lab.dir.path().join("empty_known_hosts");
+    std::fs::write(&empty, "").unwrap();
+    let opts = SshOptions {
+        host_keys: HostKeyPolicy::Check(empty.clone()),
+        ..lab.opts()
+    };
+    let e = SshControl::new(lab.nodes(), opts.clone())
+        .exec("n1", &argv(&["true"]), T)
+        .unwrap_err();
+    assert!(matches!(e, ControlError::HostKeyUnknown { .. }), "{e}");
+    let m = assert_one_line(
+        &e,
+        &n1,
+        &["host key not in", "--no-strict-host-key-checking"],
+    );
+    let keyscan = format!("ssh-keyscan -p 22 {} >> {}", lab.ip(0), empty.display());
+    assert!(m.contains(&keyscan), "{m}");
+    // The fix works: run it, then connect.
+    let scanned = sh("ssh-keyscan", &["-T", "5", "-p", "22", &lab.ip(0)]);
+    std::fs::write(&empty, scanned).unwrap();
+    SshControl::new(lab.nodes(), opts)
+        .exec("n1", &argv(&["true"]), T)
+        .unwrap();
+    // A missing file is the same problem.
+    let e = SshControl::new(
+        lab.nodes(),
+        SshOptions {
+            host_keys: HostKeyPolicy::Check(lab.dir.path().join("absent")),
+            ..lab.opts()
+        },
+    )
+    .exec("n1", &argv(&["true"]), T)
+    .unwrap_err();
+    assert!(matches!(e, ControlError::HostKeyUnknown { .. }), "{e}");
+    // n1's address with n2's key: a mismatch.
+    let wrong = lab.dir.path().join("wrong_known_hosts");
+    std::fs::write(&wrong, format!("{} {}\n", lab.ip(0), lab.host_keys[1])).unwrap();
+    let e = SshControl::new(
+        lab.nodes(),
+        SshOptions {
+            host_keys: HostKeyPolicy::Check(wrong.clone()),
+            ..lab.opts()
+        },
+    )
+    .exec("n1", &argv(&["true"]), T)
+    .unwrap_err();
+    assert!(matches!(e, ControlError::HostKeyMismatch { .. }), "{e}");
+    assert_one_line(
+        &e,
+        &n1,
+        &[
+            "host key differs",
+            "ssh-keygen -R",
+            "--no-strict-host-key-checking",
+        ],
+    );
+    // Opting out accepts any key.
+    let c = SshControl::new(
+        lab.nodes(),
+        SshOptions {
+            host_keys: HostKeyPolicy::AcceptAny,
+            ..lab.opts()
+        },
+    );
+    assert_eq!(
+        c.exec("n1", &argv(&["echo", "in"]), T).unwrap().stdout,
+        "in\n"
+    );
+}
+
+/// A login user that is not root, removed again on drop.
+struct TestUser(String);
+
+impl TestUser {
+    /// Each test uses its own name: tests run in parallel.
+    fn create(name: &str, password: &str) -> TestUser {
+        let name = name.to_string();
+        let _ = Command::new("userdel").arg(&name).output();
+        sh("useradd", &["-M", "-s", "/bin/sh", &name]);
+        let mut p = Command::new("chpasswd")
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        p.stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{name}:{password}\n").as_bytes())
+            .unwrap();
+        assert!(p.wait().unwrap().success());
+        TestUser(name)
+    }
+}
+
+impl Drop for TestUser {
+    fn drop(&mut self) {
+        let _ = Command::new("userdel").arg(&self.0).output();
+    }
+}
+
+#[test]
+fn a_user_without_root_or_sudo_is_refused_by_password_login_too() {
+    let lab = Lab::with(1, "PasswordAuthentication yes");
+    let user = TestUser::create("flsshtest", "s3cret pass");
+    let n1 = format!("n1 ({}:22)", lab.ip(0));
+    let opts = SshOptions {
+        username: user.0.clone(),
+        private_key: None,
+        password: Some("s3cret pass".into()),
+        ..lab.opts()
+    };
+    let e = SshControl::new(lab.nodes(), opts.clone())
+        .exec("n1", &argv(&["true"]), T)
+        .unwrap_err();
+    assert!(matches!(e, ControlError::NotRoot { .. }), "{e}");
+    assert_one_line(
+        &e,
+        &n1,
+        &[
+            "flsshtest is neither root nor",
+            "sudoers.d",
+            "--username root",
+        ],
+    );
+    // Without the requirement (as `doctor` runs), the user is logged in and
+    // told apart.
+    let c = SshControl::new(
+        lab.nodes(),
+        SshOptions {
+            require_root: false,
+            ..opts.clone()
+        },
+    );
+    assert_eq!(c.privilege("n1").unwrap(), Privilege::Unprivileged);
+    assert_eq!(
+        c.exec("n1", &argv(&["id", "-un"]), T).unwrap().stdout,
+        "flsshtest\n"
+    );
+    // A wrong password is an authentication error.
+    let e = SshControl::new(
+        lab.nodes(),
+        SshOptions {
+            password: Some("wrong".into()),
+            ..opts
+        },
+    )
+    .exec("n1", &argv(&["true"]), T)
+    .unwrap_err();
+    assert!(matches!(e, ControlError::AuthFailed { .. }), "{e}");
+    assert_one_line(&e, &n1, &["authentication as flsshtest failed", "password"]);
+}
+
+/// `faultline doctor` on the lab's nodes; `(flag, value)` pairs in
+/// `replace` stand in for the defaults.
+fn doctor(lab: &Lab, replace: &[(&str, &str)]) -> (i32, String, String) {
+    let nodes = (0..lab.network.nodes.len())
+        .map(|i| lab.ip(i))
+        .collect::<Vec<_>>()
+        .join(",");
+    let remote_dir = lab.dir.path().join("remote").display().to_string();
+    let key = lab.key.display().to_string();
+    let kh = lab.known_hosts.display().to_string();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_faultline"));
+    cmd.arg("doctor");
+    for (flag, default) in [
+        ("--nodes", nodes.as_str()),
+        ("--ssh-private-key", &key),
+        ("--known-hosts", &kh),
+        ("--remote-dir", &remote_dir),
+    ] {
+        let value = replace
+            .iter()
+            .find(|(f, _)| *f == flag)
+            .map_or(default, |(_, v)| *v);
+        cmd.args([flag, value]);
+    }
+    let out = run_bounded(cmd, Duration::from_secs(60));
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A socket listening on `port` inside namespace `ns`: bound by a throwaway
+/// thread that enters the namespace (`setns` moves only that thread), so it
+/// lives in the namespace while this test holds it.
+fn listen_in_netns(ns: &str, port: u16) -> std::net::TcpListener {
+    use std::os::fd::AsRawFd;
+    let ns = ns.to_string();
+    std::thread::spawn(move || {
+        let f = std::fs::File::open(format!("/run/netns/{ns}")).unwrap();
+        // SAFETY: setns on a valid namespace fd; affects this thread only.
+        let rc = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(rc, 0, "setns {ns}: {}", std::io::Error::last_os_error());
+        std::net::TcpListener::bind(("0.0.0.0", port)).unwrap()
+    })
+    .join()
+    .unwrap()
+}
+
+/// Runs a command, killing it after `limit`.
+fn run_bounded(mut cmd: Command, limit: Duration) -> std::process::Output {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + limit;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{cmd:?} ran longer than {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn doctor_passes_healthy_nodes_and_names_each_problem_with_its_fix() {
+    let mut lab = Lab::new(2);
+    let (code, out, err) = doctor(&lab, &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with("NODE"), "{out}");
+    for i in 0..2 {
+        let label = format!("n{} ({}:22)", i + 1, lab.ip(i));
+        let ok = lines
+            .iter()
+            .find(|l| l.starts_with(&label) && l.contains(" ok "))
+            .unwrap_or_else(|| panic!("no ok line for {label}: {out}"));
+        for w in ["root", "free in", "port 8080 free", "clock "] {
+            assert!(ok.contains(w), "no {w:?} in {ok}");
+        }
+    }
+    assert!(out.contains("2 nodes: a test can run"), "{out}");
+
+    // n1: something listens on ringkv's port; n2: sshd is down.
+    let squatter = listen_in_netns(&lab.network.nodes[0].netns, 8080);
+    lab.stop_sshd(1);
+    let (code, out, err) = doctor(&lab, &[]);
+    drop(squatter);
+    assert_eq!(code, 1, "{out}{err}");
+    let n1 = format!("n1 ({}:22)", lab.ip(0));
+    let n2 = format!("n2 ({}:22)", lab.ip(1));
+    let port = out
+        .lines()
+        .find(|l| l.starts_with(&n1) && l.contains(" error "))
+        .unwrap_or_else(|| panic!("no error line for n1: {out}"));
+    assert!(
+        port.contains("port 8080 is taken") && port.contains("ss -ltnp"),
+        "{port}"
+    );
+    let down = out
+        .lines()
+        .find(|l| l.starts_with(&n2))
+        .unwrap_or_else(|| panic!("no line for n2: {out}"));
+    assert!(
+        down.contains(" error ") && down.contains("unreachable"),
+        "{down}"
+    );
+    assert!(down.contains("sshd listens on port 22"), "{down}");
+    assert!(
+        !out.lines()
+            .any(|l| l.starts_with(&n2) && l.contains(" ok ")),
+        "{out}"
+    );
+    assert!(out.contains("a test cannot run"), "{out}");
+
+    // An unknown host key, and bad flags.
+    let empty = lab.dir.path().join("kh_empty");
+    std::fs::write(&empty, "").unwrap();
+    let (code, out, _) = doctor(&lab, &[("--known-hosts", empty.to_str().unwrap())]);
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("host key not in") && out.contains("ssh-keyscan -p 22"),
+        "{out}"
+    );
+    let (code, _, err) = doctor(&lab, &[("--nodes", "n1:99999")]);
+    assert_eq!(code, 254, "{err}");
+    assert!(
+        err.contains("--nodes: \"n1:99999\"") && err.contains("port"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+}
+
+/// Catches a read loop that sleeps whole poll periods. Most of a command's
+/// cost is the node's shell starting (bash reads root's ~/.bashrc when run
+/// by sshd), hence the loose bound.
+#[test]
+fn a_command_costs_no_poll_periods() {
+    let lab = Lab::new(1);
+    let c = lab.control();
+    c.exec("n1", &argv(&["true"]), T).unwrap();
+    let started = Instant::now();
+    for _ in 0..10 {
+        c.exec("n1", &argv(&["true"]), T).unwrap();
+    }
+    let each = started.elapsed() / 10;
+    eprintln!("one exec: {each:?}");
+    assert!(each < Duration::from_millis(900), "one exec took {each:?}");
+}
+
+/// A sudoers.d entry giving a user passwordless sudo, removed on drop.
+struct Sudoer(PathBuf);
+
+impl Sudoer {
+    fn create(user: &str) -> Sudoer {
+        assert!(
+            Path::new("/usr/bin/sudo").is_file(),
+            "sudo is missing: apt-get install sudo"
+        );
+        let path = PathBuf::from(format!("/etc/sudoers.d/{user}"));
+        std::fs::write(&path, format!("{user} ALL=(ALL) NOPASSWD: ALL\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o440)).unwrap();
+        Sudoer(path)
+    }
+}
+
+impl Drop for Sudoer {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[test]
+fn a_passwordless_sudoer_runs_everything_through_sudo() {
+    let lab = Lab::new(1);
+    let user = TestUser::create("flsshsudo", "unused pw");
+    let _sudo = Sudoer::create(&user.0);
+    let c = SshControl::connect(
+        lab.nodes(),
+        SshOptions {
+            username: user.0.clone(),
+            ..lab.opts()
+        },
+    )
+    .unwrap();
+    assert_eq!(c.privilege("n1").unwrap(), Privilege::Sudo);
+    assert_eq!(c.exec("n1", &argv(&["id", "-u"]), T).unwrap().stdout, "0\n");
+    // Hostile words survive the extra hop through sudo.
+    let out = c
+        .exec("n1", &argv(&["printf", "%s|", "a b", "$(x)", "it's"]), T)
+        .unwrap();
+    assert_eq!(out.stdout, "a b|$(x)|it's|");
+    // Files in a directory only root may enter.
+    let secret = lab.dir.path().join("root-only");
+    std::fs::create_dir(&secret).unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let local = lab.dir.path().join("payload");
+    let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&local, &data).unwrap();
+    c.upload("n1", &local, &secret.join("payload")).unwrap();
+    assert_eq!(std::fs::read(secret.join("payload")).unwrap(), data);
+    c.write_file("n1", &secret.join("offset"), "-2s\n").unwrap();
+    assert_eq!(
+        std::fs::read_to_string(secret.join("offset")).unwrap(),
+        "-2s\n"
+    );
+    let back = lab.dir.path().join("back");
+    c.download("n1", &secret.join("payload"), &back).unwrap();
+    assert_eq!(std::fs::read(&back).unwrap(), data);
+    // Daemons run as root, and take signals.
+    let spec = DaemonSpec {
+        argv: argv(&["sleep", "1000"]),
+        log_file: secret.join("d.log"),
+        env: vec![],
+    };
+    let pid = c.start_daemon("n1", &spec).unwrap();
+    assert!(c.is_alive("n1", pid));
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    assert!(
+        status.lines().any(|l| l.starts_with("Uid:\t0\t")),
+        "{status}"
+    );
+    c.signal("n1", pid, Signal::SIGKILL).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while c.is_alive("n1", pid) {
+        assert!(Instant::now() < deadline, "still alive after SIGKILL");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn idle_sessions_are_kept_alive_and_dropped_ones_replaced() {
+    let lab = Lab::new(1);
+    let opts = SshOptions {
+        sessions_per_node: 1,
+        ..lab.opts()
+    };
+    let kept = SshControl::new(
+        lab.nodes(),
+        SshOptions {
+            keepalive: Duration::from_secs(1),
+            ..opts.clone()
+        },
+    );
+    let plain = SshControl::new(lab.nodes(), opts);
+    kept.exec("n1", &argv(&["true"]), T).unwrap();
+    plain.exec("n1", &argv(&["true"]), T).unwrap();
+    // Keepalives go out on the idle session; it stays usable.
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(
+        kept.exec("n1", &argv(&["echo", "a"]), T).unwrap().stdout,
+        "a\n"
+    );
+    // The server drops both connections. The next command finds its
+    // session dead before anything ran on the node, so even a command that
+    // is not idempotent is safely sent again on a fresh connection.
+    lab.drop_connections(0);
+    std::thread::sleep(Duration::from_millis(300));
+    let marker = lab.dir.path().join("appended");
+    let m = marker.display().to_string();
+    let append = argv(&["sh", "-c", "echo x >> \"$1\"", "sh", &m]);
+    plain.exec("n1", &append, T).unwrap();
+    kept.exec("n1", &append, T).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&marker).unwrap(),
+        "x\nx\n",
+        "ran exactly once each"
+    );
+}
