@@ -13,14 +13,15 @@
 //!   and store clients;
 //! - this crate: [`control`] (run this on node X), [`db`] (the store on the
 //!   nodes), [`nemesis`] (faults applied and healed), [`runner`] (a test from
-//!   start to verdict), [`results`] and [`report`] (what a run leaves), and
-//!   [`cli`].
+//!   start to verdict), [`results`] and [`report`] (what a run leaves),
+//!   [`config`] (a test as a TOML file), and [`cli`].
 //!
 //! See `docs/architecture.md` for the tour.
 
 pub mod bench;
 pub mod check;
 pub mod cli;
+pub mod config;
 pub mod control;
 pub mod db;
 pub mod history_log;
