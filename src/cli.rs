@@ -1,5 +1,5 @@
-//! The command line: `faultline test`, `check`, `heal`, `bench`,
-//! `report`, `index`, `serve`.
+//! The command line: `faultline test`, `test-all`, `check`, `heal`,
+//! `bench`, `report`, `index`, `serve`.
 //!
 //! Flag names follow Jepsen's where one exists (`--time-limit`,
 //! `--concurrency`, `--nemesis`, ...), because scripts and muscle memory
@@ -29,6 +29,9 @@ pub struct Cli {
 pub enum Command {
     /// Run a test: cluster, clients, faults, checks, report.
     Test(Box<TestArgs>),
+    /// Run a matrix of tests from a TOML file, each row with the verdict it
+    /// expects; exit 0 when every row got it.
+    TestAll(TestAllArgs),
     /// Check stored histories offline (faultline JSONL or Jepsen EDN).
     Check(CheckArgs),
     /// Clean up after runs whose controller died: processes, namespaces, rules.
@@ -72,6 +75,26 @@ pub struct ServeArgs {
     /// Port on 127.0.0.1; 0 picks a free one (the URL is printed).
     #[arg(long, default_value_t = crate::serve::DEFAULT_PORT)]
     pub port: u16,
+}
+
+/// `faultline test-all` flags.
+#[derive(clap::Args, Debug)]
+pub struct TestAllArgs {
+    /// The matrix: a TOML file of `[[row]]`s, each a test configuration
+    /// (as `--config` takes) with a `name` and an `expect = "valid"` or
+    /// `"invalid"`, over shared `[defaults]`.
+    #[arg(long, value_name = "FILE")]
+    pub matrix: PathBuf,
+    /// Run only these rows (comma-separated names).
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    pub only: Vec<String>,
+    /// Results directory for every row and the matrix's summary (default:
+    /// the `results` of `[defaults]`, or `results`).
+    #[arg(long)]
+    pub results: Option<PathBuf>,
+    /// The ringkv binary to run (default: next to faultline).
+    #[arg(long)]
+    pub ringkv_bin: Option<PathBuf>,
 }
 
 /// `faultline test` flags.
@@ -323,6 +346,7 @@ pub fn main() -> i32 {
             Some(m) => test(*args, m),
             None => unreachable!("clap matched the test subcommand"),
         },
+        Command::TestAll(args) => crate::matrix::main(&args),
         Command::Check(args) => Ok(crate::check::run(
             &args.paths,
             &args.workload,

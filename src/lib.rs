@@ -14,7 +14,8 @@
 //! - this crate: [`control`] (run this on node X), [`db`] (the store on the
 //!   nodes), [`nemesis`] (faults applied and healed), [`runner`] (a test from
 //!   start to verdict), [`results`] and [`report`] (what a run leaves),
-//!   [`config`] (a test as a TOML file), and [`cli`].
+//!   [`config`] (a test as a TOML file), [`matrix`] (`faultline test-all`:
+//!   rows of tests with expected verdicts), and [`cli`].
 //!
 //! See `docs/architecture.md` for the tour.
 
@@ -26,6 +27,7 @@ pub mod control;
 pub mod db;
 pub mod history_log;
 pub mod index;
+pub mod matrix;
 pub mod nemesis;
 pub mod outputs;
 pub mod report;
