@@ -418,8 +418,10 @@ pub fn run_row(row: &Row) -> (RowOutcome, bool) {
     match result {
         Ok(outcome) => {
             let r = &outcome.results;
-            out.got = if r.interrupted {
-                stop = r.error.is_none();
+            // A run cut short, or whose history could not be written whole,
+            // has no verdict to compare.
+            out.got = if r.interrupted || r.error.is_some() {
+                stop = r.interrupted && r.error.is_none();
                 Got::Error(r.error.clone().unwrap_or_else(|| {
                     "interrupted (Ctrl-C or SIGTERM): the verdict covers only what was recorded"
                         .into()
@@ -711,6 +713,10 @@ pub fn junit(name: &str, rows: &[RowOutcome]) -> Report {
         let mut case = TestCase::new(r.name.clone(), status);
         case.set_classname(classname.clone())
             .set_time(Duration::from_secs_f64(r.duration_s.max(0.0)));
+        if r.as_expected() && !r.anomalies.is_empty() {
+            // What an unsafe row was caught with, for the CI's test page.
+            case.set_system_out(format!("caught as expected: {}", r.anomaly_line()));
+        }
         let mut props = vec![
             Property::new("expected", r.expect.word()),
             Property::new("got", r.got.word()),
@@ -1108,6 +1114,12 @@ mod tests {
         let c = case("caught");
         assert_eq!(c.time, 30.5);
         assert_eq!(c.classname.as_deref(), Some("faultline.matrix.nightly"));
+        assert!(
+            c.system_out
+                .as_deref()
+                .is_some_and(|o| o.starts_with("caught as expected: set: 3 of 90")),
+            "{c:?}"
+        );
         assert_eq!(c.properties.hashmap["expected"], "invalid");
         assert_eq!(c.properties.hashmap["got"], "invalid");
         assert_eq!(c.properties.hashmap["seed"], "42");

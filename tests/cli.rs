@@ -200,3 +200,47 @@ fn set_full_stays_valid_on_a_live_history_with_reads_during_the_run() {
         "{out}"
     );
 }
+
+#[test]
+fn a_bad_config_or_matrix_file_is_one_line_naming_the_file_and_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("t.toml");
+    std::fs::write(&config, "nodes = 3\n[store]\nfsynk = \"always\"\n").unwrap();
+    let o = faultline(&["test", "--config", config.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(254), "{}", stderr(&o));
+    assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("t.toml: unknown key store.fsynk (known in [store]: n, r, w,"),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::write(&config, "[store]\nconflict = \"lamport\"\n").unwrap();
+    let o = faultline(&["test", "--config", config.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(254), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(
+            "t.toml: store.conflict: \"lamport\" is not a conflict mode; expected one of lww, vclock, dvv, node-vclock"
+        ),
+        "{}",
+        stderr(&o)
+    );
+
+    let matrix = dir.path().join("m.toml");
+    std::fs::write(&matrix, "[[row]]\nname = \"x\"\nexpect = \"maybe\"\n").unwrap();
+    let o = faultline(&["test-all", "--matrix", matrix.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(254), "{}", stderr(&o));
+    assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o)
+            .contains("m.toml: row \"x\": expect = \"maybe\": expected \"valid\" or \"invalid\""),
+        "{}",
+        stderr(&o)
+    );
+    let o = faultline(&["test-all", "--matrix", "/nonexistent/m.toml"]);
+    assert_eq!(o.status.code(), Some(254), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--matrix /nonexistent/m.toml"),
+        "{}",
+        stderr(&o)
+    );
+}
