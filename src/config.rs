@@ -835,7 +835,7 @@ impl CheckerOptions {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::cli::{test_config_with, Cli};
     use clap::{CommandFactory, FromArgMatches};
@@ -1078,6 +1078,29 @@ mod tests {
         let n = o.apply("sequence", &h, &mut r);
         assert_eq!(n.len(), 1, "{n:?}");
         assert!(n[0].contains("[checkers.linearizable]"), "{n:?}");
+    }
+
+    /// The first ```toml block after `heading` in README.md.
+    pub(crate) fn readme_toml(heading: &str) -> String {
+        let readme =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+                .unwrap();
+        let at = readme.find(heading).expect("the README's heading");
+        let block = &readme[at..];
+        let start = block.find("```toml\n").expect("a toml block") + "```toml\n".len();
+        let end = block[start..].find("```").unwrap();
+        block[start..start + end].to_string()
+    }
+
+    #[test]
+    fn the_readme_example_is_a_valid_config() {
+        let c = run(&readme_toml("## Tests as files"), &[]).unwrap();
+        assert_eq!(c.seed, 42);
+        assert_eq!(
+            c.checker_options.siblings_bound,
+            Some(SiblingBound::AtMost(3))
+        );
+        assert_eq!(c.checker_options.staleness_max_versions_behind, Some(2));
     }
 
     #[test]

@@ -874,6 +874,15 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_example_is_a_valid_matrix() {
+        let text = crate::config::tests::readme_toml("## A matrix of tests");
+        let m = parse_text(&text).unwrap();
+        assert_eq!(m.name, "nightly");
+        assert_eq!(m.rows[0].expect, Expect::Invalid);
+        assert_eq!(m.rows[0].config.time_limit_s, 30.0);
+    }
+
+    #[test]
     fn nightly_parses_and_pairs_every_unsafe_setting_with_invalid() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("nightly.toml");
         let m = load(&path, &Overrides::default()).unwrap();
