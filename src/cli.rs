@@ -1,5 +1,5 @@
-//! The command line: `faultline test`, `check`, `heal`, `bench`, `index`,
-//! `serve`.
+//! The command line: `faultline test`, `test-all`, `check`, `heal`,
+//! `bench`, `report`, `index`, `serve`.
 //!
 //! Flag names follow Jepsen's where one exists (`--time-limit`,
 //! `--concurrency`, `--nemesis`, ...), because scripts and muscle memory
@@ -10,7 +10,8 @@ use crate::db::{Conflict, Replication};
 use crate::runner::{self, TestConfig};
 use crate::{exit, UsageError};
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -28,6 +29,9 @@ pub struct Cli {
 pub enum Command {
     /// Run a test: cluster, clients, faults, checks, report.
     Test(Box<TestArgs>),
+    /// Run a matrix of tests from a TOML file, each row with the verdict it
+    /// expects; exit 0 when every row got it.
+    TestAll(TestAllArgs),
     /// Check stored histories offline (faultline JSONL or Jepsen EDN).
     Check(CheckArgs),
     /// Clean up after runs whose controller died: processes, namespaces, rules.
@@ -77,9 +81,33 @@ pub struct ServeArgs {
     pub port: u16,
 }
 
+/// `faultline test-all` flags.
+#[derive(clap::Args, Debug)]
+pub struct TestAllArgs {
+    /// The matrix: a TOML file of `[[row]]`s, each a test configuration
+    /// (as `--config` takes) with a `name` and an `expect = "valid"` or
+    /// `"invalid"`, over shared `[defaults]`.
+    #[arg(long, value_name = "FILE")]
+    pub matrix: PathBuf,
+    /// Run only these rows (comma-separated names).
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    pub only: Vec<String>,
+    /// Results directory for every row and the matrix's summary (default:
+    /// the `results` of `[defaults]`, or `results`).
+    #[arg(long)]
+    pub results: Option<PathBuf>,
+    /// The ringkv binary to run (default: next to faultline).
+    #[arg(long)]
+    pub ringkv_bin: Option<PathBuf>,
+}
+
 /// `faultline test` flags.
 #[derive(clap::Args, Debug)]
 pub struct TestArgs {
+    /// Read the test's settings from a TOML file (see examples/test.toml);
+    /// flags given on the command line override it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Workload to run.
     #[arg(long, default_value = "set")]
     pub workload: String,
@@ -158,6 +186,10 @@ pub struct TestArgs {
     /// acknowledgment), `interval`, `never`, or `off` (memory only).
     #[arg(long, default_value = "always")]
     pub fsync: String,
+    /// Replicas per key (N) of the store (default: 3, or the number of
+    /// nodes when fewer).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=200))]
+    pub n: Option<u8>,
     /// Read quorum of the store.
     #[arg(long, default_value_t = 2)]
     pub r: u8,
@@ -296,16 +328,23 @@ pub fn parse_seconds(s: &str) -> Result<f64, String> {
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> i32 {
-    let cli = match Cli::try_parse() {
+    let clap_error = |e: clap::Error| {
+        let code = match e.kind() {
+            clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
+            _ => exit::BAD_ARGS,
+        };
+        let _ = e.print();
+        code
+    };
+    // The matches are kept to tell flags given on the command line from
+    // defaults, which `--config` files override.
+    let matches = match Cli::command().try_get_matches() {
+        Ok(m) => m,
+        Err(e) => return clap_error(e),
+    };
+    let cli = match Cli::from_arg_matches(&matches) {
         Ok(c) => c,
-        Err(e) => {
-            let code = match e.kind() {
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
-                _ => exit::BAD_ARGS,
-            };
-            let _ = e.print();
-            return code;
-        }
+        Err(e) => return clap_error(e),
     };
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -315,7 +354,11 @@ pub fn main() -> i32 {
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {
-        Command::Test(args) => test(*args),
+        Command::Test(args) => match matches.subcommand_matches("test") {
+            Some(m) => test(*args, m),
+            None => unreachable!("clap matched the test subcommand"),
+        },
+        Command::TestAll(args) => crate::matrix::main(&args),
         Command::Check(args) => Ok(crate::check::run(
             &args.paths,
             &args.workload,
@@ -460,7 +503,16 @@ pub fn test_config(a: TestArgs) -> Result<TestConfig, UsageError> {
             a.nemesis, a.nodes
         )));
     }
-    let n = 3.min(a.nodes as u8);
+    let n = match a.n {
+        Some(n) if n as u16 > a.nodes => {
+            return Err(UsageError(format!(
+                "--n {n} must be at most the number of nodes (--nodes {})",
+                a.nodes
+            )))
+        }
+        Some(n) => n,
+        None => 3.min(a.nodes as u8),
+    };
     if a.r == 0 || a.r > n || a.w == 0 || a.w > n {
         return Err(UsageError(format!(
             "--r {} / --w {} must be between 1 and N={n}",
@@ -552,6 +604,9 @@ pub fn test_config(a: TestArgs) -> Result<TestConfig, UsageError> {
         a.w,
         conflict.name()
     );
+    if let Some(n) = a.n {
+        command.push_str(&format!(" --n {n}"));
+    }
     if nemesis.iter().any(|k| k == "loss") {
         command.push_str(&format!(" --loss-probability {}", a.loss_probability));
     }
@@ -612,11 +667,50 @@ pub fn test_config(a: TestArgs) -> Result<TestConfig, UsageError> {
         results: a.results,
         ringkv_bin: a.ringkv_bin,
         command,
+        checker_options: Default::default(),
+        config: None,
     })
 }
 
-fn test(args: TestArgs) -> anyhow::Result<i32> {
-    let cfg = test_config(args)?;
+/// Turns flags and, with `--config FILE`, the file into a test
+/// configuration: a flag given on the command line (as `matches`, the
+/// `test` subcommand's, tell) wins over the file, and the file over the
+/// flag's default.
+pub fn test_config_with(a: TestArgs, matches: &ArgMatches) -> Result<TestConfig, UsageError> {
+    let Some(path) = a.config.clone() else {
+        return test_config(a);
+    };
+    let loaded = crate::config::load(&path)?;
+    let mut a = a;
+    loaded.file.apply(&mut a, &|id| {
+        matches.value_source(id) == Some(ValueSource::CommandLine)
+    });
+    let mut cfg = test_config(a).map_err(|e| {
+        UsageError(format!(
+            "{} (settings from {} and the command line)",
+            e.0,
+            path.display()
+        ))
+    })?;
+    cfg.checker_options = loaded.file.checker_options();
+    cfg.config = Some(crate::config::ConfigSource {
+        path,
+        row: None,
+        text: loaded.text,
+    });
+    Ok(cfg)
+}
+
+/// The defaults of `faultline test`'s flags, as `TestArgs`.
+pub fn default_test_args() -> TestArgs {
+    match Cli::try_parse_from(["faultline", "test"]).map(|c| c.command) {
+        Ok(Command::Test(a)) => *a,
+        _ => unreachable!("`faultline test` parses"),
+    }
+}
+
+fn test(args: TestArgs, matches: &ArgMatches) -> anyhow::Result<i32> {
+    let cfg = test_config_with(args, matches)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

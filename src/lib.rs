@@ -14,19 +14,23 @@
 //! - this crate: [`control`] (run this on node X, locally or over SSH),
 //!   [`db`] (the store on the nodes), [`nemesis`] (faults applied and
 //!   healed), [`runner`] (a test from start to verdict), [`results`] and
-//!   [`report`] (what a run leaves), [`nodes`] and [`doctor`] (real machines:
-//!   the node flags, and whether a test could run on them), and [`cli`].
+//!   [`report`] (what a run leaves), [`config`] (a test as a TOML file),
+//!   [`matrix`] (`faultline test-all`: rows of tests with expected
+//!   verdicts), [`nodes`] and [`doctor`] (real machines: the node flags, and
+//!   whether a test could run on them), and [`cli`].
 //!
 //! See `docs/architecture.md` for the tour.
 
 pub mod bench;
 pub mod check;
 pub mod cli;
+pub mod config;
 pub mod control;
 pub mod db;
 pub mod doctor;
 pub mod history_log;
 pub mod index;
+pub mod matrix;
 pub mod nemesis;
 pub mod nodes;
 pub mod outputs;

@@ -13,6 +13,7 @@
 //! removes every partition rule, and whatever was recorded stays in
 //! `history.jsonl`.
 
+use crate::config::{CheckerOptions, ConfigSource};
 use crate::control::local::LocalControl;
 use crate::control::netns::{LocalNetwork, Subnet};
 use crate::control::{os, Control};
@@ -93,6 +94,14 @@ pub struct TestConfig {
     pub ringkv_bin: Option<PathBuf>,
     /// The command line that reproduces this run.
     pub command: String,
+    /// Checker options beyond each checker's defaults (from a
+    /// configuration file's `[checkers]`).
+    #[serde(default, skip_serializing_if = "CheckerOptions::is_default")]
+    pub checker_options: CheckerOptions,
+    /// The configuration file the run came from (`--config`, or a matrix
+    /// row), copied into the run's directory as `config.toml`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<ConfigSource>,
 }
 
 /// How a run ended.
@@ -151,7 +160,7 @@ impl Pacer {
 }
 
 /// Runs one test end to end.
-pub async fn run(cfg: TestConfig) -> Result<Outcome> {
+pub async fn run(mut cfg: TestConfig) -> Result<Outcome> {
     let subnet: Subnet = cfg
         .subnet
         .parse()
@@ -172,6 +181,14 @@ pub async fn run(cfg: TestConfig) -> Result<Outcome> {
     let started = chrono::Local::now();
     let clock = Instant::now();
     let dir = RunDir::create(&cfg.results, &cfg.name)?;
+    if let Some(src) = &cfg.config {
+        // Every setting with a flag is in the command already; the file
+        // adds those without one (checker options).
+        let copy = dir.file("config.toml");
+        std::fs::write(&copy, &src.text).with_context(|| format!("writing {}", copy.display()))?;
+        cfg.command
+            .push_str(&format!(" --config '{}'", copy.display()));
+    }
     dir.write_json("test.json", &cfg)?;
     let log =
         Arc::new(HistoryLog::create(&dir.file("history.jsonl")).context("creating history.jsonl")?);
@@ -208,8 +225,14 @@ pub async fn run(cfg: TestConfig) -> Result<Outcome> {
     let error = run.as_ref().err().map(|e| format!("{e:#}"));
     let text = std::fs::read_to_string(dir.file("history.jsonl"))?;
     let history = checkers::parse::jsonl(&text).context("re-reading history.jsonl")?;
-    let checks =
+    let mut checks =
         workloads::check(&cfg.workload, &history).map_err(|e| crate::UsageError(e.to_string()))?;
+    for notice in cfg
+        .checker_options
+        .apply(&cfg.workload, &history, &mut checks)
+    {
+        eprintln!("faultline: {notice}");
+    }
     let mut results = Results::from_checks(checks, history.ops.len() as u64);
     results.interrupted = interrupted.load(Ordering::SeqCst) || error.is_some();
     results.error = error.or(history_ok.err().map(|e| format!("writing history: {e}")));

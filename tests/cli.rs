@@ -444,3 +444,47 @@ fn serve_refuses_a_missing_results_folder() {
     let o = faultline(&["serve", "--port", "0", "--results", "/nonexistent/results"]);
     assert_eq!(o.status.code(), Some(254), "{}", text(&o));
 }
+
+#[test]
+fn a_bad_config_or_matrix_file_is_one_line_naming_the_file_and_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("t.toml");
+    std::fs::write(&config, "nodes = 3\n[store]\nfsynk = \"always\"\n").unwrap();
+    let o = faultline(&["test", "--config", config.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(254), "{}", stderr(&o));
+    assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("t.toml: unknown key store.fsynk (known in [store]: n, r, w,"),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::write(&config, "[store]\nconflict = \"lamport\"\n").unwrap();
+    let o = faultline(&["test", "--config", config.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(254), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(
+            "t.toml: store.conflict: \"lamport\" is not a conflict mode; expected one of lww, vclock, dvv, node-vclock"
+        ),
+        "{}",
+        stderr(&o)
+    );
+
+    let matrix = dir.path().join("m.toml");
+    std::fs::write(&matrix, "[[row]]\nname = \"x\"\nexpect = \"maybe\"\n").unwrap();
+    let o = faultline(&["test-all", "--matrix", matrix.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(254), "{}", stderr(&o));
+    assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o)
+            .contains("m.toml: row \"x\": expect = \"maybe\": expected \"valid\" or \"invalid\""),
+        "{}",
+        stderr(&o)
+    );
+    let o = faultline(&["test-all", "--matrix", "/nonexistent/m.toml"]);
+    assert_eq!(o.status.code(), Some(254), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--matrix /nonexistent/m.toml"),
+        "{}",
+        stderr(&o)
+    );
+}
