@@ -49,9 +49,9 @@ use workloads::{Client, Completion, Invocation, LocalRead, OpSource};
 pub struct TestConfig {
     /// Test name (the results folder).
     pub name: String,
-    /// Workload (`set`).
+    /// Workload (`set`, `register`, ..., `sequence`, `session`).
     pub workload: String,
-    /// Client mode of the workload (`crdt`, `rmw`).
+    /// Client mode of the workload (`crdt`, `rmw`, `sticky`, `random`, ...).
     pub client: String,
     /// Nemesis kinds (empty = none).
     pub nemesis: Vec<String>,
