@@ -130,7 +130,7 @@ pub struct TestArgs {
     /// Target operations per second, all workers together.
     #[arg(long, default_value = "100")]
     pub rate: f64,
-    /// Keys the set is spread over, or the number of registers.
+    /// Keys the set is spread over, or the number of registers or lists.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=1000))]
     pub keys: u16,
     /// Wait between healing and the final reads: seconds, or `5s`.
