@@ -492,7 +492,7 @@ async fn drive(
         // phase), but the replicas of every key must still agree.
         Live::Session(_) => (
             Vec::new(),
-            session::Generator::new(cfg.seed, cfg.keys).keys(),
+            session::keys(cfg.keys),
             nodes
                 .iter()
                 .map(|n| {

@@ -66,6 +66,11 @@ pub fn key(k: usize) -> String {
     format!("s{k}")
 }
 
+/// The registers a run with `keys` keys touches.
+pub fn keys(keys: usize) -> Vec<String> {
+    (0..keys.max(1)).map(key).collect()
+}
+
 /// Draws reads (60%) and writes (40%) of random keys from a seeded stream
 /// shared by all workers; each write carries the next value of its key
 /// (1, 2, 3, ... per key), so values are unique and increase per key.
@@ -86,7 +91,7 @@ impl Generator {
 
     /// The keys the workload touches.
     pub fn keys(&self) -> Vec<String> {
-        (0..self.keys).map(key).collect()
+        keys(self.keys)
     }
 }
 
