@@ -18,6 +18,12 @@
 //!   one and an older one through the next: monotonic reads (and
 //!   read-your-writes) break.
 //!
+//! Versions are wall-clock timestamps of the coordinating node, so the
+//! clock nemesis breaks sessions whatever the routing: a coordinator whose
+//! clock went back gives a process's later write an older version than its
+//! earlier one (monotonic writes, writes-follow-reads; by the store's own
+//! order, the later write lost).
+//!
 //! Where requests go is the runner's business ([`Routing`]): a client of
 //! this workload is a quorum-mode [`crate::register::RegisterClient`] for
 //! one node, and a `random` worker holds one per node.
