@@ -108,10 +108,17 @@ pub struct TestArgs {
     /// flags given on the command line override it.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Workload to run.
+    /// Workload to run: set, register, counter, siblings, or-set,
+    /// sequence (inserts and deletes in shared lists: list-CRDT semantics,
+    /// convergence) or session (register reads and writes through one
+    /// coordinator or random ones: session guarantees, staleness).
     #[arg(long, default_value = "set")]
     pub workload: String,
-    /// Client mode of the workload (set: crdt, rmw).
+    /// Client mode of the workload, the first being the default: set
+    /// crdt|rmw, register cas|quorum, counter crdt|rmw, siblings
+    /// context|blind, or-set crdt, sequence crdt, session sticky|random
+    /// (each process's requests go to its own node, or to a random node
+    /// per op).
     #[arg(long)]
     pub client: Option<String>,
     /// Faults to inject, comma-separated: partition, loss, clock, kill,
@@ -155,7 +162,7 @@ pub struct TestArgs {
     /// Target operations per second, all workers together.
     #[arg(long, default_value = "100")]
     pub rate: f64,
-    /// Keys the set is spread over, or the number of registers.
+    /// Keys the set is spread over, or the number of registers or lists.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=1000))]
     pub keys: u16,
     /// Wait between healing and the final reads: seconds, or `5s`.
@@ -250,7 +257,8 @@ pub struct CheckArgs {
     /// History files (history.jsonl, or Jepsen history.edn).
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
-    /// The workload that produced them (which checkers to run).
+    /// The workload that produced them (which checkers to run): set,
+    /// register, kv, counter, siblings, or-set, sequence, session.
     #[arg(long, default_value = "set")]
     pub workload: String,
     /// Also write the verdicts as JUnit XML (one test suite per file, one
@@ -576,6 +584,12 @@ pub fn test_config(a: TestArgs) -> Result<TestConfig, UsageError> {
             Conflict::NAMES
         ))
     })?;
+    if a.workload == "session" && conflict != Conflict::Lww {
+        return Err(UsageError(format!(
+            "--workload session orders each key's values by the store's last-write-wins timestamps, which --conflict {} does not have: use --conflict lww",
+            conflict.name()
+        )));
+    }
     let seed = a.seed.unwrap_or_else(rand::random);
     let concurrency = a
         .concurrency
@@ -864,6 +878,19 @@ mod tests {
         assert!(e.contains("meteor"), "{e}");
         let e = test_config(args(&["--nodes", "1"])).unwrap_err().0;
         assert!(e.contains("at least 2 nodes"), "{e}");
+        let e = test_config(args(&["--workload", "session", "--conflict", "dvv"]))
+            .unwrap_err()
+            .0;
+        assert!(e.contains("--conflict lww"), "{e}");
+        let c = test_config(args(&["--workload", "session", "--client", "random"])).unwrap();
+        assert_eq!(
+            (c.name.as_str(), c.client.as_str()),
+            ("session-random", "random")
+        );
+        let e = test_config(args(&["--workload", "sequence", "--client", "sticky"]))
+            .unwrap_err()
+            .0;
+        assert!(e.contains("no client mode \"sticky\""), "{e}");
         let e = test_config(args(&["--conflict", "lamport"])).unwrap_err().0;
         assert!(e.contains("--conflict") && e.contains("dvv"), "{e}");
         let c = test_config(args(&["--client", "rmw", "--conflict", "dvv"])).unwrap();

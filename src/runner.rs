@@ -39,6 +39,8 @@ use workloads::counter::{self, CounterClient};
 use workloads::orset::{self, OrSetClient};
 use workloads::register::{self, RegisterClient};
 use workloads::ringkv::{RequestError, RingkvClient};
+use workloads::sequence::{self, SequenceClient};
+use workloads::session::{self, Routing};
 use workloads::set::{Generator, Mode, SetClient};
 use workloads::siblings::{self, SiblingsClient};
 use workloads::{Client, Completion, Invocation, LocalRead, OpSource};
@@ -48,9 +50,9 @@ use workloads::{Client, Completion, Invocation, LocalRead, OpSource};
 pub struct TestConfig {
     /// Test name (the results folder).
     pub name: String,
-    /// Workload (`set`).
+    /// Workload (`set`, `register`, ..., `sequence`, `session`).
     pub workload: String,
-    /// Client mode of the workload (`crdt`, `rmw`).
+    /// Client mode of the workload (`crdt`, `rmw`, `sticky`, `random`, ...).
     pub client: String,
     /// Nemesis kinds (empty = none).
     pub nemesis: Vec<String>,
@@ -364,18 +366,24 @@ async fn drive(
 
     // Main phase.
     let nodes = cluster.nodes();
-    let gen: Arc<dyn OpSource> = match live {
-        Live::Set(_) => Arc::new(Generator::new()),
-        Live::Register(_) => Arc::new(register::Generator::new(cfg.seed, cfg.keys)),
-        Live::Counter(_) => Arc::new(counter::Generator::new(cfg.seed)),
-        Live::Siblings(_) => Arc::new(siblings::Generator::new(cfg.seed, cfg.keys)),
-        Live::OrSet => Arc::new(orset::Generator::new(cfg.seed)),
+    // One generator shared by every worker, except where a worker's ops
+    // depend on what it has seen (sequence: one per worker, below).
+    let shared: Option<Arc<dyn OpSource>> = match live {
+        Live::Set(_) => Some(Arc::new(Generator::new())),
+        Live::Register(_) => Some(Arc::new(register::Generator::new(cfg.seed, cfg.keys))),
+        Live::Counter(_) => Some(Arc::new(counter::Generator::new(cfg.seed))),
+        Live::Siblings(_) => Some(Arc::new(siblings::Generator::new(cfg.seed, cfg.keys))),
+        Live::OrSet => Some(Arc::new(orset::Generator::new(cfg.seed))),
+        Live::Session(_) => Some(Arc::new(session::Generator::new(cfg.seed, cfg.keys))),
+        Live::Sequence => None,
     };
     let op_timeout = Duration::from_millis(cfg.op_timeout_ms);
     let mut workers = Vec::new();
     for w in 0..cfg.concurrency {
         let node = &nodes[w % nodes.len()];
         let ringkv = RingkvClient::new(&node.addr(), op_timeout);
+        let mut gen = shared.clone();
+        let mut others: Vec<(String, Arc<dyn Client>)> = Vec::new();
         let client: Arc<dyn Client> = match live {
             Live::Set(mode) => {
                 Arc::new(SetClient::new(ringkv, mode, cfg.keys).with_client_id(format!("w{w}")))
@@ -384,12 +392,38 @@ async fn drive(
             Live::Counter(mode) => Arc::new(CounterClient::new(ringkv, mode)),
             Live::Siblings(mode) => Arc::new(SiblingsClient::new(ringkv, mode, format!("w{w}"))),
             Live::OrSet => Arc::new(OrSetClient::new(ringkv)),
+            Live::Sequence => {
+                let g = sequence::Generator::new(cfg.seed, w, cfg.keys);
+                let c = Arc::new(g.client(ringkv));
+                gen = Some(Arc::new(g));
+                c
+            }
+            Live::Session(routing) => {
+                if routing == Routing::Random {
+                    // A client per node, the worker's own first.
+                    others = nodes
+                        .iter()
+                        .filter(|n| n.name != node.name)
+                        .map(|n| {
+                            let c = RegisterClient::new(
+                                RingkvClient::new(&n.addr(), op_timeout),
+                                register::Mode::Quorum,
+                            );
+                            (n.name.clone(), Arc::new(c) as Arc<dyn Client>)
+                        })
+                        .collect();
+                }
+                Arc::new(RegisterClient::new(ringkv, register::Mode::Quorum))
+            }
         };
+        let mut targets = vec![(node.name.clone(), client)];
+        targets.extend(others);
+        let gen = gen.expect("every workload has a generator");
         let ctx = Worker {
             first_process: w as u64,
             stride: cfg.concurrency as u64,
-            node: node.name.clone(),
-            client,
+            targets,
+            route: ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x0207_E5EE_D000_0000 ^ w as u64),
             log: log.clone(),
             hard_cap: op_timeout + Duration::from_secs(1),
         };
@@ -426,14 +460,14 @@ async fn drive(
     cluster.await_ready(Duration::from_secs(20)).await?;
     // Final reads from every node, then every key's replicas read locally.
     type Readers = Vec<(Arc<dyn Client>, Arc<dyn LocalRead>)>;
-    let (final_op, keys, readers): (Invocation, Vec<String>, Readers) = match live {
+    let (final_ops, keys, readers): (Vec<Invocation>, Vec<String>, Readers) = match live {
         Live::Register(_) | Live::Siblings(_) => {
             // Judged on the main phase alone.
             let _ = nemesis.teardown().await;
             return Ok(());
         }
         Live::Set(mode) => (
-            Generator::final_read(),
+            vec![Generator::final_read()],
             (0..cfg.keys).map(|k| format!("set-{k}")).collect(),
             nodes
                 .iter()
@@ -448,7 +482,7 @@ async fn drive(
                 .collect(),
         ),
         Live::OrSet => (
-            orset::Generator::final_read(),
+            vec![orset::Generator::final_read()],
             vec![orset::KEY.to_string()],
             nodes
                 .iter()
@@ -458,8 +492,38 @@ async fn drive(
                 })
                 .collect(),
         ),
+        Live::Sequence => (
+            sequence::final_reads(cfg.keys),
+            sequence::keys(cfg.keys),
+            nodes
+                .iter()
+                .map(|n| {
+                    let c = Arc::new(SequenceClient::new(RingkvClient::new(
+                        &n.addr(),
+                        op_timeout,
+                    )));
+                    (c.clone() as Arc<dyn Client>, c as Arc<dyn LocalRead>)
+                })
+                .collect(),
+        ),
+        // Registers: no final read (the sessions checker judges the main
+        // phase), but the replicas of every key must still agree.
+        Live::Session(_) => (
+            Vec::new(),
+            session::keys(cfg.keys),
+            nodes
+                .iter()
+                .map(|n| {
+                    let c = Arc::new(RegisterClient::new(
+                        RingkvClient::new(&n.addr(), op_timeout),
+                        register::Mode::Quorum,
+                    ));
+                    (c.clone() as Arc<dyn Client>, c as Arc<dyn LocalRead>)
+                })
+                .collect(),
+        ),
         Live::Counter(mode) => (
-            counter::Generator::final_read(),
+            vec![counter::Generator::final_read()],
             vec![counter::KEY.to_string()],
             nodes
                 .iter()
@@ -481,9 +545,12 @@ async fn drive(
         let process = max_process + 1 + i as u64;
         let log = log.clone();
         let name = node.name.clone();
-        let op = final_op.clone();
+        let ops = final_ops.clone();
         finals.push(tokio::spawn(async move {
-            final_read(client.as_ref(), &op, process, &name, &log, op_timeout).await
+            let mut process = process;
+            for op in &ops {
+                process = final_read(client.as_ref(), op, process, &name, &log, op_timeout).await;
+            }
         }));
     }
     for f in finals {
@@ -609,6 +676,10 @@ enum Live {
     Siblings(siblings::Mode),
     /// `or-set`, ringkv's OR-set.
     OrSet,
+    /// `sequence`, ringkv's RGA.
+    Sequence,
+    /// `session`, quorum registers through one coordinator or random ones.
+    Session(Routing),
 }
 
 impl Live {
@@ -622,17 +693,26 @@ impl Live {
                 orset::parse_mode(client).map_err(bad)?;
                 Live::OrSet
             }
+            "sequence" => {
+                sequence::parse_mode(client).map_err(bad)?;
+                Live::Sequence
+            }
+            "session" => Live::Session(Routing::parse(client).map_err(bad)?),
             _ => Live::Set(Mode::parse(client).map_err(bad)?),
         })
     }
 }
 
-/// One client worker: a logical process bound to one node.
+/// One client worker: a logical process bound to one node, or (session
+/// `random`) sending each op to a node drawn at random.
 struct Worker {
     first_process: u64,
     stride: u64,
-    node: String,
-    client: Arc<dyn Client>,
+    /// The nodes it may send to, with a client for each: its own node
+    /// first, the only one unless it routes at random.
+    targets: Vec<(String, Arc<dyn Client>)>,
+    /// Draws the node of each op when there are several (seeded).
+    route: ChaCha8Rng,
     log: Arc<HistoryLog>,
     hard_cap: Duration,
 }
@@ -640,7 +720,7 @@ struct Worker {
 impl Worker {
     /// Runs until `stop`; returns the last process id it used.
     async fn run(
-        self,
+        mut self,
         gen: Arc<dyn OpSource>,
         mut pacer: Pacer,
         mut stop: watch::Receiver<bool>,
@@ -651,11 +731,16 @@ impl Worker {
                 return process;
             }
             let op = gen.next_op();
+            let pick = match self.targets.len() {
+                1 => 0,
+                n => self.route.random_range(0..n),
+            };
+            let (node, client) = &self.targets[pick];
             let c = invoke(
-                self.client.as_ref(),
+                client.as_ref(),
                 &op,
                 process,
-                &self.node,
+                node,
                 &self.log,
                 self.hard_cap,
             )
@@ -703,7 +788,8 @@ pub(crate) async fn invoke(
     c
 }
 
-/// Reads the whole set from one node, retrying a few times if it fails.
+/// Performs one final read on one node, retrying a few times if it fails;
+/// returns the process to use next (a fresh one after an `info`).
 async fn final_read(
     client: &dyn Client,
     op: &Invocation,
@@ -711,7 +797,7 @@ async fn final_read(
     node: &str,
     log: &HistoryLog,
     timeout: Duration,
-) {
+) -> u64 {
     let mut process = process;
     for attempt in 0..5 {
         let c = invoke(
@@ -724,7 +810,7 @@ async fn final_read(
         )
         .await;
         match c.kind {
-            OpType::Ok => return,
+            OpType::Ok => return process,
             OpType::Info => process += 1000,
             _ => {}
         }
@@ -732,4 +818,5 @@ async fn final_read(
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
     }
+    process
 }

@@ -96,6 +96,55 @@ fn several_files_give_one_line_each_and_the_worst_exit_code() {
     assert!(out.contains("set INVALID"), "{out}");
 }
 
+fn run(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/runs")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+#[test]
+fn sequence_and_session_runs_are_checked_offline_with_their_checkers() {
+    let o = faultline(&[
+        "check",
+        &run("sequence-crdt.jsonl"),
+        "--workload",
+        "sequence",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let out = stdout(&o);
+    for line in ["crdt valid", "convergence valid", "perf valid"] {
+        assert!(out.contains(line), "{line}: {out}");
+    }
+    let o = faultline(&[
+        "check",
+        &run("session-random.jsonl"),
+        "--workload",
+        "session",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("sessions INVALID"), "{out}");
+    assert!(out.contains("monotonic reads"), "{out}");
+    for line in ["staleness valid", "convergence valid", "perf valid"] {
+        assert!(out.contains(line), "{line}: {out}");
+    }
+    // The same history as a register workload: linearizability is judged on
+    // the values, sessions on the store's versions.
+    let o = faultline(&[
+        "check",
+        &run("session-random.jsonl"),
+        "--workload",
+        "register",
+    ]);
+    let out = stdout(&o);
+    assert!(
+        out.contains(": linearizable ") && out.contains("sessions INVALID"),
+        "{out}"
+    );
+}
+
 #[test]
 fn malformed_histories_name_the_file_and_line() {
     for f in ["set-malformed.jsonl", "set-malformed.edn"] {

@@ -420,6 +420,18 @@ fn paxos_registers_are_linearizable_under_faults_and_quorum_registers_are_not() 
         (lin["checker"].as_str(), &lin["valid"]),
         (Some("linearizable"), &json!(true))
     );
+    // The values repeat, but every read and write carries the ballot it was
+    // chosen at: in that order no session ever goes back.
+    assert_eq!(
+        checker_names(&r),
+        ["linearizable", "sessions", "staleness", "perf"]
+    );
+    let sessions = &r["checkers"][1];
+    assert_eq!(sessions["valid"], true, "{sessions}");
+    assert!(
+        sessions["details"]["ok_read_count"].as_u64().unwrap() > 50,
+        "{sessions}"
+    );
     // Plain quorum reads and writes with a read-then-write cas: the checker
     // finds ops no order explains, and names them.
     let mut args = common.to_vec();
@@ -429,6 +441,12 @@ fn paxos_registers_are_linearizable_under_faults_and_quorum_registers_are_not() 
     let r = results_json(&run_dir(tmp.path(), "register-quorum"));
     let lin = &r["checkers"][0];
     assert_eq!(lin["valid"], false, "{lin}");
+    // Judged in the store's own order (last-write-wins timestamps, which
+    // the clock nemesis skews): whatever sessions says is the store's truth.
+    assert_eq!(
+        checker_names(&r),
+        ["linearizable", "sessions", "staleness", "perf"]
+    );
     assert!(
         lin["summary"]
             .as_str()
@@ -586,6 +604,234 @@ fn or_set_keeps_adds_no_remove_could_have_seen_under_faults() {
         r["checkers"][0]["details"]["or_set"]["final_read_count"], 5,
         "{r}"
     );
+}
+
+/// The names of the checkers a run's results list, in order.
+fn checker_names(r: &serde_json::Value) -> Vec<&str> {
+    r["checkers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["checker"].as_str().unwrap())
+        .collect()
+}
+
+/// How many client ops of function `f` completed as `kind`.
+fn count_ops(h: &[serde_json::Value], f: &str, kind: &str) -> usize {
+    h.iter()
+        .filter(|o| o["f"] == f && o["type"] == kind)
+        .count()
+}
+
+#[test]
+fn sequence_crdt_under_partitions_keeps_every_list_and_each_writers_order() {
+    require_root();
+    let tmp = tempfile::tempdir().unwrap();
+    let o = run_test(
+        tmp.path(),
+        &[
+            "--workload",
+            "sequence",
+            "--keys",
+            "3",
+            "--nemesis",
+            "partition",
+            "--nemesis-interval",
+            "2",
+            "--time-limit",
+            "8",
+            // An insert a partition left on one replica (its outcome
+            // unknown) must reach a second one before the final reads, or
+            // coordinators reading different pairs disagree: a node's
+            // anti-entropy meets at least three of its four peers in the
+            // quiescence, so at least one of the key's other replicas.
+            "--anti-entropy",
+            "1",
+            "--quiesce",
+            "4",
+            "--seed",
+            "12",
+            "--rate",
+            "100",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let dir = run_dir(tmp.path(), "sequence-crdt");
+    let r = results_json(&dir);
+    assert_eq!(checker_names(&r), ["crdt", "convergence", "perf"]);
+    let seq = &r["checkers"][0]["details"]["sequence"];
+    assert_eq!(r["checkers"][0]["valid"], true, "{seq}");
+    // Every node read every list at the end, and they agreed.
+    assert_eq!(seq["final_read_count"], 15, "{seq}");
+    assert_eq!(r["checkers"][1]["valid"], true, "{}", r["checkers"][1]);
+    // What was judged: real contention on shared lists under real faults.
+    let h = history(&dir);
+    assert!(h.iter().any(|o| o["f"] == "start-partition"));
+    assert!(count_ops(&h, "insert", "ok") > 150, "inserts");
+    assert!(count_ops(&h, "delete", "ok") > 10, "deletes");
+    let reads: Vec<&serde_json::Value> = h
+        .iter()
+        .filter(|o| o["f"] == "read-list" && o["type"] == "ok")
+        .collect();
+    assert!(reads.len() > 50, "{} reads", reads.len());
+    // Seen directly, not through the checker: each list's final reads
+    // (the last read of it from each node) are identical and hold several
+    // writers' chains, interleaved, each writer's elements (worker × 1e6 +
+    // its n-th element) in the order it made them.
+    for list in ["l0", "l1", "l2"] {
+        let mut last: std::collections::BTreeMap<&str, &serde_json::Value> = Default::default();
+        for o in reads.iter().filter(|o| o["value"][0] == list) {
+            last.insert(o["node"].as_str().unwrap(), &o["value"][1]);
+        }
+        assert_eq!(last.len(), 5, "{list}");
+        let first = last["n1"];
+        assert!(last.values().all(|l| *l == first), "{list}: {last:?}");
+        let elements: Vec<u64> = first
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e.as_u64().unwrap())
+            .collect();
+        let mut by_writer: std::collections::BTreeMap<u64, Vec<u64>> = Default::default();
+        for e in &elements {
+            by_writer.entry(e / 1_000_000).or_default().push(*e);
+        }
+        assert!(
+            elements.len() > 10 && by_writer.len() >= 4,
+            "{list}: {elements:?}"
+        );
+        for (w, own) in &by_writer {
+            assert!(
+                own.windows(2).all(|p| p[0] < p[1]),
+                "{list}, writer {w}: {own:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn session_with_random_coordinators_under_sloppy_quorums_breaks_session_guarantees() {
+    require_root();
+    let tmp = tempfile::tempdir().unwrap();
+    let o = run_test(
+        tmp.path(),
+        &[
+            "--workload",
+            "session",
+            "--client",
+            "random",
+            "--sloppy-quorum",
+            "--r",
+            "1",
+            "--w",
+            "1",
+            "--keys",
+            "2",
+            "--nemesis",
+            "partition",
+            "--nemesis-interval",
+            "2",
+            "--time-limit",
+            "8",
+            "--quiesce",
+            "1",
+            "--seed",
+            "21",
+            "--rate",
+            "100",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let dir = run_dir(tmp.path(), "session-random");
+    let r = results_json(&dir);
+    assert_eq!(
+        checker_names(&r),
+        ["sessions", "staleness", "convergence", "perf"]
+    );
+    let s = &r["checkers"][0];
+    assert_eq!(s["valid"], false, "{s}");
+    let summary = s["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("session guarantee violation")
+            && (summary.contains("monotonic reads") || summary.contains("read-your-writes")),
+        "{summary}"
+    );
+    // Each violation names two ops of one process; with random
+    // coordinators, some such pair went through two different nodes.
+    let h = history(&dir);
+    let node_of = |index: &serde_json::Value| -> String {
+        h.iter()
+            .find(|o| &o["index"] == index)
+            .and_then(|o| o["node"].as_str())
+            .unwrap()
+            .to_string()
+    };
+    let violations = s["details"]["violations"].as_array().unwrap();
+    assert!(
+        violations
+            .iter()
+            .any(|v| node_of(&v["earlier"]["index"]) != node_of(&v["later"]["index"])),
+        "{s}"
+    );
+    // Staleness measured what the sessions saw.
+    assert!(
+        r["checkers"][1]["details"]["stale_read_count"]
+            .as_u64()
+            .unwrap()
+            > 0,
+        "{}",
+        r["checkers"][1]
+    );
+}
+
+#[test]
+fn session_with_sticky_coordinators_under_strict_quorums_holds_every_guarantee() {
+    require_root();
+    let tmp = tempfile::tempdir().unwrap();
+    let o = run_test(
+        tmp.path(),
+        &[
+            "--workload",
+            "session",
+            "--keys",
+            "2",
+            "--nemesis",
+            "partition",
+            "--nemesis-interval",
+            "2",
+            "--time-limit",
+            "8",
+            "--quiesce",
+            "1",
+            "--seed",
+            "21",
+            "--rate",
+            "100",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let dir = run_dir(tmp.path(), "session-sticky");
+    let r = results_json(&dir);
+    assert_eq!(
+        checker_names(&r),
+        ["sessions", "staleness", "convergence", "perf"]
+    );
+    let s = &r["checkers"][0];
+    assert_eq!(s["valid"], true, "{s}");
+    assert!(s["details"]["ok_read_count"].as_u64().unwrap() > 150, "{s}");
+    assert!(
+        s["details"]["ok_write_count"].as_u64().unwrap() > 100,
+        "{s}"
+    );
+    // Sticky: every op of a process went to one node, under real faults.
+    let h = history(&dir);
+    assert!(h.iter().any(|o| o["f"] == "start-partition"));
+    let mut node_of: std::collections::HashMap<u64, &str> = Default::default();
+    for o in h.iter().filter(|o| o["f"] == "read" || o["f"] == "write") {
+        let p = o["process"].as_u64().unwrap();
+        let n = o["node"].as_str().unwrap();
+        assert_eq!(*node_of.entry(p).or_insert(n), n, "process {p}");
+    }
 }
 
 #[test]

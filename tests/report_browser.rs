@@ -67,7 +67,29 @@ const CASES: &[Case] = &[
     Case { name: "convergence-invalid", workload: "counter", source: Source::Inline(CONVERGENCE_INVALID), expected: Validity::Invalid, invalid: &["convergence"] },
     Case { name: "or-set-invalid", workload: "or-set", source: Source::Inline(OR_SET_INVALID), expected: Validity::Invalid, invalid: &["crdt"] },
     Case { name: "siblings-invalid", workload: "siblings", source: Source::Inline(SIBLINGS_INVALID), expected: Validity::Invalid, invalid: &["siblings"] },
+    Case { name: "run-sequence-crdt", workload: "sequence", source: Source::Run("sequence-crdt.jsonl"), expected: Validity::Valid, invalid: &[] },
+    Case { name: "sequence-invalid", workload: "sequence", source: Source::Inline(SEQUENCE_INVALID), expected: Validity::Invalid, invalid: &["crdt"] },
+    Case { name: "run-session-random", workload: "session", source: Source::Run("session-random.jsonl"), expected: Validity::Invalid, invalid: &["sessions"] },
 ];
+
+/// Two replicas agree on list l0, but a mid-run read listed 2 before 3 and
+/// they list 3 before 2: no single order explains the reads.
+const SEQUENCE_INVALID: &str = r#"
+{"type":"invoke","process":0,"f":"insert","value":["l0",1],"time":1000000,"node":"n1"}
+{"type":"ok","process":0,"f":"insert","value":["l0",1],"time":2000000,"node":"n1"}
+{"type":"invoke","process":1,"f":"insert","value":["l0",2],"time":3000000,"node":"n2"}
+{"type":"ok","process":1,"f":"insert","value":["l0",2],"time":4000000,"node":"n2"}
+{"type":"invoke","process":0,"f":"insert","value":["l0",3],"time":5000000,"node":"n1"}
+{"type":"ok","process":0,"f":"insert","value":["l0",3],"time":6000000,"node":"n1"}
+{"type":"invoke","process":2,"f":"read-list","value":["l0",null],"time":7000000,"node":"n3"}
+{"type":"ok","process":2,"f":"read-list","value":["l0",[1,2,3]],"time":8000000,"node":"n3"}
+{"type":"invoke","process":1,"f":"insert","value":["l0",9],"time":9000000,"node":"n2"}
+{"type":"ok","process":1,"f":"insert","value":["l0",9],"time":10000000,"node":"n2"}
+{"type":"invoke","process":3,"f":"read-list","value":["l0",null],"time":11000000,"node":"n1"}
+{"type":"ok","process":3,"f":"read-list","value":["l0",[1,3,2,9]],"time":12000000,"node":"n1"}
+{"type":"invoke","process":4,"f":"read-list","value":["l0",null],"time":13000000,"node":"n2"}
+{"type":"ok","process":4,"f":"read-list","value":["l0",[1,3,2,9]],"time":14000000,"node":"n2"}
+"#;
 
 /// Adds and no read at all: nothing to judge by.
 const SET_NO_READ: &str = r#"

@@ -136,10 +136,141 @@ pub fn register_ops(history: &History) -> Result<Vec<RegOp>, MalformedOp> {
     Ok(out)
 }
 
+/// The `{"value": v, "version": n}` object a store-reported version comes
+/// in, split into `v` and `n`.
+fn versioned_parts(v: &Value) -> Option<(&Value, i64)> {
+    let m = v.as_object()?;
+    Some((m.get("value")?, m.get("version")?.as_i64()?))
+}
+
+/// The result of an op, unwrapped from its `[key, x]` tuple if it is one.
+fn result_of(v: &Value) -> &Value {
+    match v.as_array().map(Vec::as_slice) {
+        Some([_, x]) => x,
+        _ => v,
+    }
+}
+
+/// Whether the store reported the versions of this history's register
+/// values: some `ok` read returned `{"value": v, "version": n}`, and every
+/// `ok` read returned either that or `null`.
+///
+/// Only then do [`crate::sessions`] and [`crate::staleness`] have a version
+/// order they can trust for a history whose written values may repeat (a
+/// linearizability workload writes a few small values over and over, and
+/// reading them as versions would report violations that never happened).
+pub fn has_store_versions(history: &History) -> bool {
+    let mut any = false;
+    for op in history.client_ops() {
+        if op.f != "read" || op.kind != OpType::Ok {
+            continue;
+        }
+        match result_of(&op.value) {
+            Value::Null => {}
+            v if versioned_parts(v).is_some() => any = true,
+            _ => return false,
+        }
+    }
+    any
+}
+
+/// The history with every store-reported version taken off `read` and
+/// `write` results: `{"value": v, "version": n}` (keyed or not) becomes
+/// `v`, which is what a checker that compares values (linearizability)
+/// expects. Everything else is unchanged.
+pub fn without_versions(history: &History) -> History {
+    let mut h = history.clone();
+    for op in &mut h.ops {
+        if op.process == Process::Nemesis
+            || !op.kind.is_completion()
+            || !matches!(op.f.as_str(), "read" | "write")
+        {
+            continue;
+        }
+        let plain = match op.value.as_array().map(Vec::as_slice) {
+            Some([k, x]) => {
+                versioned_parts(x).map(|(v, _)| Value::Array(vec![k.clone(), v.clone()]))
+            }
+            _ => versioned_parts(&op.value).map(|(v, _)| v.clone()),
+        };
+        if let Some(p) = plain {
+            op.value = p;
+        }
+    }
+    h
+}
+
 /// A version for humans: the number, or `the initial value`.
 pub fn show(v: Version) -> String {
     match v {
         Some(n) => n.to_string(),
         None => "the initial value".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit::H;
+    use serde_json::json;
+    use OpType::Ok as Done;
+
+    fn versioned_history() -> H {
+        let mut h = H::default();
+        h.inv(0, "write", json!(["a", 3])).ok(
+            0,
+            "write",
+            json!(["a", {"value": 3, "version": 10}]),
+        );
+        h.inv(1, "read", json!(["a", null])).ok(
+            1,
+            "read",
+            json!(["a", {"value": 3, "version": 10}]),
+        );
+        h.inv(1, "read", json!(["b", null]))
+            .ok(1, "read", json!(["b", null]));
+        h.call(Done, 0, "cas", json!(["a", [3, 4]]));
+        h
+    }
+
+    #[test]
+    fn store_versions_are_recognised_and_taken_off_for_value_checkers() {
+        let h = versioned_history().history();
+        assert!(has_store_versions(&h));
+        let plain = without_versions(&h);
+        let values: Vec<&Value> = plain.ops.iter().map(|o| &o.value).collect();
+        assert_eq!(
+            values,
+            [
+                &json!(["a", 3]),
+                &json!(["a", 3]),
+                &json!(["a", null]),
+                &json!(["a", 3]),
+                &json!(["b", null]),
+                &json!(["b", null]),
+                &json!(["a", [3, 4]]),
+                &json!(["a", [3, 4]]),
+            ]
+        );
+        // The versions order the values, not the values themselves.
+        let ops = register_ops(&h).unwrap();
+        assert_eq!(ops[0].action, Action::Write(Some(10)));
+        assert_eq!(ops[1].action, Action::Read(Some(10)));
+    }
+
+    #[test]
+    fn plain_or_mixed_reads_have_no_store_versions() {
+        let mut h = H::default();
+        h.call(Done, 0, "write", json!(["a", 3]))
+            .read(1, "read", json!(["a", 3]));
+        assert!(!has_store_versions(&h.history()));
+        let mut h = versioned_history();
+        h.read(1, "read", json!(["a", 4]));
+        assert!(!has_store_versions(&h.history()));
+        // Reads of nothing but the initial value tell no versions either.
+        let mut h = H::default();
+        h.read(1, "read", json!(["a", null]));
+        assert!(!has_store_versions(&h.history()));
+        assert_eq!(without_versions(&h.history()), h.history());
     }
 }

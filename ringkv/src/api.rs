@@ -7,10 +7,10 @@
 //! | `GET /kv/{key}?r=R` | register quorum read: the value, or 300 with `siblings`; with the `context` |
 //! | `POST /set/{key}?w=W` | grow-only set add, body `{"element": i64}` |
 //! | `GET /set/{key}?r=R` | grow-only set quorum read (union) |
-//! | `GET/PUT /cas/{key}`, `POST` | linearizable register (Paxos): read, write, compare-and-set `{"expected": e, "value": v}` (409 on mismatch) |
+//! | `GET/PUT /cas/{key}`, `POST` | linearizable register (Paxos): read, write, compare-and-set `{"expected": e, "value": v}` (409 on mismatch); reads and writes report the `version` (ballot) of the value |
 //! | `POST /counter/{key}` / `GET` | PN-counter: body `{"delta": n}`; read `{"value": n}` |
 //! | `POST /orset/{key}` / `GET` | OR-set (add wins): `{"add": v}` or `{"remove": v}`; read `{"elements": [..]}` |
-//! | `POST /seq/{key}` / `GET` | sequence (RGA): `{"insert": v, "at": i}` or `{"delete": i}`; read `{"items": [..]}` |
+//! | `POST /seq/{key}` / `GET` | sequence (RGA): `{"insert": v, "at": i}`, `{"insert": v, "after": w}` (right after the element holding `w`), `{"delete": i}` or `{"remove": v}` (the elements holding `v`; 409 when none is held); read `{"items": [..]}` |
 //! | `GET /admin/local/{kind}/{key}` | this node's own replica, uncoordinated |
 //! | `GET /admin/preflist/{key}` | the key's preference list |
 //! | `GET /admin/status` | node, membership and liveness, ring, N/R/W, local key counts, handoff, wall clock and uptime |
@@ -48,6 +48,10 @@ pub enum ApiError {
     /// 400: malformed body, path or query, or R/W out of range.
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// 409: the update names something the store does not hold (a
+    /// sequence element); nothing was changed.
+    #[error("conflict: {0}")]
+    Conflict(String),
     /// 404: no replica consulted holds the key.
     #[error("not found")]
     NotFound,
@@ -63,6 +67,7 @@ impl From<CoordError> for ApiError {
                 ApiError::BadRequest(e.to_string())
             }
             CoordError::Quorum { .. } => ApiError::Unavailable(e),
+            CoordError::NoSuchElement(_) => ApiError::Conflict(e.to_string()),
         }
     }
 }
@@ -72,6 +77,10 @@ impl IntoResponse for ApiError {
         let (status, body) = match &self {
             ApiError::BadRequest(msg) => (StatusCode::BAD_REQUEST, json!({ "error": msg })),
             ApiError::NotFound => (StatusCode::NOT_FOUND, json!({ "error": "not_found" })),
+            ApiError::Conflict(msg) => (
+                StatusCode::CONFLICT,
+                json!({ "error": "no_such_element", "detail": msg }),
+            ),
             ApiError::Unavailable(CoordError::Quorum { kind, needed, got }) => {
                 let count_field = match kind {
                     QuorumKind::Write => "acks",
@@ -280,7 +289,10 @@ async fn get_cas(
     key: Result<Path<String>, PathRejection>,
 ) -> ApiResult {
     match coord.paxos(&cas_key(key)?, None, None).await? {
-        CasOutcome::Read(value) => Ok(Json(json!({ "value": value })).into_response()),
+        CasOutcome::Read(value, at) => {
+            let version = at.map(|b| coord.ballot_version(&b));
+            Ok(Json(json!({ "value": value, "version": version })).into_response())
+        }
         other => Err(ApiError::BadRequest(format!(
             "unexpected outcome {other:?}"
         ))),
@@ -294,8 +306,14 @@ async fn put_cas(
 ) -> ApiResult {
     let key = cas_key(key)?;
     let PutBody { value, .. } = body(&bytes, r#"{"value": <any JSON>}"#)?;
-    coord.paxos(&key, None, Some(value)).await?;
-    Ok(Json(json!({ "ok": true })).into_response())
+    match coord.paxos(&key, None, Some(value)).await? {
+        CasOutcome::Written(b) => {
+            Ok(Json(json!({ "ok": true, "version": coord.ballot_version(&b) })).into_response())
+        }
+        other => Err(ApiError::BadRequest(format!(
+            "unexpected outcome {other:?}"
+        ))),
+    }
 }
 
 async fn cas(
@@ -312,7 +330,12 @@ async fn cas(
             Json(json!({ "ok": false, "value": current })),
         )
             .into_response()),
-        _ => Ok(Json(json!({ "ok": true })).into_response()),
+        CasOutcome::Written(b) => {
+            Ok(Json(json!({ "ok": true, "version": coord.ballot_version(&b) })).into_response())
+        }
+        other => Err(ApiError::BadRequest(format!(
+            "unexpected outcome {other:?}"
+        ))),
     }
 }
 
@@ -335,7 +358,9 @@ struct OrSetBody {
 struct SeqBody {
     insert: Option<serde_json::Value>,
     at: Option<usize>,
+    after: Option<serde_json::Value>,
     delete: Option<usize>,
+    remove: Option<serde_json::Value>,
 }
 
 async fn crdt_update(
@@ -424,21 +449,39 @@ async fn update_seq(
     params: Params,
     bytes: Bytes,
 ) -> ApiResult {
-    let shape = r#"{"insert": <any>, "at": <index>} or {"delete": <index>}"#;
+    let shape = r#"{"insert": <any>, "at": <index>}, {"insert": <any>, "after": <value>}, {"delete": <index>} or {"remove": <value>}"#;
     let change = match body::<SeqBody>(&bytes, shape)? {
         SeqBody {
             insert: Some(value),
             at,
+            after: None,
             delete: None,
+            remove: None,
         } => CrdtOp::SeqInsert {
             at: at.unwrap_or(usize::MAX),
             value,
         },
         SeqBody {
+            insert: Some(value),
+            at: None,
+            after: Some(after),
+            delete: None,
+            remove: None,
+        } => CrdtOp::SeqInsertAfterValue { after, value },
+        SeqBody {
             insert: None,
             at: None,
+            after: None,
             delete: Some(at),
+            remove: None,
         } => CrdtOp::SeqDelete { at },
+        SeqBody {
+            insert: None,
+            at: None,
+            after: None,
+            delete: None,
+            remove: Some(value),
+        } => CrdtOp::SeqDeleteValue { value },
         _ => {
             return Err(ApiError::BadRequest(format!(
                 "invalid body (expected {shape})"

@@ -56,6 +56,10 @@ pub enum CoordError {
     /// The key holds a different CRDT type than the operation is for.
     #[error("the key holds a different type")]
     WrongType,
+    /// A sequence update named an element no replica of the read quorum
+    /// holds (client error: nothing was changed).
+    #[error("no element {0} in the sequence")]
+    NoSuchElement(String),
     /// Fewer than `needed` replicas answered successfully in time.
     #[error("quorum not reached: needed {needed}, got {got}")]
     Quorum {
@@ -119,10 +123,11 @@ enum Accepted {
 /// The result of a Paxos register operation.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CasOutcome {
-    /// A read: the current value (`null`: absent).
-    Read(serde_json::Value),
-    /// The write (or compare-and-set) took effect.
-    Written,
+    /// A read: the current value (`null`: absent) and the ballot it was
+    /// committed at (`None`: never written).
+    Read(serde_json::Value, Option<Ballot>),
+    /// The write (or compare-and-set) took effect, chosen at this ballot.
+    Written(Ballot),
     /// The compare-and-set found another value, and changed nothing.
     Mismatch(serde_json::Value),
 }
@@ -730,6 +735,31 @@ impl Coordinator {
                     dots: dots.unwrap_or_default(),
                 }
             }
+            // A sequence update naming an element by value is resolved to
+            // ids against a read quorum (R + W > N: every insert
+            // acknowledged before it began), and carries that state so
+            // the applying replica holds the element it names.
+            CrdtOp::SeqInsertAfterValue { after, value } => {
+                let base = self.read_seq(key).await?;
+                let id = base
+                    .find(&after)
+                    .ok_or_else(|| CoordError::NoSuchElement(after.to_string()))?;
+                CrdtOp::SeqInsertAfter {
+                    after: id,
+                    value,
+                    base,
+                }
+            }
+            CrdtOp::SeqDeleteValue { value } => {
+                let base = self.read_seq(key).await?;
+                let ids = base.ids_of(&value);
+                if ids.is_empty() {
+                    return Err(CoordError::NoSuchElement(value.to_string()));
+                }
+                // Deleted already: written again, so W replicas hold the
+                // tombstone before the delete is acknowledged.
+                CrdtOp::SeqDeleteIds { ids, base }
+            }
             other => other,
         };
         let op = ReplicaOp::UpdateCrdt {
@@ -746,6 +776,15 @@ impl Coordinator {
         };
         self.replicate_rest(key, merge, &by, w).await?;
         Ok(state)
+    }
+
+    /// The sequence at `key` as a read quorum holds it (empty if absent).
+    async fn read_seq(&self, key: &str) -> Result<crate::crdt::Rga, CoordError> {
+        match self.read_crdt(key, self.config.r).await? {
+            Some(Crdt::Seq(r)) => Ok(r),
+            Some(_) => Err(CoordError::WrongType),
+            None => Ok(Default::default()),
+        }
     }
 
     /// After replica `by` applied a write, merges its result (`merge`) into
@@ -933,18 +972,21 @@ impl Coordinator {
                 debug!(key, ?done, "tried to finish an interrupted Paxos proposal");
                 continue;
             }
-            let current = committed
-                .map(|c| c.value)
-                .unwrap_or(serde_json::Value::Null);
+            let (current, at) = committed
+                .map(|c| (c.value, Some(c.ballot)))
+                .unwrap_or((serde_json::Value::Null, None));
             let Some(value) = new.clone() else {
-                return Ok(CasOutcome::Read(current));
+                return Ok(CasOutcome::Read(current, at));
             };
             if let Some(e) = &expected {
                 if *e != current {
                     return Ok(CasOutcome::Mismatch(current));
                 }
             }
-            let proposal = Proposal { ballot, value };
+            let proposal = Proposal {
+                ballot: ballot.clone(),
+                value,
+            };
             match self
                 .propose_and_commit(key, &primaries, proposal, majority, deadline)
                 .await
@@ -952,7 +994,7 @@ impl Coordinator {
                 // A majority accepted: the value is chosen, whether or not
                 // the commit reached a majority yet (the next operation
                 // finishes it).
-                Accepted::Chosen => return Ok(CasOutcome::Written),
+                Accepted::Chosen => return Ok(CasOutcome::Written(ballot)),
                 // Every acceptor refused: nothing of this attempt survives,
                 // so trying again (and comparing again) is safe.
                 Accepted::Refused => continue,
@@ -962,6 +1004,23 @@ impl Coordinator {
             }
         }
         Err(unavailable())
+    }
+
+    /// A ballot as one integer, for clients that order a register's values
+    /// by version: `counter × 1024 + rank`, the rank being the proposer's
+    /// place among the configured node names in ballot (string) order, so
+    /// versions compare as ballots do. Committed ballots grow along the
+    /// register's linearization: a later committed value has a larger
+    /// version.
+    pub fn ballot_version(&self, ballot: &Ballot) -> u64 {
+        let mut names: Vec<&str> = self.config.nodes.iter().map(|n| n.name.as_str()).collect();
+        names.sort_unstable();
+        let rank = names
+            .iter()
+            .position(|n| *n == ballot.1)
+            .unwrap_or(names.len())
+            .min(1023);
+        ballot.0.saturating_mul(1024).saturating_add(rank as u64)
     }
 
     /// Phase 2 and, if chosen, the commit.

@@ -181,6 +181,17 @@ impl Rga {
 
     /// The ids of the live elements, in list order.
     fn order(&self) -> Vec<SeqId> {
+        self.full_order()
+            .into_iter()
+            .filter(|i| !i.deleted)
+            .map(|i| i.id.clone())
+            .collect()
+    }
+
+    /// Every element reachable from the head, tombstones included, in list
+    /// order. An element whose predecessor this replica has not received
+    /// yet is left out until it arrives.
+    fn full_order(&self) -> Vec<&SeqItem> {
         // Children of each element (and of the head), newest first: a later
         // insert after the same element goes before earlier ones.
         let mut children: BTreeMap<Option<SeqId>, Vec<&SeqItem>> = BTreeMap::new();
@@ -201,10 +212,65 @@ impl Rga {
                 }
             }
         }
-        out.into_iter()
-            .filter(|i| !i.deleted)
+        out
+    }
+
+    /// The id of the element holding `value`, deleted or not, the
+    /// earliest inserted if several do (`None`: no such element here).
+    /// Values compare as JSON.
+    pub fn find(&self, value: &Value) -> Option<SeqId> {
+        self.items
+            .values()
+            .filter(|i| i.value == *value)
             .map(|i| i.id.clone())
-            .collect()
+            .min()
+    }
+
+    /// The ids of every element holding `value`, deleted or not.
+    pub fn ids_of(&self, value: &Value) -> Vec<SeqId> {
+        let mut ids: Vec<SeqId> = self
+            .items
+            .values()
+            .filter(|i| i.value == *value)
+            .map(|i| i.id.clone())
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    /// Inserts `value` as `node` right after the element `after` (alive or
+    /// a tombstone, which keeps its place); returns the new element's id.
+    ///
+    /// Unlike a position, an id names the same place on every replica, so
+    /// a writer that always inserts after its own previous element builds
+    /// a chain that every replica lists in the order it was written. An
+    /// `after` this replica does not hold yet leaves the new element out
+    /// of the list until the predecessor arrives by merge.
+    pub fn insert_after(&mut self, node: &str, after: &SeqId, value: Value) -> SeqId {
+        let id = (self.max_counter() + 1, node.to_string());
+        self.items.insert(
+            id_key(&id),
+            SeqItem {
+                id: id.clone(),
+                after: Some(after.clone()),
+                value,
+                deleted: false,
+            },
+        );
+        id
+    }
+
+    /// Deletes the elements `ids` that this replica holds (deleting twice
+    /// is harmless); returns how many it holds.
+    pub fn delete_ids(&mut self, ids: &[SeqId]) -> usize {
+        let mut held = 0;
+        for id in ids {
+            if let Some(item) = self.items.get_mut(&id_key(id)) {
+                item.deleted = true;
+                held += 1;
+            }
+        }
+        held
     }
 
     /// The live values, in order.
@@ -313,6 +379,42 @@ pub enum CrdtOp {
         /// Position in the live list.
         at: usize,
     },
+    /// Sequence, as a client asks for it: insert `value` right after the
+    /// element holding `after`. The coordinator resolves it against a read
+    /// quorum into [`CrdtOp::SeqInsertAfter`]; a replica given it directly
+    /// resolves it against its own state (and ignores it if it has no such
+    /// element).
+    SeqInsertAfterValue {
+        /// The value of the element to insert after.
+        after: Value,
+        /// The value to insert.
+        value: Value,
+    },
+    /// Sequence, as a client asks for it: delete the elements holding
+    /// `value`; resolved like [`CrdtOp::SeqInsertAfterValue`] into
+    /// [`CrdtOp::SeqDeleteIds`].
+    SeqDeleteValue {
+        /// The value to delete.
+        value: Value,
+    },
+    /// Sequence: merge `base` (what the coordinator's read quorum held, so
+    /// the predecessor is present), then insert `value` right after the
+    /// element `after`.
+    SeqInsertAfter {
+        /// The predecessor's id.
+        after: SeqId,
+        /// The value.
+        value: Value,
+        /// The state the id was resolved in.
+        base: Rga,
+    },
+    /// Sequence: merge `base`, then delete the elements `ids`.
+    SeqDeleteIds {
+        /// The elements to delete.
+        ids: Vec<SeqId>,
+        /// The state the ids were resolved in.
+        base: Rga,
+    },
 }
 
 impl Crdt {
@@ -323,7 +425,12 @@ impl Crdt {
             CrdtOp::Insert { .. } | CrdtOp::Remove { .. } | CrdtOp::RemoveObserved { .. } => {
                 Crdt::Orset(OrSet::default())
             }
-            CrdtOp::SeqInsert { .. } | CrdtOp::SeqDelete { .. } => Crdt::Seq(Rga::default()),
+            CrdtOp::SeqInsert { .. }
+            | CrdtOp::SeqDelete { .. }
+            | CrdtOp::SeqInsertAfterValue { .. }
+            | CrdtOp::SeqDeleteValue { .. }
+            | CrdtOp::SeqInsertAfter { .. }
+            | CrdtOp::SeqDeleteIds { .. } => Crdt::Seq(Rga::default()),
         }
     }
 
@@ -341,6 +448,23 @@ impl Crdt {
             }
             (Crdt::Seq(r), CrdtOp::SeqDelete { at }) => {
                 r.delete(*at);
+            }
+            (Crdt::Seq(r), CrdtOp::SeqInsertAfterValue { after, value }) => {
+                if let Some(id) = r.find(after) {
+                    r.insert_after(node, &id, value.clone());
+                }
+            }
+            (Crdt::Seq(r), CrdtOp::SeqDeleteValue { value }) => {
+                let ids = r.ids_of(value);
+                r.delete_ids(&ids);
+            }
+            (Crdt::Seq(r), CrdtOp::SeqInsertAfter { after, value, base }) => {
+                r.merge(base);
+                r.insert_after(node, after, value.clone());
+            }
+            (Crdt::Seq(r), CrdtOp::SeqDeleteIds { ids, base }) => {
+                r.merge(base);
+                r.delete_ids(ids);
             }
             _ => return false,
         }
@@ -408,6 +532,15 @@ mod tests {
                 },
                 _ if g.next(4) == 0 => CrdtOp::SeqDelete {
                     at: g.next(4) as usize,
+                },
+                // By value, resolved against this replica's own state, as
+                // a replica does when given the client's form directly.
+                _ if g.next(4) == 0 => CrdtOp::SeqInsertAfterValue {
+                    after: json!(g.next(100)),
+                    value: json!(g.next(100)),
+                },
+                _ if g.next(5) == 0 => CrdtOp::SeqDeleteValue {
+                    value: json!(g.next(100)),
                 },
                 _ => CrdtOp::SeqInsert {
                     at: g.next(4) as usize,
@@ -548,5 +681,128 @@ mod tests {
         y.merge(&x);
         assert_eq!(x.values(), y.values());
         assert_eq!(x.values().len(), 5);
+    }
+
+    fn strings(r: &Rga) -> Vec<String> {
+        r.values()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn inserts_after_ones_own_last_element_keep_their_order_on_every_replica() {
+        // Two writers chain their inserts on different replicas, each
+        // after its own previous element, while a third interleaves
+        // inserts at the head and deletes one of them.
+        let mut a = Rga::default();
+        let first = a.insert("n1", 0, json!("a0"));
+        let mut b = a.clone();
+        let mut c = a.clone();
+        let mut last_a = first;
+        let mut last_b = b.insert("n2", usize::MAX, json!("b0"));
+        for i in 1..6 {
+            last_a = a.insert_after("n1", &last_a, json!(format!("a{i}")));
+            last_b = b.insert_after("n2", &last_b, json!(format!("b{i}")));
+            c.insert("n3", 0, json!(format!("c{i}")));
+            if i % 2 == 0 {
+                let mut x = a.clone();
+                x.merge(&c);
+                c = x;
+            }
+        }
+        let a1 = a.find(&json!("a1")).unwrap();
+        b.merge(&a);
+        b.delete_ids(std::slice::from_ref(&a1));
+        // Inserting after a tombstone keeps its place.
+        b.insert_after("n2", &a1, json!("after-a1"));
+        let mut all = [a, b, c];
+        for i in 0..3 {
+            for j in 0..3 {
+                let src = all[j].clone();
+                all[i].merge(&src);
+            }
+        }
+        assert_eq!(all[0].values(), all[1].values());
+        assert_eq!(all[1].values(), all[2].values());
+        let vals = strings(&all[0]);
+        let pos = |s: &str| vals.iter().position(|v| v == s);
+        assert_eq!(pos("a1"), None, "deleted: {vals:?}");
+        for w in ["a", "b"] {
+            let own: Vec<usize> = (0..6).filter_map(|i| pos(&format!("{w}{i}"))).collect();
+            assert_eq!(own.len(), if w == "a" { 5 } else { 6 }, "{vals:?}");
+            assert!(own.windows(2).all(|p| p[0] < p[1]), "{w}: {vals:?}");
+        }
+        assert!(
+            pos("a0") < pos("after-a1") && pos("after-a1") < pos("a2"),
+            "{vals:?}"
+        );
+    }
+
+    #[test]
+    fn an_element_whose_predecessor_has_not_arrived_shows_once_it_does() {
+        let mut a = Rga::default();
+        let x = a.insert("n1", 0, json!("x"));
+        // A replica that never saw "x" is told to insert after it.
+        let mut b = Rga::default();
+        b.insert_after("n2", &x, json!("y"));
+        assert!(b.values().is_empty(), "not reachable yet");
+        b.merge(&a);
+        assert_eq!(strings(&b), ["x", "y"]);
+        // With the base merged first, as the coordinator sends it.
+        let mut c = Crdt::Seq(Rga::default());
+        assert!(c.apply(
+            "n3",
+            &CrdtOp::SeqInsertAfter {
+                after: x.clone(),
+                value: json!("z"),
+                base: a.clone(),
+            }
+        ));
+        assert_eq!(c.view(), json!({"items": ["x", "z"]}));
+        assert!(c.apply(
+            "n3",
+            &CrdtOp::SeqDeleteIds {
+                ids: vec![x],
+                base: a
+            }
+        ));
+        assert_eq!(c.view(), json!({"items": ["z"]}));
+    }
+
+    #[test]
+    fn elements_are_found_by_value_deleted_or_not() {
+        let mut r = Rga::default();
+        let a = r.insert("n1", 0, json!(1));
+        let b = r.insert("n1", 1, json!(2));
+        let again = r.insert("n2", 2, json!(1));
+        assert_eq!(r.find(&json!(1)), Some(a.clone()));
+        assert_eq!(r.ids_of(&json!(1)), vec![a.clone(), again]);
+        assert_eq!(r.find(&json!(3)), None);
+        assert_eq!(r.delete_ids(&[b.clone(), (99, "n9".into())]), 1);
+        assert_eq!(r.find(&json!(2)), Some(b));
+        assert_eq!(r.values(), vec![json!(1), json!(1)]);
+        // The client's form applied at a replica: resolved locally.
+        let mut c = Crdt::Seq(r);
+        assert!(c.apply(
+            "n1",
+            &CrdtOp::SeqInsertAfterValue {
+                after: json!(2),
+                value: json!(5)
+            }
+        ));
+        assert_eq!(c.view(), json!({"items": [1, 5, 1]}));
+        assert!(c.apply("n1", &CrdtOp::SeqDeleteValue { value: json!(1) }));
+        assert_eq!(c.view(), json!({"items": [5]}));
+        // Naming nothing changes nothing.
+        let before = c.clone();
+        assert!(c.apply(
+            "n1",
+            &CrdtOp::SeqInsertAfterValue {
+                after: json!(7),
+                value: json!(8)
+            }
+        ));
+        assert_eq!(c, before);
     }
 }

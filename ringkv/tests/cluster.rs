@@ -886,7 +886,63 @@ fn crdts_over_http_count_add_win_and_converge_on_every_replica() {
         assert_eq!(c.get(i, "/seq/l?r=3").1, expected);
         assert_eq!(c.get(i, "/admin/local/seq/l").1, expected);
     }
+    // By value: each writer inserts after its own previous element, on
+    // whichever node; a delete names the element, not its position.
+    let mut last = [None::<String>, None];
+    for round in 0..4 {
+        for (w, last) in last.iter_mut().enumerate() {
+            let v = format!("w{w}-{round}");
+            let body = match last {
+                Some(prev) => json!({"insert": v, "after": prev}),
+                None => json!({"insert": v}),
+            };
+            let (st, reply) = c.post((round + w) % 3, "/seq/m?w=2", body);
+            assert_eq!(st, StatusCode::OK, "{reply}");
+            *last = Some(v);
+        }
+    }
+    let (st, _) = c.post(2, "/seq/m?w=2", json!({"remove": "w0-1"}));
+    assert_eq!(st, StatusCode::OK);
+    // Deleting it again is harmless; inserting after it keeps its place.
+    let (st, _) = c.post(0, "/seq/m?w=2", json!({"remove": "w0-1"}));
+    assert_eq!(st, StatusCode::OK);
+    let (st, _) = c.post(1, "/seq/m?w=2", json!({"insert": "x", "after": "w0-1"}));
+    assert_eq!(st, StatusCode::OK);
+    // Naming an element no replica holds changes nothing: 409.
+    for body in [
+        json!({"remove": "nope"}),
+        json!({"insert": "y", "after": "nope"}),
+    ] {
+        let (st, reply) = c.post(0, "/seq/m?w=3", body);
+        assert_eq!(st, StatusCode::CONFLICT, "{reply}");
+        assert_eq!(reply["error"], "no_such_element", "{reply}");
+    }
+    let items = c.get(0, "/seq/m?r=3").1["items"].clone();
+    let items: Vec<&str> = items
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(items.len(), 8, "{items:?}");
+    assert!(
+        !items.contains(&"w0-1") && !items.contains(&"y"),
+        "{items:?}"
+    );
+    for w in ["w0", "w1"] {
+        let own: Vec<&&str> = items.iter().filter(|v| v.starts_with(w)).collect();
+        let mut sorted = own.clone();
+        sorted.sort();
+        assert_eq!(own, sorted, "{w}'s inserts in the order made: {items:?}");
+    }
+    let at = |v: &str| items.iter().position(|i| *i == v).unwrap();
+    assert!(at("w0-0") < at("x") && at("x") < at("w0-2"), "{items:?}");
+    eventually(10, "every replica lists the same", || {
+        (0..3).all(|i| c.get(i, "/admin/local/seq/m").1["items"] == json!(items))
+    });
     // Types do not mix, and bad bodies say what they expected.
+    let (st, body) = c.post(0, "/seq/m", json!({"insert": 1, "after": 2, "at": 0}));
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{body}");
     let (st, body) = c.post(0, "/orset/s", json!({"add": 1, "remove": 2}));
     assert_eq!(st, StatusCode::BAD_REQUEST, "{body}");
     assert!(body["error"].as_str().unwrap().contains("remove"));
@@ -895,14 +951,27 @@ fn crdts_over_http_count_add_win_and_converge_on_every_replica() {
 #[test]
 fn paxos_compare_and_set_never_loses_an_increment_even_with_a_node_down() {
     let mut c = cluster_of(3, "anti_entropy_interval_ms = 0");
-    assert_eq!(c.get(0, "/cas/x").1, json!({"value": null}));
+    assert_eq!(
+        c.get(0, "/cas/x").1,
+        json!({"value": null, "version": null})
+    );
     let (s, body) = c.post(1, "/cas/x", json!({"expected": 5, "value": 6}));
     assert_eq!(
         (s, &body),
         (StatusCode::CONFLICT, &json!({"ok": false, "value": null}))
     );
-    let (s, _) = c.put(2, "/cas/x", json!({"value": 0}));
+    let (s, written) = c.put(2, "/cas/x", json!({"value": 0}));
     assert_eq!(s, StatusCode::OK);
+    // Every value carries the version (ballot) it was chosen at, and
+    // versions grow with each write, whichever node coordinates it.
+    let (_, read) = c.get(0, "/cas/x");
+    assert_eq!(read["value"], 0);
+    assert_eq!(read["version"], written["version"], "{read} {written}");
+    let (_, again) = c.put(1, "/cas/x", json!({"value": 0}));
+    assert!(again["version"].as_u64() > written["version"].as_u64());
+    let (_, swapped) = c.post(0, "/cas/x", json!({"expected": 0, "value": 0}));
+    assert!(swapped["version"].as_u64() > again["version"].as_u64());
+    assert_eq!(c.get(2, "/cas/x").1["version"], swapped["version"]);
     // Three clients, one per coordinator, each adds 1 ten times by
     // read + compare-and-set, retrying on conflict. A 503 is indeterminate
     // (the proposal may still be completed), so it is counted, not retried

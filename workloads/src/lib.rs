@@ -20,20 +20,28 @@
 //!   updates. Two client modes: a CRDT set, and read-modify-write of a list in
 //!   a last-write-wins register.
 //! - [`register`]: reads, writes and compare-and-sets of a few registers;
-//!   checked for linearizability. Client modes: ringkv's Paxos registers, or
-//!   plain quorum reads and writes.
+//!   checked for linearizability, and (with the versions the store reports)
+//!   for session guarantees and staleness. Client modes: ringkv's Paxos
+//!   registers, or plain quorum reads and writes.
 //! - [`counter`]: increments and decrements of one counter, read now and
 //!   then and at the end; checked against the bounds the adds allow.
 //! - [`siblings`]: unique writes to a few keys, with or without the causal
 //!   context of a read; checked for sibling explosion.
 //! - [`orset`]: adds and removes of a few elements in one OR-set; checked
 //!   for add-wins semantics and convergence.
+//! - [`sequence`]: inserts and deletes of unique elements in a few shared
+//!   lists (ringkv's RGA); checked for list-CRDT semantics and convergence.
+//! - [`session`]: reads and writes of increasing values on a few registers,
+//!   each process sticking to one coordinator or picking one per op;
+//!   checked for session guarantees, staleness and convergence.
 //! - [`ringkv`]: an HTTP client for the reference store.
 
 pub mod counter;
 pub mod orset;
 pub mod register;
 pub mod ringkv;
+pub mod sequence;
+pub mod session;
 pub mod set;
 pub mod siblings;
 
@@ -130,7 +138,7 @@ pub trait Client: Send + Sync {
 pub enum WorkloadError {
     /// `--workload` named a workload this build does not have.
     #[error(
-        "unknown workload {0:?}; known: set, register, counter, siblings, or-set, and for `faultline check` only: kv"
+        "unknown workload {0:?}; known: set, register, counter, siblings, or-set, sequence, session, and for `faultline check` only: kv"
     )]
     UnknownWorkload(String),
     /// The workload exists for `faultline check` (its checker is built) but
@@ -149,8 +157,10 @@ pub enum WorkloadError {
     },
 }
 
-/// The workloads this build knows, by the names `--workload` accepts.
-pub const WORKLOADS: &[&str] = &["set"];
+/// The workloads this build runs live, by the names `--workload` accepts.
+pub const WORKLOADS: &[&str] = &[
+    "set", "register", "counter", "siblings", "or-set", "sequence", "session",
+];
 
 /// Checks that `workload` exists and `client` is one of its modes; returns the
 /// workload's default mode when `client` is `None`.
@@ -169,6 +179,10 @@ pub fn validate(workload: &str, client: Option<&str>) -> Result<String, Workload
             .name()
             .to_string()),
         "or-set" => Ok(orset::parse_mode(client.unwrap_or("crdt"))?.to_string()),
+        "sequence" => Ok(sequence::parse_mode(client.unwrap_or("crdt"))?.to_string()),
+        "session" => Ok(session::Routing::parse(client.unwrap_or("sticky"))?
+            .name()
+            .to_string()),
         "kv" => Err(WorkloadError::NoLiveClient(workload.to_string())),
         other => Err(WorkloadError::UnknownWorkload(other.to_string())),
     }
@@ -211,11 +225,36 @@ pub fn check(
             results.push(checkers::perf::check(history, Default::default()));
             Ok(results)
         }
-        "register" => Ok(vec![
-            checkers::linear::check(history, checkers::linear::Model::Register),
-            checkers::perf::check(history, checkers::perf::PerfOptions::default()),
-        ]),
-        "or-set" => {
+        "register" => {
+            // The values repeat, so only the versions the store reported
+            // can order them: without those, sessions and staleness would
+            // read small values as versions and cry wolf (a Jepsen or
+            // Porcupine history is checked for linearizability alone).
+            let versions = checkers::versioned::has_store_versions(history);
+            let plain = checkers::versioned::without_versions(history);
+            let mut results = vec![checkers::linear::check(
+                &plain,
+                checkers::linear::Model::Register,
+            )];
+            if versions {
+                results.push(checkers::sessions::check(history));
+                results.push(checkers::staleness::check(history, Default::default()));
+            }
+            results.push(checkers::perf::check(history, Default::default()));
+            Ok(results)
+        }
+        "session" => {
+            let mut results = vec![
+                checkers::sessions::check(history),
+                checkers::staleness::check(history, Default::default()),
+            ];
+            if has_local_reads(history) {
+                results.push(checkers::convergence::check(history));
+            }
+            results.push(checkers::perf::check(history, Default::default()));
+            Ok(results)
+        }
+        "or-set" | "sequence" => {
             let mut results = vec![checkers::crdt::check(history)];
             if has_local_reads(history) {
                 results.push(checkers::convergence::check(history));
@@ -291,5 +330,101 @@ mod register_and_kv_tests {
             validate_check("bank"),
             Err(WorkloadError::UnknownWorkload(_))
         ));
+    }
+}
+
+#[cfg(test)]
+mod sequence_and_session_tests {
+    use super::*;
+    use checkers::Validity;
+
+    fn names(r: &[checkers::CheckResult]) -> Vec<&str> {
+        r.iter().map(|r| r.checker.as_str()).collect()
+    }
+
+    #[test]
+    fn sequence_and_session_are_live_with_their_modes() {
+        assert_eq!(validate("sequence", None).unwrap(), "crdt");
+        assert!(validate("sequence", Some("rmw")).is_err());
+        assert_eq!(validate("session", None).unwrap(), "sticky");
+        assert_eq!(validate("session", Some("random")).unwrap(), "random");
+        let e = validate("session", Some("cas")).unwrap_err().to_string();
+        assert!(e.contains("sticky, random"), "{e}");
+        for w in WORKLOADS {
+            assert!(validate(w, None).is_ok(), "{w}");
+            assert_eq!(validate_check(w), Ok(()), "{w}");
+        }
+        let e = validate("bank", None).unwrap_err().to_string();
+        assert!(e.contains("sequence, session"), "{e}");
+    }
+
+    #[test]
+    fn a_sequence_history_feeds_crdt_convergence_and_perf() {
+        let h = checkers::parse::jsonl(
+            r#"{"type":"invoke","process":0,"f":"insert","value":["l0",1]}
+{"type":"ok","process":0,"f":"insert","value":["l0",1]}
+{"type":"invoke","process":0,"f":"insert","value":["l0",2]}
+{"type":"ok","process":0,"f":"insert","value":["l0",2]}
+{"type":"invoke","process":1,"f":"read-list","value":["l0",null],"node":"n1"}
+{"type":"ok","process":1,"f":"read-list","value":["l0",[2,1]],"node":"n1"}
+{"type":"invoke","process":2,"f":"read-local","value":["l0",null],"node":"n1"}
+{"type":"ok","process":2,"f":"read-local","value":["l0",{"items":[2,1]}],"node":"n1"}"#,
+        )
+        .unwrap();
+        let r = check("sequence", &h).unwrap();
+        assert_eq!(names(&r), ["crdt", "convergence", "perf"]);
+        assert_eq!(r[0].valid, Validity::Invalid, "{}", r[0].summary);
+        assert!(r[0].summary.contains("reordered"), "{}", r[0].summary);
+    }
+
+    const SESSION: &str = r#"{"type":"invoke","process":0,"f":"write","value":["s0",1]}
+{"type":"ok","process":0,"f":"write","value":["s0",{"value":1,"version":100}]}
+{"type":"invoke","process":1,"f":"write","value":["s0",2]}
+{"type":"ok","process":1,"f":"write","value":["s0",{"value":2,"version":90}]}
+{"type":"invoke","process":0,"f":"read","value":["s0",null]}
+{"type":"ok","process":0,"f":"read","value":["s0",{"value":2,"version":90}]}"#;
+
+    #[test]
+    fn session_histories_are_judged_in_the_stores_version_order() {
+        // Process 0 wrote version 100 and then read version 90: its own
+        // write vanished from its view, though the value (2) is larger.
+        let h = checkers::parse::jsonl(SESSION).unwrap();
+        let r = check("session", &h).unwrap();
+        assert_eq!(names(&r), ["sessions", "staleness", "perf"]);
+        assert_eq!(r[0].valid, Validity::Invalid);
+        assert!(
+            r[0].summary.contains("read-your-writes"),
+            "{}",
+            r[0].summary
+        );
+        assert_eq!(r[1].valid, Validity::Valid, "staleness measures");
+    }
+
+    #[test]
+    fn register_feeds_sessions_only_when_the_store_reported_versions() {
+        // With versions: linearizability on the values, sessions and
+        // staleness on the versions.
+        let h = checkers::parse::jsonl(SESSION).unwrap();
+        let r = check("register", &h).unwrap();
+        assert_eq!(names(&r), ["linearizable", "sessions", "staleness", "perf"]);
+        assert_eq!(r[0].valid, Validity::Valid, "{}", r[0].summary);
+        assert_eq!(r[1].valid, Validity::Invalid);
+        // Without (a Jepsen-style history of small repeated values, which
+        // is linearizable): no sessions verdict to cry wolf with.
+        let h = checkers::parse::jsonl(
+            r#"{"type":"invoke","process":0,"f":"write","value":["r0",3]}
+{"type":"ok","process":0,"f":"write","value":["r0",3]}
+{"type":"invoke","process":0,"f":"write","value":["r0",1]}
+{"type":"ok","process":0,"f":"write","value":["r0",1]}
+{"type":"invoke","process":0,"f":"read","value":["r0",null]}
+{"type":"ok","process":0,"f":"read","value":["r0",1]}"#,
+        )
+        .unwrap();
+        let r = check("register", &h).unwrap();
+        assert_eq!(names(&r), ["linearizable", "perf"]);
+        assert_eq!(r[0].valid, Validity::Valid);
+        // What sessions would have said on it: a false monotonic-writes
+        // violation (1 after 3), which is why it is not asked.
+        assert_eq!(checkers::sessions::check(&h).valid, Validity::Invalid);
     }
 }

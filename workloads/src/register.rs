@@ -6,6 +6,15 @@
 //! `[key, [old, new]]`), so the linearizability checker splits the history
 //! by key and searches each key on its own. Registers start as `null`.
 //!
+//! When the store says which version a value is (the Paxos ballot it was
+//! chosen at; the last-write-wins timestamp), an `ok` read completes with
+//! `[key, {"value": v, "version": n}]` and an `ok` write with
+//! `[key, {"value": v, "version": n}]`: the session-guarantee and
+//! staleness checkers order a key's values by that version (small values
+//! repeat, so the values themselves cannot be versions), and the
+//! linearizability checker is handed the history without them
+//! ([`checkers::versioned::without_versions`]).
+//!
 //! Client modes (`--client`):
 //! - `cas`: ringkv's `/cas` registers, where every operation is a Paxos round
 //!   over the key's replicas: linearizable, under partitions, kills and
@@ -121,22 +130,25 @@ impl RegisterClient {
         RegisterClient { ringkv, mode }
     }
 
-    async fn read(&self, key: &str) -> Result<Value, RequestError> {
+    /// The value and, when the store reports one, its version.
+    async fn read(&self, key: &str) -> Result<(Value, Option<i64>), RequestError> {
         match self.mode {
             Mode::Cas => self.ringkv.cas_read(key).await,
-            Mode::Quorum => Ok(self
-                .ringkv
-                .kv_get(key)
-                .await?
-                .and_then(|v| v.values.into_iter().next())
-                .unwrap_or(Value::Null)),
+            Mode::Quorum => Ok(match self.ringkv.kv_get(key).await? {
+                Some(v) => (
+                    v.values.into_iter().next().unwrap_or(Value::Null),
+                    v.version,
+                ),
+                None => (Value::Null, None),
+            }),
         }
     }
 
-    async fn write(&self, key: &str, v: &Value) -> Result<(), RequestError> {
+    /// The version the store gave the write, when it reports one.
+    async fn write(&self, key: &str, v: &Value) -> Result<Option<i64>, RequestError> {
         match self.mode {
             Mode::Cas => self.ringkv.cas_write(key, v).await,
-            Mode::Quorum => self.ringkv.kv_put(key, v, None, None).await,
+            Mode::Quorum => self.ringkv.kv_put_versioned(key, v).await,
         }
     }
 
@@ -146,7 +158,7 @@ impl RegisterClient {
             Mode::Cas => self.ringkv.cas_swap(key, old, new).await,
             Mode::Quorum => {
                 // Not atomic: another write may land between the two.
-                let current = self.read(key).await?;
+                let (current, _) = self.read(key).await?;
                 if current != *old {
                     return Ok(false);
                 }
@@ -168,13 +180,17 @@ impl Client for RegisterClient {
         };
         match op.f.as_str() {
             "read" => match self.read(key).await {
-                Ok(v) => Completion::ok(json!([key, v])),
+                Ok((v, version)) => Completion::ok(json!([key, versioned(v, version)])),
                 // A read that did not answer changed nothing.
                 Err(RequestError::Definite(m)) | Err(RequestError::Indeterminate(m)) => {
                     Completion::fail(op.value.clone(), m)
                 }
             },
-            "write" => Completion::of_write(op.value.clone(), self.write(key, arg).await),
+            "write" => match self.write(key, arg).await {
+                Ok(version) => Completion::ok(json!([key, versioned(arg.clone(), version)])),
+                Err(RequestError::Definite(m)) => Completion::fail(op.value.clone(), m),
+                Err(RequestError::Indeterminate(m)) => Completion::info(op.value.clone(), m),
+            },
             "cas" => {
                 let Some([old, new]) = arg.as_array().map(Vec::as_slice) else {
                     return Completion::fail(op.value.clone(), "cas takes [key, [old, new]]");
@@ -191,6 +207,36 @@ impl Client for RegisterClient {
             }
             other => Completion::fail(op.value.clone(), format!("register has no op {other:?}")),
         }
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::LocalRead for RegisterClient {
+    async fn preflist(&self, key: &str) -> Result<Vec<String>, RequestError> {
+        match self.mode {
+            // ringkv places Paxos registers by their namespaced name.
+            Mode::Cas => self.ringkv.preflist(&format!("cas/{key}")).await,
+            Mode::Quorum => self.ringkv.preflist(key).await,
+        }
+    }
+
+    async fn read_local(&self, key: &str) -> Result<Value, RequestError> {
+        let local = match self.mode {
+            Mode::Cas => self.ringkv.crdt_read_local("cas", key).await?,
+            Mode::Quorum => self.ringkv.kv_read_local(key).await?,
+        };
+        Ok(local.unwrap_or(Value::Null))
+    }
+}
+
+/// A value with the store's version of it, as the session and staleness
+/// checkers read it (`{"value": v, "version": n}`); the bare value when
+/// there is no version (a register never written reads as `null`, the
+/// initial value).
+pub fn versioned(value: Value, version: Option<i64>) -> Value {
+    match version {
+        Some(n) => json!({ "value": value, "version": n }),
+        None => value,
     }
 }
 
@@ -222,6 +268,16 @@ mod tests {
                 .map(|_| Generator::new(8, 3).next_op())
                 .collect::<Vec<_>>()
         );
+    }
+
+    #[test]
+    fn versions_wrap_values_and_their_absence_leaves_them_bare() {
+        assert_eq!(
+            versioned(json!(3), Some(7)),
+            json!({"value": 3, "version": 7})
+        );
+        assert_eq!(versioned(json!(3), None), json!(3));
+        assert_eq!(versioned(Value::Null, None), Value::Null);
     }
 
     #[test]

@@ -5,7 +5,10 @@
 //! - a connection that could not be opened: the request never left → `fail`;
 //! - a timeout or a connection lost mid-request → `info` (unknown);
 //! - `503 quorum` on a *write*: some replicas may have applied it → `info`;
-//! - `503` on a *read*, or any `4xx`: nothing changed → `fail`.
+//! - `503` on a *read*, or any `4xx`: nothing changed → `fail`;
+//! - `503 quorum` with `replies` on a *write*: the read quorum some updates
+//!   take before changing anything (an OR-set remove, a sequence insert
+//!   after or remove of an element) was missed, so nothing changed → `fail`.
 
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -26,6 +29,9 @@ pub struct Versioned {
     pub values: Vec<Value>,
     /// The causal context (sibling modes); `None` under LWW.
     pub context: Option<Value>,
+    /// The version the store orders the value by: its LWW timestamp
+    /// (`None` in sibling modes, where versions are vectors).
+    pub version: Option<i64>,
 }
 
 /// A client bound to one ringkv node.
@@ -140,18 +146,24 @@ impl RingkvClient {
     }
 
     /// Reads the linearizable register `key` (ringkv's `/cas`, a Paxos
-    /// round); `null` when it was never written.
-    pub async fn cas_read(&self, key: &str) -> Result<Value, RequestError> {
+    /// round): its value (`null` when it was never written) and the
+    /// version (ballot) it was chosen at, which grows with every write.
+    pub async fn cas_read(&self, key: &str) -> Result<(Value, Option<i64>), RequestError> {
         let url = format!("{}/cas/{}", self.base, encode(key));
         let body = self.read_outcome(self.http.get(url).send().await).await?;
-        Ok(body.map(|b| b["value"].clone()).unwrap_or(Value::Null))
+        Ok(body
+            .map(|b| (b["value"].clone(), b["version"].as_i64()))
+            .unwrap_or((Value::Null, None)))
     }
 
-    /// Writes the linearizable register `key`.
-    pub async fn cas_write(&self, key: &str, value: &Value) -> Result<(), RequestError> {
+    /// Writes the linearizable register `key`; returns the version the
+    /// value was chosen at.
+    pub async fn cas_write(&self, key: &str, value: &Value) -> Result<Option<i64>, RequestError> {
         let url = format!("{}/cas/{}", self.base, encode(key));
         let r = self.http.put(url).json(&json!({ "value": value })).send();
-        self.write_outcome(r.await).await.map(|_| ())
+        self.write_outcome(r.await)
+            .await
+            .map(|b| b["version"].as_i64())
     }
 
     /// Compare-and-set on the linearizable register `key`: `Ok(true)` if it
@@ -198,8 +210,51 @@ impl RingkvClient {
             Versioned {
                 values,
                 context: b.get("context").cloned(),
+                version: b.get("timestamp").and_then(Value::as_i64),
             }
         }))
+    }
+
+    /// Writes `value` to the last-write-wins register at `key` and returns
+    /// the version the store gave it: its timestamp (`None` in sibling
+    /// modes).
+    pub async fn kv_put_versioned(
+        &self,
+        key: &str,
+        value: &Value,
+    ) -> Result<Option<i64>, RequestError> {
+        let url = format!("{}/kv/{}", self.base, encode(key));
+        let r = self.http.put(url).json(&json!({ "value": value })).send();
+        self.write_outcome(r.await)
+            .await
+            .map(|b| b["timestamp"].as_i64())
+    }
+
+    /// Inserts `value` into the sequence `key`: right after the element
+    /// holding `after` (ringkv resolves it against a read quorum; a 409
+    /// when none holds it, which changed nothing), or at the end of the
+    /// list as the applying replica sees it when `after` is `None`.
+    pub async fn seq_insert(
+        &self,
+        key: &str,
+        value: &Value,
+        after: Option<&Value>,
+    ) -> Result<(), RequestError> {
+        let url = format!("{}/seq/{}", self.base, encode(key));
+        let body = match after {
+            Some(a) => json!({ "insert": value, "after": a }),
+            None => json!({ "insert": value }),
+        };
+        let r = self.http.post(url).json(&body).send();
+        self.write_outcome(r.await).await.map(|_| ())
+    }
+
+    /// Deletes the elements holding `value` from the sequence `key` (a 409
+    /// when no replica of the read quorum holds one: nothing changed).
+    pub async fn seq_remove(&self, key: &str, value: &Value) -> Result<(), RequestError> {
+        let url = format!("{}/seq/{}", self.base, encode(key));
+        let r = self.http.post(url).json(&json!({ "remove": value })).send();
+        self.write_outcome(r.await).await.map(|_| ())
     }
 
     /// Writes `value` to the register at `key`, superseding what `context`
@@ -236,7 +291,7 @@ impl RingkvClient {
             .map_err(|e| RequestError::Indeterminate(format!("reading reply: {e}")))?;
         if status.is_success() {
             Ok(body)
-        } else if status.is_client_error() {
+        } else if status.is_client_error() || missed_read_quorum(status, &body) {
             Err(RequestError::Definite(format!("{status}: {body}")))
         } else {
             Err(RequestError::Indeterminate(format!("{status}: {body}")))
@@ -266,6 +321,15 @@ impl RingkvClient {
             Err(RequestError::Definite(format!("{status}: {body}")))
         }
     }
+}
+
+/// A write that failed on the read quorum it takes before changing
+/// anything: ringkv's 503 names `replies` (a read quorum) rather than
+/// `acks` (a write quorum).
+fn missed_read_quorum(status: reqwest::StatusCode, body: &Value) -> bool {
+    status == reqwest::StatusCode::SERVICE_UNAVAILABLE
+        && body["error"] == "quorum"
+        && body.get("replies").is_some()
 }
 
 fn classify(e: reqwest::Error) -> RequestError {
@@ -308,6 +372,20 @@ mod tests {
         assert_eq!(encode("set-1"), "set-1");
         assert_eq!(encode("a/b c"), "a%2Fb%20c");
         assert_eq!(encode("../x"), "..%2Fx");
+    }
+
+    #[test]
+    fn only_a_missed_read_quorum_makes_a_503_write_definite() {
+        let unavailable = reqwest::StatusCode::SERVICE_UNAVAILABLE;
+        let read = json!({"error": "quorum", "needed": 2, "replies": 1});
+        let write = json!({"error": "quorum", "needed": 2, "acks": 1});
+        assert!(missed_read_quorum(unavailable, &read));
+        assert!(!missed_read_quorum(unavailable, &write));
+        assert!(!missed_read_quorum(reqwest::StatusCode::OK, &read));
+        assert!(!missed_read_quorum(
+            unavailable,
+            &json!({"error": "timeout", "replies": 0})
+        ));
     }
 
     #[tokio::test]
