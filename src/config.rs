@@ -33,7 +33,6 @@ use crate::cli::{parse_seconds, TestArgs};
 use crate::db::{Conflict, FSYNC_POLICIES};
 use crate::UsageError;
 use checkers::siblings::SiblingBound;
-use checkers::CheckResult;
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -535,9 +534,8 @@ impl ConfigFile {
     }
 
     /// The checkers' options the file sets (those without a flag); a value
-    /// equal to the checker's default is left out, so that only options
-    /// that change a verdict make the checker run again
-    /// ([`CheckerOptions::apply`]).
+    /// equal to the checker's default is left out, so that `test.json`
+    /// names only options that change a verdict.
     pub fn checker_options(&self) -> CheckerOptions {
         let c = &self.checkers;
         let budget = checkers::linear::Budget::default();
@@ -771,66 +769,15 @@ impl CheckerOptions {
         }
     }
 
-    /// Brings `results` (what `workloads::check` returned for `workload`)
-    /// in line with these options: each checker whose options differ from
-    /// its defaults is run again on `history` with them, and its result
-    /// replaced. `workloads::check` takes no options yet; once it does,
-    /// the runner passes them there and this goes. Returns a notice for
-    /// each option that could not be applied (a linearizability budget for
-    /// a workload whose model is not known here).
-    pub fn apply(
-        &self,
-        workload: &str,
-        history: &checkers::History,
-        results: &mut [CheckResult],
-    ) -> Vec<String> {
-        let mut notices = Vec::new();
-        if self.is_default() {
-            return notices;
+    /// All of them, as `workloads::check_with` takes them.
+    pub fn check_options(&self) -> workloads::CheckOptions {
+        workloads::CheckOptions {
+            set_full: self.set_full(),
+            siblings: self.siblings(),
+            perf: self.perf(),
+            linear: self.linear(),
+            staleness: self.staleness(),
         }
-        for r in results.iter_mut() {
-            let again = match r.checker.as_str() {
-                checkers::set_full::NAME if self.set_full_linearizable.is_some() => {
-                    Some(checkers::set_full::check(history, self.set_full()))
-                }
-                checkers::siblings::NAME if self.siblings_bound.is_some() => {
-                    Some(checkers::siblings::check(history, self.siblings()))
-                }
-                checkers::perf::NAME if self.perf_window_s.is_some() => {
-                    Some(checkers::perf::check(history, self.perf()))
-                }
-                checkers::staleness::NAME
-                    if self.staleness_max_versions_behind.is_some()
-                        || self.staleness_max_visibility_s.is_some() =>
-                {
-                    Some(checkers::staleness::check(history, self.staleness()))
-                }
-                "linearizable"
-                    if self.linearizable_max_steps.is_some()
-                        || self.linearizable_max_cache_mb.is_some() =>
-                {
-                    let model = match workload {
-                        "register" => Some(checkers::linear::Model::Register),
-                        "kv" => Some(checkers::linear::Model::Kv),
-                        _ => None,
-                    };
-                    match model {
-                        Some(m) => Some(checkers::linear::check_with(history, m, &self.linear())),
-                        None => {
-                            notices.push(format!(
-                                "[checkers.linearizable] is not applied to workload {workload} yet"
-                            ));
-                            None
-                        }
-                    }
-                }
-                _ => None,
-            };
-            if let Some(again) = again {
-                *r = again;
-            }
-        }
-        notices
     }
 }
 
@@ -877,7 +824,7 @@ pub(crate) mod tests {
         assert_eq!(c.quorums.conflict, Conflict::Lww);
         assert_eq!(c.time_limit_s, 30.0);
         assert_eq!(c.convergence_timeout_s, 30.0);
-        // Every checker option there is its default: nothing to run again.
+        // Every checker option there is its default: none is recorded.
         assert!(c.checker_options.is_default(), "{:?}", c.checker_options);
         let src = c.config.unwrap();
         assert_eq!(src.text, text);
@@ -1059,25 +1006,38 @@ pub(crate) mod tests {
 {"type":"ok","process":1,"f":"read","value":[1],"time":5000000}"#,
         )
         .unwrap();
-        let mut results = workloads::check("set", &h).unwrap();
-        let full = |r: &[CheckResult]| {
+        let full = |r: &[checkers::CheckResult]| {
             r.iter()
                 .find(|c| c.checker == checkers::set_full::NAME)
                 .unwrap()
                 .valid
         };
-        assert_eq!(full(&results), checkers::Validity::Valid);
-        let notices = o.apply("set", &h, &mut results);
-        assert!(notices.is_empty(), "{notices:?}");
-        assert_eq!(full(&results), checkers::Validity::Invalid);
-        // A budget for a workload whose model is unknown here is named.
-        let mut r = vec![checkers::linear::check(
-            &h,
-            checkers::linear::Model::Register,
-        )];
-        let n = o.apply("sequence", &h, &mut r);
-        assert_eq!(n.len(), 1, "{n:?}");
-        assert!(n[0].contains("[checkers.linearizable]"), "{n:?}");
+        let defaults = workloads::check("set", &h).unwrap();
+        assert_eq!(full(&defaults), checkers::Validity::Valid);
+        let with = workloads::check_with("set", &h, &o.check_options()).unwrap();
+        assert_eq!(full(&with), checkers::Validity::Invalid);
+        // The linearizability budget reaches the checker: a budget of one
+        // step cannot decide a register history that needs more.
+        let tight = CheckerOptions {
+            linearizable_max_steps: Some(1),
+            ..Default::default()
+        };
+        let reg = checkers::parse::jsonl(
+            r#"{"type":"invoke","process":0,"f":"write","value":1}
+{"type":"ok","process":0,"f":"write","value":1}
+{"type":"invoke","process":1,"f":"write","value":2}
+{"type":"invoke","process":2,"f":"read","value":null}
+{"type":"ok","process":2,"f":"read","value":1}
+{"type":"ok","process":1,"f":"write","value":2}
+{"type":"invoke","process":0,"f":"read","value":null}
+{"type":"ok","process":0,"f":"read","value":2}"#,
+        )
+        .unwrap();
+        let lin = |o: &CheckerOptions| {
+            workloads::check_with("register", &reg, &o.check_options()).unwrap()[0].valid
+        };
+        assert_eq!(lin(&CheckerOptions::default()), checkers::Validity::Valid);
+        assert_eq!(lin(&tight), checkers::Validity::Unknown);
     }
 
     /// The first ```toml block after `heading` in README.md.

@@ -227,14 +227,12 @@ pub async fn run(mut cfg: TestConfig) -> Result<Outcome> {
     let error = run.as_ref().err().map(|e| format!("{e:#}"));
     let text = std::fs::read_to_string(dir.file("history.jsonl"))?;
     let history = checkers::parse::jsonl(&text).context("re-reading history.jsonl")?;
-    let mut checks =
-        workloads::check(&cfg.workload, &history).map_err(|e| crate::UsageError(e.to_string()))?;
-    for notice in cfg
-        .checker_options
-        .apply(&cfg.workload, &history, &mut checks)
-    {
-        eprintln!("faultline: {notice}");
-    }
+    let checks = workloads::check_with(
+        &cfg.workload,
+        &history,
+        &cfg.checker_options.check_options(),
+    )
+    .map_err(|e| crate::UsageError(e.to_string()))?;
     let mut results = Results::from_checks(checks, history.ops.len() as u64);
     results.interrupted = interrupted.load(Ordering::SeqCst) || error.is_some();
     results.error = error.or(history_ok.err().map(|e| format!("writing history: {e}")));

@@ -208,21 +208,46 @@ fn has_local_reads(history: &checkers::History) -> bool {
         .any(|o| checkers::convergence::LOCAL_READS.contains(&o.f.as_str()))
 }
 
+/// Options of the checkers a workload runs (bounds, budgets, windows); the
+/// defaults are what `faultline test` uses without a `[checkers]` table.
+#[derive(Clone, Debug, Default)]
+pub struct CheckOptions {
+    /// set-full (`set`).
+    pub set_full: checkers::set_full::SetFullOptions,
+    /// siblings (`siblings`).
+    pub siblings: checkers::siblings::SiblingsOptions,
+    /// perf (every live workload).
+    pub perf: checkers::perf::PerfOptions,
+    /// linearizability (`register`, `kv`).
+    pub linear: checkers::linear::Options,
+    /// staleness (`register` with store versions, `session`).
+    pub staleness: checkers::staleness::StalenessOptions,
+}
+
 /// Runs every checker the workload feeds on `history`.
 pub fn check(
     workload: &str,
     history: &checkers::History,
 ) -> Result<Vec<checkers::CheckResult>, WorkloadError> {
+    check_with(workload, history, &CheckOptions::default())
+}
+
+/// As [`check`], with the checkers' options.
+pub fn check_with(
+    workload: &str,
+    history: &checkers::History,
+    o: &CheckOptions,
+) -> Result<Vec<checkers::CheckResult>, WorkloadError> {
     match workload {
         "set" => {
             let mut results = vec![
                 checkers::set::check(history),
-                checkers::set_full::check(history, Default::default()),
+                checkers::set_full::check(history, o.set_full),
             ];
             if has_local_reads(history) {
                 results.push(checkers::convergence::check(history));
             }
-            results.push(checkers::perf::check(history, Default::default()));
+            results.push(checkers::perf::check(history, o.perf));
             Ok(results)
         }
         "register" => {
@@ -232,26 +257,27 @@ pub fn check(
             // Porcupine history is checked for linearizability alone).
             let versions = checkers::versioned::has_store_versions(history);
             let plain = checkers::versioned::without_versions(history);
-            let mut results = vec![checkers::linear::check(
+            let mut results = vec![checkers::linear::check_with(
                 &plain,
                 checkers::linear::Model::Register,
+                &o.linear,
             )];
             if versions {
                 results.push(checkers::sessions::check(history));
-                results.push(checkers::staleness::check(history, Default::default()));
+                results.push(checkers::staleness::check(history, o.staleness));
             }
-            results.push(checkers::perf::check(history, Default::default()));
+            results.push(checkers::perf::check(history, o.perf));
             Ok(results)
         }
         "session" => {
             let mut results = vec![
                 checkers::sessions::check(history),
-                checkers::staleness::check(history, Default::default()),
+                checkers::staleness::check(history, o.staleness),
             ];
             if has_local_reads(history) {
                 results.push(checkers::convergence::check(history));
             }
-            results.push(checkers::perf::check(history, Default::default()));
+            results.push(checkers::perf::check(history, o.perf));
             Ok(results)
         }
         "or-set" | "sequence" => {
@@ -259,23 +285,24 @@ pub fn check(
             if has_local_reads(history) {
                 results.push(checkers::convergence::check(history));
             }
-            results.push(checkers::perf::check(history, Default::default()));
+            results.push(checkers::perf::check(history, o.perf));
             Ok(results)
         }
         "siblings" => Ok(vec![
-            checkers::siblings::check(history, Default::default()),
-            checkers::perf::check(history, Default::default()),
+            checkers::siblings::check(history, o.siblings),
+            checkers::perf::check(history, o.perf),
         ]),
-        "kv" => Ok(vec![checkers::linear::check(
+        "kv" => Ok(vec![checkers::linear::check_with(
             history,
             checkers::linear::Model::Kv,
+            &o.linear,
         )]),
         "counter" => {
             let mut results = vec![checkers::counter::check(history)];
             if has_local_reads(history) {
                 results.push(checkers::convergence::check(history));
             }
-            results.push(checkers::perf::check(history, Default::default()));
+            results.push(checkers::perf::check(history, o.perf));
             Ok(results)
         }
         other => Err(WorkloadError::UnknownWorkload(other.to_string())),
