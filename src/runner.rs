@@ -459,8 +459,26 @@ async fn drive(
     // Final reads from every node, then every key's replicas read locally.
     type Readers = Vec<(Arc<dyn Client>, Arc<dyn LocalRead>)>;
     let (final_ops, keys, readers): (Vec<Invocation>, Vec<String>, Readers) = match live {
-        Live::Register(_) | Live::Siblings(_) => {
-            // Judged on the main phase alone.
+        Live::Siblings(mode) => (
+            // No final read (the siblings checker judges the main phase),
+            // but every key's replicas must come to hold the same siblings.
+            Vec::new(),
+            siblings::keys(cfg.keys),
+            nodes
+                .iter()
+                .map(|n| {
+                    let c = Arc::new(SiblingsClient::new(
+                        RingkvClient::new(&n.addr(), op_timeout),
+                        mode,
+                        "final",
+                    ));
+                    (c.clone() as Arc<dyn Client>, c as Arc<dyn LocalRead>)
+                })
+                .collect(),
+        ),
+        Live::Register(_) => {
+            // Judged on the main phase alone (Paxos acceptors have no
+            // anti-entropy: their replicas need not agree).
             let _ = nemesis.teardown().await;
             return Ok(());
         }

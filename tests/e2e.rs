@@ -554,6 +554,13 @@ fn dotted_version_vectors_bound_siblings_and_node_clocks_explode() {
         (Some("siblings"), &json!(true)),
         "{s}"
     );
+    // After the heal every replica of the key holds the same siblings.
+    let c = &r["checkers"][1];
+    assert_eq!(
+        (c["checker"].as_str(), &c["valid"]),
+        (Some("convergence"), &json!(true)),
+        "{c}"
+    );
     let o = run("node-vclock", "none");
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let r = results_json(&run_dir(tmp.path(), "siblings-context-node-vclock"));

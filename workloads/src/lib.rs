@@ -288,10 +288,14 @@ pub fn check_with(
             results.push(checkers::perf::check(history, o.perf));
             Ok(results)
         }
-        "siblings" => Ok(vec![
-            checkers::siblings::check(history, o.siblings),
-            checkers::perf::check(history, o.perf),
-        ]),
+        "siblings" => {
+            let mut results = vec![checkers::siblings::check(history, o.siblings)];
+            if has_local_reads(history) {
+                results.push(checkers::convergence::check(history));
+            }
+            results.push(checkers::perf::check(history, o.perf));
+            Ok(results)
+        }
         "kv" => Ok(vec![checkers::linear::check_with(
             history,
             checkers::linear::Model::Kv,

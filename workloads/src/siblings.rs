@@ -16,7 +16,7 @@
 
 use crate::ringkv::{RequestError, RingkvClient};
 use crate::{Client, Completion, Invocation, OpSource, WorkloadError};
-use serde_json::json;
+use serde_json::{json, Value};
 use std::sync::Mutex;
 
 /// The client modes of the siblings workload.
@@ -79,7 +79,7 @@ impl OpSource for Generator {
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^= z >> 31;
-        let key = format!("s{}", z % self.keys as u64);
+        let key = key(z % self.keys as u64);
         if (z >> 20) % 10 < 3 {
             return Invocation {
                 f: "read".into(),
@@ -151,6 +151,29 @@ impl Client for SiblingsClient {
             }
             other => Completion::fail(op.value.clone(), format!("siblings has no op {other:?}")),
         }
+    }
+}
+
+/// The name of key `k` (`s0`, `s1`, ...).
+pub fn key(k: u64) -> String {
+    format!("s{k}")
+}
+
+/// Every key a run with `keys` keys touches.
+pub fn keys(keys: usize) -> Vec<String> {
+    (0..keys.max(1) as u64).map(key).collect()
+}
+
+#[async_trait::async_trait]
+impl crate::LocalRead for SiblingsClient {
+    async fn preflist(&self, key: &str) -> Result<Vec<String>, RequestError> {
+        self.ringkv.preflist(key).await
+    }
+
+    /// The object as this replica stores it (every sibling and its
+    /// version), or `null`: replicas agree when they hold the same.
+    async fn read_local(&self, key: &str) -> Result<Value, RequestError> {
+        Ok(self.ringkv.kv_read_local(key).await?.unwrap_or(Value::Null))
     }
 }
 
