@@ -476,6 +476,22 @@ async fn drive(
                 })
                 .collect(),
         ),
+        Live::Register(register::Mode::Quorum) => (
+            // No final read (linearizability judges the main phase), but
+            // the registers' replicas (anti-entropy, read repair) must agree.
+            Vec::new(),
+            register::keys(cfg.keys),
+            nodes
+                .iter()
+                .map(|n| {
+                    let c = Arc::new(RegisterClient::new(
+                        RingkvClient::new(&n.addr(), op_timeout),
+                        register::Mode::Quorum,
+                    ));
+                    (c.clone() as Arc<dyn Client>, c as Arc<dyn LocalRead>)
+                })
+                .collect(),
+        ),
         Live::Register(_) => {
             // Judged on the main phase alone (Paxos acceptors have no
             // anti-entropy: their replicas need not agree).

@@ -443,10 +443,13 @@ fn paxos_registers_are_linearizable_under_faults_and_quorum_registers_are_not() 
     assert_eq!(lin["valid"], false, "{lin}");
     // Judged in the store's own order (last-write-wins timestamps, which
     // the clock nemesis skews): whatever sessions says is the store's truth.
+    // Its replicas, read locally after the heal, must agree (last-write-wins
+    // registers repaired by anti-entropy).
     assert_eq!(
         checker_names(&r),
-        ["linearizable", "sessions", "staleness", "perf"]
+        ["linearizable", "sessions", "staleness", "convergence", "perf"]
     );
+    assert_eq!(r["checkers"][3]["valid"], true, "{}", r["checkers"][3]);
     assert!(
         lin["summary"]
             .as_str()

@@ -208,6 +208,17 @@ fn has_local_reads(history: &checkers::History) -> bool {
         .any(|o| checkers::convergence::LOCAL_READS.contains(&o.f.as_str()))
 }
 
+/// The history without its per-replica local reads (and their
+/// completions): those are for the convergence checker, not ops of the
+/// workload's model.
+fn without_local_reads(history: &checkers::History) -> checkers::History {
+    let local = |o: &checkers::Op| checkers::convergence::LOCAL_READS.contains(&o.f.as_str());
+    if !history.ops.iter().any(local) {
+        return history.clone();
+    }
+    checkers::History::new(history.ops.iter().filter(|o| !local(o)).cloned().collect())
+}
+
 /// Options of the checkers a workload runs (bounds, budgets, windows); the
 /// defaults are what `faultline test` uses without a `[checkers]` table.
 #[derive(Clone, Debug, Default)]
@@ -256,7 +267,7 @@ pub fn check_with(
             // read small values as versions and cry wolf (a Jepsen or
             // Porcupine history is checked for linearizability alone).
             let versions = checkers::versioned::has_store_versions(history);
-            let plain = checkers::versioned::without_versions(history);
+            let plain = checkers::versioned::without_versions(&without_local_reads(history));
             let mut results = vec![checkers::linear::check_with(
                 &plain,
                 checkers::linear::Model::Register,
@@ -265,6 +276,9 @@ pub fn check_with(
             if versions {
                 results.push(checkers::sessions::check(history));
                 results.push(checkers::staleness::check(history, o.staleness));
+            }
+            if has_local_reads(history) {
+                results.push(checkers::convergence::check(history));
             }
             results.push(checkers::perf::check(history, o.perf));
             Ok(results)

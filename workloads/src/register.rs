@@ -97,7 +97,7 @@ impl Generator {
 impl OpSource for Generator {
     fn next_op(&self) -> Invocation {
         let r = self.next_u64();
-        let key = format!("r{}", r % self.keys as u64);
+        let key = key(r % self.keys as u64);
         let dice = (r >> 16) % 10;
         let v = (r >> 32) % VALUES;
         let w = (r >> 40) % VALUES;
@@ -238,6 +238,16 @@ pub fn versioned(value: Value, version: Option<i64>) -> Value {
         Some(n) => json!({ "value": value, "version": n }),
         None => value,
     }
+}
+
+/// The name of register `k` (`r0`, `r1`, ...).
+pub fn key(k: u64) -> String {
+    format!("r{k}")
+}
+
+/// Every register a run with `keys` keys touches.
+pub fn keys(keys: usize) -> Vec<String> {
+    (0..keys.max(1) as u64).map(key).collect()
 }
 
 #[cfg(test)]
