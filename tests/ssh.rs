@@ -1204,7 +1204,7 @@ fn faultline_test_runs_over_ssh_and_leaves_nothing_behind() {
         );
     }
     let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
-    for f in ["start-partition", "start-kill", "start-clock"] {
+    for f in ["\"f\":\"start-partition\"", "\"f\":\"kill\"", "-clock\""] {
         assert!(history.contains(f), "no {f} in the history");
     }
     // Nothing left on the nodes.
