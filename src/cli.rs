@@ -942,6 +942,51 @@ mod tests {
     }
 
     #[test]
+    fn nodes_is_a_count_of_local_nodes_or_a_list_of_ssh_hosts() {
+        let c = test_config(args(&["--nodes", "3"])).unwrap();
+        assert_eq!((c.nodes, c.remote.is_none()), (3, true));
+        assert!(!c.command.contains("--remote-dir"), "{}", c.command);
+        let c = test_config(args(&[
+            "--nodes",
+            "10.0.0.1,db2:2222,[fd00::3]",
+            "--no-strict-host-key-checking",
+            "--remote-dir",
+            "/srv/fl",
+            "--leave-db-running",
+            "--password",
+            "secret",
+        ]))
+        .unwrap();
+        assert_eq!(c.nodes, 3);
+        let r = c.remote.as_ref().unwrap();
+        assert_eq!(r.hosts, ["10.0.0.1:22", "db2:2222", "[fd00::3]:22"]);
+        assert_eq!(r.known_hosts, None);
+        assert!(r.leave_db_running);
+        assert!(
+            c.command
+                .contains("--nodes 10.0.0.1:22,db2:2222,[fd00::3]:22")
+                && c.command.contains("--remote-dir '/srv/fl'")
+                && c.command.contains("--no-strict-host-key-checking")
+                && c.command.contains("--leave-db-running"),
+            "{}",
+            c.command
+        );
+        // The password never reaches test.json or the command.
+        let json = serde_json::to_string(&c).unwrap();
+        assert!(!json.contains("secret") && !c.command.contains("secret"));
+        assert_eq!(r.nodes()[1].name, "n2");
+        // A host list needs at least two nodes for faults, as a count does.
+        let e = test_config(args(&["--nodes", "a"])).unwrap_err().0;
+        assert!(e.contains("at least 2 nodes"), "{e}");
+        for bad in ["0", "201", "a;b", "root@a"] {
+            assert!(
+                Cli::try_parse_from(["faultline", "test", "--nodes", bad]).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
     fn bad_flags_are_usage_errors_naming_the_flag() {
         let e = test_config(args(&["--client", "lww"])).unwrap_err().0;
         assert!(e.contains("crdt, rmw"), "{e}");

@@ -291,11 +291,29 @@ pub fn teardown(
             eprintln!("faultline: warning: fetching {node}'s log: {e}");
         }
         if !remote.leave_db_running {
+            // Normally stopped already; not when the run failed half-way
+            // through starting the nodes.
+            kill_by_pid_file(control, node, &dir)?;
             wipe(control, node, &dir)?;
         }
         Ok(())
     });
     first_err(rs).map(|_| ())
+}
+
+/// SIGKILLs the ringkv whose pid is in the node directory's pid file, if
+/// it still runs; true if one did.
+fn kill_by_pid_file(control: &SshControl, node: &str, dir: &Path) -> Result<bool, ControlError> {
+    let pid_file = pid_file_for(&dir.join("ringkv.log"));
+    let script = "p=$(cat -- \"$1\" 2>/dev/null) || exit 0\n\
+                  case \"$p\" in ''|*[!0-9]*) exit 0;; esac\n\
+                  kill -s CONT \"$p\" 2>/dev/null; kill -s KILL \"$p\" 2>/dev/null && echo killed; true";
+    let out = control.exec_idempotent(
+        node,
+        &argv(&["sh", "-c", script, "sh", &pid_file.display().to_string()]),
+        T,
+    )?;
+    Ok(out.stdout.contains("killed"))
 }
 
 /// Deletes a node's directory and, if then empty, the remote dir itself.
@@ -366,16 +384,7 @@ pub fn heal(args: &crate::cli::HealArgs) -> Result<i32> {
             done.push(format!("{node}: reset clock offset {}", clock.display()));
         }
         if !remote.leave_db_running {
-            let pid_file = pid_file_for(&dir.join("ringkv.log"));
-            let script = "p=$(cat -- \"$1\" 2>/dev/null) || exit 0\n\
-                          case \"$p\" in ''|*[!0-9]*) exit 0;; esac\n\
-                          kill -s CONT \"$p\" 2>/dev/null; kill -s KILL \"$p\" 2>/dev/null && echo killed; true";
-            let out = control.exec_idempotent(
-                node,
-                &argv(&["sh", "-c", script, "sh", &pid_file.display().to_string()]),
-                T,
-            )?;
-            if out.stdout.contains("killed") {
+            if kill_by_pid_file(&control, node, &dir)? {
                 done.push(format!("{node}: killed ringkv"));
             }
             if control
