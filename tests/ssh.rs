@@ -1245,6 +1245,33 @@ fn faultline_test_runs_over_ssh_and_leaves_nothing_behind() {
             node.name
         );
     }
+    // The same test on local namespaces gives the same verdicts, checker
+    // by checker.
+    let mut local = Command::new(env!("CARGO_BIN_EXE_faultline"));
+    local
+        .args(["test", "--name", "local-set", "--seed", "7", "--nodes", "5"])
+        .args([
+            "--nemesis",
+            "partition,kill,clock",
+            "--nemesis-interval",
+            "2",
+            "--time-limit",
+            "10",
+            "--quiesce",
+            "2",
+            "--results",
+        ])
+        .arg(&results);
+    let local = run_bounded(local, Duration::from_secs(240));
+    let verdicts = |out: &str| -> Vec<String> {
+        out.lines()
+            .filter(|l| !l.starts_with("report:"))
+            .map(|l| l.split_whitespace().take(2).collect::<Vec<_>>().join(" "))
+            .collect()
+    };
+    let local_out = String::from_utf8_lossy(&local.stdout);
+    assert_eq!(local.status.code(), Some(0), "{local_out}");
+    assert_eq!(verdicts(&local_out), verdicts(&stdout));
 }
 
 #[test]
