@@ -1343,3 +1343,51 @@ fn heal_over_ssh_after_the_controller_is_killed_mid_partition() {
     }
     assert!(!remote_dir.exists(), "{} left behind", remote_dir.display());
 }
+
+#[test]
+fn leave_db_running_keeps_ringkv_until_heal_removes_it() {
+    let lab = Lab::alone(2);
+    let remote_dir = lab.dir.path().join("remote");
+    let results = lab.dir.path().join("results");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_faultline"));
+    cmd.args(["test", "--name", "ssh-leave", "--seed", "1"])
+        .args(node_flags(&lab, &remote_dir))
+        .args([
+            "--nemesis",
+            "none",
+            "--time-limit",
+            "2",
+            "--quiesce",
+            "0",
+            "--leave-db-running",
+            "--results",
+        ])
+        .arg(&results);
+    let out = run_bounded(cmd, Duration::from_secs(120));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for i in 1..=2 {
+        let dir = remote_dir.join(format!("n{i}"));
+        for f in ["ringkv", "ringkv.toml", "ringkv.log", "ringkv.log.pid"] {
+            assert!(dir.join(f).is_file(), "{} missing", dir.join(f).display());
+        }
+    }
+    assert_eq!(processes_with(remote_dir.to_str().unwrap()).len(), 2);
+    let mut heal = Command::new(env!("CARGO_BIN_EXE_faultline"));
+    heal.arg("heal").args(node_flags(&lab, &remote_dir));
+    let out = run_bounded(heal, Duration::from_secs(60));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("n1: killed ringkv"), "{stdout}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !processes_with(remote_dir.to_str().unwrap()).is_empty() {
+        assert!(Instant::now() < deadline, "ringkv left running after heal");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!remote_dir.exists(), "{} left behind", remote_dir.display());
+}
