@@ -34,8 +34,10 @@ pub enum Command {
     TestAll(TestAllArgs),
     /// Check stored histories offline (faultline JSONL or Jepsen EDN).
     Check(CheckArgs),
-    /// Clean up after runs whose controller died: processes, namespaces, rules.
-    Heal,
+    /// Clean up after runs whose controller died: processes, namespaces,
+    /// rules; with --nodes HOSTS, on those SSH nodes instead (faultline's
+    /// iptables chains, clock offsets, ringkv processes).
+    Heal(HealArgs),
     /// Measure ringkv's put/get throughput and latency beside etcd's.
     Bench(BenchArgs),
     /// Redraw a run's report.html from its stored files (after an upgrade,
@@ -50,6 +52,18 @@ pub enum Command {
     /// tools, disk, ringkv's port, clock. Exit 0 if a test could run, 1 if
     /// not.
     Doctor(crate::doctor::DoctorArgs),
+}
+
+/// `faultline heal` flags: none for local runs; the node flags to heal SSH
+/// nodes.
+#[derive(clap::Args, Debug)]
+pub struct HealArgs {
+    /// SSH nodes to heal (as `faultline test --nodes HOSTS` named them).
+    #[command(flatten)]
+    pub ssh: crate::nodes::SshArgs,
+    /// Only undo faults: leave ringkv running and its files in place.
+    #[arg(long)]
+    pub leave_db_running: bool,
 }
 
 /// `faultline report` flags.
@@ -153,9 +167,25 @@ pub struct TestArgs {
     /// Seed for the generated ops and the fault schedule (random if absent).
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Number of nodes.
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=200))]
-    pub nodes: u16,
+    /// The nodes: a number is how many local nodes to run (network
+    /// namespaces on this machine, as root); a comma-separated list of
+    /// `host` or `host:port` (IPv6: `[addr]:port`) runs the test on those
+    /// machines over SSH instead (see --username, --ssh-private-key,
+    /// --remote-dir, and README "Running on your own VMs").
+    #[arg(long, default_value = "5", value_name = "N|HOSTS")]
+    pub nodes: crate::nodes::NodesArg,
+    /// A file naming the SSH nodes, one `host[:port]` a line, instead of a
+    /// list in --nodes.
+    #[arg(long, value_name = "FILE")]
+    pub nodes_file: Option<PathBuf>,
+    /// SSH nodes only: leave ringkv running and its files on the nodes
+    /// after the test (default: stop it, fetch its log, delete its
+    /// directory).
+    #[arg(long)]
+    pub leave_db_running: bool,
+    /// How to log in to SSH nodes (ignored for local nodes).
+    #[command(flatten)]
+    pub login: crate::nodes::LoginArgs,
     /// Concurrent client workers (default: two per node).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub concurrency: Option<u32>,
@@ -376,7 +406,10 @@ pub fn main() -> i32 {
                 report: args.report,
             },
         )),
-        Command::Heal => Ok(heal()),
+        Command::Heal(args) => match args.ssh.nodes.is_some() || args.ssh.nodes_file.is_some() {
+            true => crate::remote::heal(&args),
+            false => Ok(heal()),
+        },
         Command::Bench(args) => bench(args),
         Command::Report(args) => crate::report::redraw(&args.dir, args.recheck).map(|v| {
             println!("report:  {}", args.dir.join("report.html").display());
@@ -502,24 +535,41 @@ fn heal() -> i32 {
 
 /// Turns flags into a test configuration, rejecting what cannot work.
 pub fn test_config(a: TestArgs) -> Result<TestConfig, UsageError> {
+    let remote = match (&a.nodes, &a.nodes_file) {
+        (crate::nodes::NodesArg::Count(_), None) => None,
+        (crate::nodes::NodesArg::Hosts(h), None) => Some(crate::nodes::node_list(Some(h), None)?),
+        (_, Some(f)) => Some(crate::nodes::node_list(None, Some(f))?),
+    };
+    let remote = match remote {
+        None => None,
+        Some(list) => Some(crate::nodes::RemoteNodes::from_setup(
+            &a.login.resolve(list)?,
+            a.leave_db_running,
+        )),
+    };
+    let node_count: u16 = match (&remote, &a.nodes) {
+        (Some(r), _) => r.hosts.len() as u16,
+        (None, crate::nodes::NodesArg::Count(n)) => *n,
+        (None, _) => unreachable!("a host list is remote"),
+    };
     let client = workloads::validate(&a.workload, a.client.as_deref())
         .map_err(|e| UsageError(e.to_string()))?;
     let nemesis = nemeses::parse_kinds(&a.nemesis).map_err(|e| UsageError(e.to_string()))?;
-    if !nemesis.is_empty() && a.nodes < 2 {
+    if !nemesis.is_empty() && node_count < 2 {
         return Err(UsageError(format!(
             "--nemesis {} needs at least 2 nodes (--nodes {})",
             a.nemesis, a.nodes
         )));
     }
     let n = match a.n {
-        Some(n) if n as u16 > a.nodes => {
+        Some(n) if n as u16 > node_count => {
             return Err(UsageError(format!(
                 "--n {n} must be at most the number of nodes (--nodes {})",
                 a.nodes
             )))
         }
         Some(n) => n,
-        None => 3.min(a.nodes as u8),
+        None => 3.min(node_count as u8),
     };
     if a.r == 0 || a.r > n || a.w == 0 || a.w > n {
         return Err(UsageError(format!(
@@ -540,7 +590,7 @@ pub fn test_config(a: TestArgs) -> Result<TestConfig, UsageError> {
             a.loss_probability
         )));
     }
-    let node_names: Vec<String> = (1..=a.nodes).map(|i| format!("n{i}")).collect();
+    let node_names: Vec<String> = (1..=node_count).map(|i| format!("n{i}")).collect();
     if let Some(spec) = &a.partition {
         nemeses::partition::Partition::explicit(spec, &node_names, a.one_way)
             .map_err(|e| UsageError(format!("--partition: {e}")))?;
@@ -594,7 +644,7 @@ pub fn test_config(a: TestArgs) -> Result<TestConfig, UsageError> {
     let concurrency = a
         .concurrency
         .map(|c| c as usize)
-        .unwrap_or(2 * a.nodes as usize);
+        .unwrap_or(2 * node_count as usize);
     let name = a.name.unwrap_or_else(|| match conflict {
         Conflict::Lww => format!("{}-{client}", a.workload),
         c => format!("{}-{client}-{}", a.workload, c.name()),
@@ -610,7 +660,10 @@ pub fn test_config(a: TestArgs) -> Result<TestConfig, UsageError> {
         if nemesis.is_empty() { "none".to_string() } else { nemesis.join(",") },
         a.nemesis_interval.replace(' ', ""),
         a.time_limit,
-        a.nodes,
+        match &remote {
+            Some(r) => r.hosts.join(","),
+            None => node_count.to_string(),
+        },
         a.rate,
         a.keys,
         a.quiesce,
@@ -646,6 +699,23 @@ pub fn test_config(a: TestArgs) -> Result<TestConfig, UsageError> {
         " --anti-entropy {} --fsync {}",
         a.anti_entropy, a.fsync
     ));
+    if let Some(r) = &remote {
+        command.push_str(&format!(
+            " --username {} --remote-dir '{}'",
+            r.username,
+            r.remote_dir.display()
+        ));
+        if let Some(k) = &r.private_key {
+            command.push_str(&format!(" --ssh-private-key '{}'", k.display()));
+        }
+        match &r.known_hosts {
+            Some(f) => command.push_str(&format!(" --known-hosts '{}'", f.display())),
+            None => command.push_str(" --no-strict-host-key-checking"),
+        }
+        if r.leave_db_running {
+            command.push_str(" --leave-db-running");
+        }
+    }
     Ok(TestConfig {
         name,
         workload: a.workload,
@@ -660,7 +730,8 @@ pub fn test_config(a: TestArgs) -> Result<TestConfig, UsageError> {
         fixed_schedule,
         time_limit_s: a.time_limit,
         seed,
-        nodes: a.nodes as usize,
+        nodes: node_count as usize,
+        remote,
         concurrency,
         rate: a.rate,
         keys: a.keys as usize,
@@ -868,6 +939,51 @@ mod tests {
         assert_eq!(c.time_limit_s, 30.0);
         assert_eq!(c.name, "set-crdt");
         assert!(c.command.contains("--seed 7"));
+    }
+
+    #[test]
+    fn nodes_is_a_count_of_local_nodes_or_a_list_of_ssh_hosts() {
+        let c = test_config(args(&["--nodes", "3"])).unwrap();
+        assert_eq!((c.nodes, c.remote.is_none()), (3, true));
+        assert!(!c.command.contains("--remote-dir"), "{}", c.command);
+        let c = test_config(args(&[
+            "--nodes",
+            "10.0.0.1,db2:2222,[fd00::3]",
+            "--no-strict-host-key-checking",
+            "--remote-dir",
+            "/srv/fl",
+            "--leave-db-running",
+            "--password",
+            "secret",
+        ]))
+        .unwrap();
+        assert_eq!(c.nodes, 3);
+        let r = c.remote.as_ref().unwrap();
+        assert_eq!(r.hosts, ["10.0.0.1:22", "db2:2222", "[fd00::3]:22"]);
+        assert_eq!(r.known_hosts, None);
+        assert!(r.leave_db_running);
+        assert!(
+            c.command
+                .contains("--nodes 10.0.0.1:22,db2:2222,[fd00::3]:22")
+                && c.command.contains("--remote-dir '/srv/fl'")
+                && c.command.contains("--no-strict-host-key-checking")
+                && c.command.contains("--leave-db-running"),
+            "{}",
+            c.command
+        );
+        // The password never reaches test.json or the command.
+        let json = serde_json::to_string(&c).unwrap();
+        assert!(!json.contains("secret") && !c.command.contains("secret"));
+        assert_eq!(r.nodes()[1].name, "n2");
+        // A host list needs at least two nodes for faults, as a count does.
+        let e = test_config(args(&["--nodes", "a"])).unwrap_err().0;
+        assert!(e.contains("at least 2 nodes"), "{e}");
+        for bad in ["0", "201", "a;b", "root@a"] {
+            assert!(
+                Cli::try_parse_from(["faultline", "test", "--nodes", bad]).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

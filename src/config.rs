@@ -469,7 +469,11 @@ impl ConfigFile {
             };
         }
         take!("name", a.name, self.name.clone().map(Some));
-        take!("nodes", a.nodes, self.nodes);
+        take!(
+            "nodes",
+            a.nodes,
+            self.nodes.map(crate::nodes::NodesArg::Count)
+        );
         take!("time_limit", a.time_limit, self.time_limit.map(|s| s.0));
         take!("rate", a.rate, self.rate);
         take!("concurrency", a.concurrency, self.concurrency.map(Some));

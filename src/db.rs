@@ -6,7 +6,7 @@
 
 use crate::control::{Control, DaemonSpec, Signal};
 use anyhow::{bail, Context, Result};
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -53,8 +53,9 @@ pub struct RingkvNode {
     /// Node name.
     pub name: String,
     /// Its address.
-    pub ip: Ipv4Addr,
-    /// Its folder in the run directory (config, log, clock offset).
+    pub ip: IpAddr,
+    /// Its folder (config, log, clock offset, data): in the run directory
+    /// for local nodes, `<remote dir>/<node>` on an SSH node.
     pub dir: PathBuf,
     /// Pid while running.
     pub pid: Option<u32>,
@@ -66,7 +67,8 @@ pub struct RingkvNode {
 
 impl RingkvNode {
     /// A node that has not started yet.
-    pub fn new(name: &str, ip: Ipv4Addr, dir: PathBuf) -> Self {
+    pub fn new(name: &str, ip: impl Into<IpAddr>, dir: PathBuf) -> Self {
+        let ip = ip.into();
         RingkvNode {
             name: name.to_string(),
             ip,
@@ -79,7 +81,7 @@ impl RingkvNode {
 
     /// `ip:port` for clients.
     pub fn addr(&self) -> String {
-        format!("{}:{}", self.ip, PORT)
+        std::net::SocketAddr::new(self.ip, PORT).to_string()
     }
 
     /// The node's log file.
@@ -260,6 +262,9 @@ pub struct RingkvCluster {
     quorums: Replication,
     faketime: Option<PathBuf>,
     nodes: Mutex<Vec<RingkvNode>>,
+    /// The nodes' files live on other machines: written through the
+    /// control layer, never with `std::fs`.
+    remote: bool,
 }
 
 impl RingkvCluster {
@@ -273,11 +278,43 @@ impl RingkvCluster {
         quorums: Replication,
         faketime: Option<PathBuf>,
     ) -> Result<Self> {
+        Self::start_on(control, bin, nodes, quorums, faketime, false)
+    }
+
+    /// [`RingkvCluster::start`], with `remote` telling whether the nodes'
+    /// directories are on other machines (SSH): then the configs and
+    /// clock offset files travel through [`Control::write_file`] and the
+    /// directories are made with `mkdir -p` on the node.
+    pub fn start_on(
+        control: Arc<dyn Control>,
+        bin: &Path,
+        nodes: Vec<RingkvNode>,
+        quorums: Replication,
+        faketime: Option<PathBuf>,
+        remote: bool,
+    ) -> Result<Self> {
         for node in &nodes {
-            std::fs::create_dir_all(&node.dir)?;
             let cfg = node.dir.join("ringkv.toml");
-            std::fs::write(&cfg, config_toml(node, &nodes, &quorums))
-                .with_context(|| format!("writing {}", cfg.display()))?;
+            let text = config_toml(node, &nodes, &quorums);
+            if remote {
+                let mkdir = ["mkdir", "-p", "--"]
+                    .iter()
+                    .map(|s| s.to_string())
+                    .chain([node.dir.display().to_string()])
+                    .collect::<Vec<_>>();
+                control.exec(&node.name, &mkdir, Duration::from_secs(20))?;
+                control.write_file(&node.name, &cfg, &text)?;
+                if faketime.is_some() {
+                    control.write_file(
+                        &node.name,
+                        &node.clock_file(),
+                        &nemeses::clock::faketime_offset(0),
+                    )?;
+                }
+                continue;
+            }
+            std::fs::create_dir_all(&node.dir)?;
+            std::fs::write(&cfg, text).with_context(|| format!("writing {}", cfg.display()))?;
             if faketime.is_some() {
                 std::fs::write(node.clock_file(), nemeses::clock::faketime_offset(0))?;
             }
@@ -289,6 +326,7 @@ impl RingkvCluster {
             quorums,
             faketime,
             nodes: Mutex::new(nodes),
+            remote,
         };
         for n in &names {
             cluster.spawn(n)?;
@@ -326,7 +364,12 @@ impl RingkvCluster {
         }
         let spec = DaemonSpec {
             argv: vec![
-                self.bin.display().to_string(),
+                if self.remote {
+                    // Uploaded into each node's own directory.
+                    crate::remote::node_binary(&node.dir).display().to_string()
+                } else {
+                    self.bin.display().to_string()
+                },
                 "--config".into(),
                 node.dir.join("ringkv.toml").display().to_string(),
             ],
@@ -376,7 +419,7 @@ impl RingkvCluster {
                     .pid
                     .is_some_and(|p| !self.control.is_alive(&node.name, p));
                 if dead || Instant::now() > deadline {
-                    let log = std::fs::read_to_string(node.log_file()).unwrap_or_default();
+                    let log = self.log_text(&node);
                     let tail = log.lines().last().unwrap_or("(empty log)");
                     bail!(
                         "ringkv on {} {} ({}): last log line: {tail}",
@@ -393,6 +436,22 @@ impl RingkvCluster {
             }
         }
         Ok(())
+    }
+
+    /// The node's log (the end of it, for a remote node).
+    fn log_text(&self, node: &RingkvNode) -> String {
+        if !self.remote {
+            return std::fs::read_to_string(node.log_file()).unwrap_or_default();
+        }
+        let argv = ["tail", "-n", "20", "--"]
+            .iter()
+            .map(|s| s.to_string())
+            .chain([node.log_file().display().to_string()])
+            .collect::<Vec<_>>();
+        self.control
+            .exec(&node.name, &argv, Duration::from_secs(10))
+            .map(|o| o.stdout)
+            .unwrap_or_default()
     }
 
     /// Stops every node: SIGCONT (a paused process cannot die gracefully),
@@ -533,7 +592,7 @@ mod tests {
             .map(|i| {
                 RingkvNode::new(
                     &format!("n{i}"),
-                    Ipv4Addr::new(198, 18, 0, 10 + i),
+                    std::net::Ipv4Addr::new(198, 18, 0, 10 + i),
                     PathBuf::from("/tmp"),
                 )
             })

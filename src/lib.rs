@@ -34,6 +34,7 @@ pub mod matrix;
 pub mod nemesis;
 pub mod nodes;
 pub mod outputs;
+pub mod remote;
 pub mod report;
 pub mod results;
 pub mod runner;

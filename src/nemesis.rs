@@ -68,6 +68,16 @@ impl NemesisRunner {
             active: Default::default(),
             netem_iface: None,
         };
+        // The nodes and their addresses first: what `faultline heal` needs
+        // to find them again after a dead controller.
+        runner.journal(json!({
+            "action": "setup",
+            "nodes": runner
+                .nodes
+                .iter()
+                .map(|n| json!({ "name": n.name, "ip": n.ip.to_string() }))
+                .collect::<Vec<_>>(),
+        }));
         runner
             .run_plan(iptables::setup(&runner.nodes))
             .await

@@ -1,8 +1,10 @@
 //! Which real machines to use and how to log in: the node flags.
 //!
 //! [`SshArgs`] is one clap argument group, flattened into every subcommand
-//! that talks to real nodes (`faultline doctor` today; `faultline test` once
-//! SSH runs are wired in), so the flags mean the same everywhere:
+//! that talks to real nodes (`faultline doctor`, `faultline heal`;
+//! `faultline test` flattens [`LoginArgs`] beside its own `--nodes`, which
+//! takes a count of local nodes or a list of SSH nodes: [`NodesArg`]), so
+//! the flags mean the same everywhere:
 //! `--nodes a,b,c` or `--nodes-file FILE` (`host` or `host:port`, IPv6 as
 //! `[addr]` or `[addr]:port`), `--username` (root), `--ssh-private-key`,
 //! `--password`, `--[no-]strict-host-key-checking` with `--known-hosts`,
@@ -26,6 +28,16 @@ pub struct SshArgs {
     /// and `#` comments are skipped.
     #[arg(long, value_name = "FILE")]
     pub nodes_file: Option<PathBuf>,
+    /// How to log in.
+    #[command(flatten)]
+    pub login: LoginArgs,
+}
+
+/// The node flags other than the node list: how to log in, and where
+/// faultline's files go on the nodes. `faultline test` flattens these
+/// beside its own `--nodes` (a count or a list).
+#[derive(clap::Args, Debug, Clone)]
+pub struct LoginArgs {
     /// Login user on the nodes: root, or a user with passwordless sudo.
     #[arg(long, default_value = "root")]
     pub username: String,
@@ -47,8 +59,8 @@ pub struct SshArgs {
     /// ~/.ssh/known_hosts).
     #[arg(long, value_name = "FILE")]
     pub known_hosts: Option<PathBuf>,
-    /// Directory on the nodes for faultline's files (the store's data, logs,
-    /// configs).
+    /// Directory on the nodes for faultline's files (the store's binary,
+    /// data, logs, configs); each node uses `<DIR>/<node>` (n1, n2, ...).
     #[arg(long, value_name = "DIR", default_value = "/var/lib/faultline")]
     pub remote_dir: PathBuf,
 }
@@ -67,20 +79,35 @@ pub struct NodeSetup {
 impl SshArgs {
     /// Checks the flags and reads `--nodes-file`.
     pub fn resolve(&self) -> Result<NodeSetup, UsageError> {
-        let (flag, text) = match (&self.nodes, &self.nodes_file) {
-            (Some(n), _) => ("--nodes".to_string(), n.replace(',', "\n")),
-            (None, Some(f)) => (
-                format!("--nodes-file {}", f.display()),
-                std::fs::read_to_string(f)
-                    .map_err(|e| UsageError(format!("--nodes-file {}: {e}", f.display())))?,
-            ),
-            (None, None) => {
-                return Err(UsageError(
-                    "no nodes: pass --nodes host1,host2,... or --nodes-file FILE".into(),
-                ))
-            }
-        };
-        let nodes = parse_nodes(&text).map_err(|e| UsageError(format!("{flag}: {e}")))?;
+        let nodes = node_list(self.nodes.as_deref(), self.nodes_file.as_deref())?;
+        self.login.resolve(nodes)
+    }
+}
+
+/// The nodes of `--nodes HOSTS` or `--nodes-file FILE`.
+pub fn node_list(
+    nodes: Option<&str>,
+    nodes_file: Option<&std::path::Path>,
+) -> Result<Vec<SshNode>, UsageError> {
+    let (flag, text) = match (nodes, nodes_file) {
+        (Some(n), _) => ("--nodes".to_string(), n.replace(',', "\n")),
+        (None, Some(f)) => (
+            format!("--nodes-file {}", f.display()),
+            std::fs::read_to_string(f)
+                .map_err(|e| UsageError(format!("--nodes-file {}: {e}", f.display())))?,
+        ),
+        (None, None) => {
+            return Err(UsageError(
+                "no nodes: pass --nodes host1,host2,... or --nodes-file FILE".into(),
+            ))
+        }
+    };
+    parse_nodes(&text).map_err(|e| UsageError(format!("{flag}: {e}")))
+}
+
+impl LoginArgs {
+    /// Checks the login flags and pairs them with `nodes`.
+    pub fn resolve(&self, nodes: Vec<SshNode>) -> Result<NodeSetup, UsageError> {
         if self.username.is_empty() || self.username.contains(|c: char| c.is_whitespace()) {
             return Err(UsageError(format!(
                 "--username {:?}: expected a user name",
@@ -117,6 +144,102 @@ impl SshArgs {
             },
             remote_dir: self.remote_dir.clone(),
         })
+    }
+}
+
+/// `faultline test --nodes VALUE`: a number is the count of local nodes
+/// (network namespaces on this machine, as always); anything else is a list
+/// of hosts reached over SSH.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NodesArg {
+    /// Local nodes, this many.
+    Count(u16),
+    /// Hosts, as given (`a,b:2222,...`).
+    Hosts(String),
+}
+
+impl std::str::FromStr for NodesArg {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let t = s.trim();
+        if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+            return match t.parse::<u16>() {
+                Ok(n) if (1..=200).contains(&n) => Ok(NodesArg::Count(n)),
+                _ => Err(format!("{t} is not in 1..=200")),
+            };
+        }
+        parse_nodes(&t.replace(',', "\n"))?;
+        Ok(NodesArg::Hosts(t.to_string()))
+    }
+}
+
+impl std::fmt::Display for NodesArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NodesArg::Count(n) => write!(f, "{n}"),
+            NodesArg::Hosts(h) => f.write_str(h),
+        }
+    }
+}
+
+/// Where a test's nodes are and how to reach them, as `test.json` keeps it
+/// (the password is never written).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct RemoteNodes {
+    /// The nodes as `host:port`, n1 first.
+    pub hosts: Vec<String>,
+    /// Login user.
+    pub username: String,
+    /// Private key file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_key: Option<PathBuf>,
+    /// Password (never written to disk).
+    #[serde(skip)]
+    pub password: Option<String>,
+    /// known_hosts file checked, or `None` to accept any host key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub known_hosts: Option<PathBuf>,
+    /// faultline's directory on each node (`<remote_dir>/<node>`).
+    pub remote_dir: PathBuf,
+    /// Leave the store running and its files in place after the test.
+    #[serde(default)]
+    pub leave_db_running: bool,
+}
+
+impl RemoteNodes {
+    /// From resolved node flags.
+    pub fn from_setup(setup: &NodeSetup, leave_db_running: bool) -> Self {
+        RemoteNodes {
+            hosts: setup.nodes.iter().map(SshNode::address).collect(),
+            username: setup.options.username.clone(),
+            private_key: setup.options.private_key.clone(),
+            password: setup.options.password.clone(),
+            known_hosts: match &setup.options.host_keys {
+                HostKeyPolicy::Check(f) => Some(f.clone()),
+                HostKeyPolicy::AcceptAny => None,
+            },
+            remote_dir: setup.remote_dir.clone(),
+            leave_db_running,
+        }
+    }
+
+    /// The nodes, named n1, n2, ...
+    pub fn nodes(&self) -> Vec<SshNode> {
+        parse_nodes(&self.hosts.join("\n")).expect("checked when the flags were read")
+    }
+
+    /// Login options.
+    pub fn options(&self) -> SshOptions {
+        SshOptions {
+            username: self.username.clone(),
+            private_key: self.private_key.clone(),
+            password: self.password.clone(),
+            host_keys: match &self.known_hosts {
+                Some(f) => HostKeyPolicy::Check(f.clone()),
+                None => HostKeyPolicy::AcceptAny,
+            },
+            ..SshOptions::default()
+        }
     }
 }
 

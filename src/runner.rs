@@ -73,6 +73,10 @@ pub struct TestConfig {
     pub seed: u64,
     /// Number of nodes.
     pub nodes: usize,
+    /// The nodes are machines reached over SSH (`--nodes HOSTS`), not
+    /// local namespaces.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<crate::nodes::RemoteNodes>,
     /// Concurrent client workers.
     pub concurrency: usize,
     /// Target ops per second, all workers together.
@@ -126,7 +130,7 @@ fn watch_signals(stop: watch::Sender<bool>, interrupted: Arc<AtomicBool>) {
         let _ = stop.send(true);
         crate::signals::stop_requested().await;
         eprintln!(
-            "faultline: interrupted twice: exiting without healing; run `faultline heal` to undo faults and stop nodes"
+            "faultline: interrupted twice: exiting without healing; run `faultline heal` (with the same --nodes and login flags for SSH nodes) to undo faults and stop nodes"
         );
         std::process::exit(crate::exit::ERROR);
     });
@@ -168,16 +172,22 @@ pub async fn run(mut cfg: TestConfig) -> Result<Outcome> {
         .parse()
         .map_err(|e: String| crate::UsageError(e))?;
     let live = Live::parse(&cfg.workload, &cfg.client)?;
-    os::require_root_for_namespaces()?;
-    os::ensure(os::LOCAL_CLUSTER)?;
-    let faketime = if cfg.nemesis.iter().any(|k| k == "clock") {
-        os::ensure(os::CLOCK_FAULTS)?;
-        Some(db::find_libfaketime().context(
-            "the clock nemesis needs libfaketime (Debian package faketime), which was not found",
-        )?)
-    } else {
-        None
+    let clock_faults = cfg.nemesis.iter().any(|k| k == "clock");
+    let faketime = match (&cfg.remote, clock_faults) {
+        (Some(_), _) | (None, false) => None,
+        (None, true) => {
+            os::require_root_for_namespaces()?;
+            os::ensure(os::LOCAL_CLUSTER)?;
+            os::ensure(os::CLOCK_FAULTS)?;
+            Some(db::find_libfaketime().context(
+                "the clock nemesis needs libfaketime (Debian package faketime), which was not found",
+            )?)
+        }
     };
+    if cfg.remote.is_none() && !clock_faults {
+        os::require_root_for_namespaces()?;
+        os::ensure(os::LOCAL_CLUSTER)?;
+    }
     let bin = db::find_ringkv(cfg.ringkv_bin.as_deref())?;
 
     let started = chrono::Local::now();
@@ -199,29 +209,94 @@ pub async fn run(mut cfg: TestConfig) -> Result<Outcome> {
     let interrupted = Arc::new(AtomicBool::new(false));
     watch_signals(stop_tx.clone(), interrupted.clone());
 
-    let mut network = LocalNetwork::create(&node_names, subnet, &dir.path)?;
-    eprintln!(
-        "faultline: {} nodes on {} (slot {}), results in {}",
-        cfg.nodes,
-        network.bridge,
-        network.slot,
-        dir.path.display()
-    );
-    let control: Arc<dyn Control> = Arc::new(LocalControl::new(network.namespaces()));
-    let run = run_on_network(
-        &cfg,
-        live,
-        (&bin, faketime),
-        &network,
-        control.clone(),
-        &dir,
-        log.clone(),
-        (stop_tx, stop_rx),
-        &interrupted,
-    )
-    .await;
-    drop(control);
-    network.teardown()?;
+    let run = match cfg.remote.clone() {
+        None => {
+            let mut network = LocalNetwork::create(&node_names, subnet, &dir.path)?;
+            eprintln!(
+                "faultline: {} nodes on {} (slot {}), results in {}",
+                cfg.nodes,
+                network.bridge,
+                network.slot,
+                dir.path.display()
+            );
+            let control: Arc<dyn Control> = Arc::new(LocalControl::new(network.namespaces()));
+            let nodes: Vec<RingkvNode> = network
+                .nodes
+                .iter()
+                .map(|n| Ok(RingkvNode::new(&n.name, n.ip, dir.node_dir(&n.name)?)))
+                .collect::<Result<_>>()?;
+            let cluster = Cluster {
+                nodes,
+                control: control.clone(),
+                nemesis_control: control.clone(),
+                remote: false,
+                iface: Some(LOCAL_IFACE),
+                leave_running: false,
+            };
+            let run = run_on_network(
+                &cfg,
+                live,
+                (&bin, faketime),
+                cluster,
+                &dir,
+                log.clone(),
+                (stop_tx, stop_rx),
+                &interrupted,
+            )
+            .await;
+            drop(control);
+            network.teardown()?;
+            run
+        }
+        Some(remote) => {
+            let network_faults = cfg.nemesis.iter().any(|k| k == "partition" || k == "loss");
+            let prepared = tokio::task::block_in_place(|| {
+                crate::remote::prepare(&remote, &bin, clock_faults, network_faults)
+            });
+            match prepared {
+                Err(e) => Err(e),
+                Ok(p) => {
+                    eprintln!(
+                        "faultline: {} nodes over SSH ({}), results in {}",
+                        cfg.nodes,
+                        remote.hosts.join(", "),
+                        dir.path.display()
+                    );
+                    let ssh = Arc::new(p.control);
+                    let control: Arc<dyn Control> = ssh.clone();
+                    let nodes: Vec<RingkvNode> = p
+                        .addrs
+                        .iter()
+                        .zip(&p.dirs)
+                        .map(|((name, ip), d)| RingkvNode::new(name, *ip, d.clone()))
+                        .collect();
+                    let cluster = Cluster {
+                        nodes,
+                        control,
+                        nemesis_control: Arc::new(ssh.nemesis_view()),
+                        remote: true,
+                        iface: None,
+                        leave_running: remote.leave_db_running,
+                    };
+                    let run = run_on_network(
+                        &cfg,
+                        live,
+                        (&bin, p.faketime),
+                        cluster,
+                        &dir,
+                        log.clone(),
+                        (stop_tx, stop_rx),
+                        &interrupted,
+                    )
+                    .await;
+                    let torn = tokio::task::block_in_place(|| {
+                        crate::remote::teardown(&ssh, &remote, &|n| dir.node_dir(n))
+                    });
+                    run.and(torn)
+                }
+            }
+        }
+    };
     let history_ok = log.finish();
 
     let error = run.as_ref().err().map(|e| format!("{e:#}"));
@@ -260,43 +335,69 @@ pub async fn run(mut cfg: TestConfig) -> Result<Outcome> {
     Ok(Outcome { dir, results })
 }
 
+/// Where the nodes are and how to reach them: the only thing that differs
+/// between a local run (namespaces) and one over SSH.
+struct Cluster {
+    /// The nodes, with their addresses and directories.
+    nodes: Vec<RingkvNode>,
+    /// For the DB layer.
+    control: Arc<dyn Control>,
+    /// For the nemesis (over SSH: the reserved session).
+    nemesis_control: Arc<dyn Control>,
+    /// The nodes' files are on other machines.
+    remote: bool,
+    /// The nodes' network interface for netem faults, if known.
+    iface: Option<&'static str>,
+    /// Leave the store running at the end (`--leave-db-running`).
+    leave_running: bool,
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn run_on_network(
     cfg: &TestConfig,
     live: Live,
     (bin, faketime): (&std::path::Path, Option<PathBuf>),
-    network: &LocalNetwork,
-    control: Arc<dyn Control>,
+    place: Cluster,
     dir: &RunDir,
     log: Arc<HistoryLog>,
     stop: (watch::Sender<bool>, watch::Receiver<bool>),
     interrupted: &AtomicBool,
 ) -> Result<()> {
-    let nodes: Vec<RingkvNode> = network
+    let addrs: Vec<NodeAddr> = place
         .nodes
         .iter()
-        .map(|n| Ok(RingkvNode::new(&n.name, n.ip, dir.node_dir(&n.name)?)))
-        .collect::<Result<_>>()?;
-    let cluster = Arc::new(RingkvCluster::start(
-        control.clone(),
-        bin,
-        nodes,
-        cfg.quorums.clone(),
-        faketime,
-    )?);
+        .map(|n| NodeAddr {
+            name: n.name.clone(),
+            ip: n.ip,
+        })
+        .collect();
+    let control = place.control.clone();
+    let nodes = place.nodes.clone();
+    let cluster = Arc::new(tokio::task::block_in_place(|| {
+        RingkvCluster::start_on(
+            control,
+            bin,
+            nodes,
+            cfg.quorums.clone(),
+            faketime,
+            place.remote,
+        )
+    })?);
     let result = drive(
         cfg,
         live,
         cluster.clone(),
-        network,
-        control,
+        addrs,
+        &place,
         dir,
         log,
         stop,
         interrupted,
     )
     .await;
-    tokio::task::block_in_place(|| cluster.stop());
+    if !place.leave_running {
+        tokio::task::block_in_place(|| cluster.stop());
+    }
     result
 }
 
@@ -305,27 +406,24 @@ async fn drive(
     cfg: &TestConfig,
     live: Live,
     cluster: Arc<RingkvCluster>,
-    network: &LocalNetwork,
-    control: Arc<dyn Control>,
+    addrs: Vec<NodeAddr>,
+    place: &Cluster,
     dir: &RunDir,
     log: Arc<HistoryLog>,
     (stop_tx, stop_rx): (watch::Sender<bool>, watch::Receiver<bool>),
     interrupted: &AtomicBool,
 ) -> Result<()> {
     cluster.await_ready(Duration::from_secs(20)).await?;
-    let addrs: Vec<NodeAddr> = network
-        .nodes
-        .iter()
-        .map(|n| NodeAddr {
-            name: n.name.clone(),
-            ip: n.ip.into(),
-        })
-        .collect();
+    let control = place.nemesis_control.clone();
     let names: Vec<String> = addrs.iter().map(|n| n.name.clone()).collect();
     let mut kinds = cfg.nemesis.clone();
     let mut netem = false;
     if kinds.iter().any(|k| k == "netem") {
-        match tokio::task::block_in_place(|| probe_netem(control.as_ref(), &names[0])) {
+        let probe = match place.iface {
+            Some(_) => tokio::task::block_in_place(|| probe_netem(control.as_ref(), &names[0])),
+            None => Err("the netem nemesis is not available over SSH yet (the nodes' interface is not known)".to_string()),
+        };
+        match probe {
             Ok(()) => netem = true,
             Err(why)
                 if cfg.optional_kinds.iter().any(|k| k == "netem")
@@ -357,8 +455,8 @@ async fn drive(
         dir.file("nemesis.jsonl"),
     )
     .await?;
-    if netem {
-        runner = runner.with_netem(LOCAL_IFACE);
+    if let (true, Some(iface)) = (netem, place.iface) {
+        runner = runner.with_netem(iface);
     }
     let nemesis = Arc::new(runner);
 

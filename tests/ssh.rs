@@ -59,15 +59,39 @@ struct Lab {
     known_hosts: PathBuf,
     /// Each node's host public key (`ssh-ed25519 AAAA... comment`).
     host_keys: Vec<String>,
+    /// Shared by ordinary labs; a whole `faultline test` over SSH holds it
+    /// alone, so its load (five ringkv nodes on a small machine) cannot
+    /// push the other tests' timing assertions over their limits.
+    _turn: Turn,
 }
+
+/// Which turn a lab holds (see [`Lab::_turn`]).
+#[allow(dead_code)]
+enum Turn {
+    Shared(std::sync::RwLockReadGuard<'static, ()>),
+    Exclusive(std::sync::RwLockWriteGuard<'static, ()>),
+}
+
+static TURNS: std::sync::RwLock<()> = std::sync::RwLock::new(());
 
 impl Lab {
     fn new(n: usize) -> Lab {
         Lab::with(n, "")
     }
 
+    /// A lab no other test runs beside (for whole `faultline test` runs).
+    fn alone(n: usize) -> Lab {
+        let turn = Turn::Exclusive(TURNS.write().unwrap_or_else(|e| e.into_inner()));
+        Lab::build(n, "", turn)
+    }
+
     /// `extra` goes into every sshd config, before (so over) the defaults.
     fn with(n: usize, extra: &str) -> Lab {
+        let turn = Turn::Shared(TURNS.read().unwrap_or_else(|e| e.into_inner()));
+        Lab::build(n, extra, turn)
+    }
+
+    fn build(n: usize, extra: &str, turn: Turn) -> Lab {
         assert!(
             nix::unistd::geteuid().is_root(),
             "the SSH tests build namespaces and run sshd: run them as root"
@@ -95,6 +119,7 @@ impl Lab {
             host_keys: Vec::new(),
             sshd: Vec::new(),
             dir,
+            _turn: turn,
         };
         let mut kh = String::new();
         for (i, node) in lab.network.nodes.clone().iter().enumerate() {
@@ -1077,4 +1102,292 @@ fn idle_sessions_are_kept_alive_and_dropped_ones_replaced() {
         "x\nx\n",
         "ran exactly once each"
     );
+}
+
+/// Whether namespace `ns` has faultline's partition chain with a DROP rule
+/// in it (a partition in force there).
+fn partitioned(ns: &str) -> bool {
+    let out = Command::new("ip")
+        .args(["netns", "exec", ns, "iptables", "-w", "-S", "FAULTLINE"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).contains("-j DROP")
+}
+
+/// Whether namespace `ns` has any chain of faultline's left.
+fn any_faultline_chain(ns: &str) -> bool {
+    let out = Command::new("ip")
+        .args(["netns", "exec", ns, "iptables", "-w", "-S"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).contains("FAULTLINE")
+}
+
+/// Pids of processes whose command line contains `needle`.
+fn processes_with(needle: &str) -> Vec<u32> {
+    let mut pids = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        if String::from_utf8_lossy(&cmd).contains(needle) && proc_state(pid) != Some('Z') {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+/// The node flags of `faultline test` / `heal` for the lab.
+fn node_flags(lab: &Lab, remote_dir: &Path) -> Vec<String> {
+    let nodes = (0..lab.network.nodes.len())
+        .map(|i| lab.ip(i))
+        .collect::<Vec<_>>()
+        .join(",");
+    argv(&[
+        "--nodes",
+        &nodes,
+        "--ssh-private-key",
+        lab.key.to_str().unwrap(),
+        "--known-hosts",
+        lab.known_hosts.to_str().unwrap(),
+        "--remote-dir",
+        remote_dir.to_str().unwrap(),
+    ])
+}
+
+/// Watches the lab's namespaces while a test runs: each time one is
+/// partitioned, runs a command on that node over a fresh SSH connection
+/// from the controller's address and records whether it worked. Returns
+/// (partitions seen with a successful exec, failures).
+fn watch_partitions(lab: &Lab, done: &std::sync::atomic::AtomicBool) -> (usize, Vec<String>) {
+    let control = lab.control();
+    let (mut ok, mut failures) = (0, Vec::new());
+    while !done.load(std::sync::atomic::Ordering::SeqCst) {
+        for (i, node) in lab.network.nodes.iter().enumerate() {
+            if !partitioned(&node.netns) {
+                continue;
+            }
+            let out = control.exec(&node.name, &argv(&["iptables", "-w", "-S", "FAULTLINE"]), T);
+            match out {
+                Ok(o) if o.stdout.contains("-j DROP") => ok += 1,
+                Ok(_) => {} // healed meanwhile
+                Err(e) => failures.push(format!("n{}: {e}", i + 1)),
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    (ok, failures)
+}
+
+#[test]
+fn faultline_test_runs_over_ssh_and_leaves_nothing_behind() {
+    let lab = Lab::alone(5);
+    let remote_dir = lab.dir.path().join("remote");
+    let results = lab.dir.path().join("results");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_faultline"));
+    cmd.args(["test", "--name", "ssh-set", "--seed", "7"])
+        .args(node_flags(&lab, &remote_dir))
+        .args([
+            "--nemesis",
+            "partition,kill,clock",
+            "--nemesis-interval",
+            "2",
+            "--time-limit",
+            "10",
+            "--quiesce",
+            "2",
+            "--results",
+        ])
+        .arg(&results);
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let (out, (seen, failures)) = std::thread::scope(|s| {
+        let watcher = s.spawn(|| watch_partitions(&lab, &done));
+        let out = run_bounded(cmd, Duration::from_secs(240));
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        (out, watcher.join().unwrap())
+    });
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("verdict: valid"), "{stdout}\n{stderr}");
+    // The controller's SSH sessions survive partitions: rules name peers.
+    assert!(failures.is_empty(), "{failures:?}");
+    assert!(seen > 0, "no partition was observed in force\n{stderr}");
+    // Logs fetched, one folder per node.
+    let run = std::fs::canonicalize(results.join("ssh-set/latest"))
+        .or_else(|_| std::fs::canonicalize(results.join("latest")))
+        .unwrap();
+    for i in 1..=5 {
+        let log = run.join(format!("n{i}/ringkv.log"));
+        assert!(
+            std::fs::metadata(&log)
+                .map(|m| m.len() > 0)
+                .unwrap_or(false),
+            "{} missing or empty",
+            log.display()
+        );
+    }
+    let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
+    for f in ["\"f\":\"start-partition\"", "\"f\":\"kill\"", "-clock\""] {
+        assert!(history.contains(f), "no {f} in the history");
+    }
+    // Nothing left on the nodes.
+    assert!(!remote_dir.exists(), "{} left behind", remote_dir.display());
+    assert!(
+        processes_with(remote_dir.to_str().unwrap()).is_empty(),
+        "ringkv left running"
+    );
+    for node in &lab.network.nodes {
+        assert!(
+            !any_faultline_chain(&node.netns),
+            "chains left on {}",
+            node.name
+        );
+    }
+    // The same test on local namespaces gives the same verdicts, checker
+    // by checker.
+    let mut local = Command::new(env!("CARGO_BIN_EXE_faultline"));
+    local
+        .args(["test", "--name", "local-set", "--seed", "7", "--nodes", "5"])
+        .args([
+            "--nemesis",
+            "partition,kill,clock",
+            "--nemesis-interval",
+            "2",
+            "--time-limit",
+            "10",
+            "--quiesce",
+            "2",
+            "--results",
+        ])
+        .arg(&results);
+    let local = run_bounded(local, Duration::from_secs(240));
+    let verdicts = |out: &str| -> Vec<String> {
+        out.lines()
+            .filter(|l| !l.starts_with("report:"))
+            .map(|l| l.split_whitespace().take(2).collect::<Vec<_>>().join(" "))
+            .collect()
+    };
+    let local_out = String::from_utf8_lossy(&local.stdout);
+    assert_eq!(local.status.code(), Some(0), "{local_out}");
+    assert_eq!(verdicts(&local_out), verdicts(&stdout));
+}
+
+#[test]
+fn heal_over_ssh_after_the_controller_is_killed_mid_partition() {
+    let lab = Lab::alone(3);
+    let remote_dir = lab.dir.path().join("remote");
+    let results = lab.dir.path().join("results");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(["test", "--name", "ssh-heal", "--seed", "3"])
+        .args(node_flags(&lab, &remote_dir))
+        .args([
+            "--nemesis",
+            "partition",
+            "--nemesis-interval",
+            "1",
+            "--time-limit",
+            "60",
+            "--results",
+        ])
+        .arg(&results)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while !lab.network.nodes.iter().any(|n| partitioned(&n.netns)) {
+        if Instant::now() > deadline || child.try_wait().unwrap().is_some() {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("no partition within 90 s");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(lab
+        .network
+        .nodes
+        .iter()
+        .any(|n| any_faultline_chain(&n.netns)));
+    assert!(!processes_with(remote_dir.to_str().unwrap()).is_empty());
+
+    let mut heal = Command::new(env!("CARGO_BIN_EXE_faultline"));
+    heal.arg("heal").args(node_flags(&lab, &remote_dir));
+    let out = run_bounded(heal, Duration::from_secs(60));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("removed faultline's iptables chains"),
+        "{stdout}"
+    );
+    for node in &lab.network.nodes {
+        assert!(
+            !any_faultline_chain(&node.netns),
+            "chains left on {}",
+            node.name
+        );
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !processes_with(remote_dir.to_str().unwrap()).is_empty() {
+        assert!(Instant::now() < deadline, "ringkv left running after heal");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!remote_dir.exists(), "{} left behind", remote_dir.display());
+}
+
+#[test]
+fn leave_db_running_keeps_ringkv_until_heal_removes_it() {
+    let lab = Lab::alone(2);
+    let remote_dir = lab.dir.path().join("remote");
+    let results = lab.dir.path().join("results");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_faultline"));
+    cmd.args(["test", "--name", "ssh-leave", "--seed", "1"])
+        .args(node_flags(&lab, &remote_dir))
+        .args([
+            "--nemesis",
+            "none",
+            "--time-limit",
+            "2",
+            "--quiesce",
+            "0",
+            "--leave-db-running",
+            "--results",
+        ])
+        .arg(&results);
+    let out = run_bounded(cmd, Duration::from_secs(120));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for i in 1..=2 {
+        let dir = remote_dir.join(format!("n{i}"));
+        for f in ["ringkv", "ringkv.toml", "ringkv.log", "ringkv.log.pid"] {
+            assert!(dir.join(f).is_file(), "{} missing", dir.join(f).display());
+        }
+    }
+    assert_eq!(processes_with(remote_dir.to_str().unwrap()).len(), 2);
+    let mut heal = Command::new(env!("CARGO_BIN_EXE_faultline"));
+    heal.arg("heal").args(node_flags(&lab, &remote_dir));
+    let out = run_bounded(heal, Duration::from_secs(60));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("n1: killed ringkv"), "{stdout}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !processes_with(remote_dir.to_str().unwrap()).is_empty() {
+        assert!(Instant::now() < deadline, "ringkv left running after heal");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!remote_dir.exists(), "{} left behind", remote_dir.display());
 }
