@@ -556,39 +556,39 @@ async fn drive(
     cluster.await_ready(Duration::from_secs(20)).await?;
     // Final reads from every node, then every key's replicas read locally.
     type Readers = Vec<(Arc<dyn Client>, Arc<dyn LocalRead>)>;
+    // One client per node, each both a client (for the final reads) and a
+    // local reader (for convergence), made from that node's ringkv client.
+    fn per_node<C: Client + LocalRead + 'static>(
+        nodes: &[RingkvNode],
+        op_timeout: Duration,
+        make: impl Fn(RingkvClient) -> C,
+    ) -> Readers {
+        nodes
+            .iter()
+            .map(|n| {
+                let c = Arc::new(make(RingkvClient::new(&n.addr(), op_timeout)));
+                (c.clone() as Arc<dyn Client>, c as Arc<dyn LocalRead>)
+            })
+            .collect()
+    }
     let (final_ops, keys, readers): (Vec<Invocation>, Vec<String>, Readers) = match live {
         Live::Siblings(mode) => (
             // No final read (the siblings checker judges the main phase),
             // but every key's replicas must come to hold the same siblings.
             Vec::new(),
             siblings::keys(cfg.keys),
-            nodes
-                .iter()
-                .map(|n| {
-                    let c = Arc::new(SiblingsClient::new(
-                        RingkvClient::new(&n.addr(), op_timeout),
-                        mode,
-                        "final",
-                    ));
-                    (c.clone() as Arc<dyn Client>, c as Arc<dyn LocalRead>)
-                })
-                .collect(),
+            per_node(&nodes, op_timeout, |r| {
+                SiblingsClient::new(r, mode, "final")
+            }),
         ),
         Live::Register(register::Mode::Quorum) => (
             // No final read (linearizability judges the main phase), but
             // the registers' replicas (anti-entropy, read repair) must agree.
             Vec::new(),
             register::keys(cfg.keys),
-            nodes
-                .iter()
-                .map(|n| {
-                    let c = Arc::new(RegisterClient::new(
-                        RingkvClient::new(&n.addr(), op_timeout),
-                        register::Mode::Quorum,
-                    ));
-                    (c.clone() as Arc<dyn Client>, c as Arc<dyn LocalRead>)
-                })
-                .collect(),
+            per_node(&nodes, op_timeout, |r| {
+                RegisterClient::new(r, register::Mode::Quorum)
+            }),
         ),
         Live::Register(_) => {
             // Judged on the main phase alone (Paxos acceptors have no
@@ -599,72 +599,31 @@ async fn drive(
         Live::Set(mode) => (
             vec![Generator::final_read()],
             (0..cfg.keys).map(|k| format!("set-{k}")).collect(),
-            nodes
-                .iter()
-                .map(|n| {
-                    let c = Arc::new(SetClient::new(
-                        RingkvClient::new(&n.addr(), op_timeout),
-                        mode,
-                        cfg.keys,
-                    ));
-                    (c.clone() as Arc<dyn Client>, c as Arc<dyn LocalRead>)
-                })
-                .collect(),
+            per_node(&nodes, op_timeout, |r| SetClient::new(r, mode, cfg.keys)),
         ),
         Live::OrSet => (
             vec![orset::Generator::final_read()],
             vec![orset::KEY.to_string()],
-            nodes
-                .iter()
-                .map(|n| {
-                    let c = Arc::new(OrSetClient::new(RingkvClient::new(&n.addr(), op_timeout)));
-                    (c.clone() as Arc<dyn Client>, c as Arc<dyn LocalRead>)
-                })
-                .collect(),
+            per_node(&nodes, op_timeout, OrSetClient::new),
         ),
         Live::Sequence => (
             sequence::final_reads(cfg.keys),
             sequence::keys(cfg.keys),
-            nodes
-                .iter()
-                .map(|n| {
-                    let c = Arc::new(SequenceClient::new(RingkvClient::new(
-                        &n.addr(),
-                        op_timeout,
-                    )));
-                    (c.clone() as Arc<dyn Client>, c as Arc<dyn LocalRead>)
-                })
-                .collect(),
+            per_node(&nodes, op_timeout, SequenceClient::new),
         ),
         // Registers: no final read (the sessions checker judges the main
         // phase), but the replicas of every key must still agree.
         Live::Session(_) => (
             Vec::new(),
             session::keys(cfg.keys),
-            nodes
-                .iter()
-                .map(|n| {
-                    let c = Arc::new(RegisterClient::new(
-                        RingkvClient::new(&n.addr(), op_timeout),
-                        register::Mode::Quorum,
-                    ));
-                    (c.clone() as Arc<dyn Client>, c as Arc<dyn LocalRead>)
-                })
-                .collect(),
+            per_node(&nodes, op_timeout, |r| {
+                RegisterClient::new(r, register::Mode::Quorum)
+            }),
         ),
         Live::Counter(mode) => (
             vec![counter::Generator::final_read()],
             vec![counter::KEY.to_string()],
-            nodes
-                .iter()
-                .map(|n| {
-                    let c = Arc::new(CounterClient::new(
-                        RingkvClient::new(&n.addr(), op_timeout),
-                        mode,
-                    ));
-                    (c.clone() as Arc<dyn Client>, c as Arc<dyn LocalRead>)
-                })
-                .collect(),
+            per_node(&nodes, op_timeout, |r| CounterClient::new(r, mode)),
         ),
     };
     // Quiescence, then the final reads.

@@ -447,7 +447,13 @@ fn paxos_registers_are_linearizable_under_faults_and_quorum_registers_are_not() 
     // registers repaired by anti-entropy).
     assert_eq!(
         checker_names(&r),
-        ["linearizable", "sessions", "staleness", "convergence", "perf"]
+        [
+            "linearizable",
+            "sessions",
+            "staleness",
+            "convergence",
+            "perf"
+        ]
     );
     assert_eq!(r["checkers"][3]["valid"], true, "{}", r["checkers"][3]);
     assert!(
