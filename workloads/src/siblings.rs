@@ -101,6 +101,10 @@ pub struct SiblingsClient {
     client_id: String,
 }
 
+/// How long a `context` writer holds the context it read before writing
+/// with it.
+const THINK: std::time::Duration = std::time::Duration::from_millis(20);
+
 impl SiblingsClient {
     /// A client for one node, named `client_id` to the store.
     pub fn new(ringkv: RingkvClient, mode: Mode, client_id: impl Into<String>) -> Self {
@@ -135,7 +139,17 @@ impl Client for SiblingsClient {
                 let context = match self.mode {
                     Mode::Blind => None,
                     Mode::Context => match self.ringkv.kv_get(key).await {
-                        Ok(got) => got.and_then(|g| g.context),
+                        Ok(got) => {
+                            // A client thinks between reading and writing
+                            // back, as real ones do: other writers get in
+                            // between. The op's span covers the read, so the
+                            // checker still counts those writers as
+                            // concurrent (DVV stays within them); a
+                            // node-keyed clock cannot tell which siblings
+                            // this writer saw and keeps them all.
+                            tokio::time::sleep(THINK).await;
+                            got.and_then(|g| g.context)
+                        }
                         // Nothing was written yet.
                         Err(RequestError::Definite(m)) | Err(RequestError::Indeterminate(m)) => {
                             return Completion::fail(op.value.clone(), m)
