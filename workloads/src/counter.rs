@@ -168,12 +168,7 @@ impl Client for CounterClient {
                 };
                 Completion::of_write(op.value.clone(), self.add(delta).await)
             }
-            "read" => match self.read().await {
-                Ok(v) => Completion::ok(json!(v)),
-                Err(RequestError::Definite(m)) | Err(RequestError::Indeterminate(m)) => {
-                    Completion::fail(Value::Null, m)
-                }
-            },
+            "read" => Completion::of_read(Value::Null, self.read().await.map(|v| json!(v))),
             other => Completion::fail(op.value.clone(), format!("counter has no op {other:?}")),
         }
     }

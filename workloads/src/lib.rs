@@ -123,6 +123,17 @@ impl Completion {
             Err(ringkv::RequestError::Indeterminate(m)) => Completion::info(value, m),
         }
     }
+
+    /// How a read ended: `ok` with what it read, else `fail` with `asked`
+    /// (the invocation's value): a read that did not answer changed
+    /// nothing, whether or not the error was definite.
+    pub fn of_read(asked: Value, r: Result<Value, ringkv::RequestError>) -> Self {
+        match r {
+            Ok(v) => Completion::ok(v),
+            Err(ringkv::RequestError::Definite(m))
+            | Err(ringkv::RequestError::Indeterminate(m)) => Completion::fail(asked, m),
+        }
+    }
 }
 
 /// Performs operations against one node of a store.

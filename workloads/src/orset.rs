@@ -97,12 +97,13 @@ impl Client for OrSetClient {
             "add" => self.ringkv.orset_update(KEY, "add", &op.value).await,
             "remove" => self.ringkv.orset_update(KEY, "remove", &op.value).await,
             "read" => {
-                return match self.ringkv.crdt_read(KEY, "orset").await {
-                    Ok(v) => Completion::ok(v.get("elements").cloned().unwrap_or(json!([]))),
-                    Err(RequestError::Definite(m)) | Err(RequestError::Indeterminate(m)) => {
-                        Completion::fail(Value::Null, m)
-                    }
-                }
+                return Completion::of_read(
+                    Value::Null,
+                    self.ringkv
+                        .crdt_read(KEY, "orset")
+                        .await
+                        .map(|v| v.get("elements").cloned().unwrap_or(json!([]))),
+                );
             }
             other => {
                 return Completion::fail(op.value.clone(), format!("or-set has no op {other:?}"))

@@ -235,12 +235,7 @@ impl Client for SetClient {
                 };
                 Completion::of_write(op.value.clone(), self.add(e).await)
             }
-            "read" => match self.read_all().await {
-                Ok(v) => Completion::ok(json!(v)),
-                Err(RequestError::Definite(m)) | Err(RequestError::Indeterminate(m)) => {
-                    Completion::fail(Value::Null, m)
-                }
-            },
+            "read" => Completion::of_read(Value::Null, self.read_all().await.map(|v| json!(v))),
             other => Completion::fail(op.value.clone(), format!("set has no op {other:?}")),
         }
     }

@@ -126,15 +126,13 @@ impl Client for SiblingsClient {
             return Completion::fail(op.value.clone(), "keys are strings");
         };
         match op.f.as_str() {
-            "read" => match self.ringkv.kv_get(key).await {
-                Ok(got) => {
-                    let siblings = got.map(|g| g.values).unwrap_or_default();
-                    Completion::ok(json!([key, siblings]))
-                }
-                Err(RequestError::Definite(m)) | Err(RequestError::Indeterminate(m)) => {
-                    Completion::fail(op.value.clone(), m)
-                }
-            },
+            "read" => Completion::of_read(
+                op.value.clone(),
+                self.ringkv
+                    .kv_get(key)
+                    .await
+                    .map(|got| json!([key, got.map(|g| g.values).unwrap_or_default()])),
+            ),
             "write" => {
                 let context = match self.mode {
                     Mode::Blind => None,
