@@ -40,6 +40,7 @@ pub mod results;
 pub mod runner;
 pub mod serve;
 pub mod signals;
+pub mod store;
 
 /// An error in what the user asked for (exit code 254), as opposed to a
 /// failure during the run (255).
