@@ -129,6 +129,13 @@ pub trait StoreCluster: DbProcesses {
     /// The final phase, or `None` when the workload's checkers judge the
     /// main phase alone.
     fn final_plan(&self, cfg: &TestConfig) -> Result<Option<FinalPlan>>;
+
+    /// A fault of the store's clients that makes going on pointless (an
+    /// adapter that broke its protocol): the runner polls it during the
+    /// main phase, stops the run and fails with it, keeping the history.
+    fn failure(&self) -> Option<String> {
+        None
+    }
 }
 
 /// The stores `--store` names (an adapter is given by its file instead).
