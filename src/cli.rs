@@ -618,6 +618,7 @@ pub fn test_config(a: TestArgs) -> Result<TestConfig, UsageError> {
         max_skew_ms: (a.max_skew * 1000.0) as i64,
         partition: a.partition.clone(),
         one_way: a.one_way,
+        targets: nemeses::targets::TargetMode::Nodes,
     };
     a.subnet.parse::<netns::Subnet>().map_err(UsageError)?;
     if !crate::db::FSYNC_POLICIES.contains(&a.fsync.as_str()) {

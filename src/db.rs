@@ -253,6 +253,12 @@ pub trait DbProcesses: Send + Sync {
     /// Undoes every process fault: resumes the paused, restarts the dead,
     /// brings back the nodes that left.
     fn heal(&self) -> Result<()>;
+    /// The node that is the store's primary right now, for faults aimed at
+    /// it (`--nemesis-targets primary`); `None` when the store has no
+    /// primary, or none is agreed on at the moment (a failover under way).
+    fn primary(&self) -> Result<Option<String>> {
+        Ok(None)
+    }
 }
 
 /// A running ringkv cluster.

@@ -186,8 +186,22 @@ impl NemesisRunner {
         Ok(())
     }
 
-    /// Applies one fault (stopping this kind's previous one first).
+    /// Applies one fault (stopping this kind's previous one first). A fault
+    /// aimed at the primary is first resolved to the node that is primary
+    /// now, so the journal and the history name the real node.
     pub async fn start(&self, fault: Fault) -> Result<()> {
+        let fault = if fault.needs_primary() {
+            let (db, names) = (self.db.clone(), self.names());
+            let label = fault.label();
+            tokio::task::spawn_blocking(move || {
+                resolve_primary(db.as_ref(), &fault, &names, PRIMARY_WAIT)
+            })
+            .await
+            .expect("primary lookup panicked")
+            .with_context(|| format!("applying {label}"))?
+        } else {
+            fault
+        };
         let kind = fault.kind().to_string();
         if self.active.lock().await.contains_key(&kind) {
             self.stop(&kind).await?;
@@ -383,6 +397,35 @@ impl NemesisRunner {
     }
 }
 
+/// How long a fault aimed at the primary waits for the store to name one
+/// (a failover under way leaves it without one for a few seconds).
+pub const PRIMARY_WAIT: Duration = Duration::from_secs(10);
+
+/// `fault` with its primary placeholder replaced by the node `db` names as
+/// primary now, asking again every 200 ms for up to `wait` while it names
+/// none. An error when it still names none (or cannot be asked): a fault
+/// that silently hit no node would prove nothing.
+pub fn resolve_primary(
+    db: &dyn DbProcesses,
+    fault: &Fault,
+    nodes: &[String],
+    wait: Duration,
+) -> Result<Fault> {
+    let deadline = Instant::now() + wait;
+    loop {
+        let why = match db.primary() {
+            Ok(Some(p)) if nodes.contains(&p) => return Ok(fault.resolve_primary(&p, nodes)),
+            Ok(Some(p)) => format!("the store names {p:?} as primary, which is not a node"),
+            Ok(None) => "the store names no primary".to_string(),
+            Err(e) => format!("{e:#}"),
+        };
+        if Instant::now() >= deadline {
+            bail!("{why} (asked for {} s)", wait.as_secs_f64());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// Whether a failure to apply or undo `fault` should stop the run.
 ///
 /// A leave or join needs the target to answer, and other faults may have
@@ -444,4 +487,114 @@ pub async fn sleep_or_stop(d: Duration, stop: &mut watch::Receiver<bool>) -> boo
         _ = stop.wait_for(|s| *s) => true,
     };
     stopped || *stop.borrow()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nemeses::targets::{OTHERS, PRIMARY};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A store whose primary is unknown for the first `unknown` questions,
+    /// then `n2`: resolution logic only (the Redis tests ask real Sentinels).
+    struct Answers {
+        asked: AtomicUsize,
+        unknown: usize,
+        primary: Option<&'static str>,
+    }
+
+    impl DbProcesses for Answers {
+        fn kill(&self, _: &str) -> Result<()> {
+            Ok(())
+        }
+        fn start(&self, _: &str) -> Result<()> {
+            Ok(())
+        }
+        fn pause(&self, _: &str) -> Result<()> {
+            Ok(())
+        }
+        fn resume(&self, _: &str) -> Result<()> {
+            Ok(())
+        }
+        fn clock_file(&self, _: &str) -> Option<PathBuf> {
+            None
+        }
+        fn leave(&self, _: &str) -> Result<()> {
+            Ok(())
+        }
+        fn join(&self, _: &str) -> Result<()> {
+            Ok(())
+        }
+        fn heal(&self) -> Result<()> {
+            Ok(())
+        }
+        fn primary(&self) -> Result<Option<String>> {
+            let n = self.asked.fetch_add(1, Ordering::SeqCst);
+            Ok(if n < self.unknown {
+                None
+            } else {
+                self.primary.map(str::to_string)
+            })
+        }
+    }
+
+    fn nodes() -> Vec<String> {
+        (1..=3).map(|i| format!("n{i}")).collect()
+    }
+
+    #[test]
+    fn a_primary_fault_is_resolved_to_the_node_named_when_it_starts() {
+        let db = Answers {
+            asked: AtomicUsize::new(0),
+            unknown: 2,
+            primary: Some("n2"),
+        };
+        let placeholder = Fault::Partition(nemeses::partition::Partition::isolate(
+            PRIMARY,
+            &[OTHERS.to_string()],
+            false,
+        ));
+        let f = resolve_primary(&db, &placeholder, &nodes(), Duration::from_secs(5)).unwrap();
+        assert_eq!(f.label(), "partition n2|n1,n3");
+        assert_eq!(
+            db.asked.load(Ordering::SeqCst),
+            3,
+            "asked until it named one"
+        );
+        let kill = Fault::Kill {
+            targets: vec![PRIMARY.into()],
+        };
+        let f = resolve_primary(&db, &kill, &nodes(), Duration::from_secs(5)).unwrap();
+        assert_eq!(
+            f,
+            Fault::Kill {
+                targets: vec!["n2".into()]
+            }
+        );
+    }
+
+    #[test]
+    fn no_primary_in_time_is_an_error_naming_why() {
+        let kill = Fault::Pause {
+            targets: vec![PRIMARY.into()],
+        };
+        let never = Answers {
+            asked: AtomicUsize::new(0),
+            unknown: 0,
+            primary: None,
+        };
+        let e = resolve_primary(&never, &kill, &nodes(), Duration::from_millis(300)).unwrap_err();
+        assert!(e.to_string().contains("names no primary"), "{e}");
+        let stranger = Answers {
+            asked: AtomicUsize::new(0),
+            unknown: 0,
+            primary: Some("n9"),
+        };
+        let e = resolve_primary(&stranger, &kill, &nodes(), Duration::ZERO).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("\"n9\" as primary, which is not a node"),
+            "{e}"
+        );
+    }
 }

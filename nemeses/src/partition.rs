@@ -171,6 +171,22 @@ impl Partition {
         })
     }
 
+    /// `node` alone against every other of `nodes` (one-way: `node` stops
+    /// hearing the others, they still hear it). The node comes first even
+    /// on two nodes, so a one-way cut always deafens it.
+    pub fn isolate(node: &str, nodes: &[String], one_way: bool) -> Partition {
+        let mut others: Vec<String> = nodes.iter().filter(|n| *n != node).cloned().collect();
+        sort_nodes(&mut others);
+        let components = vec![vec![node.to_string()], others];
+        let grudge = split_grudge(&components, one_way);
+        Partition {
+            shape: Shape::IsolateOne,
+            components,
+            one_way,
+            grudge,
+        }
+    }
+
     /// A short description for reports: `n1,n2|n3,n4,n5`, `ring`, ...
     pub fn describe(&self) -> String {
         let base = if self.components.is_empty() {

@@ -10,7 +10,7 @@
 
 use crate::clock::ClockFault;
 use crate::partition::{Partition, Shape};
-use crate::targets::Targets;
+use crate::targets::{TargetMode, Targets, OTHERS, PRIMARY};
 use crate::NemesisError;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -106,6 +106,66 @@ impl Fault {
             | Fault::Pause { targets }
             | Fault::Membership { targets }
             | Fault::Netem { targets, .. } => targets.clone(),
+        }
+    }
+
+    /// True when this fault names [`PRIMARY`], the placeholder that
+    /// [`Fault::resolve_primary`] replaces when the fault starts.
+    pub fn needs_primary(&self) -> bool {
+        self.targets().iter().any(|t| t == PRIMARY)
+    }
+
+    /// The same fault aimed at `node`: a partition isolates it from every
+    /// other of `nodes`; other kinds target it alone (a loss from every
+    /// peer). Parameters (probability, offset, one-way) are kept.
+    pub fn aimed_at(&self, node: &str, nodes: &[String]) -> Fault {
+        let one = vec![node.to_string()];
+        match self.clone() {
+            Fault::Partition(p) => Fault::Partition(Partition::isolate(node, nodes, p.one_way)),
+            Fault::Loss { probability, .. } => Fault::Loss {
+                targets: one,
+                from: Vec::new(),
+                probability,
+            },
+            Fault::Clock(ClockFault::Bump { offset_ms, .. }) => Fault::Clock(ClockFault::Bump {
+                targets: one,
+                offset_ms,
+            }),
+            Fault::Clock(ClockFault::Strobe {
+                delta_ms,
+                period_ms,
+                duration_ms,
+                ..
+            }) => Fault::Clock(ClockFault::Strobe {
+                targets: one,
+                delta_ms,
+                period_ms,
+                duration_ms,
+            }),
+            Fault::Kill { .. } => Fault::Kill { targets: one },
+            Fault::Pause { .. } => Fault::Pause { targets: one },
+            Fault::Membership { .. } => Fault::Membership { targets: one },
+            Fault::Netem {
+                delay_ms,
+                jitter_ms,
+                duplicate,
+                ..
+            } => Fault::Netem {
+                targets: one,
+                delay_ms,
+                jitter_ms,
+                duplicate,
+            },
+        }
+    }
+
+    /// The fault with its [`PRIMARY`] placeholder replaced by `primary`,
+    /// the node that is primary now (unchanged when it names none).
+    pub fn resolve_primary(&self, primary: &str, nodes: &[String]) -> Fault {
+        if self.needs_primary() {
+            self.aimed_at(primary, nodes)
+        } else {
+            self.clone()
         }
     }
 
@@ -240,6 +300,10 @@ pub struct Options {
     pub partition: Option<String>,
     /// Make partitions one-way.
     pub one_way: bool,
+    /// Which nodes faults hit: drawn node sets, or the store's current
+    /// primary (`--nemesis-targets primary`).
+    #[serde(default, skip_serializing_if = "TargetMode::is_nodes")]
+    pub targets: TargetMode,
 }
 
 impl Default for Options {
@@ -251,6 +315,7 @@ impl Default for Options {
             max_skew_ms: 5000,
             partition: None,
             one_way: false,
+            targets: TargetMode::Nodes,
         }
     }
 }
@@ -272,8 +337,24 @@ fn stream_id(kind: &str) -> u64 {
     })
 }
 
-/// Draws one fault of `kind`.
+/// Draws one fault of `kind`. Under [`TargetMode::Primary`] it is aimed
+/// at the [`PRIMARY`] placeholder (a partition: the primary against
+/// [`OTHERS`]), resolved when the fault starts.
 pub fn draw<R: Rng>(
+    kind: &str,
+    nodes: &[String],
+    opts: &Options,
+    rng: &mut R,
+) -> Result<Fault, NemesisError> {
+    let fault = draw_on_nodes(kind, nodes, opts, rng)?;
+    Ok(match opts.targets {
+        TargetMode::Nodes => fault,
+        TargetMode::Primary => fault.aimed_at(PRIMARY, &[OTHERS.to_string()]),
+    })
+}
+
+/// Draws one fault of `kind` over node sets.
+fn draw_on_nodes<R: Rng>(
     kind: &str,
     nodes: &[String],
     opts: &Options,
@@ -399,10 +480,21 @@ pub fn timeline(
     Ok(events)
 }
 
+/// True when some fault of `events` is aimed at the store's primary (a
+/// `--nemesis-targets primary` timeline, or a file holding one).
+pub fn needs_primary(events: &[Event]) -> bool {
+    events.iter().any(|e| match &e.action {
+        Action::Start { fault } => fault.needs_primary(),
+        Action::Stop => false,
+    })
+}
+
 /// Checks a timeline that came from a file (`--nemesis-schedule`, often a
 /// previous run's `schedule.json`) against this cluster: events in time
 /// order, each fault of the kind its event names, targets and partition
-/// members that are nodes here, probabilities that are probabilities.
+/// members that are nodes here (or the [`PRIMARY`] and [`OTHERS`]
+/// placeholders, resolved when the fault starts), probabilities that are
+/// probabilities.
 pub fn validate(events: &[Event], nodes: &[String]) -> Result<(), NemesisError> {
     let mut last = 0;
     for (index, e) in events.iter().enumerate() {
@@ -482,7 +574,8 @@ pub fn validate(events: &[Event], nodes: &[String]) -> Result<(), NemesisError> 
         } else if named.is_empty() {
             return Err(bad("no targets".into()));
         }
-        if let Some(n) = named.iter().find(|n| !nodes.contains(n)) {
+        let placeholder = |n: &str| n == PRIMARY || n == OTHERS;
+        if let Some(n) = named.iter().find(|n| !nodes.contains(n) && !placeholder(n)) {
             return Err(bad(format!(
                 "{n} is not a node (nodes: {})",
                 nodes.join(",")
@@ -591,6 +684,87 @@ mod tests {
                 assert_eq!(fault.label(), "partition n1|n2,n3,n4,n5");
             }
         }
+    }
+
+    #[test]
+    fn primary_targets_are_placeholders_until_resolved() {
+        let opts = Options {
+            targets: TargetMode::Primary,
+            ..Options::default()
+        };
+        let all = kinds(crate::KINDS);
+        let t = timeline(11, &all, &nodes(), &opts, 30_000).unwrap();
+        assert!(needs_primary(&t));
+        validate(&t, &nodes()).unwrap();
+        let starts: Vec<&Fault> = t
+            .iter()
+            .filter_map(|e| match &e.action {
+                Action::Start { fault } => Some(fault),
+                Action::Stop => None,
+            })
+            .collect();
+        assert!(starts.len() >= crate::KINDS.len());
+        for f in &starts {
+            assert!(f.needs_primary(), "{f:?}");
+            if let Fault::Partition(_) = f {
+                assert_eq!(f.label(), "partition @primary|@others");
+            } else {
+                assert_eq!(f.targets(), vec![PRIMARY.to_string()], "{f:?}");
+            }
+            // Resolved: the real node, and no placeholder left.
+            let r = f.resolve_primary("n3", &nodes());
+            assert!(!r.needs_primary(), "{r:?}");
+            assert_eq!(r.kind(), f.kind());
+            match &r {
+                Fault::Partition(p) => {
+                    assert_eq!(r.label(), "partition n3|n1,n2,n4,n5");
+                    assert_eq!(p.grudge["n3"].len(), 4);
+                    for n in ["n1", "n2", "n4", "n5"] {
+                        assert_eq!(p.grudge[n].iter().collect::<Vec<_>>(), ["n3"]);
+                    }
+                }
+                Fault::Loss { targets, from, .. } => {
+                    assert_eq!(targets, &["n3"]);
+                    assert!(from.is_empty());
+                }
+                other => assert_eq!(other.targets(), ["n3"], "{other:?}"),
+            }
+            validate(
+                &[Event {
+                    at_ms: 0,
+                    kind: r.kind().into(),
+                    action: Action::Start { fault: r.clone() },
+                }],
+                &nodes(),
+            )
+            .unwrap();
+        }
+        // Parameters survive resolution; a fault on node sets is untouched.
+        let kill = Fault::Kill {
+            targets: vec!["n1".into(), "n2".into()],
+        };
+        assert_eq!(kill.resolve_primary("n3", &nodes()), kill);
+        let one_way = Fault::Partition(Partition::isolate(PRIMARY, &[OTHERS.into()], true));
+        match one_way.resolve_primary("n2", &nodes()) {
+            Fault::Partition(p) => {
+                assert!(p.one_way);
+                assert_eq!(p.grudge["n2"].len(), 4);
+                assert!(
+                    p.grudge["n1"].is_empty(),
+                    "one-way: the others still hear it"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        // The default mode draws node sets, and test.json leaves it out.
+        let plain = timeline(11, &all, &nodes(), &Options::default(), 30_000).unwrap();
+        assert!(!needs_primary(&plain));
+        let json = serde_json::to_value(Options::default()).unwrap();
+        assert!(json.get("targets").is_none(), "{json}");
+        let back: Options = serde_json::from_value(serde_json::to_value(&opts).unwrap()).unwrap();
+        assert_eq!(back.targets, TargetMode::Primary);
+        assert_eq!(TargetMode::parse("primary"), Some(TargetMode::Primary));
+        assert_eq!(TargetMode::parse("leader"), None);
     }
 
     #[test]

@@ -7,6 +7,56 @@ use rand::seq::SliceRandom;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
+/// The placeholder for "the store's current primary" in a fault drawn under
+/// [`TargetMode::Primary`]: not a node name (no host is called that), it is
+/// replaced by the real node when the fault starts.
+pub const PRIMARY: &str = "@primary";
+
+/// The placeholder for "every node but the primary" in a partition that
+/// isolates [`PRIMARY`].
+pub const OTHERS: &str = "@others";
+
+/// Which nodes faults hit (`--nemesis-targets`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TargetMode {
+    /// Node sets drawn from the seed: one, a minority, a majority, all, and
+    /// the partition shapes.
+    #[default]
+    Nodes,
+    /// The store's primary, whichever node it is when the fault starts: a
+    /// partition isolates it from every other node, the other kinds target
+    /// it alone. Only for stores that have a primary.
+    Primary,
+}
+
+impl TargetMode {
+    /// The values `--nemesis-targets` accepts.
+    pub const NAMES: &'static str = "nodes, primary";
+
+    /// Parses a `--nemesis-targets` value.
+    pub fn parse(s: &str) -> Option<TargetMode> {
+        match s {
+            "nodes" => Some(TargetMode::Nodes),
+            "primary" => Some(TargetMode::Primary),
+            _ => None,
+        }
+    }
+
+    /// The name `--nemesis-targets` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            TargetMode::Nodes => "nodes",
+            TargetMode::Primary => "primary",
+        }
+    }
+
+    /// True for the default, which `test.json` leaves out.
+    pub fn is_nodes(&self) -> bool {
+        *self == TargetMode::Nodes
+    }
+}
+
 /// How many nodes a fault targets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
