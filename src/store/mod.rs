@@ -23,6 +23,8 @@
 //! through a primary that Sentinel fails over), and `adapter` (a store
 //! described in TOML, its clients speaking JSON lines).
 
+pub mod redis;
+
 use crate::control::os::Requirement;
 use crate::control::Control;
 use crate::db::DbProcesses;

@@ -16,15 +16,17 @@
 //! really is a primary (Sentinel's client guidelines ask for this check:
 //! a Sentinel's answer can be stale). The connection is kept for the next
 //! operations until a connection error, a timeout or a `READONLY` reply,
-//! after which the next operation discovers again.
+//! after which the next operation discovers again; a cached connection is
+//! checked with `PING` before each operation (a pool's test on borrow), so
+//! one the server has closed is replaced before anything is sent on it.
 //!
 //! **Outcomes**, the honest mapping ([`crate::Completion`]):
 //! - SADD acknowledged → `ok` (in `wait` mode: and `WAIT 1` counted a
 //!   replica);
 //! - refused before the SADD was sent (no Sentinel answered, no primary
-//!   known, the connection or the `ROLE` check failed) or refused by the
-//!   server (an error reply such as `READONLY`: Redis applies nothing of a
-//!   command it rejects) → `fail`;
+//!   known, the connection, the `PING` or the `ROLE` check failed) or
+//!   refused by the server (an error reply such as `READONLY`: Redis
+//!   applies nothing of a command it rejects) → `fail`;
 //! - a timeout or a connection lost after the SADD was sent → `info`;
 //! - `wait` mode, `WAIT 1 <ms>` answering 0: the element sits on the
 //!   primary alone, where a failover can lose it → `info`.
@@ -234,7 +236,26 @@ impl RedisSetClient {
     ) -> Result<(SocketAddr, MultiplexedConnection), RequestError> {
         let mut cached = self.primary.lock().await;
         if let Some(p) = cached.as_ref() {
-            return Ok((p.addr, p.conn.clone()));
+            // Test on borrow: a connection the server closed (Sentinel
+            // kills clients when it reconfigures a server, a kill -9) fails
+            // this PING, not the command, whose fate would then be unknown.
+            let mut conn = p.conn.clone();
+            let ping = within(
+                deadline,
+                redis::cmd("PING").query_async::<String>(&mut conn),
+            )
+            .await;
+            match ping {
+                Some(Ok(_)) => return Ok((p.addr, conn)),
+                Some(Err(e)) => tracing::debug!("dropping the connection to {}: {e}", p.addr),
+                None => {
+                    return Err(RequestError::Definite(format!(
+                        "primary {} did not answer PING in time",
+                        p.addr
+                    )))
+                }
+            }
+            *cached = None;
         }
         let addr = self.discover(deadline).await?;
         let mut conn = connect(addr, deadline)
