@@ -141,12 +141,13 @@ pub trait StoreCluster: DbProcesses {
 }
 
 /// The stores `--store` names (an adapter is given by its file instead).
-pub const STORES: &[&str] = &["ringkv"];
+pub const STORES: &[&str] = &["ringkv", "redis"];
 
 /// The store `--store` names: one of [`STORES`], or the path of an
 /// adapter's TOML description.
 pub fn by_name(name: &str) -> Result<Box<dyn Store>, crate::UsageError> {
     match name {
+        "redis" => Ok(Box::new(redis::Redis)),
         other => Err(crate::UsageError(format!(
             "--store {other:?}: unknown store; known: {}, or the path of an adapter's .toml file (docs/adapters.md)",
             STORES.join(", ")

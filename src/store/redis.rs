@@ -329,6 +329,11 @@ impl RedisCluster {
         for n in &names {
             cluster.spawn(n, Role::Server)?;
         }
+        // Sentinels start once every replica is online: a Sentinel learns
+        // replicas from the primary's INFO, which it reads when it connects
+        // and then only every 10 s, and cannot fail over to a replica it
+        // does not know.
+        cluster.await_replicas(Duration::from_secs(20))?;
         for n in names.iter().take(SENTINELS) {
             cluster.spawn(n, Role::Sentinel)?;
         }
@@ -506,6 +511,65 @@ impl RedisCluster {
         (agreed, shown)
     }
 
+    /// Waits (blocking) until the first node's server, the initial primary,
+    /// has every other server as an online replica; or names the node that
+    /// is not, with the last line of its log.
+    fn await_replicas(&self, timeout: Duration) -> Result<()> {
+        let nodes = self.store_nodes();
+        let primary = self.server_addr(&nodes[0]);
+        let deadline = Instant::now() + timeout;
+        loop {
+            let procs: Vec<(StoreNode, Option<u32>)> = self
+                .nodes
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|n| (n.node.clone(), n.server.pid))
+                .collect();
+            for (n, pid) in &procs {
+                if pid.is_some_and(|p| !self.control.is_alive(&n.name, p)) {
+                    bail!(
+                        "redis-server on {} exited at start-up: {}",
+                        n.name,
+                        self.last_log_line(n, Role::Server)
+                    );
+                }
+            }
+            let info: String = query(
+                primary,
+                redis::cmd("INFO").arg("replication"),
+                Duration::from_millis(500),
+            )
+            .unwrap_or_default();
+            let missing: Vec<&StoreNode> = nodes[1..]
+                .iter()
+                .filter(|n| {
+                    let me = format!(
+                        "ip={},port={},state=online",
+                        n.ip, self.settings.server_port
+                    );
+                    !info
+                        .lines()
+                        .any(|l| l.starts_with("slave") && l.contains(&me))
+                })
+                .collect();
+            let Some(late) = missing.first() else {
+                return Ok(());
+            };
+            if Instant::now() >= deadline {
+                let who = if info.is_empty() { &nodes[0] } else { late };
+                bail!(
+                    "redis replication did not start within {:.0} s ({} of {} replicas online): {}",
+                    timeout.as_secs_f64(),
+                    nodes.len() - 1 - missing.len(),
+                    nodes.len() - 1,
+                    self.last_log_line(who, Role::Server)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// The node whose server listens at `addr`.
     fn node_at(&self, addr: SocketAddr) -> Option<String> {
         self.store_nodes()
@@ -561,6 +625,37 @@ fn ready_once(nodes: &[StoreNode], s: &Settings) -> std::result::Result<(), NotR
         }
     }
     let primary = primary.expect("three Sentinels answered");
+    // Each Sentinel knows every replica (or it could not promote one) and
+    // the other Sentinels (or it could not win a failover vote).
+    for (i, n) in nodes.iter().take(SENTINELS).enumerate() {
+        let sentinel = SocketAddr::new(n.ip, s.sentinel_port);
+        let fields: Vec<String> = query(
+            sentinel,
+            redis::cmd("SENTINEL").arg("MASTER").arg(MASTER_NAME),
+            t,
+        )
+        .map_err(|e| (n.clone(), Role::Sentinel, e))?;
+        let field = |k: &str| -> usize {
+            fields
+                .chunks(2)
+                .find(|kv| kv[0] == k)
+                .and_then(|kv| kv.get(1)?.parse().ok())
+                .unwrap_or(0)
+        };
+        let (replicas, peers) = (field("num-slaves"), field("num-other-sentinels"));
+        if replicas + 1 < nodes.len() || peers + 1 < SENTINELS {
+            return Err((
+                n.clone(),
+                Role::Sentinel,
+                format!(
+                    "Sentinel {} knows {replicas} of {} replicas and {peers} of {} other Sentinels",
+                    i + 1,
+                    nodes.len() - 1,
+                    SENTINELS - 1
+                ),
+            ));
+        }
+    }
     for n in nodes {
         let addr = server(n);
         let info: String = query(addr, redis::cmd("INFO").arg("replication"), t)
@@ -828,6 +923,10 @@ impl StoreCluster for RedisCluster {
                 }
                 if self.control.is_alive(name, pid) {
                     let _ = self.control.signal(name, pid, Signal::SIGKILL);
+                    let gone = Instant::now() + Duration::from_secs(1);
+                    while self.control.is_alive(name, pid) && Instant::now() < gone {
+                        std::thread::sleep(Duration::from_millis(10));
+                    }
                 }
             }
             p.paused = false;

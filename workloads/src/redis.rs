@@ -109,9 +109,19 @@ pub struct RedisSetClient {
     primary: Mutex<Option<Primary>>,
 }
 
-/// Where an operation stands when it breaks: this decides `fail` or `info`.
+/// A `Definite` error: nothing was sent, or the server refused it.
 fn definite(what: &str, e: impl std::fmt::Display) -> RequestError {
     RequestError::Definite(format!("{what}: {e}"))
+}
+
+/// A Redis error as Redis writes it (`READONLY You can't write against a
+/// read only replica.`), or the client library's own words.
+fn shown(e: &redis::RedisError) -> String {
+    match (e.code(), e.detail()) {
+        (Some(code), Some(detail)) => format!("{code} {detail}"),
+        (Some(code), None) => code.to_string(),
+        _ => e.to_string(),
+    }
 }
 
 /// Runs `f` within what is left of the budget; `None` when it ran out.
@@ -311,7 +321,7 @@ impl RedisSetClient {
                 );
                 self.forget().await;
                 return Err(if refused {
-                    definite(&format!("SADD on {addr} refused"), err)
+                    definite(&format!("SADD on {addr} refused"), shown(&err))
                 } else {
                     RequestError::Indeterminate(format!("SADD on {addr}: {err}"))
                 });
