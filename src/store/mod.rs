@@ -23,6 +23,8 @@
 //! through a primary that Sentinel fails over), and `adapter` (a store
 //! described in TOML, its clients speaking JSON lines).
 
+pub mod ringkv;
+
 use crate::control::os::Requirement;
 use crate::control::Control;
 use crate::db::DbProcesses;
@@ -145,6 +147,7 @@ pub const STORES: &[&str] = &["ringkv"];
 /// adapter's TOML description.
 pub fn by_name(name: &str) -> Result<Box<dyn Store>, crate::UsageError> {
     match name {
+        "ringkv" => Ok(Box::new(ringkv::Ringkv)),
         other => Err(crate::UsageError(format!(
             "--store {other:?}: unknown store; known: {}, or the path of an adapter's .toml file (docs/adapters.md)",
             STORES.join(", ")
