@@ -937,7 +937,7 @@ pub(crate) mod tests {
         assert!(e.contains("known at the top level: name, nodes"), "{e}");
         let e = err("[store]\nfsynk = \"always\"\n");
         assert!(
-            e.starts_with("t.toml: unknown key store.fsynk (known in [store]: n, r, w"),
+            e.starts_with("t.toml: unknown key store.fsynk (known in [store]: name, n, r, w"),
             "{e}"
         );
         let e = err("[checkers.sibling]\nbound = 3\n");

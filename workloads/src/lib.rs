@@ -35,8 +35,10 @@
 //!   each process sticking to one coordinator or picking one per op;
 //!   checked for session guarantees, staleness and convergence.
 //! - [`ringkv`]: an HTTP client for the reference store.
+//! - [`etcd`]: the `register` workload on etcd, through its v3 JSON gateway.
 
 pub mod counter;
+pub mod etcd;
 pub mod orset;
 pub mod register;
 pub mod ringkv;
