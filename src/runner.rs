@@ -172,13 +172,6 @@ pub async fn run(mut cfg: TestConfig) -> Result<Outcome> {
     let store = store::by_name(&cfg.store)?;
     store.validate(&cfg.workload, Some(&cfg.client))?;
     drop_unsupported_faults(store.as_ref(), &mut cfg)?;
-    if cfg.remote.is_some() && store.name() != "ringkv" {
-        return Err(crate::UsageError(format!(
-            "--store {}: runs on local namespace nodes only so far; over SSH (--nodes HOSTS) faultline runs ringkv",
-            cfg.store
-        ))
-        .into());
-    }
     let clock_faults = cfg.nemesis.iter().any(|k| k == "clock");
     let faketime = match (&cfg.remote, clock_faults) {
         (Some(_), _) | (None, false) => None,
@@ -271,8 +264,13 @@ pub async fn run(mut cfg: TestConfig) -> Result<Outcome> {
         Some(remote) => {
             let network_faults = cfg.nemesis.iter().any(|k| k == "partition" || k == "loss");
             let prepared = tokio::task::block_in_place(|| {
-                let bin = bin.as_deref().expect("only ringkv runs over SSH");
-                crate::remote::prepare(&remote, bin, clock_faults, network_faults)
+                crate::remote::prepare(
+                    &remote,
+                    bin.as_deref(),
+                    &store.requirements(),
+                    clock_faults,
+                    network_faults,
+                )
             });
             match prepared {
                 Err(e) => Err(e),
