@@ -1383,11 +1383,58 @@ fn leave_db_running_keeps_ringkv_until_heal_removes_it() {
     let out = run_bounded(heal, Duration::from_secs(60));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
-    assert!(stdout.contains("n1: killed ringkv"), "{stdout}");
+    assert!(stdout.contains("n1: killed 1 store process"), "{stdout}");
     let deadline = Instant::now() + Duration::from_secs(5);
     while !processes_with(remote_dir.to_str().unwrap()).is_empty() {
         assert!(Instant::now() < deadline, "ringkv left running after heal");
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(!remote_dir.exists(), "{} left behind", remote_dir.display());
+}
+
+#[test]
+fn etcd_runs_over_ssh_from_its_package_and_leaves_nothing_behind() {
+    // A store no one here wrote, on SSH nodes: etcd comes from the nodes'
+    // package (installed when missing), not an upload; its members' logs
+    // are fetched and its processes and files gone at the end.
+    let lab = Lab::alone(3);
+    let remote_dir = lab.dir.path().join("remote");
+    let results = lab.dir.path().join("results");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_faultline"));
+    cmd.args(["test", "--name", "ssh-etcd", "--seed", "3"])
+        .args(["--store", "etcd", "--workload", "register", "--keys", "2"])
+        .args(node_flags(&lab, &remote_dir))
+        .args([
+            "--nemesis",
+            "partition,kill",
+            "--nemesis-interval",
+            "2",
+            "--time-limit",
+            "8",
+            "--quiesce",
+            "1",
+            "--results",
+        ])
+        .arg(&results);
+    let out = run_bounded(cmd, Duration::from_secs(240));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("linearizable valid"), "{stdout}");
+    let run = std::fs::canonicalize(results.join("ssh-etcd/latest"))
+        .or_else(|_| std::fs::canonicalize(results.join("latest")))
+        .unwrap();
+    for i in 1..=3 {
+        let log = run.join(format!("n{i}/etcd.log"));
+        assert!(
+            std::fs::metadata(&log).is_ok_and(|m| m.len() > 0),
+            "{} missing or empty",
+            log.display()
+        );
+    }
+    assert!(!remote_dir.exists(), "{} left behind", remote_dir.display());
+    assert!(
+        processes_with(remote_dir.to_str().unwrap()).is_empty(),
+        "etcd left running"
+    );
 }

@@ -20,16 +20,17 @@
 //! store tests. Redis has no membership changes (leave, join).
 
 use crate::control::os::Requirement;
-use crate::control::{Control, DaemonSpec, Signal};
+use crate::control::DaemonSpec;
 use crate::db::DbProcesses;
 use crate::runner::TestConfig;
+use crate::store::daemons::Daemons;
 use crate::store::{FinalPlan, Placement, Store, StoreCluster, StoreNode, WorkerPlan};
 use crate::UsageError;
 use anyhow::{bail, Context, Result};
 use nemeses::NodeAddr;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use workloads::redis::{Mode, RedisLocalReader, RedisSetClient};
 use workloads::set::Generator;
@@ -174,6 +175,7 @@ pub fn server_conf(node: &StoreNode, primary: IpAddr, s: &Settings) -> String {
          appendonly yes\n\
          appendfsync always\n\
          save \"\"\n\
+         shutdown-timeout 0\n\
          repl-diskless-sync yes\n\
          repl-diskless-sync-delay 0\n\
          replica-announce-ip {ip}\n\
@@ -224,22 +226,6 @@ fn data_dir(node: &StoreNode) -> PathBuf {
     node.dir.join("redis-data")
 }
 
-/// One process the cluster started.
-#[derive(Clone, Debug, Default)]
-struct Proc {
-    pid: Option<u32>,
-    paused: bool,
-}
-
-/// A node and its processes.
-#[derive(Clone, Debug)]
-struct RedisNode {
-    node: StoreNode,
-    server: Proc,
-    /// `Some` on the nodes that run a Sentinel.
-    sentinel: Option<Proc>,
-}
-
 /// Which of a node's processes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Role {
@@ -254,24 +240,46 @@ impl Role {
             Role::Sentinel => format!("sentinel.{ext}"),
         })
     }
+
+    fn program(self) -> &'static str {
+        match self {
+            Role::Server => "redis-server",
+            Role::Sentinel => "redis-sentinel",
+        }
+    }
 }
 
 /// A running Redis cluster: servers, Sentinels, and the clients' settings.
 pub struct RedisCluster {
-    control: Arc<dyn Control>,
-    remote: bool,
-    faketime: Option<PathBuf>,
+    nodes: Vec<StoreNode>,
     settings: Settings,
-    nodes: Mutex<Vec<RedisNode>>,
+    /// One `redis-server` per node: what kill, pause and start act on.
+    servers: Daemons,
+    /// The Sentinels, on the first [`SENTINELS`] nodes: never a fault's
+    /// target.
+    sentinels: Daemons,
+    /// Each server runs under libfaketime with an offset file.
+    faketime: bool,
 }
 
 impl RedisCluster {
-    /// Writes every node's configuration and starts every server, then the
-    /// Sentinels (at least [`MIN_NODES`] nodes).
+    /// Writes every node's configuration, starts every server, waits until
+    /// the replicas are online, then starts the Sentinels (at least
+    /// [`MIN_NODES`] nodes).
     pub fn launch(settings: Settings, placement: Placement) -> Result<Self> {
         check_nodes(placement.nodes.len())?;
         let primary = placement.nodes[0].ip;
         let control = placement.control.clone();
+        let servers = Daemons::new(control.clone(), Role::Server.program(), placement.remote);
+        let sentinels = Daemons::new(control.clone(), Role::Sentinel.program(), placement.remote);
+        // Locally, the full path (a namespace's PATH may lack it); on an
+        // SSH node, whatever its PATH finds.
+        let program = |role: Role| match placement.remote {
+            true => role.program().to_string(),
+            false => crate::control::os::find_program(role.program())
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| role.program().to_string()),
+        };
         for (i, node) in placement.nodes.iter().enumerate() {
             let mut files = vec![(
                 Role::Server.file(node, "conf"),
@@ -283,18 +291,13 @@ impl RedisCluster {
                     sentinel_conf(node, primary, &settings),
                 ));
             }
+            let clock = node.dir.join("faketime.rc");
             if placement.faketime.is_some() {
-                files.push((
-                    node.dir.join("faketime.rc"),
-                    nemeses::clock::faketime_offset(0),
-                ));
+                files.push((clock.clone(), nemeses::clock::faketime_offset(0)));
             }
             if placement.remote {
-                let mkdir: Vec<String> = ["mkdir", "-p", "--"]
-                    .iter()
-                    .map(|s| s.to_string())
-                    .chain([data_dir(node).display().to_string()])
-                    .collect();
+                let mkdir = ["mkdir", "-p", "--", &data_dir(node).display().to_string()]
+                    .map(str::to_string);
                 control.exec(&node.name, &mkdir, Duration::from_secs(20))?;
                 for (path, text) in &files {
                     control.write_file(&node.name, path, text)?;
@@ -307,47 +310,56 @@ impl RedisCluster {
                         .with_context(|| format!("writing {}", path.display()))?;
                 }
             }
+            let env = match &placement.faketime {
+                Some(lib) => vec![
+                    ("LD_PRELOAD".to_string(), lib.display().to_string()),
+                    (
+                        "FAKETIME_TIMESTAMP_FILE".into(),
+                        clock.display().to_string(),
+                    ),
+                    ("FAKETIME_NO_CACHE".into(), "1".into()),
+                    ("DONT_FAKE_MONOTONIC".into(), "1".into()),
+                ],
+                None => Vec::new(),
+            };
+            let spec = |role: Role, env| DaemonSpec {
+                argv: vec![program(role), role.file(node, "conf").display().to_string()],
+                log_file: role.file(node, "log"),
+                env,
+            };
+            servers.add(
+                &node.name,
+                spec(Role::Server, env),
+                SocketAddr::new(node.ip, settings.server_port),
+            );
+            if i < SENTINELS {
+                sentinels.add(
+                    &node.name,
+                    spec(Role::Sentinel, Vec::new()),
+                    SocketAddr::new(node.ip, settings.sentinel_port),
+                );
+            }
         }
-        let nodes = placement
-            .nodes
-            .iter()
-            .enumerate()
-            .map(|(i, n)| RedisNode {
-                node: n.clone(),
-                server: Proc::default(),
-                sentinel: (i < SENTINELS).then(Proc::default),
-            })
-            .collect();
         let cluster = RedisCluster {
-            control,
-            remote: placement.remote,
-            faketime: placement.faketime,
+            nodes: placement.nodes,
             settings,
-            nodes: Mutex::new(nodes),
+            servers,
+            sentinels,
+            faketime: placement.faketime.is_some(),
         };
-        let names: Vec<String> = placement.nodes.iter().map(|n| n.name.clone()).collect();
-        for n in &names {
-            cluster.spawn(n, Role::Server)?;
-        }
+        cluster.servers.spawn_all()?;
         // Sentinels start once every replica is online: a Sentinel learns
         // replicas from the primary's INFO, which it reads when it connects
         // and then only every 10 s, and cannot fail over to a replica it
         // does not know.
         cluster.await_replicas(Duration::from_secs(20))?;
-        for n in names.iter().take(SENTINELS) {
-            cluster.spawn(n, Role::Sentinel)?;
-        }
+        cluster.sentinels.spawn_all()?;
         Ok(cluster)
     }
 
     /// The nodes, in order.
     pub fn store_nodes(&self) -> Vec<StoreNode> {
-        self.nodes
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|n| n.node.clone())
-            .collect()
+        self.nodes.clone()
     }
 
     /// The settings the cluster runs with.
@@ -362,7 +374,7 @@ impl RedisCluster {
 
     /// The Sentinels' addresses, in node order.
     pub fn sentinel_addrs(&self) -> Vec<SocketAddr> {
-        self.store_nodes()
+        self.nodes
             .iter()
             .take(SENTINELS)
             .map(|n| SocketAddr::new(n.ip, self.settings.sentinel_port))
@@ -392,91 +404,28 @@ impl RedisCluster {
 
     /// A reader of the `index`-th node's own server, for convergence.
     pub fn local_reader(&self, index: usize) -> Arc<RedisLocalReader> {
-        let nodes = self.store_nodes();
         Arc::new(RedisLocalReader::new(
-            self.server_addr(&nodes[index]),
-            nodes.iter().map(|n| n.name.clone()).collect(),
+            self.server_addr(&self.nodes[index]),
+            self.nodes.iter().map(|n| n.name.clone()).collect(),
             self.settings.op_timeout,
         ))
     }
 
-    fn spawn(&self, name: &str, role: Role) -> Result<()> {
-        let mut nodes = self.nodes.lock().unwrap();
-        let n = nodes
-            .iter_mut()
-            .find(|n| n.node.name == name)
-            .with_context(|| format!("no node {name}"))?;
-        let program = match role {
-            Role::Server => "redis-server",
-            Role::Sentinel => "redis-sentinel",
-        };
-        let mut env = Vec::new();
-        if let (Some(lib), Role::Server) = (&self.faketime, role) {
-            env.extend([
-                ("LD_PRELOAD".to_string(), lib.display().to_string()),
-                (
-                    "FAKETIME_TIMESTAMP_FILE".into(),
-                    n.node.dir.join("faketime.rc").display().to_string(),
-                ),
-                ("FAKETIME_NO_CACHE".into(), "1".into()),
-                ("DONT_FAKE_MONOTONIC".into(), "1".into()),
-            ]);
+    fn daemons(&self, role: Role) -> &Daemons {
+        match role {
+            Role::Server => &self.servers,
+            Role::Sentinel => &self.sentinels,
         }
-        let spec = DaemonSpec {
-            argv: vec![
-                program.to_string(),
-                role.file(&n.node, "conf").display().to_string(),
-            ],
-            log_file: role.file(&n.node, "log"),
-            env,
-        };
-        let pid = self.control.start_daemon(name, &spec)?;
-        let proc = match role {
-            Role::Server => &mut n.server,
-            Role::Sentinel => n
-                .sentinel
-                .as_mut()
-                .with_context(|| format!("{name} runs no Sentinel"))?,
-        };
-        *proc = Proc {
-            pid: Some(pid),
-            paused: false,
-        };
-        Ok(())
-    }
-
-    fn with_node<T>(&self, name: &str, f: impl FnOnce(&mut RedisNode) -> T) -> Result<T> {
-        let mut nodes = self.nodes.lock().unwrap();
-        let n = nodes
-            .iter_mut()
-            .find(|n| n.node.name == name)
-            .with_context(|| format!("no node {name}"))?;
-        Ok(f(n))
     }
 
     /// The end of a node's log (server or Sentinel), for error messages.
     fn last_log_line(&self, node: &StoreNode, role: Role) -> String {
-        let path = role.file(node, "log");
-        let text = if self.remote {
-            let argv: Vec<String> = ["tail", "-n", "5", "--"]
-                .iter()
-                .map(|s| s.to_string())
-                .chain([path.display().to_string()])
-                .collect();
-            self.control
-                .exec(&node.name, &argv, Duration::from_secs(10))
-                .map(|o| o.stdout)
-                .unwrap_or_default()
-        } else {
-            std::fs::read_to_string(&path).unwrap_or_default()
-        };
-        let last = text
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or("(empty log)")
-            .to_string();
-        format!("{} ({}): last log line: {last}", node.name, path.display())
+        format!(
+            "{} on {}: last log line: {}",
+            role.program(),
+            node.name,
+            self.daemons(role).last_log_line(&node.name)
+        )
     }
 
     /// Asks every Sentinel for the primary; the address a majority of
@@ -519,21 +468,11 @@ impl RedisCluster {
         let primary = self.server_addr(&nodes[0]);
         let deadline = Instant::now() + timeout;
         loop {
-            let procs: Vec<(StoreNode, Option<u32>)> = self
-                .nodes
-                .lock()
-                .unwrap()
-                .iter()
-                .map(|n| (n.node.clone(), n.server.pid))
-                .collect();
-            for (n, pid) in &procs {
-                if pid.is_some_and(|p| !self.control.is_alive(&n.name, p)) {
-                    bail!(
-                        "redis-server on {} exited at start-up: {}",
-                        n.name,
-                        self.last_log_line(n, Role::Server)
-                    );
-                }
+            if let Some(n) = nodes.iter().find(|n| !self.servers.is_alive(&n.name)) {
+                bail!(
+                    "redis-server exited at start-up: {}",
+                    self.last_log_line(n, Role::Server)
+                );
             }
             let info: String = query(
                 primary,
@@ -732,56 +671,24 @@ fn sentinel_primary(
 
 impl DbProcesses for RedisCluster {
     fn kill(&self, node: &str) -> Result<()> {
-        let pid = self.with_node(node, |n| n.server.pid.take())?;
-        if let Some(pid) = pid {
-            self.control.signal(node, pid, Signal::SIGKILL)?;
-            let deadline = Instant::now() + Duration::from_secs(2);
-            while self.control.is_alive(node, pid) && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(10));
-            }
-        }
-        self.with_node(node, |n| n.server.paused = false)
+        self.servers.kill(node)
     }
 
     fn start(&self, node: &str) -> Result<()> {
-        let pid = self.with_node(node, |n| n.server.pid)?;
-        if pid.is_some_and(|p| self.control.is_alive(node, p)) {
-            return Ok(());
-        }
-        self.spawn(node, Role::Server)?;
-        let n = self.with_node(node, |n| n.node.clone())?;
-        let addr = self.server_addr(&n);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while query::<String>(addr, &redis::cmd("PING"), Duration::from_millis(200)).is_err() {
-            if Instant::now() > deadline {
-                bail!(
-                    "redis-server did not answer PING within 10 s after a restart: {}",
-                    self.last_log_line(&n, Role::Server)
-                );
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Ok(())
+        self.servers.start(node)
     }
 
     fn pause(&self, node: &str) -> Result<()> {
-        if let Some(pid) = self.with_node(node, |n| n.server.pid)? {
-            self.control.signal(node, pid, Signal::SIGSTOP)?;
-        }
-        self.with_node(node, |n| n.server.paused = true)
+        self.servers.pause(node)
     }
 
     fn resume(&self, node: &str) -> Result<()> {
-        if let Some(pid) = self.with_node(node, |n| n.server.pid)? {
-            self.control.signal(node, pid, Signal::SIGCONT)?;
-        }
-        self.with_node(node, |n| n.server.paused = false)
+        self.servers.resume(node)
     }
 
     fn clock_file(&self, node: &str) -> Option<PathBuf> {
-        self.faketime.as_ref()?;
-        self.with_node(node, |n| n.node.dir.join("faketime.rc"))
-            .ok()
+        let n = self.nodes.iter().find(|n| n.name == node)?;
+        self.faketime.then(|| n.dir.join("faketime.rc"))
     }
 
     fn leave(&self, _node: &str) -> Result<()> {
@@ -792,30 +699,12 @@ impl DbProcesses for RedisCluster {
         bail!("redis has no membership changes")
     }
 
+    /// Resumes and restarts the servers; a Sentinel is never a fault's
+    /// target, but one that died is brought back all the same.
     fn heal(&self) -> Result<()> {
-        let mut first_err = None;
-        let nodes: Vec<RedisNode> = self.nodes.lock().unwrap().clone();
-        for n in &nodes {
-            let name = &n.node.name;
-            if n.server.paused {
-                if let Err(e) = self.resume(name) {
-                    first_err.get_or_insert(e);
-                }
-            }
-            if let Err(e) = DbProcesses::start(self, name) {
-                first_err.get_or_insert(e);
-            }
-            // A Sentinel is never a fault's target, but one that died is
-            // brought back all the same.
-            if let Some(s) = &n.sentinel {
-                if !s.pid.is_some_and(|p| self.control.is_alive(name, p)) {
-                    if let Err(e) = self.spawn(name, Role::Sentinel) {
-                        first_err.get_or_insert(e);
-                    }
-                }
-            }
-        }
-        first_err.map_or(Ok(()), Err)
+        let servers = self.servers.heal();
+        let sentinels = self.sentinels.heal();
+        servers.and(sentinels)
     }
 
     /// The node a majority of the Sentinels names as primary.
@@ -852,31 +741,15 @@ impl StoreCluster for RedisCluster {
     async fn await_ready(&self, timeout: Duration) -> Result<()> {
         let deadline = Instant::now() + timeout;
         loop {
-            // A process that died at start-up will not come round.
-            let procs: Vec<(StoreNode, Role, Option<u32>)> = self
+            // A process that died will not come round.
+            for (role, n) in self
                 .nodes
-                .lock()
-                .unwrap()
                 .iter()
-                .flat_map(|n| {
-                    let mut v = vec![(n.node.clone(), Role::Server, n.server.pid)];
-                    if let Some(s) = &n.sentinel {
-                        v.push((n.node.clone(), Role::Sentinel, s.pid));
-                    }
-                    v
-                })
-                .collect();
-            for (n, role, pid) in procs {
-                if pid.is_some_and(|p| !self.control.is_alive(&n.name, p)) {
-                    bail!(
-                        "{} on {} exited: {}",
-                        match role {
-                            Role::Server => "redis-server",
-                            Role::Sentinel => "redis-sentinel",
-                        },
-                        n.name,
-                        self.last_log_line(&n, role)
-                    );
+                .flat_map(|n| [(Role::Server, n), (Role::Sentinel, n)])
+            {
+                let d = self.daemons(role);
+                if d.nodes().contains(&n.name) && !d.is_alive(&n.name) {
+                    bail!("{} exited: {}", role.program(), self.last_log_line(n, role));
                 }
             }
             let (nodes, settings) = (self.store_nodes(), self.settings.clone());
@@ -897,51 +770,18 @@ impl StoreCluster for RedisCluster {
         }
     }
 
-    /// SIGCONT (a frozen process cannot die gracefully), SIGTERM, then
-    /// SIGKILL after 3 s: servers and Sentinels.
+    /// The Sentinels first (no failover while the servers go), then the
+    /// servers: SIGCONT, SIGTERM, then SIGKILL after a grace period.
     fn stop(&self) {
-        let mut nodes = self.nodes.lock().unwrap();
-        let mut procs: Vec<(String, &mut Proc)> = Vec::new();
-        for n in nodes.iter_mut() {
-            let name = n.node.name.clone();
-            procs.push((name.clone(), &mut n.server));
-            if let Some(s) = n.sentinel.as_mut() {
-                procs.push((name, s));
-            }
-        }
-        for (name, p) in &procs {
-            if let Some(pid) = p.pid {
-                let _ = self.control.signal(name, pid, Signal::SIGCONT);
-                let _ = self.control.signal(name, pid, Signal::SIGTERM);
-            }
-        }
-        let deadline = Instant::now() + Duration::from_secs(3);
-        for (name, p) in procs.iter_mut() {
-            if let Some(pid) = p.pid.take() {
-                while self.control.is_alive(name, pid) && Instant::now() < deadline {
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-                if self.control.is_alive(name, pid) {
-                    let _ = self.control.signal(name, pid, Signal::SIGKILL);
-                    let gone = Instant::now() + Duration::from_secs(1);
-                    while self.control.is_alive(name, pid) && Instant::now() < gone {
-                        std::thread::sleep(Duration::from_millis(10));
-                    }
-                }
-            }
-            p.paused = false;
-        }
+        self.sentinels.stop_all();
+        self.servers.stop_all();
     }
 
     fn log_files(&self, node: &str) -> Vec<PathBuf> {
-        self.with_node(node, |n| {
-            let mut v = vec![Role::Server.file(&n.node, "log")];
-            if n.sentinel.is_some() {
-                v.push(Role::Sentinel.file(&n.node, "log"));
-            }
-            v
-        })
-        .unwrap_or_default()
+        [&self.servers, &self.sentinels]
+            .iter()
+            .filter_map(|d| d.log_file(node))
+            .collect()
     }
 
     /// `cfg.concurrency` workers, worker `w` on node `w mod nodes`, all

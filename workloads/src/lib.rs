@@ -35,10 +35,12 @@
 //!   each process sticking to one coordinator or picking one per op;
 //!   checked for session guarantees, staleness and convergence.
 //! - [`ringkv`]: an HTTP client for the reference store.
+//! - [`etcd`]: the `register` workload on etcd, through its v3 JSON gateway.
 //! - [`redis`]: a `set` client for Redis, finding the primary through
 //!   Sentinel, and a reader of each node's own server for convergence.
 
 pub mod counter;
+pub mod etcd;
 pub mod orset;
 pub mod redis;
 pub mod register;
