@@ -160,6 +160,13 @@ pub struct TestArgs {
     /// Make partitions one-way: only the first component drops traffic.
     #[arg(long)]
     pub one_way: bool,
+    /// Which nodes faults hit: `nodes` (node sets drawn from the seed: one,
+    /// a minority, a majority, all, and the partition shapes) or `primary`
+    /// (the store's current primary, found when each fault starts: a
+    /// partition isolates it from every other node, the other kinds hit
+    /// it alone; stores with a primary only: redis).
+    #[arg(long, default_value = "nodes")]
+    pub nemesis_targets: String,
     /// Share of packets dropped by the `loss` nemesis (0 to 1).
     #[arg(long, default_value_t = 0.2)]
     pub loss_probability: f64,
@@ -623,7 +630,13 @@ pub fn test_config(a: TestArgs) -> Result<TestConfig, UsageError> {
         max_skew_ms: (a.max_skew * 1000.0) as i64,
         partition: a.partition.clone(),
         one_way: a.one_way,
-        targets: nemeses::targets::TargetMode::Nodes,
+        targets: nemeses::targets::TargetMode::parse(&a.nemesis_targets).ok_or_else(|| {
+            UsageError(format!(
+                "--nemesis-targets {:?}: expected one of {}",
+                a.nemesis_targets,
+                nemeses::targets::TargetMode::NAMES
+            ))
+        })?,
     };
     a.subnet.parse::<netns::Subnet>().map_err(UsageError)?;
     if !crate::db::FSYNC_POLICIES.contains(&a.fsync.as_str()) {
@@ -699,6 +712,12 @@ pub fn test_config(a: TestArgs) -> Result<TestConfig, UsageError> {
     if a.one_way {
         command.push_str(" --one-way");
     }
+    if !nemesis_options.targets.is_nodes() {
+        command.push_str(&format!(
+            " --nemesis-targets {}",
+            nemesis_options.targets.name()
+        ));
+    }
     if a.sloppy_quorum {
         command.push_str(" --sloppy-quorum");
     }
@@ -726,7 +745,7 @@ pub fn test_config(a: TestArgs) -> Result<TestConfig, UsageError> {
             command.push_str(" --leave-db-running");
         }
     }
-    Ok(TestConfig {
+    let cfg = TestConfig {
         store: a.store,
         name,
         workload: a.workload,
@@ -765,7 +784,9 @@ pub fn test_config(a: TestArgs) -> Result<TestConfig, UsageError> {
         command,
         checker_options: Default::default(),
         config: None,
-    })
+    };
+    crate::store::check_test(store.as_ref(), &cfg)?;
+    Ok(cfg)
 }
 
 /// Turns flags and, with `--config FILE`, the file into a test
@@ -927,6 +948,70 @@ mod tests {
             .unwrap_err()
             .0;
         assert!(e.contains("/nonexistent/s.json"), "{e}");
+    }
+
+    #[test]
+    fn nemesis_targets_primary_needs_a_store_with_a_primary() {
+        let redis = |extra: &[&str]| {
+            let mut v = vec!["--store", "redis", "--nodes", "3"];
+            v.extend(extra);
+            test_config(args(&v))
+        };
+        let c = redis(&[
+            "--nemesis",
+            "partition,kill",
+            "--nemesis-targets",
+            "primary",
+        ])
+        .unwrap();
+        assert_eq!(
+            c.nemesis_options.targets,
+            nemeses::targets::TargetMode::Primary
+        );
+        assert!(
+            c.command.contains(" --nemesis-targets primary"),
+            "{}",
+            c.command
+        );
+        assert!(c.command.contains(" --store 'redis'"), "{}", c.command);
+        assert_eq!(c.client, "plain");
+        // The default draws node sets, and the command line says nothing.
+        let c = redis(&[]).unwrap();
+        assert!(c.nemesis_options.targets.is_nodes());
+        assert!(!c.command.contains("nemesis-targets"));
+        // A store without a primary refuses, in one line.
+        let e = test_config(args(&["--nemesis-targets", "primary"]))
+            .unwrap_err()
+            .0;
+        assert_eq!(
+            e,
+            "--nemesis-targets primary: --store ringkv has no primary to aim faults at (stores with one: redis)"
+        );
+        // So does a schedule file aimed at the primary.
+        let dir = tempfile::tempdir().unwrap();
+        let nodes: Vec<String> = (1..=3).map(|i| format!("n{i}")).collect();
+        let opts = nemeses::schedule::Options {
+            targets: nemeses::targets::TargetMode::Primary,
+            ..Default::default()
+        };
+        let t =
+            nemeses::schedule::timeline(4, &["kill".to_string()], &nodes, &opts, 20_000).unwrap();
+        let file = dir.path().join("schedule.json");
+        std::fs::write(&file, serde_json::to_string(&t).unwrap()).unwrap();
+        let f = file.to_str().unwrap();
+        let e = test_config(args(&["--nodes", "3", "--nemesis-schedule", f]))
+            .unwrap_err()
+            .0;
+        assert!(e.contains("has no primary"), "{e}");
+        let c = redis(&["--nemesis-schedule", f]).unwrap();
+        assert_eq!(c.fixed_schedule.unwrap(), t);
+        // Nonsense and a cluster too small for three Sentinels.
+        let e = redis(&["--nemesis-targets", "leader"]).unwrap_err().0;
+        assert!(e.contains("nodes, primary"), "{e}");
+        let e = test_config(args(&["--store", "redis", "--nodes", "2"]))
+            .unwrap_err()
+            .0;
+        assert!(e.contains("at least 3 nodes"), "{e}");
     }
 
     #[test]

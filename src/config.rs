@@ -241,6 +241,8 @@ pub struct NemesisTable {
     pub partition: Option<String>,
     /// One-way partitions; `--one-way`.
     pub one_way: Option<bool>,
+    /// Which nodes faults hit, `nodes` or `primary`; `--nemesis-targets`.
+    pub targets: Option<String>,
     /// Share of packets the loss nemesis drops; `--loss-probability`.
     pub loss_probability: Option<f64>,
     /// Largest clock offset; `--max-skew`.
@@ -537,6 +539,7 @@ impl ConfigFile {
         );
         take!("partition", a.partition, n.partition.clone().map(Some));
         take!("one_way", a.one_way, n.one_way);
+        take!("nemesis_targets", a.nemesis_targets, n.targets.clone());
         take!("loss_probability", a.loss_probability, n.loss_probability);
         take!("max_skew", a.max_skew, n.max_skew.map(|s| s.0));
         take!(

@@ -172,6 +172,7 @@ pub async fn run(mut cfg: TestConfig) -> Result<Outcome> {
     let store = store::by_name(&cfg.store)?;
     store.validate(&cfg.workload, Some(&cfg.client))?;
     drop_unsupported_faults(store.as_ref(), &mut cfg)?;
+    store::check_test(store.as_ref(), &cfg)?;
     let clock_faults = cfg.nemesis.iter().any(|k| k == "clock");
     let faketime = match (&cfg.remote, clock_faults) {
         (Some(_), _) | (None, false) => None,

@@ -84,6 +84,19 @@ pub trait Store: Send + Sync {
     /// error; one that came from `--nemesis all` is dropped with a notice.
     fn unsupported_fault(&self, kind: &str) -> Option<String>;
 
+    /// Checks the rest of a test's configuration against this store (the
+    /// nodes it needs, say), before anything starts.
+    fn check_config(&self, _cfg: &TestConfig) -> Result<(), crate::UsageError> {
+        Ok(())
+    }
+
+    /// Whether the store has a primary that faults can be aimed at
+    /// (`--nemesis-targets primary`), which its cluster names through
+    /// [`DbProcesses::primary`].
+    fn has_primary(&self) -> bool {
+        false
+    }
+
     /// Writes every node's configuration and starts every node (blocking;
     /// the runner then awaits [`StoreCluster::await_ready`]).
     fn start(&self, cfg: &TestConfig, placement: Placement) -> Result<Arc<dyn StoreCluster>>;
@@ -141,6 +154,26 @@ pub trait StoreCluster: DbProcesses {
     fn failure(&self) -> Option<String> {
         None
     }
+}
+
+/// Checks a test's configuration against `store` beyond its workload: the
+/// store's own conditions ([`Store::check_config`]), and faults aimed at a
+/// primary (`--nemesis-targets primary`, or a schedule file holding them)
+/// only where the store has one.
+pub fn check_test(store: &dyn Store, cfg: &TestConfig) -> Result<(), crate::UsageError> {
+    store.check_config(cfg)?;
+    let aimed = !cfg.nemesis_options.targets.is_nodes()
+        || cfg
+            .fixed_schedule
+            .as_deref()
+            .is_some_and(nemeses::schedule::needs_primary);
+    if aimed && !cfg.nemesis.is_empty() && !store.has_primary() {
+        return Err(crate::UsageError(format!(
+            "--nemesis-targets primary: --store {} has no primary to aim faults at (stores with one: redis)",
+            store.name()
+        )));
+    }
+    Ok(())
 }
 
 /// The stores `--store` names (an adapter is given by its file instead).

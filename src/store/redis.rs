@@ -111,6 +111,14 @@ impl Store for Redis {
         }
     }
 
+    fn check_config(&self, cfg: &TestConfig) -> Result<(), UsageError> {
+        check_nodes(cfg.nodes)
+    }
+
+    fn has_primary(&self) -> bool {
+        true
+    }
+
     fn start(&self, cfg: &TestConfig, placement: Placement) -> Result<Arc<dyn StoreCluster>> {
         let mode = Mode::parse(&cfg.client).map_err(|e| UsageError(e.to_string()))?;
         let settings = Settings {
