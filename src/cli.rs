@@ -832,10 +832,11 @@ fn test(args: TestArgs, matches: &ArgMatches) -> anyhow::Result<i32> {
         .enable_all()
         .build()?;
     eprintln!(
-        "faultline: {} / {} on {} ringkv nodes, nemesis {}, {} s, seed {}",
+        "faultline: {} / {} on {} {} nodes, nemesis {}, {} s, seed {}",
         cfg.workload,
         cfg.client,
         cfg.nodes,
+        cfg.store,
         if cfg.nemesis.is_empty() {
             "none".into()
         } else {

@@ -1,0 +1,202 @@
+//! Redis with Sentinel, a store faultline did not write, end to end:
+//! Debian's `redis-server` and `redis-sentinel` in network namespaces,
+//! real partitions. Jepsen's record is the yardstick: a primary cut off
+//! from the majority keeps acknowledging writes, Sentinel promotes a
+//! replica on the majority side, and when the partition heals the old
+//! primary becomes a replica and its acknowledged writes are gone.
+
+mod common;
+use common::*;
+use nemeses::partition::Partition;
+use nemeses::schedule::{Action, Event, Fault};
+use nemeses::targets::{OTHERS, PRIMARY};
+
+/// The shared flags: a short `set` run through Sentinel discovery.
+fn redis(extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "--store",
+        "redis",
+        "--workload",
+        "set",
+        "--rate",
+        "100",
+        "--keys",
+        "3",
+        "--quiesce",
+        "2",
+        "--seed",
+        "7",
+    ]
+    .map(str::to_string)
+    .to_vec();
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args
+}
+
+fn run(results: &std::path::Path, args: &[String]) -> std::process::Output {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    run_test(results, &args)
+}
+
+#[test]
+fn isolating_the_primary_loses_acknowledged_elements_and_the_checkers_name_them() {
+    require_root();
+    let tmp = tempfile::tempdir().unwrap();
+    // Whichever node is primary when the fault starts is cut off from the
+    // others from 2 s to 8 s: the two Sentinels on the majority side judge
+    // it down after 1.5 s and promote a replica, while every client still
+    // writes to the old primary (its own Sentinel, cut off too, names it;
+    // the others hold a connection to it). Sentinel demotes it only some
+    // seconds after the heal: every element it acknowledged is lost.
+    let isolate = Fault::Partition(Partition::isolate(PRIMARY, &[OTHERS.to_string()], false));
+    let schedule = vec![
+        Event {
+            at_ms: 2000,
+            kind: "partition".into(),
+            action: Action::Start { fault: isolate },
+        },
+        Event {
+            at_ms: 8000,
+            kind: "partition".into(),
+            action: Action::Stop,
+        },
+    ];
+    let file = tmp.path().join("isolate-primary.json");
+    std::fs::write(&file, serde_json::to_string_pretty(&schedule).unwrap()).unwrap();
+    let o = run(
+        tmp.path(),
+        &redis(&[
+            "--nodes",
+            "3",
+            "--nemesis-schedule",
+            file.to_str().unwrap(),
+            "--time-limit",
+            "14",
+        ]),
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let dir = run_dir(tmp.path(), "redis-set-plain");
+    let r = results_json(&dir);
+    // The checkers name the lost elements.
+    let set = checker(&r, "set");
+    assert_eq!(set["valid"], false, "{set}");
+    let summary = set["summary"].as_str().unwrap();
+    assert!(summary.contains("acknowledged elements lost"), "{summary}");
+    let full = checker(&r, "set-full");
+    assert_eq!(full["valid"], false, "{full}");
+    let full_summary = full["summary"].as_str().unwrap();
+    assert!(
+        full_summary.contains("was acknowledged to process"),
+        "{full_summary}"
+    );
+    let lost = full["details"]["lost"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no lost elements listed: {full}"));
+    assert!(lost.len() >= 50, "{} lost: {full_summary}", lost.len());
+    // The fault was resolved to the real primary (n1, the first one) when
+    // it started: the history and the journal name it, never the
+    // placeholder.
+    let h = history(&dir);
+    let start = h
+        .iter()
+        .find(|o| o["f"] == "start-partition" && o["type"] == "info")
+        .expect("the partition started");
+    assert_eq!(start["value"]["label"], "partition n1|n2,n3", "{start}");
+    assert!(start["error"].is_null(), "{start}");
+    let journal = std::fs::read_to_string(dir.join("nemesis.jsonl")).unwrap();
+    assert!(
+        journal.contains("\"fault\":\"partition n1|n2,n3\""),
+        "{journal}"
+    );
+    let history_text = std::fs::read_to_string(dir.join("history.jsonl")).unwrap();
+    assert!(
+        !history_text.contains(PRIMARY),
+        "placeholder in the history"
+    );
+    // Lost elements were acknowledged once the partition was under way
+    // (from the moment the nemesis began cutting) or after it healed (to
+    // the old primary, before Sentinel demoted it), never before.
+    let began = h
+        .iter()
+        .find(|o| o["f"] == "start-partition" && o["type"] == "invoke")
+        .and_then(|o| o["time"].as_u64())
+        .unwrap();
+    for e in lost {
+        let at = e["ack_time"].as_u64().unwrap_or_else(|| panic!("{e}"));
+        assert!(at >= began, "acknowledged before the fault: {e}");
+    }
+    // Afterwards every replica holds the same set (the new primary's).
+    let conv = checker(&r, "convergence");
+    assert_eq!(conv["valid"], true, "{conv}");
+    // Servers' and Sentinels' logs are in the run's folder: failover seen.
+    let sentinel_logs: String = ["n2", "n3"]
+        .iter()
+        .map(|n| std::fs::read_to_string(dir.join(n).join("sentinel.log")).unwrap())
+        .collect();
+    assert!(
+        sentinel_logs.contains("+switch-master"),
+        "no failover logged"
+    );
+    assert!(dir.join("n1").join("redis.log").is_file());
+}
+
+#[test]
+fn without_faults_every_acknowledged_element_survives() {
+    require_root();
+    let tmp = tempfile::tempdir().unwrap();
+    // Five nodes: n4 and n5 run no Sentinel and ask the others.
+    let o = run(
+        tmp.path(),
+        &redis(&["--nodes", "5", "--nemesis", "none", "--time-limit", "6"]),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let dir = run_dir(tmp.path(), "redis-set-plain");
+    let r = results_json(&dir);
+    for c in ["set", "set-full", "convergence", "perf"] {
+        assert_eq!(checker(&r, c)["valid"], true, "{}", checker(&r, c));
+    }
+    let h = history(&dir);
+    assert!(count_ops(&h, "add", "ok") > 300, "too few adds");
+    assert_eq!(
+        count_ops(&h, "add", "info"),
+        0,
+        "unknown outcomes without faults"
+    );
+    assert_eq!(
+        count_ops(&h, "read", "ok"),
+        h.iter()
+            .filter(|o| o["f"] == "read" && o["type"] == "invoke")
+            .count()
+    );
+    // Every node's workers wrote, through the one primary.
+    for n in ["n1", "n2", "n3", "n4", "n5"] {
+        assert!(
+            h.iter()
+                .any(|o| o["node"] == n && o["f"] == "add" && o["type"] == "ok"),
+            "no add from {n}"
+        );
+    }
+}
+
+#[test]
+fn usage_errors_name_what_redis_cannot_do() {
+    require_root();
+    let tmp = tempfile::tempdir().unwrap();
+    for (args, says) in [
+        (vec!["--nodes", "2"], "at least 3 nodes"),
+        (vec!["--nemesis", "membership"], "no membership changes"),
+        (vec!["--client", "crdt"], "plain, wait"),
+    ] {
+        let o = run(tmp.path(), &redis(&args));
+        assert_eq!(o.status.code(), Some(254), "{args:?}: {}", text(&o));
+        let t = text(&o);
+        assert!(t.contains(says), "{args:?}: {t}");
+    }
+    let o = run_test(tmp.path(), &["--store", "redis", "--workload", "register"]);
+    assert_eq!(o.status.code(), Some(254), "{}", text(&o));
+    assert!(text(&o).contains("set workload only"), "{}", text(&o));
+    // And a store without a primary refuses faults aimed at one.
+    let o = run_test(tmp.path(), &["--nemesis-targets", "primary"]);
+    assert_eq!(o.status.code(), Some(254), "{}", text(&o));
+    assert!(text(&o).contains("has no primary"), "{}", text(&o));
+}
