@@ -301,11 +301,19 @@ async fn sadd_and_smembers_round_trip_through_sentinel_discovery() {
         .copied()
         .collect();
     assert_eq!(pids.len(), 3 + 3 + 1, "3 servers, 3 Sentinels, 1 restart");
-    let alive: Vec<String> = pids
-        .iter()
-        .filter(|p| lab.control.is_alive("n1", **p))
-        .map(|p| std::fs::read_to_string(format!("/proc/{p}/cmdline")).unwrap_or_default())
-        .collect();
+    // (A process stop_all had to SIGKILL may take a moment to be gone.)
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let alive = loop {
+        let alive: Vec<String> = pids
+            .iter()
+            .filter(|p| lab.control.is_alive("n1", **p))
+            .map(|p| std::fs::read_to_string(format!("/proc/{p}/cmdline")).unwrap_or_default())
+            .collect();
+        if alive.is_empty() || Instant::now() > deadline {
+            break alive;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
     assert!(alive.is_empty(), "{alive:?}");
 }
 
