@@ -828,6 +828,42 @@ fn a_user_without_root_or_sudo_is_refused_by_password_login_too() {
     .unwrap_err();
     assert!(matches!(e, ControlError::AuthFailed { .. }), "{e}");
     assert_one_line(&e, &n1, &["authentication as flsshtest failed", "password"]);
+    // `faultline test` says the same, in one line, before touching the node.
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_faultline"));
+    cmd.args([
+        "test",
+        "--time-limit",
+        "2",
+        "--nemesis",
+        "none",
+        "--r",
+        "1",
+        "--w",
+        "1",
+    ])
+    .args(["--nodes", &lab.ip(0)])
+    .args(["--username", "flsshtest", "--password", "s3cret pass"])
+    .arg("--known-hosts")
+    .arg(&lab.known_hosts)
+    .arg("--remote-dir")
+    .arg(lab.dir.path().join("remote"))
+    .arg("--results")
+    .arg(lab.dir.path().join("results"));
+    let out = run_bounded(cmd, Duration::from_secs(60));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(255), "{stderr}");
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("faultline: error"))
+        .collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    for w in [
+        n1.as_str(),
+        "flsshtest is neither root nor",
+        "--username root",
+    ] {
+        assert!(errors[0].contains(w), "no {w:?} in {}", errors[0]);
+    }
 }
 
 /// `faultline doctor` on the lab's nodes; `(flag, value)` pairs in
@@ -1437,4 +1473,79 @@ fn etcd_runs_over_ssh_from_its_package_and_leaves_nothing_behind() {
         processes_with(remote_dir.to_str().unwrap()).is_empty(),
         "etcd left running"
     );
+}
+
+/// Runs `faultline test` on the lab with some node flags replaced, expecting
+/// it to fail; returns its exit code and its one error line.
+fn failing_test(lab: &Lab, replace: &[(&str, &str)]) -> (Option<i32>, String) {
+    let mut flags = node_flags(lab, &lab.dir.path().join("remote"));
+    for (flag, value) in replace {
+        let i = flags.iter().position(|f| f == flag).unwrap();
+        flags[i + 1] = value.to_string();
+    }
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_faultline"));
+    cmd.args(["test", "--time-limit", "2", "--results"])
+        .arg(lab.dir.path().join("results"))
+        .args(flags);
+    let out = run_bounded(cmd, Duration::from_secs(60));
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("faultline: error"))
+        .collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    (out.status.code(), errors[0].to_string())
+}
+
+#[test]
+fn faultline_test_stops_in_one_line_on_a_wrong_key_an_unknown_host_key_and_a_dead_node() {
+    let mut lab = Lab::new(2);
+    let results = lab.dir.path().join("results");
+    let n1 = format!("n1 ({}:22)", lab.ip(0));
+    // A key the nodes do not accept.
+    let other = lab.dir.path().join("id_other");
+    keygen(&other);
+    let (code, e) = failing_test(&lab, &[("--ssh-private-key", other.to_str().unwrap())]);
+    assert_eq!(code, Some(255), "{e}");
+    for w in [
+        n1.as_str(),
+        "authentication as root failed",
+        "--ssh-private-key",
+    ] {
+        assert!(e.contains(w), "no {w:?} in {e}");
+    }
+    // A host key the known_hosts file does not have.
+    let empty = lab.dir.path().join("empty_known_hosts");
+    std::fs::write(&empty, "").unwrap();
+    let (code, e) = failing_test(&lab, &[("--known-hosts", empty.to_str().unwrap())]);
+    assert_eq!(code, Some(255), "{e}");
+    for w in [
+        n1.as_str(),
+        "host key not in",
+        "ssh-keyscan",
+        "--no-strict-host-key-checking",
+    ] {
+        assert!(e.contains(w), "no {w:?} in {e}");
+    }
+    // A node whose sshd is down.
+    lab.stop_sshd(1);
+    let (code, e) = failing_test(&lab, &[]);
+    assert_eq!(code, Some(255), "{e}");
+    let n2 = format!("n2 ({}:22)", lab.ip(1));
+    for w in [n2.as_str(), "refused", "sshd listens on port 22"] {
+        assert!(e.contains(w), "no {w:?} in {e}");
+    }
+    // Each failed run kept its folder with what it had: the test's
+    // settings and an (empty) history a `faultline check` can read.
+    let runs: Vec<_> = std::fs::read_dir(results.join("set-crdt"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().join("history.jsonl").is_file())
+        .collect();
+    assert_eq!(runs.len(), 3);
+    for r in &runs {
+        assert!(r.path().join("test.json").is_file());
+        let results = std::fs::read_to_string(r.path().join("results.json")).unwrap();
+        assert!(results.contains("\"error\""), "{results}");
+    }
 }
