@@ -1559,3 +1559,53 @@ fn faultline_test_stops_in_one_line_on_a_wrong_key_an_unknown_host_key_and_a_dea
         assert!(results.contains("\"error\""), "{results}");
     }
 }
+
+#[test]
+fn netem_over_ssh_is_probed_on_the_nodes_like_a_local_run() {
+    // The nodes' kernel decides, not the transport: on this machine's
+    // kernel (no sch_netem) the run stops naming the missing module, and
+    // `--nemesis all` runs on without netem, saying so.
+    let lab = Lab::new(2);
+    let remote_dir = lab.dir.path().join("remote");
+    let probe = lab.control().exec(
+        "n1",
+        &argv(&[
+            "tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms",
+        ]),
+        T,
+    );
+    let _ = lab
+        .control()
+        .exec("n1", &argv(&["tc", "qdisc", "del", "dev", "lo", "root"]), T);
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_faultline"));
+    cmd.args([
+        "test",
+        "--time-limit",
+        "2",
+        "--nemesis",
+        "netem",
+        "--r",
+        "1",
+        "--w",
+        "1",
+    ])
+    .args(node_flags(&lab, &remote_dir))
+    .arg("--results")
+    .arg(lab.dir.path().join("results"));
+    let out = run_bounded(cmd, Duration::from_secs(120));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    match probe {
+        Err(_) => {
+            assert_ne!(out.status.code(), Some(0), "{stderr}");
+            assert!(stderr.contains("sch_netem"), "{stderr}");
+            assert!(!stderr.contains("not available over SSH"), "{stderr}");
+        }
+        // A kernel with netem: the delay goes on each node's own interface.
+        Ok(_) => {
+            assert_eq!(out.status.code(), Some(0), "{stderr}");
+            let run = std::fs::canonicalize(lab.dir.path().join("results/latest")).unwrap();
+            let journal = std::fs::read_to_string(run.join("nemesis.jsonl")).unwrap();
+            assert!(journal.contains("netem delay"), "{journal}");
+        }
+    }
+}
