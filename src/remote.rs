@@ -425,13 +425,41 @@ fn placeholders(names: &[String]) -> Vec<nemeses::NodeAddr> {
         .collect()
 }
 
+/// `faultline heal --run DIR`: the nodes and login of the run's
+/// `test.json`; a local run is healed as `faultline heal` heals any.
+pub fn heal_run(dir: &Path, args: &crate::cli::HealArgs) -> Result<i32> {
+    let file = dir.join("test.json");
+    let text = std::fs::read_to_string(&file).map_err(|e| {
+        crate::UsageError(format!(
+            "--run {}: {e} (expected a run's folder, results/<test>/<time>)",
+            dir.display()
+        ))
+    })?;
+    let cfg: crate::runner::TestConfig = serde_json::from_str(&text)
+        .map_err(|e| crate::UsageError(format!("{}: {e}", file.display())))?;
+    match cfg.remote {
+        None => Ok(crate::cli::heal()),
+        Some(mut remote) => {
+            remote.password = args.ssh.login.password.clone();
+            remote.leave_db_running |= args.leave_db_running;
+            heal_nodes(&remote)
+        }
+    }
+}
+
 /// `faultline heal --nodes HOSTS`.
 pub fn heal(args: &crate::cli::HealArgs) -> Result<i32> {
     let setup = args.ssh.resolve()?;
-    let remote = RemoteNodes::from_setup(&setup, args.leave_db_running);
+    heal_nodes(&RemoteNodes::from_setup(&setup, args.leave_db_running))
+}
+
+/// Removes faultline's chains, zeroes clock offsets, and (unless
+/// `leave_db_running`) kills the store and wipes its files, on every node.
+fn heal_nodes(remote: &RemoteNodes) -> Result<i32> {
     let control = SshControl::connect(remote.nodes(), remote.options())?;
     let names: Vec<String> = control.nodes().into_iter().map(|n| n.name).collect();
     let addrs = placeholders(&names);
+    let remote = remote.clone();
     let mut code = crate::exit::VALID;
     match run_plan(&control, &nemeses::iptables::teardown(&addrs)) {
         Ok(()) => println!(

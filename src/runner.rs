@@ -128,7 +128,7 @@ fn watch_signals(stop: watch::Sender<bool>, interrupted: Arc<AtomicBool>) {
         let _ = stop.send(true);
         crate::signals::stop_requested().await;
         eprintln!(
-            "faultline: interrupted twice: exiting without healing; run `faultline heal` (with the same --nodes and login flags for SSH nodes) to undo faults and stop nodes"
+            "faultline: interrupted twice: exiting without healing; run `faultline heal` (for SSH nodes: `faultline heal --run <this run's folder>`) to undo faults and stop nodes"
         );
         std::process::exit(crate::exit::ERROR);
     });

@@ -1351,8 +1351,16 @@ fn heal_over_ssh_after_the_controller_is_killed_mid_partition() {
         .any(|n| any_faultline_chain(&n.netns)));
     assert!(!processes_with(remote_dir.to_str().unwrap()).is_empty());
 
+    // No node flags: the dead run's folder says where it ran and how to
+    // log in.
+    let run_dir = std::fs::read_dir(results.join("ssh-heal"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.join("test.json").is_file())
+        .expect("the run's folder");
     let mut heal = Command::new(env!("CARGO_BIN_EXE_faultline"));
-    heal.arg("heal").args(node_flags(&lab, &remote_dir));
+    heal.arg("heal").arg("--run").arg(&run_dir);
     let out = run_bounded(heal, Duration::from_secs(60));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
@@ -1362,9 +1370,10 @@ fn heal_over_ssh_after_the_controller_is_killed_mid_partition() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        stdout.contains("removed faultline's iptables chains"),
+        stdout.contains("removed faultline's iptables chains on n1, n2, n3"),
         "{stdout}"
     );
+    assert!(stdout.contains("killed 1 store process"), "{stdout}");
     for node in &lab.network.nodes {
         assert!(
             !any_faultline_chain(&node.netns),
