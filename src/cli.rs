@@ -172,6 +172,12 @@ pub struct TestArgs {
     /// Largest clock offset of the `clock` nemesis: `5s`, `500ms`, `2m`.
     #[arg(long, default_value = "5s", value_parser = parse_seconds)]
     pub max_skew: f64,
+    /// How the `clock` nemesis moves clocks: `faketime` (each store
+    /// process under libfaketime, an offset file per node; the default) or
+    /// `date` (`date -s` on SSH nodes: the whole host's clock, for stores
+    /// libfaketime cannot reach, such as Go binaries).
+    #[arg(long, default_value = "faketime", value_parser = ["faketime", "date"])]
+    pub clock_mode: String,
     /// Length of the main phase: a number of seconds, or `30s`, `2m`.
     #[arg(long, default_value = "30", value_parser = parse_seconds)]
     pub time_limit: f64,
@@ -701,6 +707,14 @@ pub fn test_config(a: TestArgs) -> Result<TestConfig, UsageError> {
     if nemesis.iter().any(|k| k == "clock") {
         command.push_str(&format!(" --max-skew {}", a.max_skew));
     }
+    if a.clock_mode == "date" {
+        if remote.is_none() {
+            return Err(UsageError(
+                "--clock-mode date moves the whole host's clock with `date -s`: only for SSH nodes (--nodes HOSTS); local nodes move their clocks through libfaketime".into(),
+            ));
+        }
+        command.push_str(" --clock-mode date");
+    }
     if let Some(p) = &a.partition {
         command.push_str(&format!(" --partition '{p}'"));
     }
@@ -739,6 +753,7 @@ pub fn test_config(a: TestArgs) -> Result<TestConfig, UsageError> {
     }
     Ok(TestConfig {
         store: a.store,
+        clock_mode: a.clock_mode,
         name,
         workload: a.workload,
         client,

@@ -321,6 +321,8 @@ pub struct NemesisTable {
     pub loss_probability: Option<f64>,
     /// Largest clock offset; `--max-skew`.
     pub max_skew: Option<Seconds>,
+    /// How clocks move (`faketime` or `date`); `--clock-mode`.
+    pub clock_mode: Option<String>,
 }
 
 /// `[checkers]`: options of the checkers, one table per checker, named as
@@ -487,6 +489,14 @@ impl ConfigFile {
             }
         }
         let n = &self.nemesis;
+        if let Some(m) = &n.clock_mode {
+            if m != "faketime" && m != "date" {
+                return Err(bad(
+                    "nemesis.clock_mode",
+                    format!("{m:?}: expected \"faketime\" or \"date\""),
+                ));
+            }
+        }
         if let Some(kinds) = &n.faults {
             nemeses::parse_kinds(&kinds.join(",")).map_err(|e| {
                 bad(
@@ -645,6 +655,7 @@ impl ConfigFile {
         take!("one_way", a.one_way, n.one_way);
         take!("loss_probability", a.loss_probability, n.loss_probability);
         take!("max_skew", a.max_skew, n.max_skew.map(|s| s.0));
+        take!("clock_mode", a.clock_mode, n.clock_mode.clone());
         take!(
             "convergence_timeout",
             a.convergence_timeout,

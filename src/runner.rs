@@ -65,6 +65,10 @@ pub struct TestConfig {
     /// A timeline given by `--nemesis-schedule`, replayed instead of drawn.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fixed_schedule: Option<Vec<nemeses::schedule::Event>>,
+    /// How clock faults move clocks: `faketime` (libfaketime offset files)
+    /// or `date` (`date -s` on SSH hosts, host-wide).
+    #[serde(default = "default_clock_mode")]
+    pub clock_mode: String,
     /// Main-phase length in seconds.
     pub time_limit_s: f64,
     /// Seed for generated ops and faults.
@@ -264,11 +268,12 @@ pub async fn run(mut cfg: TestConfig) -> Result<Outcome> {
         Some(remote) => {
             let network_faults = cfg.nemesis.iter().any(|k| k == "partition" || k == "loss");
             let prepared = tokio::task::block_in_place(|| {
+                // `date -s` needs no libfaketime on the nodes.
                 crate::remote::prepare(
                     &remote,
                     bin.as_deref(),
                     &store.requirements(),
-                    clock_faults,
+                    clock_faults && cfg.clock_mode != "date",
                     network_faults,
                 )
             });
@@ -457,6 +462,9 @@ async fn drive(
     if let Some(ifaces) = netem {
         runner = runner.with_netem(ifaces);
     }
+    if cfg.clock_mode == "date" {
+        runner = runner.with_date_clock();
+    }
     let nemesis = Arc::new(runner);
 
     // Main phase.
@@ -534,6 +542,10 @@ async fn drive(
     }
     let _ = nemesis.teardown().await;
     Ok(())
+}
+
+fn default_clock_mode() -> String {
+    "faketime".into()
 }
 
 fn default_store() -> String {
@@ -697,7 +709,9 @@ async fn main_phase(
 fn drop_unsupported_faults(store: &dyn store::Store, cfg: &mut TestConfig) -> Result<()> {
     let mut kept = Vec::new();
     for kind in std::mem::take(&mut cfg.nemesis) {
-        match store.unsupported_fault(&kind) {
+        // `date -s` moves the host's clock, which every process reads.
+        let host_clock = kind == "clock" && cfg.clock_mode == "date";
+        match store.unsupported_fault(&kind).filter(|_| !host_clock) {
             None => kept.push(kind),
             Some(why) if cfg.optional_kinds.contains(&kind) && cfg.fixed_schedule.is_none() => {
                 eprintln!("faultline: {why}; --nemesis all runs without {kind}");

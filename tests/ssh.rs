@@ -1654,3 +1654,130 @@ fn netem_over_ssh_is_probed_on_the_nodes_like_a_local_run() {
         }
     }
 }
+
+/// A stand-in for `date` on the lab's nodes (first on sshd's PATH): `date -s
+/// @T` records how far T is from the real clock in `<dir>/<node ip>.offset`
+/// instead of moving this machine's clock, which every test shares;
+/// `date +%s.%N` answers the real time plus that offset. Other uses fall
+/// through to the real `date`.
+const FAKE_DATE: &str = r#"#!/bin/sh
+dir="$(dirname "$0")"
+me=$(ip -o -4 addr show dev eth0 | awk '{ print $4 }' | cut -d/ -f1)
+off=$(cat "$dir/$me.offset" 2>/dev/null || echo 0)
+case "$1" in
+  -s) real=$(/bin/date +%s.%N)
+      awk -v t="${2#@}" -v r="$real" 'BEGIN { printf "%.3f\n", t - r }' > "$dir/$me.offset"
+      echo "$2" >> "$dir/$me.steps" ;;
+  +%s.%N) real=$(/bin/date +%s.%N)
+      awk -v r="$real" -v o="$off" 'BEGIN { printf "%.9f\n", r + o }' ;;
+  *) exec /bin/date "$@" ;;
+esac
+"#;
+
+/// The host clock offset (s) the fake `date` holds for `ip`.
+fn fake_offset(bin: &Path, ip: &str) -> f64 {
+    std::fs::read_to_string(bin.join(format!("{ip}.offset")))
+        .map(|s| s.trim().parse().unwrap())
+        .unwrap_or(0.0)
+}
+
+#[test]
+fn clock_mode_date_steps_host_clocks_with_date_and_always_steps_them_back() {
+    let bin = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(bin.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let date = bin.path().join("date");
+    std::fs::write(&date, FAKE_DATE).unwrap();
+    std::fs::set_permissions(&date, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "SetEnv PATH={}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        bin.path().display()
+    );
+    let lab = Lab::with(3, &path);
+    let probe = lab
+        .control()
+        .exec("n1", &argv(&["date", "+%s.%N"]), T)
+        .unwrap();
+    assert!(probe.stdout.trim().parse::<f64>().is_ok(), "{probe:?}");
+    let remote_dir = lab.dir.path().join("remote");
+    let results = lab.dir.path().join("results");
+    let test = |name: &str, time_limit: &str| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_faultline"));
+        cmd.args(["test", "--name", name, "--seed", "4", "--store", "etcd"])
+            .args(["--workload", "register", "--keys", "2", "--quiesce", "1"])
+            .args([
+                "--nemesis",
+                "clock",
+                "--clock-mode",
+                "date",
+                "--nemesis-interval",
+                "1",
+            ])
+            .args(["--time-limit", time_limit])
+            .args(node_flags(&lab, &remote_dir))
+            .arg("--results")
+            .arg(&results);
+        cmd
+    };
+    // A whole run: etcd (a Go binary, out of libfaketime's reach) takes
+    // clock faults this way; every host clock ends where it began.
+    let out = run_bounded(test("date-clock", "6"), Duration::from_secs(180));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    let stepped: Vec<String> = (0..3)
+        .filter(|i| bin.path().join(format!("{}.steps", lab.ip(*i))).exists())
+        .map(|i| lab.ip(i))
+        .collect();
+    assert!(!stepped.is_empty(), "no date -s ran\n{stderr}");
+    for i in 0..3 {
+        let off = fake_offset(bin.path(), &lab.ip(i));
+        assert!(off.abs() < 0.2, "n{} left {off} s off", i + 1);
+    }
+    let run = std::fs::canonicalize(results.join("date-clock/latest"))
+        .or_else(|_| std::fs::canonicalize(results.join("latest")))
+        .unwrap();
+    let test_json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("test.json")).unwrap()).unwrap();
+    assert_eq!(test_json["clock_mode"], "date", "{test_json}");
+    let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
+    assert!(
+        history.contains("-clock\""),
+        "no clock fault in the history"
+    );
+
+    // A controller killed while a clock is moved: `heal --run` steps it
+    // back by what the journal says.
+    let mut child = test("date-heal", "60")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while (0..3).all(|i| fake_offset(bin.path(), &lab.ip(i)).abs() < 0.5) {
+        if Instant::now() > deadline || child.try_wait().unwrap().is_some() {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("no clock moved within 90 s");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let run_dir = std::fs::read_dir(results.join("date-heal"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.join("test.json").is_file())
+        .unwrap();
+    let mut heal = Command::new(env!("CARGO_BIN_EXE_faultline"));
+    heal.arg("heal").arg("--run").arg(&run_dir);
+    let out = run_bounded(heal, Duration::from_secs(60));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("stepped the host clock"), "{stdout}");
+    for i in 0..3 {
+        let off = fake_offset(bin.path(), &lab.ip(i));
+        assert!(off.abs() < 0.2, "n{} left {off} s off after heal", i + 1);
+    }
+}
