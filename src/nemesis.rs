@@ -499,9 +499,9 @@ fn write_journal(journal: &Mutex<std::fs::File>, entry: Value) {
 pub fn date_offsets_from_journal(journal: &str) -> BTreeMap<String, i64> {
     journal
         .lines()
+        .rev()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|e| e["action"] == "date-offsets")
-        .last()
+        .find(|e| e["action"] == "date-offsets")
         .and_then(|e| serde_json::from_value(e["offsets_ms"].clone()).ok())
         .unwrap_or_default()
 }
