@@ -23,6 +23,8 @@
 //! through a primary that Sentinel fails over), and `adapter` (a store
 //! described in TOML, its clients speaking JSON lines).
 
+pub mod adapter;
+
 use crate::control::os::Requirement;
 use crate::control::Control;
 use crate::db::DbProcesses;
@@ -144,10 +146,13 @@ pub const STORES: &[&str] = &["ringkv"];
 /// The store `--store` names: one of [`STORES`], or the path of an
 /// adapter's TOML description.
 pub fn by_name(name: &str) -> Result<Box<dyn Store>, crate::UsageError> {
-    match name {
-        other => Err(crate::UsageError(format!(
-            "--store {other:?}: unknown store; known: {}, or the path of an adapter's .toml file (docs/adapters.md)",
-            STORES.join(", ")
-        ))),
+    if name.ends_with(".toml") {
+        return Ok(Box::new(adapter::AdapterStore::load(
+            std::path::Path::new(name),
+        )?));
     }
+    Err(crate::UsageError(format!(
+        "--store {name:?}: unknown store; known: {}, or the path of an adapter's .toml file (docs/adapters.md)",
+        STORES.join(", ")
+    )))
 }
