@@ -122,6 +122,11 @@ pub struct TestArgs {
     /// flags given on the command line override it.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// The store to test: ringkv (the reference store, every workload),
+    /// etcd (register), redis (set, with Sentinel failover), or the path
+    /// of an adapter's .toml file (any store; docs/adapters.md).
+    #[arg(long, default_value = "ringkv")]
+    pub store: String,
     /// Workload to run: set, register, counter, siblings, or-set,
     /// sequence (inserts and deletes in shared lists: list-CRDT semantics,
     /// convergence) or session (register reads and writes through one
@@ -552,8 +557,8 @@ pub fn test_config(a: TestArgs) -> Result<TestConfig, UsageError> {
         (None, crate::nodes::NodesArg::Count(n)) => *n,
         (None, _) => unreachable!("a host list is remote"),
     };
-    let client = workloads::validate(&a.workload, a.client.as_deref())
-        .map_err(|e| UsageError(e.to_string()))?;
+    let store = crate::store::by_name(&a.store)?;
+    let client = store.validate(&a.workload, a.client.as_deref())?;
     let nemesis = nemeses::parse_kinds(&a.nemesis).map_err(|e| UsageError(e.to_string()))?;
     if !nemesis.is_empty() && node_count < 2 {
         return Err(UsageError(format!(
@@ -645,9 +650,10 @@ pub fn test_config(a: TestArgs) -> Result<TestConfig, UsageError> {
         .concurrency
         .map(|c| c as usize)
         .unwrap_or(2 * node_count as usize);
-    let name = a.name.unwrap_or_else(|| match conflict {
-        Conflict::Lww => format!("{}-{client}", a.workload),
-        c => format!("{}-{client}-{}", a.workload, c.name()),
+    let name = a.name.unwrap_or_else(|| match (store.name(), conflict) {
+        ("ringkv", Conflict::Lww) => format!("{}-{client}", a.workload),
+        ("ringkv", c) => format!("{}-{client}-{}", a.workload, c.name()),
+        (s, _) => format!("{s}-{}-{client}", a.workload),
     });
     if name.is_empty() || name.contains('/') || name.starts_with('.') {
         return Err(UsageError(format!(
@@ -671,6 +677,9 @@ pub fn test_config(a: TestArgs) -> Result<TestConfig, UsageError> {
         a.w,
         conflict.name()
     );
+    if a.store != "ringkv" {
+        command.push_str(&format!(" --store '{}'", a.store));
+    }
     if let Some(n) = a.n {
         command.push_str(&format!(" --n {n}"));
     }
@@ -717,6 +726,7 @@ pub fn test_config(a: TestArgs) -> Result<TestConfig, UsageError> {
         }
     }
     Ok(TestConfig {
+        store: a.store,
         name,
         workload: a.workload,
         client,

@@ -202,6 +202,9 @@ pub struct WorkloadTable {
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreTable {
+    /// The store (`ringkv`, `etcd`, `redis`, or an adapter's `.toml`);
+    /// `--store`.
+    pub name: Option<String>,
     /// Replicas per key; `--n`.
     pub n: Option<u8>,
     /// Read quorum; `--r`.
@@ -364,11 +367,16 @@ impl ConfigFile {
                 return Err(bad("rate", format!("{rate} must be a positive number")));
             }
         }
+        let store = crate::store::by_name(self.store.name.as_deref().unwrap_or("ringkv"))
+            .map_err(|e| bad("store.name", e.0))?;
         if let Some(name) = &self.workload.name {
-            workloads::validate(name, None).map_err(|e| bad("workload.name", e.to_string()))?;
+            store
+                .validate(name, None)
+                .map_err(|e| bad("workload.name", e.0))?;
             if let Some(client) = &self.workload.client {
-                workloads::validate(name, Some(client))
-                    .map_err(|e| bad("workload.client", e.to_string()))?;
+                store
+                    .validate(name, Some(client))
+                    .map_err(|e| bad("workload.client", e.0))?;
             }
         }
         let s = &self.store;
@@ -492,6 +500,7 @@ impl ConfigFile {
         take!("client", a.client, w.client.clone().map(Some));
         take!("keys", a.keys, w.keys);
         let s = &self.store;
+        take!("store", a.store, s.name.clone());
         take!("n", a.n, s.n.map(Some));
         take!("r", a.r, s.r);
         take!("w", a.w, s.w);
@@ -928,7 +937,7 @@ pub(crate) mod tests {
         assert!(e.contains("known at the top level: name, nodes"), "{e}");
         let e = err("[store]\nfsynk = \"always\"\n");
         assert!(
-            e.starts_with("t.toml: unknown key store.fsynk (known in [store]: n, r, w"),
+            e.starts_with("t.toml: unknown key store.fsynk (known in [store]: name, n, r, w"),
             "{e}"
         );
         let e = err("[checkers.sibling]\nbound = 3\n");

@@ -17,11 +17,12 @@ use crate::config::{CheckerOptions, ConfigSource};
 use crate::control::local::LocalControl;
 use crate::control::netns::{LocalNetwork, Subnet};
 use crate::control::{os, Control};
-use crate::db::{self, Replication, RingkvCluster, RingkvNode};
+use crate::db::{self, Replication};
 use crate::history_log::{Entry, HistoryLog};
 use crate::nemesis::{sleep_or_stop, NemesisRunner};
 use crate::outputs::{self, RunInfo};
 use crate::results::{Results, RunDir};
+use crate::store::{self, Placement, StoreCluster, StoreNode};
 use crate::{index, report};
 use anyhow::{Context, Result};
 use checkers::{OpType, Process};
@@ -35,14 +36,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
-use workloads::counter::{self, CounterClient};
-use workloads::orset::{self, OrSetClient};
-use workloads::register::{self, RegisterClient};
-use workloads::ringkv::{RequestError, RingkvClient};
-use workloads::sequence::{self, SequenceClient};
-use workloads::session::{self, Routing};
-use workloads::set::{Generator, Mode, SetClient};
-use workloads::siblings::{self, SiblingsClient};
+use workloads::ringkv::RequestError;
 use workloads::{Client, Completion, Invocation, LocalRead, OpSource};
 
 /// Everything that defines a test; written to `test.json`.
@@ -50,6 +44,10 @@ use workloads::{Client, Completion, Invocation, LocalRead, OpSource};
 pub struct TestConfig {
     /// Test name (the results folder).
     pub name: String,
+    /// The store under test (`ringkv`, `etcd`, `redis`, or an adapter's
+    /// `.toml` file; see [`crate::store`]).
+    #[serde(default = "default_store")]
+    pub store: String,
     /// Workload (`set`, `register`, ..., `sequence`, `session`).
     pub workload: String,
     /// Client mode of the workload (`crdt`, `rmw`, `sticky`, `random`, ...).
@@ -171,7 +169,16 @@ pub async fn run(mut cfg: TestConfig) -> Result<Outcome> {
         .subnet
         .parse()
         .map_err(|e: String| crate::UsageError(e))?;
-    let live = Live::parse(&cfg.workload, &cfg.client)?;
+    let store = store::by_name(&cfg.store)?;
+    store.validate(&cfg.workload, Some(&cfg.client))?;
+    drop_unsupported_faults(store.as_ref(), &mut cfg)?;
+    if cfg.remote.is_some() && store.name() != "ringkv" {
+        return Err(crate::UsageError(format!(
+            "--store {}: runs on local namespace nodes only so far; over SSH (--nodes HOSTS) faultline runs ringkv",
+            cfg.store
+        ))
+        .into());
+    }
     let clock_faults = cfg.nemesis.iter().any(|k| k == "clock");
     let faketime = match (&cfg.remote, clock_faults) {
         (Some(_), _) | (None, false) => None,
@@ -184,11 +191,18 @@ pub async fn run(mut cfg: TestConfig) -> Result<Outcome> {
             )?)
         }
     };
-    if cfg.remote.is_none() && !clock_faults {
-        os::require_root_for_namespaces()?;
-        os::ensure(os::LOCAL_CLUSTER)?;
+    if cfg.remote.is_none() {
+        if !clock_faults {
+            os::require_root_for_namespaces()?;
+            os::ensure(os::LOCAL_CLUSTER)?;
+        }
+        os::ensure(&store.requirements())?;
     }
-    let bin = db::find_ringkv(cfg.ringkv_bin.as_deref())?;
+    // Only ringkv is shipped with faultline (and uploaded to SSH nodes).
+    let bin = match store.name() {
+        "ringkv" => Some(db::find_ringkv(cfg.ringkv_bin.as_deref())?),
+        _ => None,
+    };
 
     let started = chrono::Local::now();
     let clock = Instant::now();
@@ -220,10 +234,16 @@ pub async fn run(mut cfg: TestConfig) -> Result<Outcome> {
                 dir.path.display()
             );
             let control: Arc<dyn Control> = Arc::new(LocalControl::new(network.namespaces()));
-            let nodes: Vec<RingkvNode> = network
+            let nodes: Vec<StoreNode> = network
                 .nodes
                 .iter()
-                .map(|n| Ok(RingkvNode::new(&n.name, n.ip, dir.node_dir(&n.name)?)))
+                .map(|n| {
+                    Ok(StoreNode {
+                        name: n.name.clone(),
+                        ip: n.ip.into(),
+                        dir: dir.node_dir(&n.name)?,
+                    })
+                })
                 .collect::<Result<_>>()?;
             let cluster = Cluster {
                 nodes,
@@ -235,8 +255,8 @@ pub async fn run(mut cfg: TestConfig) -> Result<Outcome> {
             };
             let run = run_on_network(
                 &cfg,
-                live,
-                (&bin, faketime),
+                store.as_ref(),
+                faketime,
                 cluster,
                 &dir,
                 log.clone(),
@@ -251,7 +271,8 @@ pub async fn run(mut cfg: TestConfig) -> Result<Outcome> {
         Some(remote) => {
             let network_faults = cfg.nemesis.iter().any(|k| k == "partition" || k == "loss");
             let prepared = tokio::task::block_in_place(|| {
-                crate::remote::prepare(&remote, &bin, clock_faults, network_faults)
+                let bin = bin.as_deref().expect("only ringkv runs over SSH");
+                crate::remote::prepare(&remote, bin, clock_faults, network_faults)
             });
             match prepared {
                 Err(e) => Err(e),
@@ -264,11 +285,15 @@ pub async fn run(mut cfg: TestConfig) -> Result<Outcome> {
                     );
                     let ssh = Arc::new(p.control);
                     let control: Arc<dyn Control> = ssh.clone();
-                    let nodes: Vec<RingkvNode> = p
+                    let nodes: Vec<StoreNode> = p
                         .addrs
                         .iter()
                         .zip(&p.dirs)
-                        .map(|((name, ip), d)| RingkvNode::new(name, *ip, d.clone()))
+                        .map(|((name, ip), d)| StoreNode {
+                            name: name.clone(),
+                            ip: *ip,
+                            dir: d.clone(),
+                        })
                         .collect();
                     let cluster = Cluster {
                         nodes,
@@ -280,8 +305,8 @@ pub async fn run(mut cfg: TestConfig) -> Result<Outcome> {
                     };
                     let run = run_on_network(
                         &cfg,
-                        live,
-                        (&bin, p.faketime),
+                        store.as_ref(),
+                        p.faketime,
                         cluster,
                         &dir,
                         log.clone(),
@@ -339,7 +364,7 @@ pub async fn run(mut cfg: TestConfig) -> Result<Outcome> {
 /// between a local run (namespaces) and one over SSH.
 struct Cluster {
     /// The nodes, with their addresses and directories.
-    nodes: Vec<RingkvNode>,
+    nodes: Vec<StoreNode>,
     /// For the DB layer.
     control: Arc<dyn Control>,
     /// For the nemesis (over SSH: the reserved session).
@@ -355,46 +380,22 @@ struct Cluster {
 #[allow(clippy::too_many_arguments)]
 async fn run_on_network(
     cfg: &TestConfig,
-    live: Live,
-    (bin, faketime): (&std::path::Path, Option<PathBuf>),
+    store: &dyn store::Store,
+    faketime: Option<PathBuf>,
     place: Cluster,
     dir: &RunDir,
     log: Arc<HistoryLog>,
     stop: (watch::Sender<bool>, watch::Receiver<bool>),
     interrupted: &AtomicBool,
 ) -> Result<()> {
-    let addrs: Vec<NodeAddr> = place
-        .nodes
-        .iter()
-        .map(|n| NodeAddr {
-            name: n.name.clone(),
-            ip: n.ip,
-        })
-        .collect();
-    let control = place.control.clone();
-    let nodes = place.nodes.clone();
-    let cluster = Arc::new(tokio::task::block_in_place(|| {
-        RingkvCluster::start_on(
-            control,
-            bin,
-            nodes,
-            cfg.quorums.clone(),
-            faketime,
-            place.remote,
-        )
-    })?);
-    let result = drive(
-        cfg,
-        live,
-        cluster.clone(),
-        addrs,
-        &place,
-        dir,
-        log,
-        stop,
-        interrupted,
-    )
-    .await;
+    let placement = Placement {
+        nodes: place.nodes.clone(),
+        control: place.control.clone(),
+        remote: place.remote,
+        faketime,
+    };
+    let cluster = tokio::task::block_in_place(|| store.start(cfg, placement))?;
+    let result = drive(cfg, cluster.clone(), &place, dir, log, stop, interrupted).await;
     if !place.leave_running {
         tokio::task::block_in_place(|| cluster.stop());
     }
@@ -404,9 +405,7 @@ async fn run_on_network(
 #[allow(clippy::too_many_arguments)]
 async fn drive(
     cfg: &TestConfig,
-    live: Live,
-    cluster: Arc<RingkvCluster>,
-    addrs: Vec<NodeAddr>,
+    cluster: Arc<dyn StoreCluster>,
     place: &Cluster,
     dir: &RunDir,
     log: Arc<HistoryLog>,
@@ -414,6 +413,7 @@ async fn drive(
     interrupted: &AtomicBool,
 ) -> Result<()> {
     cluster.await_ready(Duration::from_secs(20)).await?;
+    let addrs: Vec<NodeAddr> = cluster.nodes();
     let control = place.nemesis_control.clone();
     let names: Vec<String> = addrs.iter().map(|n| n.name.clone()).collect();
     let mut kinds = cfg.nemesis.clone();
@@ -461,71 +461,20 @@ async fn drive(
     let nemesis = Arc::new(runner);
 
     // Main phase.
-    let nodes = cluster.nodes();
-    // One generator shared by every worker, except where a worker's ops
-    // depend on what it has seen (sequence: one per worker, below).
-    let shared: Option<Arc<dyn OpSource>> = match live {
-        Live::Set(_) => Some(Arc::new(Generator::new())),
-        Live::Register(_) => Some(Arc::new(register::Generator::new(cfg.seed, cfg.keys))),
-        Live::Counter(_) => Some(Arc::new(counter::Generator::new(cfg.seed))),
-        Live::Siblings(_) => Some(Arc::new(siblings::Generator::new(cfg.seed, cfg.keys))),
-        Live::OrSet => Some(Arc::new(orset::Generator::new(cfg.seed))),
-        Live::Session(_) => Some(Arc::new(session::Generator::new(cfg.seed, cfg.keys))),
-        Live::Sequence => None,
-    };
     let op_timeout = Duration::from_millis(cfg.op_timeout_ms);
     let mut workers = Vec::new();
-    for w in 0..cfg.concurrency {
-        let node = &nodes[w % nodes.len()];
-        let ringkv = RingkvClient::new(&node.addr(), op_timeout);
-        let mut gen = shared.clone();
-        let mut others: Vec<(String, Arc<dyn Client>)> = Vec::new();
-        let client: Arc<dyn Client> = match live {
-            Live::Set(mode) => {
-                Arc::new(SetClient::new(ringkv, mode, cfg.keys).with_client_id(format!("w{w}")))
-            }
-            Live::Register(mode) => Arc::new(RegisterClient::new(ringkv, mode)),
-            Live::Counter(mode) => Arc::new(CounterClient::new(ringkv, mode)),
-            Live::Siblings(mode) => Arc::new(SiblingsClient::new(ringkv, mode, format!("w{w}"))),
-            Live::OrSet => Arc::new(OrSetClient::new(ringkv)),
-            Live::Sequence => {
-                let g = sequence::Generator::new(cfg.seed, w, cfg.keys);
-                let c = Arc::new(g.client(ringkv));
-                gen = Some(Arc::new(g));
-                c
-            }
-            Live::Session(routing) => {
-                if routing == Routing::Random {
-                    // A client per node, the worker's own first.
-                    others = nodes
-                        .iter()
-                        .filter(|n| n.name != node.name)
-                        .map(|n| {
-                            let c = RegisterClient::new(
-                                RingkvClient::new(&n.addr(), op_timeout),
-                                register::Mode::Quorum,
-                            );
-                            (n.name.clone(), Arc::new(c) as Arc<dyn Client>)
-                        })
-                        .collect();
-                }
-                Arc::new(RegisterClient::new(ringkv, register::Mode::Quorum))
-            }
-        };
-        let mut targets = vec![(node.name.clone(), client)];
-        targets.extend(others);
-        let gen = gen.expect("every workload has a generator");
+    for (w, plan) in cluster.workers(cfg)?.into_iter().enumerate() {
         let ctx = Worker {
             first_process: w as u64,
             stride: cfg.concurrency as u64,
-            targets,
+            targets: plan.targets,
             route: ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x0207_E5EE_D000_0000 ^ w as u64),
             log: log.clone(),
             hard_cap: op_timeout + Duration::from_secs(1),
         };
         let pacer = Pacer::new(cfg.seed, w, cfg.concurrency, cfg.rate);
-        let (gen, stop) = (gen.clone(), stop_rx.clone());
-        workers.push(tokio::spawn(async move { ctx.run(gen, pacer, stop).await }));
+        let (ops, stop) = (plan.ops, stop_rx.clone());
+        workers.push(tokio::spawn(async move { ctx.run(ops, pacer, stop).await }));
     }
     let start = std::time::Instant::now();
     let nemesis_task = {
@@ -533,8 +482,7 @@ async fn drive(
         let stop = stop_rx.clone();
         tokio::spawn(async move { nemesis.run(timeline, start, stop).await })
     };
-    let mut stop_wait = stop_rx.clone();
-    sleep_or_stop(Duration::from_secs_f64(cfg.time_limit_s), &mut stop_wait).await;
+    let failure = main_phase(cfg, cluster.as_ref(), stop_rx.clone()).await;
     let _ = stop_tx.send(true);
     let mut max_process = 0;
     for w in workers {
@@ -548,6 +496,9 @@ async fn drive(
     let healed = nemesis.heal_all().await;
     nemesis_result?;
     healed?;
+    if let Some(why) = failure {
+        anyhow::bail!("{why}");
+    }
 
     if interrupted.load(Ordering::SeqCst) {
         return Ok(());
@@ -555,86 +506,19 @@ async fn drive(
     // Restarted nodes must be serving before the final reads.
     cluster.await_ready(Duration::from_secs(20)).await?;
     // Final reads from every node, then every key's replicas read locally.
-    type Readers = Vec<(Arc<dyn Client>, Arc<dyn LocalRead>)>;
-    // One client per node, each both a client (for the final reads) and a
-    // local reader (for convergence), made from that node's ringkv client.
-    fn per_node<C: Client + LocalRead + 'static>(
-        nodes: &[RingkvNode],
-        op_timeout: Duration,
-        make: impl Fn(RingkvClient) -> C,
-    ) -> Readers {
-        nodes
-            .iter()
-            .map(|n| {
-                let c = Arc::new(make(RingkvClient::new(&n.addr(), op_timeout)));
-                (c.clone() as Arc<dyn Client>, c as Arc<dyn LocalRead>)
-            })
-            .collect()
-    }
-    let (final_ops, keys, readers): (Vec<Invocation>, Vec<String>, Readers) = match live {
-        Live::Siblings(mode) => (
-            // No final read (the siblings checker judges the main phase),
-            // but every key's replicas must come to hold the same siblings.
-            Vec::new(),
-            siblings::keys(cfg.keys),
-            per_node(&nodes, op_timeout, |r| {
-                SiblingsClient::new(r, mode, "final")
-            }),
-        ),
-        Live::Register(register::Mode::Quorum) => (
-            // No final read (linearizability judges the main phase), but
-            // the registers' replicas (anti-entropy, read repair) must agree.
-            Vec::new(),
-            register::keys(cfg.keys),
-            per_node(&nodes, op_timeout, |r| {
-                RegisterClient::new(r, register::Mode::Quorum)
-            }),
-        ),
-        Live::Register(_) => {
-            // Judged on the main phase alone (Paxos acceptors have no
-            // anti-entropy: their replicas need not agree).
-            let _ = nemesis.teardown().await;
-            return Ok(());
-        }
-        Live::Set(mode) => (
-            vec![Generator::final_read()],
-            (0..cfg.keys).map(|k| format!("set-{k}")).collect(),
-            per_node(&nodes, op_timeout, |r| SetClient::new(r, mode, cfg.keys)),
-        ),
-        Live::OrSet => (
-            vec![orset::Generator::final_read()],
-            vec![orset::KEY.to_string()],
-            per_node(&nodes, op_timeout, OrSetClient::new),
-        ),
-        Live::Sequence => (
-            sequence::final_reads(cfg.keys),
-            sequence::keys(cfg.keys),
-            per_node(&nodes, op_timeout, SequenceClient::new),
-        ),
-        // Registers: no final read (the sessions checker judges the main
-        // phase), but the replicas of every key must still agree.
-        Live::Session(_) => (
-            Vec::new(),
-            session::keys(cfg.keys),
-            per_node(&nodes, op_timeout, |r| {
-                RegisterClient::new(r, register::Mode::Quorum)
-            }),
-        ),
-        Live::Counter(mode) => (
-            vec![counter::Generator::final_read()],
-            vec![counter::KEY.to_string()],
-            per_node(&nodes, op_timeout, |r| CounterClient::new(r, mode)),
-        ),
+    let Some(plan) = cluster.final_plan(cfg)? else {
+        let _ = nemesis.teardown().await;
+        return Ok(());
     };
     // Quiescence, then the final reads.
     tokio::time::sleep(Duration::from_secs_f64(cfg.quiesce_s)).await;
     let mut finals = Vec::new();
-    for (i, node) in nodes.iter().enumerate() {
-        let client = readers[i].0.clone();
+    for (i, (name, client)) in plan.readers.iter().enumerate() {
+        let client = client.clone();
         let process = max_process + 1 + i as u64;
         let log = log.clone();
-        let name = node.name.clone();
-        let ops = final_ops.clone();
+        let name = name.clone();
+        let ops = plan.ops.clone();
         finals.push(tokio::spawn(async move {
             let mut process = process;
             for op in &ops {
@@ -645,15 +529,16 @@ async fn drive(
     for f in finals {
         f.await.context("a final read panicked")?;
     }
-    let first = max_process + 1 + nodes.len() as u64;
-    let local: Vec<(String, Arc<dyn LocalRead>)> = nodes
-        .iter()
-        .zip(&readers)
-        .map(|(n, r)| (n.name.clone(), r.1.clone()))
-        .collect();
-    converge(cfg, &keys, &local, &log, first).await;
+    let first = max_process + 1 + plan.readers.len() as u64;
+    if !plan.keys.is_empty() && !plan.local.is_empty() {
+        converge(cfg, &plan.keys, &plan.local, &log, first).await;
+    }
     let _ = nemesis.teardown().await;
     Ok(())
+}
+
+fn default_store() -> String {
+    "ringkv".into()
 }
 
 fn default_convergence_timeout() -> f64 {
@@ -752,44 +637,48 @@ fn probe_netem(control: &dyn Control, node: &str) -> Result<(), String> {
     }
 }
 
-/// The live workload and its client mode.
-#[derive(Clone, Copy, Debug)]
-enum Live {
-    /// `set`, CRDT or read-modify-write.
-    Set(Mode),
-    /// `register`, Paxos or quorum.
-    Register(register::Mode),
-    /// `counter`, PN-counter or read-modify-write.
-    Counter(counter::Mode),
-    /// `siblings`, with or without causal context.
-    Siblings(siblings::Mode),
-    /// `or-set`, ringkv's OR-set.
-    OrSet,
-    /// `sequence`, ringkv's RGA.
-    Sequence,
-    /// `session`, quorum registers through one coordinator or random ones.
-    Session(Routing),
+/// Waits out the main phase: the time limit, a stop (Ctrl-C), or a fatal
+/// failure of the store's clients, which it returns.
+async fn main_phase(
+    cfg: &TestConfig,
+    cluster: &dyn StoreCluster,
+    mut stop: watch::Receiver<bool>,
+) -> Option<String> {
+    let end = Instant::now() + Duration::from_secs_f64(cfg.time_limit_s);
+    loop {
+        if let Some(why) = cluster.failure() {
+            eprintln!("faultline: {why}; stopping the run");
+            return Some(why);
+        }
+        let left = end.saturating_duration_since(Instant::now());
+        if left.is_zero() || sleep_or_stop(left.min(Duration::from_millis(100)), &mut stop).await {
+            return cluster.failure();
+        }
+    }
 }
 
-impl Live {
-    fn parse(workload: &str, client: &str) -> Result<Live> {
-        let bad = |e: workloads::WorkloadError| crate::UsageError(e.to_string());
-        Ok(match workload {
-            "register" => Live::Register(register::Mode::parse(client).map_err(bad)?),
-            "counter" => Live::Counter(counter::Mode::parse(client).map_err(bad)?),
-            "siblings" => Live::Siblings(siblings::Mode::parse(client).map_err(bad)?),
-            "or-set" => {
-                orset::parse_mode(client).map_err(bad)?;
-                Live::OrSet
+/// Removes from the run the nemesis kinds the store cannot take: with a
+/// notice when they came from `--nemesis all`, as a usage error when the
+/// user named them.
+fn drop_unsupported_faults(store: &dyn store::Store, cfg: &mut TestConfig) -> Result<()> {
+    let mut kept = Vec::new();
+    for kind in std::mem::take(&mut cfg.nemesis) {
+        match store.unsupported_fault(&kind) {
+            None => kept.push(kind),
+            Some(why) if cfg.optional_kinds.contains(&kind) && cfg.fixed_schedule.is_none() => {
+                eprintln!("faultline: {why}; --nemesis all runs without {kind}");
             }
-            "sequence" => {
-                sequence::parse_mode(client).map_err(bad)?;
-                Live::Sequence
+            Some(why) => {
+                return Err(crate::UsageError(format!(
+                    "--nemesis {kind} with --store {}: {why}",
+                    store.name()
+                ))
+                .into())
             }
-            "session" => Live::Session(Routing::parse(client).map_err(bad)?),
-            _ => Live::Set(Mode::parse(client).map_err(bad)?),
-        })
+        }
     }
+    cfg.nemesis = kept;
+    Ok(())
 }
 
 /// One client worker: a logical process bound to one node, or (session

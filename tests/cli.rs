@@ -503,7 +503,7 @@ fn a_bad_config_or_matrix_file_is_one_line_naming_the_file_and_the_key() {
     assert_eq!(o.status.code(), Some(254), "{}", stderr(&o));
     assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
     assert!(
-        stderr(&o).contains("t.toml: unknown key store.fsynk (known in [store]: n, r, w,"),
+        stderr(&o).contains("t.toml: unknown key store.fsynk (known in [store]: name, n, r, w,"),
         "{}",
         stderr(&o)
     );

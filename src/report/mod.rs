@@ -448,23 +448,25 @@ pub fn render(
     };
     config.retain(|(k, _)| k != "command");
     let q = &cfg.quorums;
+    let store = if cfg.store == "ringkv" {
+        format!(
+            "{} ringkv nodes; N={} R={} W={}{}; conflicts: {}; read repair {}; anti-entropy {}; fsync {}",
+            cfg.nodes,
+            q.n,
+            q.r,
+            q.w,
+            if q.sloppy_quorum { ", sloppy quorum" } else { "" },
+            serde_json::to_value(q.conflict).ok().as_ref().map(cell).unwrap_or_default(),
+            if q.read_repair { "on" } else { "off" },
+            if q.anti_entropy_ms == 0 { "off".to_string() } else { format!("every {} ms", q.anti_entropy_ms) },
+            q.fsync,
+        )
+    } else {
+        format!("{} {} nodes", cfg.nodes, cfg.store)
+    };
     let cluster = format!(
-        "{} ringkv nodes; N={} R={} W={}{}; conflicts: {}; read repair {}; anti-entropy {}; fsync {}; {} clients, {} ops/s, {} s; workload {} ({}); seed {}",
-        cfg.nodes,
-        q.n,
-        q.r,
-        q.w,
-        if q.sloppy_quorum { ", sloppy quorum" } else { "" },
-        serde_json::to_value(q.conflict).ok().as_ref().map(cell).unwrap_or_default(),
-        if q.read_repair { "on" } else { "off" },
-        if q.anti_entropy_ms == 0 { "off".to_string() } else { format!("every {} ms", q.anti_entropy_ms) },
-        q.fsync,
-        cfg.concurrency,
-        cfg.rate,
-        cfg.time_limit_s,
-        cfg.workload,
-        cfg.client,
-        cfg.seed,
+        "{store}; {} clients, {} ops/s, {} s; workload {} ({}); seed {}",
+        cfg.concurrency, cfg.rate, cfg.time_limit_s, cfg.workload, cfg.client, cfg.seed,
     );
     render_page(&Page {
         name: &cfg.name,
@@ -601,13 +603,24 @@ pub fn redraw(path: &std::path::Path, recheck: bool) -> Result<Validity> {
 
 /// Writes `report.html` into the run directory.
 pub fn write(dir: &RunDir, cfg: &TestConfig, history: &History, results: &Results) -> Result<()> {
+    // Every store's server logs sit in the node's folder as `*.log`.
     let mut logs = Vec::new();
     for i in 1..=cfg.nodes {
         let node = format!("n{i}");
-        let rel = format!("{node}/ringkv.log");
-        if dir.path.join(&rel).exists() {
-            logs.push((node, rel));
-        }
+        let Ok(entries) = std::fs::read_dir(dir.path.join(&node)) else {
+            continue;
+        };
+        let mut names: Vec<String> = entries
+            .flatten()
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| n.ends_with(".log"))
+            .collect();
+        names.sort();
+        logs.extend(
+            names
+                .into_iter()
+                .map(|n| (node.clone(), format!("{node}/{n}"))),
+        );
     }
     let html = render(cfg, history, results, &logs)?;
     std::fs::write(dir.file("report.html"), html).context("writing report.html")

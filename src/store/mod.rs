@@ -18,12 +18,15 @@
 //!   nemesis ──DbProcesses (kill, pause, primary)┘
 //! ```
 //!
-//! Stores: [`ringkv`] (the reference store, every workload), `etcd`
+//! Stores: [`ringkv`] (the reference store, every workload), [`etcd`]
 //! (`register`, linearizable or serializable reads), `redis` (`set`
 //! through a primary that Sentinel fails over), and `adapter` (a store
 //! described in TOML, its clients speaking JSON lines).
 
 pub mod adapter;
+pub mod daemons;
+pub mod etcd;
+pub mod ringkv;
 
 use crate::control::os::Requirement;
 use crate::control::Control;
@@ -141,7 +144,7 @@ pub trait StoreCluster: DbProcesses {
 }
 
 /// The stores `--store` names (an adapter is given by its file instead).
-pub const STORES: &[&str] = &["ringkv"];
+pub const STORES: &[&str] = &["ringkv", "etcd"];
 
 /// The store `--store` names: one of [`STORES`], or the path of an
 /// adapter's TOML description.
@@ -151,8 +154,12 @@ pub fn by_name(name: &str) -> Result<Box<dyn Store>, crate::UsageError> {
             std::path::Path::new(name),
         )?));
     }
-    Err(crate::UsageError(format!(
-        "--store {name:?}: unknown store; known: {}, or the path of an adapter's .toml file (docs/adapters.md)",
-        STORES.join(", ")
-    )))
+    match name {
+        "ringkv" => Ok(Box::new(ringkv::Ringkv)),
+        "etcd" => Ok(Box::new(etcd::Etcd)),
+        other => Err(crate::UsageError(format!(
+            "--store {other:?}: unknown store; known: {}, or the path of an adapter's .toml file (docs/adapters.md)",
+            STORES.join(", ")
+        ))),
+    }
 }

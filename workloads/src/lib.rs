@@ -35,11 +35,13 @@
 //!   each process sticking to one coordinator or picking one per op;
 //!   checked for session guarantees, staleness and convergence.
 //! - [`ringkv`]: an HTTP client for the reference store.
+//! - [`etcd`]: the `register` workload on etcd, through its v3 JSON gateway.
 //! - [`adapter`]: a client for any store, through a process per worker
 //!   that speaks JSON lines (`set` and `register` ops).
 
 pub mod adapter;
 pub mod counter;
+pub mod etcd;
 pub mod orset;
 pub mod register;
 pub mod ringkv;

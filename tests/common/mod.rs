@@ -1,0 +1,79 @@
+//! What the end-to-end tests of other stores share: running the
+//! `faultline` binary and reading what a run left.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The tests build network namespaces and iptables rules: they fail,
+/// rather than skip, without root, so a green run means the faults were
+/// real.
+pub fn require_root() {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "the end-to-end tests build network namespaces and iptables rules: run them as root"
+    );
+}
+
+/// `faultline test --results RESULTS ARGS...`, to completion.
+pub fn run_test(results: &Path, args: &[&str]) -> Output {
+    let exe = PathBuf::from(env!("CARGO_BIN_EXE_faultline"));
+    Command::new(&exe)
+        .env("FAULTLINE_RINGKV_BIN", exe.with_file_name("ringkv"))
+        .arg("test")
+        .args(["--results", results.to_str().unwrap()])
+        .args(args)
+        .output()
+        .expect("running faultline test")
+}
+
+/// The single run directory under `results/<name>/`.
+pub fn run_dir(results: &Path, name: &str) -> PathBuf {
+    let dirs: Vec<PathBuf> = std::fs::read_dir(results.join(name))
+        .unwrap_or_else(|e| panic!("no results for {name}: {e}"))
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    dirs[0].clone()
+}
+
+/// The run's `results.json`.
+pub fn results_json(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap()
+}
+
+/// The run's `history.jsonl`, one value per op.
+pub fn history(dir: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(dir.join("history.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// stdout and stderr together, for assertion messages.
+pub fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// The checker named `name` in a run's results.
+pub fn checker<'a>(r: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    r["checkers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["checker"] == name)
+        .unwrap_or_else(|| panic!("no {name} checker in {r}"))
+}
+
+/// How many ops of function `f` completed as `kind`.
+pub fn count_ops(h: &[serde_json::Value], f: &str, kind: &str) -> usize {
+    h.iter()
+        .filter(|o| o["f"] == f && o["type"] == kind)
+        .count()
+}
