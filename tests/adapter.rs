@@ -1,13 +1,18 @@
 //! Any store through an adapter, end to end: ringkv nodes in network
 //! namespaces described by a TOML file, a Python process per worker
-//! speaking JSON lines, real partitions. And an adapter that breaks the
-//! protocol: the run stops with one line naming it, keeping its history.
+//! speaking JSON lines, real partitions (root, as the other end-to-end
+//! tests). And an adapter that breaks the protocol: the run stops with one
+//! line naming it, keeping its history. The example adapter's outcomes are
+//! also checked against one ringkv node on loopback, without root.
 
 mod common;
 use common::*;
+use serde_json::json;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use workloads::adapter::{AdapterClient, FailureSlot, ProcessSpec, Replicas, Shape};
+use workloads::{Client, Invocation, LocalRead};
 
 fn checkout(rel: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -156,4 +161,133 @@ fn a_malformed_reply_stops_the_run_naming_the_line_and_keeps_the_history() {
         said.lines().any(|l| l.contains("history.jsonl: set ")),
         "{said}"
     );
+}
+
+/// One ringkv node on loopback, killed when dropped.
+struct Node(std::process::Child);
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn ringkv_on_loopback(dir: &Path) -> (Node, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let conf = dir.join("ringkv.toml");
+    std::fs::write(
+        &conf,
+        format!("node = \"n1\"\nlisten = \"{addr}\"\nn = 1\nr = 1\nw = 1\n[[nodes]]\nname = \"n1\"\naddr = \"{addr}\"\n"),
+    )
+    .unwrap();
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_faultline")).with_file_name("ringkv");
+    let child = Command::new(bin)
+        .args(["--config", conf.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ringkv is built beside faultline");
+    let node = Node(child);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(&addr).is_err() {
+        assert!(Instant::now() < deadline, "ringkv did not listen on {addr}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (node, addr)
+}
+
+fn example_client(
+    dir: &Path,
+    addr: &str,
+    workload: &str,
+    shape: Shape,
+) -> (AdapterClient, FailureSlot) {
+    let slot = FailureSlot::new();
+    let spec = ProcessSpec {
+        argv: [
+            "python3",
+            &checkout("examples/adapters/ringkv_adapter.py"),
+            "client",
+            "--addr",
+            addr,
+            "--workload",
+            workload,
+            "--timeout-ms",
+            "1000",
+        ]
+        .map(str::to_string)
+        .to_vec(),
+        env: vec![],
+        stderr_log: dir.join(format!("{workload}.stderr.log")),
+    };
+    let c = AdapterClient::new(
+        "ringkv-py",
+        "worker 0",
+        spec,
+        shape,
+        Duration::from_millis(1500),
+        slot.clone(),
+    )
+    .with_replicas(Replicas::Ask);
+    (c, slot)
+}
+
+fn op(f: &str, value: serde_json::Value) -> Invocation {
+    Invocation { f: f.into(), value }
+}
+
+/// Needs no root: one ringkv node on loopback, the example adapter in
+/// front of it, and the outcomes it reports for what ringkv answers (or
+/// does not).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_example_adapter_reports_honest_outcomes_for_ringkvs_answers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (node, addr) = ringkv_on_loopback(tmp.path());
+    let (set, slot) = example_client(tmp.path(), &addr, "set", Shape::Set { keys: 2 });
+    for e in 0..6 {
+        let c = set.invoke(&op("add", json!(e))).await;
+        assert_eq!(c.kind, checkers::OpType::Ok, "{c:?}");
+    }
+    let read = set.invoke(&op("read", serde_json::Value::Null)).await;
+    assert_eq!(read.value, json!([0, 1, 2, 3, 4, 5]), "{read:?}");
+    assert_eq!(set.preflist("set-0").await.unwrap(), ["n1"]);
+    let local0 = set.read_local("set-0").await.unwrap();
+    let local1 = set.read_local("set-1").await.unwrap();
+    let mut both: Vec<i64> = [local0, local1]
+        .iter()
+        .flat_map(|v| v.as_array().unwrap().iter().map(|e| e.as_i64().unwrap()))
+        .collect();
+    both.sort();
+    assert_eq!(both, [0, 1, 2, 3, 4, 5]);
+
+    let (reg, _) = example_client(tmp.path(), &addr, "register", Shape::Register);
+    let r = reg.invoke(&op("read", json!(["r0", null]))).await;
+    assert_eq!(r.value, json!(["r0", null]), "never written: {r:?}");
+    let w = reg.invoke(&op("write", json!(["r0", 3]))).await;
+    assert_eq!(w.kind, checkers::OpType::Ok, "{w:?}");
+    let version = w.value[1]["version"].as_i64().expect("ringkv's ballot");
+    let r = reg.invoke(&op("read", json!(["r0", null]))).await;
+    assert_eq!(r.value, json!(["r0", {"value": 3, "version": version}]));
+    let c = reg.invoke(&op("cas", json!(["r0", [4, 1]]))).await;
+    assert_eq!(
+        (c.kind, c.error.as_deref()),
+        (checkers::OpType::Fail, Some("compare failed"))
+    );
+    let c = reg.invoke(&op("cas", json!(["r0", [3, 1]]))).await;
+    assert_eq!(c.kind, checkers::OpType::Ok, "{c:?}");
+
+    // The node is gone: nothing listens, so an add certainly did nothing.
+    drop(node);
+    let c = set.invoke(&op("add", json!(9))).await;
+    assert_eq!(c.kind, checkers::OpType::Fail, "{c:?}");
+    assert!(c.error.as_deref().unwrap().contains("refused"), "{c:?}");
+    let c = reg.invoke(&op("read", json!(["r0", null]))).await;
+    assert_eq!(c.kind, checkers::OpType::Fail, "{c:?}");
+    assert_eq!(slot.get(), None, "the adapter kept to the protocol");
 }
