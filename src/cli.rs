@@ -58,6 +58,12 @@ pub enum Command {
 /// nodes.
 #[derive(clap::Args, Debug)]
 pub struct HealArgs {
+    /// The folder of the run to heal (`results/<test>/<time>`): its
+    /// `test.json` says which SSH nodes it ran on and how to log in, so no
+    /// node flags are needed (a password, never saved, is still given with
+    /// --password).
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["nodes", "nodes_file"])]
+    pub run: Option<PathBuf>,
     /// SSH nodes to heal (as `faultline test --nodes HOSTS` named them).
     #[command(flatten)]
     pub ssh: crate::nodes::SshArgs,
@@ -411,9 +417,13 @@ pub fn main() -> i32 {
                 report: args.report,
             },
         )),
-        Command::Heal(args) => match args.ssh.nodes.is_some() || args.ssh.nodes_file.is_some() {
-            true => crate::remote::heal(&args),
-            false => Ok(heal()),
+        Command::Heal(args) => match (
+            &args.run,
+            args.ssh.nodes.is_some() || args.ssh.nodes_file.is_some(),
+        ) {
+            (Some(dir), _) => crate::remote::heal_run(dir, &args),
+            (None, true) => crate::remote::heal(&args),
+            (None, false) => Ok(heal()),
         },
         Command::Bench(args) => bench(args),
         Command::Report(args) => crate::report::redraw(&args.dir, args.recheck).map(|v| {
@@ -511,7 +521,9 @@ fn index(results: &std::path::Path) -> anyhow::Result<i32> {
     Ok(exit::VALID)
 }
 
-fn heal() -> i32 {
+/// `faultline heal` for local runs: every dead run's namespaces, processes
+/// and clock offsets.
+pub fn heal() -> i32 {
     let r = netns::heal_stale();
     if r.slots.is_empty() && r.orphans.is_empty() {
         println!("nothing to heal");

@@ -41,8 +41,8 @@ pub struct NemesisRunner {
     log: Arc<HistoryLog>,
     journal: Mutex<std::fs::File>,
     active: tokio::sync::Mutex<BTreeMap<String, Active>>,
-    /// The nodes' network interface, when netem faults are in use.
-    netem_iface: Option<String>,
+    /// Each node's network interface, when netem faults are in use.
+    netem_ifaces: Option<std::collections::BTreeMap<String, String>>,
 }
 
 impl NemesisRunner {
@@ -66,7 +66,7 @@ impl NemesisRunner {
             log,
             journal: Mutex::new(journal),
             active: Default::default(),
-            netem_iface: None,
+            netem_ifaces: None,
         };
         // The nodes and their addresses first: what `faultline heal` needs
         // to find them again after a dead controller.
@@ -85,17 +85,28 @@ impl NemesisRunner {
         Ok(runner)
     }
 
-    /// Enables netem faults (delay, duplication) on the nodes' interface
-    /// `iface`; the caller has checked that the kernel has netem.
-    pub fn with_netem(mut self, iface: &str) -> Self {
-        self.netem_iface = Some(iface.to_string());
+    /// Enables netem faults (delay, duplication) on each node's interface
+    /// (`node → iface`); the caller has checked that the kernel has netem.
+    pub fn with_netem(mut self, ifaces: std::collections::BTreeMap<String, String>) -> Self {
+        self.netem_ifaces = Some(ifaces);
         self
     }
 
-    fn netem_iface(&self) -> Result<&str> {
-        self.netem_iface
-            .as_deref()
-            .context("netem faults were not enabled for this run (no netem probe)")
+    /// `(node, iface)` for `nodes`.
+    fn netem_ifaces(&self, nodes: &[String]) -> Result<Vec<(String, String)>> {
+        let ifaces = self
+            .netem_ifaces
+            .as_ref()
+            .context("netem faults were not enabled for this run (no netem probe)")?;
+        nodes
+            .iter()
+            .map(|n| {
+                let iface = ifaces
+                    .get(n)
+                    .with_context(|| format!("no network interface known for {n}"))?;
+                Ok((n.clone(), iface.clone()))
+            })
+            .collect()
     }
 
     fn names(&self) -> Vec<String> {
@@ -210,8 +221,7 @@ impl NemesisRunner {
                 jitter_ms,
                 duplicate,
             } => Some(nemeses::netem::start(
-                targets,
-                self.netem_iface()?,
+                &self.netem_ifaces(targets)?,
                 *delay_ms,
                 *jitter_ms,
                 *duplicate,
@@ -332,8 +342,8 @@ impl NemesisRunner {
             Fault::Kill { targets } => self.on_targets(targets, |db, n| db.start(n)).await,
             Fault::Pause { targets } => self.on_targets(targets, |db, n| db.resume(n)).await,
             Fault::Membership { targets } => self.on_targets(targets, |db, n| db.join(n)).await,
-            Fault::Netem { targets, .. } => match self.netem_iface() {
-                Ok(iface) => self.run_plan(nemeses::netem::stop(targets, iface)).await,
+            Fault::Netem { targets, .. } => match self.netem_ifaces(targets) {
+                Ok(ifaces) => self.run_plan(nemeses::netem::stop(&ifaces)).await,
                 Err(e) => Err(e),
             },
         };
@@ -357,8 +367,8 @@ impl NemesisRunner {
         let mut reset = iptables::flush(&self.nodes, iptables::CHAIN);
         reset.extend(iptables::flush(&self.nodes, iptables::LOSS_CHAIN));
         let names = self.names();
-        if let Some(iface) = &self.netem_iface {
-            reset.extend(nemeses::netem::stop(&names, iface));
+        if self.netem_ifaces.is_some() {
+            reset.extend(nemeses::netem::stop(&self.netem_ifaces(&names)?));
         }
         if names.iter().all(|n| self.db.clock_file(n).is_some()) {
             reset.extend(self.clock_plan(&names, 0)?);

@@ -17,7 +17,7 @@
 //!   and (unless `--leave-db-running`) kills ringkv by its pid file and
 //!   deletes its directory, on every node.
 
-use crate::control::ssh::{pid_file_for, SshControl};
+use crate::control::ssh::SshControl;
 use crate::control::{run_plan, Control, ControlError};
 use crate::nodes::RemoteNodes;
 use anyhow::{bail, Context, Result};
@@ -160,9 +160,17 @@ fn find_faketime(control: &SshControl, node: &str) -> Option<PathBuf> {
 }
 
 /// Connects to the nodes and provisions them: tools, directories, the
-/// ringkv binary `bin`. `clock` and `network`: whether clock and iptables
-/// faults are in the test.
-pub fn prepare(remote: &RemoteNodes, bin: &Path, clock: bool, network: bool) -> Result<Prepared> {
+/// store's packages (`packages`, installed with apt-get when missing) and
+/// the ringkv binary `bin` (for ringkv; other stores come from packages).
+/// `clock` and `network`: whether clock and iptables faults are in the
+/// test.
+pub fn prepare(
+    remote: &RemoteNodes,
+    bin: Option<&Path>,
+    packages: &[crate::control::os::Requirement],
+    clock: bool,
+    network: bool,
+) -> Result<Prepared> {
     let nodes = remote.nodes();
     let mut addrs = Vec::new();
     for n in &nodes {
@@ -184,15 +192,22 @@ pub fn prepare(remote: &RemoteNodes, bin: &Path, clock: bool, network: bool) -> 
     let control = SshControl::connect(nodes, remote.options())?;
     let names: Vec<String> = addrs.iter().map(|(n, _)| n.clone()).collect();
     let dirs: Vec<PathBuf> = names.iter().map(|n| node_dir(remote, n)).collect();
-    let local_meta =
-        std::fs::metadata(bin).with_context(|| format!("reading {}", bin.display()))?;
-    let size = local_meta.len();
-    let mtime = local_meta
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    // The binary's size and mtime: a node holding the same is not sent it
+    // again.
+    let stamp = match bin {
+        None => None,
+        Some(bin) => {
+            let meta =
+                std::fs::metadata(bin).with_context(|| format!("reading {}", bin.display()))?;
+            let mtime = meta
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            Some((bin, meta.len(), mtime))
+        }
+    };
     let faketimes = first_err(each(&names, |i, node| {
         for tool in ["timeout", "setsid"] {
             if !has(&control, node, tool) {
@@ -201,6 +216,14 @@ pub fn prepare(remote: &RemoteNodes, bin: &Path, clock: bool, network: bool) -> 
         }
         if network && !has(&control, node, "iptables") {
             apt_install(&control, node, &["iptables"])?;
+        }
+        let missing: Vec<&str> = packages
+            .iter()
+            .filter(|r| !has(&control, node, r.program))
+            .map(|r| r.package)
+            .collect();
+        if !missing.is_empty() {
+            apt_install(&control, node, &missing)?;
         }
         let faketime = if clock {
             match find_faketime(&control, node) {
@@ -221,40 +244,9 @@ pub fn prepare(remote: &RemoteNodes, bin: &Path, clock: bool, network: bool) -> 
             &argv(&["mkdir", "-p", "--", &dir.display().to_string()]),
             T,
         )?;
-        let target = node_binary(dir);
-        let there = control
-            .exec_idempotent(
-                node,
-                &argv(&[
-                    "sh",
-                    "-c",
-                    "stat -c '%s %Y' -- \"$1\" 2>/dev/null || true",
-                    "sh",
-                    &target.display().to_string(),
-                ]),
-                T,
-            )
-            .map(|o| o.stdout.trim().to_string())
-            .unwrap_or_default();
-        if there != format!("{size} {mtime}") {
-            control.upload(node, bin, &target)?;
-            control.exec(
-                node,
-                &argv(&[
-                    "touch",
-                    "-d",
-                    &format!("@{mtime}"),
-                    "--",
-                    &target.display().to_string(),
-                ]),
-                T,
-            )?;
+        if let Some((bin, size, mtime)) = stamp {
+            upload_binary(&control, node, bin, &node_binary(dir), (size, mtime))?;
         }
-        control.exec(
-            node,
-            &argv(&["chmod", "0755", "--", &target.display().to_string()]),
-            T,
-        )?;
         Ok(faketime)
     }))?;
     // One path for every node: the first node's (nodes of one test run
@@ -266,6 +258,51 @@ pub fn prepare(remote: &RemoteNodes, bin: &Path, clock: bool, network: bool) -> 
         dirs,
         faketime,
     })
+}
+
+/// Uploads `bin` to `target` on `node` unless a file of the same size and
+/// mtime is there already, and makes it executable.
+fn upload_binary(
+    control: &SshControl,
+    node: &str,
+    bin: &Path,
+    target: &Path,
+    (size, mtime): (u64, u64),
+) -> Result<()> {
+    let there = control
+        .exec_idempotent(
+            node,
+            &argv(&[
+                "sh",
+                "-c",
+                "stat -c '%s %Y' -- \"$1\" 2>/dev/null || true",
+                "sh",
+                &target.display().to_string(),
+            ]),
+            T,
+        )
+        .map(|o| o.stdout.trim().to_string())
+        .unwrap_or_default();
+    if there != format!("{size} {mtime}") {
+        control.upload(node, bin, target)?;
+        control.exec(
+            node,
+            &argv(&[
+                "touch",
+                "-d",
+                &format!("@{mtime}"),
+                "--",
+                &target.display().to_string(),
+            ]),
+            T,
+        )?;
+    }
+    control.exec(
+        node,
+        &argv(&["chmod", "0755", "--", &target.display().to_string()]),
+        T,
+    )?;
+    Ok(())
 }
 
 /// After a run: fetch every node's log into `local_dir(node)`, then delete
@@ -286,14 +323,43 @@ pub fn teardown(
         let dir = node_dir(remote, node);
         let local = local_dir(node)?;
         std::fs::create_dir_all(&local)?;
-        let log = dir.join("ringkv.log");
-        if let Err(e) = control.download(node, &log, &local.join("ringkv.log")) {
-            eprintln!("faultline: warning: fetching {node}'s log: {e}");
+        // Every server's log (`<program>.log`), whatever the store.
+        let listed = control.exec_idempotent(
+            node,
+            &argv(&[
+                "find",
+                &dir.display().to_string(),
+                "-maxdepth",
+                "1",
+                "-type",
+                "f",
+                "-name",
+                "*.log",
+            ]),
+            T,
+        );
+        let logs: Vec<PathBuf> = match listed {
+            Ok(o) => o.stdout.lines().map(PathBuf::from).collect(),
+            Err(e) => {
+                eprintln!("faultline: warning: listing {node}'s logs: {e}");
+                Vec::new()
+            }
+        };
+        for log in logs {
+            let Some(name) = log.file_name() else {
+                continue;
+            };
+            if let Err(e) = control.download(node, &log, &local.join(name)) {
+                eprintln!(
+                    "faultline: warning: fetching {node}'s {}: {e}",
+                    log.display()
+                );
+            }
         }
         if !remote.leave_db_running {
             // Normally stopped already; not when the run failed half-way
             // through starting the nodes.
-            kill_by_pid_file(control, node, &dir)?;
+            kill_daemons(control, node, &dir)?;
             wipe(control, node, &dir)?;
         }
         Ok(())
@@ -301,19 +367,28 @@ pub fn teardown(
     first_err(rs).map(|_| ())
 }
 
-/// SIGKILLs the ringkv whose pid is in the node directory's pid file, if
-/// it still runs; true if one did.
-fn kill_by_pid_file(control: &SshControl, node: &str, dir: &Path) -> Result<bool, ControlError> {
-    let pid_file = pid_file_for(&dir.join("ringkv.log"));
-    let script = "p=$(cat -- \"$1\" 2>/dev/null) || exit 0\n\
-                  case \"$p\" in ''|*[!0-9]*) exit 0;; esac\n\
-                  kill -s CONT \"$p\" 2>/dev/null; kill -s KILL \"$p\" 2>/dev/null && echo killed; true";
+/// SIGKILLs every daemon faultline started in the node's directory (each
+/// has a `<log>.pid` file beside its log) that still runs; returns how
+/// many it killed.
+fn kill_daemons(control: &SshControl, node: &str, dir: &Path) -> Result<usize, ControlError> {
+    let script = "n=0\n\
+                  for f in \"$1\"/*.log.pid; do\n\
+                  p=$(cat -- \"$f\" 2>/dev/null) || continue\n\
+                  case \"$p\" in ''|*[!0-9]*) continue;; esac\n\
+                  kill -s CONT \"$p\" 2>/dev/null; kill -s KILL \"$p\" 2>/dev/null && n=$((n+1))\n\
+                  done\n\
+                  echo \"killed=$n\"";
     let out = control.exec_idempotent(
         node,
-        &argv(&["sh", "-c", script, "sh", &pid_file.display().to_string()]),
+        &argv(&["sh", "-c", script, "sh", &dir.display().to_string()]),
         T,
     )?;
-    Ok(out.stdout.contains("killed"))
+    Ok(out
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("killed="))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0))
 }
 
 /// Deletes a node's directory and, if then empty, the remote dir itself.
@@ -350,13 +425,41 @@ fn placeholders(names: &[String]) -> Vec<nemeses::NodeAddr> {
         .collect()
 }
 
+/// `faultline heal --run DIR`: the nodes and login of the run's
+/// `test.json`; a local run is healed as `faultline heal` heals any.
+pub fn heal_run(dir: &Path, args: &crate::cli::HealArgs) -> Result<i32> {
+    let file = dir.join("test.json");
+    let text = std::fs::read_to_string(&file).map_err(|e| {
+        crate::UsageError(format!(
+            "--run {}: {e} (expected a run's folder, results/<test>/<time>)",
+            dir.display()
+        ))
+    })?;
+    let cfg: crate::runner::TestConfig = serde_json::from_str(&text)
+        .map_err(|e| crate::UsageError(format!("{}: {e}", file.display())))?;
+    match cfg.remote {
+        None => Ok(crate::cli::heal()),
+        Some(mut remote) => {
+            remote.password = args.ssh.login.password.clone();
+            remote.leave_db_running |= args.leave_db_running;
+            heal_nodes(&remote)
+        }
+    }
+}
+
 /// `faultline heal --nodes HOSTS`.
 pub fn heal(args: &crate::cli::HealArgs) -> Result<i32> {
     let setup = args.ssh.resolve()?;
-    let remote = RemoteNodes::from_setup(&setup, args.leave_db_running);
+    heal_nodes(&RemoteNodes::from_setup(&setup, args.leave_db_running))
+}
+
+/// Removes faultline's chains, zeroes clock offsets, and (unless
+/// `leave_db_running`) kills the store and wipes its files, on every node.
+fn heal_nodes(remote: &RemoteNodes) -> Result<i32> {
     let control = SshControl::connect(remote.nodes(), remote.options())?;
     let names: Vec<String> = control.nodes().into_iter().map(|n| n.name).collect();
     let addrs = placeholders(&names);
+    let remote = remote.clone();
     let mut code = crate::exit::VALID;
     match run_plan(&control, &nemeses::iptables::teardown(&addrs)) {
         Ok(()) => println!(
@@ -384,8 +487,9 @@ pub fn heal(args: &crate::cli::HealArgs) -> Result<i32> {
             done.push(format!("{node}: reset clock offset {}", clock.display()));
         }
         if !remote.leave_db_running {
-            if kill_by_pid_file(&control, node, &dir)? {
-                done.push(format!("{node}: killed ringkv"));
+            match kill_daemons(&control, node, &dir)? {
+                0 => {}
+                n => done.push(format!("{node}: killed {n} store process(es)")),
             }
             if control
                 .exec_idempotent(node, &argv(&["test", "-e", &dir.display().to_string()]), T)

@@ -81,9 +81,14 @@ impl Store for Etcd {
     }
 
     fn start(&self, cfg: &TestConfig, p: Placement) -> Result<Arc<dyn StoreCluster>> {
-        let program = crate::control::os::find_program("etcd")
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|| "etcd".into());
+        // Locally, the path (the namespaces' PATH may lack /usr/bin's
+        // neighbours); on an SSH node, whatever its PATH finds.
+        let program = match p.remote {
+            true => "etcd".to_string(),
+            false => crate::control::os::find_program("etcd")
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "etcd".into()),
+        };
         let initial = p
             .nodes
             .iter()
@@ -93,9 +98,11 @@ impl Store for Etcd {
         let daemons = Daemons::new(p.control.clone(), "etcd", p.remote);
         for n in &p.nodes {
             if p.remote {
-                bail!("etcd runs on local nodes only so far");
+                let mkdir = ["mkdir", "-p", "--", &n.dir.display().to_string()].map(str::to_string);
+                p.control.exec(&n.name, &mkdir, Duration::from_secs(20))?;
+            } else {
+                std::fs::create_dir_all(&n.dir)?;
             }
-            std::fs::create_dir_all(&n.dir)?;
             let argv = [
                 program.as_str(),
                 "--name",
@@ -136,6 +143,7 @@ impl Store for Etcd {
         Ok(Arc::new(EtcdCluster {
             daemons,
             nodes: p.nodes,
+            remote: p.remote,
         }))
     }
 }
@@ -148,6 +156,8 @@ fn url(n: &StoreNode, port: u16) -> String {
 pub struct EtcdCluster {
     daemons: Daemons,
     nodes: Vec<StoreNode>,
+    /// On SSH nodes, whose directories the teardown wipes.
+    remote: bool,
 }
 
 impl EtcdCluster {
@@ -236,10 +246,10 @@ impl StoreCluster for EtcdCluster {
 
     /// Stops every member, then deletes its data: etcd preallocates 64 MB
     /// of write-ahead log per member, which the run's folder need not keep
-    /// (the logs stay).
+    /// (the logs stay). SSH nodes' directories go whole at teardown.
     fn stop(&self) {
         self.daemons.stop_all();
-        for n in &self.nodes {
+        for n in self.nodes.iter().filter(|_| !self.remote) {
             let _ = std::fs::remove_dir_all(n.dir.join("data"));
         }
     }
