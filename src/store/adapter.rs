@@ -933,24 +933,18 @@ impl Store for AdapterStore {
     }
 
     fn start(&self, cfg: &TestConfig, placement: Placement) -> Result<Arc<dyn StoreCluster>> {
-        let logs = client_log_dir(&placement);
         Ok(Arc::new(AdapterCluster::start(
             self.clone(),
             RunParams::of(cfg),
             placement,
-            logs,
         )?))
     }
 }
 
 /// Where the adapter processes' stderr logs go: `adapter/` in the run's
-/// directory (the parent of the local nodes' directories), or in the
-/// system's temporary directory when the nodes are remote.
+/// directory (the processes run on this machine, whatever the nodes).
 pub fn client_log_dir(placement: &Placement) -> PathBuf {
-    match placement.nodes.first().and_then(|n| n.dir.parent()) {
-        Some(run) if !placement.remote => run.join("adapter"),
-        _ => std::env::temp_dir().join(format!("faultline-adapter-{}", std::process::id())),
-    }
+    placement.run_dir.join("adapter")
 }
 
 /// A store's daemon on one node, as the cluster tracks it.
@@ -977,13 +971,9 @@ pub struct AdapterCluster {
 impl AdapterCluster {
     /// Installs (once), wipes, writes the files, sets up and starts every
     /// node, in that order; nodes in parallel. Adapter processes' stderr
-    /// goes to `client_logs`.
-    pub fn start(
-        store: AdapterStore,
-        params: RunParams,
-        placement: Placement,
-        client_logs: PathBuf,
-    ) -> Result<Self> {
+    /// goes to [`client_log_dir`].
+    pub fn start(store: AdapterStore, params: RunParams, placement: Placement) -> Result<Self> {
+        let client_logs = client_log_dir(&placement);
         let faketime = placement
             .faketime
             .clone()

@@ -64,6 +64,10 @@ pub struct Placement {
     /// libfaketime's preload library, when the run has clock faults and
     /// the store can take them: the store's processes run under it.
     pub faketime: Option<PathBuf>,
+    /// The run's directory on this machine (the controller), for what the
+    /// store's clients leave there (an adapter's stderr logs), whether the
+    /// nodes are local or not.
+    pub run_dir: PathBuf,
 }
 
 /// A kind of store: what it can run, and how to start a cluster of it.

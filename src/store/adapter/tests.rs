@@ -418,6 +418,7 @@ fn placement(control: Arc<Recorder>, ns: Vec<StoreNode>, remote: bool) -> Placem
         control,
         remote,
         faketime: Some(PathBuf::from("/lib/faketime.so")),
+        run_dir: PathBuf::from("/tmp/run"),
     }
 }
 
@@ -426,9 +427,7 @@ fn a_cluster_installs_wipes_writes_sets_up_then_starts_every_node_in_order() {
     let store = AdapterStore::parse(LIFECYCLE, "life.toml", Path::new("/a")).unwrap();
     let rec = Arc::new(Recorder::default());
     let ns = nodes(2, Path::new("/remote/run"));
-    let logs = PathBuf::from("/tmp/unused");
-    let cluster =
-        AdapterCluster::start(store, params(), placement(rec.clone(), ns, true), logs).unwrap();
+    let cluster = AdapterCluster::start(store, params(), placement(rec.clone(), ns, true)).unwrap();
     assert_eq!(
         rec.on("n2"),
         [
@@ -499,13 +498,8 @@ fn workers_are_spread_over_the_nodes_and_the_final_phase_follows_the_description
     let rec = Arc::new(Recorder::default());
     let dir = tempfile::tempdir().unwrap();
     let ns = nodes(2, dir.path());
-    let cluster = AdapterCluster::start(
-        store,
-        params(),
-        placement(rec.clone(), ns, false),
-        dir.path().join("adapter"),
-    )
-    .unwrap();
+    let cluster =
+        AdapterCluster::start(store, params(), placement(rec.clone(), ns, false)).unwrap();
     let plans = cluster.plans(Shape::Set { keys: 4 }, &params()).unwrap();
     let targets: Vec<&str> = plans.iter().map(|p| p.targets[0].0.as_str()).collect();
     assert_eq!(targets, ["n1", "n2", "n1", "n2", "n1"]);
@@ -539,14 +533,9 @@ fn locally_install_runs_once_on_this_machine_and_a_failing_step_names_field_and_
     let store = AdapterStore::parse(&text, "life.toml", dir.path()).unwrap();
     let rec = Arc::new(Recorder::default());
     let ns = nodes(3, dir.path());
-    let e = AdapterCluster::start(
-        store,
-        params(),
-        placement(rec.clone(), ns, false),
-        dir.path().join("adapter"),
-    )
-    .err()
-    .expect("setup fails");
+    let e = AdapterCluster::start(store, params(), placement(rec.clone(), ns, false))
+        .err()
+        .expect("setup fails");
     let installed: Vec<String> = std::fs::read_dir(dir.path())
         .unwrap()
         .flatten()
