@@ -65,8 +65,8 @@ pub const DOCS: &str = "docs/adapters.md";
 /// must not make faultline buffer without bound).
 pub const MAX_LINE: usize = 16 << 20;
 
-/// How much of an offending line a failure message quotes.
-const QUOTE_CHARS: usize = 120;
+/// How many characters of an offending line a failure message quotes.
+pub const QUOTE_CHARS: usize = 120;
 
 /// The workloads an adapter can run, with the ops each maps to requests.
 pub const WORKLOADS: &[&str] = &["set", "register"];
