@@ -1098,6 +1098,42 @@ fn a_passwordless_sudoer_runs_everything_through_sudo() {
         assert!(Instant::now() < deadline, "still alive after SIGKILL");
         std::thread::sleep(Duration::from_millis(50));
     }
+    // A whole `faultline test` as the sudoer: provisioning, the store,
+    // the final reads and the teardown all go through sudo.
+    let remote_dir = lab.dir.path().join("remote");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_faultline"));
+    cmd.args([
+        "test",
+        "--name",
+        "ssh-sudo",
+        "--time-limit",
+        "3",
+        "--quiesce",
+        "1",
+    ])
+    .args([
+        "--nemesis",
+        "none",
+        "--r",
+        "1",
+        "--w",
+        "1",
+        "--username",
+        &user.0,
+    ])
+    .args(node_flags(&lab, &remote_dir))
+    .arg("--results")
+    .arg(lab.dir.path().join("results"));
+    let out = run_bounded(cmd, Duration::from_secs(120));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("verdict: valid"), "{stdout}");
+    assert!(!remote_dir.exists(), "{} left behind", remote_dir.display());
 }
 
 #[test]
