@@ -836,8 +836,10 @@ fn test(args: TestArgs, matches: &ArgMatches) -> anyhow::Result<i32> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    // An adapter's file is named by the store it describes.
+    let store = crate::store::by_name(&cfg.store).map_or(cfg.store.clone(), |s| s.name().into());
     eprintln!(
-        "faultline: {} / {} on {} ringkv nodes, nemesis {}, {} s, seed {}",
+        "faultline: {} / {} on {} {store} nodes, nemesis {}, {} s, seed {}",
         cfg.workload,
         cfg.client,
         cfg.nodes,

@@ -397,6 +397,7 @@ async fn run_on_network(
         control: place.control.clone(),
         remote: place.remote,
         faketime,
+        run_dir: dir.path.clone(),
     };
     let cluster = tokio::task::block_in_place(|| store.start(cfg, placement))?;
     let result = drive(cfg, cluster.clone(), &place, dir, log, stop, interrupted).await;

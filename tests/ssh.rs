@@ -1530,6 +1530,69 @@ fn etcd_runs_over_ssh_from_its_package_and_leaves_nothing_behind() {
     );
 }
 
+#[test]
+fn an_adapter_store_runs_over_ssh_with_its_clients_on_the_controller() {
+    // A store described in TOML on SSH nodes: its files are written and its
+    // daemons started through SSH (the lab's nodes share this machine's
+    // filesystem, so the example's `{{ faultline_dir }}/ringkv` is there),
+    // while the adapter processes run here and reach the nodes by address.
+    let lab = Lab::alone(3);
+    let remote_dir = lab.dir.path().join("remote");
+    let results = lab.dir.path().join("results");
+    let store = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/adapters/ringkv.toml");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_faultline"));
+    cmd.arg("test")
+        .args(node_flags(&lab, &remote_dir))
+        .args(argv(&[
+            "--store",
+            store.to_str().unwrap(),
+            "--workload",
+            "set",
+            "--nemesis",
+            "partition",
+            "--nemesis-interval",
+            "2",
+            "--time-limit",
+            "8",
+            "--quiesce",
+            "2",
+            "--seed",
+            "4",
+            "--name",
+            "ssh-adapter",
+            "--results",
+        ]))
+        .arg(&results);
+    let out = run_bounded(cmd, Duration::from_secs(240));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("set         valid"), "{stdout}");
+    let run = std::fs::canonicalize(results.join("latest")).unwrap();
+    for i in 1..=3 {
+        let log = run.join(format!("n{i}/ringkv.log"));
+        assert!(
+            std::fs::metadata(&log).is_ok_and(|m| m.len() > 0),
+            "{} missing or empty",
+            log.display()
+        );
+    }
+    assert!(run.join("adapter/w0.stderr.log").is_file());
+    assert!(!remote_dir.exists(), "{} left behind", remote_dir.display());
+    assert!(
+        processes_with(remote_dir.to_str().unwrap()).is_empty(),
+        "ringkv left running"
+    );
+    for i in 0..3 {
+        // The adapters' argv name their node's address (this lab's own).
+        assert!(
+            processes_with(&format!("{}:8080", lab.ip(i))).is_empty(),
+            "an adapter process for n{} left running",
+            i + 1
+        );
+    }
+}
+
 /// Runs `faultline test` on the lab with some node flags replaced, expecting
 /// it to fail; returns its exit code and its one error line.
 fn failing_test(lab: &Lab, replace: &[(&str, &str)]) -> (Option<i32>, String) {

@@ -36,7 +36,10 @@
 //!   checked for session guarantees, staleness and convergence.
 //! - [`ringkv`]: an HTTP client for the reference store.
 //! - [`etcd`]: the `register` workload on etcd, through its v3 JSON gateway.
+//! - [`adapter`]: a client for any store, through a process per worker
+//!   that speaks JSON lines (`set` and `register` ops).
 
+pub mod adapter;
 pub mod counter;
 pub mod etcd;
 pub mod orset;
