@@ -58,6 +58,12 @@ pub enum Command {
 /// nodes.
 #[derive(clap::Args, Debug)]
 pub struct HealArgs {
+    /// The folder of the run to heal (`results/<test>/<time>`): its
+    /// `test.json` says which SSH nodes it ran on and how to log in, so no
+    /// node flags are needed (a password, never saved, is still given with
+    /// --password).
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["nodes", "nodes_file"])]
+    pub run: Option<PathBuf>,
     /// SSH nodes to heal (as `faultline test --nodes HOSTS` named them).
     #[command(flatten)]
     pub ssh: crate::nodes::SshArgs,
@@ -173,6 +179,12 @@ pub struct TestArgs {
     /// Largest clock offset of the `clock` nemesis: `5s`, `500ms`, `2m`.
     #[arg(long, default_value = "5s", value_parser = parse_seconds)]
     pub max_skew: f64,
+    /// How the `clock` nemesis moves clocks: `faketime` (each store
+    /// process under libfaketime, an offset file per node; the default) or
+    /// `date` (`date -s` on SSH nodes: the whole host's clock, for stores
+    /// libfaketime cannot reach, such as Go binaries).
+    #[arg(long, default_value = "faketime", value_parser = ["faketime", "date"])]
+    pub clock_mode: String,
     /// Length of the main phase: a number of seconds, or `30s`, `2m`.
     #[arg(long, default_value = "30", value_parser = parse_seconds)]
     pub time_limit: f64,
@@ -418,9 +430,13 @@ pub fn main() -> i32 {
                 report: args.report,
             },
         )),
-        Command::Heal(args) => match args.ssh.nodes.is_some() || args.ssh.nodes_file.is_some() {
-            true => crate::remote::heal(&args),
-            false => Ok(heal()),
+        Command::Heal(args) => match (
+            &args.run,
+            args.ssh.nodes.is_some() || args.ssh.nodes_file.is_some(),
+        ) {
+            (Some(dir), _) => crate::remote::heal_run(dir, &args),
+            (None, true) => crate::remote::heal(&args),
+            (None, false) => Ok(heal()),
         },
         Command::Bench(args) => bench(args),
         Command::Report(args) => crate::report::redraw(&args.dir, args.recheck).map(|v| {
@@ -518,7 +534,9 @@ fn index(results: &std::path::Path) -> anyhow::Result<i32> {
     Ok(exit::VALID)
 }
 
-fn heal() -> i32 {
+/// `faultline heal` for local runs: every dead run's namespaces, processes
+/// and clock offsets.
+pub fn heal() -> i32 {
     let r = netns::heal_stale();
     if r.slots.is_empty() && r.orphans.is_empty() {
         println!("nothing to heal");
@@ -703,6 +721,14 @@ pub fn test_config(a: TestArgs) -> Result<TestConfig, UsageError> {
     if nemesis.iter().any(|k| k == "clock") {
         command.push_str(&format!(" --max-skew {}", a.max_skew));
     }
+    if a.clock_mode == "date" {
+        if remote.is_none() {
+            return Err(UsageError(
+                "--clock-mode date moves the whole host's clock with `date -s`: only for SSH nodes (--nodes HOSTS); local nodes move their clocks through libfaketime".into(),
+            ));
+        }
+        command.push_str(" --clock-mode date");
+    }
     if let Some(p) = &a.partition {
         command.push_str(&format!(" --partition '{p}'"));
     }
@@ -747,6 +773,7 @@ pub fn test_config(a: TestArgs) -> Result<TestConfig, UsageError> {
     }
     let cfg = TestConfig {
         store: a.store,
+        clock_mode: a.clock_mode,
         name,
         workload: a.workload,
         client,
@@ -831,12 +858,13 @@ fn test(args: TestArgs, matches: &ArgMatches) -> anyhow::Result<i32> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    // An adapter's file is named by the store it describes.
+    let store = crate::store::by_name(&cfg.store).map_or(cfg.store.clone(), |s| s.name().into());
     eprintln!(
-        "faultline: {} / {} on {} {} nodes, nemesis {}, {} s, seed {}",
+        "faultline: {} / {} on {} {store} nodes, nemesis {}, {} s, seed {}",
         cfg.workload,
         cfg.client,
         cfg.nodes,
-        cfg.store,
         if cfg.nemesis.is_empty() {
             "none".into()
         } else {

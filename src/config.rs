@@ -152,8 +152,10 @@ impl<'de> Deserialize<'de> for Bound {
 pub struct ConfigFile {
     /// Test name (the results folder); `--name`.
     pub name: Option<String>,
-    /// Number of nodes; `--nodes`.
-    pub nodes: Option<u16>,
+    /// Number of local nodes, or the hosts to reach over SSH; `--nodes`.
+    pub nodes: Option<Nodes>,
+    /// A file naming the hosts, one a line; `--nodes-file`.
+    pub nodes_file: Option<PathBuf>,
     /// Length of the main phase; `--time-limit`.
     pub time_limit: Option<Seconds>,
     /// Target ops per second, all workers together; `--rate`.
@@ -184,6 +186,80 @@ pub struct ConfigFile {
     /// `[checkers]`: the checkers' options and bounds.
     #[serde(default)]
     pub checkers: CheckersTable,
+    /// `[ssh]`: how to log in to SSH nodes, and where faultline's files go.
+    #[serde(default)]
+    pub ssh: SshTable,
+}
+
+/// `nodes`: a count of local nodes (`5`) or a list of hosts
+/// (`["10.0.0.1", "db2:2222"]`), as `--nodes` takes either.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Nodes(pub crate::nodes::NodesArg);
+
+impl<'de> Deserialize<'de> for Nodes {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use crate::nodes::NodesArg;
+        struct V;
+        const WANT: &str = "a number of local nodes (1 to 200) or a list of hosts";
+        impl<'de> Visitor<'de> for V {
+            type Value = Nodes;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(WANT)
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Nodes, E> {
+                match u16::try_from(v) {
+                    Ok(n) if (1..=200).contains(&n) => Ok(Nodes(NodesArg::Count(n))),
+                    _ => Err(E::custom(format!("{v} is out of range (1 to 200)"))),
+                }
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Nodes, E> {
+                self.visit_i64(i64::try_from(v).unwrap_or(i64::MAX))
+            }
+            /// `"a,b,c"`, as the flag takes it.
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Nodes, E> {
+                v.parse::<NodesArg>().map(Nodes).map_err(E::custom)
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Nodes, A::Error> {
+                let mut hosts: Vec<String> = Vec::new();
+                while let Some(h) = seq.next_element::<String>()? {
+                    hosts.push(h);
+                }
+                if hosts.is_empty() {
+                    return Err(de::Error::custom(format!("[]: expected {WANT}")));
+                }
+                let list = hosts.join(",");
+                match list.parse::<NodesArg>() {
+                    Ok(NodesArg::Hosts(h)) => Ok(Nodes(NodesArg::Hosts(h))),
+                    Ok(NodesArg::Count(_)) => Err(de::Error::custom(format!(
+                        "{list:?} is a number, not a host: write nodes = {list} for local nodes"
+                    ))),
+                    Err(e) => Err(de::Error::custom(e)),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `[ssh]`: the login flags of `faultline test` for SSH nodes.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SshTable {
+    /// Login user; `--username`.
+    pub username: Option<String>,
+    /// Private key; `--ssh-private-key`.
+    pub private_key: Option<PathBuf>,
+    /// Password (prefer a key); `--password`.
+    pub password: Option<String>,
+    /// Check host keys (default true); `false` is
+    /// `--no-strict-host-key-checking`.
+    pub strict_host_key_checking: Option<bool>,
+    /// The known_hosts file; `--known-hosts`.
+    pub known_hosts: Option<PathBuf>,
+    /// Directory on the nodes for faultline's files; `--remote-dir`.
+    pub remote_dir: Option<PathBuf>,
+    /// Leave the store running at the end; `--leave-db-running`.
+    pub leave_db_running: Option<bool>,
 }
 
 /// `[workload]`.
@@ -247,6 +323,8 @@ pub struct NemesisTable {
     pub loss_probability: Option<f64>,
     /// Largest clock offset; `--max-skew`.
     pub max_skew: Option<Seconds>,
+    /// How clocks move (`faketime` or `date`); `--clock-mode`.
+    pub clock_mode: Option<String>,
 }
 
 /// `[checkers]`: options of the checkers, one table per checker, named as
@@ -361,7 +439,12 @@ impl ConfigFile {
                 return Err(bad("name", format!("{name:?} must be a plain folder name")));
             }
         }
-        range("nodes", self.nodes, 1, 200)?;
+        if self.nodes.is_some() && self.nodes_file.is_some() {
+            return Err(bad(
+                "nodes_file",
+                "give either nodes or nodes_file, not both".to_string(),
+            ));
+        }
         range("concurrency", self.concurrency, 1, 1000)?;
         range("workload.keys", self.workload.keys, 1, 1000)?;
         if let Some(rate) = self.rate {
@@ -408,6 +491,14 @@ impl ConfigFile {
             }
         }
         let n = &self.nemesis;
+        if let Some(m) = &n.clock_mode {
+            if m != "faketime" && m != "date" {
+                return Err(bad(
+                    "nemesis.clock_mode",
+                    format!("{m:?}: expected \"faketime\" or \"date\""),
+                ));
+            }
+        }
         if let Some(kinds) = &n.faults {
             nemeses::parse_kinds(&kinds.join(",")).map_err(|e| {
                 bad(
@@ -479,11 +570,36 @@ impl ConfigFile {
             };
         }
         take!("name", a.name, self.name.clone().map(Some));
+        // `--nodes` and `--nodes-file` replace both keys.
+        if !explicit("nodes") && !explicit("nodes_file") {
+            if let Some(n) = &self.nodes {
+                a.nodes = n.0.clone();
+            }
+            if let Some(f) = &self.nodes_file {
+                a.nodes_file = Some(f.clone());
+            }
+        }
+        let ssh = &self.ssh;
+        take!("username", a.login.username, ssh.username.clone());
         take!(
-            "nodes",
-            a.nodes,
-            self.nodes.map(crate::nodes::NodesArg::Count)
+            "ssh_private_key",
+            a.login.ssh_private_key,
+            ssh.private_key.clone().map(Some)
         );
+        take!("password", a.login.password, ssh.password.clone().map(Some));
+        if !explicit("strict_host_key_checking") && !explicit("no_strict_host_key_checking") {
+            if let Some(strict) = ssh.strict_host_key_checking {
+                a.login.strict_host_key_checking = strict;
+                a.login.no_strict_host_key_checking = !strict;
+            }
+        }
+        take!(
+            "known_hosts",
+            a.login.known_hosts,
+            ssh.known_hosts.clone().map(Some)
+        );
+        take!("remote_dir", a.login.remote_dir, ssh.remote_dir.clone());
+        take!("leave_db_running", a.leave_db_running, ssh.leave_db_running);
         take!("time_limit", a.time_limit, self.time_limit.map(|s| s.0));
         take!("rate", a.rate, self.rate);
         take!("concurrency", a.concurrency, self.concurrency.map(Some));
@@ -542,6 +658,7 @@ impl ConfigFile {
         take!("nemesis_targets", a.nemesis_targets, n.targets.clone());
         take!("loss_probability", a.loss_probability, n.loss_probability);
         take!("max_skew", a.max_skew, n.max_skew.map(|s| s.0));
+        take!("clock_mode", a.clock_mode, n.clock_mode.clone());
         take!(
             "convergence_timeout",
             a.convergence_timeout,
@@ -826,6 +943,52 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn ssh_nodes_and_their_login_come_from_the_file_and_flags_win() {
+        let key = tempfile::NamedTempFile::new().unwrap();
+        let text = format!(
+            "nodes = [\"10.0.0.1\", \"db2:2222\", \"10.0.0.3\"]\n[ssh]\nusername = \"admin\"\nprivate_key = {:?}\nstrict_host_key_checking = false\nremote_dir = \"/srv/fl\"\nleave_db_running = true\n",
+            key.path().display().to_string()
+        );
+        let c = run(&text, &["--seed", "1"]).unwrap();
+        let r = c.remote.expect("SSH nodes");
+        assert_eq!(r.hosts, ["10.0.0.1:22", "db2:2222", "10.0.0.3:22"]);
+        assert_eq!(
+            (
+                r.username.as_str(),
+                r.remote_dir.to_str(),
+                r.leave_db_running
+            ),
+            ("admin", Some("/srv/fl"), true)
+        );
+        assert_eq!(r.private_key.as_deref(), Some(key.path()));
+        assert_eq!(r.known_hosts, None, "strict_host_key_checking = false");
+        assert_eq!(c.nodes, 3);
+        // Flags win: a count on the command line means local nodes, and
+        // --strict-host-key-checking turns the check back on.
+        let c = run(&text, &["--nodes", "4"]).unwrap();
+        assert!(c.remote.is_none());
+        assert_eq!(c.nodes, 4);
+        let c = run(&text, &["--strict-host-key-checking", "--username", "root"]).unwrap();
+        let r = c.remote.unwrap();
+        assert!(r.known_hosts.is_some());
+        assert_eq!(r.username, "root");
+        // A count in the file is local nodes, as before.
+        assert!(run("nodes = 3\n", &[]).unwrap().remote.is_none());
+    }
+
+    #[test]
+    fn bad_node_lists_name_the_key() {
+        let e = err("nodes = []\n");
+        assert!(e.contains("nodes") && e.contains("list of hosts"), "{e}");
+        let e = err("nodes = [\"a b\"]\n");
+        assert!(e.contains("nodes"), "{e}");
+        let e = err("nodes = 3\nnodes_file = \"hosts.txt\"\n");
+        assert!(e.contains("nodes_file") && e.contains("not both"), "{e}");
+        let e = err("[ssh]\nuser = \"x\"\n");
+        assert!(e.contains("ssh.user") && e.contains("username"), "{e}");
+    }
+
+    #[test]
     fn the_example_file_sets_every_table() {
         let text = std::fs::read_to_string(
             Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/test.toml"),
@@ -969,7 +1132,7 @@ pub(crate) mod tests {
             ("[nemesis.intervals]\nmeteor = 3\n", "t.toml: nemesis.intervals.meteor: unknown fault kind; known: partition, loss, clock"),
             ("[nemesis]\ninterval = 0.1\n", "t.toml: nemesis.interval: 0.1 s is below 0.5 s"),
             ("time_limit = \"soon\"\n", "t.toml: time_limit: \"soon\" is not a duration"),
-            ("nodes = \"x\"\n", "t.toml: nodes: invalid type: string \"x\", expected an integer"),
+            ("nodes = true\n", "t.toml: nodes: invalid type: boolean `true`, expected a number of local nodes (1 to 200) or a list of hosts"),
             ("nodes = 0\n", "t.toml: nodes: 0 is out of range (1 to 200)"),
             ("rate = -1\n", "t.toml: rate: -1 must be a positive number"),
             ("seed = -3\n", "t.toml: seed: -3 is negative"),
@@ -1090,7 +1253,7 @@ pub(crate) mod tests {
             .unwrap();
         merge(&mut base, over);
         let f = from_table(base, "m").unwrap();
-        assert_eq!(f.nodes, Some(3));
+        assert_eq!(f.nodes, Some(Nodes(crate::nodes::NodesArg::Count(3))));
         assert_eq!((f.store.r, f.store.w), (Some(2), Some(3)));
         assert_eq!(f.nemesis.faults, Some(vec![]));
     }

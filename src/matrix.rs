@@ -856,7 +856,13 @@ mod tests {
         assert_eq!(src.row.as_deref(), Some("b"));
         assert!(!src.text.contains("expect"), "{}", src.text);
         let again = config::from_table(config::parse_table(&src.text, "b").unwrap(), "b").unwrap();
-        assert_eq!((again.nodes, again.store.r), (Some(4), Some(1)));
+        assert_eq!(
+            (again.nodes, again.store.r),
+            (
+                Some(crate::config::Nodes(crate::nodes::NodesArg::Count(4))),
+                Some(1)
+            )
+        );
 
         let only = parse(
             TWO,

@@ -39,10 +39,14 @@ pub struct NemesisRunner {
     db: Arc<dyn DbProcesses>,
     nodes: Vec<NodeAddr>,
     log: Arc<HistoryLog>,
-    journal: Mutex<std::fs::File>,
+    journal: Arc<Mutex<std::fs::File>>,
     active: tokio::sync::Mutex<BTreeMap<String, Active>>,
-    /// The nodes' network interface, when netem faults are in use.
-    netem_iface: Option<String>,
+    /// With `--clock-mode date`: each node's system clock offset (ms) as
+    /// faultline stepped it with `date -s`, so each step is relative to it
+    /// and a heal steps back by exactly that much.
+    date_clock: Option<Arc<Mutex<BTreeMap<String, i64>>>>,
+    /// Each node's network interface, when netem faults are in use.
+    netem_ifaces: Option<std::collections::BTreeMap<String, String>>,
 }
 
 impl NemesisRunner {
@@ -64,9 +68,10 @@ impl NemesisRunner {
             db,
             nodes,
             log,
-            journal: Mutex::new(journal),
+            journal: Arc::new(Mutex::new(journal)),
             active: Default::default(),
-            netem_iface: None,
+            date_clock: None,
+            netem_ifaces: None,
         };
         // The nodes and their addresses first: what `faultline heal` needs
         // to find them again after a dead controller.
@@ -85,17 +90,36 @@ impl NemesisRunner {
         Ok(runner)
     }
 
-    /// Enables netem faults (delay, duplication) on the nodes' interface
-    /// `iface`; the caller has checked that the kernel has netem.
-    pub fn with_netem(mut self, iface: &str) -> Self {
-        self.netem_iface = Some(iface.to_string());
+    /// Enables netem faults (delay, duplication) on each node's interface
+    /// (`node → iface`); the caller has checked that the kernel has netem.
+    pub fn with_netem(mut self, ifaces: std::collections::BTreeMap<String, String>) -> Self {
+        self.netem_ifaces = Some(ifaces);
         self
     }
 
-    fn netem_iface(&self) -> Result<&str> {
-        self.netem_iface
-            .as_deref()
-            .context("netem faults were not enabled for this run (no netem probe)")
+    /// Moves clocks with `date -s` on the hosts (`--clock-mode date`)
+    /// instead of libfaketime offset files: host-wide, for stores
+    /// libfaketime cannot reach, where the user allows it.
+    pub fn with_date_clock(mut self) -> Self {
+        self.date_clock = Some(Default::default());
+        self
+    }
+
+    /// `(node, iface)` for `nodes`.
+    fn netem_ifaces(&self, nodes: &[String]) -> Result<Vec<(String, String)>> {
+        let ifaces = self
+            .netem_ifaces
+            .as_ref()
+            .context("netem faults were not enabled for this run (no netem probe)")?;
+        nodes
+            .iter()
+            .map(|n| {
+                let iface = ifaces
+                    .get(n)
+                    .with_context(|| format!("no network interface known for {n}"))?;
+                Ok((n.clone(), iface.clone()))
+            })
+            .collect()
     }
 
     fn names(&self) -> Vec<String> {
@@ -130,7 +154,18 @@ impl NemesisRunner {
         first_err.map_or(Ok(()), Err)
     }
 
+    /// The plan that sets `targets`' clocks to `offset_ms`: offset files
+    /// under libfaketime; with `date -s`, a step by the difference from the
+    /// offset each node has now (see [`NemesisRunner::clock_applied`]).
     fn clock_plan(&self, targets: &[String], offset_ms: i64) -> Result<Plan> {
+        if let Some(offsets) = &self.date_clock {
+            let now = offsets.lock().unwrap();
+            let steps: Vec<(String, i64)> = targets
+                .iter()
+                .map(|t| (t.clone(), offset_ms - now.get(t).copied().unwrap_or(0)))
+                .collect();
+            return Ok(clock::date_step(&steps));
+        }
         let mut files = BTreeMap::new();
         for t in targets {
             let Some(f) = self.db.clock_file(t) else {
@@ -141,12 +176,38 @@ impl NemesisRunner {
         Ok(clock::set_offset(targets, offset_ms, &|n| files[n].clone()))
     }
 
-    fn journal(&self, entry: Value) {
-        let mut line = entry.to_string();
-        line.push('\n');
-        if let Err(e) = self.journal.lock().unwrap().write_all(line.as_bytes()) {
-            tracing::warn!("writing nemesis journal: {e}");
+    /// Records that `targets`' clocks now stand at `offset_ms` (after a
+    /// `date -s` plan ran), in memory and in the journal, which `faultline
+    /// heal --run` reads to step them back after a dead controller.
+    fn clock_applied(&self, targets: &[String], offset_ms: i64) {
+        if let Some(offsets) = &self.date_clock {
+            let mut now = offsets.lock().unwrap();
+            for t in targets {
+                now.insert(t.clone(), offset_ms);
+            }
+            let all: BTreeMap<String, i64> = now.clone();
+            drop(now);
+            self.journal(json!({ "action": "date-offsets", "offsets_ms": all }));
         }
+    }
+
+    /// The plans a strobe flips between: offsets `delta_ms` and 0 under
+    /// libfaketime; steps of `+delta_ms` and `-delta_ms` with `date -s`.
+    fn strobe_plans(&self, targets: &[String], delta_ms: i64) -> Result<(Plan, Plan)> {
+        if self.date_clock.is_some() {
+            let steps = |d: i64| {
+                clock::date_step(&targets.iter().map(|t| (t.clone(), d)).collect::<Vec<_>>())
+            };
+            return Ok((steps(delta_ms), steps(-delta_ms)));
+        }
+        Ok((
+            self.clock_plan(targets, delta_ms)?,
+            self.clock_plan(targets, 0)?,
+        ))
+    }
+
+    fn journal(&self, entry: Value) {
+        write_journal(&self.journal, entry);
     }
 
     fn record(&self, kind: OpType, f: &str, value: Value, error: Option<String>) {
@@ -224,8 +285,7 @@ impl NemesisRunner {
                 jitter_ms,
                 duplicate,
             } => Some(nemeses::netem::start(
-                targets,
-                self.netem_iface()?,
+                &self.netem_ifaces(targets)?,
                 *delay_ms,
                 *jitter_ms,
                 *duplicate,
@@ -259,18 +319,28 @@ impl NemesisRunner {
                     duration_ms,
                 }),
                 None,
-            ) => {
-                match (
-                    self.clock_plan(targets, *delta_ms),
-                    self.clock_plan(targets, 0),
-                ) {
-                    (Ok(on), Ok(off)) => {
-                        strobe = Some(self.spawn_strobe(on, off, *period_ms, *duration_ms));
-                        Ok(())
-                    }
-                    (Err(e), _) | (_, Err(e)) => Err(e),
+            ) => match self.strobe_plans(targets, *delta_ms) {
+                Ok((on, off)) => {
+                    let log = self.date_clock.as_ref().map(|offsets| {
+                        let base = offsets.lock().unwrap().clone();
+                        let journal = self.journal.clone();
+                        let (targets, delta) = (targets.clone(), *delta_ms);
+                        Box::new(move |on: bool| {
+                            let mut all = base.clone();
+                            for t in &targets {
+                                *all.entry(t.clone()).or_default() += if on { delta } else { 0 };
+                            }
+                            write_journal(
+                                &journal,
+                                json!({ "action": "date-offsets", "offsets_ms": all }),
+                            );
+                        }) as Box<dyn Fn(bool) + Send>
+                    });
+                    strobe = Some(self.spawn_strobe((on, off), log, *period_ms, *duration_ms));
+                    Ok(())
                 }
-            }
+                Err(e) => Err(e),
+            },
             (Fault::Kill { targets }, None) => self.on_targets(targets, |db, n| db.kill(n)).await,
             (Fault::Pause { targets }, None) => self.on_targets(targets, |db, n| db.pause(n)).await,
             (Fault::Membership { targets }, None) => {
@@ -278,6 +348,9 @@ impl NemesisRunner {
             }
             _ => Ok(()),
         };
+        if let (Fault::Clock(ClockFault::Bump { targets, offset_ms }), Ok(())) = (&fault, &result) {
+            self.clock_applied(targets, *offset_ms);
+        }
         let err = result.as_ref().err().map(|e| format!("{e:#}"));
         self.record(OpType::Info, fault.start_f(), value, err);
         let result = tolerate(&fault, result);
@@ -289,10 +362,13 @@ impl NemesisRunner {
         result.with_context(|| format!("applying {label}"))
     }
 
+    /// Flips between the `on` and `off` plans every `period_ms` for
+    /// `duration_ms`, ending off; `flipped(on)` journals each flip (the
+    /// host clocks' offsets, with `date -s`).
     fn spawn_strobe(
         &self,
-        on: Plan,
-        off: Plan,
+        (on, off): (Plan, Plan),
+        flipped: Option<Box<dyn Fn(bool) + Send>>,
         period_ms: u64,
         duration_ms: u64,
     ) -> (watch::Sender<bool>, tokio::task::JoinHandle<()>) {
@@ -300,17 +376,31 @@ impl NemesisRunner {
         let control = self.control.clone();
         let task = tokio::spawn(async move {
             let end = Instant::now() + Duration::from_millis(duration_ms);
-            let mut flip = true;
+            // Whether the clocks stand at the "on" offset: the strobe ends
+            // off, and (for `date -s`, whose plans are steps) steps back
+            // only from on.
+            let mut on_now = false;
             while Instant::now() < end {
-                let plan = if flip { on.clone() } else { off.clone() };
+                let plan = if on_now { off.clone() } else { on.clone() };
                 let c = control.clone();
-                let _ = tokio::task::spawn_blocking(move || run_plan(c.as_ref(), &plan)).await;
-                flip = !flip;
+                let ran = tokio::task::spawn_blocking(move || run_plan(c.as_ref(), &plan)).await;
+                if matches!(ran, Ok(Ok(()))) {
+                    on_now = !on_now;
+                    if let Some(f) = &flipped {
+                        f(on_now);
+                    }
+                }
                 if crate::nemesis::sleep_or_stop(Duration::from_millis(period_ms), &mut rx).await {
                     break;
                 }
             }
-            let _ = tokio::task::spawn_blocking(move || run_plan(control.as_ref(), &off)).await;
+            if on_now {
+                let ran =
+                    tokio::task::spawn_blocking(move || run_plan(control.as_ref(), &off)).await;
+                if let (Some(f), Ok(Ok(()))) = (&flipped, ran) {
+                    f(false);
+                }
+            }
         });
         (tx, task)
     }
@@ -340,14 +430,20 @@ impl NemesisRunner {
                     .await
             }
             Fault::Clock(c) => match self.clock_plan(c.targets(), 0) {
-                Ok(p) => self.run_plan(p).await,
+                Ok(p) => {
+                    let r = self.run_plan(p).await;
+                    if r.is_ok() {
+                        self.clock_applied(c.targets(), 0);
+                    }
+                    r
+                }
                 Err(e) => Err(e),
             },
             Fault::Kill { targets } => self.on_targets(targets, |db, n| db.start(n)).await,
             Fault::Pause { targets } => self.on_targets(targets, |db, n| db.resume(n)).await,
             Fault::Membership { targets } => self.on_targets(targets, |db, n| db.join(n)).await,
-            Fault::Netem { targets, .. } => match self.netem_iface() {
-                Ok(iface) => self.run_plan(nemeses::netem::stop(targets, iface)).await,
+            Fault::Netem { targets, .. } => match self.netem_ifaces(targets) {
+                Ok(ifaces) => self.run_plan(nemeses::netem::stop(&ifaces)).await,
                 Err(e) => Err(e),
             },
         };
@@ -371,14 +467,20 @@ impl NemesisRunner {
         let mut reset = iptables::flush(&self.nodes, iptables::CHAIN);
         reset.extend(iptables::flush(&self.nodes, iptables::LOSS_CHAIN));
         let names = self.names();
-        if let Some(iface) = &self.netem_iface {
-            reset.extend(nemeses::netem::stop(&names, iface));
+        if self.netem_ifaces.is_some() {
+            reset.extend(nemeses::netem::stop(&self.netem_ifaces(&names)?));
         }
-        if names.iter().all(|n| self.db.clock_file(n).is_some()) {
+        let clocks =
+            self.date_clock.is_some() || names.iter().all(|n| self.db.clock_file(n).is_some());
+        if clocks {
             reset.extend(self.clock_plan(&names, 0)?);
         }
-        if let Err(e) = self.run_plan(reset).await {
-            first_err.get_or_insert(e);
+        match self.run_plan(reset).await {
+            Ok(()) if clocks => self.clock_applied(&names, 0),
+            Ok(()) => {}
+            Err(e) => {
+                first_err.get_or_insert(e);
+            }
         }
         let db = self.db.clone();
         if let Err(e) = tokio::task::spawn_blocking(move || db.heal())
@@ -424,6 +526,27 @@ pub fn resolve_primary(
         }
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// Appends one line to the journal (one `write` of the whole line).
+fn write_journal(journal: &Mutex<std::fs::File>, entry: Value) {
+    let mut line = entry.to_string();
+    line.push('\n');
+    if let Err(e) = journal.lock().unwrap().write_all(line.as_bytes()) {
+        tracing::warn!("writing nemesis journal: {e}");
+    }
+}
+
+/// The host clock offsets (ms) a dead run's `date -s` faults left, by node,
+/// from the last `date-offsets` line of its journal (`nemesis.jsonl`).
+pub fn date_offsets_from_journal(journal: &str) -> BTreeMap<String, i64> {
+    journal
+        .lines()
+        .rev()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|e| e["action"] == "date-offsets")
+        .and_then(|e| serde_json::from_value(e["offsets_ms"].clone()).ok())
+        .unwrap_or_default()
 }
 
 /// Whether a failure to apply or undo `fault` should stop the run.

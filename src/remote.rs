@@ -425,13 +425,51 @@ fn placeholders(names: &[String]) -> Vec<nemeses::NodeAddr> {
         .collect()
 }
 
+/// `faultline heal --run DIR`: the nodes and login of the run's
+/// `test.json`; a local run is healed as `faultline heal` heals any.
+pub fn heal_run(dir: &Path, args: &crate::cli::HealArgs) -> Result<i32> {
+    let file = dir.join("test.json");
+    let text = std::fs::read_to_string(&file).map_err(|e| {
+        crate::UsageError(format!(
+            "--run {}: {e} (expected a run's folder, results/<test>/<time>)",
+            dir.display()
+        ))
+    })?;
+    let cfg: crate::runner::TestConfig = serde_json::from_str(&text)
+        .map_err(|e| crate::UsageError(format!("{}: {e}", file.display())))?;
+    match cfg.remote {
+        None => Ok(crate::cli::heal()),
+        Some(mut remote) => {
+            remote.password = args.ssh.login.password.clone();
+            remote.leave_db_running |= args.leave_db_running;
+            // Host clocks a `date -s` fault left moved, by the journal.
+            let journal = std::fs::read_to_string(dir.join("nemesis.jsonl")).unwrap_or_default();
+            let moved = crate::nemesis::date_offsets_from_journal(&journal);
+            heal_nodes(&remote, &moved)
+        }
+    }
+}
+
 /// `faultline heal --nodes HOSTS`.
 pub fn heal(args: &crate::cli::HealArgs) -> Result<i32> {
     let setup = args.ssh.resolve()?;
-    let remote = RemoteNodes::from_setup(&setup, args.leave_db_running);
+    heal_nodes(
+        &RemoteNodes::from_setup(&setup, args.leave_db_running),
+        &Default::default(),
+    )
+}
+
+/// Removes faultline's chains, zeroes clock offsets (offset files, and
+/// host clocks `date -s` moved by `moved_ms`), and (unless
+/// `leave_db_running`) kills the store and wipes its files, on every node.
+fn heal_nodes(
+    remote: &RemoteNodes,
+    moved_ms: &std::collections::BTreeMap<String, i64>,
+) -> Result<i32> {
     let control = SshControl::connect(remote.nodes(), remote.options())?;
     let names: Vec<String> = control.nodes().into_iter().map(|n| n.name).collect();
     let addrs = placeholders(&names);
+    let remote = remote.clone();
     let mut code = crate::exit::VALID;
     match run_plan(&control, &nemeses::iptables::teardown(&addrs)) {
         Ok(()) => println!(
@@ -441,6 +479,24 @@ pub fn heal(args: &crate::cli::HealArgs) -> Result<i32> {
         Err(e) => {
             eprintln!("faultline: error: {e}");
             code = crate::exit::ERROR;
+        }
+    }
+    let back: Vec<(String, i64)> = moved_ms
+        .iter()
+        .filter(|(n, d)| **d != 0 && names.contains(n))
+        .map(|(n, d)| (n.clone(), -d))
+        .collect();
+    if !back.is_empty() {
+        match run_plan(&control, &nemeses::clock::date_step(&back)) {
+            Ok(()) => back.iter().for_each(|(n, d)| {
+                println!(
+                    "{n}: stepped the host clock by {d:+} ms with date -s (back to where it was)"
+                )
+            }),
+            Err(e) => {
+                eprintln!("faultline: error: stepping host clocks back: {e}");
+                code = crate::exit::ERROR;
+            }
         }
     }
     let rs = each(&names, |_, node| {

@@ -65,6 +65,10 @@ pub struct TestConfig {
     /// A timeline given by `--nemesis-schedule`, replayed instead of drawn.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fixed_schedule: Option<Vec<nemeses::schedule::Event>>,
+    /// How clock faults move clocks: `faketime` (libfaketime offset files)
+    /// or `date` (`date -s` on SSH hosts, host-wide).
+    #[serde(default = "default_clock_mode")]
+    pub clock_mode: String,
     /// Main-phase length in seconds.
     pub time_limit_s: f64,
     /// Seed for generated ops and faults.
@@ -128,7 +132,7 @@ fn watch_signals(stop: watch::Sender<bool>, interrupted: Arc<AtomicBool>) {
         let _ = stop.send(true);
         crate::signals::stop_requested().await;
         eprintln!(
-            "faultline: interrupted twice: exiting without healing; run `faultline heal` (with the same --nodes and login flags for SSH nodes) to undo faults and stop nodes"
+            "faultline: interrupted twice: exiting without healing; run `faultline heal` (for SSH nodes: `faultline heal --run <this run's folder>`) to undo faults and stop nodes"
         );
         std::process::exit(crate::exit::ERROR);
     });
@@ -244,7 +248,7 @@ pub async fn run(mut cfg: TestConfig) -> Result<Outcome> {
                 control: control.clone(),
                 nemesis_control: control.clone(),
                 remote: false,
-                iface: Some(LOCAL_IFACE),
+                local_iface: true,
                 leave_running: false,
             };
             let run = run_on_network(
@@ -265,11 +269,12 @@ pub async fn run(mut cfg: TestConfig) -> Result<Outcome> {
         Some(remote) => {
             let network_faults = cfg.nemesis.iter().any(|k| k == "partition" || k == "loss");
             let prepared = tokio::task::block_in_place(|| {
+                // `date -s` needs no libfaketime on the nodes.
                 crate::remote::prepare(
                     &remote,
                     bin.as_deref(),
                     &store.requirements(),
-                    clock_faults,
+                    clock_faults && cfg.clock_mode != "date",
                     network_faults,
                 )
             });
@@ -299,7 +304,7 @@ pub async fn run(mut cfg: TestConfig) -> Result<Outcome> {
                         control,
                         nemesis_control: Arc::new(ssh.nemesis_view()),
                         remote: true,
-                        iface: None,
+                        local_iface: false,
                         leave_running: remote.leave_db_running,
                     };
                     let run = run_on_network(
@@ -370,8 +375,9 @@ struct Cluster {
     nemesis_control: Arc<dyn Control>,
     /// The nodes' files are on other machines.
     remote: bool,
-    /// The nodes' network interface for netem faults, if known.
-    iface: Option<&'static str>,
+    /// The nodes are local namespaces, whose interface is `eth0` (an SSH
+    /// node's is looked up).
+    local_iface: bool,
     /// Leave the store running at the end (`--leave-db-running`).
     leave_running: bool,
 }
@@ -392,6 +398,7 @@ async fn run_on_network(
         control: place.control.clone(),
         remote: place.remote,
         faketime,
+        run_dir: dir.path.clone(),
     };
     let cluster = tokio::task::block_in_place(|| store.start(cfg, placement))?;
     let result = drive(cfg, cluster.clone(), &place, dir, log, stop, interrupted).await;
@@ -416,14 +423,14 @@ async fn drive(
     let control = place.nemesis_control.clone();
     let names: Vec<String> = addrs.iter().map(|n| n.name.clone()).collect();
     let mut kinds = cfg.nemesis.clone();
-    let mut netem = false;
+    let mut netem = None;
     if kinds.iter().any(|k| k == "netem") {
-        let probe = match place.iface {
-            Some(_) => tokio::task::block_in_place(|| probe_netem(control.as_ref(), &names[0])),
-            None => Err("the netem nemesis is not available over SSH yet (the nodes' interface is not known)".to_string()),
-        };
+        let probe = tokio::task::block_in_place(|| {
+            probe_netem(control.as_ref(), &names[0])?;
+            node_ifaces(control.as_ref(), &addrs, place.local_iface)
+        });
         match probe {
-            Ok(()) => netem = true,
+            Ok(ifaces) => netem = Some(ifaces),
             Err(why)
                 if cfg.optional_kinds.iter().any(|k| k == "netem")
                     && cfg.fixed_schedule.is_none() =>
@@ -454,8 +461,11 @@ async fn drive(
         dir.file("nemesis.jsonl"),
     )
     .await?;
-    if let (true, Some(iface)) = (netem, place.iface) {
-        runner = runner.with_netem(iface);
+    if let Some(ifaces) = netem {
+        runner = runner.with_netem(ifaces);
+    }
+    if cfg.clock_mode == "date" {
+        runner = runner.with_date_clock();
     }
     let nemesis = Arc::new(runner);
 
@@ -534,6 +544,10 @@ async fn drive(
     }
     let _ = nemesis.teardown().await;
     Ok(())
+}
+
+fn default_clock_mode() -> String {
+    "faketime".into()
 }
 
 fn default_store() -> String {
@@ -615,6 +629,41 @@ async fn converge(
 /// The network interface of a node in its local namespace.
 const LOCAL_IFACE: &str = "eth0";
 
+/// Each node's network interface, the one carrying its address: `eth0` in
+/// a local namespace; on an SSH node, what `ip -o addr show to ADDR` says.
+fn node_ifaces(
+    control: &dyn Control,
+    nodes: &[NodeAddr],
+    local: bool,
+) -> Result<std::collections::BTreeMap<String, String>, String> {
+    let mut ifaces = std::collections::BTreeMap::new();
+    for n in nodes {
+        let iface = if local {
+            LOCAL_IFACE.to_string()
+        } else {
+            let argv = ["ip", "-o", "addr", "show", "to", &n.ip.to_string()].map(str::to_string);
+            let out = control
+                .exec(&n.name, &argv, Duration::from_secs(10))
+                .map_err(|e| format!("finding {}'s network interface: {e}", n.name))?;
+            iface_of(&out.stdout).ok_or_else(|| {
+                format!(
+                    "{} has no interface with address {} (`ip -o addr show to {}` printed nothing): is --nodes the address its peers use?",
+                    n.name, n.ip, n.ip
+                )
+            })?
+        };
+        ifaces.insert(n.name.clone(), iface);
+    }
+    Ok(ifaces)
+}
+
+/// The interface in `ip -o addr` output (`2: eth0@if7    inet ...`).
+fn iface_of(ip_o_addr: &str) -> Option<String> {
+    let name = ip_o_addr.lines().next()?.split_whitespace().nth(1)?;
+    let name = name.split('@').next()?.trim_end_matches(':');
+    (!name.is_empty()).then(|| name.to_string())
+}
+
 /// Checks that `node`'s kernel has netem, by adding and removing a netem
 /// qdisc on its loopback; explains in one line when it does not.
 fn probe_netem(control: &dyn Control, node: &str) -> Result<(), String> {
@@ -662,7 +711,9 @@ async fn main_phase(
 fn drop_unsupported_faults(store: &dyn store::Store, cfg: &mut TestConfig) -> Result<()> {
     let mut kept = Vec::new();
     for kind in std::mem::take(&mut cfg.nemesis) {
-        match store.unsupported_fault(&kind) {
+        // `date -s` moves the host's clock, which every process reads.
+        let host_clock = kind == "clock" && cfg.clock_mode == "date";
+        match store.unsupported_fault(&kind).filter(|_| !host_clock) {
             None => kept.push(kind),
             Some(why) if cfg.optional_kinds.contains(&kind) && cfg.fixed_schedule.is_none() => {
                 eprintln!("faultline: {why}; --nemesis all runs without {kind}");
@@ -796,4 +847,19 @@ async fn final_read(
         }
     }
     process
+}
+
+#[cfg(test)]
+mod tests {
+    use super::iface_of;
+
+    #[test]
+    fn the_interface_is_read_from_ip_o_addr() {
+        let veth = "2: eth0@if7    inet 198.18.3.11/24 brd 198.18.3.255 scope global eth0\\       valid_lft forever preferred_lft forever\n";
+        assert_eq!(iface_of(veth).as_deref(), Some("eth0"));
+        let vm =
+            "2: ens3    inet 10.0.0.4/24 metric 100 brd 10.0.0.255 scope global dynamic ens3\n";
+        assert_eq!(iface_of(vm).as_deref(), Some("ens3"));
+        assert_eq!(iface_of(""), None);
+    }
 }

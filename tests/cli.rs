@@ -537,3 +537,17 @@ fn a_bad_config_or_matrix_file_is_one_line_naming_the_file_and_the_key() {
         stderr(&o)
     );
 }
+
+#[test]
+fn heal_run_needs_a_run_folder() {
+    let o = faultline(&["heal", "--run", "/nonexistent/run"]);
+    assert_eq!(o.status.code(), Some(254), "{}", stderr(&o));
+    assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--run /nonexistent/run"),
+        "{}",
+        stderr(&o)
+    );
+    let o = faultline(&["heal", "--run", "/tmp", "--nodes", "a,b"]);
+    assert_eq!(o.status.code(), Some(254), "{}", stderr(&o));
+}

@@ -162,6 +162,7 @@ async fn lab(net: u8) -> Lab {
             control: control.clone(),
             remote: false,
             faketime: None,
+            run_dir: dir.path().to_path_buf(),
         },
     )
     .unwrap();

@@ -828,6 +828,42 @@ fn a_user_without_root_or_sudo_is_refused_by_password_login_too() {
     .unwrap_err();
     assert!(matches!(e, ControlError::AuthFailed { .. }), "{e}");
     assert_one_line(&e, &n1, &["authentication as flsshtest failed", "password"]);
+    // `faultline test` says the same, in one line, before touching the node.
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_faultline"));
+    cmd.args([
+        "test",
+        "--time-limit",
+        "2",
+        "--nemesis",
+        "none",
+        "--r",
+        "1",
+        "--w",
+        "1",
+    ])
+    .args(["--nodes", &lab.ip(0)])
+    .args(["--username", "flsshtest", "--password", "s3cret pass"])
+    .arg("--known-hosts")
+    .arg(&lab.known_hosts)
+    .arg("--remote-dir")
+    .arg(lab.dir.path().join("remote"))
+    .arg("--results")
+    .arg(lab.dir.path().join("results"));
+    let out = run_bounded(cmd, Duration::from_secs(60));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(255), "{stderr}");
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("faultline: error"))
+        .collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    for w in [
+        n1.as_str(),
+        "flsshtest is neither root nor",
+        "--username root",
+    ] {
+        assert!(errors[0].contains(w), "no {w:?} in {}", errors[0]);
+    }
 }
 
 /// `faultline doctor` on the lab's nodes; `(flag, value)` pairs in
@@ -1062,6 +1098,42 @@ fn a_passwordless_sudoer_runs_everything_through_sudo() {
         assert!(Instant::now() < deadline, "still alive after SIGKILL");
         std::thread::sleep(Duration::from_millis(50));
     }
+    // A whole `faultline test` as the sudoer: provisioning, the store,
+    // the final reads and the teardown all go through sudo.
+    let remote_dir = lab.dir.path().join("remote");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_faultline"));
+    cmd.args([
+        "test",
+        "--name",
+        "ssh-sudo",
+        "--time-limit",
+        "3",
+        "--quiesce",
+        "1",
+    ])
+    .args([
+        "--nemesis",
+        "none",
+        "--r",
+        "1",
+        "--w",
+        "1",
+        "--username",
+        &user.0,
+    ])
+    .args(node_flags(&lab, &remote_dir))
+    .arg("--results")
+    .arg(lab.dir.path().join("results"));
+    let out = run_bounded(cmd, Duration::from_secs(120));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("verdict: valid"), "{stdout}");
+    assert!(!remote_dir.exists(), "{} left behind", remote_dir.display());
 }
 
 #[test]
@@ -1315,8 +1387,16 @@ fn heal_over_ssh_after_the_controller_is_killed_mid_partition() {
         .any(|n| any_faultline_chain(&n.netns)));
     assert!(!processes_with(remote_dir.to_str().unwrap()).is_empty());
 
+    // No node flags: the dead run's folder says where it ran and how to
+    // log in.
+    let run_dir = std::fs::read_dir(results.join("ssh-heal"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.join("test.json").is_file())
+        .expect("the run's folder");
     let mut heal = Command::new(env!("CARGO_BIN_EXE_faultline"));
-    heal.arg("heal").args(node_flags(&lab, &remote_dir));
+    heal.arg("heal").arg("--run").arg(&run_dir);
     let out = run_bounded(heal, Duration::from_secs(60));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
@@ -1326,9 +1406,10 @@ fn heal_over_ssh_after_the_controller_is_killed_mid_partition() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        stdout.contains("removed faultline's iptables chains"),
+        stdout.contains("removed faultline's iptables chains on n1, n2, n3"),
         "{stdout}"
     );
+    assert!(stdout.contains("killed 1 store process"), "{stdout}");
     for node in &lab.network.nodes {
         assert!(
             !any_faultline_chain(&node.netns),
@@ -1400,21 +1481,31 @@ fn etcd_runs_over_ssh_from_its_package_and_leaves_nothing_behind() {
     let lab = Lab::alone(3);
     let remote_dir = lab.dir.path().join("remote");
     let results = lab.dir.path().join("results");
+    // The nodes and the login come from a --config file, as a nightly
+    // matrix row would give them.
+    let hosts = (0..3)
+        .map(|i| format!("{:?}", lab.ip(i)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let config = lab.dir.path().join("etcd.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "name = \"ssh-etcd\"\nseed = 3\nnodes = [{hosts}]\ntime_limit = 8\nquiesce = 1\n\
+             [workload]\nname = \"register\"\nkeys = 2\n[store]\nname = \"etcd\"\n\
+             [nemesis]\nfaults = [\"partition\", \"kill\"]\ninterval = 2\n\
+             [ssh]\nprivate_key = {:?}\nknown_hosts = {:?}\nremote_dir = {:?}\n",
+            lab.key.display().to_string(),
+            lab.known_hosts.display().to_string(),
+            remote_dir.display().to_string(),
+        ),
+    )
+    .unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_faultline"));
-    cmd.args(["test", "--name", "ssh-etcd", "--seed", "3"])
-        .args(["--store", "etcd", "--workload", "register", "--keys", "2"])
-        .args(node_flags(&lab, &remote_dir))
-        .args([
-            "--nemesis",
-            "partition,kill",
-            "--nemesis-interval",
-            "2",
-            "--time-limit",
-            "8",
-            "--quiesce",
-            "1",
-            "--results",
-        ])
+    cmd.arg("test")
+        .arg("--config")
+        .arg(&config)
+        .arg("--results")
         .arg(&results);
     let out = run_bounded(cmd, Duration::from_secs(240));
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -1437,4 +1528,319 @@ fn etcd_runs_over_ssh_from_its_package_and_leaves_nothing_behind() {
         processes_with(remote_dir.to_str().unwrap()).is_empty(),
         "etcd left running"
     );
+}
+
+#[test]
+fn an_adapter_store_runs_over_ssh_with_its_clients_on_the_controller() {
+    // A store described in TOML on SSH nodes: its files are written and its
+    // daemons started through SSH (the lab's nodes share this machine's
+    // filesystem, so the example's `{{ faultline_dir }}/ringkv` is there),
+    // while the adapter processes run here and reach the nodes by address.
+    let lab = Lab::alone(3);
+    let remote_dir = lab.dir.path().join("remote");
+    let results = lab.dir.path().join("results");
+    let store = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/adapters/ringkv.toml");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_faultline"));
+    cmd.arg("test")
+        .args(node_flags(&lab, &remote_dir))
+        .args(argv(&[
+            "--store",
+            store.to_str().unwrap(),
+            "--workload",
+            "set",
+            "--nemesis",
+            "partition",
+            "--nemesis-interval",
+            "2",
+            "--time-limit",
+            "8",
+            "--quiesce",
+            "2",
+            "--seed",
+            "4",
+            "--name",
+            "ssh-adapter",
+            "--results",
+        ]))
+        .arg(&results);
+    let out = run_bounded(cmd, Duration::from_secs(240));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("set         valid"), "{stdout}");
+    let run = std::fs::canonicalize(results.join("latest")).unwrap();
+    for i in 1..=3 {
+        let log = run.join(format!("n{i}/ringkv.log"));
+        assert!(
+            std::fs::metadata(&log).is_ok_and(|m| m.len() > 0),
+            "{} missing or empty",
+            log.display()
+        );
+    }
+    assert!(run.join("adapter/w0.stderr.log").is_file());
+    assert!(!remote_dir.exists(), "{} left behind", remote_dir.display());
+    assert!(
+        processes_with(remote_dir.to_str().unwrap()).is_empty(),
+        "ringkv left running"
+    );
+    for i in 0..3 {
+        // The adapters' argv name their node's address (this lab's own).
+        assert!(
+            processes_with(&format!("{}:8080", lab.ip(i))).is_empty(),
+            "an adapter process for n{} left running",
+            i + 1
+        );
+    }
+}
+
+/// Runs `faultline test` on the lab with some node flags replaced, expecting
+/// it to fail; returns its exit code and its one error line.
+fn failing_test(lab: &Lab, replace: &[(&str, &str)]) -> (Option<i32>, String) {
+    let mut flags = node_flags(lab, &lab.dir.path().join("remote"));
+    for (flag, value) in replace {
+        let i = flags.iter().position(|f| f == flag).unwrap();
+        flags[i + 1] = value.to_string();
+    }
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_faultline"));
+    cmd.args(["test", "--time-limit", "2", "--results"])
+        .arg(lab.dir.path().join("results"))
+        .args(flags);
+    let out = run_bounded(cmd, Duration::from_secs(60));
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("faultline: error"))
+        .collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    (out.status.code(), errors[0].to_string())
+}
+
+#[test]
+fn faultline_test_stops_in_one_line_on_a_wrong_key_an_unknown_host_key_and_a_dead_node() {
+    let mut lab = Lab::new(2);
+    let results = lab.dir.path().join("results");
+    let n1 = format!("n1 ({}:22)", lab.ip(0));
+    // A key the nodes do not accept.
+    let other = lab.dir.path().join("id_other");
+    keygen(&other);
+    let (code, e) = failing_test(&lab, &[("--ssh-private-key", other.to_str().unwrap())]);
+    assert_eq!(code, Some(255), "{e}");
+    for w in [
+        n1.as_str(),
+        "authentication as root failed",
+        "--ssh-private-key",
+    ] {
+        assert!(e.contains(w), "no {w:?} in {e}");
+    }
+    // A host key the known_hosts file does not have.
+    let empty = lab.dir.path().join("empty_known_hosts");
+    std::fs::write(&empty, "").unwrap();
+    let (code, e) = failing_test(&lab, &[("--known-hosts", empty.to_str().unwrap())]);
+    assert_eq!(code, Some(255), "{e}");
+    for w in [
+        n1.as_str(),
+        "host key not in",
+        "ssh-keyscan",
+        "--no-strict-host-key-checking",
+    ] {
+        assert!(e.contains(w), "no {w:?} in {e}");
+    }
+    // A node whose sshd is down.
+    lab.stop_sshd(1);
+    let (code, e) = failing_test(&lab, &[]);
+    assert_eq!(code, Some(255), "{e}");
+    let n2 = format!("n2 ({}:22)", lab.ip(1));
+    for w in [n2.as_str(), "refused", "sshd listens on port 22"] {
+        assert!(e.contains(w), "no {w:?} in {e}");
+    }
+    // Each failed run kept its folder with what it had: the test's
+    // settings and an (empty) history a `faultline check` can read.
+    let runs: Vec<_> = std::fs::read_dir(results.join("set-crdt"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().join("history.jsonl").is_file())
+        .collect();
+    assert_eq!(runs.len(), 3);
+    for r in &runs {
+        assert!(r.path().join("test.json").is_file());
+        let results = std::fs::read_to_string(r.path().join("results.json")).unwrap();
+        assert!(results.contains("\"error\""), "{results}");
+    }
+}
+
+#[test]
+fn netem_over_ssh_is_probed_on_the_nodes_like_a_local_run() {
+    // The nodes' kernel decides, not the transport: on this machine's
+    // kernel (no sch_netem) the run stops naming the missing module, and
+    // `--nemesis all` runs on without netem, saying so.
+    let lab = Lab::new(2);
+    let remote_dir = lab.dir.path().join("remote");
+    let probe = lab.control().exec(
+        "n1",
+        &argv(&[
+            "tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms",
+        ]),
+        T,
+    );
+    let _ = lab
+        .control()
+        .exec("n1", &argv(&["tc", "qdisc", "del", "dev", "lo", "root"]), T);
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_faultline"));
+    cmd.args([
+        "test",
+        "--time-limit",
+        "2",
+        "--nemesis",
+        "netem",
+        "--r",
+        "1",
+        "--w",
+        "1",
+    ])
+    .args(node_flags(&lab, &remote_dir))
+    .arg("--results")
+    .arg(lab.dir.path().join("results"));
+    let out = run_bounded(cmd, Duration::from_secs(120));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    match probe {
+        Err(_) => {
+            assert_ne!(out.status.code(), Some(0), "{stderr}");
+            assert!(stderr.contains("sch_netem"), "{stderr}");
+            assert!(!stderr.contains("not available over SSH"), "{stderr}");
+        }
+        // A kernel with netem: the delay goes on each node's own interface.
+        Ok(_) => {
+            assert_eq!(out.status.code(), Some(0), "{stderr}");
+            let run = std::fs::canonicalize(lab.dir.path().join("results/latest")).unwrap();
+            let journal = std::fs::read_to_string(run.join("nemesis.jsonl")).unwrap();
+            assert!(journal.contains("netem delay"), "{journal}");
+        }
+    }
+}
+
+/// A stand-in for `date` on the lab's nodes (first on sshd's PATH): `date -s
+/// @T` records how far T is from the real clock in `<dir>/<node ip>.offset`
+/// instead of moving this machine's clock, which every test shares;
+/// `date +%s.%N` answers the real time plus that offset. Other uses fall
+/// through to the real `date`.
+const FAKE_DATE: &str = r#"#!/bin/sh
+dir="$(dirname "$0")"
+me=$(ip -o -4 addr show dev eth0 | awk '{ print $4 }' | cut -d/ -f1)
+off=$(cat "$dir/$me.offset" 2>/dev/null || echo 0)
+case "$1" in
+  -s) real=$(/bin/date +%s.%N)
+      awk -v t="${2#@}" -v r="$real" 'BEGIN { printf "%.3f\n", t - r }' > "$dir/$me.offset"
+      echo "$2" >> "$dir/$me.steps" ;;
+  +%s.%N) real=$(/bin/date +%s.%N)
+      awk -v r="$real" -v o="$off" 'BEGIN { printf "%.9f\n", r + o }' ;;
+  *) exec /bin/date "$@" ;;
+esac
+"#;
+
+/// The host clock offset (s) the fake `date` holds for `ip`.
+fn fake_offset(bin: &Path, ip: &str) -> f64 {
+    std::fs::read_to_string(bin.join(format!("{ip}.offset")))
+        .map(|s| s.trim().parse().unwrap())
+        .unwrap_or(0.0)
+}
+
+#[test]
+fn clock_mode_date_steps_host_clocks_with_date_and_always_steps_them_back() {
+    let bin = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(bin.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let date = bin.path().join("date");
+    std::fs::write(&date, FAKE_DATE).unwrap();
+    std::fs::set_permissions(&date, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "SetEnv PATH={}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        bin.path().display()
+    );
+    let lab = Lab::with(3, &path);
+    let probe = lab
+        .control()
+        .exec("n1", &argv(&["date", "+%s.%N"]), T)
+        .unwrap();
+    assert!(probe.stdout.trim().parse::<f64>().is_ok(), "{probe:?}");
+    let remote_dir = lab.dir.path().join("remote");
+    let results = lab.dir.path().join("results");
+    let test = |name: &str, time_limit: &str| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_faultline"));
+        cmd.args(["test", "--name", name, "--seed", "4", "--store", "etcd"])
+            .args(["--workload", "register", "--keys", "2", "--quiesce", "1"])
+            .args([
+                "--nemesis",
+                "clock",
+                "--clock-mode",
+                "date",
+                "--nemesis-interval",
+                "1",
+            ])
+            .args(["--time-limit", time_limit])
+            .args(node_flags(&lab, &remote_dir))
+            .arg("--results")
+            .arg(&results);
+        cmd
+    };
+    // A whole run: etcd (a Go binary, out of libfaketime's reach) takes
+    // clock faults this way; every host clock ends where it began.
+    let out = run_bounded(test("date-clock", "6"), Duration::from_secs(180));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    let stepped: Vec<String> = (0..3)
+        .filter(|i| bin.path().join(format!("{}.steps", lab.ip(*i))).exists())
+        .map(|i| lab.ip(i))
+        .collect();
+    assert!(!stepped.is_empty(), "no date -s ran\n{stderr}");
+    for i in 0..3 {
+        let off = fake_offset(bin.path(), &lab.ip(i));
+        assert!(off.abs() < 0.2, "n{} left {off} s off", i + 1);
+    }
+    let run = std::fs::canonicalize(results.join("date-clock/latest"))
+        .or_else(|_| std::fs::canonicalize(results.join("latest")))
+        .unwrap();
+    let test_json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("test.json")).unwrap()).unwrap();
+    assert_eq!(test_json["clock_mode"], "date", "{test_json}");
+    let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
+    assert!(
+        history.contains("-clock\""),
+        "no clock fault in the history"
+    );
+
+    // A controller killed while a clock is moved: `heal --run` steps it
+    // back by what the journal says.
+    let mut child = test("date-heal", "60")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while (0..3).all(|i| fake_offset(bin.path(), &lab.ip(i)).abs() < 0.5) {
+        if Instant::now() > deadline || child.try_wait().unwrap().is_some() {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("no clock moved within 90 s");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let run_dir = std::fs::read_dir(results.join("date-heal"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.join("test.json").is_file())
+        .unwrap();
+    let mut heal = Command::new(env!("CARGO_BIN_EXE_faultline"));
+    heal.arg("heal").arg("--run").arg(&run_dir);
+    let out = run_bounded(heal, Duration::from_secs(60));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("stepped the host clock"), "{stdout}");
+    for i in 0..3 {
+        let off = fake_offset(bin.path(), &lab.ip(i));
+        assert!(off.abs() < 0.2, "n{} left {off} s off after heal", i + 1);
+    }
 }

@@ -69,6 +69,28 @@ pub fn set_offset(
     p
 }
 
+/// The script that moves a host's system clock by `$1` seconds (may be
+/// negative, millisecond precision) with `date -s`: the offset travels as
+/// an argument, never inside the script.
+pub const DATE_STEP_SCRIPT: &str = "now=$(date +%s.%N) || exit 1\n\
+     t=$(awk -v n=\"$now\" -v d=\"$1\" 'BEGIN { printf \"%.3f\", n + d }') || exit 1\n\
+     date -s \"@$t\" >/dev/null";
+
+/// Steps each `(node, delta_ms)`'s system clock by `delta_ms` with `date
+/// -s`: for hosts whose store libfaketime cannot reach (Go binaries), where
+/// the user allows moving the whole host's clock. Relative, so the caller
+/// keeps each node's offset to undo it.
+pub fn date_step(steps: &[(String, i64)]) -> Plan {
+    let mut p = Plan::default();
+    for (node, delta_ms) in steps.iter().filter(|(_, d)| *d != 0) {
+        let sign = if *delta_ms < 0 { "-" } else { "" };
+        let abs = delta_ms.unsigned_abs();
+        let secs = format!("{sign}{}.{:03}", abs / 1000, abs % 1000);
+        p.run(node, &["sh", "-c", DATE_STEP_SCRIPT, "sh", &secs]);
+    }
+    p
+}
+
 /// Resets every node's clock (offset zero).
 pub fn reset(nodes: &[String], offset_file: &dyn Fn(&str) -> String) -> Plan {
     set_offset(nodes, 0, offset_file)
@@ -85,6 +107,23 @@ mod tests {
         assert_eq!(faketime_offset(-250), "-0.250s\n");
         assert_eq!(faketime_offset(0), "+0.000s\n");
         assert_eq!(faketime_offset(-3_600_000), "-3600.000s\n");
+    }
+
+    #[test]
+    fn date_steps_pass_the_offset_as_an_argument() {
+        let p = date_step(&[("n1".into(), -1500), ("n2".into(), 0), ("n3".into(), 250)]);
+        assert_eq!(p.steps.len(), 2, "a zero step is no step");
+        let Action::Exec { argv } = &p.steps[0].action else {
+            panic!("{:?}", p.steps[0]);
+        };
+        assert_eq!(argv[..2], ["sh", "-c"]);
+        assert_eq!(argv[2], DATE_STEP_SCRIPT);
+        assert_eq!(argv[3..], ["sh", "-1.500"]);
+        let Action::Exec { argv } = &p.steps[1].action else {
+            panic!("{:?}", p.steps[1]);
+        };
+        assert_eq!(argv[4], "0.250");
+        assert!(!DATE_STEP_SCRIPT.contains("1.5"));
     }
 
     #[test]

@@ -30,20 +30,15 @@ pub fn is_missing(stderr: &str) -> bool {
     s.contains("unknown") && s.contains("qdisc") || s.contains("no such file")
 }
 
-/// Delays what each target sends on `iface` by `delay_ms` ± `jitter_ms`,
-/// and duplicates a share `duplicate` (0 to 1) of it.
-pub fn start(
-    targets: &[String],
-    iface: &str,
-    delay_ms: u64,
-    jitter_ms: u64,
-    duplicate: f64,
-) -> Plan {
+/// Delays what each target sends on its interface (`(node, iface)`: nodes
+/// reached over SSH each have their own) by `delay_ms` ± `jitter_ms`, and
+/// duplicates a share `duplicate` (0 to 1) of it.
+pub fn start(targets: &[(String, String)], delay_ms: u64, jitter_ms: u64, duplicate: f64) -> Plan {
     let mut p = Plan::default();
     let delay = format!("{delay_ms}ms");
     let jitter = format!("{jitter_ms}ms");
     let dup = format!("{:.2}%", duplicate * 100.0);
-    for t in targets {
+    for (t, iface) in targets {
         p.run(
             t,
             &[
@@ -65,10 +60,11 @@ pub fn start(
     p
 }
 
-/// Removes faultline's netem qdisc from every node; harmless where none is.
-pub fn stop(nodes: &[String], iface: &str) -> Plan {
+/// Removes faultline's netem qdisc from every `(node, iface)`; harmless
+/// where none is.
+pub fn stop(nodes: &[(String, String)]) -> Plan {
     let mut p = Plan::default();
-    for n in nodes {
+    for (n, iface) in nodes {
         p.try_run(n, &["tc", "qdisc", "del", "dev", iface, "root"]);
     }
     p
@@ -80,12 +76,13 @@ mod tests {
 
     #[test]
     fn start_replaces_the_root_qdisc_of_each_target_only() {
-        let p = start(&["n2".into()], "eth0", 120, 24, 0.05);
+        let p = start(&[("n2".into(), "eth0".into())], 120, 24, 0.05);
         assert_eq!(
             p.display_lines(),
             ["[n2] tc qdisc replace dev eth0 root netem delay 120ms 24ms duplicate 5.00%"]
         );
-        let s = stop(&["n1".into(), "n2".into()], "eth0");
+        let s = stop(&[("n1".into(), "eth0".into()), ("n2".into(), "ens3".into())]);
+        assert_eq!(s.display_lines()[1], "[n2] tc qdisc del dev ens3 root");
         assert_eq!(s.steps.len(), 2);
         assert!(s.steps.iter().all(|st| st.may_fail));
     }

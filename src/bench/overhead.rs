@@ -8,7 +8,7 @@
 //!   no history and no generator: the load generator with nothing else.
 //! - **harness**: the same adds, to the same keys, through exactly the path
 //!   a `faultline test` worker takes: the `set` workload's client behind
-//!   [`crate::runner::invoke`], which records the invocation and the
+//!   `runner::invoke`, which records the invocation and the
 //!   completion in a [`HistoryLog`] (one unbuffered write per op, as in a
 //!   real run) and bounds the op with the harness timeout.
 //!

@@ -462,7 +462,9 @@ pub fn render(
             q.fsync,
         )
     } else {
-        format!("{} {} nodes", cfg.nodes, cfg.store)
+        // An adapter's file is named by the store it describes.
+        let name = crate::store::by_name(&cfg.store).map_or(cfg.store.clone(), |s| s.name().into());
+        format!("{} {name} nodes", cfg.nodes)
     };
     let cluster = format!(
         "{store}; {} clients, {} ops/s, {} s; workload {} ({}); seed {}",

@@ -23,6 +23,7 @@
 //! through a primary that Sentinel fails over), and `adapter` (a store
 //! described in TOML, its clients speaking JSON lines).
 
+pub mod adapter;
 pub mod daemons;
 pub mod etcd;
 pub mod redis;
@@ -64,6 +65,10 @@ pub struct Placement {
     /// libfaketime's preload library, when the run has clock faults and
     /// the store can take them: the store's processes run under it.
     pub faketime: Option<PathBuf>,
+    /// The run's directory on this machine (the controller), for what the
+    /// store's clients leave there (an adapter's stderr logs), whether the
+    /// nodes are local or not.
+    pub run_dir: PathBuf,
 }
 
 /// A kind of store: what it can run, and how to start a cluster of it.
@@ -182,6 +187,11 @@ pub const STORES: &[&str] = &["ringkv", "etcd", "redis"];
 /// The store `--store` names: one of [`STORES`], or the path of an
 /// adapter's TOML description.
 pub fn by_name(name: &str) -> Result<Box<dyn Store>, crate::UsageError> {
+    if name.ends_with(".toml") {
+        return Ok(Box::new(adapter::AdapterStore::load(
+            std::path::Path::new(name),
+        )?));
+    }
     match name {
         "ringkv" => Ok(Box::new(ringkv::Ringkv)),
         "etcd" => Ok(Box::new(etcd::Etcd)),

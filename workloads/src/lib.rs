@@ -36,9 +36,12 @@
 //!   checked for session guarantees, staleness and convergence.
 //! - [`ringkv`]: an HTTP client for the reference store.
 //! - [`etcd`]: the `register` workload on etcd, through its v3 JSON gateway.
+//! - [`adapter`]: a client for any store, through a process per worker
+//!   that speaks JSON lines (`set` and `register` ops).
 //! - [`redis`]: a `set` client for Redis, finding the primary through
 //!   Sentinel, and a reader of each node's own server for convergence.
 
+pub mod adapter;
 pub mod counter;
 pub mod etcd;
 pub mod orset;

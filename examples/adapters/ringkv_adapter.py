@@ -1,0 +1,194 @@
+#!/usr/bin/env python3
+"""A faultline adapter for ringkv's HTTP API: Python 3, standard library only.
+
+faultline starts one of these per worker (and one per final reader) and
+speaks JSON lines with it on stdin and stdout (docs/adapters.md):
+
+    -> {"id": 7, "f": "add", "key": "set-3", "value": 17}
+    <- {"id": 7, "type": "ok"}
+
+Usage:
+    ringkv_adapter.py client --addr IP:PORT --workload set|register --timeout-ms N
+    ringkv_adapter.py admin leave|join IP:PORT      (the membership nemesis)
+
+The rule every reply follows is honesty about the outcome: "ok" only when
+ringkv confirmed the effect, "fail" only when the request certainly had no
+effect (the connection was refused, a 4xx, a write that missed the read
+quorum it takes before changing anything, any failed read), "info" whenever
+the outcome is unknown (a timeout, a 503 from a write that may have reached
+some replicas). Diagnostics go to stderr, which faultline keeps in the run's
+adapter/ folder; stdout carries replies and nothing else.
+"""
+import argparse
+import json
+import socket
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+
+
+class Definite(Exception):
+    """The request certainly had no effect: reply fail."""
+
+
+class Unknown(Exception):
+    """The request may have had an effect: reply info."""
+
+
+class Ringkv:
+    """ringkv's HTTP API on one node, with the outcome rules above."""
+
+    def __init__(self, addr, timeout_s):
+        self.base = "http://" + addr
+        self.timeout = timeout_s
+
+    def call(self, method, path, body=None):
+        """(status, JSON body) for any HTTP answer; raises Definite when the
+        request never reached the node, Unknown when the answer was lost."""
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.base + path, data=data, method=method)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                return resp.status, json.loads(resp.read() or b"null")
+        except urllib.error.HTTPError as e:
+            try:
+                payload = json.loads(e.read() or b"null")
+            except ValueError:
+                payload = None
+            return e.code, payload
+        except urllib.error.URLError as e:
+            if isinstance(e.reason, ConnectionRefusedError):
+                raise Definite("connect: connection refused")
+            if isinstance(e.reason, (socket.timeout, TimeoutError)):
+                raise Unknown("timeout")
+            # No route, unreachable: the request never left.
+            if isinstance(e.reason, OSError) and not isinstance(e.reason, ConnectionResetError):
+                raise Definite("connect: %s" % e.reason)
+            raise Unknown(str(e.reason))
+        except (socket.timeout, TimeoutError):
+            raise Unknown("timeout")
+        except (ConnectionResetError, ValueError, OSError) as e:
+            raise Unknown(str(e))
+
+    def write(self, method, path, body):
+        """A request that may change the store: its body when it did."""
+        status, payload = self.call(method, path, body)
+        if 200 <= status < 300:
+            return payload
+        if 400 <= status < 500:
+            raise Definite("%d: %s" % (status, json.dumps(payload)))
+        if (status == 503 and isinstance(payload, dict)
+                and payload.get("error") == "quorum" and "replies" in payload):
+            # Missed the read quorum it takes before changing anything.
+            raise Definite("%d: %s" % (status, json.dumps(payload)))
+        raise Unknown("%d: %s" % (status, json.dumps(payload)))
+
+    def read(self, path):
+        """A read: its body, or None when no replica holds the key. A read
+        changes nothing, so any failure is definite."""
+        try:
+            status, payload = self.call("GET", path)
+        except Unknown as e:
+            raise Definite(str(e))
+        if status == 404:
+            return None
+        if 200 <= status < 300:
+            return payload
+        raise Definite("%d: %s" % (status, json.dumps(payload)))
+
+
+def segment(key):
+    return urllib.parse.quote(key, safe="")
+
+
+def handle(store, workload, req):
+    """The reply (without its id) to one request."""
+    f, key, value = req.get("f"), req.get("key", ""), req.get("value")
+    k = segment(key)
+    if workload == "set":
+        if f == "add":
+            store.write("POST", "/set/" + k, {"element": value})
+            return {"type": "ok"}
+        if f == "read":
+            body = store.read("/set/" + k)
+            return {"type": "ok", "value": [] if body is None else body["elements"]}
+        if f == "read-local":
+            body = store.read("/admin/local/set/" + k)
+            return {"type": "ok", "value": None if body is None else body["elements"]}
+    elif workload == "register":
+        # ringkv's Paxos registers: linearizable.
+        if f == "read":
+            body = store.read("/cas/" + k) or {}
+            return {"type": "ok", "value": body.get("value"), "version": body.get("version")}
+        if f == "write":
+            body = store.write("PUT", "/cas/" + k, {"value": value})
+            return {"type": "ok", "version": body.get("version")}
+        if f == "cas":
+            old, new = value
+            status, body = store.call("POST", "/cas/" + k, {"expected": old, "value": new})
+            if status == 409:
+                return {"type": "fail", "error": "mismatch"}
+            if 200 <= status < 300:
+                return {"type": "ok"}
+            if 400 <= status < 500:
+                raise Definite("%d: %s" % (status, json.dumps(body)))
+            raise Unknown("%d: %s" % (status, json.dumps(body)))
+    if f == "preflist":
+        body = store.read("/admin/preflist/" + k)
+        return {"type": "ok", "value": body["nodes"]}
+    return {"type": "fail", "error": "ringkv_adapter: no op %r for workload %s" % (f, workload)}
+
+
+def serve(args):
+    # faultline waits op_timeout_ms + 500 ms for a reply: answer "info"
+    # ourselves before that, so a slow node is an unknown outcome rather
+    # than a killed adapter.
+    store = Ringkv(args.addr, args.timeout_ms / 1000.0)
+    for line in sys.stdin:
+        req = json.loads(line)
+        try:
+            reply = handle(store, args.workload, req)
+        except Definite as e:
+            reply = {"type": "fail", "error": str(e)}
+        except Unknown as e:
+            reply = {"type": "info", "error": str(e)}
+        reply["id"] = req["id"]
+        sys.stdout.write(json.dumps(reply) + "\n")
+        sys.stdout.flush()
+    # stdin closed: faultline is done with us.
+
+
+def admin(args):
+    store = Ringkv(args.addr, 5.0)
+    status, body = store.call("POST", "/admin/" + args.action)
+    if status != 200:
+        sys.stderr.write("POST /admin/%s on %s: %d %s\n" % (args.action, args.addr, status, body))
+        sys.exit(1)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("client", help="speak faultline's protocol on stdin/stdout")
+    c.add_argument("--addr", required=True, help="the node's IP:PORT")
+    c.add_argument("--workload", required=True, choices=["set", "register"])
+    c.add_argument("--timeout-ms", type=int, default=2000, help="limit per HTTP request")
+    a = sub.add_parser("admin", help="make a node leave or join the ring")
+    a.add_argument("action", choices=["leave", "join"])
+    a.add_argument("addr", help="the node's IP:PORT")
+    args = p.parse_args()
+    if args.command == "client":
+        serve(args)
+    else:
+        try:
+            admin(args)
+        except (Definite, Unknown) as e:
+            sys.stderr.write("ringkv_adapter: %s\n" % e)
+            sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

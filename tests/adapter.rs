@@ -1,0 +1,293 @@
+//! Any store through an adapter, end to end: ringkv nodes in network
+//! namespaces described by a TOML file, a Python process per worker
+//! speaking JSON lines, real partitions (root, as the other end-to-end
+//! tests). And an adapter that breaks the protocol: the run stops with one
+//! line naming it, keeping its history. The example adapter's outcomes are
+//! also checked against one ringkv node on loopback, without root.
+
+mod common;
+use common::*;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use workloads::adapter::{AdapterClient, FailureSlot, ProcessSpec, Replicas, Shape};
+use workloads::{Client, Invocation, LocalRead};
+
+fn checkout(rel: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(rel)
+        .display()
+        .to_string()
+}
+
+#[test]
+fn the_example_adapter_runs_the_set_workload_under_partitions_and_is_valid() {
+    require_root();
+    let tmp = tempfile::tempdir().unwrap();
+    let store = checkout("examples/adapters/ringkv.toml");
+    let o = run_test(
+        tmp.path(),
+        &[
+            "--store",
+            &store,
+            "--workload",
+            "set",
+            "--nodes",
+            "3",
+            "--nemesis",
+            "partition",
+            "--nemesis-interval",
+            "2",
+            "--time-limit",
+            "10",
+            "--quiesce",
+            "3",
+            "--seed",
+            "11",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("on 3 ringkv-py nodes"), "{}", text(&o));
+    let dir = run_dir(tmp.path(), "ringkv-py-set-adapter");
+    let r = results_json(&dir);
+    assert_eq!(r["valid"], true, "{r}");
+    for name in ["set", "set-full", "convergence", "perf"] {
+        assert_eq!(checker(&r, name)["valid"], true, "{name}: {r}");
+    }
+    let h = history(&dir);
+    assert!(
+        count_ops(&h, "add", "ok") > 100,
+        "too few adds went through"
+    );
+    assert!(
+        h.iter().any(|o| o["f"] == "start-partition"),
+        "no partition was applied"
+    );
+    // Every node read the whole set through its own adapter process, and
+    // every key's replicas were read locally (read-local, preflist).
+    let last_worker = h
+        .iter()
+        .filter(|o| o["f"] == "add")
+        .filter_map(|o| o["process"].as_u64())
+        .max()
+        .unwrap();
+    let finals: Vec<&str> = h
+        .iter()
+        .filter(|o| o["f"] == "read" && o["type"] == "ok")
+        .filter(|o| o["process"].as_u64() > Some(last_worker))
+        .filter_map(|o| o["node"].as_str())
+        .collect();
+    assert_eq!(finals.len(), 3, "{finals:?}");
+    assert!(count_ops(&h, "read-local", "ok") >= 5 * 3);
+    let test: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("test.json")).unwrap()).unwrap();
+    assert_eq!(test["store"], store.as_str());
+    assert_eq!(test["client"], "adapter");
+    // The adapters' stderr is kept in the run directory; the store's logs
+    // where the description said.
+    let logs: Vec<String> = std::fs::read_dir(dir.join("adapter"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    for f in ["w0.stderr.log", "w5.stderr.log", "final-n3.stderr.log"] {
+        assert!(logs.iter().any(|l| l == f), "{f} not in {logs:?}");
+    }
+    assert!(dir.join("n2/ringkv.log").is_file());
+}
+
+#[test]
+fn a_malformed_reply_stops_the_run_naming_the_line_and_keeps_the_history() {
+    require_root();
+    let tmp = tempfile::tempdir().unwrap();
+    let store = checkout("tests/fixtures/adapters/malformed.toml");
+    let started = Instant::now();
+    let o = run_test(
+        tmp.path(),
+        &[
+            "--store",
+            &store,
+            "--workload",
+            "set",
+            "--nodes",
+            "3",
+            "--nemesis",
+            "partition",
+            "--time-limit",
+            "60",
+            "--seed",
+            "2",
+        ],
+    );
+    let took = started.elapsed();
+    let out = text(&o);
+    // A failed run, as any run error: not a verdict.
+    assert_eq!(o.status.code(), Some(255), "{out}");
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("faultline: error: "))
+        .unwrap_or_else(|| panic!("no error line in {out}"));
+    let wanted = ": reply line 21 is not JSON: \"oops\" (docs/adapters.md#replies)";
+    assert!(line.contains("adapter broken-py (worker "), "{line}");
+    assert!(line.ends_with(wanted), "{line}");
+    // It stopped at the failure, not at the 60 s time limit.
+    assert!(took < Duration::from_secs(40), "took {took:?}");
+
+    let dir = run_dir(tmp.path(), "broken-py-set-adapter");
+    let r = results_json(&dir);
+    assert!(r["error"].as_str().unwrap().ends_with(wanted), "{r}");
+    assert_eq!(r["interrupted"], true);
+    // What was recorded before stays: 20 correct replies per worker that
+    // got that far, the offending op as info.
+    let h = history(&dir);
+    assert!(count_ops(&h, "add", "ok") >= 18, "{} ops", h.len());
+    assert!(h
+        .iter()
+        .any(|o| o["type"] == "info" && o["error"].as_str().is_some_and(|e| e.ends_with(wanted))));
+    // And it can still be analysed (the fixture keeps each process's set
+    // in its own memory, so the verdict itself means nothing here).
+    let hist: PathBuf = dir.join("history.jsonl");
+    let check = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(["check", hist.to_str().unwrap(), "--workload", "set"])
+        .output()
+        .unwrap();
+    let said = text(&check);
+    assert!(
+        matches!(check.status.code(), Some(0..=2)),
+        "check failed: {said}"
+    );
+    assert!(
+        said.lines().any(|l| l.contains("history.jsonl: set ")),
+        "{said}"
+    );
+}
+
+/// One ringkv node on loopback, killed when dropped.
+struct Node(std::process::Child);
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn ringkv_on_loopback(dir: &Path) -> (Node, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let conf = dir.join("ringkv.toml");
+    std::fs::write(
+        &conf,
+        format!("node = \"n1\"\nlisten = \"{addr}\"\nn = 1\nr = 1\nw = 1\n[[nodes]]\nname = \"n1\"\naddr = \"{addr}\"\n"),
+    )
+    .unwrap();
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_faultline")).with_file_name("ringkv");
+    let child = Command::new(bin)
+        .args(["--config", conf.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ringkv is built beside faultline");
+    let node = Node(child);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(&addr).is_err() {
+        assert!(Instant::now() < deadline, "ringkv did not listen on {addr}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (node, addr)
+}
+
+fn example_client(
+    dir: &Path,
+    addr: &str,
+    workload: &str,
+    shape: Shape,
+) -> (AdapterClient, FailureSlot) {
+    let slot = FailureSlot::new();
+    let spec = ProcessSpec {
+        argv: [
+            "python3",
+            &checkout("examples/adapters/ringkv_adapter.py"),
+            "client",
+            "--addr",
+            addr,
+            "--workload",
+            workload,
+            "--timeout-ms",
+            "1000",
+        ]
+        .map(str::to_string)
+        .to_vec(),
+        env: vec![],
+        stderr_log: dir.join(format!("{workload}.stderr.log")),
+    };
+    let c = AdapterClient::new(
+        "ringkv-py",
+        "worker 0",
+        spec,
+        shape,
+        Duration::from_millis(1500),
+        slot.clone(),
+    )
+    .with_replicas(Replicas::Ask);
+    (c, slot)
+}
+
+fn op(f: &str, value: serde_json::Value) -> Invocation {
+    Invocation { f: f.into(), value }
+}
+
+/// Needs no root: one ringkv node on loopback, the example adapter in
+/// front of it, and the outcomes it reports for what ringkv answers (or
+/// does not).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_example_adapter_reports_honest_outcomes_for_ringkvs_answers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (node, addr) = ringkv_on_loopback(tmp.path());
+    let (set, slot) = example_client(tmp.path(), &addr, "set", Shape::Set { keys: 2 });
+    for e in 0..6 {
+        let c = set.invoke(&op("add", json!(e))).await;
+        assert_eq!(c.kind, checkers::OpType::Ok, "{c:?}");
+    }
+    let read = set.invoke(&op("read", serde_json::Value::Null)).await;
+    assert_eq!(read.value, json!([0, 1, 2, 3, 4, 5]), "{read:?}");
+    assert_eq!(set.preflist("set-0").await.unwrap(), ["n1"]);
+    let local0 = set.read_local("set-0").await.unwrap();
+    let local1 = set.read_local("set-1").await.unwrap();
+    let mut both: Vec<i64> = [local0, local1]
+        .iter()
+        .flat_map(|v| v.as_array().unwrap().iter().map(|e| e.as_i64().unwrap()))
+        .collect();
+    both.sort();
+    assert_eq!(both, [0, 1, 2, 3, 4, 5]);
+
+    let (reg, _) = example_client(tmp.path(), &addr, "register", Shape::Register);
+    let r = reg.invoke(&op("read", json!(["r0", null]))).await;
+    assert_eq!(r.value, json!(["r0", null]), "never written: {r:?}");
+    let w = reg.invoke(&op("write", json!(["r0", 3]))).await;
+    assert_eq!(w.kind, checkers::OpType::Ok, "{w:?}");
+    let version = w.value[1]["version"].as_i64().expect("ringkv's ballot");
+    let r = reg.invoke(&op("read", json!(["r0", null]))).await;
+    assert_eq!(r.value, json!(["r0", {"value": 3, "version": version}]));
+    let c = reg.invoke(&op("cas", json!(["r0", [4, 1]]))).await;
+    assert_eq!(
+        (c.kind, c.error.as_deref()),
+        (checkers::OpType::Fail, Some("compare failed"))
+    );
+    let c = reg.invoke(&op("cas", json!(["r0", [3, 1]]))).await;
+    assert_eq!(c.kind, checkers::OpType::Ok, "{c:?}");
+
+    // The node is gone: nothing listens, so an add certainly did nothing.
+    drop(node);
+    let c = set.invoke(&op("add", json!(9))).await;
+    assert_eq!(c.kind, checkers::OpType::Fail, "{c:?}");
+    assert!(c.error.as_deref().unwrap().contains("refused"), "{c:?}");
+    let c = reg.invoke(&op("read", json!(["r0", null]))).await;
+    assert_eq!(c.kind, checkers::OpType::Fail, "{c:?}");
+    assert_eq!(slot.get(), None, "the adapter kept to the protocol");
+}

@@ -1,0 +1,1039 @@
+//! The adapter protocol, client side: any store, through a process that
+//! speaks JSON lines.
+//!
+//! A store faultline has no client for is reached through an *adapter*: a
+//! program, in any language, that faultline starts once per worker (and
+//! once per final reader) and talks to over its stdin and stdout, one JSON
+//! object a line. faultline writes a request and waits for its reply before
+//! writing the next one:
+//!
+//! ```text
+//! → {"id":7,"f":"add","key":"set-3","value":17}
+//! ← {"id":7,"type":"ok"}
+//! → {"id":8,"f":"read","key":"set-0","value":null}
+//! ← {"id":8,"type":"ok","value":[1,4,17]}
+//! ```
+//!
+//! A reply's `type` is the outcome, with the meaning every faultline client
+//! gives it ([`Completion`]): `ok` (the store confirmed the effect), `fail`
+//! (it certainly had none), `info` (unknown). Its `value` is the result (a
+//! read's value), `error` says why it failed, and an optional integer
+//! `version` is the version the store gave a register's value.
+//!
+//! What faultline does with the process:
+//! - no reply within the op's time limit: the op is `info` (a write may
+//!   still land) and the process is killed; the next op starts a fresh one,
+//!   since a late reply would answer the wrong request;
+//! - a reply that breaks the protocol (not JSON, another request's `id`, an
+//!   unknown `type`, a read whose value is not a list), or the process
+//!   exiting: the op is `info`, and the first such failure is kept in a
+//!   [`FailureSlot`] that the cluster reports, which stops the run with a
+//!   one-line message naming the adapter, the worker and the offending line.
+//!
+//! The mapping of workload ops onto requests ([`Shape`]):
+//! - `set`: `add e` → `{"f":"add","key":K,"value":e}` with `K` the key the
+//!   built-in client uses ([`set::key_for`]); the read of the whole set →
+//!   one `{"f":"read","key":"set-k","value":null}` per key, each replied
+//!   with a list of integers, merged.
+//! - `register`: `read`, `write` and `cas` with the op's key, and `null`,
+//!   `v` or `[old, new]` as the value; a `cas` that found another value
+//!   replies `fail` with the error `mismatch` (or none).
+//! - convergence (when the adapter says it can): `read-local` (this node's
+//!   own replica of a key, uncoordinated) and `preflist` (the names of the
+//!   nodes holding the key's replicas).
+//!
+//! docs/adapters.md is the protocol's reference for adapter writers.
+
+use crate::register::versioned;
+use crate::ringkv::RequestError;
+use crate::{set, Client, Completion, Invocation, LocalRead};
+use checkers::OpType;
+use serde_json::{json, Value};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+use tokio::time::Instant;
+
+/// Where the protocol is documented; every failure message points there.
+pub const DOCS: &str = "docs/adapters.md";
+
+/// A reply line longer than this breaks the protocol (a runaway adapter
+/// must not make faultline buffer without bound).
+pub const MAX_LINE: usize = 16 << 20;
+
+/// How many characters of an offending line a failure message quotes.
+pub const QUOTE_CHARS: usize = 120;
+
+/// The workloads an adapter can run, with the ops each maps to requests.
+pub const WORKLOADS: &[&str] = &["set", "register"];
+
+/// The only `--client` mode of a workload run through an adapter: the
+/// adapter, not faultline, decides how it talks to its store.
+pub const MODE: &str = "adapter";
+
+/// How to start one adapter process.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProcessSpec {
+    /// The program and its arguments, each one argument (no shell).
+    pub argv: Vec<String>,
+    /// Extra environment variables.
+    pub env: Vec<(String, String)>,
+    /// Where the process's stderr goes (appended to; every start of the
+    /// process writes a marker line first).
+    pub stderr_log: PathBuf,
+}
+
+/// The first protocol failure any client of one cluster met, shared by
+/// all of them: the cluster reports it and the run stops with it.
+#[derive(Clone, Debug, Default)]
+pub struct FailureSlot(Arc<Mutex<Option<String>>>);
+
+impl FailureSlot {
+    /// An empty slot.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The first failure recorded, if any.
+    pub fn get(&self) -> Option<String> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Records `message` unless a failure is recorded already (the first
+    /// one is the cause; later ones are often its consequences).
+    pub fn record(&self, message: &str) {
+        let mut slot = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.is_none() {
+            *slot = Some(message.to_string());
+        }
+    }
+}
+
+/// Which workload's ops a client maps onto requests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    /// `set`: adds of unique integers spread over `keys` keys, reads of
+    /// the whole set (one request per key).
+    Set {
+        /// How many keys (`set-0` ...) the set is spread over.
+        keys: usize,
+    },
+    /// `register`: read, write and cas of `[key, value]` ops.
+    Register,
+}
+
+impl Shape {
+    /// The shape of `workload` with `keys` keys, if adapters can run it.
+    pub fn of(workload: &str, keys: usize) -> Option<Shape> {
+        match workload {
+            "set" => Some(Shape::Set { keys: keys.max(1) }),
+            "register" => Some(Shape::Register),
+            _ => None,
+        }
+    }
+}
+
+/// Where a key's replicas are, for the convergence checker.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Replicas {
+    /// Every key on every one of these nodes (a fully replicated store).
+    All(Vec<String>),
+    /// Ask the adapter (`preflist` requests).
+    Ask,
+}
+
+/// One reply, as the adapter sent it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reply {
+    /// `ok`, `fail` or `info`.
+    pub kind: OpType,
+    /// Its `value` (`null` when absent).
+    pub value: Value,
+    /// Its `error`, if any.
+    pub error: Option<String>,
+    /// Its `version`, if any.
+    pub version: Option<i64>,
+    /// The line's number in the process's output (1 is its first line).
+    pub line: u64,
+    /// The line as read, for failure messages.
+    pub raw: String,
+}
+
+/// Why a request got no usable reply.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RequestFailure {
+    /// No reply in time; the process was killed and the next request
+    /// starts a fresh one.
+    #[error("timeout: no reply from the adapter within {0:?}")]
+    Timeout(Duration),
+    /// The adapter broke the protocol (the message is also in the
+    /// [`FailureSlot`]).
+    #[error("{0}")]
+    Protocol(String),
+}
+
+/// A running adapter process.
+struct Running {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    /// The id of the last request sent.
+    last_id: u64,
+    /// Reply lines read so far.
+    lines: u64,
+    /// A request was written and its reply not read: the exchange was cut
+    /// off (the harness's hard cap dropped the op), so the process's next
+    /// line would answer the wrong request.
+    in_flight: bool,
+}
+
+/// A client that performs a workload's ops through one adapter process.
+pub struct AdapterClient {
+    adapter: String,
+    who: String,
+    spec: ProcessSpec,
+    shape: Shape,
+    timeout: Duration,
+    replicas: Replicas,
+    failure: FailureSlot,
+    process: tokio::sync::Mutex<Option<Running>>,
+}
+
+impl AdapterClient {
+    /// A client named `who` (e.g. `worker 3`) of adapter `adapter`, which
+    /// starts its process from `spec` on its first op, waits at most
+    /// `timeout` for all the replies one op needs, and records protocol
+    /// failures in `failure`. Keys' replicas default to [`Replicas::Ask`].
+    pub fn new(
+        adapter: impl Into<String>,
+        who: impl Into<String>,
+        spec: ProcessSpec,
+        shape: Shape,
+        timeout: Duration,
+        failure: FailureSlot,
+    ) -> Self {
+        AdapterClient {
+            adapter: adapter.into(),
+            who: who.into(),
+            spec,
+            shape,
+            timeout,
+            replicas: Replicas::Ask,
+            failure,
+            process: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// Where the convergence checker finds each key's replicas.
+    pub fn with_replicas(mut self, replicas: Replicas) -> Self {
+        self.replicas = replicas;
+        self
+    }
+
+    /// The one-line failure message: adapter, client, what, and the
+    /// documentation's section.
+    fn message(&self, what: &str, section: &str) -> String {
+        format!(
+            "adapter {} ({}): {what} ({DOCS}#{section})",
+            self.adapter, self.who
+        )
+    }
+
+    /// Records a protocol failure and returns it.
+    fn broke(&self, what: &str, section: &str) -> RequestFailure {
+        let m = self.message(what, section);
+        self.failure.record(&m);
+        RequestFailure::Protocol(m)
+    }
+
+    /// A reply line that broke the protocol: `what`, then the line quoted.
+    async fn bad_reply(&self, line: u64, what: &str, raw: &str) -> RequestFailure {
+        self.reset().await;
+        self.broke(
+            &format!("reply line {line} {what}: {}", quote(raw)),
+            "replies",
+        )
+    }
+
+    /// Kills the process, if one runs; the next request starts a new one.
+    async fn reset(&self) {
+        if let Some(r) = self.process.lock().await.take() {
+            discard(r);
+        }
+    }
+
+    fn spawn(&self) -> Result<Running, RequestFailure> {
+        let cannot = |e: String| {
+            self.broke(
+                &format!(
+                    "cannot start the client process {:?}: {e}",
+                    self.spec.argv.first().map(String::as_str).unwrap_or("")
+                ),
+                "the-client",
+            )
+        };
+        let Some((program, args)) = self.spec.argv.split_first() else {
+            return Err(cannot("its argv is empty".into()));
+        };
+        if let Some(dir) = self.spec.stderr_log.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| cannot(format!("creating {}: {e}", dir.display())))?;
+        }
+        let mut log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.spec.stderr_log)
+            .map_err(|e| cannot(format!("opening {}: {e}", self.spec.stderr_log.display())))?;
+        let _ = writeln!(log, "--- faultline: starting {:?}", self.spec.argv);
+        let mut cmd = Command::new(program);
+        cmd.args(args)
+            .envs(self.spec.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log))
+            .kill_on_drop(true)
+            // Its own process group: a Ctrl-C at the terminal reaches
+            // faultline, which then finishes the run in order, and not the
+            // adapters in the middle of a request.
+            .process_group(0);
+        let mut child = cmd.spawn().map_err(|e| cannot(e.to_string()))?;
+        let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+            return Err(cannot("no pipes to the process".into()));
+        };
+        Ok(Running {
+            child,
+            stdin,
+            stdout: BufReader::new(stdout),
+            last_id: 0,
+            lines: 0,
+            in_flight: false,
+        })
+    }
+
+    /// Sends one request and waits (until `deadline`) for its reply.
+    /// Checks what every reply must be (JSON, this request's id, a known
+    /// type); what its value must be is the caller's to check.
+    pub async fn request(
+        &self,
+        f: &str,
+        key: &str,
+        value: &Value,
+        deadline: Instant,
+    ) -> Result<Reply, RequestFailure> {
+        let mut guard = self.process.lock().await;
+        if let Some(r) = guard.take_if(|r| r.in_flight) {
+            discard(r);
+        }
+        if guard.is_none() {
+            *guard = Some(self.spawn()?);
+        }
+        let run = guard.as_mut().expect("just started");
+        run.last_id += 1;
+        let id = run.last_id;
+        let mut line = json!({ "id": id, "f": f, "key": key, "value": value }).to_string();
+        line.push('\n');
+        run.in_flight = true;
+        let exchange = async {
+            run.stdin.write_all(line.as_bytes()).await?;
+            run.stdin.flush().await?;
+            read_line(&mut run.stdout, MAX_LINE).await
+        };
+        let read = tokio::time::timeout_at(deadline, exchange).await;
+        let Ok(read) = read else {
+            if let Some(r) = guard.take() {
+                discard(r);
+            }
+            return Err(RequestFailure::Timeout(self.timeout));
+        };
+        let raw = match read {
+            Ok(LineRead::Line(bytes)) => bytes,
+            Ok(LineRead::TooLong) => {
+                let n = run.lines + 1;
+                if let Some(r) = guard.take() {
+                    discard(r);
+                }
+                return Err(self.broke(
+                    &format!("reply line {n} is longer than {} MiB", MAX_LINE >> 20),
+                    "replies",
+                ));
+            }
+            // Its stdout closed (or the write found no reader): it exited.
+            Ok(LineRead::Eof) | Err(_) => {
+                let mut r = guard.take().expect("running");
+                let status =
+                    match tokio::time::timeout(Duration::from_millis(500), r.child.wait()).await {
+                        Ok(Ok(s)) => format!("exited ({s})"),
+                        Ok(Err(e)) => format!("closed its output ({e})"),
+                        Err(_) => "closed its output".to_string(),
+                    };
+                let lines = r.lines;
+                discard(r);
+                let tail = last_line(&self.spec.stderr_log)
+                    .map(|l| format!("; its last stderr line: {}", quote(&l)))
+                    .unwrap_or_else(|| "; it wrote nothing on stderr".into());
+                return Err(self.broke(
+                    &format!(
+                        "the client process {status} before answering request {id} (after {lines} reply lines){tail}; stderr is in {}",
+                        self.spec.stderr_log.display()
+                    ),
+                    "processes",
+                ));
+            }
+        };
+        run.lines += 1;
+        run.in_flight = false;
+        let n = run.lines;
+        drop(guard);
+        let raw = String::from_utf8_lossy(&raw)
+            .trim_end_matches('\r')
+            .to_string();
+        self.parse(id, n, raw).await
+    }
+
+    async fn parse(&self, id: u64, n: u64, raw: String) -> Result<Reply, RequestFailure> {
+        let Ok(v) = serde_json::from_str::<Value>(&raw) else {
+            return Err(self.bad_reply(n, "is not JSON", &raw).await);
+        };
+        let Some(obj) = v.as_object() else {
+            return Err(self.bad_reply(n, "is not a JSON object", &raw).await);
+        };
+        match obj.get("id").and_then(Value::as_u64) {
+            Some(got) if got == id => {}
+            Some(got) => {
+                let what = format!("answers request {got}, but request {id} was asked");
+                return Err(self.bad_reply(n, &what, &raw).await);
+            }
+            None => {
+                let what = format!("has no integer \"id\" (request {id} was asked)");
+                return Err(self.bad_reply(n, &what, &raw).await);
+            }
+        }
+        let kind = match obj.get("type").and_then(Value::as_str) {
+            Some("ok") => OpType::Ok,
+            Some("fail") => OpType::Fail,
+            Some("info") => OpType::Info,
+            _ => {
+                let what = "has no \"type\" of \"ok\", \"fail\" or \"info\"";
+                return Err(self.bad_reply(n, what, &raw).await);
+            }
+        };
+        let version = match obj.get("version") {
+            None | Some(Value::Null) => None,
+            Some(v) => match v.as_i64() {
+                Some(v) => Some(v),
+                None => {
+                    let what = "has a \"version\" that is not an integer";
+                    return Err(self.bad_reply(n, what, &raw).await);
+                }
+            },
+        };
+        let error = match obj.get("error") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(other) => Some(other.to_string()),
+        };
+        Ok(Reply {
+            kind,
+            value: obj.get("value").cloned().unwrap_or(Value::Null),
+            error,
+            version,
+            line: n,
+            raw,
+        })
+    }
+
+    fn deadline(&self) -> Instant {
+        Instant::now() + self.timeout
+    }
+
+    /// How a request that may have had an effect ended.
+    fn write_outcome(
+        &self,
+        asked: &Value,
+        ok: Value,
+        r: Result<Reply, RequestFailure>,
+    ) -> Completion {
+        match r {
+            Ok(reply) => match reply.kind {
+                OpType::Ok => Completion::ok(ok),
+                OpType::Fail => Completion::fail(
+                    asked.clone(),
+                    reply
+                        .error
+                        .unwrap_or_else(|| "the adapter replied fail".into()),
+                ),
+                _ => Completion::info(
+                    asked.clone(),
+                    reply
+                        .error
+                        .unwrap_or_else(|| "the adapter replied info".into()),
+                ),
+            },
+            Err(e) => Completion::info(asked.clone(), e.to_string()),
+        }
+    }
+
+    /// A read's reply that is not `ok`: a read changes nothing, so it
+    /// failed, whatever the adapter called it.
+    fn read_error(reply: &Reply) -> String {
+        reply
+            .error
+            .clone()
+            .unwrap_or_else(|| format!("the adapter replied {}", type_name(reply.kind)))
+    }
+
+    /// The elements of an `ok` set read's value, or the protocol failure.
+    async fn elements(&self, key: &str, reply: &Reply) -> Result<Vec<i64>, RequestFailure> {
+        let items = reply.value.as_array().and_then(|items| {
+            items
+                .iter()
+                .map(Value::as_i64)
+                .collect::<Option<Vec<i64>>>()
+        });
+        match items {
+            Some(items) => Ok(items),
+            None => {
+                let what =
+                    format!("answers a read of {key} with a value that is not a list of integers");
+                Err(self.bad_reply(reply.line, &what, &reply.raw).await)
+            }
+        }
+    }
+
+    async fn set_op(&self, op: &Invocation, keys: usize) -> Completion {
+        match op.f.as_str() {
+            "add" => {
+                let Some(e) = op.value.as_i64() else {
+                    return Completion::fail(op.value.clone(), "add needs an integer");
+                };
+                let key = set::key_for(e, keys);
+                let r = self.request("add", &key, &op.value, self.deadline()).await;
+                self.write_outcome(&op.value, op.value.clone(), r)
+            }
+            "read" => {
+                let deadline = self.deadline();
+                let mut all = std::collections::BTreeSet::new();
+                for k in 0..keys {
+                    let key = format!("set-{k}");
+                    let reply = match self.request("read", &key, &Value::Null, deadline).await {
+                        Ok(r) => r,
+                        Err(RequestFailure::Timeout(d)) => {
+                            return Completion::fail(
+                                Value::Null,
+                                format!("reading {key}: {}", RequestFailure::Timeout(d)),
+                            )
+                        }
+                        Err(e) => return Completion::info(Value::Null, e.to_string()),
+                    };
+                    if reply.kind != OpType::Ok {
+                        let e = Self::read_error(&reply);
+                        return Completion::fail(Value::Null, format!("reading {key}: {e}"));
+                    }
+                    match self.elements(&key, &reply).await {
+                        Ok(items) => all.extend(items),
+                        Err(e) => return Completion::info(Value::Null, e.to_string()),
+                    }
+                }
+                Completion::ok(json!(all.into_iter().collect::<Vec<_>>()))
+            }
+            other => Completion::fail(op.value.clone(), format!("set has no op {other:?}")),
+        }
+    }
+
+    async fn register_op(&self, op: &Invocation) -> Completion {
+        let Some([k, arg]) = op.value.as_array().map(Vec::as_slice) else {
+            return Completion::fail(op.value.clone(), "register ops take [key, value]");
+        };
+        let Some(key) = k.as_str() else {
+            return Completion::fail(op.value.clone(), "register keys are strings");
+        };
+        let deadline = self.deadline();
+        match op.f.as_str() {
+            "read" => match self.request("read", key, &Value::Null, deadline).await {
+                Ok(r) if r.kind == OpType::Ok => {
+                    Completion::ok(json!([key, versioned(r.value, r.version)]))
+                }
+                Ok(r) => Completion::fail(op.value.clone(), Self::read_error(&r)),
+                Err(e @ RequestFailure::Timeout(_)) => {
+                    Completion::fail(op.value.clone(), e.to_string())
+                }
+                Err(e) => Completion::info(op.value.clone(), e.to_string()),
+            },
+            "write" => {
+                let r = self.request("write", key, arg, deadline).await;
+                let version = r.as_ref().ok().and_then(|r| r.version);
+                self.write_outcome(&op.value, json!([key, versioned(arg.clone(), version)]), r)
+            }
+            "cas" => {
+                if arg.as_array().is_none_or(|a| a.len() != 2) {
+                    return Completion::fail(op.value.clone(), "cas takes [key, [old, new]]");
+                }
+                match self.request("cas", key, arg, deadline).await {
+                    // Evidence that the register held another value.
+                    Ok(r)
+                        if r.kind == OpType::Fail
+                            && r.error.as_deref().is_none_or(|e| e == "mismatch") =>
+                    {
+                        Completion::fail(op.value.clone(), checkers::linear::compile::CAS_MISMATCH)
+                    }
+                    r => self.write_outcome(&op.value, op.value.clone(), r),
+                }
+            }
+            other => Completion::fail(op.value.clone(), format!("register has no op {other:?}")),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Client for AdapterClient {
+    async fn invoke(&self, op: &Invocation) -> Completion {
+        match self.shape {
+            Shape::Set { keys } => self.set_op(op, keys).await,
+            Shape::Register => self.register_op(op).await,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl LocalRead for AdapterClient {
+    async fn preflist(&self, key: &str) -> Result<Vec<String>, RequestError> {
+        if let Replicas::All(nodes) = &self.replicas {
+            return Ok(nodes.clone());
+        }
+        let reply = self
+            .request("preflist", key, &Value::Null, self.deadline())
+            .await
+            .map_err(|e| RequestError::Definite(e.to_string()))?;
+        if reply.kind != OpType::Ok {
+            return Err(RequestError::Definite(Self::read_error(&reply)));
+        }
+        let names = reply.value.as_array().and_then(|a| {
+            a.iter()
+                .map(|v| v.as_str().map(str::to_string))
+                .collect::<Option<Vec<_>>>()
+        });
+        match names {
+            Some(names) => Ok(names),
+            None => {
+                let what = format!(
+                    "answers the preflist of {key} with a value that is not a list of node names"
+                );
+                let e = self.bad_reply(reply.line, &what, &reply.raw).await;
+                Err(RequestError::Definite(e.to_string()))
+            }
+        }
+    }
+
+    /// The replica's value; a set's elements sorted and without
+    /// duplicates, so replicas holding the same set compare equal.
+    async fn read_local(&self, key: &str) -> Result<Value, RequestError> {
+        let reply = self
+            .request("read-local", key, &Value::Null, self.deadline())
+            .await
+            .map_err(|e| RequestError::Definite(e.to_string()))?;
+        if reply.kind != OpType::Ok {
+            return Err(RequestError::Definite(Self::read_error(&reply)));
+        }
+        match self.shape {
+            Shape::Set { .. } if reply.value.is_null() => Ok(Value::Null),
+            Shape::Set { .. } => {
+                let mut items = self
+                    .elements(key, &reply)
+                    .await
+                    .map_err(|e| RequestError::Definite(e.to_string()))?;
+                items.sort_unstable();
+                items.dedup();
+                Ok(json!(items))
+            }
+            Shape::Register => Ok(reply.value),
+        }
+    }
+}
+
+fn type_name(kind: OpType) -> &'static str {
+    match kind {
+        OpType::Ok => "ok",
+        OpType::Fail => "fail",
+        OpType::Info => "info",
+        OpType::Invoke => "invoke",
+    }
+}
+
+/// Kills a process we are done with, and reaps it in the background.
+fn discard(mut r: Running) {
+    let _ = r.child.start_kill();
+    tokio::spawn(async move {
+        let _ = r.child.wait().await;
+    });
+}
+
+/// What reading one line gave.
+enum LineRead {
+    /// A line, without its `\n`.
+    Line(Vec<u8>),
+    /// The stream ended (a partial last line is dropped).
+    Eof,
+    /// The line went past the limit.
+    TooLong,
+}
+
+/// Reads one line of at most `max` bytes.
+async fn read_line<R: AsyncBufRead + Unpin>(r: &mut R, max: usize) -> std::io::Result<LineRead> {
+    let mut line = Vec::new();
+    loop {
+        let buf = r.fill_buf().await?;
+        if buf.is_empty() {
+            return Ok(LineRead::Eof);
+        }
+        if let Some(i) = buf.iter().position(|&b| b == b'\n') {
+            line.extend_from_slice(&buf[..i]);
+            r.consume(i + 1);
+            return Ok(if line.len() > max {
+                LineRead::TooLong
+            } else {
+                LineRead::Line(line)
+            });
+        }
+        let n = buf.len();
+        line.extend_from_slice(buf);
+        r.consume(n);
+        if line.len() > max {
+            return Ok(LineRead::TooLong);
+        }
+    }
+}
+
+/// A line quoted for a one-line message: at most [`QUOTE_CHARS`]
+/// characters, control characters escaped.
+pub fn quote(line: &str) -> String {
+    let mut chars = line.chars();
+    let head: String = chars.by_ref().take(QUOTE_CHARS).collect();
+    if chars.next().is_some() {
+        format!("{head:?}…")
+    } else {
+        format!("{head:?}")
+    }
+}
+
+/// The last non-empty line of a file (its last 4 KiB), if any.
+fn last_line(path: &std::path::Path) -> Option<String> {
+    let mut f = std::fs::File::open(path).ok()?;
+    let len = f.metadata().ok()?.len();
+    f.seek(SeekFrom::Start(len.saturating_sub(4096))).ok()?;
+    let mut buf = Vec::new();
+    f.read_to_end(&mut buf).ok()?;
+    let text = String::from_utf8_lossy(&buf);
+    text.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty() && !l.starts_with("--- faultline: "))
+        .map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn fixture(name: &str) -> String {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/fixtures/adapters")
+            .join(name)
+            .display()
+            .to_string()
+    }
+
+    /// A client of the fixture `script` with `args`, its stderr in `dir`.
+    fn client(
+        dir: &Path,
+        script: &str,
+        args: &[&str],
+        shape: Shape,
+        timeout_ms: u64,
+    ) -> (AdapterClient, FailureSlot) {
+        let mut argv = vec!["python3".to_string(), fixture(script)];
+        argv.extend(args.iter().map(|a| a.to_string()));
+        let slot = FailureSlot::new();
+        let spec = ProcessSpec {
+            argv,
+            env: vec![],
+            stderr_log: dir.join("worker-3.stderr.log"),
+        };
+        let c = AdapterClient::new(
+            "test-adapter",
+            "worker 3",
+            spec,
+            shape,
+            Duration::from_millis(timeout_ms),
+            slot.clone(),
+        );
+        (c, slot)
+    }
+
+    fn add(e: i64) -> Invocation {
+        Invocation {
+            f: "add".into(),
+            value: json!(e),
+        }
+    }
+
+    fn op(f: &str, value: Value) -> Invocation {
+        Invocation { f: f.into(), value }
+    }
+
+    #[tokio::test]
+    async fn a_correct_adapter_round_trips_set_ops_over_every_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let (c, slot) = client(dir.path(), "echo.py", &[], Shape::Set { keys: 3 }, 5000);
+        for e in 0..20 {
+            let r = c.invoke(&add(e)).await;
+            assert_eq!(r, Completion::ok(json!(e)));
+        }
+        let r = c.invoke(&set::Generator::final_read()).await;
+        assert_eq!(r.kind, OpType::Ok, "{r:?}");
+        assert_eq!(r.value, json!((0..20).collect::<Vec<i64>>()));
+        // The elements went to the keys the built-in client would use.
+        for k in 0..3 {
+            let key = format!("set-{k}");
+            let mut want: Vec<i64> = (0..20).filter(|e| set::key_for(*e, 3) == key).collect();
+            want.sort();
+            assert!(!want.is_empty());
+            assert_eq!(c.read_local(&key).await.unwrap(), json!(want), "{key}");
+        }
+        assert_eq!(c.read_local("set-9").await.unwrap(), Value::Null);
+        assert_eq!(c.preflist("set-0").await.unwrap(), vec!["n1", "n2"]);
+        let all = c.with_replicas(Replicas::All(vec!["a".into()]));
+        assert_eq!(all.preflist("set-0").await.unwrap(), vec!["a"]);
+        assert_eq!(slot.get(), None);
+    }
+
+    #[tokio::test]
+    async fn register_ops_map_to_requests_and_a_failed_compare_is_evidence() {
+        let dir = tempfile::tempdir().unwrap();
+        let (c, slot) = client(dir.path(), "echo.py", &[], Shape::Register, 5000);
+        let r = c.invoke(&op("read", json!(["r0", null]))).await;
+        assert_eq!(r, Completion::ok(json!(["r0", null])));
+        let r = c.invoke(&op("write", json!(["r0", 3]))).await;
+        // The fixture versions its writes: 1, 2, ...
+        assert_eq!(r, Completion::ok(json!(["r0", {"value": 3, "version": 1}])));
+        let r = c.invoke(&op("cas", json!(["r0", [3, 4]]))).await;
+        assert_eq!(r, Completion::ok(json!(["r0", [3, 4]])));
+        let r = c.invoke(&op("cas", json!(["r0", [3, 1]]))).await;
+        assert_eq!(r.kind, OpType::Fail);
+        assert_eq!(
+            r.error.as_deref(),
+            Some(checkers::linear::compile::CAS_MISMATCH)
+        );
+        let r = c.invoke(&op("read", json!(["r0", null]))).await;
+        assert_eq!(r, Completion::ok(json!(["r0", {"value": 4, "version": 2}])));
+        assert_eq!(c.read_local("r0").await.unwrap(), json!(4));
+        // The fixture refuses writes of "no": a definite failure, kept
+        // apart from a compare that failed.
+        let r = c.invoke(&op("write", json!(["r0", "no"]))).await;
+        assert_eq!(r, Completion::fail(json!(["r0", "no"]), "refused"));
+        let r = c.invoke(&op("cas", json!(["r0", ["no", 1]]))).await;
+        assert_eq!(r, Completion::fail(json!(["r0", ["no", 1]]), "refused"));
+        assert_eq!(slot.get(), None);
+    }
+
+    /// Runs `mode` of the misbehaving fixture after `after` good replies:
+    /// the `after` first ops are ok, the next one is info with a protocol
+    /// failure, which is returned.
+    async fn broken(mode: &str, after: u64, shape: Shape, next: Invocation) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let n = after.to_string();
+        let (c, slot) = client(dir.path(), "misbehave.py", &[mode, &n], shape, 5000);
+        for e in 0..after as i64 {
+            assert_eq!(c.invoke(&add(e)).await.kind, OpType::Ok, "{mode}: op {e}");
+        }
+        assert_eq!(slot.get(), None);
+        let r = c.invoke(&next).await;
+        assert_eq!(r.kind, OpType::Info, "{mode}: {r:?}");
+        let m = slot.get().expect("a protocol failure");
+        assert_eq!(r.error.as_deref(), Some(m.as_str()));
+        assert!(!m.contains('\n'), "one line: {m}");
+        assert!(m.starts_with("adapter test-adapter (worker 3): "), "{m}");
+        m
+    }
+
+    #[tokio::test]
+    async fn a_reply_that_is_not_json_stops_the_run_quoting_the_line() {
+        let m = broken("garbage", 3, Shape::Set { keys: 2 }, add(9)).await;
+        assert_eq!(
+            m,
+            "adapter test-adapter (worker 3): reply line 4 is not JSON: \"oops\" (docs/adapters.md#replies)"
+        );
+    }
+
+    #[tokio::test]
+    async fn another_requests_id_or_an_unknown_type_breaks_the_protocol() {
+        let m = broken("wrong-id", 2, Shape::Set { keys: 2 }, add(9)).await;
+        assert!(
+            m.contains("reply line 3 answers request 103, but request 3 was asked: \"{"),
+            "{m}"
+        );
+        let m = broken("bad-type", 1, Shape::Set { keys: 2 }, add(9)).await;
+        assert!(m.contains("reply line 2 has no \"type\" of \"ok\", \"fail\" or \"info\": \"{\\\"id\\\": 2, \\\"type\\\": \\\"maybe\\\"}\""), "{m}");
+        let m = broken("no-id", 0, Shape::Set { keys: 2 }, add(9)).await;
+        assert!(m.contains("reply line 1 has no integer \"id\""), "{m}");
+    }
+
+    #[tokio::test]
+    async fn a_read_whose_value_is_not_a_list_breaks_the_protocol() {
+        let read = set::Generator::final_read();
+        let m = broken("not-list", 2, Shape::Set { keys: 3 }, read).await;
+        assert!(
+            m.contains("reply line 3 answers a read of set-0 with a value that is not a list of integers: \"{"),
+            "{m}"
+        );
+        let m = broken(
+            "bad-version",
+            0,
+            Shape::Register,
+            op("read", json!(["r1", null])),
+        )
+        .await;
+        assert!(
+            m.contains("has a \"version\" that is not an integer"),
+            "{m}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_long_offending_line_is_quoted_truncated_on_one_line() {
+        let m = broken("long", 0, Shape::Set { keys: 1 }, add(1)).await;
+        assert!(m.contains("reply line 1 is not JSON: \"xxxx"), "{m}");
+        assert!(m.contains("…"), "{m}");
+        assert!(m.len() < 300, "{} chars: {m}", m.len());
+    }
+
+    #[tokio::test]
+    async fn an_adapter_that_exits_breaks_the_protocol_with_its_last_words() {
+        let dir = tempfile::tempdir().unwrap();
+        let (c, slot) = client(
+            dir.path(),
+            "misbehave.py",
+            &["exit", "2"],
+            Shape::Set { keys: 1 },
+            5000,
+        );
+        assert_eq!(c.invoke(&add(0)).await.kind, OpType::Ok);
+        assert_eq!(c.invoke(&add(1)).await.kind, OpType::Ok);
+        let r = c.invoke(&add(2)).await;
+        assert_eq!(r.kind, OpType::Info);
+        let m = slot.get().unwrap();
+        assert!(
+            m.contains("the client process exited (exit status: 3) before answering request 3 (after 2 reply lines); its last stderr line: \"boom: giving up\""),
+            "{m}"
+        );
+        assert!(m.contains("worker-3.stderr.log"), "{m}");
+        assert!(m.ends_with("(docs/adapters.md#processes)"), "{m}");
+        let log = std::fs::read_to_string(dir.path().join("worker-3.stderr.log")).unwrap();
+        assert!(
+            log.starts_with("--- faultline: starting [\"python3\""),
+            "{log}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_program_that_cannot_start_breaks_the_protocol() {
+        let dir = tempfile::tempdir().unwrap();
+        let slot = FailureSlot::new();
+        let spec = ProcessSpec {
+            argv: vec!["/nonexistent/adapter".into()],
+            env: vec![],
+            stderr_log: dir.path().join("w.log"),
+        };
+        let c = AdapterClient::new(
+            "x",
+            "final reader on n2",
+            spec,
+            Shape::Set { keys: 1 },
+            Duration::from_secs(1),
+            slot.clone(),
+        );
+        let r = c.invoke(&add(1)).await;
+        assert_eq!(r.kind, OpType::Info);
+        let m = slot.get().unwrap();
+        assert!(
+            m.starts_with("adapter x (final reader on n2): cannot start the client process \"/nonexistent/adapter\": "),
+            "{m}"
+        );
+        assert!(m.ends_with("(docs/adapters.md#the-client)"), "{m}");
+    }
+
+    #[tokio::test]
+    async fn a_silent_adapter_times_out_to_info_and_the_next_op_gets_a_fresh_process() {
+        let dir = tempfile::tempdir().unwrap();
+        let (c, slot) = client(
+            dir.path(),
+            "misbehave.py",
+            &["hang", "1"],
+            Shape::Set { keys: 1 },
+            400,
+        );
+        assert_eq!(c.invoke(&add(0)).await.kind, OpType::Ok);
+        let t = std::time::Instant::now();
+        let r = c.invoke(&add(1)).await;
+        assert_eq!(
+            r.kind,
+            OpType::Info,
+            "an add that timed out may have landed"
+        );
+        assert!(r.error.as_deref().unwrap().starts_with("timeout"), "{r:?}");
+        assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+        let r = c.invoke(&add(2)).await;
+        assert_eq!(r.kind, OpType::Ok, "a fresh process answers: {r:?}");
+        // A read that times out changed nothing.
+        let r = c.invoke(&set::Generator::final_read()).await;
+        assert_eq!(r.kind, OpType::Fail, "{r:?}");
+        // A timeout is the store's (or the adapter's) slowness, not a
+        // protocol failure: the run goes on.
+        assert_eq!(slot.get(), None);
+        let log = std::fs::read_to_string(dir.path().join("worker-3.stderr.log")).unwrap();
+        assert_eq!(log.matches("--- faultline: starting").count(), 2, "{log}");
+    }
+
+    #[tokio::test]
+    async fn an_op_cut_off_mid_request_never_pairs_a_late_reply_with_the_next() {
+        // The runner's hard cap can drop an op while its request is out;
+        // the process's next line would answer that request, so the next
+        // op must go to a fresh process.
+        let dir = tempfile::tempdir().unwrap();
+        let (c, slot) = client(
+            dir.path(),
+            "misbehave.py",
+            &["slow", "1"],
+            Shape::Set { keys: 1 },
+            5000,
+        );
+        assert_eq!(c.invoke(&add(0)).await.kind, OpType::Ok);
+        let cut = tokio::time::timeout(Duration::from_millis(200), c.invoke(&add(1))).await;
+        assert!(cut.is_err(), "the slow reply came too soon");
+        let r = c.invoke(&add(2)).await;
+        assert_eq!(r, Completion::ok(json!(2)));
+        assert_eq!(slot.get(), None, "no reply was taken for another's");
+    }
+
+    #[tokio::test]
+    async fn the_first_protocol_failure_is_the_one_reported() {
+        let slot = FailureSlot::new();
+        slot.record("first");
+        slot.record("second");
+        assert_eq!(slot.get().as_deref(), Some("first"));
+        assert_eq!(quote("a\"b\nc"), "\"a\\\"b\\nc\"");
+    }
+
+    #[test]
+    fn only_set_and_register_have_a_shape() {
+        assert_eq!(Shape::of("set", 0), Some(Shape::Set { keys: 1 }));
+        assert_eq!(Shape::of("register", 5), Some(Shape::Register));
+        assert_eq!(Shape::of("counter", 5), None);
+        for w in WORKLOADS {
+            assert!(Shape::of(w, 1).is_some());
+        }
+    }
+}
