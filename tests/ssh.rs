@@ -1844,3 +1844,67 @@ fn clock_mode_date_steps_host_clocks_with_date_and_always_steps_them_back() {
         assert!(off.abs() < 0.2, "n{} left {off} s off after heal", i + 1);
     }
 }
+
+#[test]
+fn redis_with_sentinel_runs_over_ssh_and_kills_its_primary_there() {
+    // Two daemons per node (a server, and on n1-n3 a Sentinel), configs
+    // that Sentinel rewrites, the primary found when the fault starts: all
+    // through SSH, and nothing left behind.
+    let lab = Lab::alone(3);
+    let remote_dir = lab.dir.path().join("remote");
+    let results = lab.dir.path().join("results");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_faultline"));
+    cmd.args([
+        "test",
+        "--name",
+        "ssh-redis",
+        "--seed",
+        "2",
+        "--store",
+        "redis",
+    ])
+    .args([
+        "--workload",
+        "set",
+        "--nemesis",
+        "kill",
+        "--nemesis-targets",
+        "primary",
+    ])
+    .args([
+        "--nemesis-interval",
+        "3",
+        "--time-limit",
+        "8",
+        "--quiesce",
+        "2",
+    ])
+    .args(node_flags(&lab, &remote_dir))
+    .arg("--results")
+    .arg(&results);
+    let out = run_bounded(cmd, Duration::from_secs(240));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let run = std::fs::canonicalize(results.join("ssh-redis/latest"))
+        .or_else(|_| std::fs::canonicalize(results.join("latest")))
+        .unwrap();
+    for i in 1..=3 {
+        for log in ["redis.log", "sentinel.log"] {
+            let p = run.join(format!("n{i}/{log}"));
+            assert!(
+                std::fs::metadata(&p).is_ok_and(|m| m.len() > 0),
+                "{} missing or empty",
+                p.display()
+            );
+        }
+    }
+    let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
+    assert!(history.contains(r#""f":"kill""#), "no kill in the history");
+    assert!(!history.contains("@primary"), "an unresolved target");
+    assert!(!remote_dir.exists(), "{} left behind", remote_dir.display());
+    assert!(
+        processes_with(remote_dir.to_str().unwrap()).is_empty(),
+        "redis left running"
+    );
+}
