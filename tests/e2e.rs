@@ -6,69 +6,12 @@
 //! Each test uses its own results directory and its own cluster slot, so
 //! they may run in parallel.
 
+mod common;
+use common::*;
 use serde_json::json;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn require_root() {
-    assert!(
-        nix::unistd::geteuid().is_root(),
-        "the end-to-end tests build network namespaces and iptables rules: run them as root"
-    );
-}
-
-fn faultline() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_faultline"));
-    let exe = PathBuf::from(env!("CARGO_BIN_EXE_faultline"));
-    let ringkv = exe.with_file_name("ringkv");
-    assert!(
-        ringkv.is_file(),
-        "{} is missing: run the tests with `cargo test --workspace` so ringkv is built",
-        ringkv.display()
-    );
-    c.env("FAULTLINE_RINGKV_BIN", ringkv);
-    c
-}
-
-fn run_test(results: &Path, args: &[&str]) -> Output {
-    let mut c = faultline();
-    c.arg("test")
-        .args(["--results", results.to_str().unwrap()])
-        .args(args);
-    c.output().expect("running faultline test")
-}
-
-/// The single run directory under `results/<name>/`.
-fn run_dir(results: &Path, name: &str) -> PathBuf {
-    let dirs: Vec<PathBuf> = std::fs::read_dir(results.join(name))
-        .unwrap_or_else(|e| panic!("no results for {name}: {e}"))
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    assert_eq!(dirs.len(), 1, "{dirs:?}");
-    dirs[0].clone()
-}
-
-fn results_json(dir: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap()
-}
-
-fn history(dir: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(dir.join("history.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 fn namespaces_of(slot_prefix: &str) -> Vec<String> {
     let out = Command::new("ip").args(["netns", "list"]).output().unwrap();
@@ -630,13 +573,6 @@ fn checker_names(r: &serde_json::Value) -> Vec<&str> {
         .iter()
         .map(|c| c["checker"].as_str().unwrap())
         .collect()
-}
-
-/// How many client ops of function `f` completed as `kind`.
-fn count_ops(h: &[serde_json::Value], f: &str, kind: &str) -> usize {
-    h.iter()
-        .filter(|o| o["f"] == f && o["type"] == kind)
-        .count()
 }
 
 #[test]

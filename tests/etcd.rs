@@ -6,53 +6,39 @@
 mod common;
 use common::*;
 
-/// The shared flags: a short register run on few keys, so that every key
-/// is written and read often.
-fn etcd(client: &str, extra: &[&str]) -> Vec<String> {
-    let mut args: Vec<String> = [
-        "--store",
-        "etcd",
-        "--workload",
-        "register",
-        "--client",
-        client,
-        "--rate",
-        "150",
-        "--quiesce",
-        "2",
-        "--seed",
-        "5",
-    ]
-    .map(str::to_string)
-    .to_vec();
-    args.extend(extra.iter().map(|s| s.to_string()));
-    args
-}
-
-fn run(results: &std::path::Path, args: &[String]) -> std::process::Output {
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    run_test(results, &args)
-}
+/// The shared flags: a short register run.
+const ETCD: &[&str] = &[
+    "--store",
+    "etcd",
+    "--workload",
+    "register",
+    "--rate",
+    "150",
+    "--quiesce",
+    "2",
+    "--seed",
+    "5",
+];
 
 #[test]
 fn linearizable_reads_stay_linearizable_under_partitions_and_kills() {
     require_root();
     let tmp = tempfile::tempdir().unwrap();
-    let o = run(
+    let o = run_test_with(
         tmp.path(),
-        &etcd(
+        ETCD,
+        &[
+            "--client",
             "linearizable",
-            &[
-                "--keys",
-                "2",
-                "--nemesis",
-                "partition,kill",
-                "--nemesis-interval",
-                "3",
-                "--time-limit",
-                "14",
-            ],
-        ),
+            "--keys",
+            "2",
+            "--nemesis",
+            "partition,kill",
+            "--nemesis-interval",
+            "3",
+            "--time-limit",
+            "14",
+        ],
     );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let dir = run_dir(tmp.path(), "etcd-register-linearizable");
@@ -84,27 +70,27 @@ fn serializable_reads_on_a_cut_off_member_are_stale_and_named() {
     // n1 is cut off from the other four from 5 s to 10 s: the majority
     // keeps writing one register while n1's three clients read n1's frozen
     // copy (their writes time out after 0.5 s, so they read often).
-    let o = run(
+    let o = run_test_with(
         tmp.path(),
-        &etcd(
+        ETCD,
+        &[
+            "--client",
             "serializable",
-            &[
-                "--keys",
-                "1",
-                "--concurrency",
-                "15",
-                "--op-timeout-ms",
-                "500",
-                "--nemesis",
-                "partition",
-                "--partition",
-                "n1|n2,n3,n4,n5",
-                "--nemesis-interval",
-                "5",
-                "--time-limit",
-                "12",
-            ],
-        ),
+            "--keys",
+            "1",
+            "--concurrency",
+            "15",
+            "--op-timeout-ms",
+            "500",
+            "--nemesis",
+            "partition",
+            "--partition",
+            "n1|n2,n3,n4,n5",
+            "--nemesis-interval",
+            "5",
+            "--time-limit",
+            "12",
+        ],
     );
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let dir = run_dir(tmp.path(), "etcd-register-serializable");
@@ -143,9 +129,17 @@ fn serializable_reads_on_a_cut_off_member_are_stale_and_named() {
 fn clock_faults_are_refused_with_the_reason_and_other_workloads_too() {
     require_root();
     let tmp = tempfile::tempdir().unwrap();
-    let o = run(
+    let o = run_test_with(
         tmp.path(),
-        &etcd("linearizable", &["--nemesis", "clock", "--time-limit", "2"]),
+        ETCD,
+        &[
+            "--client",
+            "linearizable",
+            "--nemesis",
+            "clock",
+            "--time-limit",
+            "2",
+        ],
     );
     assert_eq!(o.status.code(), Some(254), "{}", text(&o));
     assert!(text(&o).contains("Go binary"), "{}", text(&o));

@@ -12,31 +12,20 @@ use nemeses::schedule::{Action, Event, Fault};
 use nemeses::targets::{OTHERS, PRIMARY};
 
 /// The shared flags: a short `set` run through Sentinel discovery.
-fn redis(extra: &[&str]) -> Vec<String> {
-    let mut args: Vec<String> = [
-        "--store",
-        "redis",
-        "--workload",
-        "set",
-        "--rate",
-        "100",
-        "--keys",
-        "3",
-        "--quiesce",
-        "2",
-        "--seed",
-        "7",
-    ]
-    .map(str::to_string)
-    .to_vec();
-    args.extend(extra.iter().map(|s| s.to_string()));
-    args
-}
-
-fn run(results: &std::path::Path, args: &[String]) -> std::process::Output {
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    run_test(results, &args)
-}
+const REDIS: &[&str] = &[
+    "--store",
+    "redis",
+    "--workload",
+    "set",
+    "--rate",
+    "100",
+    "--keys",
+    "3",
+    "--quiesce",
+    "2",
+    "--seed",
+    "7",
+];
 
 #[test]
 fn isolating_the_primary_loses_acknowledged_elements_and_the_checkers_name_them() {
@@ -63,16 +52,17 @@ fn isolating_the_primary_loses_acknowledged_elements_and_the_checkers_name_them(
     ];
     let file = tmp.path().join("isolate-primary.json");
     std::fs::write(&file, serde_json::to_string_pretty(&schedule).unwrap()).unwrap();
-    let o = run(
+    let o = run_test_with(
         tmp.path(),
-        &redis(&[
+        REDIS,
+        &[
             "--nodes",
             "3",
             "--nemesis-schedule",
             file.to_str().unwrap(),
             "--time-limit",
             "14",
-        ]),
+        ],
     );
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let dir = run_dir(tmp.path(), "redis-set-plain");
@@ -145,9 +135,10 @@ fn without_faults_every_acknowledged_element_survives() {
     require_root();
     let tmp = tempfile::tempdir().unwrap();
     // Five nodes: n4 and n5 run no Sentinel and ask the others.
-    let o = run(
+    let o = run_test_with(
         tmp.path(),
-        &redis(&["--nodes", "5", "--nemesis", "none", "--time-limit", "6"]),
+        REDIS,
+        &["--nodes", "5", "--nemesis", "none", "--time-limit", "6"],
     );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let dir = run_dir(tmp.path(), "redis-set-plain");
@@ -187,7 +178,7 @@ fn usage_errors_name_what_redis_cannot_do() {
         (vec!["--nemesis", "membership"], "no membership changes"),
         (vec!["--client", "crdt"], "plain, wait"),
     ] {
-        let o = run(tmp.path(), &redis(&args));
+        let o = run_test_with(tmp.path(), REDIS, &args);
         assert_eq!(o.status.code(), Some(254), "{args:?}: {}", text(&o));
         let t = text(&o);
         assert!(t.contains(says), "{args:?}: {t}");

@@ -1482,13 +1482,7 @@ impl DbProcesses for AdapterCluster {
 #[async_trait::async_trait]
 impl StoreCluster for AdapterCluster {
     fn nodes(&self) -> Vec<NodeAddr> {
-        self.nodes
-            .iter()
-            .map(|n| NodeAddr {
-                name: n.name.clone(),
-                ip: n.ip,
-            })
-            .collect()
+        self.nodes.iter().map(StoreNode::addr).collect()
     }
 
     async fn await_ready(&self, timeout: Duration) -> Result<()> {

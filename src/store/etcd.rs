@@ -196,13 +196,7 @@ impl DbProcesses for EtcdCluster {
 #[async_trait::async_trait]
 impl StoreCluster for EtcdCluster {
     fn nodes(&self) -> Vec<NodeAddr> {
-        self.nodes
-            .iter()
-            .map(|n| NodeAddr {
-                name: n.name.clone(),
-                ip: n.ip,
-            })
-            .collect()
+        self.nodes.iter().map(StoreNode::addr).collect()
     }
 
     /// Every member answers `/health` with `"health":"true"`, which etcd

@@ -53,6 +53,16 @@ pub struct StoreNode {
     pub dir: PathBuf,
 }
 
+impl StoreNode {
+    /// The node as the nemeses see it: its name and address.
+    pub fn addr(&self) -> NodeAddr {
+        NodeAddr {
+            name: self.name.clone(),
+            ip: self.ip,
+        }
+    }
+}
+
 /// Where a cluster runs and how to reach it.
 pub struct Placement {
     /// The nodes, in order.

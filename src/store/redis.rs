@@ -734,13 +734,7 @@ impl DbProcesses for RedisCluster {
 #[async_trait::async_trait]
 impl StoreCluster for RedisCluster {
     fn nodes(&self) -> Vec<NodeAddr> {
-        self.store_nodes()
-            .into_iter()
-            .map(|n| NodeAddr {
-                name: n.name,
-                ip: n.ip,
-            })
-            .collect()
+        self.store_nodes().iter().map(StoreNode::addr).collect()
     }
 
     /// Waits until every server answers PING, the Sentinels agree on a

@@ -15,16 +15,34 @@ pub fn require_root() {
     );
 }
 
+/// The `faultline` binary, with the ringkv built beside it.
+pub fn faultline() -> Command {
+    let exe = PathBuf::from(env!("CARGO_BIN_EXE_faultline"));
+    let ringkv = exe.with_file_name("ringkv");
+    assert!(
+        ringkv.is_file(),
+        "{} is missing: run the tests with `cargo test --workspace` so ringkv is built",
+        ringkv.display()
+    );
+    let mut c = Command::new(exe);
+    c.env("FAULTLINE_RINGKV_BIN", ringkv);
+    c
+}
+
 /// `faultline test --results RESULTS ARGS...`, to completion.
 pub fn run_test(results: &Path, args: &[&str]) -> Output {
-    let exe = PathBuf::from(env!("CARGO_BIN_EXE_faultline"));
-    Command::new(&exe)
-        .env("FAULTLINE_RINGKV_BIN", exe.with_file_name("ringkv"))
+    faultline()
         .arg("test")
         .args(["--results", results.to_str().unwrap()])
         .args(args)
         .output()
         .expect("running faultline test")
+}
+
+/// [`run_test`] with a test file's shared flags `base`, then `extra`.
+pub fn run_test_with(results: &Path, base: &[&str], extra: &[&str]) -> Output {
+    let args: Vec<&str> = base.iter().chain(extra).copied().collect();
+    run_test(results, &args)
 }
 
 /// The single run directory under `results/<name>/`.

@@ -90,14 +90,8 @@ impl EtcdClient {
     /// A client for the member whose client URL is `http://{addr}`, giving
     /// up on any request after `timeout`.
     pub fn new(addr: &str, timeout: Duration) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .pool_max_idle_per_host(4)
-            .build()
-            .expect("a reqwest client with only timeouts set always builds");
         EtcdClient {
-            http,
+            http: crate::ringkv::http_client(timeout),
             base: format!("http://{addr}"),
         }
     }

@@ -34,6 +34,17 @@ pub struct Versioned {
     pub version: Option<i64>,
 }
 
+/// An HTTP client for one node of a store: every request (connecting
+/// included) bounded by `timeout`, a few idle connections kept.
+pub(crate) fn http_client(timeout: Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .pool_max_idle_per_host(4)
+        .build()
+        .expect("a reqwest client with only timeouts set always builds")
+}
+
 /// A client bound to one ringkv node.
 #[derive(Clone)]
 pub struct RingkvClient {
@@ -45,14 +56,8 @@ impl RingkvClient {
     /// A client for the node at `addr` (`ip:port`), giving up on any request
     /// after `timeout`.
     pub fn new(addr: &str, timeout: Duration) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .pool_max_idle_per_host(4)
-            .build()
-            .expect("a reqwest client with only timeouts set always builds");
         RingkvClient {
-            http,
+            http: http_client(timeout),
             base: format!("http://{addr}"),
         }
     }
