@@ -1210,6 +1210,27 @@ fn processes_with(needle: &str) -> Vec<u32> {
     pids
 }
 
+/// The newest run of test `name` under `results`.
+fn latest_run(results: &Path, name: &str) -> PathBuf {
+    std::fs::canonicalize(results.join(name).join("latest"))
+        .or_else(|_| std::fs::canonicalize(results.join("latest")))
+        .unwrap()
+}
+
+/// Each of the run's `nodes` has every one of `logs`, fetched and not empty.
+fn assert_logs_fetched(run: &Path, nodes: usize, logs: &[&str]) {
+    for i in 1..=nodes {
+        for log in logs {
+            let p = run.join(format!("n{i}")).join(log);
+            assert!(
+                std::fs::metadata(&p).is_ok_and(|m| m.len() > 0),
+                "{} missing or empty",
+                p.display()
+            );
+        }
+    }
+}
+
 /// The node flags of `faultline test` / `heal` for the lab.
 fn node_flags(lab: &Lab, remote_dir: &Path) -> Vec<String> {
     let nodes = (0..lab.network.nodes.len())
@@ -1287,19 +1308,8 @@ fn faultline_test_runs_over_ssh_and_leaves_nothing_behind() {
     assert!(failures.is_empty(), "{failures:?}");
     assert!(seen > 0, "no partition was observed in force\n{stderr}");
     // Logs fetched, one folder per node.
-    let run = std::fs::canonicalize(results.join("ssh-set/latest"))
-        .or_else(|_| std::fs::canonicalize(results.join("latest")))
-        .unwrap();
-    for i in 1..=5 {
-        let log = run.join(format!("n{i}/ringkv.log"));
-        assert!(
-            std::fs::metadata(&log)
-                .map(|m| m.len() > 0)
-                .unwrap_or(false),
-            "{} missing or empty",
-            log.display()
-        );
-    }
+    let run = latest_run(&results, "ssh-set");
+    assert_logs_fetched(&run, 5, &["ringkv.log"]);
     let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
     for f in ["\"f\":\"start-partition\"", "\"f\":\"kill\"", "-clock\""] {
         assert!(history.contains(f), "no {f} in the history");
@@ -1512,17 +1522,8 @@ fn etcd_runs_over_ssh_from_its_package_and_leaves_nothing_behind() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
     assert!(stdout.contains("linearizable valid"), "{stdout}");
-    let run = std::fs::canonicalize(results.join("ssh-etcd/latest"))
-        .or_else(|_| std::fs::canonicalize(results.join("latest")))
-        .unwrap();
-    for i in 1..=3 {
-        let log = run.join(format!("n{i}/etcd.log"));
-        assert!(
-            std::fs::metadata(&log).is_ok_and(|m| m.len() > 0),
-            "{} missing or empty",
-            log.display()
-        );
-    }
+    let run = latest_run(&results, "ssh-etcd");
+    assert_logs_fetched(&run, 3, &["etcd.log"]);
     assert!(!remote_dir.exists(), "{} left behind", remote_dir.display());
     assert!(
         processes_with(remote_dir.to_str().unwrap()).is_empty(),
@@ -1796,9 +1797,7 @@ fn clock_mode_date_steps_host_clocks_with_date_and_always_steps_them_back() {
         let off = fake_offset(bin.path(), &lab.ip(i));
         assert!(off.abs() < 0.2, "n{} left {off} s off", i + 1);
     }
-    let run = std::fs::canonicalize(results.join("date-clock/latest"))
-        .or_else(|_| std::fs::canonicalize(results.join("latest")))
-        .unwrap();
+    let run = latest_run(&results, "date-clock");
     let test_json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("test.json")).unwrap()).unwrap();
     assert_eq!(test_json["clock_mode"], "date", "{test_json}");
@@ -1886,19 +1885,8 @@ fn redis_with_sentinel_runs_over_ssh_and_kills_its_primary_there() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
-    let run = std::fs::canonicalize(results.join("ssh-redis/latest"))
-        .or_else(|_| std::fs::canonicalize(results.join("latest")))
-        .unwrap();
-    for i in 1..=3 {
-        for log in ["redis.log", "sentinel.log"] {
-            let p = run.join(format!("n{i}/{log}"));
-            assert!(
-                std::fs::metadata(&p).is_ok_and(|m| m.len() > 0),
-                "{} missing or empty",
-                p.display()
-            );
-        }
-    }
+    let run = latest_run(&results, "ssh-redis");
+    assert_logs_fetched(&run, 3, &["redis.log", "sentinel.log"]);
     let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
     assert!(history.contains(r#""f":"kill""#), "no kill in the history");
     assert!(!history.contains("@primary"), "an unresolved target");
