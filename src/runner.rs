@@ -405,7 +405,41 @@ async fn run_on_network(
     if !place.leave_running {
         tokio::task::block_in_place(|| cluster.stop());
     }
+    tokio::task::block_in_place(|| collect_logs(cluster.as_ref(), &place, dir));
     result
+}
+
+/// Copies into the run's `<node>/` folder the store's logs that live
+/// elsewhere on the node (an adapter's `logs`, a package's `/var/log/...`):
+/// those in the node's own directory are there already (locally) or
+/// fetched with it (SSH). A log that cannot be read is a warning.
+fn collect_logs(cluster: &dyn StoreCluster, place: &Cluster, dir: &RunDir) {
+    for node in &place.nodes {
+        for log in cluster.log_files(&node.name) {
+            if log.starts_with(&node.dir) {
+                continue;
+            }
+            let Some(name) = log.file_name() else {
+                continue;
+            };
+            let copied = dir.node_dir(&node.name).and_then(|d| {
+                let to = d.join(name);
+                if place.remote {
+                    place.control.download(&node.name, &log, &to)?;
+                } else {
+                    std::fs::copy(&log, &to)?;
+                }
+                Ok(())
+            });
+            if let Err(e) = copied {
+                eprintln!(
+                    "faultline: warning: collecting {}'s log {}: {e:#}",
+                    node.name,
+                    log.display()
+                );
+            }
+        }
+    }
 }
 
 #[allow(clippy::too_many_arguments)]

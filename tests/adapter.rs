@@ -291,3 +291,53 @@ async fn the_example_adapter_reports_honest_outcomes_for_ringkvs_answers() {
     assert_eq!(c.kind, checkers::OpType::Fail, "{c:?}");
     assert_eq!(slot.get(), None, "the adapter kept to the protocol");
 }
+
+#[test]
+fn logs_a_store_writes_outside_its_node_directory_are_collected_into_the_run() {
+    require_root();
+    let tmp = tempfile::tempdir().unwrap();
+    // The example description, with one more log that lives elsewhere (as
+    // a packaged store's /var/log/... would), written by a setup step.
+    let elsewhere = tmp.path().join("var-log");
+    std::fs::create_dir(&elsewhere).unwrap();
+    let example = std::fs::read_to_string(checkout("examples/adapters/ringkv.toml")).unwrap();
+    let adapter_dir = checkout("examples/adapters");
+    let described = example
+        .replace("{{ adapter_dir }}", &adapter_dir)
+        .replace(
+            "[node]\n",
+            &format!(
+                "[node]\nlogs = [\"{0}/store-{{{{ node }}}}.log\"]\nsetup = [[\"cp\", \"{{{{ dir }}}}/ringkv.toml\", \"{0}/store-{{{{ node }}}}.log\"]]\n",
+                elsewhere.display()
+            ),
+        );
+    let store = tmp.path().join("elsewhere.toml");
+    std::fs::write(&store, described).unwrap();
+    let o = run_test(
+        tmp.path(),
+        &[
+            "--store",
+            store.to_str().unwrap(),
+            "--workload",
+            "set",
+            "--nodes",
+            "3",
+            "--nemesis",
+            "none",
+            "--time-limit",
+            "2",
+            "--quiesce",
+            "1",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let dir = run_dir(tmp.path(), "ringkv-py-set-adapter");
+    for n in ["n1", "n2", "n3"] {
+        let copied = dir.join(n).join(format!("store-{n}.log"));
+        let text = std::fs::read_to_string(&copied)
+            .unwrap_or_else(|e| panic!("{}: {e}", copied.display()));
+        assert!(text.contains(&format!("node = \"{n}\"")), "{text}");
+    }
+    let report = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(report.contains("store-n2.log"), "the report links it");
+}
