@@ -23,6 +23,10 @@ pub struct DoctorArgs {
     /// The nodes and how to log in.
     #[command(flatten)]
     pub ssh: SshArgs,
+    /// The store the test will run (its packages and ports are checked
+    /// too): ringkv, etcd, redis, or an adapter's .toml file.
+    #[arg(long, default_value = "ringkv")]
+    pub store: String,
 }
 
 /// Exit status when some node has an error: a test could not run.
@@ -134,6 +138,8 @@ const T: Duration = Duration::from_secs(20);
 /// Runs `faultline doctor`: prints the table, returns the exit status.
 pub fn run(args: &DoctorArgs) -> anyhow::Result<i32> {
     let setup = args.ssh.resolve()?;
+    let store = crate::store::by_name(&args.store)?;
+    let store = store.as_ref();
     let mut opts = setup.options.clone();
     // Report privilege as one problem among others, and do not keep trying
     // a node that refuses.
@@ -148,7 +154,7 @@ pub fn run(args: &DoctorArgs) -> anyhow::Result<i32> {
             .map(|n| {
                 let control = &control;
                 let dir = &setup.remote_dir;
-                s.spawn(move || check_node(control, n, dir))
+                s.spawn(move || check_node(control, n, dir, store))
             })
             .collect();
         handles
@@ -233,7 +239,12 @@ fn sh(script: &str, args: &[&str]) -> Vec<String> {
 }
 
 /// Runs every check on one node.
-pub fn check_node(control: &SshControl, node: &SshNode, remote_dir: &Path) -> NodeReport {
+pub fn check_node(
+    control: &SshControl,
+    node: &SshNode,
+    remote_dir: &Path,
+    store: &dyn crate::store::Store,
+) -> NodeReport {
     let mut findings = Vec::new();
     let mut facts = Vec::new();
     fn add(findings: &mut Vec<Finding>, severity: Severity, check: &'static str, detail: String) {
@@ -272,15 +283,29 @@ pub fn check_node(control: &SshControl, node: &SshNode, remote_dir: &Path) -> No
                   /usr/local/lib/faketime/libfaketime.so.1; do [ -f \"$f\" ] && echo \"lib $f\"; done\n\
                   command -v apt-get >/dev/null 2>&1 && echo apt\n\
                   exit 0";
-    let programs: Vec<&str> = TOOLS.iter().map(|t| t.program).collect();
+    // faultline's own tools, then the store's packages (ringkv's binary is
+    // uploaded; other stores come from packages).
+    let store_tools: Vec<Tool> = store
+        .requirements()
+        .into_iter()
+        .map(|r| Tool {
+            program: r.program,
+            package: r.package,
+            purpose: r.purpose,
+            required: true,
+        })
+        .collect();
+    let tools: Vec<&Tool> = TOOLS.iter().chain(&store_tools).collect();
+    let programs: Vec<&str> = tools.iter().map(|t| t.program).collect();
     match control.exec_idempotent(name, &sh(script, &programs), T) {
         Err(e) => add(&mut findings, Severity::Error, "tools", detail(&e, node)),
         Ok(out) => {
             let lines: Vec<&str> = out.stdout.lines().collect();
             let apt = lines.contains(&"apt");
             let has_lib = lines.iter().any(|l| l.starts_with("lib "));
-            let mut missing: Vec<&Tool> = TOOLS
+            let mut missing: Vec<&Tool> = tools
                 .iter()
+                .copied()
                 .filter(|t| lines.contains(&format!("missing {}", t.program).as_str()))
                 .collect();
             if !has_lib && !missing.iter().any(|t| t.program == "faketime") {
@@ -372,8 +397,7 @@ pub fn check_node(control: &SshControl, node: &SshNode, remote_dir: &Path) -> No
         },
     }
 
-    // Ringkv's port.
-    let port = crate::db::PORT;
+    // The store's ports.
     match control.exec_idempotent(
         name,
         &sh("cat /proc/net/tcp /proc/net/tcp6 2>/dev/null; exit 0", &[]),
@@ -381,18 +405,22 @@ pub fn check_node(control: &SshControl, node: &SshNode, remote_dir: &Path) -> No
     ) {
         Err(e) => add(&mut findings, Severity::Error, "port", detail(&e, node)),
         Ok(out) => {
-            if listening_ports(&out.stdout).contains(&port) {
-                add(
-                    &mut findings,
-                    Severity::Error,
-                    "port",
-                    format!(
-                        "port {port} is taken (ringkv listens there): stop what listens on it \
-                         (find it with `ss -ltnp 'sport = :{port}'`)"
-                    ),
-                );
-            } else {
-                facts.push(format!("port {port} free"));
+            let listening = listening_ports(&out.stdout);
+            for port in store.ports() {
+                if listening.contains(&port) {
+                    add(
+                        &mut findings,
+                        Severity::Error,
+                        "port",
+                        format!(
+                            "port {port} is taken ({} listens there): stop what listens on it \
+                             (find it with `ss -ltnp 'sport = :{port}'`)",
+                            store.name()
+                        ),
+                    );
+                } else {
+                    facts.push(format!("port {port} free"));
+                }
             }
         }
     }

@@ -883,6 +883,7 @@ fn doctor(lab: &Lab, replace: &[(&str, &str)]) -> (i32, String, String) {
         ("--ssh-private-key", &key),
         ("--known-hosts", &kh),
         ("--remote-dir", &remote_dir),
+        ("--store", "ringkv"),
     ] {
         let value = replace
             .iter()
@@ -952,6 +953,32 @@ fn doctor_passes_healthy_nodes_and_names_each_problem_with_its_fix() {
         }
     }
     assert!(out.contains("2 nodes: a test can run"), "{out}");
+
+    // Another store: its packages and its ports are checked.
+    let squatter = listen_in_netns(&lab.network.nodes[0].netns, 6379);
+    let (code, out, err) = doctor(&lab, &[("--store", "redis")]);
+    drop(squatter);
+    assert_eq!(code, 1, "{out}{err}");
+    let taken = out
+        .lines()
+        .find(|l| l.starts_with(&format!("n1 ({}:22)", lab.ip(0))) && l.contains(" error "))
+        .unwrap_or_else(|| panic!("no error line for n1: {out}"));
+    assert!(
+        taken.contains("port 6379 is taken (redis listens there)"),
+        "{taken}"
+    );
+    let n2_ok = out
+        .lines()
+        .find(|l| l.starts_with(&format!("n2 ({}:22)", lab.ip(1))) && l.contains(" ok "))
+        .unwrap_or_else(|| panic!("no ok line for n2: {out}"));
+    for w in [
+        "redis-server",
+        "redis-sentinel",
+        "port 6379 free",
+        "port 26379 free",
+    ] {
+        assert!(n2_ok.contains(w), "no {w:?} in {n2_ok}");
+    }
 
     // n1: something listens on ringkv's port; n2: sshd is down.
     let squatter = listen_in_netns(&lab.network.nodes[0].netns, 8080);

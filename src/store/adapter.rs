@@ -918,6 +918,18 @@ impl Store for AdapterStore {
             .collect()
     }
 
+    fn ports(&self) -> Vec<u16> {
+        let mut ports = vec![self.desc.port];
+        ports.extend(
+            self.desc
+                .ports
+                .values()
+                .copied()
+                .filter(|p| *p != self.desc.port),
+        );
+        ports
+    }
+
     fn unsupported_fault(&self, kind: &str) -> Option<String> {
         match kind {
             "clock" if !self.desc.node.faketime => Some(format!(

@@ -70,6 +70,10 @@ impl Store for Etcd {
         }]
     }
 
+    fn ports(&self) -> Vec<u16> {
+        vec![CLIENT_PORT, PEER_PORT]
+    }
+
     fn unsupported_fault(&self, kind: &str) -> Option<String> {
         match kind {
             "clock" => Some(NO_CLOCK.into()),

@@ -93,6 +93,10 @@ pub trait Store: Send + Sync {
     /// Programs the nodes need; the OS layer installs what is missing.
     fn requirements(&self) -> Vec<Requirement>;
 
+    /// The ports its servers listen on, on each node's address (`faultline
+    /// doctor` checks they are free).
+    fn ports(&self) -> Vec<u16>;
+
     /// Why the nemesis kind `kind` cannot reach this store here, if it
     /// cannot (a Go binary ignores libfaketime; a store without membership
     /// changes cannot leave and join). A kind the user named is then an

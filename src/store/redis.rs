@@ -101,6 +101,10 @@ impl Store for Redis {
         REQUIREMENTS.to_vec()
     }
 
+    fn ports(&self) -> Vec<u16> {
+        vec![SERVER_PORT, SENTINEL_PORT]
+    }
+
     fn unsupported_fault(&self, kind: &str) -> Option<String> {
         match kind {
             "membership" => Some(

@@ -44,6 +44,10 @@ impl Store for Ringkv {
         Vec::new()
     }
 
+    fn ports(&self) -> Vec<u16> {
+        vec![crate::db::PORT]
+    }
+
     fn unsupported_fault(&self, _kind: &str) -> Option<String> {
         None
     }
