@@ -29,6 +29,13 @@
 //!    contains): otherwise the "counterexample" would blame a read for
 //!    returning a value nobody wrote, which is not what went wrong. (A chunk
 //!    whose removal would orphan such a value keeps the providers.)
+//! 5. Keep the failure the same: a trial counts as "still not
+//!    linearizable" only if its search is stuck at the same blocked op.
+//!    Values repeat, so without this a shrink could drop the write a cas
+//!    really saw, keep an earlier write of the same value as its provider,
+//!    and end on a set that fails for a reason the history never had (two
+//!    compare-and-sets in a row that cannot both succeed) while the real
+//!    culprit, a stale read, only tags along.
 //!
 //! What comes out is a set of ops from the real history that is not
 //! linearizable on its own and from which no single op can be removed (under
@@ -83,7 +90,11 @@ pub(crate) fn shrink<M: Machine>(
         };
         search.reset(p, &all_events, Some(keep), m);
         match search.run(p, m, &budget, &mut spent) {
-            Outcome::Violation(_) => true,
+            // The same failure, not another one the removal made up: with
+            // values that repeat, dropping the write a later op really
+            // read can leave an earlier write of the same value as its
+            // only provider, and an unrelated pair of ops then fails first.
+            Outcome::Violation(s) => s.blocked as usize == blocked,
             Outcome::Linearizable => false,
             Outcome::OutOfBudget(_) => {
                 *gave_up = true;

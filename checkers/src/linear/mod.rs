@@ -441,7 +441,7 @@ fn judge<M: Machine>(
             ));
             let counterexample = shrunk.map(|shrunk| {
                 let mut c = json!({
-                    "what": "a subset of this key's ops that is not linearizable by itself, shrunk greedily: no single op can be removed (except writes whose value a kept op observed) without making it linearizable; small, not guaranteed smallest",
+                    "what": "a subset of this key's ops that is not linearizable by itself, for the same reason (its search is stuck at the same op), shrunk greedily: no single op can be removed (except writes whose value a kept op observed) without making it linearizable or moving the failure; small, not guaranteed smallest",
                     "minimal": shrunk.minimal,
                 });
                 c["ops"] = shrunk.ops.iter().map(|&i| op_json(p.view(history, i))).collect();

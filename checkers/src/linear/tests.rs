@@ -103,6 +103,113 @@ fn stale_read_hidden_among_concurrent_writes_is_invalid() {
 }
 
 #[test]
+fn the_counterexample_keeps_the_failure_the_history_has_when_values_repeat() {
+    // 1 is written twice; a cas 1→2 and a cas 1→1 each see a 1 that was
+    // really there (the second write of 1 sits between them). Later 3 is
+    // written and a read still returns 1: that stale read is the only
+    // thing wrong. Dropping the second write of 1 (the first one still
+    // "provides" 1) would leave two compare-and-sets that cannot both
+    // succeed, a failure the history does not have; the counterexample
+    // must stay about the stale read.
+    let r = reg(&[
+        (0, "invoke", "write", json!(1)),
+        (0, "ok", "write", json!(1)),
+        (1, "invoke", "cas", json!([1, 2])),
+        (1, "ok", "cas", json!([1, 2])),
+        (2, "invoke", "write", json!(1)),
+        (2, "ok", "write", json!(1)),
+        (3, "invoke", "cas", json!([1, 1])),
+        (3, "ok", "cas", json!([1, 1])),
+        (4, "invoke", "write", json!(3)),
+        (4, "ok", "write", json!(3)),
+        (5, "invoke", "read", json!(null)),
+        (5, "ok", "read", json!(1)),
+    ]);
+    assert_eq!(r.valid, Validity::Invalid, "{}", r.summary);
+    let v = &r.details["violation"];
+    assert_eq!(v["blocked_op"]["f"], "read", "{v}");
+    let ops = v["counterexample"]["ops"].as_array().unwrap();
+    // Not linearizable by itself for the stale read's reason: some write
+    // of 1, the write of 3, the read of 1, and no pair of cas ops whose
+    // own order fails.
+    assert!(
+        ops.iter().any(|o| o["f"] == "write" && o["value"] == 3),
+        "{v}"
+    );
+    assert!(
+        ops.iter().any(|o| o["f"] == "read" && o["result"] == 1),
+        "{v}"
+    );
+    let cas = ops.iter().filter(|o| o["f"] == "cas").count();
+    assert!(cas < 2, "two cas ops blamed: {v}");
+    assert_eq!(v["counterexample"]["minimal"], true, "{v}");
+}
+
+#[test]
+fn shrunk_counterexamples_fail_where_the_history_does_on_repeating_values() {
+    // Sequential histories of writes and compare-and-sets over 3 values,
+    // ending with one stale read: whatever the shrink keeps must, checked
+    // alone, be stuck at that read too, never at a pair of ops that only
+    // fails because the shrink dropped the write one of them really saw.
+    let mut seed = 0x2545_F491_4F6C_DD1D_u64;
+    let mut next = |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    for case in 0..300 {
+        let mut rows: Vec<(u64, &str, &str, Value)> = Vec::new();
+        let mut current: Option<u64> = None;
+        let mut seen: Vec<u64> = Vec::new();
+        for p in 0..24 {
+            let v = next(3);
+            let (f, value) = match current {
+                Some(c) if next(2) == 0 => {
+                    current = Some(v);
+                    ("cas", json!([c, v]))
+                }
+                _ => {
+                    current = Some(v);
+                    ("write", json!(v))
+                }
+            };
+            seen.push(v);
+            rows.push((p, "invoke", f, value.clone()));
+            rows.push((p, "ok", f, value));
+        }
+        let Some(stale) = seen.iter().copied().find(|v| Some(*v) != current) else {
+            continue;
+        };
+        rows.push((99, "invoke", "read", json!(null)));
+        rows.push((99, "ok", "read", json!(stale)));
+        let r = reg(&rows);
+        assert_eq!(r.valid, Validity::Invalid, "case {case}: {}", r.summary);
+        let v = &r.details["violation"];
+        assert_eq!(v["blocked_op"]["process"], 99, "case {case}: {v}");
+        // The counterexample alone, in its real-time order.
+        let mut alone: Vec<(u64, &str, &str, Value)> = Vec::new();
+        for o in v["counterexample"]["ops"].as_array().unwrap() {
+            let p = o["process"].as_u64().unwrap();
+            let f = rows.iter().find(|r| r.0 == p).unwrap().2;
+            alone.push((p, "invoke", f, o["value"].clone()));
+            let done = if f == "read" {
+                o["result"].clone()
+            } else {
+                o["value"].clone()
+            };
+            alone.push((p, "ok", f, done));
+        }
+        let again = reg(&alone);
+        assert_eq!(again.valid, Validity::Invalid, "case {case}: {v}");
+        assert_eq!(
+            again.details["violation"]["blocked_op"]["process"], 99,
+            "case {case}: the counterexample fails elsewhere: {v}"
+        );
+    }
+}
+
+#[test]
 fn indeterminate_write_must_be_assumed_to_have_happened() {
     // The write of 7 timed out, yet a later read sees 7: valid only
     // because an info write may take effect after its invocation.
