@@ -466,8 +466,18 @@ pub fn render(
         let name = crate::store::by_name(&cfg.store).map_or(cfg.store.clone(), |s| s.name().into());
         format!("{} {name} nodes", cfg.nodes)
     };
+    // Which clocks a clock fault moved: each store process's (libfaketime)
+    // or each host's (`date -s`).
+    let clocks = match (
+        cfg.nemesis.iter().any(|k| k == "clock"),
+        cfg.clock_mode.as_str(),
+    ) {
+        (false, _) => "",
+        (true, "date") => "; clocks moved host-wide with date -s",
+        (true, _) => "; clocks moved per process with libfaketime",
+    };
     let cluster = format!(
-        "{store}; {} clients, {} ops/s, {} s; workload {} ({}); seed {}",
+        "{store}; {} clients, {} ops/s, {} s; workload {} ({}); seed {}{clocks}",
         cfg.concurrency, cfg.rate, cfg.time_limit_s, cfg.workload, cfg.client, cfg.seed,
     );
     render_page(&Page {

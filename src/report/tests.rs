@@ -368,3 +368,23 @@ fn hostile_values_in_every_drawn_place_stay_text() {
         "an SVG was closed early"
     );
 }
+
+#[test]
+fn the_page_says_how_clocks_were_moved_and_on_which_store() {
+    let results = Results::from_checks(Vec::new(), 0);
+    let mut c = cfg();
+    c.nemesis = vec!["clock".into()];
+    let html = render(&c, &history(), &results, &[]).unwrap();
+    assert!(html.contains("clocks moved per process with libfaketime"));
+    c.clock_mode = "date".into();
+    c.store = "etcd".into();
+    let html = render(&c, &history(), &results, &[]).unwrap();
+    assert!(html.contains("clocks moved host-wide with date -s"));
+    assert!(
+        html.contains("etcd nodes"),
+        "the cluster line names the store"
+    );
+    c.nemesis = vec!["partition".into()];
+    let html = render(&c, &history(), &results, &[]).unwrap();
+    assert!(!html.contains("clocks moved"));
+}
