@@ -51,8 +51,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::common::{count, index_of, int_list, list, malformed, secs, FxMap, MalformedOp, Pairer};
+use crate::common::{count, index_of, int_list, list, malformed, secs, MalformedOp, Pairer};
 use crate::history::{History, Op, OpType, Process};
+use crate::intern::Names;
 use crate::raw::{OpLike, Val};
 use crate::stats::Quantiles;
 use crate::stream::OpView;
@@ -291,9 +292,9 @@ impl std::hash::Hasher for Passthrough {
 
 type ElemMap = std::collections::HashMap<ElemKey, u32, std::hash::BuildHasherDefault<Passthrough>>;
 
-/// One key's set: its name and the ids of its elements.
+/// One key's set: the ids of its elements (its name is in
+/// [`SetFull::key_names`]).
 struct KeyState {
-    name: String,
     elems: Vec<u32>,
 }
 
@@ -309,7 +310,7 @@ enum Pending {
 /// Memory: about 80 bytes per element, 40 per `ok` read, and the keys.
 pub struct SetFull {
     options: SetFullOptions,
-    key_ids: FxMap<String, u32>,
+    key_names: Names,
     keys: Vec<KeyState>,
     elem_ids: ElemMap,
     elems: Vec<Elem>,
@@ -328,7 +329,7 @@ impl SetFull {
     pub fn new(options: SetFullOptions) -> Self {
         SetFull {
             options,
-            key_ids: FxMap::default(),
+            key_names: Names::default(),
             keys: Vec::new(),
             elem_ids: ElemMap::default(),
             elems: Vec::new(),
@@ -342,18 +343,9 @@ impl SetFull {
     }
 
     fn key_id(&mut self, k: Val<'_>) -> u32 {
-        let text = k.key_text();
-        if let Some(&id) = self.key_ids.get(&*text) {
-            return id;
-        }
-        let text = text.into_owned();
-        let next = self.keys.len() as u32;
-        let id = *self.key_ids.entry(text.clone()).or_insert(next);
-        if id == next {
-            self.keys.push(KeyState {
-                name: text,
-                elems: Vec::new(),
-            });
+        let id = self.key_names.id(&k.key_text());
+        if id as usize == self.keys.len() {
+            self.keys.push(KeyState { elems: Vec::new() });
         }
         id
     }
@@ -465,7 +457,11 @@ impl SetFull {
 
     /// The id of the unkeyed set `""`.
     fn unkeyed(&mut self) -> u32 {
-        self.key_id(Val::Raw("\"\""))
+        let id = self.key_names.id("");
+        if id as usize == self.keys.len() {
+            self.keys.push(KeyState { elems: Vec::new() });
+        }
+        id
     }
 
     fn add_target<O: OpLike>(
@@ -538,14 +534,16 @@ impl SetFull {
         let mut latencies: Vec<u64> = Vec::new();
         let reads = &self.reads;
         let mut order: Vec<u32> = (0..self.keys.len() as u32).collect();
-        order.sort_by(|&x, &y| self.keys[x as usize].name.cmp(&self.keys[y as usize].name));
+        let names = &self.key_names;
+        order.sort_by(|&x, &y| names.name(x).cmp(names.name(y)));
         for k in order {
             let ks = &mut self.keys[k as usize];
+            let name = names.name(k);
             let elems = &self.elems;
             ks.elems.sort_by_key(|&id| elems[id as usize].element);
             for &id in &ks.elems {
                 let e = &elems[id as usize];
-                let report = || report(&ks.name, e, reads);
+                let report = || report(name, e, reads);
                 let seen = e.first_present != NONE;
                 if !e.attempted {
                     a.unexpected_count += 1;
