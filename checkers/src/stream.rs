@@ -87,24 +87,7 @@ online!(Perf);
 ///
 /// A line that is not a JSON op object.
 pub fn jsonl_op(line_number: usize, line: &str) -> Result<Option<Op>, ParseError> {
-    let line = line.strip_suffix('\r').unwrap_or(line);
-    let line = line.strip_prefix('\u{feff}').unwrap_or(line);
-    let trimmed = line.trim_start();
-    match trimmed.chars().next() {
-        None => Ok(None),
-        Some('{') => serde_json::from_str::<Op>(line).map(Some).map_err(|e| {
-            ParseError::new(
-                line_number,
-                (e.column() > 0).then_some(e.column()),
-                format!("invalid JSON op ({e})"),
-            )
-        }),
-        Some(c) => Err(ParseError::new(
-            line_number,
-            None,
-            format!("invalid JSON op (expected an object, found `{c}`)"),
-        )),
-    }
+    crate::parse::jsonl_line(line_number, line)
 }
 
 /// One JSONL op borrowed from its line: the strings point into the line and
