@@ -294,8 +294,13 @@ type ElemMap = std::collections::HashMap<ElemKey, u32, std::hash::BuildHasherDef
 
 /// One key's set: the ids of its elements (its name is in
 /// [`SetFull::key_names`]).
+#[derive(Default)]
 struct KeyState {
     elems: Vec<u32>,
+    /// The elements of the key's last read, with their ids, in the order
+    /// read: the next read of a growing set mostly returns them again in
+    /// the same order, so their ids are found here without hashing.
+    last_read: Vec<(i64, u32)>,
 }
 
 enum Pending {
@@ -322,6 +327,8 @@ pub struct SetFull {
     malformed: Option<MalformedOp>,
     /// The elements of the read being taken in (reused).
     scratch: Vec<i64>,
+    /// Their ids (reused).
+    read_ids: Vec<(i64, u32)>,
 }
 
 impl SetFull {
@@ -339,13 +346,14 @@ impl SetFull {
             position: 0,
             malformed: None,
             scratch: Vec::new(),
+            read_ids: Vec::new(),
         }
     }
 
     fn key_id(&mut self, k: Val<'_>) -> u32 {
         let id = self.key_names.id(&k.key_text());
         if id as usize == self.keys.len() {
-            self.keys.push(KeyState { elems: Vec::new() });
+            self.keys.push(KeyState::default());
         }
         id
     }
@@ -430,6 +438,13 @@ impl SetFull {
             Pending::Read { key } if kind == OpType::Ok => {
                 let whole = op.value();
                 let (key, value) = match (key, whole.pair()) {
+                    // The invocation's key, when the completion names it too
+                    // (no second lookup).
+                    (Some(id), Some((k, v)))
+                        if v.is_array() && *self.key_names.name(id) == *k.key_text() =>
+                    {
+                        (id, v)
+                    }
                     (_, Some((k, v))) if v.is_array() => (self.key_id(k), v),
                     (Some(k), _) => (k, whole),
                     (None, _) => (self.unkeyed(), whole),
@@ -459,7 +474,7 @@ impl SetFull {
     fn unkeyed(&mut self) -> u32 {
         let id = self.key_names.id("");
         if id as usize == self.keys.len() {
-            self.keys.push(KeyState { elems: Vec::new() });
+            self.keys.push(KeyState::default());
         }
         id
     }
@@ -499,10 +514,33 @@ impl SetFull {
     /// The last read (just pushed) of `key` returned `elements`.
     fn read(&mut self, key: u32, elements: &[i64]) {
         let rid = (self.reads.len() - 1) as u32;
+        // Each element's id: from the key's last read when it returned the
+        // element at the same place (or one place on, after an element
+        // that this read lacks), else from the table.
+        let last = std::mem::take(&mut self.keys[key as usize].last_read);
+        let mut ids = std::mem::take(&mut self.read_ids);
+        ids.clear();
+        let mut j = 0;
         for &x in elements {
-            let id = self.elem_id(key, x);
+            let id = match (last.get(j), last.get(j + 1)) {
+                (Some(&(e, id)), _) if e == x => {
+                    j += 1;
+                    id
+                }
+                (_, Some(&(e, id))) if e == x => {
+                    j += 2;
+                    id
+                }
+                _ => self.elem_id(key, x),
+            };
             self.stamp[id as usize] = rid;
+            ids.push((x, id));
         }
+        let mut last = last;
+        last.clear();
+        last.extend_from_slice(&ids);
+        self.keys[key as usize].last_read = last;
+        self.read_ids = ids;
         let reads = &self.reads;
         let r = reads[rid as usize];
         for &id in &self.keys[key as usize].elems {
