@@ -316,11 +316,7 @@ impl Convergence {
             // The invocation's key, when the completion names the same one
             // (no second lookup), else the completion's.
             let id = match open.data.key {
-                Some((g, id))
-                    if g == self.generation && *self.key_names.name(id) == *k.key_text() =>
-                {
-                    id
-                }
+                Some((g, id)) if g == self.generation && self.key_names.is(id, &k.key_text()) => id,
                 _ => self.key_id(k),
             };
             self.record(node, id, v, op.time());

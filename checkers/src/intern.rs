@@ -8,8 +8,10 @@ use hashbrown::HashTable;
 /// Names interned to dense ids `0, 1, 2, ...` in order of first sight.
 #[derive(Default)]
 pub(crate) struct Names {
-    /// Ids, found by the hash of their name.
-    table: HashTable<u32>,
+    /// Ids, found by the hash of their name; each slot holds its name's
+    /// first bytes, so that a lookup reads the names' text only for names
+    /// longer than a word.
+    table: HashTable<Slot>,
     /// Every name, back to back.
     text: String,
     /// Where each name ends in `text` (it starts where the previous one
@@ -17,37 +19,95 @@ pub(crate) struct Names {
     ends: Vec<usize>,
 }
 
+/// A name in [`Names::table`]: its id, length and first 8 bytes (zero
+/// padded).
+#[derive(Clone, Copy)]
+struct Slot {
+    id: u32,
+    len: u32,
+    head: u64,
+}
+
+impl Slot {
+    /// Whether this is the slot of `name` (whose head is `head`).
+    #[inline(always)]
+    fn is(&self, name: &[u8], head: u64, text: &str, ends: &[usize]) -> bool {
+        self.head == head
+            && self.len as usize == name.len()
+            && (name.len() <= 8 || same(span(text, ends, self.id), name))
+    }
+}
+
+/// The first 8 bytes of `b`, zero padded.
+#[inline(always)]
+fn head(b: &[u8]) -> u64 {
+    if b.len() >= 8 {
+        load8(b, 0)
+    } else {
+        let mut w = 0u64;
+        for (k, &c) in b.iter().enumerate() {
+            w |= u64::from(c) << (8 * k);
+        }
+        w
+    }
+}
+
+/// Up to this many names are looked up by comparing them all (no hash).
+const FEW: usize = 8;
+
 impl Names {
     /// The id of `name`, given the next free id if it is new.
     #[inline]
     pub fn id(&mut self, name: &str) -> u32 {
-        let h = hash_bytes(name.as_bytes());
+        let b = name.as_bytes();
+        if self.ends.len() <= FEW {
+            if let Some(id) = self.scan(b) {
+                return id;
+            }
+        }
+        let h = hash_bytes(b);
+        let hd = head(b);
         let (text, ends) = (&self.text, &self.ends);
-        if let Some(&id) = self
-            .table
-            .find(h, |&id| same(span(text, ends, id), name.as_bytes()))
-        {
-            return id;
+        if self.ends.len() > FEW {
+            if let Some(slot) = self.table.find(h, |s| s.is(b, hd, text, ends)) {
+                return slot.id;
+            }
         }
         let id = self.ends.len() as u32;
         self.text.push_str(name);
         self.ends.push(self.text.len());
+        let slot = Slot {
+            id,
+            len: b.len() as u32,
+            head: hd,
+        };
         let (text, ends) = (&self.text, &self.ends);
         self.table
-            .insert_unique(h, id, |&id| hash_bytes(span(text, ends, id)));
+            .insert_unique(h, slot, |s| hash_bytes(span(text, ends, s.id)));
         id
     }
 
-    /// The id of `name`, if it was interned.
+    /// The id of `name` among few names, by comparing them all.
     #[inline]
+    fn scan(&self, name: &[u8]) -> Option<u32> {
+        let mut start = 0;
+        for (id, &end) in self.ends.iter().enumerate() {
+            if same(&self.text.as_bytes()[start..end], name) {
+                return Some(id as u32);
+            }
+            start = end;
+        }
+        None
+    }
+
+    /// The id of `name`, if it was interned.
     #[cfg(test)]
     pub fn get(&self, name: &str) -> Option<u32> {
-        let h = hash_bytes(name.as_bytes());
+        let b = name.as_bytes();
+        let (text, ends) = (&self.text, &self.ends);
         self.table
-            .find(h, |&id| {
-                same(span(&self.text, &self.ends, id), name.as_bytes())
-            })
-            .copied()
+            .find(hash_bytes(b), |s| s.is(b, head(b), text, ends))
+            .map(|s| s.id)
     }
 
     /// The name of `id` (`""` for an id never given).
@@ -61,6 +121,12 @@ impl Names {
         };
         let end = self.ends.get(i).copied().unwrap_or(start);
         self.text.get(start..end).unwrap_or("")
+    }
+
+    /// Whether `id` is the id of `name` (false for an id never given).
+    #[inline]
+    pub fn is(&self, id: u32, name: &str) -> bool {
+        same(self.name(id).as_bytes(), name.as_bytes())
     }
 
     /// How many names there are.

@@ -441,7 +441,7 @@ impl SetFull {
                     // The invocation's key, when the completion names it too
                     // (no second lookup).
                     (Some(id), Some((k, v)))
-                        if v.is_array() && *self.key_names.name(id) == *k.key_text() =>
+                        if v.is_array() && self.key_names.is(id, &k.key_text()) =>
                     {
                         (id, v)
                     }
