@@ -58,6 +58,7 @@ use crate::raw::{OpLike, Val};
 use crate::stats::Quantiles;
 use crate::stream::OpView;
 use crate::verdict::{CheckResult, Validity};
+use hashbrown::HashTable;
 
 /// The checker's name, as it appears in [`CheckResult::checker`].
 pub const NAME: &str = "set-full";
@@ -191,6 +192,8 @@ const NONE: u32 = u32::MAX;
 #[derive(Clone, Debug)]
 struct Elem {
     element: i64,
+    /// Its key (an id into [`SetFull::keys`]).
+    key: u32,
     attempted: bool,
     indeterminate: bool,
     ack: Option<Ack>,
@@ -204,9 +207,10 @@ struct Elem {
 }
 
 impl Elem {
-    fn new(element: i64) -> Self {
+    fn new(key: u32, element: i64) -> Self {
         Elem {
             element,
+            key,
             attempted: false,
             indeterminate: false,
             ack: None,
@@ -253,44 +257,20 @@ impl Elem {
     }
 }
 
-/// A (key id, element) pair, the key of [`SetFull::elem_ids`].
-#[derive(Clone, Copy, PartialEq, Eq)]
-struct ElemKey(u32, i64);
-
-impl std::hash::Hash for ElemKey {
-    /// An Fx hash of the key and the element's block of 8, plus the
-    /// element's place in its block: the consecutive elements of a key
-    /// (which adds and reads touch together) share cache lines of the
-    /// table instead of missing the cache once each. The top bits (which
-    /// hashbrown compares first) still differ within a block.
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-        let e = self.1 as u64;
-        let block = ((u64::from(self.0).wrapping_mul(K).rotate_left(5)) ^ (e >> 3)).wrapping_mul(K);
-        let low = e & 7;
-        state.write_u64(block.wrapping_add(low) ^ (low << 57));
-    }
+/// The hash of a (key id, element) pair in [`SetFull::elem_ids`]: an Fx
+/// hash of the key and the element's block of 8, plus the element's place
+/// in its block, so that the consecutive elements of a key (which adds and
+/// reads touch together) share cache lines of the table instead of missing
+/// the cache once each. The top bits (which the table compares first) still
+/// differ within a block.
+#[inline]
+fn elem_hash(key: u32, element: i64) -> u64 {
+    const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+    let e = element as u64;
+    let block = ((u64::from(key).wrapping_mul(K).rotate_left(5)) ^ (e >> 3)).wrapping_mul(K);
+    let low = e & 7;
+    block.wrapping_add(low) ^ (low << 57)
 }
-
-/// Hands on the one `u64` an [`ElemKey`] hashes to.
-#[derive(Default)]
-struct Passthrough(u64);
-
-impl std::hash::Hasher for Passthrough {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(8)) ^ u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, i: u64) {
-        self.0 = i;
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-type ElemMap = std::collections::HashMap<ElemKey, u32, std::hash::BuildHasherDefault<Passthrough>>;
 
 /// One key's set: the ids of its elements (its name is in
 /// [`SetFull::key_names`]).
@@ -317,7 +297,9 @@ pub struct SetFull {
     options: SetFullOptions,
     key_names: Names,
     keys: Vec<KeyState>,
-    elem_ids: ElemMap,
+    /// Element ids by (key, element): 4 bytes a slot, the pair itself is
+    /// in the element.
+    elem_ids: HashTable<u32>,
     elems: Vec<Elem>,
     /// Per element, the id of the last read that returned it.
     stamp: Vec<u32>,
@@ -338,7 +320,7 @@ impl SetFull {
             options,
             key_names: Names::default(),
             keys: Vec::new(),
-            elem_ids: ElemMap::default(),
+            elem_ids: HashTable::new(),
             elems: Vec::new(),
             stamp: Vec::new(),
             reads: Vec::new(),
@@ -359,13 +341,24 @@ impl SetFull {
     }
 
     fn elem_id(&mut self, key: u32, element: i64) -> u32 {
-        let next = self.elems.len() as u32;
-        let id = *self.elem_ids.entry(ElemKey(key, element)).or_insert(next);
-        if id == next {
-            self.elems.push(Elem::new(element));
-            self.stamp.push(NONE);
-            self.keys[key as usize].elems.push(id);
+        let h = elem_hash(key, element);
+        let elems = &self.elems;
+        let is = |&id: &u32| {
+            let e = &elems[id as usize];
+            e.element == element && e.key == key
+        };
+        if let Some(&id) = self.elem_ids.find(h, is) {
+            return id;
         }
+        let id = self.elems.len() as u32;
+        self.elems.push(Elem::new(key, element));
+        self.stamp.push(NONE);
+        self.keys[key as usize].elems.push(id);
+        let elems = &self.elems;
+        self.elem_ids.insert_unique(h, id, |&id| {
+            let e = &elems[id as usize];
+            elem_hash(e.key, e.element)
+        });
         id
     }
 
