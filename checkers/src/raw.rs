@@ -1,12 +1,15 @@
 //! Ops the online checkers read without owning them: either a parsed
-//! [`Op`] or a borrowed [`OpView`] whose value is still JSON text.
+//! [`Op`] or a borrowed [`OpView`] whose value is still JSON text, with the
+//! tape of tokens its line's scan found (`crate::scan`).
 //!
 //! The online checkers are written once against [`OpLike`] and [`Val`];
-//! every accessor of [`Val::Raw`] decodes only what it is asked for and
-//! answers exactly what the same accessor of the parsed `serde_json::Value`
-//! would: a fast path for the shapes faultline writes (integers, `null`,
-//! plain strings, lists of them), and for anything else a parse of the
-//! (small) value text into a `Value`, so verdicts never depend on the path.
+//! every accessor of [`Val::Tape`] and [`Val::Raw`] decodes only what it is
+//! asked for and answers exactly what the same accessor of the parsed
+//! `serde_json::Value` would: from the tape (integers, `null`, booleans,
+//! plain strings and lists of them, the only values a tape holds), or for
+//! raw text a fast path for those shapes and for anything else a parse of
+//! the (small) value text into a `Value`, so verdicts never depend on the
+//! path. `tests` below checks every accessor against the parsed value.
 
 use std::borrow::Cow;
 

@@ -29,6 +29,22 @@
 //!
 //! Verdicts are the same as checking the parsed history with each checker's
 //! `check` function.
+//!
+//! For a file, feed the buffers as they are read with
+//! [`Stream::feed_bytes`] (it finds the lines itself, checks UTF-8 once
+//! per buffer and copies nothing on the way), then [`Stream::end_input`]
+//! for a last line without a newline. Lines in the plain shape faultline
+//! writes are read in one pass by a word-at-a-time scanner (`scan.rs`)
+//! into an [`OpView`]: fields in place, the value as a tape of tokens the
+//! checkers decode without reading the text again; any other line goes
+//! through `serde_json` ([`jsonl_op`]). A line that is not a JSON op is an
+//! error naming it, the error [`crate::parse::jsonl`] would give, and is
+//! skipped.
+//!
+//! [`Stream::threaded`] runs the checkers in a thread of their own, fed in
+//! batches by the caller's thread (which reads and scans the lines): on
+//! two free cores reading and checking overlap. [`Stream::new`] keeps
+//! everything in the caller's thread. Both give the same verdicts.
 
 use std::borrow::Cow;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
