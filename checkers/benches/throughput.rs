@@ -1,19 +1,26 @@
-//! Throughput and memory of the checkers on 1 M-op histories.
+//! Throughput and memory of the streaming checkers on 1 M-op histories.
 //!
 //! For each history shape (set-full, counter, convergence) this writes a
-//! 1 M-op JSONL history to a temporary file, then measures:
+//! 1 M-op JSONL history to a temporary file, then measures, each phase in a
+//! fresh process (so that phases do not inherit each other's heap):
 //!
-//! - **stream**: reading the file line by line and feeding the online
-//!   checker ([`checkers::stream::Stream`]): parse + check, constant memory;
-//! - **history parse**: `parse::jsonl` of the whole text into a `History`;
-//! - **history check**: the checker's `check(&History)` alone;
+//! - **stream**: reading the file in 1 MiB chunks and feeding them to a
+//!   [`checkers::stream::Stream`] whose checker runs in the reading thread
+//!   ([`Stream::new`]): parse + check, end to end;
+//! - **stream 2 threads**: the same with the checker in a thread of its own
+//!   ([`Stream::threaded`]), reading and checking overlapping;
+//! - **history parse** / **history check**: `parse::jsonl` of the whole
+//!   text into a `History`, then the checker's `check(&History)` alone;
 //!
-//! printing ops/s, the peak RSS of each phase (`VmHWM` of a fresh child
-//! process per phase, so phases do not inherit each other's heap) and the
-//! file size.
+//! printing ops/s (wall clock), the CPU time the phase used (all threads),
+//! and the peak RSS (`VmHWM`) beside the file size. The stream phases run
+//! `BENCH_RUNS` times (default 5); their best and median are printed too,
+//! and the load average before and after, since the machine may be shared.
+//! Every run's verdict must equal `check`'s.
 //!
 //! Run with `cargo bench -p checkers --bench throughput`; `BENCH_OPS` sets
-//! the number of ops (default 1 000 000).
+//! the number of ops (default 1 000 000), `BENCH_DIR` keeps the histories
+//! in that directory.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -32,6 +39,21 @@ fn status(field: &str) -> u64 {
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|n| n.parse::<u64>().ok())
         .map_or(0, |kb| kb * 1024)
+}
+
+/// CPU seconds this process used so far, every thread (ended ones too).
+fn cpu_secs() -> f64 {
+    // SAFETY: getrusage only writes the struct it is given.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    let t = |v: libc::timeval| v.tv_sec as f64 + v.tv_usec as f64 / 1e6;
+    t(u.ru_utime) + t(u.ru_stime)
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
 }
 
 fn mib(b: u64) -> String {
@@ -156,20 +178,31 @@ fn convergence_history(ops: usize, out: &mut impl Write) -> usize {
 struct Shape {
     name: &'static str,
     generate: fn(usize, &mut dyn Write) -> usize,
-    online: fn() -> Box<dyn OnlineChecker>,
+    online: fn() -> Box<dyn OnlineChecker + Send>,
     check: fn(&History) -> CheckResult,
 }
 
-fn report(phase: &str, ops: usize, secs: f64, peak: u64, base: u64, file: u64) {
+/// One measured phase, as printed by a child and read by the parent.
+struct Run {
+    ops_per_sec: f64,
+    cpu: f64,
+    peak: u64,
+}
+
+fn report(phase: &str, ops: usize, secs: f64, cpu: f64, peak: u64, file: u64) -> Run {
     println!(
-        "  {phase:<15} {:>6.2} M ops/s  ({:.3} s)  peak RSS {} (+{} over the {} before; {:.2}× the file)",
+        "  {phase:<18} {:>6.2} M ops/s  ({:.3} s, CPU {:.3} s)  peak RSS {} ({:.2}× the file)",
         ops as f64 / secs / 1e6,
         secs,
+        cpu,
         mib(peak),
-        mib(peak.saturating_sub(base)),
-        mib(base),
-        peak.saturating_sub(base) as f64 / file as f64
+        peak as f64 / file as f64
     );
+    Run {
+        ops_per_sec: ops as f64 / secs,
+        cpu,
+        peak,
+    }
 }
 
 fn shapes() -> [Shape; 3] {
@@ -198,70 +231,107 @@ fn shapes() -> [Shape; 3] {
 /// Runs one phase in this (fresh) process and prints its line; the verdict
 /// goes to stdout as JSON on the last line for the parent to compare.
 fn child(shape: &Shape, phase: &str, path: &str, ops: usize, size: u64) {
-    let base = status("VmRSS:");
-    let result = if phase == "stream" {
+    let result = if phase.starts_with("stream") {
+        let cpu0 = cpu_secs();
         let start = Instant::now();
-        let mut s = Stream::new(vec![(shape.online)()]);
-        // Read in 1 MiB chunks and feed the complete lines in place (no
-        // per-line copy or allocation).
+        let mut s = if phase == "stream" {
+            let c: Box<dyn OnlineChecker> = (shape.online)();
+            Stream::new(vec![c])
+        } else {
+            Stream::threaded(vec![(shape.online)()])
+        };
+        // Read in 1 MiB chunks, each fed as it is (the stream splits lines
+        // and reads them in place).
         let mut file = File::open(path).unwrap();
         let mut buf = vec![0u8; 1 << 20];
-        let mut filled = 0;
         loop {
-            if filled == buf.len() {
-                buf.resize(buf.len() * 2, 0);
-            }
-            let n = file.read(&mut buf[filled..]).unwrap();
-            let eof = n == 0;
-            filled += n;
-            let end = if eof {
-                filled
-            } else {
-                match buf[..filled].iter().rposition(|&b| b == b'\n') {
-                    Some(p) => p + 1,
-                    None => continue,
-                }
-            };
-            let text = std::str::from_utf8(&buf[..end]).expect("UTF-8");
-            let text = text.strip_suffix('\n').unwrap_or(text);
-            if !text.is_empty() {
-                for line in text.split('\n') {
-                    s.feed_line(line).expect("valid line");
-                }
-            }
-            buf.copy_within(end..filled, 0);
-            filled -= end;
-            if eof {
+            let n = file.read(&mut buf).unwrap();
+            if n == 0 {
                 break;
             }
+            s.feed_bytes(&buf[..n]).expect("valid lines");
         }
+        s.end_input().expect("valid last line");
         // Every line of these shapes is read in place (`OpView`), so the
-        // verdict comparison below covers that path.
+        // verdict comparison covers that path.
         assert_eq!(s.parsed_count(), 0, "lines parsed into Op");
         let r = s.finish().remove(0);
+        let name = if phase == "stream" {
+            "stream"
+        } else {
+            "stream 2 threads"
+        };
         report(
-            "stream",
+            name,
             ops,
             start.elapsed().as_secs_f64(),
+            cpu_secs() - cpu0,
             status("VmHWM:"),
-            base,
             size,
         );
         r
     } else {
         let text = std::fs::read_to_string(path).unwrap();
+        let cpu0 = cpu_secs();
         let start = Instant::now();
         let history = parse::jsonl(&text).expect("valid history");
         let parse_secs = start.elapsed().as_secs_f64();
+        let cpu1 = cpu_secs();
         let start = Instant::now();
         let r = (shape.check)(&history);
         let check_secs = start.elapsed().as_secs_f64();
         let peak = status("VmHWM:");
-        report("history parse", ops, parse_secs, peak, base, size);
-        report("history check", ops, check_secs, peak, base, size);
+        report("history parse", ops, parse_secs, cpu1 - cpu0, peak, size);
+        report(
+            "history check",
+            ops,
+            check_secs,
+            cpu_secs() - cpu1,
+            peak,
+            size,
+        );
         r
     };
     println!("{}", serde_json::to_string(&result).unwrap());
+}
+
+/// Runs a phase in a child process: its printed lines, and its verdict.
+fn run_child(
+    shape: &Shape,
+    phase: &str,
+    ops: usize,
+    size: u64,
+    path: &std::path::Path,
+) -> (Vec<String>, CheckResult) {
+    let me = std::env::current_exe().expect("own path");
+    let out = std::process::Command::new(me)
+        .env(
+            "FAULTLINE_BENCH_CHILD",
+            format!("{}|{phase}|{ops}|{size}|{}", shape.name, path.display()),
+        )
+        .output()
+        .expect("child runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let mut lines: Vec<String> = stdout.lines().map(str::to_string).collect();
+    let verdict = lines.pop().unwrap_or_default();
+    (lines, serde_json::from_str(&verdict).expect("verdict"))
+}
+
+/// Reads back a child's report line.
+fn parse_run(line: &str) -> Option<Run> {
+    let ops = line.split("M ops/s").next()?.split_whitespace().last()?;
+    let cpu = line.split("CPU ").nth(1)?.split(' ').next()?;
+    let peak = line.split("peak RSS ").nth(1)?.split(' ').next()?;
+    Some(Run {
+        ops_per_sec: ops.parse::<f64>().ok()? * 1e6,
+        cpu: cpu.parse().ok()?,
+        peak: (peak.parse::<f64>().ok()? * 1024.0 * 1024.0) as u64,
+    })
 }
 
 fn main() {
@@ -269,6 +339,11 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(1_000_000);
+    let runs: usize = std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5)
+        .max(1);
     if let Ok(spec) = std::env::var("FAULTLINE_BENCH_CHILD") {
         let parts: Vec<&str> = spec.splitn(5, '|').collect();
         let shape = shapes().into_iter().find(|s| s.name == parts[0]).unwrap();
@@ -281,9 +356,23 @@ fn main() {
         );
         return;
     }
-    let me = std::env::current_exe().expect("own path");
-    let dir = std::env::temp_dir();
-    for shape in &shapes() {
+    let only: Vec<String> = std::env::var("BENCH_SHAPES")
+        .map(|s| s.split(',').map(str::to_string).collect())
+        .unwrap_or_default();
+    let keep = std::env::var_os("BENCH_DIR");
+    let dir = keep
+        .clone()
+        .map_or_else(std::env::temp_dir, std::path::PathBuf::from);
+    println!(
+        "{} CPUs; load average {} (1, 5, 15 min); {runs} runs of each stream phase",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        loadavg()
+    );
+    let mut summary = Vec::new();
+    for shape in shapes()
+        .iter()
+        .filter(|s| only.is_empty() || only.iter().any(|o| o == s.name))
+    {
         let path = dir.join(format!(
             "faultline-bench-{}-{}.jsonl",
             shape.name,
@@ -297,45 +386,52 @@ fn main() {
         };
         let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(1);
         println!("{}: {} ops, history file {}", shape.name, ops, mib(size));
-        let mut verdicts = Vec::new();
-        for phase in ["stream", "history"] {
-            let out = std::process::Command::new(&me)
-                .env(
-                    "FAULTLINE_BENCH_CHILD",
-                    format!("{}|{phase}|{ops}|{size}|{}", shape.name, path.display()),
-                )
-                .output()
-                .expect("child runs");
-            let stdout = String::from_utf8_lossy(&out.stdout);
-            let mut lines: Vec<&str> = stdout.lines().collect();
-            let verdict = lines.pop().unwrap_or_default().to_string();
-            for l in lines {
-                println!("{l}");
-            }
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            verdicts.push(serde_json::from_str::<CheckResult>(&verdict).expect("verdict"));
+        let (lines, reference) = run_child(shape, "history", ops, size, &path);
+        for l in &lines {
+            println!("{l}");
         }
-        assert_eq!(
-            verdicts[0], verdicts[1],
-            "streaming and History verdicts differ"
-        );
+        for phase in ["stream", "stream2"] {
+            let mut got = Vec::new();
+            for _ in 0..runs {
+                let (lines, verdict) = run_child(shape, phase, ops, size, &path);
+                for l in &lines {
+                    println!("{l}");
+                    got.extend(parse_run(l));
+                }
+                assert_eq!(verdict, reference, "streaming and History verdicts differ");
+            }
+            got.sort_by(|a, b| b.ops_per_sec.total_cmp(&a.ops_per_sec));
+            if let (Some(best), Some(median)) = (got.first(), got.get(got.len() / 2)) {
+                let peak = got.iter().map(|r| r.peak).max().unwrap_or(0);
+                let cpu = median.cpu;
+                let line = format!(
+                    "{:<12} {:<17} best {:>5.2}, median {:>5.2} M ops/s; median CPU {:.3} s ({:.2} M ops per CPU-second); peak RSS {} = {:.2}× the file",
+                    shape.name,
+                    if phase == "stream" { "1 thread" } else { "2 threads" },
+                    best.ops_per_sec / 1e6,
+                    median.ops_per_sec / 1e6,
+                    cpu,
+                    ops as f64 / cpu / 1e6,
+                    mib(peak),
+                    peak as f64 / size as f64
+                );
+                summary.push(line);
+            }
+        }
         // Every generated history is correct (convergence: round 2 agrees).
-        assert_eq!(
-            verdicts[0].valid,
-            Validity::Valid,
-            "{}",
-            verdicts[0].summary
-        );
+        assert_eq!(reference.valid, Validity::Valid, "{}", reference.summary);
         println!(
             "  verdict: {} — {}",
-            verdicts[0].valid.word(),
-            verdicts[0].summary
+            reference.valid.word(),
+            reference.summary
         );
-        let _ = std::fs::remove_file(&path);
+        if keep.is_none() {
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+    println!("summary (load average now {}):", loadavg());
+    for l in summary {
+        println!("  {l}");
     }
 }
 

@@ -148,14 +148,22 @@ pub(crate) struct Open<T> {
 /// [`crate::History::pairs`] does for a whole history: a process's next op
 /// after an invocation is its completion; completions without invocation are
 /// dropped. Whatever is still open at the end is pending (like `info`).
+///
+/// Client processes below [`DENSE_PROCESSES`] are slots of a vector (no
+/// hashing per op), the others in a map.
 #[derive(Debug)]
 pub(crate) struct Pairer<T> {
+    dense: Vec<Option<Open<T>>>,
     open: FxMap<Process, Open<T>>,
 }
+
+/// Client processes numbered below this are paired in a vector.
+const DENSE_PROCESSES: u64 = 1 << 16;
 
 impl<T> Default for Pairer<T> {
     fn default() -> Self {
         Pairer {
+            dense: Vec::new(),
             open: FxMap::default(),
         }
     }
@@ -164,6 +172,7 @@ impl<T> Default for Pairer<T> {
 impl<T> Pairer<T> {
     /// Records an invocation; a previous open invocation of the same process
     /// (a malformed history) is returned as pending.
+    #[inline]
     pub fn invoke(
         &mut self,
         process: Process,
@@ -171,24 +180,41 @@ impl<T> Pairer<T> {
         time: u64,
         data: T,
     ) -> Option<Open<T>> {
-        self.open.insert(
-            process,
-            Open {
-                invoke: position,
-                time,
-                data,
-            },
-        )
+        let open = Open {
+            invoke: position,
+            time,
+            data,
+        };
+        match process {
+            Process::Client(n) if n < DENSE_PROCESSES => {
+                let n = n as usize;
+                if self.dense.len() <= n {
+                    self.dense.resize_with(n + 1, || None);
+                }
+                self.dense[n].replace(open)
+            }
+            _ => self.open.insert(process, open),
+        }
     }
 
     /// The open invocation a completion of `process` closes, if any.
+    #[inline]
     pub fn complete(&mut self, process: Process) -> Option<Open<T>> {
-        self.open.remove(&process)
+        match process {
+            Process::Client(n) if n < DENSE_PROCESSES => {
+                self.dense.get_mut(n as usize).and_then(Option::take)
+            }
+            _ => self.open.remove(&process),
+        }
     }
 
     /// Everything still open, i.e. pending at the end of the history.
     pub fn drain(&mut self) -> impl Iterator<Item = (Process, Open<T>)> + '_ {
-        self.open.drain()
+        self.dense
+            .drain(..)
+            .enumerate()
+            .filter_map(|(n, o)| o.map(|o| (Process::Client(n as u64), o)))
+            .chain(self.open.drain())
     }
 }
 

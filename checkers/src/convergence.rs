@@ -53,8 +53,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::common::{count, index_of, list, secs, FxMap, Pairer};
+use crate::common::{count, index_of, list, secs, Pairer};
 use crate::history::{History, Op, OpType, Process};
+use crate::intern::{Names, SmallText};
 use crate::raw::{OpLike, Val};
 use crate::stats::Quantiles;
 use crate::stream::OpView;
@@ -143,19 +144,65 @@ pub fn check(history: &History) -> CheckResult {
     c.finish()
 }
 
-#[derive(Default)]
+/// No entry.
+const NONE: u32 = u32::MAX;
+
+/// What is known of one key after the heal.
 struct KeyConv {
-    /// The key.
-    name: String,
-    /// (replica id, latest value as canonical JSON text, reads of it).
-    latest: Vec<(u32, String, u32)>,
+    /// The first of the key's replica values in [`Convergence::latest`]
+    /// ([`NONE`]: no replica answered for it yet).
+    first: u32,
     /// Time of the read from which the latest values agree.
     agree_since: Option<u64>,
     /// The replicas (ids into `named`) asked for this key by name after the
     /// heal: a key's replicas are those read for it, so a node that does
     /// not hold the key (outside its preference list) is not missing it.
-    /// Empty: no invocation named a node for it.
-    asked: Vec<u32>,
+    /// None: no invocation named a node for it. Ids below 64 as bits,
+    /// the others listed.
+    asked_bits: u64,
+    asked_more: Vec<u32>,
+}
+
+impl KeyConv {
+    fn new() -> Self {
+        KeyConv {
+            first: NONE,
+            agree_since: None,
+            asked_bits: 0,
+            asked_more: Vec::new(),
+        }
+    }
+
+    fn ask(&mut self, named: u32) {
+        if named < 64 {
+            self.asked_bits |= 1 << named;
+        } else if !self.asked_more.contains(&named) {
+            self.asked_more.push(named);
+        }
+    }
+
+    fn asked_any(&self) -> bool {
+        self.asked_bits != 0 || !self.asked_more.is_empty()
+    }
+
+    fn asked(&self) -> impl Iterator<Item = u32> + '_ {
+        (0..64u32)
+            .filter(|i| self.asked_bits & (1 << i) != 0)
+            .chain(self.asked_more.iter().copied())
+    }
+}
+
+/// One replica's latest value of one key.
+struct Latest {
+    /// The replica (an id into `nodes`).
+    node: u32,
+    /// Post-heal reads of the key on the replica.
+    reads: u32,
+    /// The key's next replica value in [`Convergence::latest`] ([`NONE`]
+    /// after the last).
+    next: u32,
+    /// The value, as canonical JSON text.
+    text: SmallText,
 }
 
 /// What an open local read is waiting with: the node its invocation named
@@ -172,20 +219,24 @@ struct OpenRead {
 pub struct Convergence {
     /// Per open local read, what its invocation said.
     pairer: Pairer<OpenRead>,
-    /// Every node name an invocation gave, interned (never cleared).
-    named_ids: FxMap<String, u32>,
-    named: Vec<String>,
+    /// Every node name an invocation gave (never cleared).
+    named: Names,
     position: u64,
-    node_ids: FxMap<String, u32>,
-    nodes: Vec<String>,
-    /// Keys by name, ids into `keys`.
-    key_ids: FxMap<String, u32>,
+    /// Replicas that answered after the heal.
+    nodes: Names,
+    /// Keys read after the heal, by name; ids into `keys`.
+    key_names: Names,
     keys: Vec<KeyConv>,
+    /// Every key's replica values, linked per key from
+    /// [`KeyConv::first`].
+    latest: Vec<Latest>,
     /// Bumped whenever `keys` is cleared, so that ids held by open reads
     /// from before are not trusted.
     generation: u32,
     /// Replicas (by id) that answered a dump read after the heal.
     dumped: Vec<bool>,
+    /// The value being recorded, as text (reused).
+    scratch: String,
     a: ConvergenceAnalysis,
 }
 
@@ -212,9 +263,9 @@ impl Convergence {
             let heal = is_heal(op.f());
             if heal || is_fault_start(op.f()) {
                 self.keys.clear();
-                self.key_ids.clear();
+                self.key_names.clear();
+                self.latest.clear();
                 self.generation = self.generation.wrapping_add(1);
-                self.node_ids.clear();
                 self.nodes.clear();
                 self.dumped.clear();
                 self.a.read_count = 0;
@@ -231,24 +282,13 @@ impl Convergence {
             return;
         }
         if op.kind() == OpType::Invoke {
-            let named = op.node().map(|n| match self.named_ids.get(n) {
-                Some(&id) => id,
-                None => {
-                    let id = self.named.len() as u32;
-                    self.named_ids.insert(n.to_string(), id);
-                    self.named.push(n.to_string());
-                    id
-                }
-            });
+            let named = op.node().map(|n| self.named.id(n));
             let mut key = None;
             if let Some((k, _)) = op.value().pair() {
                 let id = self.key_id(k);
                 key = Some((self.generation, id));
                 if let Some(node) = named {
-                    let asked = &mut self.keys[id as usize].asked;
-                    if !asked.contains(&node) {
-                        asked.push(node);
-                    }
+                    self.keys[id as usize].ask(node);
                 }
             }
             self.pairer.invoke(
@@ -265,30 +305,18 @@ impl Convergence {
         if op.kind() != OpType::Ok {
             return;
         }
-        let invoked_on = open.data.named.map(|id| self.named[id as usize].as_str());
+        let invoked_on = open.data.named.map(|id| self.named.name(id));
         let Some(node) = op.node().or(invoked_on) else {
             self.a.no_node_count += 1;
             return;
         };
-        let next = self.nodes.len() as u32;
-        let node = match self.node_ids.get(node) {
-            Some(&id) => id,
-            None => {
-                self.node_ids.insert(node.to_string(), next);
-                self.nodes.push(node.to_string());
-                next
-            }
-        };
+        let node = self.nodes.id(node);
         let value = op.value();
         if let Some((k, v)) = value.pair() {
             // The invocation's key, when the completion names the same one
             // (no second lookup), else the completion's.
             let id = match open.data.key {
-                Some((g, id))
-                    if g == self.generation && self.keys[id as usize].name == *k.key_text() =>
-                {
-                    id
-                }
+                Some((g, id)) if g == self.generation && self.key_names.is(id, &k.key_text()) => id,
                 _ => self.key_id(k),
             };
             self.record(node, id, v, op.time());
@@ -311,38 +339,59 @@ impl Convergence {
 
     /// The id of key `k`, added to the table if new.
     fn key_id(&mut self, k: Val<'_>) -> u32 {
-        let k = k.key_text();
-        if let Some(&id) = self.key_ids.get(&*k) {
-            return id;
+        let id = self.key_names.id(&k.key_text());
+        if id as usize == self.keys.len() {
+            self.keys.push(KeyConv::new());
         }
-        let id = self.keys.len() as u32;
-        self.key_ids.insert(k.to_string(), id);
-        self.keys.push(KeyConv {
-            name: k.into_owned(),
-            ..Default::default()
-        });
         id
     }
 
     fn record(&mut self, node: u32, key: u32, v: Val<'_>, time: u64) {
         self.a.read_count += 1;
+        let mut text = std::mem::take(&mut self.scratch);
+        text.clear();
+        v.canonical_into(&mut text);
         let kc = &mut self.keys[key as usize];
-        match kc.latest.iter_mut().find(|(n, ..)| *n == node) {
-            Some(entry) => {
-                entry.1.clear();
-                v.canonical_into(&mut entry.1);
-                entry.2 += 1;
-                self.a.max_rounds = self.a.max_rounds.max(entry.2 as usize);
-            }
-            None => {
-                let mut text = String::new();
-                v.canonical_into(&mut text);
-                kc.latest.push((node, text, 1));
-                self.a.max_rounds = self.a.max_rounds.max(1);
-            }
+        // This replica's entry (or the last one, to link a new one after).
+        let mut at = kc.first;
+        let mut last = NONE;
+        while at != NONE && self.latest[at as usize].node != node {
+            last = at;
+            at = self.latest[at as usize].next;
         }
-        let first = &kc.latest[0].1;
-        if kc.latest.iter().all(|(_, x, _)| x == first) {
+        if at == NONE {
+            at = self.latest.len() as u32;
+            self.latest.push(Latest {
+                node,
+                reads: 1,
+                next: NONE,
+                text: SmallText::new(&text),
+            });
+            if last == NONE {
+                kc.first = at;
+            } else {
+                self.latest[last as usize].next = at;
+            }
+            self.a.max_rounds = self.a.max_rounds.max(1);
+        } else {
+            let e = &mut self.latest[at as usize];
+            if !e.text.is(text.as_bytes()) {
+                e.text.set(&text);
+            }
+            e.reads += 1;
+            self.a.max_rounds = self.a.max_rounds.max(e.reads as usize);
+        }
+        self.scratch = text;
+        // Do all the replicas' latest values agree?
+        let first = &self.latest[kc.first as usize].text;
+        let mut agree = true;
+        let mut at = self.latest[kc.first as usize].next;
+        while at != NONE {
+            let e = &self.latest[at as usize];
+            agree &= e.text.is(first.bytes());
+            at = e.next;
+        }
+        if agree {
             if kc.agree_since.is_none() {
                 kc.agree_since = Some(time);
             }
@@ -351,26 +400,37 @@ impl Convergence {
         }
     }
 
+    /// The replica values of a key: (replica id, text, reads).
+    fn values_of(&self, kc: &KeyConv) -> impl Iterator<Item = &Latest> + '_ {
+        let mut at = kc.first;
+        std::iter::from_fn(move || {
+            let e = self.latest.get(at as usize)?;
+            at = e.next;
+            Some(e)
+        })
+    }
+
     /// The analysis of everything observed so far.
-    pub fn analysis(self) -> ConvergenceAnalysis {
-        let mut a = self.a;
-        a.replicas = self.nodes.clone();
+    pub fn analysis(mut self) -> ConvergenceAnalysis {
+        let mut a = std::mem::take(&mut self.a);
+        let node = |n: u32| self.nodes.name(n);
+        a.replicas = (0..self.nodes.len() as u32)
+            .map(|n| node(n).to_string())
+            .collect();
         a.replicas.sort();
         // Keys some replica answered for (an invocation alone does not count).
-        let mut keys: Vec<KeyConv> = self
-            .keys
-            .into_iter()
-            .filter(|k| !k.latest.is_empty())
+        let mut keys: Vec<u32> = (0..self.keys.len() as u32)
+            .filter(|&k| self.keys[k as usize].first != NONE)
             .collect();
         a.key_count = keys.len();
-        keys.sort_by(|x, y| x.name.cmp(&y.name));
+        keys.sort_by(|&x, &y| self.key_names.name(x).cmp(self.key_names.name(y)));
         let mut times = Vec::new();
-        for kc in keys {
-            let key = kc.name.clone();
+        for k in keys {
+            let kc = &self.keys[k as usize];
+            let key = self.key_names.name(k).to_string();
             let values = || {
-                kc.latest
-                    .iter()
-                    .map(|(n, v, _)| (self.nodes[*n as usize].clone(), short_text(v)))
+                self.values_of(kc)
+                    .map(|e| (node(e.node).to_string(), short_text(e.text.as_str())))
                     .collect::<BTreeMap<_, _>>()
             };
             // A replica whose dump lacks the key has no value for it.
@@ -378,33 +438,29 @@ impl Convergence {
             // Replicas expected to hold the key: those asked for it by name
             // (plus dump readers), or, when invocations did not name keys,
             // every replica that read anything.
-            let asked = (!kc.asked.is_empty()).then_some(&kc.asked);
-            let expected = |n: u32| {
-                asked.is_none_or(|a| {
-                    a.iter()
-                        .any(|&id| self.named[id as usize] == self.nodes[n as usize])
-                }) || dumped(n)
-            };
+            let asked = kc.asked_any();
+            let expected =
+                |n: u32| !asked || kc.asked().any(|id| self.named.name(id) == node(n)) || dumped(n);
             let missing: Vec<u32> = (0..self.nodes.len() as u32)
-                .filter(|n| expected(*n) && !kc.latest.iter().any(|(m, ..)| m == n))
+                .filter(|n| expected(*n) && !self.values_of(kc).any(|e| e.node == *n))
                 .collect();
             let absent_in_dump = missing.iter().any(|&n| dumped(n));
             let mut unread_on: Vec<String> = missing
                 .iter()
                 .filter(|&&n| !dumped(n))
-                .map(|&n| self.nodes[n as usize].clone())
+                .map(|&n| node(n).to_string())
                 .collect();
             unread_on.sort();
             let values = || {
                 let mut v = values();
                 for &n in missing.iter().filter(|&&n| dumped(n)) {
-                    v.insert(self.nodes[n as usize].clone(), "(absent)".to_string());
+                    v.insert(node(n).to_string(), "(absent)".to_string());
                 }
                 v
             };
             let agreed = kc
                 .agree_since
-                .filter(|_| !absent_in_dump || kc.latest.iter().all(|(_, v, _)| v == "null"));
+                .filter(|_| !absent_in_dump || self.values_of(kc).all(|e| e.text.is(b"null")));
             match agreed {
                 None => {
                     a.divergent_count += 1;

@@ -1,18 +1,22 @@
 //! Ops the online checkers read without owning them: either a parsed
-//! [`Op`] or a borrowed [`OpView`] whose value is still JSON text.
+//! [`Op`] or a borrowed [`OpView`] whose value is still JSON text, with the
+//! tape of tokens its line's scan found (`crate::scan`).
 //!
 //! The online checkers are written once against [`OpLike`] and [`Val`];
-//! every accessor of [`Val::Raw`] decodes only what it is asked for and
-//! answers exactly what the same accessor of the parsed `serde_json::Value`
-//! would: a fast path for the shapes faultline writes (integers, `null`,
-//! plain strings, lists of them), and for anything else a parse of the
-//! (small) value text into a `Value`, so verdicts never depend on the path.
+//! every accessor of [`Val::Tape`] and [`Val::Raw`] decodes only what it is
+//! asked for and answers exactly what the same accessor of the parsed
+//! `serde_json::Value` would: from the tape (integers, `null`, booleans,
+//! plain strings and lists of them, the only values a tape holds), or for
+//! raw text a fast path for those shapes and for anything else a parse of
+//! the (small) value text into a `Value`, so verdicts never depend on the
+//! path. `tests` below checks every accessor against the parsed value.
 
 use std::borrow::Cow;
 
 use serde_json::Value;
 
 use crate::history::{Op, OpType, Process};
+use crate::scan::{Kind, Tok};
 use crate::stream::OpView;
 
 /// What an online checker reads from an op.
@@ -70,16 +74,87 @@ impl OpLike for OpView<'_> {
         self.node.as_deref()
     }
     fn value(&self) -> Val<'_> {
-        Val::Raw(self.value_json())
+        self.val()
     }
 }
 
 /// An op's value: parsed, or its JSON text (valid JSON: checked when the
-/// line was read).
+/// line was read), or tokens of that text.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Val<'a> {
     Json(&'a Value),
     Raw(&'a str),
+    /// The value is the first token (and the tokens of its elements); the
+    /// text is the one the tokens' offsets point into.
+    Tape(&'a [Tok], &'a str),
+}
+
+/// The text of a token.
+fn tok_text<'a>(t: &Tok, text: &'a str) -> &'a str {
+    text.get(t.start as usize..t.end as usize).unwrap_or("null")
+}
+
+/// The contents of a string token (between its quotes).
+fn tok_str<'a>(t: &Tok, text: &'a str) -> &'a str {
+    text.get(t.start as usize + 1..(t.end as usize).saturating_sub(1))
+        .unwrap_or("")
+}
+
+/// The value a tape holds.
+fn tape_value(toks: &[Tok], text: &str) -> Value {
+    let Some(t) = toks.first() else {
+        return Value::Null;
+    };
+    match t.kind {
+        Kind::Null => Value::Null,
+        Kind::True => Value::Bool(true),
+        Kind::False => Value::Bool(false),
+        Kind::Int => Value::from(t.int()),
+        Kind::Str => Value::String(tok_str(t, text).to_string()),
+        Kind::Arr => Value::Array(
+            TapeItems::new(toks, text)
+                .map(|(sub, text)| tape_value(sub, text))
+                .collect(),
+        ),
+    }
+}
+
+/// The elements of a list token.
+pub(crate) struct TapeItems<'a> {
+    toks: &'a [Tok],
+    text: &'a str,
+    /// The next element's token.
+    i: usize,
+    left: usize,
+}
+
+impl<'a> TapeItems<'a> {
+    fn new(toks: &'a [Tok], text: &'a str) -> Self {
+        let left = match toks.first() {
+            Some(t) if t.kind == Kind::Arr => t.len(),
+            _ => 0,
+        };
+        TapeItems {
+            toks,
+            text,
+            i: 1,
+            left,
+        }
+    }
+}
+
+impl<'a> Iterator for TapeItems<'a> {
+    type Item = (&'a [Tok], &'a str);
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        let sub = self.toks.get(self.i..)?;
+        self.left -= 1;
+        self.i += sub.first()?.width();
+        Some((sub, self.text))
+    }
 }
 
 fn is_ws(b: u8) -> bool {
@@ -208,14 +283,17 @@ impl<'a> Iterator for RawItems<'a> {
 pub(crate) enum Items<'a> {
     Json(std::slice::Iter<'a, Value>),
     Raw(RawItems<'a>),
+    Tape(TapeItems<'a>),
 }
 
 impl<'a> Iterator for Items<'a> {
     type Item = Val<'a>;
+    #[inline]
     fn next(&mut self) -> Option<Val<'a>> {
         match self {
             Items::Json(it) => it.next().map(Val::Json),
             Items::Raw(it) => it.next().map(Val::Raw),
+            Items::Tape(it) => it.next().map(|(t, s)| Val::Tape(t, s)),
         }
     }
 }
@@ -225,6 +303,9 @@ impl<'a> Val<'a> {
         match self {
             Val::Json(_) => None,
             Val::Raw(s) => trim(s).as_bytes().first().copied(),
+            Val::Tape(t, s) => t
+                .first()
+                .and_then(|t| s.as_bytes().get(t.start as usize).copied()),
         }
     }
 
@@ -233,12 +314,15 @@ impl<'a> Val<'a> {
         match self {
             Val::Json(v) => Cow::Borrowed(v),
             Val::Raw(s) => Cow::Owned(parse_value(s)),
+            Val::Tape(t, s) => Cow::Owned(tape_value(t, s)),
         }
     }
 
     /// As [`Value::as_i64`].
+    #[inline]
     pub fn as_i64(self) -> Option<i64> {
         match self {
+            Val::Tape(t, _) => t.first().filter(|t| t.kind == Kind::Int).map(Tok::int),
             Val::Json(v) => v.as_i64(),
             Val::Raw(s) => {
                 let t = trim(s);
@@ -256,6 +340,7 @@ impl<'a> Val<'a> {
     /// As [`Value::is_array`].
     pub fn is_array(self) -> bool {
         match self {
+            Val::Tape(t, _) => t.first().is_some_and(|t| t.kind == Kind::Arr),
             Val::Json(v) => v.is_array(),
             Val::Raw(_) => self.first_byte() == Some(b'['),
         }
@@ -264,14 +349,26 @@ impl<'a> Val<'a> {
     /// The elements, if a list.
     pub fn items(self) -> Option<Items<'a>> {
         match self {
+            Val::Tape(t, s) => {
+                (t.first()?.kind == Kind::Arr).then(|| Items::Tape(TapeItems::new(t, s)))
+            }
             Val::Json(v) => v.as_array().map(|a| Items::Json(a.iter())),
             Val::Raw(s) => RawItems::new(s).map(Items::Raw),
         }
     }
 
     /// `[a, b]`: a list of exactly two elements.
+    #[inline]
     pub fn pair(self) -> Option<(Val<'a>, Val<'a>)> {
         match self {
+            Val::Tape(t, s) => {
+                let first = t.first()?;
+                if first.kind != Kind::Arr || first.len() != 2 {
+                    return None;
+                }
+                let b = 1 + t.get(1)?.width();
+                Some((Val::Tape(&t[1..], s), Val::Tape(t.get(b..)?, s)))
+            }
             Val::Json(v) => match v.as_array().map(Vec::as_slice) {
                 Some([a, b]) => Some((Val::Json(a), Val::Json(b))),
                 _ => None,
@@ -285,8 +382,13 @@ impl<'a> Val<'a> {
     }
 
     /// As [`Value::as_str`], unescaped.
+    #[inline]
     pub fn as_str(self) -> Option<Cow<'a, str>> {
         match self {
+            Val::Tape(t, s) => t
+                .first()
+                .filter(|t| t.kind == Kind::Str)
+                .map(|t| Cow::Borrowed(tok_str(t, s))),
             Val::Json(v) => v.as_str().map(Cow::Borrowed),
             Val::Raw(s) => {
                 let t = trim(s);
@@ -301,10 +403,15 @@ impl<'a> Val<'a> {
     }
 
     /// As [`crate::keyed::key_text`].
+    #[inline]
     pub fn key_text(self) -> Cow<'a, str> {
         match self.as_str() {
             Some(s) => s,
-            None => Cow::Owned(self.to_value().to_string()),
+            None => {
+                let mut text = String::new();
+                self.canonical_into(&mut text);
+                Cow::Owned(text)
+            }
         }
     }
 
@@ -314,6 +421,15 @@ impl<'a> Val<'a> {
     /// (integers, `null`, booleans, strings without escapes), else a parse
     /// and re-serialization.
     pub fn canonical_into(self, out: &mut String) {
+        if let Val::Tape(t, s) = self {
+            // Strict integers, `null`, booleans and plain strings are
+            // written as serde_json writes them; so are lists of them
+            // without whitespace.
+            if let Some(t) = t.first().filter(|t| !t.spaced) {
+                out.push_str(tok_text(t, s));
+                return;
+            }
+        }
         if let Val::Raw(s) = self {
             let t = trim(s);
             let b = t.as_bytes();
@@ -348,6 +464,7 @@ impl<'a> Val<'a> {
     /// Whether this is a JSON object.
     pub fn is_object(self) -> bool {
         match self {
+            Val::Tape(..) => false,
             Val::Json(v) => v.is_object(),
             Val::Raw(_) => self.first_byte() == Some(b'{'),
         }
@@ -422,6 +539,14 @@ mod tests {
             "{\"a\":1}",
             "[{\"a\":[1]},\"b\"]",
             "[[],[]]",
+            "[ [ ] , [1] ]",
+            "[[1,[2,[3]]],4]",
+            "\"é€\"",
+            "\"a\u{7f}b\"",
+            "\"a\\u007fb\"",
+            "[\"a b\", \"c\"]",
+            "[true,false,null]",
+            "[\"k\",[1,2,3],4]",
             "[\"\\\\\",1]",
             "1 ",
         ];
@@ -430,14 +555,51 @@ mod tests {
             if serde_json::from_str::<Value>(c).is_err() {
                 continue;
             }
-            let (r, j) = (Val::Raw(c), Val::Json(&v));
+            let line = format!(r#"{{"type":"ok","process":0,"f":"x","value":{c}}}"#);
+            let view = OpView::parse(&line);
+            let mut vals = vec![Val::Raw(c)];
+            if let Some(view) = &view {
+                vals.push(view.val());
+            }
+            for r in vals {
+                same_answers(c, r, &v);
+            }
+        }
+        // The plain shapes are read as tapes.
+        for c in [
+            "0",
+            "-1",
+            "17",
+            "null",
+            "true",
+            "\"a\"",
+            "[]",
+            "[1,2,3]",
+            " [ 1 , [2, \"x]\"] ] ",
+            "[\"k\",[1,2,3]]",
+            "\"é\"",
+        ] {
+            let line = format!(r#"{{"type":"ok","process":0,"f":"x","value":{c}}}"#);
+            assert!(OpView::parse(&line).is_some(), "{c}");
+        }
+    }
+
+    /// Every accessor of `r` answers as that of the parsed `v`.
+    fn same_answers(c: &str, r: Val<'_>, v: &Value) {
+        {
+            let j = Val::Json(v);
             assert_eq!(r.as_i64(), j.as_i64(), "{c}");
             assert_eq!(r.is_array(), j.is_array(), "{c}");
             assert_eq!(r.is_object(), j.is_object(), "{c}");
             assert_eq!(r.as_str(), j.as_str(), "{c}");
             assert_eq!(r.key_text(), j.key_text(), "{c}");
             assert_eq!(r.short_json(), j.short_json(), "{c}");
-            assert_eq!(*r.to_value(), v, "{c}");
+            assert_eq!(*r.to_value(), *v, "{c}");
+            let (mut rc, mut jc) = (String::new(), String::new());
+            r.canonical_into(&mut rc);
+            j.canonical_into(&mut jc);
+            assert_eq!(rc, jc, "{c}");
+            assert_eq!(rc, v.to_string(), "{c}");
             let ri: Option<Vec<Value>> = r
                 .items()
                 .map(|i| i.map(|x| x.to_value().into_owned()).collect());
@@ -452,6 +614,16 @@ mod tests {
                 .pair()
                 .map(|(a, b)| (a.to_value().into_owned(), b.to_value().into_owned()));
             assert_eq!(rp, jp, "{c}");
+            // The elements answer alike too.
+            if let (Some(ri), Some(a)) = (r.items(), v.as_array()) {
+                for (x, y) in ri.zip(a) {
+                    same_answers(c, x, y);
+                }
+            }
+            if let (Some((a, b)), Some([x, y])) = (r.pair(), v.as_array().map(Vec::as_slice)) {
+                same_answers(c, a, x);
+                same_answers(c, b, y);
+            }
         }
     }
 }

@@ -51,12 +51,14 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::common::{count, index_of, int_list, list, malformed, secs, FxMap, MalformedOp, Pairer};
+use crate::common::{count, index_of, int_list, list, malformed, secs, MalformedOp, Pairer};
 use crate::history::{History, Op, OpType, Process};
+use crate::intern::Names;
 use crate::raw::{OpLike, Val};
 use crate::stats::Quantiles;
 use crate::stream::OpView;
 use crate::verdict::{CheckResult, Validity};
+use hashbrown::HashTable;
 
 /// The checker's name, as it appears in [`CheckResult::checker`].
 pub const NAME: &str = "set-full";
@@ -190,6 +192,8 @@ const NONE: u32 = u32::MAX;
 #[derive(Clone, Debug)]
 struct Elem {
     element: i64,
+    /// Its key (an id into [`SetFull::keys`]).
+    key: u32,
     attempted: bool,
     indeterminate: bool,
     ack: Option<Ack>,
@@ -203,9 +207,10 @@ struct Elem {
 }
 
 impl Elem {
-    fn new(element: i64) -> Self {
+    fn new(key: u32, element: i64) -> Self {
         Elem {
             element,
+            key,
             attempted: false,
             indeterminate: false,
             ack: None,
@@ -252,49 +257,30 @@ impl Elem {
     }
 }
 
-/// A (key id, element) pair, the key of [`SetFull::elem_ids`].
-#[derive(Clone, Copy, PartialEq, Eq)]
-struct ElemKey(u32, i64);
-
-impl std::hash::Hash for ElemKey {
-    /// An Fx hash of the key and the element's block of 8, plus the
-    /// element's place in its block: the consecutive elements of a key
-    /// (which adds and reads touch together) share cache lines of the
-    /// table instead of missing the cache once each. The top bits (which
-    /// hashbrown compares first) still differ within a block.
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-        let e = self.1 as u64;
-        let block = ((u64::from(self.0).wrapping_mul(K).rotate_left(5)) ^ (e >> 3)).wrapping_mul(K);
-        let low = e & 7;
-        state.write_u64(block.wrapping_add(low) ^ (low << 57));
-    }
+/// The hash of a (key id, element) pair in [`SetFull::elem_ids`]: an Fx
+/// hash of the key and the element's block of 8, plus the element's place
+/// in its block, so that the consecutive elements of a key (which adds and
+/// reads touch together) share cache lines of the table instead of missing
+/// the cache once each. The top bits (which the table compares first) still
+/// differ within a block.
+#[inline]
+fn elem_hash(key: u32, element: i64) -> u64 {
+    const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+    let e = element as u64;
+    let block = ((u64::from(key).wrapping_mul(K).rotate_left(5)) ^ (e >> 3)).wrapping_mul(K);
+    let low = e & 7;
+    block.wrapping_add(low) ^ (low << 57)
 }
 
-/// Hands on the one `u64` an [`ElemKey`] hashes to.
+/// One key's set: the ids of its elements (its name is in
+/// [`SetFull::key_names`]).
 #[derive(Default)]
-struct Passthrough(u64);
-
-impl std::hash::Hasher for Passthrough {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(8)) ^ u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, i: u64) {
-        self.0 = i;
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-type ElemMap = std::collections::HashMap<ElemKey, u32, std::hash::BuildHasherDefault<Passthrough>>;
-
-/// One key's set: its name and the ids of its elements.
 struct KeyState {
-    name: String,
     elems: Vec<u32>,
+    /// The elements of the key's last read, with their ids, in the order
+    /// read: the next read of a growing set mostly returns them again in
+    /// the same order, so their ids are found here without hashing.
+    last_read: Vec<(i64, u32)>,
 }
 
 enum Pending {
@@ -309,9 +295,11 @@ enum Pending {
 /// Memory: about 80 bytes per element, 40 per `ok` read, and the keys.
 pub struct SetFull {
     options: SetFullOptions,
-    key_ids: FxMap<String, u32>,
+    key_names: Names,
     keys: Vec<KeyState>,
-    elem_ids: ElemMap,
+    /// Element ids by (key, element): 4 bytes a slot, the pair itself is
+    /// in the element.
+    elem_ids: HashTable<u32>,
     elems: Vec<Elem>,
     /// Per element, the id of the last read that returned it.
     stamp: Vec<u32>,
@@ -321,6 +309,8 @@ pub struct SetFull {
     malformed: Option<MalformedOp>,
     /// The elements of the read being taken in (reused).
     scratch: Vec<i64>,
+    /// Their ids (reused).
+    read_ids: Vec<(i64, u32)>,
 }
 
 impl SetFull {
@@ -328,9 +318,9 @@ impl SetFull {
     pub fn new(options: SetFullOptions) -> Self {
         SetFull {
             options,
-            key_ids: FxMap::default(),
+            key_names: Names::default(),
             keys: Vec::new(),
-            elem_ids: ElemMap::default(),
+            elem_ids: HashTable::new(),
             elems: Vec::new(),
             stamp: Vec::new(),
             reads: Vec::new(),
@@ -338,34 +328,37 @@ impl SetFull {
             position: 0,
             malformed: None,
             scratch: Vec::new(),
+            read_ids: Vec::new(),
         }
     }
 
     fn key_id(&mut self, k: Val<'_>) -> u32 {
-        let text = k.key_text();
-        if let Some(&id) = self.key_ids.get(&*text) {
-            return id;
-        }
-        let text = text.into_owned();
-        let next = self.keys.len() as u32;
-        let id = *self.key_ids.entry(text.clone()).or_insert(next);
-        if id == next {
-            self.keys.push(KeyState {
-                name: text,
-                elems: Vec::new(),
-            });
+        let id = self.key_names.id(&k.key_text());
+        if id as usize == self.keys.len() {
+            self.keys.push(KeyState::default());
         }
         id
     }
 
     fn elem_id(&mut self, key: u32, element: i64) -> u32 {
-        let next = self.elems.len() as u32;
-        let id = *self.elem_ids.entry(ElemKey(key, element)).or_insert(next);
-        if id == next {
-            self.elems.push(Elem::new(element));
-            self.stamp.push(NONE);
-            self.keys[key as usize].elems.push(id);
+        let h = elem_hash(key, element);
+        let elems = &self.elems;
+        let is = |&id: &u32| {
+            let e = &elems[id as usize];
+            e.element == element && e.key == key
+        };
+        if let Some(&id) = self.elem_ids.find(h, is) {
+            return id;
         }
+        let id = self.elems.len() as u32;
+        self.elems.push(Elem::new(key, element));
+        self.stamp.push(NONE);
+        self.keys[key as usize].elems.push(id);
+        let elems = &self.elems;
+        self.elem_ids.insert_unique(h, id, |&id| {
+            let e = &elems[id as usize];
+            elem_hash(e.key, e.element)
+        });
         id
     }
 
@@ -438,6 +431,13 @@ impl SetFull {
             Pending::Read { key } if kind == OpType::Ok => {
                 let whole = op.value();
                 let (key, value) = match (key, whole.pair()) {
+                    // The invocation's key, when the completion names it too
+                    // (no second lookup).
+                    (Some(id), Some((k, v)))
+                        if v.is_array() && self.key_names.is(id, &k.key_text()) =>
+                    {
+                        (id, v)
+                    }
                     (_, Some((k, v))) if v.is_array() => (self.key_id(k), v),
                     (Some(k), _) => (k, whole),
                     (None, _) => (self.unkeyed(), whole),
@@ -465,7 +465,11 @@ impl SetFull {
 
     /// The id of the unkeyed set `""`.
     fn unkeyed(&mut self) -> u32 {
-        self.key_id(Val::Raw("\"\""))
+        let id = self.key_names.id("");
+        if id as usize == self.keys.len() {
+            self.keys.push(KeyState::default());
+        }
+        id
     }
 
     fn add_target<O: OpLike>(
@@ -503,10 +507,33 @@ impl SetFull {
     /// The last read (just pushed) of `key` returned `elements`.
     fn read(&mut self, key: u32, elements: &[i64]) {
         let rid = (self.reads.len() - 1) as u32;
+        // Each element's id: from the key's last read when it returned the
+        // element at the same place (or one place on, after an element
+        // that this read lacks), else from the table.
+        let last = std::mem::take(&mut self.keys[key as usize].last_read);
+        let mut ids = std::mem::take(&mut self.read_ids);
+        ids.clear();
+        let mut j = 0;
         for &x in elements {
-            let id = self.elem_id(key, x);
+            let id = match (last.get(j), last.get(j + 1)) {
+                (Some(&(e, id)), _) if e == x => {
+                    j += 1;
+                    id
+                }
+                (_, Some(&(e, id))) if e == x => {
+                    j += 2;
+                    id
+                }
+                _ => self.elem_id(key, x),
+            };
             self.stamp[id as usize] = rid;
+            ids.push((x, id));
         }
+        let mut last = last;
+        last.clear();
+        last.extend_from_slice(&ids);
+        self.keys[key as usize].last_read = last;
+        self.read_ids = ids;
         let reads = &self.reads;
         let r = reads[rid as usize];
         for &id in &self.keys[key as usize].elems {
@@ -538,14 +565,16 @@ impl SetFull {
         let mut latencies: Vec<u64> = Vec::new();
         let reads = &self.reads;
         let mut order: Vec<u32> = (0..self.keys.len() as u32).collect();
-        order.sort_by(|&x, &y| self.keys[x as usize].name.cmp(&self.keys[y as usize].name));
+        let names = &self.key_names;
+        order.sort_by(|&x, &y| names.name(x).cmp(names.name(y)));
         for k in order {
             let ks = &mut self.keys[k as usize];
+            let name = names.name(k);
             let elems = &self.elems;
             ks.elems.sort_by_key(|&id| elems[id as usize].element);
             for &id in &ks.elems {
                 let e = &elems[id as usize];
-                let report = || report(&ks.name, e, reads);
+                let report = || report(name, e, reads);
                 let seen = e.first_present != NONE;
                 if !e.attempted {
                     a.unexpected_count += 1;

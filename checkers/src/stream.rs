@@ -29,14 +29,34 @@
 //!
 //! Verdicts are the same as checking the parsed history with each checker's
 //! `check` function.
+//!
+//! For a file, feed the buffers as they are read with
+//! [`Stream::feed_bytes`] (it finds the lines itself, checks UTF-8 once
+//! per buffer and copies nothing on the way), then [`Stream::end_input`]
+//! for a last line without a newline. Lines in the plain shape faultline
+//! writes are read in one pass by a word-at-a-time scanner (`scan.rs`)
+//! into an [`OpView`]: fields in place, the value as a tape of tokens the
+//! checkers decode without reading the text again; any other line goes
+//! through `serde_json` ([`jsonl_op`]). A line that is not a JSON op is an
+//! error naming it, the error [`crate::parse::jsonl`] would give, and is
+//! skipped.
+//!
+//! [`Stream::threaded`] runs the checkers in a thread of their own, fed in
+//! batches by the caller's thread (which reads and scans the lines): on
+//! two free cores reading and checking overlap. [`Stream::new`] keeps
+//! everything in the caller's thread. Both give the same verdicts.
 
 use std::borrow::Cow;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::thread::JoinHandle;
 
 use crate::convergence::Convergence;
 use crate::counter::Counter;
 use crate::history::{Op, OpType, Process};
 use crate::parse::ParseError;
 use crate::perf::Perf;
+use crate::raw::Val;
+use crate::scan::{self, Tok, NULL_TAPE};
 use crate::set_full::SetFull;
 use crate::verdict::CheckResult;
 
@@ -83,29 +103,14 @@ online!(Perf);
 ///
 /// A line that is not a JSON op object.
 pub fn jsonl_op(line_number: usize, line: &str) -> Result<Option<Op>, ParseError> {
-    let line = line.strip_suffix('\r').unwrap_or(line);
-    let line = line.strip_prefix('\u{feff}').unwrap_or(line);
-    let trimmed = line.trim_start();
-    match trimmed.chars().next() {
-        None => Ok(None),
-        Some('{') => serde_json::from_str::<Op>(line).map(Some).map_err(|e| {
-            ParseError::new(
-                line_number,
-                (e.column() > 0).then_some(e.column()),
-                format!("invalid JSON op ({e})"),
-            )
-        }),
-        Some(c) => Err(ParseError::new(
-            line_number,
-            None,
-            format!("invalid JSON op (expected an object, found `{c}`)"),
-        )),
-    }
+    crate::parse::jsonl_line(line_number, line)
 }
 
 /// One JSONL op borrowed from its line: the strings point into the line and
-/// the value stays JSON text, decoded by each checker only as far as it
-/// needs (an integer delta, a list of integers, a `[k, v]` pair).
+/// the value stays JSON text, with a tape of its tokens (found while the
+/// line was read) from which each checker decodes only what it needs (an
+/// integer delta, a list of integers, a `[k, v]` pair) without scanning the
+/// text again.
 ///
 /// Made by [`OpView::parse`], which reads only the plain shape faultline
 /// writes; [`OpView::to_op`] gives the [`Op`] that [`jsonl_op`] would.
@@ -121,197 +126,14 @@ pub struct OpView<'a> {
     pub f: Cow<'a, str>,
     /// The value's JSON text (`null` when absent); valid JSON.
     value: &'a str,
+    /// The value's tokens, offsets relative to `value`.
+    tape: Cow<'a, [Tok]>,
     /// Monotonic nanoseconds since the test started (0 when absent).
     pub time: u64,
     /// The node the client talked to, when known.
     pub node: Option<Cow<'a, str>>,
     /// Why an op failed or is indeterminate.
     pub error: Option<Cow<'a, str>>,
-}
-
-/// Which known fields a line had (duplicates are an error for serde).
-const F_INDEX: u8 = 1;
-const F_TYPE: u8 = 2;
-const F_PROCESS: u8 = 4;
-const F_F: u8 = 8;
-const F_VALUE: u8 = 16;
-const F_TIME: u8 = 32;
-const F_NODE: u8 = 64;
-const F_ERROR: u8 = 128;
-
-/// Lists nested deeper than this are left to the general parser.
-const MAX_DEPTH: usize = 32;
-
-/// A byte cursor over one line for [`OpView::parse`]; every method returns
-/// `None` where the line leaves the plain shape.
-struct Scan<'a> {
-    s: &'a str,
-    b: &'a [u8],
-    i: usize,
-}
-
-impl<'a> Scan<'a> {
-    #[inline]
-    fn peek(&self) -> Option<u8> {
-        self.b.get(self.i).copied()
-    }
-
-    #[inline]
-    fn ws(&mut self) {
-        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.b.get(self.i) {
-            self.i += 1;
-        }
-    }
-
-    #[inline]
-    fn eat(&mut self, c: u8) -> Option<()> {
-        self.ws();
-        (self.peek()? == c).then(|| self.i += 1)
-    }
-
-    /// The rest of the line starts with `w` (then skipped).
-    #[inline]
-    fn lit(&mut self, w: &[u8]) -> bool {
-        let hit = self.b.get(self.i..self.i + w.len()) == Some(w);
-        if hit {
-            self.i += w.len();
-        }
-        hit
-    }
-
-    /// A string without escapes or control characters; its contents.
-    #[inline]
-    fn plain_str(&mut self) -> Option<&'a str> {
-        self.ws();
-        if self.peek()? != b'"' {
-            return None;
-        }
-        let start = self.i + 1;
-        let rest = self.b.get(start..)?;
-        let n = rest
-            .iter()
-            .position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
-        if rest[n] != b'"' {
-            return None;
-        }
-        self.i = start + n + 1;
-        self.s.get(start..start + n)
-    }
-
-    /// A strict integer (as `raw::strict_i64`: `-?`, then `0` or up to 18
-    /// digits without a leading zero, not `-0`), not followed by a
-    /// fraction or an exponent.
-    #[inline]
-    fn int(&mut self) -> Option<i64> {
-        self.ws();
-        let b = self.b;
-        let mut j = self.i;
-        let neg = b.get(j) == Some(&b'-');
-        if neg {
-            j += 1;
-        }
-        let start = j;
-        let mut n: i64 = 0;
-        while let Some(&c) = b.get(j) {
-            let d = c.wrapping_sub(b'0');
-            if d > 9 {
-                break;
-            }
-            if j - start == 18 {
-                return None;
-            }
-            n = n * 10 + i64::from(d);
-            j += 1;
-        }
-        let len = j - start;
-        if len == 0 || (b[start] == b'0' && (len > 1 || neg)) {
-            return None;
-        }
-        if let Some(b'.' | b'e' | b'E' | b'-' | b'+') = b.get(j) {
-            return None;
-        }
-        self.i = j;
-        Some(if neg { -n } else { n })
-    }
-
-    #[inline]
-    fn u64(&mut self) -> Option<u64> {
-        u64::try_from(self.int()?).ok()
-    }
-
-    /// A value made of strict integers, `null`, `true`, `false`, plain
-    /// strings and lists of them; its text.
-    fn value(&mut self, depth: usize) -> Option<&'a str> {
-        self.ws();
-        let start = self.i;
-        match self.peek()? {
-            b'"' => {
-                self.plain_str()?;
-            }
-            b'-' | b'0'..=b'9' => {
-                self.int()?;
-            }
-            b'n' => self.lit(b"null").then_some(())?,
-            b't' => self.lit(b"true").then_some(())?,
-            b'f' => self.lit(b"false").then_some(())?,
-            b'[' if depth < MAX_DEPTH => {
-                self.i += 1;
-                self.ws();
-                if self.peek()? == b']' {
-                    self.i += 1;
-                } else {
-                    loop {
-                        self.value(depth + 1)?;
-                        self.ws();
-                        match self.peek()? {
-                            b',' => self.i += 1,
-                            b']' => {
-                                self.i += 1;
-                                break;
-                            }
-                            _ => return None,
-                        }
-                    }
-                }
-            }
-            _ => return None,
-        }
-        self.s.get(start..self.i)
-    }
-
-    /// `null` or a plain string.
-    #[inline]
-    fn opt_str(&mut self) -> Option<Option<&'a str>> {
-        self.ws();
-        if self.lit(b"null") {
-            Some(None)
-        } else {
-            self.plain_str().map(Some)
-        }
-    }
-
-    /// The field name at the cursor (with its colon), as its bit; 0 for a
-    /// field [`OpView`] ignores.
-    #[inline]
-    fn key(&mut self) -> Option<u8> {
-        self.ws();
-        let bit = match self.b.get(self.i + 1)? {
-            b't' if self.lit(b"\"type\"") => F_TYPE,
-            b't' if self.lit(b"\"time\"") => F_TIME,
-            b'p' if self.lit(b"\"process\"") => F_PROCESS,
-            b'f' if self.lit(b"\"f\"") => F_F,
-            b'v' if self.lit(b"\"value\"") => F_VALUE,
-            b'i' if self.lit(b"\"index\"") => F_INDEX,
-            b'n' if self.lit(b"\"node\"") => F_NODE,
-            b'e' if self.lit(b"\"error\"") => F_ERROR,
-            _ => {
-                self.plain_str()?;
-                0
-            }
-        };
-        self.eat(b':')?;
-        Some(bit)
-    }
 }
 
 impl<'a> OpView<'a> {
@@ -323,89 +145,45 @@ impl<'a> OpView<'a> {
     /// parse those with [`jsonl_op`]. A line it reads gives the op
     /// [`jsonl_op`] would.
     pub fn parse(line: &'a str) -> Option<OpView<'a>> {
-        let line = line.strip_suffix('\r').unwrap_or(line);
-        let line = line.strip_prefix('\u{feff}').unwrap_or(line);
-        let mut c = Scan {
-            s: line,
-            b: line.as_bytes(),
-            i: 0,
+        let mut tape = Vec::new();
+        let f = scan::line(line, &mut tape)?;
+        let toks = match f.toks {
+            Some((a, b)) => Cow::Owned(tape[a..b].to_vec()),
+            None => Cow::Borrowed(NULL_TAPE),
         };
-        c.eat(b'{')?;
-        let mut seen = 0u8;
-        let mut kind = None;
-        let mut process = None;
-        let mut f = None;
-        let mut v = OpView {
-            index: None,
-            kind: OpType::Invoke,
-            process: Process::Nemesis,
-            f: Cow::Borrowed(""),
-            value: "null",
-            time: 0,
-            node: None,
-            error: None,
+        Some(OpView::of(f, toks))
+    }
+
+    /// As [`parse`](Self::parse), the value's tokens kept in `tape`
+    /// (cleared first) instead of a new allocation.
+    pub(crate) fn parse_in(line: &'a str, tape: &'a mut Vec<Tok>) -> Option<OpView<'a>> {
+        tape.clear();
+        let f = scan::line(line, tape)?;
+        let tape: &'a Vec<Tok> = tape;
+        let toks = match f.toks {
+            Some((a, b)) => tape.get(a..b)?,
+            None => NULL_TAPE,
         };
-        c.ws();
-        if c.peek()? != b'}' {
-            loop {
-                let bit = c.key()?;
-                match bit {
-                    F_TYPE => {
-                        c.ws();
-                        kind = Some(if c.lit(b"\"invoke\"") {
-                            OpType::Invoke
-                        } else if c.lit(b"\"ok\"") {
-                            OpType::Ok
-                        } else if c.lit(b"\"fail\"") {
-                            OpType::Fail
-                        } else if c.lit(b"\"info\"") {
-                            OpType::Info
-                        } else {
-                            return None;
-                        });
-                    }
-                    F_PROCESS => {
-                        c.ws();
-                        process = Some(if c.peek()? == b'"' {
-                            match c.plain_str()? {
-                                "nemesis" | ":nemesis" => Process::Nemesis,
-                                _ => return None,
-                            }
-                        } else {
-                            Process::Client(c.u64()?)
-                        });
-                    }
-                    F_F => f = Some(c.plain_str()?),
-                    F_VALUE => v.value = c.value(0)?,
-                    F_TIME => v.time = c.u64()?,
-                    F_INDEX => v.index = Some(c.u64()?),
-                    F_NODE => v.node = c.opt_str()?.map(Cow::Borrowed),
-                    F_ERROR => v.error = c.opt_str()?.map(Cow::Borrowed),
-                    _ => {
-                        c.value(0)?;
-                    }
-                }
-                if seen & bit != 0 {
-                    return None;
-                }
-                seen |= bit;
-                c.ws();
-                match c.peek()? {
-                    b',' => c.i += 1,
-                    b'}' => break,
-                    _ => return None,
-                }
-            }
+        Some(OpView::of(f, Cow::Borrowed(toks)))
+    }
+
+    fn of(f: scan::Fields<'a>, tape: Cow<'a, [Tok]>) -> OpView<'a> {
+        OpView {
+            index: f.index,
+            kind: f.kind,
+            process: f.process,
+            f: Cow::Borrowed(f.f),
+            value: f.value,
+            tape,
+            time: f.time,
+            node: f.node.map(Cow::Borrowed),
+            error: f.error.map(Cow::Borrowed),
         }
-        c.i += 1;
-        c.ws();
-        if c.i != line.len() {
-            return None;
-        }
-        v.kind = kind?;
-        v.process = process?;
-        v.f = Cow::Borrowed(f?);
-        Some(v)
+    }
+
+    /// The value, as the checkers read it.
+    pub(crate) fn val(&self) -> Val<'_> {
+        Val::Tape(&self.tape, self.value)
     }
 
     /// The value's JSON text.
@@ -415,7 +193,7 @@ impl<'a> OpView<'a> {
 
     /// The value, parsed.
     pub fn value(&self) -> serde_json::Value {
-        crate::raw::parse_value(self.value)
+        self.val().to_value().into_owned()
     }
 
     /// The op this view reads.
@@ -434,21 +212,224 @@ impl<'a> OpView<'a> {
 }
 
 /// Feeds JSONL lines to several online checkers at once.
+///
+/// Made by [`Stream::new`], the checkers run in the caller's thread, one
+/// line after the other. Made by [`Stream::threaded`], they run in a
+/// thread of their own while the caller's thread reads the next lines:
+/// the lines are read in batches (copied, then read in place as
+/// [`OpView`]s) and handed over, so reading and checking overlap on two
+/// cores. Both give the same verdicts, in the same order: the checkers see
+/// the same ops in the same order either way.
 pub struct Stream {
-    checkers: Vec<Box<dyn OnlineChecker>>,
+    engine: Engine,
     lines: usize,
     ops: u64,
     parsed: u64,
+    /// The tokens of the value of the line being fed (reused).
+    tape: Vec<Tok>,
+    /// The start of a line whose end is in a later chunk.
+    carry: Vec<u8>,
+    errors: u64,
+}
+
+/// Where a stream's checkers run.
+enum Engine {
+    /// In the caller's thread.
+    Here(Vec<Box<dyn OnlineChecker>>),
+    /// In a thread of their own.
+    Thread(Pipeline),
+}
+
+/// Ops per batch handed to the checking thread (or fewer, when the
+/// batch's text reaches [`BATCH_TEXT`]).
+const BATCH_OPS: usize = 4096;
+const BATCH_TEXT: usize = 512 * 1024;
+/// Batches on their way to the checking thread: with the one being filled
+/// and the one being checked, at most 4 batches exist (a few MiB).
+const BATCHES_IN_FLIGHT: usize = 2;
+
+/// The caller's end of a checking thread.
+struct Pipeline {
+    /// The batch being filled.
+    batch: Batch,
+    to_checkers: Option<SyncSender<Batch>>,
+    /// Checked batches, handed back to be filled again (no allocation
+    /// per batch).
+    spare: Receiver<Batch>,
+    worker: Option<JoinHandle<Vec<CheckResult>>>,
+}
+
+/// Ops read by the caller's thread for the checking thread: their lines'
+/// text, and where each op's fields are in it.
+#[derive(Default)]
+struct Batch {
+    text: String,
+    recs: Vec<Rec>,
+    /// Every value's tokens.
+    tape: Vec<Tok>,
+    /// Ops the general parser read (lines not in the plain shape).
+    ops: Vec<Op>,
+}
+
+/// One op of a [`Batch`]: read in place (positions in the batch's text and
+/// tape), or parsed.
+enum Rec {
+    View(ViewRec),
+    Op(usize),
+}
+
+type Span = (usize, usize);
+
+struct ViewRec {
+    index: u64,
+    kind: OpType,
+    process: Process,
+    f: Span,
+    /// The value's text and tokens (`None`: absent, `null`).
+    value: Option<(Span, Span)>,
+    time: u64,
+    node: Option<Span>,
+    error: Option<Span>,
+}
+
+impl Batch {
+    fn clear(&mut self) {
+        self.text.clear();
+        self.recs.clear();
+        self.tape.clear();
+        self.ops.clear();
+    }
+
+    fn full(&self) -> bool {
+        self.recs.len() >= BATCH_OPS || self.text.len() >= BATCH_TEXT
+    }
+
+    /// The op of a record.
+    fn view(&self, r: &ViewRec) -> OpView<'_> {
+        let text = |(a, b): Span| self.text.get(a..b).unwrap_or("");
+        let (value, tape) = match r.value {
+            Some((v, (a, b))) => (text(v), self.tape.get(a..b).unwrap_or(NULL_TAPE)),
+            None => ("null", NULL_TAPE),
+        };
+        OpView {
+            index: Some(r.index),
+            kind: r.kind,
+            process: r.process,
+            f: Cow::Borrowed(text(r.f)),
+            value,
+            tape: Cow::Borrowed(tape),
+            time: r.time,
+            node: r.node.map(|s| Cow::Borrowed(text(s))),
+            error: r.error.map(|s| Cow::Borrowed(text(s))),
+        }
+    }
+}
+
+/// Where `part` (a slice of `whole`) is in `whole`.
+fn span_of(whole: &str, part: &str) -> Span {
+    let a = (part.as_ptr() as usize).wrapping_sub(whole.as_ptr() as usize);
+    (a, a + part.len())
+}
+
+/// The checking thread: every batch's ops to every checker, in order; the
+/// verdicts once the caller hangs up.
+fn check_batches(
+    mut checkers: Vec<Box<dyn OnlineChecker + Send>>,
+    batches: Receiver<Batch>,
+    spare: SyncSender<Batch>,
+) -> Vec<CheckResult> {
+    for mut batch in batches {
+        for rec in &batch.recs {
+            match rec {
+                Rec::View(r) => {
+                    let view = batch.view(r);
+                    for c in &mut checkers {
+                        c.observe_view(&view);
+                    }
+                }
+                Rec::Op(i) => {
+                    if let Some(op) = batch.ops.get(*i) {
+                        for c in &mut checkers {
+                            c.observe(op);
+                        }
+                    }
+                }
+            }
+        }
+        batch.clear();
+        // The caller may have hung up, or have spares enough.
+        let _ = spare.try_send(batch);
+    }
+    checkers.into_iter().map(|c| c.finish_boxed()).collect()
+}
+
+impl Pipeline {
+    /// Hands the batch over if it is full (or `now`), taking a spare one
+    /// (or a new one) to fill next.
+    fn ship(&mut self, now: bool) {
+        if !(now || self.batch.full()) || self.batch.recs.is_empty() {
+            return;
+        }
+        let next = self.spare.try_recv().unwrap_or_default();
+        let full = std::mem::replace(&mut self.batch, next);
+        if let Some(tx) = &self.to_checkers {
+            // Fails only if the checking thread died (a checker panicked):
+            // `finish` reports it.
+            let _ = tx.send(full);
+        }
+    }
 }
 
 impl Stream {
-    /// A stream feeding `checkers`.
+    /// A stream feeding `checkers` in the caller's thread.
     pub fn new(checkers: Vec<Box<dyn OnlineChecker>>) -> Self {
+        Stream::with_engine(Engine::Here(checkers))
+    }
+
+    /// A stream feeding `checkers` in a thread of their own (see
+    /// [`Stream`]); the same verdicts as [`Stream::new`].
+    pub fn threaded(checkers: Vec<Box<dyn OnlineChecker + Send>>) -> Self {
+        let (to_checkers, batches) = sync_channel::<Batch>(BATCHES_IN_FLIGHT);
+        let (spare_tx, spare) = sync_channel(BATCHES_IN_FLIGHT + 1);
+        // The checkers follow the thread once it runs, so that they stay
+        // here if it cannot be started.
+        let (give, take) = sync_channel::<Vec<Box<dyn OnlineChecker + Send>>>(1);
+        let worker = std::thread::Builder::new()
+            .name("checkers".into())
+            .spawn(move || match take.recv() {
+                Ok(checkers) => check_batches(checkers, batches, spare_tx),
+                Err(_) => Vec::new(),
+            });
+        match worker {
+            Ok(worker) => {
+                // The thread waits for them: cannot fail.
+                let _ = give.send(checkers);
+                Stream::with_engine(Engine::Thread(Pipeline {
+                    batch: Batch::default(),
+                    to_checkers: Some(to_checkers),
+                    spare,
+                    worker: Some(worker),
+                }))
+            }
+            // No thread to be had: check in the caller's thread.
+            Err(_) => Stream::with_engine(Engine::Here(
+                checkers
+                    .into_iter()
+                    .map(|c| -> Box<dyn OnlineChecker> { c })
+                    .collect(),
+            )),
+        }
+    }
+
+    fn with_engine(engine: Engine) -> Self {
         Stream {
-            checkers,
+            engine,
             lines: 0,
             ops: 0,
             parsed: 0,
+            tape: Vec::new(),
+            carry: Vec::new(),
+            errors: 0,
         }
     }
 
@@ -464,12 +445,44 @@ impl Stream {
     /// same verdicts either way).
     pub fn feed_line(&mut self, line: &str) -> Result<(), ParseError> {
         self.lines += 1;
-        if let Some(mut view) = OpView::parse(line) {
-            if view.index.is_none() {
-                view.index = Some(self.ops);
+        match &mut self.engine {
+            Engine::Here(checkers) => {
+                if let Some(mut view) = OpView::parse_in(line, &mut self.tape) {
+                    if view.index.is_none() {
+                        view.index = Some(self.ops);
+                    }
+                    self.ops += 1;
+                    for c in checkers {
+                        c.observe_view(&view);
+                    }
+                    return Ok(());
+                }
             }
-            self.feed_view(&view);
-            return Ok(());
+            Engine::Thread(p) => {
+                let b = &mut p.batch;
+                let start = b.text.len();
+                b.text.push_str(line);
+                let text = &b.text;
+                let mark = b.tape.len();
+                if let Some(f) = scan::line(&text[start..], &mut b.tape) {
+                    let value = f.toks.map(|toks| (span_of(text, f.value), toks));
+                    b.recs.push(Rec::View(ViewRec {
+                        index: f.index.unwrap_or(self.ops),
+                        kind: f.kind,
+                        process: f.process,
+                        f: span_of(text, f.f),
+                        value,
+                        time: f.time,
+                        node: f.node.map(|n| span_of(text, n)),
+                        error: f.error.map(|e| span_of(text, e)),
+                    }));
+                    self.ops += 1;
+                    p.ship(false);
+                    return Ok(());
+                }
+                b.text.truncate(start);
+                b.tape.truncate(mark);
+            }
         }
         if let Some(mut op) = jsonl_op(self.lines, line)? {
             self.parsed += 1;
@@ -481,19 +494,144 @@ impl Stream {
         Ok(())
     }
 
+    /// Feeds a chunk of a JSONL text, cut anywhere (a read buffer): every
+    /// line the chunk completes is fed as [`feed_line`](Self::feed_line)
+    /// would, and the bytes after the chunk's last newline are kept for
+    /// the next chunk or for [`end_input`](Self::end_input). Lines are
+    /// separated by `\n` (a `\r` before it is dropped), as
+    /// [`crate::parse::jsonl`] separates them.
+    ///
+    /// # Errors
+    ///
+    /// The first of the chunk's lines that is not a JSON op (or not UTF-8);
+    /// that line is skipped and the rest of the chunk still fed, so the
+    /// stream stays usable ([`error_count`](Self::error_count) counts
+    /// them all).
+    pub fn feed_bytes(&mut self, chunk: &[u8]) -> Result<(), ParseError> {
+        let mut first_error = None;
+        let mut rest = chunk;
+        if !self.carry.is_empty() {
+            let Some(nl) = memchr::memchr(b'\n', rest) else {
+                self.carry.extend_from_slice(rest);
+                return Ok(());
+            };
+            let mut line = std::mem::take(&mut self.carry);
+            line.extend_from_slice(&rest[..nl]);
+            self.feed_complete(&line, &mut first_error);
+            line.clear();
+            self.carry = line;
+            rest = &rest[nl + 1..];
+        }
+        let whole = match memchr::memrchr(b'\n', rest) {
+            Some(last) => {
+                self.feed_complete(&rest[..last], &mut first_error);
+                &rest[last + 1..]
+            }
+            None => rest,
+        };
+        self.carry.extend_from_slice(whole);
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// Feeds the last line of the input when it did not end with a newline
+    /// (kept by [`feed_bytes`](Self::feed_bytes)); call it once after the
+    /// last chunk, before [`finish`](Self::finish).
+    ///
+    /// # Errors
+    ///
+    /// That line is not a JSON op (for instance, cut short by a crash).
+    pub fn end_input(&mut self) -> Result<(), ParseError> {
+        if self.carry.is_empty() {
+            return Ok(());
+        }
+        let line = std::mem::take(&mut self.carry);
+        let mut first_error = None;
+        self.feed_complete(&line, &mut first_error);
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// Feeds `text`, whole lines separated by `\n` (the last one without
+    /// its newline), keeping the first error.
+    fn feed_complete(&mut self, mut text: &[u8], first_error: &mut Option<ParseError>) {
+        loop {
+            // One UTF-8 check for the lot; where it fails, the lines before
+            // the bad byte are fed, the line holding it is an error, and
+            // the check resumes after it.
+            let e = match std::str::from_utf8(text) {
+                Ok(s) => return self.feed_lines(s, first_error),
+                Err(e) => e,
+            };
+            let at = e.valid_up_to();
+            let start = memchr::memrchr(b'\n', &text[..at]).map_or(0, |p| p + 1);
+            if start > 0 {
+                if let Ok(s) = std::str::from_utf8(&text[..start - 1]) {
+                    self.feed_lines(s, first_error);
+                }
+            }
+            self.lines += 1;
+            self.errors += 1;
+            if first_error.is_none() {
+                *first_error = Some(ParseError::new(
+                    self.lines,
+                    Some(at - start + 1),
+                    "invalid UTF-8 (not a JSON op)",
+                ));
+            }
+            match memchr::memchr(b'\n', &text[at..]) {
+                Some(p) => text = &text[at + p + 1..],
+                None => return,
+            }
+        }
+    }
+
+    /// Feeds every line of `text` (separated by `\n`).
+    fn feed_lines(&mut self, text: &str, first_error: &mut Option<ParseError>) {
+        let mut start = 0;
+        for nl in memchr::memchr_iter(b'\n', text.as_bytes()).chain(std::iter::once(text.len())) {
+            let line = text.get(start..nl).unwrap_or("");
+            start = nl + 1;
+            if let Err(e) = self.feed_line(line) {
+                self.errors += 1;
+                if first_error.is_none() {
+                    *first_error = Some(e);
+                }
+            }
+        }
+    }
+
+    /// Lines [`feed_bytes`](Self::feed_bytes) and
+    /// [`end_input`](Self::end_input) found in error (and skipped).
+    pub fn error_count(&self) -> u64 {
+        self.errors
+    }
+
     /// Gives an already parsed op to every checker.
     pub fn feed(&mut self, op: &Op) {
         self.ops += 1;
-        for c in &mut self.checkers {
-            c.observe(op);
+        match &mut self.engine {
+            Engine::Here(checkers) => {
+                for c in checkers {
+                    c.observe(op);
+                }
+            }
+            Engine::Thread(p) => {
+                p.batch.recs.push(Rec::Op(p.batch.ops.len()));
+                p.batch.ops.push(op.clone());
+                p.ship(false);
+            }
         }
     }
 
     /// Gives an op read in place to every checker.
     pub fn feed_view(&mut self, op: &OpView<'_>) {
-        self.ops += 1;
-        for c in &mut self.checkers {
-            c.observe_view(op);
+        match &mut self.engine {
+            Engine::Here(checkers) => {
+                self.ops += 1;
+                for c in checkers {
+                    c.observe_view(op);
+                }
+            }
+            Engine::Thread(_) => self.feed(&op.to_op()),
         }
     }
 
@@ -508,12 +646,25 @@ impl Stream {
         self.parsed
     }
 
-    /// Every checker's verdict, in the order given to [`Stream::new`].
+    /// Every checker's verdict, in the order given to [`Stream::new`] (or
+    /// [`Stream::threaded`]).
+    ///
+    /// # Panics
+    ///
+    /// If a checker panicked in the checking thread, with its panic.
     pub fn finish(self) -> Vec<CheckResult> {
-        self.checkers
-            .into_iter()
-            .map(|c| c.finish_boxed())
-            .collect()
+        match self.engine {
+            Engine::Here(checkers) => checkers.into_iter().map(|c| c.finish_boxed()).collect(),
+            Engine::Thread(mut p) => {
+                p.ship(true);
+                p.to_checkers = None;
+                match p.worker.take().map(JoinHandle::join) {
+                    Some(Ok(results)) => results,
+                    Some(Err(panic)) => std::panic::resume_unwind(panic),
+                    None => Vec::new(),
+                }
+            }
+        }
     }
 }
 
@@ -558,6 +709,67 @@ mod tests {
         for line in other {
             assert_eq!(OpView::parse(line), None, "{line}");
         }
+    }
+
+    /// Whatever the in-place reader accepts, the general parser reads as
+    /// the same op: checked on plain lines and on every truncation and
+    /// many one-byte edits of them (numbers of every length, strings
+    /// across word boundaries, whitespace anywhere).
+    #[test]
+    fn every_line_the_view_reads_parses_to_the_same_op() {
+        let mut lines: Vec<String> = vec![
+            r#"{"type":"invoke","process":0,"f":"add","value":["k1",12],"time":5}"#.into(),
+            r#"{"index":3,"type":"ok","process":12,"f":"read-local","value":["key-number-17",[1,-20,300,4000,50000,600000,7000000,80000000,900000000,1234567890]],"time":123456789012,"node":"n1"}"#.into(),
+            r#"{"type":"fail","process":"nemesis","f":"x","value":[true,false,null,"",[[]]],"error":"a b c d e f g h"}"#.into(),
+            r#"{ "type" : "info" , "process" : 7 , "f" : "y" , "value" : [ 1 , [ 2 ] ] , "extra" : [ "z" ] }"#.into(),
+            r#"{"f":"é€","process":1,"type":"ok","node":null,"error":null,"value":"ü"}"#.into(),
+        ];
+        for l in &lines {
+            assert!(OpView::parse(l).is_some(), "{l}");
+        }
+        for d in 1..=20 {
+            let n: String = (0..d).map(|i| char::from(b'1' + (i % 9) as u8)).collect();
+            lines.push(format!(
+                r#"{{"type":"ok","process":{n},"f":"add","value":-{n},"time":{n}}}"#
+            ));
+            lines.push(format!(
+                r#"{{"type":"ok","process":1,"f":"{n}","value":["{n}",{n}],"index":{n}}}"#
+            ));
+        }
+        let specials = [
+            b' ', b'"', b'\\', b',', b':', b'[', b']', b'{', b'}', b'0', b'-', b'.', b'e', b'\t',
+            b'\n', 0, b'a',
+        ];
+        let mut checked = 0;
+        let mut check = |l: &[u8]| {
+            let Ok(l) = std::str::from_utf8(l) else {
+                return;
+            };
+            let parsed = jsonl_op(1, l);
+            if let Some(v) = OpView::parse(l) {
+                assert_eq!(parsed.ok().flatten(), Some(v.to_op()), "{l}");
+                checked += 1;
+            }
+        };
+        for l in &lines {
+            let b = l.as_bytes();
+            check(b);
+            for cut in 0..b.len() {
+                check(&b[..cut]);
+                let mut del = b.to_vec();
+                del.remove(cut);
+                check(&del);
+                for &c in &specials {
+                    let mut ins = b.to_vec();
+                    ins.insert(cut, c);
+                    check(&ins);
+                    let mut rep = b.to_vec();
+                    rep[cut] = c;
+                    check(&rep);
+                }
+            }
+        }
+        assert!(checked > 1000, "{checked}");
     }
 
     #[test]

@@ -300,6 +300,38 @@ fn importers(text: &str) -> Vec<History> {
         let _ = OpView::parse(line).map(|v| v.to_op());
     }
     let streamed = s.finish();
+    // The same text as bytes cut at odd places, in the caller's thread and
+    // in a checking thread of its own: the same verdicts (the same lines
+    // are skipped as errors).
+    let chunk = 1 + text.len() % 13;
+    for threaded in [false, true] {
+        let checkers: Vec<Box<dyn checkers::stream::OnlineChecker + Send>> = vec![
+            Box::new(SetFull::new(SetFullOptions::default())),
+            Box::new(Counter::new(CounterOps::COUNTER, "counter")),
+            Box::new(convergence::Convergence::new()),
+            Box::new(Perf::new(PerfOptions::default())),
+        ];
+        let mut b = if threaded {
+            Stream::threaded(checkers)
+        } else {
+            Stream::new(
+                checkers
+                    .into_iter()
+                    .map(|c| -> Box<dyn checkers::stream::OnlineChecker> { c })
+                    .collect(),
+            )
+        };
+        // `lines()` also drops a `\r` before each `\n`, as the stream does.
+        for piece in text.as_bytes().chunks(chunk) {
+            let _ = b.feed_bytes(piece);
+        }
+        let _ = b.end_input();
+        assert_eq!(
+            b.finish(),
+            streamed,
+            "bytes-fed verdicts differ for\n{text}"
+        );
+    }
     if let Ok(h) = parse::jsonl(text) {
         let checked = [
             set_full::check(&h, SetFullOptions::default()),

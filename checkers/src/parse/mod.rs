@@ -128,29 +128,39 @@ const JSONL_EXAMPLE: &str = r#"{"type":"invoke","process":0,"f":"add","value":1}
 pub fn jsonl(text: &str) -> Result<History, ParseError> {
     let mut ops = Vec::new();
     for (i, raw) in text.split('\n').enumerate() {
-        let line = raw.strip_suffix('\r').unwrap_or(raw);
-        let line = line.strip_prefix('\u{feff}').unwrap_or(line);
-        let trimmed = line.trim_start();
-        let Some(first) = trimmed.chars().next() else {
-            continue;
-        };
-        if first != '{' {
-            // serde would accept a JSON array as a struct's fields in order;
-            // that is never what a history means.
-            let column = line.chars().count() - trimmed.chars().count() + 1;
-            return Err(ParseError::new(
-                i + 1,
-                Some(column),
-                format!("invalid JSON op (expected an object, found `{first}`); each line must be an object like {JSONL_EXAMPLE}"),
-            ));
+        if let Some(mut op) = jsonl_line(i + 1, raw)? {
+            if op.index.is_none() {
+                op.index = Some(ops.len() as u64);
+            }
+            ops.push(op);
         }
-        let mut op: Op = serde_json::from_str(line).map_err(|e| jsonl_error(i + 1, &e))?;
-        if op.index.is_none() {
-            op.index = Some(ops.len() as u64);
-        }
-        ops.push(op);
     }
     Ok(History::new(ops))
+}
+
+/// One line of a JSONL history (1-based `line_number`, for errors), as
+/// [`jsonl`] reads it: `None` when blank, a `\r` at its end and a BOM at its
+/// start dropped.
+pub(crate) fn jsonl_line(line_number: usize, raw: &str) -> Result<Option<Op>, ParseError> {
+    let line = raw.strip_suffix('\r').unwrap_or(raw);
+    let line = line.strip_prefix('\u{feff}').unwrap_or(line);
+    let trimmed = line.trim_start();
+    let Some(first) = trimmed.chars().next() else {
+        return Ok(None);
+    };
+    if first != '{' {
+        // serde would accept a JSON array as a struct's fields in order;
+        // that is never what a history means.
+        let column = line.chars().count() - trimmed.chars().count() + 1;
+        return Err(ParseError::new(
+            line_number,
+            Some(column),
+            format!("invalid JSON op (expected an object, found `{first}`); each line must be an object like {JSONL_EXAMPLE}"),
+        ));
+    }
+    serde_json::from_str(line)
+        .map(Some)
+        .map_err(|e| jsonl_error(line_number, &e))
 }
 
 fn jsonl_error(line: usize, e: &serde_json::Error) -> ParseError {
