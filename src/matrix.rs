@@ -916,13 +916,14 @@ mod tests {
         );
         let c = &row("set-crdt-no-repair").config;
         assert!(!c.quorums.read_repair && c.quorums.anti_entropy_ms == 0);
-        // Bounded: the main phases alone stay well under the 20 minutes.
+        // Bounded: the main phases alone stay under 12 minutes, so the whole
+        // matrix (start-up, heal, final reads, checks) stays well under 20.
         let total: f64 = m
             .rows
             .iter()
             .map(|r| r.config.time_limit_s + r.config.quiesce_s)
             .sum();
-        assert!(total < 600.0, "{total}");
+        assert!(total < 720.0, "{total}");
     }
 
     #[test]
