@@ -39,12 +39,13 @@ pub struct NemesisRunner {
     db: Arc<dyn DbProcesses>,
     nodes: Vec<NodeAddr>,
     log: Arc<HistoryLog>,
-    journal: Arc<Mutex<std::fs::File>>,
+    journal: Mutex<std::fs::File>,
     active: tokio::sync::Mutex<BTreeMap<String, Active>>,
-    /// With `--clock-mode date`: each node's system clock offset (ms) as
-    /// faultline stepped it with `date -s`, so each step is relative to it
-    /// and a heal steps back by exactly that much.
-    date_clock: Option<Arc<Mutex<BTreeMap<String, i64>>>>,
+    /// With `--clock-mode date`: the offset (ms) faultline has put on
+    /// each host's clock; each step is relative to it (on the node's own
+    /// clock, so the time a command takes to arrive does not matter), and
+    /// the heal steps back by exactly that much.
+    date_clock: Option<Mutex<BTreeMap<String, i64>>>,
     /// Each node's network interface, when netem faults are in use.
     netem_ifaces: Option<std::collections::BTreeMap<String, String>>,
 }
@@ -68,7 +69,7 @@ impl NemesisRunner {
             db,
             nodes,
             log,
-            journal: Arc::new(Mutex::new(journal)),
+            journal: Mutex::new(journal),
             active: Default::default(),
             date_clock: None,
             netem_ifaces: None,
@@ -99,10 +100,26 @@ impl NemesisRunner {
 
     /// Moves clocks with `date -s` on the hosts (`--clock-mode date`)
     /// instead of libfaketime offset files: host-wide, for stores
-    /// libfaketime cannot reach, where the user allows it.
-    pub fn with_date_clock(mut self) -> Self {
-        self.date_clock = Some(Default::default());
-        self
+    /// libfaketime cannot reach, where the user allows it. Measures each
+    /// node's skew from this machine first and journals it: after a dead
+    /// controller, `faultline heal --run` sets each host's clock to this
+    /// machine's time plus that skew, whatever step was under way.
+    pub async fn with_date_clock(mut self) -> Result<Self> {
+        let control = self.control.clone();
+        let names = self.names();
+        let measured = tokio::task::spawn_blocking(move || {
+            names
+                .iter()
+                .map(|n| Ok((n.clone(), measure_skew_ms(control.as_ref(), n)?)))
+                .collect::<Result<BTreeMap<String, (i64, i64)>>>()
+        })
+        .await
+        .context("measuring clock skews")??;
+        let skew: BTreeMap<&String, i64> = measured.iter().map(|(n, (s, _))| (n, *s)).collect();
+        let latency: BTreeMap<&String, i64> = measured.iter().map(|(n, (_, l))| (n, *l)).collect();
+        self.journal(json!({ "action": "date-baseline", "skew_ms": skew, "latency_ms": latency }));
+        self.date_clock = Some(Mutex::new(BTreeMap::new()));
+        Ok(self)
     }
 
     /// `(node, iface)` for `nodes`.
@@ -176,23 +193,19 @@ impl NemesisRunner {
         Ok(clock::set_offset(targets, offset_ms, &|n| files[n].clone()))
     }
 
-    /// Records that `targets`' clocks now stand at `offset_ms` (after a
-    /// `date -s` plan ran), in memory and in the journal, which `faultline
-    /// heal --run` reads to step them back after a dead controller.
+    /// Notes that `targets`' host clocks now stand at `offset_ms` (after a
+    /// `date -s` plan ran).
     fn clock_applied(&self, targets: &[String], offset_ms: i64) {
         if let Some(offsets) = &self.date_clock {
             let mut now = offsets.lock().unwrap();
             for t in targets {
                 now.insert(t.clone(), offset_ms);
             }
-            let all: BTreeMap<String, i64> = now.clone();
-            drop(now);
-            self.journal(json!({ "action": "date-offsets", "offsets_ms": all }));
         }
     }
 
     /// The plans a strobe flips between: offsets `delta_ms` and 0 under
-    /// libfaketime; steps of `+delta_ms` and `-delta_ms` with `date -s`.
+    /// libfaketime; with `date -s`, steps of `+delta_ms` and `-delta_ms`.
     fn strobe_plans(&self, targets: &[String], delta_ms: i64) -> Result<(Plan, Plan)> {
         if self.date_clock.is_some() {
             let steps = |d: i64| {
@@ -321,22 +334,7 @@ impl NemesisRunner {
                 None,
             ) => match self.strobe_plans(targets, *delta_ms) {
                 Ok((on, off)) => {
-                    let log = self.date_clock.as_ref().map(|offsets| {
-                        let base = offsets.lock().unwrap().clone();
-                        let journal = self.journal.clone();
-                        let (targets, delta) = (targets.clone(), *delta_ms);
-                        Box::new(move |on: bool| {
-                            let mut all = base.clone();
-                            for t in &targets {
-                                *all.entry(t.clone()).or_default() += if on { delta } else { 0 };
-                            }
-                            write_journal(
-                                &journal,
-                                json!({ "action": "date-offsets", "offsets_ms": all }),
-                            );
-                        }) as Box<dyn Fn(bool) + Send>
-                    });
-                    strobe = Some(self.spawn_strobe((on, off), log, *period_ms, *duration_ms));
+                    strobe = Some(self.spawn_strobe((on, off), *period_ms, *duration_ms));
                     Ok(())
                 }
                 Err(e) => Err(e),
@@ -363,12 +361,10 @@ impl NemesisRunner {
     }
 
     /// Flips between the `on` and `off` plans every `period_ms` for
-    /// `duration_ms`, ending off; `flipped(on)` journals each flip (the
-    /// host clocks' offsets, with `date -s`).
+    /// `duration_ms`, ending off.
     fn spawn_strobe(
         &self,
         (on, off): (Plan, Plan),
-        flipped: Option<Box<dyn Fn(bool) + Send>>,
         period_ms: u64,
         duration_ms: u64,
     ) -> (watch::Sender<bool>, tokio::task::JoinHandle<()>) {
@@ -386,20 +382,13 @@ impl NemesisRunner {
                 let ran = tokio::task::spawn_blocking(move || run_plan(c.as_ref(), &plan)).await;
                 if matches!(ran, Ok(Ok(()))) {
                     on_now = !on_now;
-                    if let Some(f) = &flipped {
-                        f(on_now);
-                    }
                 }
                 if crate::nemesis::sleep_or_stop(Duration::from_millis(period_ms), &mut rx).await {
                     break;
                 }
             }
             if on_now {
-                let ran =
-                    tokio::task::spawn_blocking(move || run_plan(control.as_ref(), &off)).await;
-                if let (Some(f), Ok(Ok(()))) = (&flipped, ran) {
-                    f(false);
-                }
+                let _ = tokio::task::spawn_blocking(move || run_plan(control.as_ref(), &off)).await;
             }
         });
         (tx, task)
@@ -537,16 +526,59 @@ fn write_journal(journal: &Mutex<std::fs::File>, entry: Value) {
     }
 }
 
-/// The host clock offsets (ms) a dead run's `date -s` faults left, by node,
-/// from the last `date-offsets` line of its journal (`nemesis.jsonl`).
-pub fn date_offsets_from_journal(journal: &str) -> BTreeMap<String, i64> {
-    journal
+/// Each node's clock skew from the controller's (ms) that a `date -s` run
+/// measured before its first fault (its journal's `date-baseline`), plus
+/// the one-way time a command took to reach it: what `faultline heal
+/// --run` sets the hosts' clocks back to (this machine's time + skew, sent
+/// that much ahead).
+pub fn date_baseline_from_journal(journal: &str) -> BTreeMap<String, i64> {
+    let Some(e) = journal
         .lines()
-        .rev()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .find(|e| e["action"] == "date-offsets")
-        .and_then(|e| serde_json::from_value(e["offsets_ms"].clone()).ok())
-        .unwrap_or_default()
+        .find(|e| e["action"] == "date-baseline")
+    else {
+        return BTreeMap::new();
+    };
+    let get = |k: &str| -> BTreeMap<String, i64> {
+        serde_json::from_value(e[k].clone()).unwrap_or_default()
+    };
+    let latency = get("latency_ms");
+    get("skew_ms")
+        .into_iter()
+        .map(|(n, s)| {
+            let ahead = latency.get(&n).copied().unwrap_or(0);
+            (n, s + ahead)
+        })
+        .collect()
+}
+
+/// This machine's wall clock, in ms since the epoch.
+pub fn epoch_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// `node`'s wall clock minus this machine's (ms), read with `date
+/// +%s.%N` and compared with the middle of the round trip; and half that
+/// round trip (how long a command takes to arrive).
+pub fn measure_skew_ms(control: &dyn Control, node: &str) -> Result<(i64, i64)> {
+    let argv = ["date", "+%s.%N"].map(str::to_string);
+    let before = epoch_ms();
+    let out = control
+        .exec(node, &argv, Duration::from_secs(10))
+        .with_context(|| format!("reading {node}'s clock"))?;
+    let after = epoch_ms();
+    let secs: f64 = out
+        .stdout
+        .trim()
+        .parse()
+        .with_context(|| format!("{node}: `date +%s.%N` printed {:?}", out.stdout.trim()))?;
+    Ok((
+        (secs * 1000.0).round() as i64 - (before + after) / 2,
+        (after - before) / 2,
+    ))
 }
 
 /// Whether a failure to apply or undo `fault` should stop the run.

@@ -442,10 +442,11 @@ pub fn heal_run(dir: &Path, args: &crate::cli::HealArgs) -> Result<i32> {
         Some(mut remote) => {
             remote.password = args.ssh.login.password.clone();
             remote.leave_db_running |= args.leave_db_running;
-            // Host clocks a `date -s` fault left moved, by the journal.
+            // Host clocks a `date -s` fault may have left moved: set back
+            // to this machine's time + the skew measured before the faults.
             let journal = std::fs::read_to_string(dir.join("nemesis.jsonl")).unwrap_or_default();
-            let moved = crate::nemesis::date_offsets_from_journal(&journal);
-            heal_nodes(&remote, &moved)
+            let baseline = crate::nemesis::date_baseline_from_journal(&journal);
+            heal_nodes(&remote, &baseline)
         }
     }
 }
@@ -460,11 +461,12 @@ pub fn heal(args: &crate::cli::HealArgs) -> Result<i32> {
 }
 
 /// Removes faultline's chains, zeroes clock offsets (offset files, and
-/// host clocks `date -s` moved by `moved_ms`), and (unless
-/// `leave_db_running`) kills the store and wipes its files, on every node.
+/// host clocks a `date -s` run moved: each set to this machine's time + its
+/// `skew_ms` from before the faults), and (unless `leave_db_running`)
+/// kills the store and wipes its files, on every node.
 fn heal_nodes(
     remote: &RemoteNodes,
-    moved_ms: &std::collections::BTreeMap<String, i64>,
+    skew_ms: &std::collections::BTreeMap<String, i64>,
 ) -> Result<i32> {
     let control = SshControl::connect(remote.nodes(), remote.options())?;
     let names: Vec<String> = control.nodes().into_iter().map(|n| n.name).collect();
@@ -481,20 +483,24 @@ fn heal_nodes(
             code = crate::exit::ERROR;
         }
     }
-    let back: Vec<(String, i64)> = moved_ms
+    let now = crate::nemesis::epoch_ms();
+    let back: Vec<(String, i64)> = skew_ms
         .iter()
-        .filter(|(n, d)| **d != 0 && names.contains(n))
-        .map(|(n, d)| (n.clone(), -d))
+        .filter(|(n, _)| names.contains(n))
+        .map(|(n, skew)| (n.clone(), now + skew))
         .collect();
     if !back.is_empty() {
-        match run_plan(&control, &nemeses::clock::date_step(&back)) {
-            Ok(()) => back.iter().for_each(|(n, d)| {
-                println!(
-                    "{n}: stepped the host clock by {d:+} ms with date -s (back to where it was)"
-                )
-            }),
+        match run_plan(&control, &nemeses::clock::date_set(&back)) {
+            Ok(()) => skew_ms
+                .iter()
+                .filter(|(n, _)| names.contains(n))
+                .for_each(|(n, skew)| {
+                    println!(
+                        "{n}: set the host clock back with date -s (this machine's time {skew:+} ms: its skew before the faults, and the command's way there)"
+                    )
+                }),
             Err(e) => {
-                eprintln!("faultline: error: stepping host clocks back: {e}");
+                eprintln!("faultline: error: setting host clocks back: {e}");
                 code = crate::exit::ERROR;
             }
         }

@@ -499,7 +499,7 @@ async fn drive(
         runner = runner.with_netem(ifaces);
     }
     if cfg.clock_mode == "date" {
-        runner = runner.with_date_clock();
+        runner = runner.with_date_clock().await?;
     }
     let nemesis = Arc::new(runner);
 

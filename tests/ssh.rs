@@ -1834,8 +1834,9 @@ fn clock_mode_date_steps_host_clocks_with_date_and_always_steps_them_back() {
         "no clock fault in the history"
     );
 
-    // A controller killed while a clock is moved: `heal --run` steps it
-    // back by what the journal says.
+    // A controller killed while a clock is moved (at any point: before or
+    // after its journal line): `heal --run` sets every host clock to this
+    // machine's time plus the skew measured before the faults.
     let mut child = test("date-heal", "60")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -1843,7 +1844,7 @@ fn clock_mode_date_steps_host_clocks_with_date_and_always_steps_them_back() {
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(90);
-    while (0..3).all(|i| fake_offset(bin.path(), &lab.ip(i)).abs() < 0.5) {
+    while (0..3).all(|i| fake_offset(bin.path(), &lab.ip(i)).abs() < 1.0) {
         if Instant::now() > deadline || child.try_wait().unwrap().is_some() {
             let _ = child.kill();
             let _ = child.wait();
@@ -1864,10 +1865,13 @@ fn clock_mode_date_steps_host_clocks_with_date_and_always_steps_them_back() {
     let out = run_bounded(heal, Duration::from_secs(60));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
-    assert!(stdout.contains("stepped the host clock"), "{stdout}");
+    assert!(stdout.contains("set the host clock back"), "{stdout}");
+    // Absolute, so it is off by how long the command took to arrive and
+    // the stand-in `date` to start (a few forks here; a few ms on a real
+    // host), never by the offset the dead run had put there (>= 1 s).
     for i in 0..3 {
         let off = fake_offset(bin.path(), &lab.ip(i));
-        assert!(off.abs() < 0.2, "n{} left {off} s off after heal", i + 1);
+        assert!(off.abs() < 0.4, "n{} left {off} s off after heal", i + 1);
     }
 }
 

@@ -91,6 +91,23 @@ pub fn date_step(steps: &[(String, i64)]) -> Plan {
     p
 }
 
+/// Sets each `(node, epoch_ms)`'s system clock to that time with `date -s
+/// @SECONDS`: absolute, so running it twice (a retry, a heal after a dead
+/// controller) lands on the same clock. The caller computes the time from
+/// its own clock, the node's measured skew and the offset it wants.
+pub fn date_set(targets: &[(String, i64)]) -> Plan {
+    let mut p = Plan::default();
+    for (node, epoch_ms) in targets {
+        let at = format!(
+            "@{}.{:03}",
+            epoch_ms.div_euclid(1000),
+            epoch_ms.rem_euclid(1000)
+        );
+        p.run(node, &["date", "-s", &at]);
+    }
+    p
+}
+
 /// Resets every node's clock (offset zero).
 pub fn reset(nodes: &[String], offset_file: &dyn Fn(&str) -> String) -> Plan {
     set_offset(nodes, 0, offset_file)
@@ -124,6 +141,12 @@ mod tests {
         };
         assert_eq!(argv[4], "0.250");
         assert!(!DATE_STEP_SCRIPT.contains("1.5"));
+    }
+
+    #[test]
+    fn date_set_names_an_absolute_time() {
+        let p = date_set(&[("n2".into(), 1_795_567_084_421)]);
+        assert_eq!(p.display_lines(), ["[n2] date -s @1795567084.421"]);
     }
 
     #[test]
