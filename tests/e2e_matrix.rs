@@ -5,27 +5,17 @@
 //! than skips without it. The whole nightly.toml is not run here (it takes
 //! about ten minutes): `faultline test-all --matrix nightly.toml`.
 
+mod common;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn faultline() -> Command {
-    assert!(
-        nix::unistd::geteuid().is_root(),
-        "the end-to-end tests build network namespaces: run them as root"
-    );
-    let exe = PathBuf::from(env!("CARGO_BIN_EXE_faultline"));
-    let ringkv = exe.with_file_name("ringkv");
-    assert!(
-        ringkv.is_file(),
-        "{} is missing: run the tests with `cargo test --workspace` so ringkv is built",
-        ringkv.display()
-    );
-    let mut c = Command::new(exe);
-    c.env("FAULTLINE_RINGKV_BIN", ringkv);
-    c
+/// `faultline`, run as root (the matrix builds network namespaces).
+fn faultline() -> std::process::Command {
+    common::require_root();
+    common::faultline()
 }
 
-fn text(o: &Output) -> (String, String) {
+fn outputs(o: &Output) -> (String, String) {
     (
         String::from_utf8_lossy(&o.stdout).into_owned(),
         String::from_utf8_lossy(&o.stderr).into_owned(),
@@ -91,7 +81,7 @@ workload = { name = "set", client = "crdt", keys = 2 }
         .args(["--results", results.to_str().unwrap()])
         .output()
         .unwrap();
-    let (out, err) = text(&o);
+    let (out, err) = outputs(&o);
     assert_eq!(o.status.code(), Some(1), "{out}{err}");
     assert!(
         out.contains("FAIL row \"set-crdt-wrongly-unsafe\": expected invalid, got valid\n"),
@@ -183,7 +173,7 @@ time_limit = 1
         .args(["--results", results.to_str().unwrap()])
         .output()
         .unwrap();
-    let (out, err) = text(&o);
+    let (out, err) = outputs(&o);
     assert_eq!(o.status.code(), Some(255), "{out}{err}");
     assert!(
         out.contains("ERROR row \"no-ringkv\": the run failed (expected invalid): --ringkv-bin /nonexistent/ringkv: no such file"),
