@@ -1244,6 +1244,21 @@ fn latest_run(results: &Path, name: &str) -> PathBuf {
         .unwrap()
 }
 
+/// After a heal: no process runs from the nodes' `remote_dir` (within a
+/// few seconds: SIGKILLed processes take a moment to go) and the
+/// directory is gone.
+fn assert_healed(remote_dir: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !processes_with(remote_dir.to_str().unwrap()).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the store left running after heal"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!remote_dir.exists(), "{} left behind", remote_dir.display());
+}
+
 /// Each of the run's `nodes` has every one of `logs`, fetched and not empty.
 fn assert_logs_fetched(run: &Path, nodes: usize, logs: &[&str]) {
     for i in 1..=nodes {
@@ -1454,12 +1469,7 @@ fn heal_over_ssh_after_the_controller_is_killed_mid_partition() {
             node.name
         );
     }
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !processes_with(remote_dir.to_str().unwrap()).is_empty() {
-        assert!(Instant::now() < deadline, "ringkv left running after heal");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert!(!remote_dir.exists(), "{} left behind", remote_dir.display());
+    assert_healed(&remote_dir);
 }
 
 #[test]
@@ -1502,12 +1512,7 @@ fn leave_db_running_keeps_ringkv_until_heal_removes_it() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     assert!(stdout.contains("n1: killed 1 store process"), "{stdout}");
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !processes_with(remote_dir.to_str().unwrap()).is_empty() {
-        assert!(Instant::now() < deadline, "ringkv left running after heal");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert!(!remote_dir.exists(), "{} left behind", remote_dir.display());
+    assert_healed(&remote_dir);
 }
 
 #[test]
