@@ -107,16 +107,24 @@ fn serializable_reads_on_a_cut_off_member_are_stale_and_named() {
             .contains("cannot be linearized"),
         "{lin}"
     );
-    // The counterexample is a handful of ops, a read among them.
-    let ops = lin["details"]["violation"]["counterexample"]["ops"]
+    // What cannot be ordered is a read, and the counterexample keeps it.
+    // Shrinking is budgeted: with the cut-off member's many pending
+    // writes it may stop early (marked not minimal, a smaller set than the
+    // key's ops); finished, it is a handful of ops.
+    let v = &lin["details"]["violation"];
+    assert_eq!(v["blocked_op"]["f"], "read", "{lin}");
+    let ops = v["counterexample"]["ops"]
         .as_array()
         .unwrap_or_else(|| panic!("no counterexample: {lin}"));
-    assert!(!ops.is_empty() && ops.len() <= 20, "{lin}");
-    assert!(
-        lin["details"]["violation"]["blocked_op"]["f"] == "read"
-            || ops.iter().any(|o| o["f"] == "read"),
-        "{lin}"
-    );
+    assert!(ops.iter().any(|o| o["f"] == "read"), "{lin}");
+    if v["counterexample"]["minimal"] == true {
+        assert!(!ops.is_empty() && ops.len() <= 20, "{lin}");
+    } else {
+        assert!(
+            (ops.len() as u64) < lin["details"]["ops"].as_u64().unwrap(),
+            "{lin}"
+        );
+    }
     // The staleness checker sees reads behind the latest acknowledged
     // version, and the report tells the reviewer in words.
     let stale = checker(&r, "staleness");
