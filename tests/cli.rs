@@ -194,11 +194,11 @@ fn help_exits_zero() {
 
 fn porcupine(file: &str) -> String {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/bench/porcupine")
+        .join("checkers/tests/data/porcupine")
         .join(file);
     assert!(
         p.is_file(),
-        "the Porcupine corpus is missing: {} (the shared directory must sit beside the repository)",
+        "the vendored Porcupine corpus is missing: {}",
         p.display()
     );
     p.display().to_string()

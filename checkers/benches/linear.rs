@@ -1,7 +1,7 @@
 //! Benchmark of the linearizability checker on the Porcupine corpus.
 //!
 //! Run with `cargo bench -p checkers --bench linear`. In one process, for
-//! every file of `../shared/bench/porcupine/expected.tsv` (skips excluded),
+//! every file of `tests/data/porcupine/expected.tsv` (skips excluded),
 //! parses and checks the file, asserts the expected verdict, and prints
 //! faultline's times (best of several runs): parsing alone; parse + verdict
 //! (`Options.counterexample = false`, what Porcupine's check time measures:
@@ -26,9 +26,9 @@ fn main() {
     // For profiling the verdict-only path: `LINEAR_BENCH_SKIP_FULL=1` (also
     // skips the unsplit c10 runs).
     let skip_full = std::env::var_os("LINEAR_BENCH_SKIP_FULL").is_some();
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/bench/porcupine");
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/porcupine");
     let tsv = std::fs::read_to_string(format!("{dir}/expected.tsv")).unwrap_or_else(|e| {
-        panic!("cannot read {dir}/expected.tsv ({e}); the shared corpus must sit beside the repository")
+        panic!("cannot read {dir}/expected.tsv ({e}); the corpus is vendored in the repository")
     });
     let mut rows = Vec::new();
     for line in tsv.lines().skip(1) {

@@ -1,16 +1,16 @@
 //! Every file of the Porcupine corpus gets the verdict it is known to have.
 //!
-//! The corpus lives in `../shared/bench/porcupine` beside the repository;
+//! The corpus is vendored in `tests/data/porcupine` (origin in its `ORIGIN.md`);
 //! `expected.tsv` lists each file, its format and its expected verdict.
 
 use checkers::linear::{self, Model};
 use checkers::{parse, Validity};
 
 fn corpus_dir() -> String {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/bench/porcupine");
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/porcupine");
     assert!(
         std::path::Path::new(dir).join("expected.tsv").is_file(),
-        "the Porcupine corpus is missing: expected {dir}/expected.tsv (the `shared` directory must sit beside the repository)"
+        "the vendored Porcupine corpus is missing: expected {dir}/expected.tsv"
     );
     dir.to_string()
 }

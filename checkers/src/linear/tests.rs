@@ -435,7 +435,7 @@ fn counterexample_json_names_processes_indices_and_keys() {
 fn compiling_by_key_equals_splitting_then_compiling() {
     let corpus = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/bench/porcupine/kv/c10-bad.txt"
+        "/tests/data/porcupine/kv/c10-bad.txt"
     );
     let mut histories = vec![
         h(&[

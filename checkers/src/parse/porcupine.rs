@@ -377,7 +377,7 @@ mod tests {
         assert_eq!(fast.ops, etcd_general(text).unwrap().ops);
         let corpus = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../shared/bench/porcupine/jepsen/etcd_000.log"
+            "/tests/data/porcupine/jepsen/etcd_000.log"
         );
         if let Ok(text) = std::fs::read_to_string(corpus) {
             let fast = etcd_fast(&text).expect("the fast path takes the corpus");

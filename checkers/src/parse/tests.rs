@@ -360,19 +360,12 @@ fn errors_display_on_one_line() {
 
 // ---------------------------------------------------------------- corpus
 
-/// Porcupine's public key-value histories, one EDN map a line, in the shared
-/// benchmark folder next to the repository (absent on some machines).
+/// Porcupine's public key-value histories, one EDN map a line, vendored in
+/// `tests/data/porcupine` (see its `ORIGIN.md`).
 #[test]
 fn porcupine_kv_corpus_parses() {
-    let dir =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/bench/porcupine/kv");
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        eprintln!(
-            "note: {} is absent; skipping the Porcupine corpus test",
-            dir.display()
-        );
-        return;
-    };
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/porcupine/kv");
+    let entries = std::fs::read_dir(&dir).expect("the vendored Porcupine corpus");
     let mut files = 0;
     for entry in entries.flatten() {
         let path = entry.path();
