@@ -190,7 +190,9 @@ fn without_faults_every_acknowledged_element_survives() {
         assert_eq!(checker(&r, c)["valid"], true, "{}", checker(&r, c));
     }
     let h = history(&dir);
-    assert!(count_ops(&h, "add", "ok") > 300, "too few adds");
+    // Enough acknowledged adds for "none lost" to mean something (not a
+    // throughput figure: the machine may be loaded).
+    assert!(count_ops(&h, "add", "ok") >= 50, "too few adds");
     assert_eq!(
         count_ops(&h, "add", "info"),
         0,
