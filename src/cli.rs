@@ -229,6 +229,18 @@ pub struct TestArgs {
     /// Client request timeout in milliseconds.
     #[arg(long, default_value_t = 2000)]
     pub op_timeout_ms: u64,
+    /// How long the store may take to start and become ready before the
+    /// watchdog cuts the run (with a report): seconds, or `5m`.
+    #[arg(long, default_value = "300", value_parser = parse_seconds)]
+    pub setup_timeout: f64,
+    /// How long every node's final reads may take together before the
+    /// watchdog cuts the run (with a report): seconds, or `2m`.
+    #[arg(long, default_value = "120", value_parser = parse_seconds)]
+    pub final_timeout: f64,
+    /// Write the run's `faultline.log` as JSON lines (one tracing event a
+    /// line) instead of text.
+    #[arg(long)]
+    pub log_json: bool,
     /// How the store resolves concurrent writes to a register: `lww`,
     /// `vclock`, `dvv`, or `node-vclock` (Riak's sibling explosion).
     #[arg(long, default_value = "lww")]
@@ -408,13 +420,7 @@ pub fn main() -> i32 {
         Ok(c) => c,
         Err(e) => return clap_error(e),
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("FAULTLINE_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    crate::logging::init();
     let result = match cli.command {
         Command::Test(args) => match matches.subcommand_matches("test") {
             Some(m) => test(*args, m),
@@ -811,6 +817,11 @@ pub fn test_config(a: TestArgs) -> Result<TestConfig, UsageError> {
         command,
         checker_options: Default::default(),
         config: None,
+        watchdog: crate::runner::Watchdog {
+            setup_s: a.setup_timeout,
+            final_reads_s: a.final_timeout,
+        },
+        log_json: a.log_json,
     };
     crate::store::check_test(store.as_ref(), &cfg)?;
     Ok(cfg)
