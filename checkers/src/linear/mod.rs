@@ -236,6 +236,14 @@ pub fn check_with(history: &History, model: Model, options: &Options) -> CheckRe
     if model == Model::Register {
         result.details["reading"] = json!(reading.describe());
         result.details["initial_value"] = options.initial_value.clone().unwrap_or(Value::Null);
+        // Say how the history was read when it was not faultline's default.
+        if reading != Reading::FAULTLINE || options.initial_value.is_some() {
+            let from = match &options.initial_value {
+                Some(v) => format!(", from {v}"),
+                None => String::new(),
+            };
+            result.summary += &format!(" [reading: {}{from}]", reading.describe());
+        }
     }
     result
 }

@@ -501,6 +501,35 @@ fn join_and(items: &[&str]) -> String {
     }
 }
 
+/// Reads one value written as a JSON or an EDN literal (`0`, `null`, `nil`,
+/// `"a"`, `[1 2]`, `{"k": 1}`, `:foo`), as JSON: EDN converts as an op's
+/// `:value` does (see the [module docs](self)), so a value given this way
+/// compares equal to the same value in an EDN history (`:foo` is `"foo"`).
+///
+/// # Errors
+///
+/// Text that is neither one JSON value nor one EDN value.
+pub fn literal(text: &str) -> Result<serde_json::Value, ParseError> {
+    if let Ok(v) = serde_json::from_str(text) {
+        return Ok(v);
+    }
+    let mut r = Reader::new(text);
+    if r.at_end()? {
+        return Err(ParseError::new(
+            1,
+            Some(1),
+            "expected a value, found nothing",
+        ));
+    }
+    let node = r.read_form()?;
+    if !r.at_end()? {
+        return Err(r.error_here(
+            "expected one value (a JSON or EDN literal such as 0, nil, \"a\" or [1 2]), found more after it",
+        ));
+    }
+    Ok(node.to_json())
+}
+
 /// The formats [`auto`] can tell apart.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {

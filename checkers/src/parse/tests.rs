@@ -432,3 +432,28 @@ fn porcupine_kv_corpus_parses() {
     }
     assert!(files > 0, "no .txt files in {}", dir.display());
 }
+
+#[test]
+fn literals_read_as_json_or_edn() {
+    for (text, want) in [
+        ("0", json!(0)),
+        ("null", json!(null)),
+        ("nil", json!(null)),
+        ("\"a b\"", json!("a b")),
+        ("[1, 2]", json!([1, 2])),
+        ("[1 2]", json!([1, 2])),
+        ("{\"k\": 1}", json!({"k": 1})),
+        ("{:k 1}", json!({"k": 1})),
+        (":foo", json!("foo")),
+        (" -1.5 ", json!(-1.5)),
+    ] {
+        assert_eq!(literal(text).unwrap(), want, "{text}");
+    }
+    for bad in ["", "  ", "1 2", "[1", "{:k}"] {
+        assert!(literal(bad).is_err(), "{bad:?}");
+    }
+    assert!(literal("1 2")
+        .unwrap_err()
+        .message
+        .contains("found more after it"));
+}
