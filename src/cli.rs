@@ -337,6 +337,39 @@ pub struct CheckArgs {
     /// Also draw an HTML report per history into DIR (`<file stem>.html`).
     #[arg(long, value_name = "DIR")]
     pub report: Option<PathBuf>,
+    /// How a register history's outcomes are read: knossos, porcupine or
+    /// faultline. Default: the file format's (knossos for Jepsen EDN,
+    /// porcupine for Porcupine's files, faultline for JSONL; see README).
+    #[arg(long, value_name = "NAME", value_parser = parse_reading)]
+    pub reading: Option<checkers::linear::Reading>,
+    /// Read every failed cas as evidence that the register did not hold its
+    /// old value (for clients that guarantee a failed cas means the compare
+    /// failed).
+    #[arg(long)]
+    pub fail_is_evidence: bool,
+    /// The register's value before the first op, a JSON or EDN literal
+    /// (`0`, `nil`, `"a"`). Default: nil. Knossos's tests use 0.
+    #[arg(long, value_name = "V", value_parser = parse_initial_value)]
+    pub initial_value: Option<serde_json::Value>,
+}
+
+/// Parses `--reading`.
+fn parse_reading(s: &str) -> Result<checkers::linear::Reading, String> {
+    use checkers::linear::Reading;
+    Reading::named(s).ok_or_else(|| {
+        let names: Vec<&str> = Reading::NAMED.iter().map(|(n, _)| *n).collect();
+        format!("unknown reading {s:?}; known: {}", names.join(", "))
+    })
+}
+
+/// Parses `--initial-value`.
+fn parse_initial_value(s: &str) -> Result<serde_json::Value, String> {
+    checkers::parse::literal(s).map_err(|e| {
+        format!(
+            "{s:?} is not a JSON or EDN literal ({}); e.g. 0, nil, \"a\"",
+            e.message
+        )
+    })
 }
 
 /// Parses `--nemesis-interval`: seconds for every kind, then optional
@@ -434,6 +467,11 @@ pub fn main() -> i32 {
                 junit: args.junit,
                 markdown: args.markdown,
                 report: args.report,
+            },
+            &crate::check::ReadingFlags {
+                reading: args.reading,
+                fail_is_evidence: args.fail_is_evidence,
+                initial_value: args.initial_value,
             },
         )),
         Command::Heal(args) => match (
