@@ -821,7 +821,17 @@ fn sigkilled_run_leaves_a_checkable_history_and_heal_cleans_up() {
     let slot = slot_of(child.id());
     let slot_file = PathBuf::from(format!("/run/faultline/clusters/slot-{slot}.json"));
     child.kill().unwrap(); // SIGKILL: no cleanup of any kind.
-    child.wait().unwrap();
+                           // Not reaped yet: the dead controller stays a zombie (as when its parent
+                           // is slow to reap it), which `heal` must count as dead.
+    let stat = format!("/proc/{}/stat", child.id());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !std::fs::read_to_string(&stat).is_ok_and(|s| s.contains(") Z")) {
+        assert!(
+            Instant::now() < deadline,
+            "the killed controller never died"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let run = hist.parent().unwrap();
     let offsets = || -> Vec<String> {
         (1..=5)
@@ -871,6 +881,7 @@ fn sigkilled_run_leaves_a_checkable_history_and_heal_cleans_up() {
         "offset files still in effect: {:?}",
         offsets()
     );
+    child.wait().unwrap();
 }
 
 #[test]
