@@ -28,6 +28,7 @@ pub mod config;
 pub mod control;
 pub mod db;
 pub mod doctor;
+pub mod history_edn;
 pub mod history_log;
 pub mod index;
 pub mod matrix;

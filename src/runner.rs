@@ -4,7 +4,7 @@
 //!  OS setup → network → ringkv nodes → iptables chain
 //!    → main phase: workers + nemesis, until the time limit (or Ctrl-C)
 //!    → heal → quiescence → final reads from every node
-//!    → stop nodes, remove the network → check → results.json, report.html
+//!    → stop nodes, remove the network → history.edn → check → results.json, report.html
 //!    → junit.xml, summary.md, results/index.html
 //! ```
 //!
@@ -331,6 +331,11 @@ pub async fn run(mut cfg: TestConfig) -> Result<Outcome> {
     let error = run.as_ref().err().map(|e| format!("{e:#}"));
     let text = std::fs::read_to_string(dir.file("history.jsonl"))?;
     let history = checkers::parse::jsonl(&text).context("re-reading history.jsonl")?;
+    // The same ops for Jepsen's tools (Elle, Knossos); the JSONL stays the
+    // record, so failing to write this copy warns, never fails the run.
+    if let Err(e) = crate::history_edn::write(&history, &dir.file("history.edn")) {
+        eprintln!("faultline: warning: writing history.edn: {e}");
+    }
     let checks = workloads::check_with(
         &cfg.workload,
         &history,
