@@ -26,6 +26,7 @@ pub mod check;
 pub mod cli;
 pub mod config;
 pub mod control;
+pub mod convergence_rounds;
 pub mod db;
 pub mod doctor;
 pub mod history_edn;
