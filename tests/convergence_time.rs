@@ -165,6 +165,7 @@ fn time_to_converge_is_the_stores_and_rises_when_anti_entropy_slows() {
     assert!(slow_median > QUIESCE_MS, "{s}");
     assert!(final_reads_after_heal_ms(&slow) >= QUIESCE_MS, "{s}");
     assert!(s["max_rounds"].as_u64().unwrap() > 10, "{s}");
+    assert_eq!(s["agreed_at_first_read_count"], 0, "{s}");
     // n3 missed the majority's writes: where it caught up, it lagged past
     // the quiescence.
     if converged > 0 {

@@ -131,6 +131,10 @@ pub struct ConvergenceAnalysis {
     pub key_count: usize,
     /// Keys whose replicas agree.
     pub converged_count: usize,
+    /// Converged keys whose replicas never disagreed after the heal: they
+    /// agreed by the first read, so their time only bounds when.
+    #[serde(default)]
+    pub agreed_at_first_read_count: usize,
     /// Keys whose replicas disagree at the end.
     pub divergent_count: usize,
     /// Keys some replica did not read.
@@ -184,6 +188,8 @@ struct KeyConv {
     first: u32,
     /// Time of the read from which the latest values agree.
     agree_since: Option<u64>,
+    /// The replicas' latest values disagreed at some read after the heal.
+    disagreed: bool,
     /// The replicas (ids into `named`) asked for this key by name after the
     /// heal: a key's replicas are those read for it, so a node that does
     /// not hold the key (outside its preference list) is not missing it.
@@ -198,6 +204,7 @@ impl KeyConv {
         KeyConv {
             first: NONE,
             agree_since: None,
+            disagreed: false,
             asked_bits: 0,
             asked_more: Vec::new(),
         }
@@ -436,6 +443,7 @@ impl Convergence {
             }
         } else {
             kc.agree_since = None;
+            kc.disagreed = true;
         }
     }
 
@@ -515,6 +523,7 @@ impl Convergence {
                 }
                 Some(t) => {
                     a.converged_count += 1;
+                    a.agreed_at_first_read_count += usize::from(!kc.disagreed);
                     // Agreement among the replicas read so far counts only
                     // from the read of the last one to show its value.
                     let last = self.values_of(kc).map(|e| e.since).max().unwrap_or(t);
@@ -629,11 +638,12 @@ impl ConvergenceAnalysis {
                 count(self.key_count, "key"),
                 d.key
             ));
-        } else if self.max_rounds <= 1 {
+        } else if self.agreed_at_first_read_count == self.converged_count {
             parts.push(format!(
-                "all {} agree on {replicas} {heal}, already at the first read round, {:.1} ms after the heal (1 read round per replica: no time to converge measured)",
+                "all {} agree on {replicas} {heal}, each already at its first read, the first {:.1} ms after the heal: they converged before it ({} per replica)",
                 count(self.key_count, "key"),
                 self.first_read_ms,
+                count(self.max_rounds, "read round"),
             ));
         } else {
             let (q, lag) = (self.time_to_agree_ms, self.replica_lag_ms);

@@ -107,6 +107,8 @@ fn time_to_converge_and_each_replicas_lag_are_distributions_over_rounds() {
     let a = analysis(&h);
     assert_eq!(a.validity(), Validity::Valid, "{}", a.summary());
     assert_eq!(a.max_rounds, 3);
+    // Only a never disagreed.
+    assert_eq!(a.agreed_at_first_read_count, 1);
     assert_eq!(a.first_read_ms, at(0, 0) - heal);
     // a: agreed when its last replica was first read; b: at n3's read in
     // round 2; c: at n2's read in round 3 (n2's round-1 match broke).
@@ -136,7 +138,7 @@ fn time_to_converge_and_each_replicas_lag_are_distributions_over_rounds() {
     assert!(l.time_to_agree_ms.p50 > 5000.0);
     assert_eq!(
         l.summary(),
-        "all 3 keys agree on 3 replicas after the last heal at 0.0 s, already at the first read round, 5002.0 ms after the heal (1 read round per replica: no time to converge measured)"
+        "all 3 keys agree on 3 replicas after the last heal at 0.0 s, each already at its first read, the first 5002.0 ms after the heal: they converged before it (1 read round per replica)"
     );
 }
 
