@@ -219,7 +219,9 @@ pub struct TestArgs {
     /// Keys the set is spread over, or the number of registers or lists.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=1000))]
     pub keys: u16,
-    /// Wait between healing and the final reads: seconds, or `5s`.
+    /// Longest wait between healing and the final reads: seconds, or `5s`.
+    /// Every key's replicas are read meanwhile, rounds 25 ms apart, and the
+    /// final reads start as soon as they agree.
     #[arg(long, default_value = "5", value_parser = parse_seconds)]
     pub quiesce: f64,
     /// After the final reads, how long replicas may take to agree before

@@ -3,8 +3,10 @@
 //! ```text
 //!  OS setup → network → ringkv nodes → iptables chain
 //!    → main phase: workers + nemesis, until the time limit (or Ctrl-C)
-//!    → heal → quiescence → final reads from every node
-//!    → stop nodes, remove the network → check → results.json, report.html
+//!    → heal → every key's replicas read in rounds until they agree
+//!      (at most the quiescence) → final reads from every node
+//!    → replicas read again until they agree (convergence timeout)
+//!    → stop nodes, remove the network → history.edn → check → results.json, report.html
 //!    → junit.xml, summary.md, results/index.html
 //! ```
 //!
@@ -25,21 +27,19 @@ use crate::outputs::{self, RunInfo};
 use crate::results::{Results, RunDir};
 use crate::status::{watched, Bounds, Display, Phase, Status};
 use crate::store::{self, Placement, StoreCluster, StoreNode};
-use crate::{index, report};
+use crate::{convergence_rounds, index, report};
 use anyhow::{Context, Result};
 use checkers::{OpType, Process};
 use nemeses::NodeAddr;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
-use workloads::ringkv::RequestError;
-use workloads::{Client, Completion, Invocation, LocalRead, OpSource};
+use workloads::{Client, Completion, Invocation, OpSource};
 
 /// Everything that defines a test; written to `test.json`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -87,7 +87,9 @@ pub struct TestConfig {
     pub rate: f64,
     /// Keys the set is spread over.
     pub keys: usize,
-    /// Seconds to wait between healing and the final reads.
+    /// The longest wait between healing and the final reads, in seconds:
+    /// the replicas are read in rounds meanwhile, and the final reads start
+    /// as soon as every key's replicas agree.
     pub quiesce_s: f64,
     /// After the final reads, how long replicas may take to agree.
     #[serde(default = "default_convergence_timeout")]
@@ -388,6 +390,11 @@ pub async fn run(mut cfg: TestConfig) -> Result<Outcome> {
     let error = run.as_ref().err().map(|e| format!("{e:#}"));
     let text = std::fs::read_to_string(dir.file("history.jsonl"))?;
     let history = checkers::parse::jsonl(&text).context("re-reading history.jsonl")?;
+    // The same ops for Jepsen's tools (Elle, Knossos); the JSONL stays the
+    // record, so failing to write this copy warns, never fails the run.
+    if let Err(e) = crate::history_edn::write(&history, &dir.file("history.edn")) {
+        eprintln!("faultline: warning: writing history.edn: {e}");
+    }
     let checks = workloads::check_with(
         &cfg.workload,
         &history,
@@ -650,10 +657,25 @@ async fn drive(
         let _ = nemesis.teardown().await;
         return Ok(());
     };
-    // Quiescence, then the final reads.
-    watched(status, Phase::Quiesce, async {
-        tokio::time::sleep(Duration::from_secs_f64(cfg.quiesce_s)).await;
-        Ok(())
+    // Quiescence: every key's replicas read in rounds from the heal on,
+    // until they agree (at most --quiesce), then the final reads.
+    let first_local = max_process + 1 + plan.readers.len() as u64;
+    let replicas = watched(status, Phase::Quiesce, async {
+        let replicas =
+            convergence_rounds::Replicas::find(&plan.keys, &plan.local, first_local, op_timeout)
+                .await;
+        let quiesce = Duration::from_secs_f64(cfg.quiesce_s);
+        if replicas.is_empty() {
+            tokio::time::sleep(quiesce).await;
+        } else {
+            let waited = Instant::now();
+            let agreed = replicas.read_until_agreed(&log, quiesce).await;
+            if agreed && !plan.settled_when_agreed {
+                // Agreeing replicas are not all there is: wait the rest.
+                tokio::time::sleep(quiesce.saturating_sub(waited.elapsed())).await;
+            }
+        }
+        Ok(replicas)
     })
     .await?;
     watched(status, Phase::FinalReads, async {
@@ -682,10 +704,12 @@ async fn drive(
         Ok(())
     })
     .await?;
-    let first = max_process + 1 + plan.readers.len() as u64;
-    if !plan.keys.is_empty() && !plan.local.is_empty() {
+    // The replicas must still agree after the final reads (or come to,
+    // within the convergence timeout): the checker judges the last round.
+    if !replicas.is_empty() {
         watched(status, Phase::Convergence, async {
-            converge(cfg, &plan.keys, &plan.local, &log, first).await;
+            let timeout = Duration::from_secs_f64(cfg.convergence_timeout_s);
+            replicas.read_until_agreed(&log, timeout).await;
             Ok(())
         })
         .await?;
@@ -715,74 +739,6 @@ fn default_store() -> String {
 
 fn default_convergence_timeout() -> f64 {
     30.0
-}
-
-/// Reads every key's replicas locally (`read-local` ops, one process per
-/// node), in rounds half a second apart, until every key's replicas hold the
-/// same value or the convergence timeout passes: the convergence checker
-/// then judges the last round and times how long agreement took.
-async fn converge(
-    cfg: &TestConfig,
-    keys: &[String],
-    clients: &[(String, Arc<dyn LocalRead>)],
-    log: &HistoryLog,
-    first_process: u64,
-) {
-    let mut owners: Vec<(String, Vec<String>)> = Vec::new();
-    for key in keys {
-        for (_, c) in clients {
-            if let Ok(pl) = c.preflist(key).await {
-                owners.push((key.clone(), pl));
-                break;
-            }
-        }
-    }
-    let deadline = Instant::now() + Duration::from_secs_f64(cfg.convergence_timeout_s);
-    loop {
-        let mut agreed = true;
-        for (key, pl) in &owners {
-            let mut seen: Vec<Value> = Vec::new();
-            for owner in pl {
-                let Some(i) = clients.iter().position(|(n, _)| n == owner) else {
-                    agreed = false;
-                    continue;
-                };
-                let process = Process::Client(first_process + i as u64);
-                let invoke = Entry {
-                    kind: OpType::Invoke,
-                    process,
-                    f: "read-local".into(),
-                    value: json!([key, null]),
-                    node: Some(owner.clone()),
-                    error: None,
-                };
-                log.record(invoke.clone());
-                match clients[i].1.read_local(key).await {
-                    Ok(v) => {
-                        log.record(Entry {
-                            kind: OpType::Ok,
-                            value: json!([key, v]),
-                            ..invoke
-                        });
-                        seen.push(v);
-                    }
-                    Err(RequestError::Definite(e)) | Err(RequestError::Indeterminate(e)) => {
-                        log.record(Entry {
-                            kind: OpType::Fail,
-                            error: Some(e),
-                            ..invoke
-                        });
-                        agreed = false;
-                    }
-                }
-            }
-            agreed &= seen.windows(2).all(|w| w[0] == w[1]);
-        }
-        if agreed || Instant::now() >= deadline {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
 }
 
 /// The network interface of a node in its local namespace.
