@@ -71,8 +71,10 @@ mod cache;
 pub mod compile;
 mod counterexample;
 mod fxhash;
+mod lists;
 mod model;
 mod search;
+mod structures;
 #[cfg(test)]
 mod tests;
 
@@ -82,6 +84,7 @@ use compile::{OpInfo, OpView, Problem};
 use model::{Machine, Multi, Single, Values};
 use search::{Outcome, Spent};
 use serde_json::{json, Value};
+pub use structures::Registers;
 
 /// The sequential specification a history is checked against.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,17 +93,57 @@ pub enum Model {
     Register,
     /// `get` / `put` / `append` on strings starting as `""`.
     Kv,
+    /// `acquire` / `release` of one lock, starting free (Knossos's `mutex`).
+    Mutex,
+    /// `txn` ops of `[read k v]` / `[write k v]` micro-ops over registers
+    /// starting as `null` (Knossos's `multi-register`).
+    MultiRegister,
+    /// `enqueue v` / `dequeue` on a queue that may hand out its elements in
+    /// any order (Knossos's `unordered-queue`).
+    Queue,
+    /// `enqueue v` / `dequeue` on a first-in first-out queue (Knossos's
+    /// `fifo-queue`).
+    FifoQueue,
+    /// `add v` and a `read` of the whole set (Knossos's `set`).
+    LinearSet,
 }
 
 pub(crate) use Model as ModelKind;
 
 impl Model {
+    /// Every model, in the order the docs list them.
+    pub const ALL: [Model; 7] = [
+        Model::Register,
+        Model::Kv,
+        Model::Mutex,
+        Model::MultiRegister,
+        Model::Queue,
+        Model::FifoQueue,
+        Model::LinearSet,
+    ];
+
     /// The model's name, as in `faultline check --workload`.
     pub fn name(self) -> &'static str {
         match self {
             Model::Register => "register",
             Model::Kv => "kv",
+            Model::Mutex => "mutex",
+            Model::MultiRegister => "multi-register",
+            Model::Queue => "queue",
+            Model::FifoQueue => "fifo-queue",
+            Model::LinearSet => "linear-set",
         }
+    }
+
+    /// The model named `name` (as [`Model::name`] gives it), if any.
+    pub fn from_name(name: &str) -> Option<Model> {
+        Model::ALL.into_iter().find(|m| m.name() == name)
+    }
+
+    /// Whether the model's state is compound (not one value): the models
+    /// of the `structures` module.
+    fn structured(self) -> bool {
+        !matches!(self, Model::Register | Model::Kv)
     }
 }
 
@@ -161,9 +204,12 @@ pub fn check(history: &History, model: Model) -> CheckResult {
 /// Checks `history` against `model`. The result is named `linearizable`;
 /// see the [module docs](self) for what it reports.
 pub fn check_with(history: &History, model: Model, options: &Options) -> CheckResult {
+    if model.structured() {
+        return structures::check_with(history, model, options, &Registers::new());
+    }
     let initial = match model {
-        Model::Register => "null",
         Model::Kv => "",
+        _ => "null",
     };
     let keyed = compile::is_keyed(history);
     let split = keyed && options.split_by_key;
@@ -208,6 +254,35 @@ pub fn check_with(history: &History, model: Model, options: &Options) -> CheckRe
         }
     };
     summarize(model, split, results, spent)
+}
+
+/// Checks a history of `txn` ops against Knossos's multi-register whose
+/// registers start as `initial` says (key → value; keys not named start as
+/// `null`), as Knossos's `(multi-register {:x 0 :y 0})` does. With an empty
+/// map this is [`check_with`]`(history, Model::MultiRegister, options)`.
+///
+/// ```
+/// use checkers::{linear, parse, Validity};
+/// use serde_json::json;
+///
+/// let h = parse::edn(
+///     "{:type :invoke, :process 0, :f :txn, :value [[:read :x nil]]}
+///      {:type :ok,     :process 0, :f :txn, :value [[:read :x 0]]}",
+/// )?;
+/// let zero = json!({"x": 0}).as_object().unwrap().clone();
+/// let r = linear::check_multi_register(&h, &zero, &linear::Options::default());
+/// assert_eq!(r.valid, Validity::Valid);
+/// // From null, reading 0 is not possible.
+/// let r = linear::check(&h, linear::Model::MultiRegister);
+/// assert_eq!(r.valid, Validity::Invalid);
+/// # Ok::<(), checkers::parse::ParseError>(())
+/// ```
+pub fn check_multi_register(
+    history: &History,
+    initial: &Registers,
+    options: &Options,
+) -> CheckResult {
+    structures::check_with(history, Model::MultiRegister, options, initial)
 }
 
 /// One key still to decide.
@@ -599,7 +674,10 @@ fn describe_op(v: OpView<'_>) -> String {
         }
     };
     let what = match v.f {
-        "read" | "get" => format!("{} by process {p} returned {}", v.f, short(v.result)),
+        "read" | "get" | "dequeue" => {
+            format!("{} by process {p} returned {}", v.f, short(v.result))
+        }
+        "txn" if o.outcome == OpType::Ok => format!("txn {} by process {p}", short(v.result)),
         "cas" => {
             let (old, new) = match v.argument.as_array().map(Vec::as_slice) {
                 Some([a, b]) => (short(a), short(b)),
@@ -612,6 +690,7 @@ fn describe_op(v: OpView<'_>) -> String {
             };
             format!("{failed}cas {old}→{new} by process {p}")
         }
+        f if v.argument.is_null() => format!("{f} by process {p}"),
         f => format!("{f} {} by process {p}", short(v.argument)),
     };
     let status = match outcome_word(o) {
