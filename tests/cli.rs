@@ -234,6 +234,49 @@ fn linearizability_verdicts_on_porcupine_files() {
 }
 
 #[test]
+fn knossos_model_verdicts_on_knossos_files() {
+    let knossos = |file: &str| {
+        let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("checkers/tests/data/knossos")
+            .join(file);
+        assert!(
+            p.is_file(),
+            "the vendored Knossos file is missing: {}",
+            p.display()
+        );
+        p.display().to_string()
+    };
+    // Knossos's etcd mutex history is in its bad/ folder.
+    let o = faultline(&[
+        "check",
+        &knossos("mutex/bad/etcd.edn"),
+        "--workload",
+        "mutex",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).contains("linearizable INVALID") && stdout(&o).contains("acquire by process"),
+        "{}",
+        stdout(&o)
+    );
+    // The same history is not a queue's: the fix is named.
+    let o = faultline(&[
+        "check",
+        &knossos("mutex/bad/etcd.edn"),
+        "--workload",
+        "fifo-queue",
+    ]);
+    assert!(
+        stdout(&o).contains("knows enqueue and dequeue, not \"release\""),
+        "{}{}",
+        stdout(&o),
+        stderr(&o)
+    );
+    let o = faultline(&["check", "--help"]);
+    assert!(stdout(&o).contains("multi-register"), "{}", stdout(&o));
+}
+
+#[test]
 fn kv_workload_has_no_live_client_yet() {
     let o = faultline(&["test", "--workload", "kv"]);
     assert_eq!(o.status.code(), Some(254), "{}{}", stdout(&o), stderr(&o));
