@@ -2,11 +2,16 @@
 //! of the data, each operation taking effect at one instant between its
 //! invocation and its completion?
 //!
-//! Two models (sequential specifications) are built in ([`Model`]):
+//! Models (sequential specifications) built in ([`Model`]): two over one
+//! value,
 //!
 //! - **register**: `read`, `write v`, `cas [old new]` on a register that
 //!   starts as `null`;
 //! - **kv**: `get`, `put v`, `append v` on string values that start as `""`.
+//!
+//! and five of Knossos's models whose state is more than one value (mutex,
+//! multi-register, unordered and FIFO queue, set), in the `structures`
+//! module, which explains how their states are still compared as integers.
 //!
 //! When every op's value is a `[key value]` tuple ([`crate::keyed`]), each key
 //! is an independent object: the history is linearizable iff each key's
