@@ -39,17 +39,18 @@ impl ReadingFlags {
     }
 
     /// Why the flags do not fit `workload`, if they do not: readings are
-    /// the register model's, an initial value the register's or kv's.
+    /// the register model's, an initial value the register's, kv's or
+    /// multi-register's (a map of register to value).
     fn misfit(&self, workload: &str) -> Option<String> {
         let reading = self.reading.is_some() || self.fail_is_evidence;
         match workload {
             "register" => None,
-            "kv" if !reading => None,
+            "kv" | "multi-register" if !reading => None,
             _ if reading => Some(format!(
                 "--reading and --fail-is-evidence apply to --workload register (how a register history's outcomes are read), not {workload}"
             )),
             _ if self.initial_value.is_some() => Some(format!(
-                "--initial-value applies to --workload register or kv, not {workload}"
+                "--initial-value applies to --workload register, kv or multi-register, not {workload}"
             )),
             _ => None,
         }

@@ -326,7 +326,12 @@ pub struct CheckArgs {
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
     /// The workload that produced them (which checkers to run): set,
-    /// register, kv, counter, siblings, or-set, sequence, session.
+    /// register, kv, counter, siblings, or-set, sequence, session; or one
+    /// of Knossos's models, checked for linearizability: mutex
+    /// (acquire/release), multi-register (txn of [read k v]/[write k v];
+    /// registers start as null), queue (enqueue/dequeue, any order),
+    /// fifo-queue (enqueue/dequeue, first in first out), linear-set (add,
+    /// read of the whole set).
     #[arg(long, default_value = "set")]
     pub workload: String,
     /// Also write the verdicts as JUnit XML (one test suite per file, one

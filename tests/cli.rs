@@ -353,6 +353,73 @@ fn knossos_tuple_histories_and_reading_flags() {
 }
 
 #[test]
+fn knossos_model_verdicts_on_knossos_files() {
+    let knossos = |file: &str| {
+        let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("checkers/tests/data/knossos")
+            .join(file);
+        assert!(
+            p.is_file(),
+            "the vendored Knossos file is missing: {}",
+            p.display()
+        );
+        p.display().to_string()
+    };
+    // Knossos's etcd mutex history is in its bad/ folder.
+    let o = faultline(&[
+        "check",
+        &knossos("mutex/bad/etcd.edn"),
+        "--workload",
+        "mutex",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).contains("linearizable INVALID") && stdout(&o).contains("acquire by process"),
+        "{}",
+        stdout(&o)
+    );
+    // The same history is not a queue's: the fix is named.
+    let o = faultline(&[
+        "check",
+        &knossos("mutex/bad/etcd.edn"),
+        "--workload",
+        "fifo-queue",
+    ]);
+    assert!(
+        stdout(&o).contains("knows enqueue and dequeue, not \"release\""),
+        "{}{}",
+        stdout(&o),
+        stderr(&o)
+    );
+    let o = faultline(&["check", "--help"]);
+    assert!(stdout(&o).contains("multi-register"), "{}", stdout(&o));
+    // Knossos's multi-register history is valid from x = y = 0, as its
+    // tests assert (`(multi-register {:x 0 :y 0})`), and not from null.
+    let file = knossos("multi-register/good/multi-register.edn");
+    let from = |initial: Option<&str>| {
+        let mut args = vec!["check", &file, "--workload", "multi-register"];
+        if let Some(v) = initial {
+            args.extend(["--initial-value", v]);
+        }
+        faultline(&args)
+    };
+    let o = from(Some("{:x 0, :y 0}"));
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let o = from(Some(r#"{"x": 0, "y": 0}"#));
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let o = from(None);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    // A register value where a map is due: the verdict is unknown, saying why.
+    let o = from(Some("0"));
+    assert_eq!(o.status.code(), Some(2), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).contains("must be a map of register to value"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
 fn kv_workload_has_no_live_client_yet() {
     let o = faultline(&["test", "--workload", "kv"]);
     assert_eq!(o.status.code(), Some(254), "{}{}", stdout(&o), stderr(&o));

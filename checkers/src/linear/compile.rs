@@ -480,5 +480,9 @@ fn classify(
                 )),
             }
         }
+        // Mutex, queues, set, multi-register: read as their module says.
+        structured => super::structures::reading::classify(
+            structured, f, outcome, argument, result, values, scratch,
+        ),
     }
 }

@@ -241,6 +241,7 @@ fn removable(p: &Problem, values: &Values, kv: bool, keep: &[bool], x: usize) ->
         Kind::Write | Kind::Append => ox.a,
         Kind::Cas | Kind::CasMaybe => ox.b,
         Kind::Read | Kind::CasFailed => return true,
+        _ => return super::structures::removable(p, values, keep, x),
     };
     if provided == 0 {
         return true;
