@@ -45,11 +45,13 @@ pub fn run_test_with(results: &Path, base: &[&str], extra: &[&str]) -> Output {
     run_test(results, &args)
 }
 
-/// The single run directory under `results/<name>/`.
+/// The single run directory under `results/<name>/` (its `latest` link
+/// aside).
 pub fn run_dir(results: &Path, name: &str) -> PathBuf {
     let dirs: Vec<PathBuf> = std::fs::read_dir(results.join(name))
         .unwrap_or_else(|e| panic!("no results for {name}: {e}"))
         .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
         .map(|e| e.path())
         .collect();
     assert_eq!(dirs.len(), 1, "{dirs:?}");
