@@ -246,7 +246,10 @@ mod tests {
         // An older run of another test leaves results/latest alone but
         // takes its own test's link; a newer one takes both.
         run("u", "20261207T070000.000").mark_latest().unwrap();
-        assert_eq!(link(&root.join("u/latest")), Path::new("20261207T070000.000"));
+        assert_eq!(
+            link(&root.join("u/latest")),
+            Path::new("20261207T070000.000")
+        );
         assert_eq!(
             link(&root.join("latest")),
             Path::new("t/20261207T100000.001-3")

@@ -59,7 +59,10 @@ fn the_example_adapter_runs_the_set_workload_under_partitions_and_is_valid() {
     // Enough acknowledged adds for the verdict to mean something, and some
     // of them while a partition was in force: not a throughput figure (a
     // Python process per worker on a loaded machine adds slowly).
-    assert!(count_ops(&h, "add", "ok") >= 20, "too few adds went through");
+    assert!(
+        count_ops(&h, "add", "ok") >= 20,
+        "too few adds went through"
+    );
     let first_cut = h
         .iter()
         .position(|o| o["f"] == "start-partition")
