@@ -32,6 +32,14 @@ pub enum Command {
     /// Run a matrix of tests from a TOML file, each row with the verdict it
     /// expects; exit 0 when every row got it.
     TestAll(TestAllArgs),
+    /// Join the results of a matrix's shards (`test-all --shard I/N`) into
+    /// one summary, junit.xml and index; exit as test-all would have for
+    /// all the rows.
+    Merge(MergeArgs),
+    /// Run one matrix row: what test-all runs each row as (its job is JSON
+    /// on standard input).
+    #[command(hide = true)]
+    TestRow,
     /// Check stored histories offline (faultline JSONL or Jepsen EDN).
     Check(CheckArgs),
     /// Clean up after runs whose controller died: processes, namespaces,
@@ -119,6 +127,29 @@ pub struct TestAllArgs {
     /// The ringkv binary to run (default: next to faultline).
     #[arg(long)]
     pub ringkv_bin: Option<PathBuf>,
+    /// Run up to N rows at once, each a cluster of its own (local rows;
+    /// rows on SSH nodes never share a host with another running row).
+    /// Summaries are the same as with one at a time, in file order.
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub jobs: u32,
+    /// Run only shard I of N (from 1): rows are numbered from 0 in file
+    /// order, and row k goes to shard (k mod N) + 1. For spreading a
+    /// matrix over CI machines; `faultline merge` joins their results.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<crate::matrix::shard::Shard>,
+}
+
+/// `faultline merge` flags.
+#[derive(clap::Args, Debug)]
+pub struct MergeArgs {
+    /// The shards' results: each a matrix folder (`matrix-<timestamp>`,
+    /// holding rows.json) or a results folder holding one.
+    #[arg(required = true, value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+    /// Where the merged summary goes, with a copy of every row's run
+    /// folder and the index.
+    #[arg(long, default_value = "results")]
+    pub results: PathBuf,
 }
 
 /// `faultline test` flags.
@@ -432,6 +463,8 @@ pub fn main() -> i32 {
             None => unreachable!("clap matched the test subcommand"),
         },
         Command::TestAll(args) => crate::matrix::main(&args),
+        Command::Merge(args) => crate::matrix::merge::main(&args),
+        Command::TestRow => crate::matrix::jobs::child_main(),
         Command::Check(args) => Ok(crate::check::run(
             &args.paths,
             &args.workload,

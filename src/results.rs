@@ -88,8 +88,9 @@ impl RunDir {
     }
 }
 
-/// Creates `parent/<stamp>`, or `<stamp>-2`, `-3`, ... if taken.
-fn create_unique(parent: &Path, stamp: &str) -> Result<PathBuf> {
+/// Creates `parent/<stamp>`, or `<stamp>-2`, `-3`, ... if taken (so two
+/// writers never share a folder).
+pub fn create_unique(parent: &Path, stamp: &str) -> Result<PathBuf> {
     for n in 1u32.. {
         let name = match n {
             1 => stamp.to_string(),
