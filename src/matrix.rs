@@ -949,6 +949,44 @@ mod tests {
     }
 
     #[test]
+    fn a_shard_keeps_its_rows_and_knows_the_whole_matrix() {
+        let m = parse_text(TWO).unwrap();
+        let s1 = m.clone().shard("1/2".parse().unwrap());
+        let s2 = m.clone().shard("2/2".parse().unwrap());
+        let names = |m: &Matrix| m.rows.iter().map(|r| r.name.clone()).collect::<Vec<_>>();
+        assert_eq!(
+            (names(&s1), names(&s2)),
+            (vec!["a".to_string()], vec!["b".to_string()])
+        );
+        assert_eq!(s1.all_rows, ["a", "b"]);
+        assert_eq!(s2.shard.map(|s| s.to_string()).as_deref(), Some("2/2"));
+        let s3 = m.shard("3/3".parse().unwrap());
+        assert!(s3.rows.is_empty() && s3.all_rows.len() == 2);
+    }
+
+    #[test]
+    fn outcomes_round_trip_through_rows_json() {
+        let mut rows = mixed();
+        rows.push(outcome("skipped", Expect::Valid, Got::NotRun));
+        rows.push(outcome(
+            "lost",
+            Expect::Valid,
+            Got::NotMerged("in no shard".into()),
+        ));
+        let text = serde_json::to_string(&rows).unwrap();
+        let back: Vec<RowOutcome> = serde_json::from_str(&text).unwrap();
+        for (a, b) in rows.iter().zip(&back) {
+            assert_eq!((&a.name, a.expect, &a.got), (&b.name, b.expect, &b.got));
+            assert_eq!(a.anomalies, b.anomalies);
+            assert_eq!(
+                (a.duration_s, a.seed, &a.report),
+                (b.duration_s, b.seed, &b.report)
+            );
+        }
+        assert!(text.contains(r#""expect":"invalid""#), "{text}");
+    }
+
+    #[test]
     fn the_readme_example_is_a_valid_matrix() {
         let text = crate::config::tests::readme_toml("## A matrix of tests");
         let m = parse_text(&text).unwrap();
@@ -1027,7 +1065,9 @@ mod tests {
         assert_eq!(e, "--only c: no such row in m.toml (rows: a, b)");
     }
 
-    fn outcome(name: &str, expect: Expect, got: Got) -> RowOutcome {
+    /// A row's outcome as a run would leave it (its report under
+    /// `results/<name>/20261124T220000.000/`).
+    pub(crate) fn outcome(name: &str, expect: Expect, got: Got) -> RowOutcome {
         let anomalies = match &got {
             Got::Verdict(Validity::Invalid) => vec![CheckResult {
                 checker: "set".into(),

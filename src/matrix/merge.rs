@@ -284,3 +284,209 @@ pub fn main(a: &MergeArgs) -> Result<i32> {
     }
     Ok(finish(&m, &rows))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::outcome;
+    use super::super::{Expect, SavedRow};
+    use super::*;
+    use checkers::Validity;
+
+    /// A shard's results folder under `base/name`: a run folder per row
+    /// that got a verdict, and `matrix-…/rows.json`.
+    fn shard(
+        base: &Path,
+        name: &str,
+        shard: Option<&str>,
+        rows: &[&str],
+        got: &[RowOutcome],
+    ) -> PathBuf {
+        let root = base.join(name);
+        let dir = root.join("matrix-20261207T100000.000");
+        std::fs::create_dir_all(&dir).unwrap();
+        let outcomes = got
+            .iter()
+            .map(|o| {
+                let run = o
+                    .report
+                    .as_ref()
+                    .map(|_| PathBuf::from(format!("{}/20261207T100000.000", o.name)));
+                if let Some(r) = &run {
+                    std::fs::create_dir_all(root.join(r).join("n1")).unwrap();
+                    std::fs::write(root.join(r).join("report.html"), &o.name).unwrap();
+                }
+                SavedRow {
+                    outcome: o.clone(),
+                    run,
+                }
+            })
+            .collect();
+        let saved = Saved {
+            matrix: "m".into(),
+            shard: shard.map(|s| s.parse().unwrap()),
+            rows: rows.iter().map(|s| s.to_string()).collect(),
+            outcomes,
+        };
+        std::fs::write(
+            dir.join("rows.json"),
+            serde_json::to_string(&saved).unwrap(),
+        )
+        .unwrap();
+        std::fs::write(dir.join("matrix.toml"), "# m\n").unwrap();
+        root
+    }
+
+    fn merged(out: &Path, dirs: &[PathBuf]) -> (i32, Saved) {
+        let code = main(&MergeArgs {
+            dirs: dirs.to_vec(),
+            results: out.to_path_buf(),
+        })
+        .unwrap();
+        let [dir] = &matrix_folders(out).unwrap()[..] else {
+            panic!("one matrix folder in {}", out.display())
+        };
+        let saved: Saved =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("rows.json")).unwrap()).unwrap();
+        (code, saved)
+    }
+
+    const ROWS: &[&str] = &["a", "b", "c", "d"];
+
+    fn ok(name: &str) -> RowOutcome {
+        outcome(name, Expect::Valid, Got::Verdict(Validity::Valid))
+    }
+
+    #[test]
+    fn shards_merge_into_the_rows_in_file_order_with_their_runs_copied() {
+        let tmp = tempfile::tempdir().unwrap();
+        let s1 = shard(tmp.path(), "s1", Some("1/2"), ROWS, &[ok("a"), ok("c")]);
+        let missed = outcome("d", Expect::Invalid, Got::Verdict(Validity::Valid));
+        let s2 = shard(tmp.path(), "s2", Some("2/2"), ROWS, &[ok("b"), missed]);
+        let out = tmp.path().join("merged");
+        // Given in either order, and as results or matrix folders.
+        let s2_matrix = s2.join("matrix-20261207T100000.000");
+        let (code, saved) = merged(&out, &[s2_matrix, s1]);
+        assert_eq!(code, crate::exit::INVALID, "row d differs");
+        let names: Vec<&str> = saved
+            .outcomes
+            .iter()
+            .map(|o| o.outcome.name.as_str())
+            .collect();
+        assert_eq!(names, ROWS);
+        assert_eq!(saved.shard, None);
+        let d = &saved.outcomes[3];
+        assert_eq!(
+            (d.outcome.expect, d.outcome.got.word()),
+            (Expect::Invalid, "valid")
+        );
+        // Each row's run is now under the merged folder, reports and all.
+        for o in &saved.outcomes {
+            let run = out.join(o.run.as_ref().unwrap());
+            assert_eq!(
+                std::fs::read_to_string(run.join("report.html")).unwrap(),
+                o.outcome.name
+            );
+            assert!(run.join("n1").is_dir());
+            assert_eq!(
+                o.outcome.report.as_deref(),
+                Some(run.join("report.html").as_path())
+            );
+        }
+        assert!(out.join("index.html").is_file());
+        let dir = &matrix_folders(&out).unwrap()[0];
+        let md = std::fs::read_to_string(dir.join("summary.md")).unwrap();
+        assert!(
+            md.starts_with("### ❌ faultline matrix m: 3 of 4 rows as expected"),
+            "{md}"
+        );
+        assert!(
+            md.contains("[report](../a/20261207T100000.000/report.html)"),
+            "{md}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.join("matrix.toml")).unwrap(),
+            "# m\n"
+        );
+    }
+
+    #[test]
+    fn a_row_in_no_shard_or_in_two_is_an_error_row_saying_so() {
+        let tmp = tempfile::tempdir().unwrap();
+        let s1 = shard(tmp.path(), "s1", Some("1/2"), ROWS, &[ok("a"), ok("c")]);
+        let out = tmp.path().join("twice");
+        let (code, saved) = merged(&out, &[s1.clone(), s1.clone()]);
+        assert_eq!(code, crate::exit::ERROR);
+        let why = |n: usize| saved.outcomes[n].outcome.anomaly_line();
+        assert!(
+            why(0).starts_with("in 2 shards' results (shard 1/2 in "),
+            "{}",
+            why(0)
+        );
+        assert!(why(0).ends_with("each row belongs to one shard; merge each shard once"));
+        assert_eq!(
+            why(1),
+            "in no shard's results (shards merged: 1/2, 1/2): was every shard run and its results kept?"
+        );
+        let c = saved.outcomes[1].outcome.complaint().unwrap();
+        assert!(
+            c.starts_with("ERROR row \"b\": in no shard's results"),
+            "{c}"
+        );
+        let xml =
+            std::fs::read_to_string(matrix_folders(&out).unwrap()[0].join("junit.xml")).unwrap();
+        let s = &junit_parser::from_reader(std::io::Cursor::new(xml.as_bytes()))
+            .unwrap()
+            .suites[0];
+        assert_eq!((s.tests, s.errors), (4, 4));
+        // One shard alone: its rows, and the others missing.
+        let (code, saved) = merged(&tmp.path().join("one"), &[s1]);
+        assert_eq!(code, crate::exit::ERROR);
+        let got: Vec<&str> = saved
+            .outcomes
+            .iter()
+            .map(|o| o.outcome.got.word())
+            .collect();
+        assert_eq!(got, ["valid", "unmerged", "valid", "unmerged"]);
+    }
+
+    #[test]
+    fn folders_that_are_not_shards_of_one_matrix_are_usage_errors() {
+        let tmp = tempfile::tempdir().unwrap();
+        let s1 = shard(tmp.path(), "s1", Some("1/2"), ROWS, &[ok("a")]);
+        let other = shard(tmp.path(), "s2", Some("2/2"), &["a", "b"], &[ok("b")]);
+        let err = |dirs: &[PathBuf]| {
+            main(&MergeArgs {
+                dirs: dirs.to_vec(),
+                results: tmp.path().join("out"),
+            })
+            .unwrap_err()
+            .downcast::<UsageError>()
+            .unwrap()
+            .0
+        };
+        let e = err(&[s1.clone(), other]);
+        assert!(
+            e.contains("merge shards of one matrix") && e.contains("rows a, b"),
+            "{e}"
+        );
+        let e = err(&[tmp.path().join("nowhere")]);
+        assert!(e.starts_with("merge ") && e.contains("nowhere"), "{e}");
+        let e = err(&[tmp.path().to_path_buf()]);
+        assert!(e.contains("no rows.json"), "{e}");
+        std::fs::create_dir_all(s1.join("matrix-20261207T110000.000")).unwrap();
+        std::fs::copy(
+            s1.join("matrix-20261207T100000.000/rows.json"),
+            s1.join("matrix-20261207T110000.000/rows.json"),
+        )
+        .unwrap();
+        let e = err(&[s1]);
+        assert!(
+            e.contains("holds 2 matrix folders") && e.contains("name the ones to merge"),
+            "{e}"
+        );
+        let bad = tmp.path().join("bad");
+        std::fs::create_dir_all(&bad).unwrap();
+        std::fs::write(bad.join("rows.json"), "{}").unwrap();
+        assert!(err(&[bad]).contains("not a matrix's rows.json"));
+    }
+}
