@@ -39,15 +39,43 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
 
-/// What the matrix hands a child `faultline test-row`.
+/// What the matrix hands a child `faultline test-row`: the row, and what
+/// its configuration leaves out when serialized (so `test.json` never
+/// holds it), carried beside it.
 #[derive(Serialize, Deserialize)]
 pub struct Job {
     /// The row to run.
-    pub row: Row,
+    row: Row,
     /// The row's SSH password (never serialized with its configuration).
-    pub password: Option<String>,
+    password: Option<String>,
+    /// The row's `config.toml` text (not repeated in `test.json`).
+    config_text: Option<String>,
     /// Where to write the [`Done`].
-    pub outcome: PathBuf,
+    outcome: PathBuf,
+}
+
+impl Job {
+    /// The job of running `row`, its outcome to be written to `outcome`.
+    pub fn new(row: &Row, outcome: &Path) -> Job {
+        Job {
+            row: row.clone(),
+            password: row.config.remote.as_ref().and_then(|r| r.password.clone()),
+            config_text: row.config.config.as_ref().map(|c| c.text.clone()),
+            outcome: outcome.to_path_buf(),
+        }
+    }
+
+    /// The row, whole again.
+    pub fn into_row(self) -> Row {
+        let mut row = self.row;
+        if let Some(r) = row.config.remote.as_mut() {
+            r.password = self.password;
+        }
+        if let (Some(c), Some(text)) = (row.config.config.as_mut(), self.config_text) {
+            c.text = text;
+        }
+        row
+    }
 }
 
 /// What a child reports back.
@@ -67,20 +95,17 @@ pub fn child_main() -> Result<i32> {
         .context("reading the row's job on standard input")?;
     let job: Job = serde_json::from_str(&text)
         .context("faultline test-row is run by faultline test-all: its job is JSON on stdin")?;
-    let mut row = job.row;
-    if let Some(r) = row.config.remote.as_mut() {
-        r.password = job.password;
-    }
+    let out = job.outcome.clone();
+    let row = job.into_row();
     let (outcome, interrupted) = run_row(&row);
     let done = Done {
         outcome,
         interrupted,
     };
-    let tmp = job.outcome.with_extension("tmp");
+    let tmp = out.with_extension("tmp");
     std::fs::write(&tmp, serde_json::to_vec(&done)?)
         .with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, &job.outcome)
-        .with_context(|| format!("writing {}", job.outcome.display()))?;
+    std::fs::rename(&tmp, &out).with_context(|| format!("writing {}", out.display()))?;
     Ok(crate::exit::VALID)
 }
 
@@ -91,6 +116,20 @@ fn hosts(row: &Row) -> Vec<String> {
         .as_ref()
         .map(|r| r.hosts.clone())
         .unwrap_or_default()
+}
+
+/// The position in `pending` (row numbers, in file order) of the first row
+/// that can start now: a local row always can; a row on SSH nodes only if
+/// no running row (`busy`: row number to its hosts) uses any of its hosts.
+fn next_startable(
+    pending: &[usize],
+    hosts: &[Vec<String>],
+    busy: &HashMap<usize, Vec<String>>,
+) -> Option<usize> {
+    let taken: HashSet<&String> = busy.values().flatten().collect();
+    pending
+        .iter()
+        .position(|k| !hosts[*k].iter().any(|h| taken.contains(h)))
 }
 
 /// Runs the rows of `m`, up to `jobs` at once, each in a child process of
@@ -118,6 +157,7 @@ async fn schedule(m: &Matrix, jobs: usize, exe: &Path, scratch: &Path) -> Vec<Ro
     let mut outcomes: Vec<Option<RowOutcome>> = vec![None; total];
     let mut pending: Vec<usize> = (0..total).collect();
     let mut busy_hosts: HashMap<usize, Vec<String>> = HashMap::new();
+    let all_hosts: Vec<Vec<String>> = m.rows.iter().map(hosts).collect();
     let pids: Arc<Mutex<HashMap<usize, u32>>> = Arc::default();
     let mut set = tokio::task::JoinSet::new();
     let (sig_tx, mut sig_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
@@ -135,18 +175,13 @@ async fn schedule(m: &Matrix, jobs: usize, exe: &Path, scratch: &Path) -> Vec<Ro
             // Start rows in file order while there is room; an SSH row
             // waits for rows on any of its hosts, and rows after it may
             // go first.
-            let mut i = 0;
-            while set.len() < jobs && i < pending.len() {
-                let k = pending[i];
+            while set.len() < jobs {
+                let Some(i) = next_startable(&pending, &all_hosts, &busy_hosts) else {
+                    break;
+                };
+                let k = pending.remove(i);
                 let row = &m.rows[k];
-                let h = hosts(row);
-                let taken: HashSet<&String> = busy_hosts.values().flatten().collect();
-                if h.iter().any(|x| taken.contains(x)) {
-                    i += 1;
-                    continue;
-                }
-                pending.remove(i);
-                busy_hosts.insert(k, h);
+                busy_hosts.insert(k, all_hosts[k].clone());
                 eprintln!(
                     "faultline: matrix {}: row {}/{total} {} (expects {})",
                     m.name,
@@ -269,12 +304,7 @@ async fn run_child(
             .take()
             .map(|r| tokio::spawn(relay(r, prefix.clone()))),
     ];
-    let password = row.config.remote.as_ref().and_then(|r| r.password.clone());
-    let job = Job {
-        row: row.clone(),
-        password,
-        outcome: out.to_path_buf(),
-    };
+    let job = Job::new(&row, out);
     if let Some(mut stdin) = child.stdin.take() {
         let text = serde_json::to_vec(&job).unwrap_or_default();
         // A child that died at once is reported by its exit status below.
@@ -314,5 +344,77 @@ async fn relay(r: impl AsyncRead + Unpin, prefix: String) {
                 eprintln!("{prefix}{}", text.trim_end_matches(['\n', '\r']));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::matrix::{load, parse, Overrides};
+
+    #[test]
+    fn ssh_rows_wait_for_their_hosts_and_rows_after_them_may_go_first() {
+        let h = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        // Rows 0 and 1 share host b; row 2 is on c; row 3 is local.
+        let hosts = vec![h(&["a", "b"]), h(&["b"]), h(&["c"]), h(&[])];
+        let mut busy = HashMap::new();
+        assert_eq!(next_startable(&[0, 1, 2, 3], &hosts, &busy), Some(0));
+        busy.insert(0, hosts[0].clone());
+        assert_eq!(
+            next_startable(&[1, 2, 3], &hosts, &busy),
+            Some(1),
+            "row 2 goes before row 1"
+        );
+        busy.insert(2, hosts[2].clone());
+        assert_eq!(
+            next_startable(&[1, 3], &hosts, &busy),
+            Some(1),
+            "the local row"
+        );
+        assert_eq!(next_startable(&[1], &hosts, &busy), None, "host b is taken");
+        busy.remove(&0);
+        assert_eq!(next_startable(&[1], &hosts, &busy), Some(0));
+        assert_eq!(next_startable(&[], &hosts, &busy), None);
+    }
+
+    /// A row handed to a child is the row the matrix read, whole.
+    fn round_trip(row: &Row) -> Row {
+        let text = serde_json::to_string(&Job::new(row, Path::new("/o.json"))).unwrap();
+        serde_json::from_str::<Job>(&text).unwrap().into_row()
+    }
+
+    #[test]
+    fn a_child_gets_its_row_whole_secrets_and_config_text_included() {
+        let nightly = Path::new(env!("CARGO_MANIFEST_DIR")).join("nightly.toml");
+        let m = load(&nightly, &Overrides::default()).unwrap();
+        for row in &m.rows {
+            let back = round_trip(row);
+            assert_eq!(format!("{:?}", back), format!("{:?}", row), "{}", row.name);
+            assert!(!back.config.config.as_ref().unwrap().text.is_empty());
+        }
+        let ssh = r#"
+            [defaults]
+            nodes = ["10.9.0.1", "10.9.0.2", "10.9.0.3"]
+            [defaults.ssh]
+            password = "hunter2"
+            strict_host_key_checking = false
+            [[row]]
+            name = "remote"
+            expect = "valid"
+        "#;
+        let m = parse(ssh, Path::new("ssh.toml"), &Overrides::default()).unwrap();
+        let row = &m.rows[0];
+        assert_eq!(hosts(row), ["10.9.0.1:22", "10.9.0.2:22", "10.9.0.3:22"]);
+        let back = round_trip(row);
+        assert_eq!(
+            back.config.remote.as_ref().unwrap().password.as_deref(),
+            Some("hunter2")
+        );
+        assert_eq!(format!("{:?}", back), format!("{:?}", row));
+        // The password travels beside the row, never inside what a run
+        // saves of its configuration.
+        assert!(!serde_json::to_string(&row.config)
+            .unwrap()
+            .contains("hunter2"));
     }
 }
