@@ -426,3 +426,104 @@ fn test_count_repeats_a_run_each_in_its_folder_and_stops_at_the_first_failure() 
         "{text}"
     );
 }
+
+/// Namespaces whose names start with `prefix`.
+fn namespaces_of(prefix: &str) -> Vec<String> {
+    let out = std::process::Command::new("ip")
+        .args(["netns", "list"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|n| n.starts_with(prefix))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn ctrl_c_stops_the_running_rows_cleanly_and_starts_no_more() {
+    let tmp = tempfile::tempdir().unwrap();
+    let matrix = tmp.path().join("long.toml");
+    // Rows far longer than the test waits: only the interrupt ends them.
+    let rows: String = ["a", "b", "c"]
+        .iter()
+        .map(|n| format!("[[row]]\nname = \"{n}\"\nexpect = \"valid\"\n"))
+        .collect();
+    std::fs::write(
+        &matrix,
+        format!(
+            "[defaults]\nnodes = 3\ntime_limit = \"10m\"\nquiesce = 1\nrate = 50\nnemesis = {{ faults = [] }}\ncheckers = {{ convergence = {{ timeout = 5 }} }}\nworkload = {{ name = \"set\", client = \"crdt\" }}\n{rows}"
+        ),
+    )
+    .unwrap();
+    let results = tmp.path().join("results");
+    let child = faultline()
+        .args(["test-all", "--matrix", matrix.to_str().unwrap()])
+        .args(["--results", results.to_str().unwrap(), "--jobs", "2"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until rows a and b are in their main phase (ops on disk).
+    let started = std::time::Instant::now();
+    let history = |row: &str| -> usize {
+        std::fs::read_dir(results.join(row))
+            .ok()
+            .and_then(|mut d| d.find(|e| e.as_ref().is_ok_and(|e| e.file_type().unwrap().is_dir())))
+            .and_then(|e| std::fs::read_to_string(e.unwrap().path().join("history.jsonl")).ok())
+            .map_or(0, |t| t.lines().count())
+    };
+    while history("a") < 20 || history("b") < 20 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(300),
+            "rows a and b never got going"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    // Ctrl-C at a terminal reaches the matrix (the rows have process
+    // groups of their own): the matrix passes it on.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let o = child.wait_with_output().unwrap();
+    let (out, err) = outputs(&o);
+    assert_eq!(o.status.code(), Some(255), "{out}{err}");
+    assert!(
+        err.contains("interrupted; 2 rows running will heal"),
+        "{err}"
+    );
+    let dir = matrix_dir(&results);
+    let got: Vec<(String, String)> = common::matrix_rows(&dir)
+        .into_iter()
+        .map(|(n, _, g)| (n, g))
+        .collect();
+    let want: Vec<(String, String)> = [("a", "error"), ("b", "error"), ("c", "not_run")]
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    assert_eq!(got, want, "{out}");
+    assert!(
+        out.contains("ERROR row \"c\": not run (interrupted)"),
+        "{out}"
+    );
+    for row in ["a", "b"] {
+        let r = common::results_json(&common::run_dir(&results, row));
+        assert_eq!(r["interrupted"], true, "{r}");
+        assert!(r["op_count"].as_u64().unwrap() >= 20, "{r}");
+        // Each row healed and removed its cluster.
+        let slot = err
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("[{row}] faultline: 3 nodes on flbr")))
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("row {row}'s slot: {err}"))
+            .to_string();
+        assert!(
+            namespaces_of(&format!("fl{slot}-")).is_empty(),
+            "slot {slot} left behind"
+        );
+    }
+    assert!(!results.join("c").exists(), "row c never started");
+}
