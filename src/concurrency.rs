@@ -47,9 +47,7 @@ impl FromStr for Concurrency {
     fn from_str(s: &str) -> Result<Self, String> {
         let t = s.trim();
         let bad = || {
-            format!(
-                "--concurrency {s:?}: expected a number of workers (10) or a multiple of the node count (2n)"
-            )
+            format!("{s:?}: expected a number of workers (10) or a multiple of the node count (2n)")
         };
         let (digits, per_node) = match t.strip_suffix(['n', 'N']) {
             Some(d) => (d, true),
@@ -63,7 +61,7 @@ impl FromStr for Concurrency {
             _ => return Err(bad()),
         };
         if k == 0 {
-            return Err(format!("--concurrency {s:?}: must be at least 1 (or 1n)"));
+            return Err(format!("{s:?}: must be at least 1 (or 1n)"));
         }
         let c = if per_node {
             Concurrency::PerNode(k)
@@ -71,9 +69,7 @@ impl FromStr for Concurrency {
             Concurrency::Workers(k)
         };
         if k as usize > MAX_WORKERS {
-            return Err(format!(
-                "--concurrency {s:?}: at most {MAX_WORKERS} workers"
-            ));
+            return Err(format!("{s:?}: at most {MAX_WORKERS} workers"));
         }
         Ok(c)
     }

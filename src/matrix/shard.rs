@@ -34,7 +34,7 @@ impl FromStr for Shard {
 
     /// `I/N` with 1 ≤ I ≤ N.
     fn from_str(s: &str) -> Result<Self, String> {
-        let bad = |why: &str| format!("--shard {s:?}: {why}");
+        let bad = |why: &str| format!("{s:?}: {why}");
         let (i, n) = s
             .trim()
             .split_once('/')
@@ -105,7 +105,7 @@ mod tests {
         ] {
             let e = text.parse::<Shard>().unwrap_err();
             assert!(e.contains(want) && !e.contains('\n'), "{text:?}: {e}");
-            assert!(e.starts_with("--shard "), "{e}");
+            assert!(e.starts_with(&format!("{text:?}: ")), "{e}");
         }
     }
 }
