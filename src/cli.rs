@@ -261,6 +261,18 @@ pub struct TestArgs {
     /// Client request timeout in milliseconds.
     #[arg(long, default_value_t = 2000)]
     pub op_timeout_ms: u64,
+    /// How long the store may take to start and become ready before the
+    /// watchdog cuts the run (with a report): seconds, or `5m`.
+    #[arg(long, default_value = "300", value_parser = parse_seconds)]
+    pub setup_timeout: f64,
+    /// How long every node's final reads may take together before the
+    /// watchdog cuts the run (with a report): seconds, or `2m`.
+    #[arg(long, default_value = "120", value_parser = parse_seconds)]
+    pub final_timeout: f64,
+    /// Write the run's `faultline.log` as JSON lines (one tracing event a
+    /// line) instead of text.
+    #[arg(long)]
+    pub log_json: bool,
     /// How the store resolves concurrent writes to a register: `lww`,
     /// `vclock`, `dvv`, or `node-vclock` (Riak's sibling explosion).
     #[arg(long, default_value = "lww")]
@@ -367,6 +379,39 @@ pub struct CheckArgs {
     /// Also draw an HTML report per history into DIR (`<file stem>.html`).
     #[arg(long, value_name = "DIR")]
     pub report: Option<PathBuf>,
+    /// How a register history's outcomes are read: knossos, porcupine or
+    /// faultline. Default: the file format's (knossos for Jepsen EDN,
+    /// porcupine for Porcupine's files, faultline for JSONL; see README).
+    #[arg(long, value_name = "NAME", value_parser = parse_reading)]
+    pub reading: Option<checkers::linear::Reading>,
+    /// Read every failed cas as evidence that the register did not hold its
+    /// old value (for clients that guarantee a failed cas means the compare
+    /// failed).
+    #[arg(long)]
+    pub fail_is_evidence: bool,
+    /// The register's value before the first op, a JSON or EDN literal
+    /// (`0`, `nil`, `"a"`). Default: nil. Knossos's tests use 0.
+    #[arg(long, value_name = "V", value_parser = parse_initial_value)]
+    pub initial_value: Option<serde_json::Value>,
+}
+
+/// Parses `--reading`.
+fn parse_reading(s: &str) -> Result<checkers::linear::Reading, String> {
+    use checkers::linear::Reading;
+    Reading::named(s).ok_or_else(|| {
+        let names: Vec<&str> = Reading::NAMED.iter().map(|(n, _)| *n).collect();
+        format!("unknown reading {s:?}; known: {}", names.join(", "))
+    })
+}
+
+/// Parses `--initial-value`.
+fn parse_initial_value(s: &str) -> Result<serde_json::Value, String> {
+    checkers::parse::literal(s).map_err(|e| {
+        format!(
+            "{s:?} is not a JSON or EDN literal ({}); e.g. 0, nil, \"a\"",
+            e.message
+        )
+    })
 }
 
 /// Parses `--nemesis-interval`: seconds for every kind, then optional
@@ -450,13 +495,7 @@ pub fn main() -> i32 {
         Ok(c) => c,
         Err(e) => return clap_error(e),
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("FAULTLINE_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    crate::logging::init();
     let result = match cli.command {
         Command::Test(args) => match matches.subcommand_matches("test") {
             Some(m) => test(*args, m),
@@ -472,6 +511,11 @@ pub fn main() -> i32 {
                 junit: args.junit,
                 markdown: args.markdown,
                 report: args.report,
+            },
+            &crate::check::ReadingFlags {
+                reading: args.reading,
+                fail_is_evidence: args.fail_is_evidence,
+                initial_value: args.initial_value,
             },
         )),
         Command::Heal(args) => match (
@@ -856,6 +900,11 @@ pub fn test_config(a: TestArgs) -> Result<TestConfig, UsageError> {
         command,
         checker_options: Default::default(),
         config: None,
+        watchdog: crate::runner::Watchdog {
+            setup_s: a.setup_timeout,
+            final_reads_s: a.final_timeout,
+        },
+        log_json: a.log_json,
     };
     crate::store::check_test(store.as_ref(), &cfg)?;
     Ok(cfg)

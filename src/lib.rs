@@ -31,6 +31,7 @@ pub mod db;
 pub mod doctor;
 pub mod history_log;
 pub mod index;
+pub mod logging;
 pub mod matrix;
 pub mod nemesis;
 pub mod nodes;
@@ -41,6 +42,7 @@ pub mod results;
 pub mod runner;
 pub mod serve;
 pub mod signals;
+pub mod status;
 pub mod store;
 
 /// An error in what the user asked for (exit code 254), as opposed to a

@@ -158,6 +158,10 @@ pub struct Results {
     /// results written before it existed and in offline checks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_s: Option<f64>,
+    /// The phase the watchdog cut off, if it did (the run then has an
+    /// `error` saying so, and exits with 255).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cut: Option<crate::status::Cut>,
 }
 
 impl Results {
@@ -178,6 +182,7 @@ impl Results {
             error: None,
             started: None,
             duration_s: None,
+            cut: None,
         }
     }
 }

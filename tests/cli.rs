@@ -233,6 +233,125 @@ fn linearizability_verdicts_on_porcupine_files() {
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
 }
 
+fn knossos(file: &str) -> String {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("checkers/tests/data/knossos/cas-register")
+        .join(file);
+    assert!(
+        p.is_file(),
+        "the vendored Knossos corpus is missing: {}",
+        p.display()
+    );
+    p.display().to_string()
+}
+
+#[test]
+fn knossos_verdicts_on_jepsen_edn_with_knossos_reading_by_default() {
+    // Knossos finds this valid: its reads, writes and cas fail by the
+    // hundred, and a Jepsen `:fail` means only "did not take effect".
+    let good = knossos("good/mongodb-v0-ack-rollback-0.edn");
+    for extra in [&[][..], &["--initial-value", "0"][..]] {
+        let mut args = vec!["check", &good, "--workload", "register"];
+        args.extend_from_slice(extra);
+        let o = faultline(&args);
+        assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+        assert!(stdout(&o).contains("linearizable valid"), "{}", stdout(&o));
+        assert!(stdout(&o).contains("[reading: knossos"), "{}", stdout(&o));
+    }
+    // Read as a client whose failed cas always means "compare failed", it
+    // is not linearizable.
+    let o = faultline(&[
+        "check",
+        &good,
+        "--workload",
+        "register",
+        "--fail-is-evidence",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).contains("[reading: failed cas as evidence, nil reads no evidence]"),
+        "{}",
+        stdout(&o)
+    );
+    // Knossos's bad history: invalid, blocked on the read Knossos names.
+    let bad = knossos("bad/cas-failure.edn");
+    let tmp = tempfile::tempdir().unwrap();
+    let md = tmp.path().join("summary.md");
+    let o = faultline(&[
+        "check",
+        &bad,
+        "--workload",
+        "register",
+        "--initial-value",
+        "0",
+        "--markdown",
+        md.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).contains("linearizable INVALID")
+            && stdout(&o).contains("read by process 70 returned 0 [#488–#491]"),
+        "{}",
+        stdout(&o)
+    );
+    // The command that checks it again keeps the flags.
+    let md = std::fs::read_to_string(md).unwrap();
+    assert!(
+        md.contains("--workload register") && md.contains("--initial-value 0"),
+        "{md}"
+    );
+}
+
+#[test]
+fn knossos_tuple_histories_and_reading_flags() {
+    let tmp = tempfile::tempdir().unwrap();
+    let h = tmp.path().join("tuples.edn");
+    // Knossos's [process type f value] shape; the read of 0 needs the
+    // register to start at 0, and a failed cas of 0 is evidence only when
+    // asked.
+    std::fs::write(
+        &h,
+        "[0 :invoke :read nil]\n[0 :ok :read 0]\n[1 :invoke :cas [0 5]]\n[1 :fail :cas [0 5]]\n",
+    )
+    .unwrap();
+    let h = h.to_str().unwrap();
+    let check = |extra: &[&str]| {
+        let mut args = vec!["check", h, "--workload", "register"];
+        args.extend_from_slice(extra);
+        faultline(&args)
+    };
+    let o = check(&[]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    let o = check(&["--initial-value", "0"]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let o = check(&["--initial-value", "0", "--fail-is-evidence"]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    let o = check(&["--initial-value", "0", "--reading", "porcupine"]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    // Bad flags are one-line errors and exit 254.
+    for (args, says) in [
+        (
+            vec!["--reading", "jepsen"],
+            "known: knossos, porcupine, faultline",
+        ),
+        (vec!["--initial-value", "[1"], "not a JSON or EDN literal"),
+        (
+            vec!["--workload", "set", "--fail-is-evidence"],
+            "apply to --workload register",
+        ),
+        (
+            vec!["--workload", "counter", "--initial-value", "0"],
+            "--initial-value applies to",
+        ),
+    ] {
+        let mut all = vec!["check", h];
+        all.extend_from_slice(&args);
+        let o = faultline(&all);
+        assert_eq!(o.status.code(), Some(254), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(says), "{args:?}: {}", stderr(&o));
+    }
+}
+
 #[test]
 fn kv_workload_has_no_live_client_yet() {
     let o = faultline(&["test", "--workload", "kv"]);

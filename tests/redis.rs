@@ -166,7 +166,10 @@ fn with_wait_no_acknowledged_element_is_lost_when_the_primary_is_cut_off() {
     let set = checker(&r, "set");
     assert_eq!(set["valid"], true, "{set}\n{}", text(&o));
     let h = history(&dir);
-    assert!(count_ops(&h, "add", "ok") > 50, "too few acknowledged adds");
+    assert!(
+        count_ops(&h, "add", "ok") >= 20,
+        "too few acknowledged adds"
+    );
     assert!(
         count_ops(&h, "add", "info") > 0,
         "no SADD left without a replica"

@@ -17,12 +17,13 @@
 //! # What the ops mean
 //!
 //! `ok` ops took effect once, within [invocation, completion]. `fail` ops did
-//! nothing, except a failed `cas`, which is evidence that the register did
-//! not hold `old` at some instant of its interval (Porcupine's reading;
-//! Knossos drops it, and both agree on Porcupine's corpus). `info` and
-//! pending ops may have taken effect at any instant after their invocation,
-//! or never; an `info` or pending read tells nothing and is ignored. See
-//! [`compile`] for the full table.
+//! nothing. Whether a failed `cas` is also evidence that the register did
+//! not hold `old` at some instant of its interval (Porcupine: yes; Knossos:
+//! no, it is dropped), and whether a read that returned nil is evidence, is
+//! the [`Reading`] in [`Options::reading`]; the register starts at
+//! [`Options::initial_value`]. `info` and pending ops may have taken effect
+//! at any instant after their invocation, or never; an `info` or pending
+//! read tells nothing and is ignored. See [`compile`] for the full table.
 //!
 //! # How
 //!
@@ -72,6 +73,7 @@ pub mod compile;
 mod counterexample;
 mod fxhash;
 mod model;
+pub mod reading;
 mod search;
 #[cfg(test)]
 mod tests;
@@ -80,6 +82,7 @@ use crate::history::{History, OpType};
 use crate::verdict::{CheckResult, Validity};
 use compile::{OpInfo, OpView, Problem};
 use model::{Machine, Multi, Single, Values};
+pub use reading::Reading;
 use search::{Outcome, Spent};
 use serde_json::{json, Value};
 
@@ -125,7 +128,7 @@ impl Default for Budget {
 }
 
 /// How to check.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Options {
     /// Limits on the search.
     pub budget: Budget,
@@ -141,6 +144,13 @@ pub struct Options {
     /// invocation's history index instead of in full: that is the verdict
     /// alone, which is what Porcupine's own check time measures.
     pub counterexample: bool,
+    /// What a failed `cas` and a read of nil say about a register (default
+    /// [`Reading::FAULTLINE`]; [`Reading::for_format`] gives the one a
+    /// parsed file's format means).
+    pub reading: Reading,
+    /// The register's value before the first op (`None`: `null`). For kv,
+    /// a string every key starts as (`None`: `""`).
+    pub initial_value: Option<Value>,
 }
 
 impl Default for Options {
@@ -149,6 +159,8 @@ impl Default for Options {
             budget: Budget::default(),
             split_by_key: true,
             counterexample: true,
+            reading: Reading::default(),
+            initial_value: None,
         }
     }
 }
@@ -161,10 +173,23 @@ pub fn check(history: &History, model: Model) -> CheckResult {
 /// Checks `history` against `model`. The result is named `linearizable`;
 /// see the [module docs](self) for what it reports.
 pub fn check_with(history: &History, model: Model, options: &Options) -> CheckResult {
-    let initial = match model {
-        Model::Register => "null",
-        Model::Kv => "",
+    let initial = match initial_text(model, options.initial_value.as_ref()) {
+        Ok(text) => text,
+        Err(why) => {
+            let r = KeyResult {
+                key: None,
+                valid: Validity::Unknown,
+                ops: 0,
+                why_unknown: Some(why),
+                violation: None,
+                sentence: None,
+                skipped: false,
+            };
+            return summarize(model, false, vec![r], Spent::default());
+        }
     };
+    let initial = initial.as_str();
+    let reading = options.reading;
     let keyed = compile::is_keyed(history);
     let split = keyed && options.split_by_key;
     let mut spent = Spent::default();
@@ -172,7 +197,7 @@ pub fn check_with(history: &History, model: Model, options: &Options) -> CheckRe
     let results = if split {
         let mut jobs = Vec::new();
         let mut results = Vec::new();
-        for (key, compiled) in compile::compile_by_key(history, model, initial) {
+        for (key, compiled) in compile::compile_by_key(history, model, initial, reading) {
             match compiled {
                 Ok((p, values)) => jobs.push(Job::new(p, Single::new(values), Some(key))),
                 Err(e) => results.push(KeyResult::model_error(Some(key), e)),
@@ -189,7 +214,7 @@ pub fn check_with(history: &History, model: Model, options: &Options) -> CheckRe
     } else {
         let mut values = Values::new(initial);
         let mut keys = Vec::new();
-        match compile::compile(history, model, &mut values, keyed, None, &mut keys) {
+        match compile::compile(history, model, &mut values, keyed, None, &mut keys, reading) {
             Ok(p) if keyed => race(
                 history,
                 vec![Job::new(p, Multi::new(values, keys), None)],
@@ -207,7 +232,34 @@ pub fn check_with(history: &History, model: Model, options: &Options) -> CheckRe
             Err(e) => vec![KeyResult::model_error(None, e)],
         }
     };
-    summarize(model, split, results, spent)
+    let mut result = summarize(model, split, results, spent);
+    if model == Model::Register {
+        result.details["reading"] = json!(reading.describe());
+        result.details["initial_value"] = options.initial_value.clone().unwrap_or(Value::Null);
+        // Say how the history was read when it was not faultline's default.
+        if reading != Reading::FAULTLINE || options.initial_value.is_some() {
+            let from = match &options.initial_value {
+                Some(v) => format!(", from {v}"),
+                None => String::new(),
+            };
+            result.summary += &format!(" [reading: {}{from}]", reading.describe());
+        }
+    }
+    result
+}
+
+/// The interned text of the initial value: a register's JSON text, a kv
+/// key's string.
+fn initial_text(model: Model, initial: Option<&Value>) -> Result<String, String> {
+    match (model, initial) {
+        (Model::Register, None) => Ok("null".into()),
+        (Model::Register, Some(v)) => Ok(v.to_string()),
+        (Model::Kv, None) => Ok(String::new()),
+        (Model::Kv, Some(Value::String(s))) => Ok(s.clone()),
+        (Model::Kv, Some(other)) => Err(format!(
+            "the kv model's initial value must be a string, found {other}"
+        )),
+    }
 }
 
 /// One key still to decide.
