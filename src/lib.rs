@@ -24,6 +24,7 @@
 pub mod bench;
 pub mod check;
 pub mod cli;
+pub mod concurrency;
 pub mod config;
 pub mod control;
 pub mod convergence_rounds;

@@ -214,6 +214,12 @@ impl Pacer {
 
 /// Runs one test end to end.
 pub async fn run(mut cfg: TestConfig) -> Result<Outcome> {
+    // Ctrl-C and SIGTERM are caught from the start: one that comes during
+    // setup (package installs, the store's start) stops the run cleanly
+    // once it can, rather than killing the process.
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let interrupted = Arc::new(AtomicBool::new(false));
+    watch_signals(stop_tx.clone(), interrupted.clone());
     let subnet: Subnet = cfg
         .subnet
         .parse()
@@ -270,9 +276,6 @@ pub async fn run(mut cfg: TestConfig) -> Result<Outcome> {
             .with_status(status.clone()),
     );
     let node_names: Vec<String> = (1..=cfg.nodes).map(|i| format!("n{i}")).collect();
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let interrupted = Arc::new(AtomicBool::new(false));
-    watch_signals(stop_tx.clone(), interrupted.clone());
 
     let run = match cfg.remote.clone() {
         None => {

@@ -737,3 +737,98 @@ fn heal_run_needs_a_run_folder() {
     let o = faultline(&["heal", "--run", "/tmp", "--nodes", "a,b"]);
     assert_eq!(o.status.code(), Some(254), "{}", stderr(&o));
 }
+
+#[test]
+fn matrix_and_repetition_flags_are_checked_at_the_edge() {
+    let dir = tempfile::tempdir().unwrap();
+    let matrix = dir.path().join("m.toml");
+    std::fs::write(&matrix, "[[row]]\nname = \"x\"\nexpect = \"valid\"\n").unwrap();
+    let m = matrix.to_str().unwrap();
+    for (args, want) in [
+        (
+            vec!["test-all", "--matrix", m, "--shard", "3/2"],
+            "\"3/2\": I must be 1 to 2",
+        ),
+        (
+            vec!["test-all", "--matrix", m, "--shard", "2"],
+            "\"2\": expected I/N",
+        ),
+        (
+            vec!["test-all", "--matrix", m, "--shard", "1/0"],
+            "N must be at least 1",
+        ),
+        (vec!["test-all", "--matrix", m, "--jobs", "0"], "--jobs"),
+        (
+            vec!["test", "--concurrency", "2x"],
+            "\"2x\": expected a number of workers (10) or a multiple of the node count (2n)",
+        ),
+        (vec!["test", "--concurrency", "0n"], "must be at least 1"),
+        (
+            vec!["test", "--nodes", "200", "--concurrency", "6n"],
+            "--concurrency 6n is 1200 workers with 200 nodes; it must be 1 to 1000",
+        ),
+        (vec!["test", "--test-count", "0"], "--test-count"),
+        (vec!["test", "--keep-going"], "--test-count"),
+    ] {
+        let o = faultline(&args);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(254), "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+    // A shard with no rows runs nothing and is as expected.
+    let results = dir.path().join("results");
+    let o = faultline(&[
+        "test-all",
+        "--matrix",
+        m,
+        "--shard",
+        "2/2",
+        "--results",
+        results.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("(shard 2/2: rows none of 1)"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        stdout(&o).contains("matrix m: 0 of 0 rows as expected"),
+        "{}",
+        stdout(&o)
+    );
+    // Merging that shard alone: row x is in no shard's results.
+    let merged = dir.path().join("merged");
+    let o = faultline(&[
+        "merge",
+        "--results",
+        merged.to_str().unwrap(),
+        results.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(255), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("ERROR row \"x\": in no shard's results (shards merged: 2/2)"),
+        "{}",
+        stdout(&o)
+    );
+    let o = faultline(&["merge", "/nonexistent/shard"]);
+    assert_eq!(o.status.code(), Some(254), "{}", stderr(&o));
+    assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("merge /nonexistent/shard: "),
+        "{}",
+        stderr(&o)
+    );
+    // The matrix's child refuses anything but a job from test-all.
+    let o = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .arg("test-row")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(255), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("faultline test-row is run by faultline test-all"),
+        "{}",
+        stderr(&o)
+    );
+}
