@@ -305,17 +305,10 @@ fn started_kind(f: &str) -> Option<&'static str> {
 
 /// The fault kind a nemesis op named `f` takes out of force, if it stops one.
 fn stopped_kind(f: &str) -> Option<&'static str> {
-    [
-        "partition",
-        "loss",
-        "clock",
-        "kill",
-        "pause",
-        "membership",
-        "netem",
-    ]
-    .into_iter()
-    .find(|k| nemeses::schedule::stop_f(k) == f)
+    nemeses::KINDS
+        .iter()
+        .copied()
+        .find(|k| nemeses::schedule::stop_f(k) == f)
 }
 
 /// Shows a [`Status`] while a run goes on; stops (and clears a terminal's
