@@ -605,7 +605,12 @@ fn linearizable(details: &Value, idx: &OpIndex, w: &[FaultWindow]) -> Vec<Anomal
         .or_else(|| v["key"].as_u64().map(|k| format!(" on key {k}")))
         .unwrap_or_default();
     let n = ops.len();
-    let set = if n > 0 {
+    let frontier = v["counterexample"]["kind"] == "frontier";
+    let set = if frontier {
+        format!(
+            " Shrinking ran out of its budget before isolating a smaller set: the {n} ops drawn below are the longest order the search found and the op it could not place after it."
+        )
+    } else if n > 0 {
         format!(
             " The {n} ops drawn below cannot be ordered on their own{}: every order that respects real time (an op that finished before another began comes first) makes some read return a value it could not have seen.",
             if v["counterexample"]["minimal"].as_bool() == Some(true) {

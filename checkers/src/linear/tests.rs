@@ -533,16 +533,20 @@ fn compiling_by_key_equals_splitting_then_compiling() {
 
 #[test]
 fn a_search_stopped_by_the_step_limit_resumes_where_it_stopped() {
-    // Many concurrent indeterminate writes and a read of a value nobody
-    // wrote: thousands of configurations to rule out. And a valid variant.
+    // Many concurrent indeterminate writes and compare-and-sets (each
+    // value expected by a cas, so that the search cannot merge them) and a
+    // read of a value nobody wrote: thousands of configurations to rule
+    // out. And a valid variant.
     let mut rows = Vec::new();
     for p in 0..9 {
         rows.push((p, "invoke", "write", json!(p)));
+        rows.push((p + 10, "invoke", "cas", json!([p, (p + 1) % 9])));
     }
     rows.push((20, "invoke", "read", json!(null)));
     rows.push((20, "ok", "read", json!(99)));
     let bad = h(&rows);
-    rows[10].3 = json!(4);
+    let last = rows.len() - 1;
+    rows[last].3 = json!(4);
     let good = h(&rows);
     for (history, want_violation) in [(bad, true), (good, false)] {
         let compiled = || {
