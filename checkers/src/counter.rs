@@ -19,9 +19,10 @@
 //! acknowledged and `+5, -1, -1` of unknown outcome the reachable totals are
 //! 8, 9, 10, 13, 14, 15, and a read of 11 is impossible although it lies
 //! between the extremes. The checker computes the set exactly, as a bitset
-//! of subset sums (the `reachable` module), while the range of totals stays
-//! within [`EXACT_RANGE_BUDGET`] values; beyond it, a read is judged by the
-//! bounds alone:
+//! of subset sums (the `reachable` module; a plain range once every total
+//! in it is reachable, which many small deltas soon make so), while the
+//! bitset stays within [`EXACT_RANGE_BUDGET`] values; beyond it, a read is
+//! judged by the bounds alone:
 //!
 //! ```text
 //! lower = certain + Σ possible negative deltas
@@ -608,15 +609,20 @@ fn nearest_text(n: Option<(Option<i128>, Option<i128>)>) -> String {
     }
 }
 
-/// The distinct subset sums of `deltas`, sorted, or `None` if they are more
-/// than `cap` (each delta merges the sums with themselves shifted by it).
-fn subset_sums(deltas: &[i128], cap: usize) -> Option<Vec<i128>> {
+/// Whether some subset sum `x` of `deltas` has `hit(x)`, trying each
+/// distinct sum once as it is found; `None` if the distinct sums are more
+/// than `cap` (each delta merges the sums found so far with themselves
+/// shifted by it).
+fn subset_sums(deltas: &[i128], cap: usize, mut hit: impl FnMut(i128) -> bool) -> Option<bool> {
+    if hit(0) {
+        return Some(true);
+    }
     let mut sums = vec![0i128];
     let mut merged = Vec::new();
     for &d in deltas {
         merged.clear();
         let (mut i, mut j) = (0, 0);
-        while i < sums.len() || j < sums.len() {
+        loop {
             let next = match (sums.get(i), sums.get(j).map(|x| x + d)) {
                 (Some(&a), Some(b)) if a <= b => {
                     i += 1;
@@ -624,6 +630,9 @@ fn subset_sums(deltas: &[i128], cap: usize) -> Option<Vec<i128>> {
                 }
                 (_, Some(b)) => {
                     j += 1;
+                    if hit(b) {
+                        return Some(true);
+                    }
                     b
                 }
                 (Some(&a), None) => {
@@ -641,7 +650,7 @@ fn subset_sums(deltas: &[i128], cap: usize) -> Option<Vec<i128>> {
         }
         std::mem::swap(&mut sums, &mut merged);
     }
-    Some(sums)
+    Some(false)
 }
 
 /// Whether a read's value is a reachable total.
@@ -674,6 +683,8 @@ struct Judge {
     /// For each read (in completion order), the earliest invocation among
     /// it and the reads after it.
     earliest_after: Vec<u64>,
+    /// Scratch: the deltas of the `ok` adds overlapping the current read.
+    concurrent: Vec<i128>,
 }
 
 impl Judge {
@@ -703,6 +714,7 @@ impl Judge {
             next_overlapping: 0,
             pool: Vec::new(),
             earliest_after,
+            concurrent: Vec::new(),
         }
     }
 
@@ -735,22 +747,32 @@ impl Judge {
         let Some(sums) = &self.sums else {
             return Reach::Unknown;
         };
+        let mut concurrent = std::mem::take(&mut self.concurrent);
+        concurrent.clear();
+        concurrent.extend(self.pool.iter().filter(|a| a.1 > r.invoke).map(|a| a.2));
+        let reach = Self::reach(sums, &concurrent, self.taken, r, want_nearest);
+        self.concurrent = concurrent;
+        reach
+    }
+
+    /// Whether `r`'s value is `r.certain` plus a total of `sums` plus a
+    /// subset sum of `concurrent` (`taken` deltas are in `sums`).
+    fn reach(
+        sums: &reachable::Sums,
+        concurrent: &[i128],
+        taken: usize,
+        r: &ReadRec,
+        want_nearest: bool,
+    ) -> Reach {
         let target = i128::from(r.value) - r.certain;
-        let concurrent: Vec<i128> = self
-            .pool
-            .iter()
-            .filter(|a| a.1 > r.invoke)
-            .map(|a| a.2)
-            .collect();
-        let possible = self.taken + concurrent.len();
+        let possible = taken + concurrent.len();
         // The distinct subset sums of the overlapping adds (few: they are as
         // many as the adds in flight together, with small deltas), each
-        // tried against the bitset; `None` when there are too many.
-        let small = subset_sums(&concurrent, MAX_ENUMERATED);
-        if let Some(small) = &small {
-            if small.iter().any(|x| sums.contains(target - x)) {
-                return Reach::Yes;
-            }
+        // tried against the bitset as it is found; `None` when there are
+        // too many.
+        let small = subset_sums(concurrent, MAX_ENUMERATED, |x| sums.contains(target - x));
+        if small == Some(true) {
+            return Reach::Yes;
         }
         if small.is_some() && !want_nearest {
             return Reach::No {
@@ -761,7 +783,7 @@ impl Judge {
         // Too many to enumerate, or unreachable and the nearest reachable
         // totals wanted: or them into a copy.
         let mut all = sums.clone();
-        for &d in &concurrent {
+        for &d in concurrent {
             if all.cost_after(d) > EXACT_RANGE_BUDGET {
                 return Reach::Unknown;
             }

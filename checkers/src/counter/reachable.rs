@@ -11,7 +11,10 @@
 //! negative `d`, the range's low end moves down by `|d|`). So a set of `k`
 //! deltas whose absolute values sum to `R` costs `O(k · R / 64)` word
 //! operations and `R / 8` bytes; [`Sums::cost_after`] lets the caller stop
-//! before a budget is exceeded and fall back to the bounds.
+//! before a budget is exceeded and fall back to the bounds. Once every total
+//! of the range is reachable (many small deltas fill it fast), the set is
+//! kept as the range alone, and a delta no longer than the range keeps it
+//! so: it then costs nothing, whatever the range's length.
 
 /// The totals reachable as the sum of some subset of the deltas taken in.
 #[derive(Clone, Debug)]
@@ -20,6 +23,11 @@ pub(crate) struct Sums {
     lo: i128,
     /// How many values the range holds (`hi - lo + 1`).
     len: usize,
+    /// Every value of the range is reachable: `bits` is then empty. Many
+    /// small deltas soon fill their range; taking in a delta no longer than
+    /// the range keeps it full, so it stays exact at no cost however long
+    /// the range grows.
+    full: bool,
     bits: Vec<u64>,
 }
 
@@ -29,16 +37,24 @@ impl Default for Sums {
         Sums {
             lo: 0,
             len: 1,
-            bits: vec![1],
+            full: true,
+            bits: Vec::new(),
         }
     }
 }
 
+/// Ranges at least this long are checked for being full after each delta.
+const CHECK_FULL_FROM: usize = 128;
+
 impl Sums {
-    /// How many values the range would hold after taking `d` in.
+    /// How many bits the bitset would hold after taking `d` in (0 when the
+    /// range stays full).
     pub(crate) fn cost_after(&self, d: i128) -> usize {
-        self.len
-            .saturating_add(usize::try_from(d.unsigned_abs()).unwrap_or(usize::MAX))
+        let shift = usize::try_from(d.unsigned_abs()).unwrap_or(usize::MAX);
+        if self.full && shift <= self.len {
+            return 0;
+        }
+        self.len.saturating_add(shift)
     }
 
     /// Takes one more delta in: every total, with and without it.
@@ -47,6 +63,21 @@ impl Sums {
             return;
         }
         let shift = d.unsigned_abs() as usize;
+        if self.full {
+            if shift <= self.len {
+                if d < 0 {
+                    self.lo += d;
+                }
+                self.len += shift;
+                return;
+            }
+            // Two ranges with a gap: back to bits.
+            self.full = false;
+            self.bits = vec![u64::MAX; self.len.div_ceil(64)];
+            if !self.len.is_multiple_of(64) {
+                *self.bits.last_mut().unwrap() = (1u64 << (self.len % 64)) - 1;
+            }
+        }
         if d < 0 {
             self.lo += d;
         }
@@ -65,6 +96,16 @@ impl Sums {
             }
             self.bits[i] |= w;
         }
+        if self.len >= CHECK_FULL_FROM {
+            let whole = self.len / 64;
+            let tail = self.len % 64;
+            let full = self.bits[..whole].iter().all(|&w| w == u64::MAX)
+                && (tail == 0 || self.bits[whole] == (1u64 << tail) - 1);
+            if full {
+                self.full = true;
+                self.bits = Vec::new();
+            }
+        }
     }
 
     /// Whether `v` is reachable.
@@ -72,6 +113,9 @@ impl Sums {
         let i = v - self.lo;
         if i < 0 || i >= self.len as i128 {
             return false;
+        }
+        if self.full {
+            return true;
         }
         let i = i as usize;
         self.bits[i / 64] >> (i % 64) & 1 == 1
@@ -82,6 +126,13 @@ impl Sums {
     pub(crate) fn nearest(&self, v: i128) -> (Option<i128>, Option<i128>) {
         let n = self.len as i128;
         let i = v - self.lo;
+        if self.full {
+            let hi = self.lo + n - 1;
+            return (
+                (v > self.lo).then(|| (v - 1).min(hi)),
+                (v < hi).then(|| (v + 1).max(self.lo)),
+            );
+        }
         // Highest set bit below index `i`.
         let below = if i <= 0 {
             None
@@ -172,6 +223,35 @@ mod tests {
                 assert_eq!(s.nearest(v), (below, above), "{deltas:?} around {v}");
             }
         }
+    }
+
+    #[test]
+    fn a_full_range_stays_a_range_until_a_gap_appears() {
+        let mut s = Sums::default();
+        for _ in 0..1_000 {
+            s.add(3);
+        }
+        // 0, 3, 6, ...: a gap every step, so bits.
+        assert!(!s.full && s.contains(2_997) && !s.contains(2_998));
+        let mut s = Sums::default();
+        for d in [1, -1, 2, 3, 5] {
+            s.add(d);
+        }
+        assert!(s.full, "{s:?}");
+        for _ in 0..1_000_000 {
+            s.add(4);
+        }
+        assert!(s.full && s.cost_after(5) == 0 && s.contains(4_000_011));
+        assert_eq!(s.nearest(-5), (None, Some(-1)));
+        assert_eq!(s.nearest(0), (Some(-1), Some(1)));
+        // A delta longer than the range leaves a gap.
+        let mut s = Sums::default();
+        s.add(1);
+        s.add(10);
+        assert_eq!(
+            (0..12).filter(|&v| s.contains(v)).collect::<Vec<_>>(),
+            [0, 1, 10, 11]
+        );
     }
 
     #[test]

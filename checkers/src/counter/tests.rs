@@ -391,12 +391,23 @@ fn exact_verdicts_match_brute_force_on_random_concurrent_histories() {
 }
 
 #[test]
-fn subset_sums_are_listed_until_there_are_too_many() {
-    assert_eq!(
-        subset_sums(&[5, -1, -1], 64),
-        Some(vec![-2, -1, 0, 3, 4, 5])
-    );
-    assert_eq!(subset_sums(&[], 64), Some(vec![0]));
-    assert_eq!(subset_sums(&[1, 2, 4, 8, 16, 32, 64], 64), None);
-    assert_eq!(subset_sums(&[1; 100], 200).map(|s| s.len()), Some(101));
+fn subset_sums_are_tried_until_there_are_too_many() {
+    let list = |deltas: &[i128], cap| {
+        let mut seen = Vec::new();
+        subset_sums(deltas, cap, |x| {
+            seen.push(x);
+            false
+        })
+        .map(|_| {
+            seen.sort_unstable();
+            seen.dedup();
+            seen
+        })
+    };
+    assert_eq!(list(&[5, -1, -1], 64), Some(vec![-2, -1, 0, 3, 4, 5]));
+    assert_eq!(list(&[], 64), Some(vec![0]));
+    assert_eq!(list(&[1, 2, 4, 8, 16, 32, 64], 64), None);
+    assert_eq!(list(&[1; 100], 200).map(|s| s.len()), Some(101));
+    assert_eq!(subset_sums(&[5, -1, -1], 64, |x| x == 3), Some(true));
+    assert_eq!(subset_sums(&[5, -1, -1], 64, |x| x == 1), Some(false));
 }
