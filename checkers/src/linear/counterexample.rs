@@ -306,9 +306,23 @@ pub(crate) fn shrink<M: Machine>(
     stuck: &Stuck,
     verdict_steps: u64,
 ) -> Shrunk {
-    let blocked = stuck.blocked as usize;
     let shrink_steps = (verdict_steps * 50).clamp(50_000, 2_000_000);
     let trial_steps = (verdict_steps * 4).max(10_000);
+    shrink_within(p, m, live, stuck, verdict_steps, trial_steps, shrink_steps)
+}
+
+/// [`shrink`] with the step limits given: each trial's, and the whole
+/// shrinking's.
+pub(crate) fn shrink_within<M: Machine>(
+    p: &Problem,
+    m: &mut M,
+    live: &[bool],
+    stuck: &Stuck,
+    verdict_steps: u64,
+    trial_steps: u64,
+    shrink_steps: u64,
+) -> Shrunk {
+    let blocked = stuck.blocked as usize;
     let all_events = events(p);
     let n = p.ops.len();
     let kv = p.ops.iter().any(|o| o.kind == Kind::Append);
