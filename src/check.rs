@@ -17,12 +17,88 @@ pub struct Outputs {
     pub report: Option<PathBuf>,
 }
 
+/// How `faultline check` reads a register history's outcomes (its
+/// `--reading`, `--fail-is-evidence` and `--initial-value` flags). What is
+/// not set comes from each file's format
+/// ([`checkers::linear::Reading::for_format`]); the readings are tabled in
+/// README.md ("How `faultline check` reads an op's outcome").
+#[derive(Clone, Debug, Default)]
+pub struct ReadingFlags {
+    /// `--reading NAME`: this reading whatever the format.
+    pub reading: Option<checkers::linear::Reading>,
+    /// `--fail-is-evidence`: every failed cas is evidence.
+    pub fail_is_evidence: bool,
+    /// `--initial-value V`: the register's value before the first op.
+    pub initial_value: Option<Value>,
+}
+
+impl ReadingFlags {
+    /// Whether any flag was given.
+    fn any(&self) -> bool {
+        self.reading.is_some() || self.fail_is_evidence || self.initial_value.is_some()
+    }
+
+    /// Why the flags do not fit `workload`, if they do not: readings are
+    /// the register model's, an initial value the register's, kv's or
+    /// multi-register's (a map of register to value).
+    fn misfit(&self, workload: &str) -> Option<String> {
+        let reading = self.reading.is_some() || self.fail_is_evidence;
+        match workload {
+            "register" => None,
+            "kv" | "multi-register" if !reading => None,
+            _ if reading => Some(format!(
+                "--reading and --fail-is-evidence apply to --workload register (how a register history's outcomes are read), not {workload}"
+            )),
+            _ if self.initial_value.is_some() => Some(format!(
+                "--initial-value applies to --workload register, kv or multi-register, not {workload}"
+            )),
+            _ => None,
+        }
+    }
+
+    /// The linearizability options for a file of `format` (`None`: empty).
+    fn linear(&self, format: Option<checkers::parse::Format>) -> checkers::linear::Options {
+        use checkers::linear::Reading;
+        let mut reading = self
+            .reading
+            .or(format.map(Reading::for_format))
+            .unwrap_or_default();
+        if self.fail_is_evidence {
+            reading = reading.fail_is_evidence();
+        }
+        checkers::linear::Options {
+            reading,
+            initial_value: self.initial_value.clone(),
+            ..Default::default()
+        }
+    }
+
+    /// The flags as they are typed, each with a leading space.
+    fn args(&self) -> String {
+        let mut out = String::new();
+        if let Some(r) = self.reading {
+            out += &format!(" --reading {}", r.describe());
+        }
+        if self.fail_is_evidence {
+            out += " --fail-is-evidence";
+        }
+        if let Some(v) = &self.initial_value {
+            out += &format!(" --initial-value {}", shell_quote(&v.to_string()));
+        }
+        out
+    }
+}
+
 /// Checks every file, prints one verdict line each, writes the requested
 /// CI outputs, and returns the exit code of the worst: unreadable or
 /// malformed input, or an output that cannot be written (254), beats
 /// invalid (1) beats unknown (2) beats valid (0).
-pub fn run(paths: &[PathBuf], workload: &str, outputs: &Outputs) -> i32 {
+pub fn run(paths: &[PathBuf], workload: &str, outputs: &Outputs, flags: &ReadingFlags) -> i32 {
     if let Err(e) = workloads::validate_check(workload) {
+        eprintln!("faultline: error: {e}");
+        return exit::BAD_ARGS;
+    }
+    if let Some(e) = flags.misfit(workload) {
         eprintln!("faultline: error: {e}");
         return exit::BAD_ARGS;
     }
@@ -31,7 +107,10 @@ pub fn run(paths: &[PathBuf], workload: &str, outputs: &Outputs) -> i32 {
     let mut checked: Vec<(RunInfo, Results)> = Vec::new();
     for path in paths {
         let mut info = run_info(path, workload);
-        let (history, results) = match check_file(path, workload) {
+        if flags.any() {
+            info.command = info.command.map(|c| c + &flags.args());
+        }
+        let (history, results) = match check_file(path, workload, flags) {
             Ok(r) => r,
             Err(e) => {
                 eprintln!("faultline: error: {e}");
@@ -85,11 +164,22 @@ pub fn run(paths: &[PathBuf], workload: &str, outputs: &Outputs) -> i32 {
 }
 
 /// Reads, parses and checks one history file.
-fn check_file(path: &Path, workload: &str) -> Result<(checkers::History, Results), String> {
+fn check_file(
+    path: &Path,
+    workload: &str,
+    flags: &ReadingFlags,
+) -> Result<(checkers::History, Results), String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let history = checkers::parse::auto(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-    let checks = workloads::check(workload, &history).expect("workload validated before");
+    let at = |e: checkers::parse::ParseError| format!("{}: {e}", path.display());
+    let format = checkers::parse::detect(&text).map_err(at)?;
+    let history = checkers::parse::auto(&text).map_err(at)?;
+    let options = workloads::CheckOptions {
+        linear: flags.linear(format),
+        ..Default::default()
+    };
+    let checks =
+        workloads::check_with(workload, &history, &options).expect("workload validated before");
     let results = Results::from_checks(checks, history.ops.len() as u64);
     Ok((history, results))
 }
@@ -210,6 +300,42 @@ mod tests {
             Some(format!("faultline check --workload set {}", h.display()).as_str())
         );
         assert_eq!(info.report, None);
+    }
+
+    #[test]
+    fn reading_flags_default_from_the_format_and_override_it() {
+        use checkers::linear::Reading;
+        use checkers::parse::Format;
+        let none = ReadingFlags::default();
+        assert_eq!(none.linear(Some(Format::Edn)).reading, Reading::KNOSSOS);
+        assert_eq!(none.linear(Some(Format::Jsonl)).reading, Reading::FAULTLINE);
+        assert_eq!(
+            none.linear(Some(Format::EtcdLog)).reading,
+            Reading::PORCUPINE
+        );
+        assert_eq!(none.linear(None).reading, Reading::FAULTLINE);
+        assert_eq!(none.args(), "");
+        let flags = ReadingFlags {
+            reading: Some(Reading::PORCUPINE),
+            fail_is_evidence: true,
+            initial_value: Some(serde_json::json!("a b")),
+        };
+        let o = flags.linear(Some(Format::Edn));
+        assert_eq!(o.reading, Reading::PORCUPINE.fail_is_evidence());
+        assert_eq!(o.initial_value, Some(serde_json::json!("a b")));
+        assert_eq!(
+            flags.args(),
+            r#" --reading porcupine --fail-is-evidence --initial-value '"a b"'"#
+        );
+        assert_eq!(flags.misfit("register"), None);
+        assert!(flags.misfit("kv").is_some());
+        let init = ReadingFlags {
+            initial_value: Some(serde_json::json!(0)),
+            ..Default::default()
+        };
+        assert_eq!(init.misfit("kv"), None);
+        assert!(init.misfit("set").is_some());
+        assert_eq!(none.misfit("set"), None);
     }
 
     #[test]

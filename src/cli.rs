@@ -32,6 +32,14 @@ pub enum Command {
     /// Run a matrix of tests from a TOML file, each row with the verdict it
     /// expects; exit 0 when every row got it.
     TestAll(TestAllArgs),
+    /// Join the results of a matrix's shards (`test-all --shard I/N`) into
+    /// one summary, junit.xml and index; exit as test-all would have for
+    /// all the rows.
+    Merge(MergeArgs),
+    /// Run one matrix row: what test-all runs each row as (its job is JSON
+    /// on standard input).
+    #[command(hide = true)]
+    TestRow,
     /// Check stored histories offline (faultline JSONL or Jepsen EDN).
     Check(CheckArgs),
     /// Clean up after runs whose controller died: processes, namespaces,
@@ -119,10 +127,33 @@ pub struct TestAllArgs {
     /// The ringkv binary to run (default: next to faultline).
     #[arg(long)]
     pub ringkv_bin: Option<PathBuf>,
+    /// Run up to N rows at once, each a cluster of its own (local rows;
+    /// rows on SSH nodes never share a host with another running row).
+    /// Summaries are the same as with one at a time, in file order.
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub jobs: u32,
+    /// Run only shard I of N (from 1): rows are numbered from 0 in file
+    /// order, and row k goes to shard (k mod N) + 1. For spreading a
+    /// matrix over CI machines; `faultline merge` joins their results.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<crate::matrix::shard::Shard>,
+}
+
+/// `faultline merge` flags.
+#[derive(clap::Args, Debug)]
+pub struct MergeArgs {
+    /// The shards' results: each a matrix folder (`matrix-<timestamp>`,
+    /// holding rows.json) or a results folder holding one.
+    #[arg(required = true, value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+    /// Where the merged summary goes, with a copy of every row's run
+    /// folder and the index.
+    #[arg(long, default_value = "results")]
+    pub results: PathBuf,
 }
 
 /// `faultline test` flags.
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args, Debug, Clone)]
 pub struct TestArgs {
     /// Read the test's settings from a TOML file (see examples/test.toml);
     /// flags given on the command line override it.
@@ -210,16 +241,19 @@ pub struct TestArgs {
     /// How to log in to SSH nodes (ignored for local nodes).
     #[command(flatten)]
     pub login: crate::nodes::LoginArgs,
-    /// Concurrent client workers (default: two per node).
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000))]
-    pub concurrency: Option<u32>,
+    /// Concurrent client workers: a number (`10`), or, as Jepsen writes
+    /// it, a multiple of the node count (`2n`: two per node; the default).
+    #[arg(long, value_name = "N|Kn")]
+    pub concurrency: Option<crate::concurrency::Concurrency>,
     /// Target operations per second, all workers together.
     #[arg(long, default_value = "100")]
     pub rate: f64,
     /// Keys the set is spread over, or the number of registers or lists.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=1000))]
     pub keys: u16,
-    /// Wait between healing and the final reads: seconds, or `5s`.
+    /// Longest wait between healing and the final reads: seconds, or `5s`.
+    /// Every key's replicas are read meanwhile, rounds 25 ms apart, and the
+    /// final reads start as soon as they agree.
     #[arg(long, default_value = "5", value_parser = parse_seconds)]
     pub quiesce: f64,
     /// After the final reads, how long replicas may take to agree before
@@ -229,6 +263,18 @@ pub struct TestArgs {
     /// Client request timeout in milliseconds.
     #[arg(long, default_value_t = 2000)]
     pub op_timeout_ms: u64,
+    /// How long the store may take to start and become ready before the
+    /// watchdog cuts the run (with a report): seconds, or `5m`.
+    #[arg(long, default_value = "300", value_parser = parse_seconds)]
+    pub setup_timeout: f64,
+    /// How long every node's final reads may take together before the
+    /// watchdog cuts the run (with a report): seconds, or `2m`.
+    #[arg(long, default_value = "120", value_parser = parse_seconds)]
+    pub final_timeout: f64,
+    /// Write the run's `faultline.log` as JSON lines (one tracing event a
+    /// line) instead of text.
+    #[arg(long)]
+    pub log_json: bool,
     /// How the store resolves concurrent writes to a register: `lww`,
     /// `vclock`, `dvv`, or `node-vclock` (Riak's sibling explosion).
     #[arg(long, default_value = "lww")]
@@ -269,6 +315,16 @@ pub struct TestArgs {
     /// The ringkv binary to run (default: next to faultline).
     #[arg(long)]
     pub ringkv_bin: Option<PathBuf>,
+    /// Run the test this many times, as Jepsen's `--test-count`: each run
+    /// has its own folder and seed (the first run's seed plus its number
+    /// less one, so `--seed S` replays the whole series); stops at the
+    /// first run that is not valid unless --keep-going. Exit code: the
+    /// worst run's (error, then invalid, then unknown).
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub test_count: u32,
+    /// With --test-count: run every repetition even after one is not valid.
+    #[arg(long, requires = "test_count")]
+    pub keep_going: bool,
 }
 
 /// `faultline bench` flags.
@@ -312,7 +368,12 @@ pub struct CheckArgs {
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
     /// The workload that produced them (which checkers to run): set,
-    /// register, kv, counter, siblings, or-set, sequence, session.
+    /// register, kv, counter, siblings, or-set, sequence, session; or one
+    /// of Knossos's models, checked for linearizability: mutex
+    /// (acquire/release), multi-register (txn of [read k v]/[write k v];
+    /// registers start as null), queue (enqueue/dequeue, any order),
+    /// fifo-queue (enqueue/dequeue, first in first out), linear-set (add,
+    /// read of the whole set).
     #[arg(long, default_value = "set")]
     pub workload: String,
     /// Also write the verdicts as JUnit XML (one test suite per file, one
@@ -325,6 +386,39 @@ pub struct CheckArgs {
     /// Also draw an HTML report per history into DIR (`<file stem>.html`).
     #[arg(long, value_name = "DIR")]
     pub report: Option<PathBuf>,
+    /// How a register history's outcomes are read: knossos, porcupine or
+    /// faultline. Default: the file format's (knossos for Jepsen EDN,
+    /// porcupine for Porcupine's files, faultline for JSONL; see README).
+    #[arg(long, value_name = "NAME", value_parser = parse_reading)]
+    pub reading: Option<checkers::linear::Reading>,
+    /// Read every failed cas as evidence that the register did not hold its
+    /// old value (for clients that guarantee a failed cas means the compare
+    /// failed).
+    #[arg(long)]
+    pub fail_is_evidence: bool,
+    /// The register's value before the first op, a JSON or EDN literal
+    /// (`0`, `nil`, `"a"`). Default: nil. Knossos's tests use 0.
+    #[arg(long, value_name = "V", value_parser = parse_initial_value)]
+    pub initial_value: Option<serde_json::Value>,
+}
+
+/// Parses `--reading`.
+fn parse_reading(s: &str) -> Result<checkers::linear::Reading, String> {
+    use checkers::linear::Reading;
+    Reading::named(s).ok_or_else(|| {
+        let names: Vec<&str> = Reading::NAMED.iter().map(|(n, _)| *n).collect();
+        format!("unknown reading {s:?}; known: {}", names.join(", "))
+    })
+}
+
+/// Parses `--initial-value`.
+fn parse_initial_value(s: &str) -> Result<serde_json::Value, String> {
+    checkers::parse::literal(s).map_err(|e| {
+        format!(
+            "{s:?} is not a JSON or EDN literal ({}); e.g. 0, nil, \"a\"",
+            e.message
+        )
+    })
 }
 
 /// Parses `--nemesis-interval`: seconds for every kind, then optional
@@ -408,19 +502,15 @@ pub fn main() -> i32 {
         Ok(c) => c,
         Err(e) => return clap_error(e),
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("FAULTLINE_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    crate::logging::init();
     let result = match cli.command {
         Command::Test(args) => match matches.subcommand_matches("test") {
             Some(m) => test(*args, m),
             None => unreachable!("clap matched the test subcommand"),
         },
         Command::TestAll(args) => crate::matrix::main(&args),
+        Command::Merge(args) => crate::matrix::merge::main(&args),
+        Command::TestRow => crate::matrix::jobs::child_main(),
         Command::Check(args) => Ok(crate::check::run(
             &args.paths,
             &args.workload,
@@ -428,6 +518,11 @@ pub fn main() -> i32 {
                 junit: args.junit,
                 markdown: args.markdown,
                 report: args.report,
+            },
+            &crate::check::ReadingFlags {
+                reading: args.reading,
+                fail_is_evidence: args.fail_is_evidence,
+                initial_value: args.initial_value,
             },
         )),
         Command::Heal(args) => match (
@@ -680,8 +775,9 @@ pub fn test_config(a: TestArgs) -> Result<TestConfig, UsageError> {
     let seed = a.seed.unwrap_or_else(rand::random);
     let concurrency = a
         .concurrency
-        .map(|c| c as usize)
-        .unwrap_or(2 * node_count as usize);
+        .unwrap_or(crate::concurrency::Concurrency::PerNode(2))
+        .workers(node_count as usize)
+        .map_err(UsageError)?;
     let name = a.name.unwrap_or_else(|| match (store.name(), conflict) {
         ("ringkv", Conflict::Lww) => format!("{}-{client}", a.workload),
         ("ringkv", c) => format!("{}-{client}-{}", a.workload, c.name()),
@@ -811,6 +907,11 @@ pub fn test_config(a: TestArgs) -> Result<TestConfig, UsageError> {
         command,
         checker_options: Default::default(),
         config: None,
+        watchdog: crate::runner::Watchdog {
+            setup_s: a.setup_timeout,
+            final_reads_s: a.final_timeout,
+        },
+        log_json: a.log_json,
     };
     crate::store::check_test(store.as_ref(), &cfg)?;
     Ok(cfg)
@@ -821,14 +922,35 @@ pub fn test_config(a: TestArgs) -> Result<TestConfig, UsageError> {
 /// `test` subcommand's, tell) wins over the file, and the file over the
 /// flag's default.
 pub fn test_config_with(a: TestArgs, matches: &ArgMatches) -> Result<TestConfig, UsageError> {
+    let (a, file) = with_config_file(a, matches)?;
+    test_config_from(a, file.as_ref())
+}
+
+/// The flags with the `--config` file laid under them (a flag given on the
+/// command line wins), and the file as loaded.
+fn with_config_file(
+    a: TestArgs,
+    matches: &ArgMatches,
+) -> Result<(TestArgs, Option<(PathBuf, crate::config::Loaded)>), UsageError> {
     let Some(path) = a.config.clone() else {
-        return test_config(a);
+        return Ok((a, None));
     };
     let loaded = crate::config::load(&path)?;
     let mut a = a;
     loaded.file.apply(&mut a, &|id| {
         matches.value_source(id) == Some(ValueSource::CommandLine)
     });
+    Ok((a, Some((path, loaded))))
+}
+
+/// [`test_config`] of flags that [`with_config_file`] resolved.
+fn test_config_from(
+    a: TestArgs,
+    file: Option<&(PathBuf, crate::config::Loaded)>,
+) -> Result<TestConfig, UsageError> {
+    let Some((path, loaded)) = file else {
+        return test_config(a);
+    };
     let mut cfg = test_config(a).map_err(|e| {
         UsageError(format!(
             "{} (settings from {} and the command line)",
@@ -838,11 +960,26 @@ pub fn test_config_with(a: TestArgs, matches: &ArgMatches) -> Result<TestConfig,
     })?;
     cfg.checker_options = loaded.file.checker_options();
     cfg.config = Some(crate::config::ConfigSource {
-        path,
+        path: path.clone(),
         row: None,
-        text: loaded.text,
+        text: loaded.text.clone(),
     });
     Ok(cfg)
+}
+
+/// The configurations of `--test-count` runs: the same test, run `count`
+/// times, the k-th (from 0) with the first's seed plus k.
+pub fn test_configs(a: TestArgs, matches: &ArgMatches) -> Result<Vec<TestConfig>, UsageError> {
+    let count = a.test_count.max(1);
+    let (a, file) = with_config_file(a, matches)?;
+    let first = test_config_from(a.clone(), file.as_ref())?;
+    let mut out = vec![first];
+    for k in 1..count {
+        let mut next = a.clone();
+        next.seed = Some(out[0].seed.wrapping_add(k as u64));
+        out.push(test_config_from(next, file.as_ref())?);
+    }
+    Ok(out)
 }
 
 /// The defaults of `faultline test`'s flags, as `TestArgs`.
@@ -854,7 +991,73 @@ pub fn default_test_args() -> TestArgs {
 }
 
 fn test(args: TestArgs, matches: &ArgMatches) -> anyhow::Result<i32> {
-    let cfg = test_config_with(args, matches)?;
+    let keep_going = args.keep_going;
+    let cfgs = test_configs(args, matches)?;
+    let count = cfgs.len();
+    if count == 1 {
+        return cfgs
+            .into_iter()
+            .next()
+            .map_or(Ok(exit::ERROR), |c| test_once(c).map(|(code, _)| code));
+    }
+    let mut codes: Vec<i32> = Vec::new();
+    for (k, cfg) in cfgs.into_iter().enumerate() {
+        eprintln!("faultline: --test-count: run {} of {count}", k + 1);
+        let (code, interrupted) = match test_once(cfg) {
+            Ok(c) => c,
+            Err(e) if e.downcast_ref::<UsageError>().is_some() => return Err(e),
+            Err(e) => {
+                eprintln!("faultline: error: {e:#}");
+                (exit::ERROR, false)
+            }
+        };
+        codes.push(code);
+        // An interrupted run stops the series, --keep-going or not.
+        if interrupted || (code != exit::VALID && !keep_going) {
+            break;
+        }
+    }
+    println!("{}", test_count_line(&codes, count));
+    Ok(worst_exit_code(&codes))
+}
+
+/// The worst of several runs' exit codes: error (255), then invalid (1),
+/// then unknown (2), then valid (0).
+pub fn worst_exit_code(codes: &[i32]) -> i32 {
+    let rank = |c: i32| match c {
+        exit::VALID => 0,
+        exit::UNKNOWN => 1,
+        exit::INVALID => 2,
+        _ => 3,
+    };
+    codes
+        .iter()
+        .copied()
+        .max_by_key(|c| rank(*c))
+        .unwrap_or(exit::VALID)
+}
+
+/// `test-count: 3 of 5 runs: 2 valid, 1 invalid (stopped at the first not valid)`.
+pub fn test_count_line(codes: &[i32], count: usize) -> String {
+    let n = |c: i32| codes.iter().filter(|x| **x == c).count();
+    let errors = codes.len() - n(exit::VALID) - n(exit::INVALID) - n(exit::UNKNOWN);
+    let mut line = format!(
+        "test-count: {} of {count} runs: {} valid, {} invalid, {} unknown, {errors} error{}",
+        codes.len(),
+        n(exit::VALID),
+        n(exit::INVALID),
+        n(exit::UNKNOWN),
+        if errors == 1 { "" } else { "s" }
+    );
+    if codes.len() < count {
+        line.push_str(" (stopped early: a run was not valid, or was interrupted)");
+    }
+    line
+}
+
+/// One `faultline test` run: its verdict lines; its exit code, and whether
+/// it was interrupted (Ctrl-C, SIGTERM).
+fn test_once(cfg: TestConfig) -> anyhow::Result<(i32, bool)> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -895,9 +1098,9 @@ fn test(args: TestArgs, matches: &ArgMatches) -> anyhow::Result<i32> {
     );
     println!("report:  {}", outcome.dir.file("report.html").display());
     if r.interrupted {
-        return Ok(exit::ERROR);
+        return Ok((exit::ERROR, r.error.is_none()));
     }
-    Ok(r.valid.exit_code())
+    Ok((r.valid.exit_code(), false))
 }
 
 #[cfg(test)]
@@ -1145,5 +1348,102 @@ mod tests {
             .0;
         assert!(e.contains("subnet"), "{e}");
         assert!(Cli::try_parse_from(["faultline", "test", "--nodes", "0"]).is_err());
+    }
+
+    /// `faultline test ARGS` as the command line gives them, with `file`
+    /// (if any) as its `--config`: every repetition's configuration.
+    fn configs(file: Option<&str>, extra: &[&str]) -> Result<Vec<TestConfig>, UsageError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.toml");
+        let mut argv = vec!["faultline".to_string(), "test".to_string()];
+        if let Some(text) = file {
+            std::fs::write(&path, text).unwrap();
+            argv.extend(["--config".to_string(), path.display().to_string()]);
+        }
+        argv.extend(extra.iter().map(|s| s.to_string()));
+        let m = Cli::command().try_get_matches_from(argv).unwrap();
+        let sub = m.subcommand_matches("test").unwrap();
+        match Cli::from_arg_matches(&m).unwrap().command {
+            Command::Test(a) => test_configs(*a, sub),
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn concurrency_is_a_number_or_a_multiple_of_the_node_count() {
+        let c = test_config(args(&["--nodes", "3", "--concurrency", "2n"])).unwrap();
+        assert_eq!(c.concurrency, 6);
+        assert!(c.command.contains("--concurrency 6 "), "{}", c.command);
+        let c = test_config(args(&["--nodes", "4", "--concurrency", "n"])).unwrap();
+        assert_eq!(c.concurrency, 4);
+        let c = test_config(args(&["--nodes", "4", "--concurrency", "7"])).unwrap();
+        assert_eq!(c.concurrency, 7);
+        let c = test_config(args(&["--nodes", "4"])).unwrap();
+        assert_eq!(c.concurrency, 8, "the default is 2n");
+        let e = test_config(args(&["--nodes", "200", "--concurrency", "6n"]))
+            .unwrap_err()
+            .0;
+        assert_eq!(
+            e,
+            "--concurrency 6n is 1200 workers with 200 nodes; it must be 1 to 1000"
+        );
+        // Bad text stops at the edge, as clap's one-line error.
+        for bad in ["2x", "0", "-3n", "1.5n"] {
+            let flag = format!("--concurrency={bad}");
+            let e = Cli::try_parse_from(["faultline", "test", &flag])
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("--concurrency"), "{bad}: {e}");
+        }
+        // A configuration file takes a number or "Kn"; the flag wins.
+        let file = "nodes = 3\nconcurrency = \"3n\"\n";
+        assert_eq!(configs(Some(file), &[]).unwrap()[0].concurrency, 9);
+        let c = &configs(Some(file), &["--concurrency", "1n"]).unwrap()[0];
+        assert_eq!(c.concurrency, 3);
+        let file = "nodes = 3\nconcurrency = 5\n";
+        assert_eq!(configs(Some(file), &[]).unwrap()[0].concurrency, 5);
+        let e = configs(Some("concurrency = \"two\"\n"), &[]).unwrap_err().0;
+        assert!(e.contains("concurrency") && !e.contains('\n'), "{e}");
+    }
+
+    #[test]
+    fn test_count_repeats_the_test_with_the_seeds_that_follow_the_first() {
+        let c = configs(None, &["--seed", "41", "--test-count", "3"]).unwrap();
+        let seeds: Vec<u64> = c.iter().map(|c| c.seed).collect();
+        assert_eq!(seeds, [41, 42, 43]);
+        assert!(c[2].command.contains("--seed 43 "), "{}", c[2].command);
+        assert!(c
+            .iter()
+            .all(|c| c.name == c.name.clone() && c.name == "set-crdt"));
+        // Without --seed, the first is drawn and the others follow it.
+        let c = configs(None, &["--test-count", "2"]).unwrap();
+        assert_eq!(c[1].seed, c[0].seed.wrapping_add(1));
+        // A seed from a configuration file counts from there.
+        let c = configs(Some("seed = 7\n"), &["--test-count", "2"]).unwrap();
+        assert_eq!((c[0].seed, c[1].seed), (7, 8));
+        assert_eq!(c[1].config.as_ref().unwrap().text, "seed = 7\n");
+        assert_eq!(configs(None, &[]).unwrap().len(), 1);
+        for bad in [&["--test-count", "0"][..], &["--keep-going"]] {
+            let mut argv = vec!["faultline", "test"];
+            argv.extend(bad);
+            assert!(Cli::try_parse_from(argv).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_series_exits_with_its_worst_run_and_says_where_it_stopped() {
+        use exit::*;
+        assert_eq!(worst_exit_code(&[VALID, VALID]), VALID);
+        assert_eq!(worst_exit_code(&[VALID, UNKNOWN, VALID]), UNKNOWN);
+        assert_eq!(worst_exit_code(&[UNKNOWN, INVALID]), INVALID);
+        assert_eq!(worst_exit_code(&[INVALID, ERROR, UNKNOWN]), ERROR);
+        assert_eq!(
+            test_count_line(&[VALID, INVALID], 5),
+            "test-count: 2 of 5 runs: 1 valid, 1 invalid, 0 unknown, 0 errors (stopped early: a run was not valid, or was interrupted)"
+        );
+        assert_eq!(
+            test_count_line(&[VALID, ERROR, VALID], 3),
+            "test-count: 3 of 3 runs: 2 valid, 0 invalid, 0 unknown, 1 error"
+        );
     }
 }

@@ -160,8 +160,8 @@ pub struct ConfigFile {
     pub time_limit: Option<Seconds>,
     /// Target ops per second, all workers together; `--rate`.
     pub rate: Option<f64>,
-    /// Concurrent client workers; `--concurrency`.
-    pub concurrency: Option<u32>,
+    /// Concurrent client workers, or `"2n"` per node; `--concurrency`.
+    pub concurrency: Option<crate::concurrency::Concurrency>,
     /// Seed of the generated ops and the fault schedule; `--seed`.
     pub seed: Option<Seed>,
     /// Wait between healing and the final reads; `--quiesce`.
@@ -445,7 +445,6 @@ impl ConfigFile {
                 "give either nodes or nodes_file, not both".to_string(),
             ));
         }
-        range("concurrency", self.concurrency, 1, 1000)?;
         range("workload.keys", self.workload.keys, 1, 1000)?;
         if let Some(rate) = self.rate {
             if !(rate > 0.0 && rate.is_finite()) {

@@ -12,13 +12,17 @@ use serde_json::Value;
 use std::fs::File;
 use std::io::Write;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+
+use crate::status::Status;
 use std::time::Instant;
 
 /// Appends ops to `history.jsonl`.
 pub struct HistoryLog {
     inner: Mutex<Inner>,
     start: Instant,
+    /// The run's live status, told of every op recorded.
+    status: Option<Arc<Status>>,
 }
 
 struct Inner {
@@ -54,7 +58,15 @@ impl HistoryLog {
                 error: None,
             }),
             start: Instant::now(),
+            status: None,
         })
+    }
+
+    /// Tells `status` of every op recorded from now on (its tallies of ops
+    /// and faults in force come from the history itself).
+    pub fn with_status(mut self, status: Arc<Status>) -> Self {
+        self.status = Some(status);
+        self
     }
 
     /// Nanoseconds since the test started (monotonic, immune to clock faults).
@@ -77,6 +89,9 @@ impl HistoryLog {
             error: e.error,
         };
         inner.next_index += 1;
+        if let Some(status) = &self.status {
+            status.observe(&op);
+        }
         let mut line = serde_json::to_vec(&op).expect("ops always serialize");
         line.push(b'\n');
         if let Err(err) = inner.file.write_all(&line) {

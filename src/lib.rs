@@ -24,12 +24,16 @@
 pub mod bench;
 pub mod check;
 pub mod cli;
+pub mod concurrency;
 pub mod config;
 pub mod control;
+pub mod convergence_rounds;
 pub mod db;
 pub mod doctor;
+pub mod history_edn;
 pub mod history_log;
 pub mod index;
+pub mod logging;
 pub mod matrix;
 pub mod nemesis;
 pub mod nodes;
@@ -40,6 +44,7 @@ pub mod results;
 pub mod runner;
 pub mod serve;
 pub mod signals;
+pub mod status;
 pub mod store;
 
 /// An error in what the user asked for (exit code 254), as opposed to a

@@ -29,9 +29,19 @@
 //! fails (the harness, not the store: a node that will not start, a fault
 //! that cannot be applied) is an *error*, shown as `error`, never as
 //! `invalid`. The matrix's own `summary.md` and `junit.xml` (one test case
-//! per row) go to `results/matrix-<timestamp>/`, and the exit code is
-//! [`exit_code`]'s: 0 every row as expected, 1 some row's verdict differs,
-//! 255 some row's run failed or the matrix was interrupted.
+//! per row) go to `results/matrix-<timestamp>/`, with `rows.json` (the
+//! outcomes, for `faultline merge`), and the exit code is [`exit_code`]'s:
+//! 0 every row as expected, 1 some row's verdict differs, 255 some row's
+//! run failed or the matrix was interrupted.
+//!
+//! Rows run in child processes, up to `--jobs` at once ([`jobs`]); a
+//! machine can run one shard of the rows (`--shard I/N`, [`shard`]), and
+//! `faultline merge` joins the shards' results into one summary
+//! ([`merge`]).
+
+pub mod jobs;
+pub mod merge;
+pub mod shard;
 
 use crate::cli::{default_test_args, test_config, TestAllArgs};
 use crate::config::{self, ConfigSource};
@@ -42,12 +52,15 @@ use crate::{exit, UsageError};
 use anyhow::{Context, Result};
 use checkers::{CheckResult, Validity};
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
+use serde::{Deserialize, Serialize};
+use shard::Shard;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// The verdict a row expects.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Expect {
     /// Every checker finds the history valid: the setting is safe.
     Valid,
@@ -74,7 +87,7 @@ impl Expect {
 }
 
 /// One row of a matrix: a test and the verdict it expects.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Row {
     /// The row's name (its test name and results folder).
     pub name: String,
@@ -95,8 +108,27 @@ pub struct Matrix {
     pub text: String,
     /// Where the matrix's summary folder goes.
     pub results: PathBuf,
-    /// Its rows, in file order (only those `--only` names, if given).
+    /// Its rows, in file order (only those `--only` names, if given; only
+    /// this shard's, after [`Matrix::shard`]).
     pub rows: Vec<Row>,
+    /// The names of every row of the file (after `--only`), in file order:
+    /// what the shards together run.
+    pub all_rows: Vec<String>,
+    /// The shard these rows are, if the matrix was cut.
+    pub shard: Option<Shard>,
+}
+
+impl Matrix {
+    /// Keeps only the rows of `shard` ([`Shard::takes`]).
+    pub fn shard(mut self, shard: Shard) -> Matrix {
+        let mut k = 0;
+        self.rows.retain(|_| {
+            k += 1;
+            shard.takes(k - 1)
+        });
+        self.shard = Some(shard);
+        self
+    }
 }
 
 /// What `faultline test-all`'s flags set over the file.
@@ -271,12 +303,15 @@ pub fn parse(text: &str, path: &Path, o: &Overrides) -> Result<Matrix, UsageErro
             .clone()
             .or(defaults_file.results)
             .unwrap_or_else(|| PathBuf::from("results")),
+        all_rows: out.iter().map(|r| r.name.clone()).collect(),
         rows: out,
+        shard: None,
     })
 }
 
 /// How a row's run ended.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
 pub enum Got {
     /// The checkers' verdict (the worst of them).
     Verdict(Validity),
@@ -285,6 +320,9 @@ pub enum Got {
     Error(String),
     /// Not run: the matrix was interrupted before.
     NotRun,
+    /// `faultline merge` found the row in no shard's results, or in more
+    /// than one (the text says which).
+    NotMerged(String),
 }
 
 impl Got {
@@ -296,12 +334,13 @@ impl Got {
             Got::Verdict(Validity::Unknown) => "unknown",
             Got::Error(_) => "error",
             Got::NotRun => "not run",
+            Got::NotMerged(_) => "unmerged",
         }
     }
 }
 
 /// One row's outcome.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RowOutcome {
     /// The row's name.
     pub name: String,
@@ -329,7 +368,7 @@ impl RowOutcome {
 
     /// The row's run failed (or was not run): no verdict at all.
     pub fn errored(&self) -> bool {
-        matches!(self.got, Got::Error(_) | Got::NotRun)
+        matches!(self.got, Got::Error(_) | Got::NotRun | Got::NotMerged(_))
     }
 
     /// One line on what was found: each checker that was not valid with
@@ -338,6 +377,7 @@ impl RowOutcome {
         match &self.got {
             Got::Error(e) => e.lines().next().unwrap_or_default().to_string(),
             Got::NotRun => "the matrix was interrupted before this row".into(),
+            Got::NotMerged(why) => why.clone(),
             Got::Verdict(_) if self.anomalies.is_empty() => "-".into(),
             Got::Verdict(_) => self
                 .anomalies
@@ -367,6 +407,7 @@ impl RowOutcome {
                 e.lines().next().unwrap_or_default()
             ),
             Got::NotRun => format!("ERROR row {:?}: not run (interrupted)", self.name),
+            Got::NotMerged(why) => format!("ERROR row {:?}: {why}", self.name),
             Got::Verdict(_) => format!(
                 "FAIL row {:?}: expected {}, got {}{}",
                 self.name,
@@ -404,16 +445,7 @@ pub fn run_row(row: &Row) -> (RowOutcome, bool) {
         .build()
         .map_err(anyhow::Error::from)
         .and_then(|rt| rt.block_on(runner::run(row.config.clone())));
-    let mut out = RowOutcome {
-        name: row.name.clone(),
-        expect: row.expect,
-        got: Got::NotRun,
-        anomalies: Vec::new(),
-        duration_s: 0.0,
-        report: None,
-        seed: row.config.seed,
-        command: row.config.command.clone(),
-    };
+    let mut out = not_run(row);
     let mut stop = false;
     match result {
         Ok(outcome) => {
@@ -443,60 +475,18 @@ pub fn run_row(row: &Row) -> (RowOutcome, bool) {
     (out, stop)
 }
 
-/// Runs the rows one after another, printing a line per row as it ends;
-/// stops at an interruption (the rows left are `not run`).
-pub fn run(m: &Matrix) -> Vec<RowOutcome> {
-    let total = m.rows.len();
-    let name_width = m
-        .rows
-        .iter()
-        .map(|r| r.name.chars().count())
-        .max()
-        .unwrap_or(0);
-    let mut out: Vec<RowOutcome> = Vec::new();
-    let mut stopped = false;
-    for (i, row) in m.rows.iter().enumerate() {
-        if stopped {
-            out.push(RowOutcome {
-                name: row.name.clone(),
-                expect: row.expect,
-                got: Got::NotRun,
-                anomalies: Vec::new(),
-                duration_s: 0.0,
-                report: None,
-                seed: row.config.seed,
-                command: row.config.command.clone(),
-            });
-            continue;
-        }
-        eprintln!(
-            "faultline: matrix {}: row {}/{total} {} (expects {})",
-            m.name,
-            i + 1,
-            row.name,
-            row.expect.word()
-        );
-        let (o, stop) = run_row(row);
-        println!(
-            "[{:>w$}/{total}] {:<name_width$}  expected {:<7}  got {:<7}  {:<11}  {}",
-            i + 1,
-            o.name,
-            o.expect.word(),
-            o.got.word(),
-            if o.as_expected() {
-                "as expected"
-            } else if o.errored() {
-                "ERROR"
-            } else {
-                "DIFFERS"
-            },
-            seconds(o.duration_s),
-            w = total.to_string().len()
-        );
-        out.push(o);
-        stopped = stop;
+/// A row's outcome before it runs (and if it never does).
+fn not_run(row: &Row) -> RowOutcome {
+    RowOutcome {
+        name: row.name.clone(),
+        expect: row.expect,
+        got: Got::NotRun,
+        anomalies: Vec::new(),
+        duration_s: 0.0,
+        report: None,
+        seed: row.config.seed,
+        command: row.config.command.clone(),
     }
-    out
 }
 
 fn seconds(s: f64) -> String {
@@ -675,6 +665,11 @@ pub fn junit(name: &str, rows: &[RowOutcome]) -> Report {
                     s.set_message("not run: the matrix was interrupted before this row");
                     s
                 }
+                Got::NotMerged(why) => {
+                    let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
+                    s.set_type("merge").set_message(why.clone());
+                    s
+                }
                 Got::Verdict(v) => {
                     let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
                     s.set_type(if *v == Validity::Unknown {
@@ -737,13 +732,39 @@ pub fn junit(name: &str, rows: &[RowOutcome]) -> Report {
     report
 }
 
-/// Writes `summary.md`, `junit.xml` and a copy of the matrix file
-/// (`matrix.toml`) into a new `<results>/matrix-<timestamp>/`; returns
-/// that folder.
+/// `rows.json` in a matrix folder: the outcomes, for `faultline merge`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Saved {
+    /// The matrix's name.
+    pub matrix: String,
+    /// The shard these outcomes are, if the matrix was cut.
+    pub shard: Option<Shard>,
+    /// Every row of the matrix (after `--only`), in file order: what the
+    /// shards together run.
+    pub rows: Vec<String>,
+    /// This run's rows' outcomes, in file order.
+    pub outcomes: Vec<SavedRow>,
+}
+
+/// One row's outcome as saved.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SavedRow {
+    /// The outcome (its `report` as this machine saw it).
+    #[serde(flatten)]
+    pub outcome: RowOutcome,
+    /// The row's run folder relative to the results folder
+    /// (`<test>/<timestamp>`), to find it once the folder is moved.
+    pub run: Option<PathBuf>,
+}
+
+/// Writes `summary.md`, `junit.xml`, `rows.json` ([`Saved`]) and a copy of
+/// the matrix file (`matrix.toml`) into a new
+/// `<results>/matrix-<timestamp>/`; returns that folder.
 pub fn write_outputs(m: &Matrix, rows: &[RowOutcome]) -> Result<PathBuf> {
     let stamp = chrono::Local::now().format("%Y%m%dT%H%M%S%.3f");
-    let dir = m.results.join(format!("matrix-{stamp}"));
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    std::fs::create_dir_all(&m.results)
+        .with_context(|| format!("creating {}", m.results.display()))?;
+    let dir = crate::results::create_unique(&m.results, &format!("matrix-{stamp}"))?;
     let md = dir.join("summary.md");
     std::fs::write(&md, markdown(&m.name, rows, &dir))
         .with_context(|| format!("writing {}", md.display()))?;
@@ -753,15 +774,54 @@ pub fn write_outputs(m: &Matrix, rows: &[RowOutcome]) -> Result<PathBuf> {
     let junit_path = dir.join("junit.xml");
     std::fs::write(&junit_path, xml)
         .with_context(|| format!("writing {}", junit_path.display()))?;
+    let saved = Saved {
+        matrix: m.name.clone(),
+        shard: m.shard,
+        rows: m.all_rows.clone(),
+        outcomes: rows
+            .iter()
+            .map(|o| SavedRow {
+                run: o
+                    .report
+                    .as_ref()
+                    .and_then(|r| r.parent())
+                    .and_then(|d| d.strip_prefix(&m.results).ok())
+                    .map(Path::to_path_buf),
+                outcome: o.clone(),
+            })
+            .collect(),
+    };
+    let json = dir.join("rows.json");
+    std::fs::write(&json, serde_json::to_string_pretty(&saved)? + "\n")
+        .with_context(|| format!("writing {}", json.display()))?;
     let copy = dir.join("matrix.toml");
     std::fs::write(&copy, &m.text).with_context(|| format!("writing {}", copy.display()))?;
     Ok(dir)
 }
 
-/// `faultline test-all`: reads the matrix, runs its rows, prints and
-/// writes the summary; returns the exit code ([`exit_code`]).
+/// Prints the summary table and writes the matrix folder; returns the
+/// exit code ([`exit_code`]).
+pub fn finish(m: &Matrix, rows: &[RowOutcome]) -> i32 {
+    println!();
+    print!("{}", table(&m.name, rows));
+    match write_outputs(m, rows) {
+        Ok(dir) => {
+            println!("summary: {}", dir.join("summary.md").display());
+            println!("junit:   {}", dir.join("junit.xml").display());
+            exit_code(rows)
+        }
+        Err(e) => {
+            eprintln!("faultline: error: {e:#}");
+            exit::ERROR
+        }
+    }
+}
+
+/// `faultline test-all`: reads the matrix (this shard's rows, with
+/// `--shard`), runs its rows (`--jobs` at once), prints and writes the
+/// summary; returns the exit code ([`exit_code`]).
 pub fn main(a: &TestAllArgs) -> Result<i32> {
-    let m = load(
+    let mut m = load(
         &a.matrix,
         &Overrides {
             results: a.results.clone(),
@@ -769,26 +829,35 @@ pub fn main(a: &TestAllArgs) -> Result<i32> {
             only: a.only.clone(),
         },
     )?;
+    let all = m.rows.len();
+    if let Some(s) = a.shard {
+        m = m.shard(s);
+    }
+    let names: Vec<&str> = m.rows.iter().map(|r| r.name.as_str()).collect();
     eprintln!(
-        "faultline: matrix {}: {} rows from {}, one after another",
+        "faultline: matrix {}: {} rows from {}{}, {}",
         m.name,
         m.rows.len(),
-        m.path.display()
+        m.path.display(),
+        match a.shard {
+            Some(s) => format!(
+                " (shard {s}: rows {} of {all})",
+                if names.is_empty() {
+                    "none".into()
+                } else {
+                    names.join(", ")
+                }
+            ),
+            None => String::new(),
+        },
+        match a.jobs {
+            1 => "one after another".to_string(),
+            n => format!("up to {n} at once"),
+        }
     );
-    let rows = run(&m);
-    println!();
-    print!("{}", table(&m.name, &rows));
-    match write_outputs(&m, &rows) {
-        Ok(dir) => {
-            println!("summary: {}", dir.join("summary.md").display());
-            println!("junit:   {}", dir.join("junit.xml").display());
-        }
-        Err(e) => {
-            eprintln!("faultline: error: {e:#}");
-            return Ok(exit::ERROR);
-        }
-    }
-    Ok(exit_code(&rows))
+    let exe = std::env::current_exe().context("finding the faultline binary to run rows with")?;
+    let rows = jobs::run(&m, a.jobs as usize, &exe)?;
+    Ok(finish(&m, &rows))
 }
 
 #[cfg(test)]
@@ -880,6 +949,44 @@ mod tests {
     }
 
     #[test]
+    fn a_shard_keeps_its_rows_and_knows_the_whole_matrix() {
+        let m = parse_text(TWO).unwrap();
+        let s1 = m.clone().shard("1/2".parse().unwrap());
+        let s2 = m.clone().shard("2/2".parse().unwrap());
+        let names = |m: &Matrix| m.rows.iter().map(|r| r.name.clone()).collect::<Vec<_>>();
+        assert_eq!(
+            (names(&s1), names(&s2)),
+            (vec!["a".to_string()], vec!["b".to_string()])
+        );
+        assert_eq!(s1.all_rows, ["a", "b"]);
+        assert_eq!(s2.shard.map(|s| s.to_string()).as_deref(), Some("2/2"));
+        let s3 = m.shard("3/3".parse().unwrap());
+        assert!(s3.rows.is_empty() && s3.all_rows.len() == 2);
+    }
+
+    #[test]
+    fn outcomes_round_trip_through_rows_json() {
+        let mut rows = mixed();
+        rows.push(outcome("skipped", Expect::Valid, Got::NotRun));
+        rows.push(outcome(
+            "lost",
+            Expect::Valid,
+            Got::NotMerged("in no shard".into()),
+        ));
+        let text = serde_json::to_string(&rows).unwrap();
+        let back: Vec<RowOutcome> = serde_json::from_str(&text).unwrap();
+        for (a, b) in rows.iter().zip(&back) {
+            assert_eq!((&a.name, a.expect, &a.got), (&b.name, b.expect, &b.got));
+            assert_eq!(a.anomalies, b.anomalies);
+            assert_eq!(
+                (a.duration_s, a.seed, &a.report),
+                (b.duration_s, b.seed, &b.report)
+            );
+        }
+        assert!(text.contains(r#""expect":"invalid""#), "{text}");
+    }
+
+    #[test]
     fn the_readme_example_is_a_valid_matrix() {
         let text = crate::config::tests::readme_toml("## A matrix of tests");
         let m = parse_text(&text).unwrap();
@@ -958,7 +1065,9 @@ mod tests {
         assert_eq!(e, "--only c: no such row in m.toml (rows: a, b)");
     }
 
-    fn outcome(name: &str, expect: Expect, got: Got) -> RowOutcome {
+    /// A row's outcome as a run would leave it (its report under
+    /// `results/<name>/20261124T220000.000/`).
+    pub(crate) fn outcome(name: &str, expect: Expect, got: Got) -> RowOutcome {
         let anomalies = match &got {
             Got::Verdict(Validity::Invalid) => vec![CheckResult {
                 checker: "set".into(),

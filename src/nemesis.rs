@@ -224,6 +224,11 @@ impl NemesisRunner {
     }
 
     fn record(&self, kind: OpType, f: &str, value: Value, error: Option<String>) {
+        match (&error, kind) {
+            (Some(e), _) => tracing::warn!(f, %value, error = %e, "nemesis"),
+            (None, OpType::Invoke) => {}
+            (None, _) => tracing::info!(f, %value, "nemesis"),
+        }
         self.log.record(Entry {
             kind,
             process: Process::Nemesis,

@@ -17,6 +17,7 @@
 //!   and (unless `--leave-db-running`) kills ringkv by its pid file and
 //!   deletes its directory, on every node.
 
+use crate::control::os;
 use crate::control::ssh::SshControl;
 use crate::control::{run_plan, Control, ControlError};
 use crate::nodes::RemoteNodes;
@@ -111,7 +112,10 @@ fn has(control: &SshControl, node: &str, program: &str) -> bool {
         .is_ok()
 }
 
-/// Installs Debian packages with apt-get (when the node has it).
+/// Installs Debian packages with apt-get (when the node has it), one install
+/// at a time: under `flock` on [`os::INSTALL_LOCK`] when the node has `flock`
+/// (two faultline controllers sharing nodes), and waiting for dpkg's lock
+/// ([`os::apt_lock_options`]) when unattended-upgrades or another apt holds it.
 fn apt_install(control: &SshControl, node: &str, packages: &[&str]) -> Result<()> {
     if !has(control, node, "apt-get") {
         bail!(
@@ -120,25 +124,26 @@ fn apt_install(control: &SshControl, node: &str, packages: &[&str]) -> Result<()
         );
     }
     eprintln!("faultline: {node}: installing {}", packages.join(" "));
-    let mut cmd = argv(&[
-        "env",
-        "DEBIAN_FRONTEND=noninteractive",
-        "apt-get",
-        "install",
-        "-y",
-        "-q",
-    ]);
-    cmd.extend(packages.iter().map(|s| s.to_string()));
-    if control.exec(node, &cmd, Duration::from_secs(300)).is_err() {
+    let flock = has(control, node, "flock");
+    let apt = |args: &[&str]| -> Vec<String> {
+        let mut cmd = Vec::new();
+        if flock {
+            cmd.extend(argv(&["flock", "-w", "900", os::INSTALL_LOCK]));
+        }
+        cmd.extend(argv(&["env", "DEBIAN_FRONTEND=noninteractive", "apt-get"]));
+        cmd.extend(os::apt_lock_options());
+        cmd.extend(args.iter().map(|s| s.to_string()));
+        cmd
+    };
+    let mut install = vec!["install", "-y", "-q"];
+    install.extend(packages);
+    let wait = Duration::from_secs(u64::from(os::DPKG_LOCK_WAIT_S) + 300);
+    if control.exec(node, &apt(&install), wait).is_err() {
         control
-            .exec(
-                node,
-                &argv(&["apt-get", "update", "-q"]),
-                Duration::from_secs(300),
-            )
+            .exec(node, &apt(&["update", "-q"]), wait)
             .with_context(|| format!("{node}: apt-get update"))?;
         control
-            .exec(node, &cmd, Duration::from_secs(300))
+            .exec(node, &apt(&install), wait)
             .with_context(|| format!("{node}: apt-get install {}", packages.join(" ")))?;
     }
     Ok(())

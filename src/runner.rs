@@ -3,8 +3,10 @@
 //! ```text
 //!  OS setup → network → ringkv nodes → iptables chain
 //!    → main phase: workers + nemesis, until the time limit (or Ctrl-C)
-//!    → heal → quiescence → final reads from every node
-//!    → stop nodes, remove the network → check → results.json, report.html
+//!    → heal → every key's replicas read in rounds until they agree
+//!      (at most the quiescence) → final reads from every node
+//!    → replicas read again until they agree (convergence timeout)
+//!    → stop nodes, remove the network → history.edn → check → results.json, report.html
 //!    → junit.xml, summary.md, results/index.html
 //! ```
 //!
@@ -19,25 +21,25 @@ use crate::control::netns::{LocalNetwork, Subnet};
 use crate::control::{os, Control};
 use crate::db::{self, Replication};
 use crate::history_log::{Entry, HistoryLog};
+use crate::logging::RunLog;
 use crate::nemesis::{sleep_or_stop, NemesisRunner};
 use crate::outputs::{self, RunInfo};
 use crate::results::{Results, RunDir};
+use crate::status::{watched, Bounds, Display, Phase, Status};
 use crate::store::{self, Placement, StoreCluster, StoreNode};
-use crate::{index, report};
+use crate::{convergence_rounds, index, report};
 use anyhow::{Context, Result};
 use checkers::{OpType, Process};
 use nemeses::NodeAddr;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
-use workloads::ringkv::RequestError;
-use workloads::{Client, Completion, Invocation, LocalRead, OpSource};
+use workloads::{Client, Completion, Invocation, OpSource};
 
 /// Everything that defines a test; written to `test.json`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -85,7 +87,9 @@ pub struct TestConfig {
     pub rate: f64,
     /// Keys the set is spread over.
     pub keys: usize,
-    /// Seconds to wait between healing and the final reads.
+    /// The longest wait between healing and the final reads, in seconds:
+    /// the replicas are read in rounds meanwhile, and the final reads start
+    /// as soon as every key's replicas agree.
     pub quiesce_s: f64,
     /// After the final reads, how long replicas may take to agree.
     #[serde(default = "default_convergence_timeout")]
@@ -110,6 +114,47 @@ pub struct TestConfig {
     /// row), copied into the run's directory as `config.toml`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<ConfigSource>,
+    /// How long the phases that have no bound of their own may take
+    /// before the watchdog cuts them ([`crate::status`]).
+    #[serde(default)]
+    pub watchdog: Watchdog,
+    /// Write the run's `faultline.log` as JSON lines (`--log-json`).
+    #[serde(default)]
+    pub log_json: bool,
+}
+
+/// The watchdog's settings; the other phases' bounds follow from the time
+/// limit, op timeout, quiescence and convergence timeout
+/// ([`Phase::bound`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Watchdog {
+    /// Store start and readiness, in seconds (`--setup-timeout`).
+    pub setup_s: f64,
+    /// Every node's final reads, in seconds (`--final-timeout`).
+    pub final_reads_s: f64,
+}
+
+impl Default for Watchdog {
+    fn default() -> Self {
+        Watchdog {
+            setup_s: 300.0,
+            final_reads_s: 120.0,
+        }
+    }
+}
+
+impl TestConfig {
+    /// The watchdog's bound of every phase of this test.
+    pub fn bounds(&self) -> Bounds {
+        Bounds {
+            setup_s: self.watchdog.setup_s,
+            time_limit_s: self.time_limit_s,
+            op_timeout_s: self.op_timeout_ms as f64 / 1000.0,
+            quiesce_s: self.quiesce_s,
+            final_reads_s: self.watchdog.final_reads_s,
+            convergence_s: self.convergence_timeout_s,
+        }
+    }
 }
 
 /// How a run ended.
@@ -169,11 +214,17 @@ impl Pacer {
 
 /// Runs one test end to end.
 pub async fn run(mut cfg: TestConfig) -> Result<Outcome> {
+    // Ctrl-C and SIGTERM are caught from the start: one that comes during
+    // setup (package installs, the store's start) stops the run cleanly
+    // once it can, rather than killing the process.
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let interrupted = Arc::new(AtomicBool::new(false));
+    watch_signals(stop_tx.clone(), interrupted.clone());
     let subnet: Subnet = cfg
         .subnet
         .parse()
         .map_err(|e: String| crate::UsageError(e))?;
-    let store = store::by_name(&cfg.store)?;
+    let store: Arc<dyn store::Store> = store::by_name(&cfg.store)?.into();
     store.validate(&cfg.workload, Some(&cfg.client))?;
     drop_unsupported_faults(store.as_ref(), &mut cfg)?;
     store::check_test(store.as_ref(), &cfg)?;
@@ -214,12 +265,17 @@ pub async fn run(mut cfg: TestConfig) -> Result<Outcome> {
             .push_str(&format!(" --config '{}'", copy.display()));
     }
     dir.write_json("test.json", &cfg)?;
-    let log =
-        Arc::new(HistoryLog::create(&dir.file("history.jsonl")).context("creating history.jsonl")?);
+    let run_log = RunLog::open(&dir.file("faultline.log"), cfg.log_json)
+        .with_context(|| format!("creating {}", dir.file("faultline.log").display()))?;
+    tracing::info!(dir = %dir.path.display(), command = %cfg.command, "run started");
+    let status = Status::new(cfg.bounds());
+    let display = Display::start(status.clone(), false);
+    let log = Arc::new(
+        HistoryLog::create(&dir.file("history.jsonl"))
+            .context("creating history.jsonl")?
+            .with_status(status.clone()),
+    );
     let node_names: Vec<String> = (1..=cfg.nodes).map(|i| format!("n{i}")).collect();
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let interrupted = Arc::new(AtomicBool::new(false));
-    watch_signals(stop_tx.clone(), interrupted.clone());
 
     let run = match cfg.remote.clone() {
         None => {
@@ -253,13 +309,14 @@ pub async fn run(mut cfg: TestConfig) -> Result<Outcome> {
             };
             let run = run_on_network(
                 &cfg,
-                store.as_ref(),
+                &store,
                 faketime,
                 cluster,
                 &dir,
                 log.clone(),
                 (stop_tx, stop_rx),
                 &interrupted,
+                &status,
             )
             .await;
             drop(control);
@@ -309,13 +366,14 @@ pub async fn run(mut cfg: TestConfig) -> Result<Outcome> {
                     };
                     let run = run_on_network(
                         &cfg,
-                        store.as_ref(),
+                        &store,
                         p.faketime,
                         cluster,
                         &dir,
                         log.clone(),
                         (stop_tx, stop_rx),
                         &interrupted,
+                        &status,
                     )
                     .await;
                     let torn = tokio::task::block_in_place(|| {
@@ -327,10 +385,19 @@ pub async fn run(mut cfg: TestConfig) -> Result<Outcome> {
         }
     };
     let history_ok = log.finish();
+    if let Err(e) = &run {
+        tracing::error!("the run failed: {e:#}");
+    }
 
+    status.enter(Phase::Check);
     let error = run.as_ref().err().map(|e| format!("{e:#}"));
     let text = std::fs::read_to_string(dir.file("history.jsonl"))?;
     let history = checkers::parse::jsonl(&text).context("re-reading history.jsonl")?;
+    // The same ops for Jepsen's tools (Elle, Knossos); the JSONL stays the
+    // record, so failing to write this copy warns, never fails the run.
+    if let Err(e) = crate::history_edn::write(&history, &dir.file("history.edn")) {
+        eprintln!("faultline: warning: writing history.edn: {e}");
+    }
     let checks = workloads::check_with(
         &cfg.workload,
         &history,
@@ -342,6 +409,8 @@ pub async fn run(mut cfg: TestConfig) -> Result<Outcome> {
     results.error = error.or(history_ok.err().map(|e| format!("writing history: {e}")));
     results.started = Some(started.to_rfc3339());
     results.duration_s = Some(clock.elapsed().as_secs_f64());
+    results.cut = status.cut();
+    status.enter(Phase::Report);
     dir.write_json("results.json", &results)?;
     report::write(&dir, &cfg, &history, &results).context("writing report.html")?;
     // The CI outputs and the index add to the verdict, which is already
@@ -355,6 +424,9 @@ pub async fn run(mut cfg: TestConfig) -> Result<Outcome> {
     if let Err(e) = index::write(&cfg.results) {
         eprintln!("faultline: warning: could not regenerate the results index: {e:#}");
     }
+    tracing::info!(verdict = results.valid.word(), "run ended");
+    drop(display);
+    drop(run_log);
     if let Err(e) = run {
         return Err(e.context(format!(
             "the run failed; what was recorded is in {}",
@@ -385,13 +457,14 @@ struct Cluster {
 #[allow(clippy::too_many_arguments)]
 async fn run_on_network(
     cfg: &TestConfig,
-    store: &dyn store::Store,
+    store: &Arc<dyn store::Store>,
     faketime: Option<PathBuf>,
     place: Cluster,
     dir: &RunDir,
     log: Arc<HistoryLog>,
     stop: (watch::Sender<bool>, watch::Receiver<bool>),
     interrupted: &AtomicBool,
+    status: &Status,
 ) -> Result<()> {
     let placement = Placement {
         nodes: place.nodes.clone(),
@@ -400,8 +473,30 @@ async fn run_on_network(
         faketime,
         run_dir: dir.path.clone(),
     };
-    let cluster = tokio::task::block_in_place(|| store.start(cfg, placement))?;
-    let result = drive(cfg, cluster.clone(), &place, dir, log, stop, interrupted).await;
+    // Started on a thread of its own, so that the watchdog can give up on a
+    // start that hangs (the thread is left to the teardown, which kills
+    // what runs on the nodes).
+    let start = {
+        let (store, cfg) = (store.clone(), cfg.clone());
+        tokio::task::spawn_blocking(move || store.start(&cfg, placement))
+    };
+    let cluster = watched(status, Phase::Setup, async {
+        let cluster = start.await.context("the store's start panicked")??;
+        cluster.await_ready(Duration::from_secs(20)).await?;
+        Ok(cluster)
+    })
+    .await?;
+    let result = drive(
+        cfg,
+        cluster.clone(),
+        &place,
+        dir,
+        log,
+        stop,
+        interrupted,
+        status,
+    )
+    .await;
     if !place.leave_running {
         tokio::task::block_in_place(|| cluster.stop());
     }
@@ -451,8 +546,8 @@ async fn drive(
     log: Arc<HistoryLog>,
     (stop_tx, stop_rx): (watch::Sender<bool>, watch::Receiver<bool>),
     interrupted: &AtomicBool,
+    status: &Status,
 ) -> Result<()> {
-    cluster.await_ready(Duration::from_secs(20)).await?;
     let addrs: Vec<NodeAddr> = cluster.nodes();
     let control = place.nemesis_control.clone();
     let names: Vec<String> = addrs.iter().map(|n| n.name.clone()).collect();
@@ -525,18 +620,25 @@ async fn drive(
         let stop = stop_rx.clone();
         tokio::spawn(async move { nemesis.run(timeline, start, stop).await })
     };
-    let failure = main_phase(cfg, cluster.as_ref(), stop_rx.clone()).await;
+    let main = watched(status, Phase::Main, async {
+        let failure = main_phase(cfg, cluster.as_ref(), stop_rx.clone()).await;
+        let _ = stop_tx.send(true);
+        let mut max_process = 0;
+        for w in workers {
+            max_process = max_process.max(w.await.context("a client worker panicked")?);
+        }
+        let nemesis_result = match nemesis_task.await {
+            Ok(r) => r,
+            Err(panic) => Err(anyhow::anyhow!("the nemesis panicked: {panic}")),
+        };
+        Ok((failure, max_process, nemesis_result))
+    })
+    .await;
+    // Cut or not, the clients and the nemesis stop here.
     let _ = stop_tx.send(true);
-    let mut max_process = 0;
-    for w in workers {
-        max_process = max_process.max(w.await.context("a client worker panicked")?);
-    }
-    let nemesis_result = match nemesis_task.await {
-        Ok(r) => r,
-        Err(panic) => Err(anyhow::anyhow!("the nemesis panicked: {panic}")),
-    };
     // Always: undo every fault, resume and restart processes, reset clocks.
-    let healed = nemesis.heal_all().await;
+    let healed = watched(status, Phase::Heal, nemesis.heal_all()).await;
+    let (failure, max_process, nemesis_result) = main?;
     nemesis_result?;
     healed?;
     if let Some(why) = failure {
@@ -547,37 +649,87 @@ async fn drive(
         return Ok(());
     }
     // Restarted nodes must be serving before the final reads.
-    cluster.await_ready(Duration::from_secs(20)).await?;
+    watched(
+        status,
+        Phase::Heal,
+        cluster.await_ready(Duration::from_secs(20)),
+    )
+    .await?;
     // Final reads from every node, then every key's replicas read locally.
     let Some(plan) = cluster.final_plan(cfg)? else {
         let _ = nemesis.teardown().await;
         return Ok(());
     };
-    // Quiescence, then the final reads.
-    tokio::time::sleep(Duration::from_secs_f64(cfg.quiesce_s)).await;
-    let mut finals = Vec::new();
-    for (i, (name, client)) in plan.readers.iter().enumerate() {
-        let client = client.clone();
-        let process = max_process + 1 + i as u64;
-        let log = log.clone();
-        let name = name.clone();
-        let ops = plan.ops.clone();
-        finals.push(tokio::spawn(async move {
-            let mut process = process;
-            for op in &ops {
-                process = final_read(client.as_ref(), op, process, &name, &log, op_timeout).await;
+    // Quiescence: every key's replicas read in rounds from the heal on,
+    // until they agree (at most --quiesce), then the final reads.
+    let first_local = max_process + 1 + plan.readers.len() as u64;
+    let replicas = watched(status, Phase::Quiesce, async {
+        let replicas =
+            convergence_rounds::Replicas::find(&plan.keys, &plan.local, first_local, op_timeout)
+                .await;
+        let quiesce = Duration::from_secs_f64(cfg.quiesce_s);
+        if replicas.is_empty() {
+            tokio::time::sleep(quiesce).await;
+        } else {
+            let waited = Instant::now();
+            let agreed = replicas.read_until_agreed(&log, quiesce).await;
+            if agreed && !plan.settled_when_agreed {
+                // Agreeing replicas are not all there is: wait the rest.
+                tokio::time::sleep(quiesce.saturating_sub(waited.elapsed())).await;
             }
-        }));
-    }
-    for f in finals {
-        f.await.context("a final read panicked")?;
-    }
-    let first = max_process + 1 + plan.readers.len() as u64;
-    if !plan.keys.is_empty() && !plan.local.is_empty() {
-        converge(cfg, &plan.keys, &plan.local, &log, first).await;
+        }
+        Ok(replicas)
+    })
+    .await?;
+    watched(status, Phase::FinalReads, async {
+        let mut finals = Vec::new();
+        for (i, (name, client)) in plan.readers.iter().enumerate() {
+            let client = client.clone();
+            let process = max_process + 1 + i as u64;
+            let log = log.clone();
+            let name = name.clone();
+            let ops = plan.ops.clone();
+            finals.push(tokio::spawn(async move {
+                let mut process = process;
+                for op in &ops {
+                    process =
+                        final_read(client.as_ref(), op, process, &name, &log, op_timeout).await;
+                }
+            }));
+        }
+        // Aborted if the watchdog cuts the phase (dropping a handle would
+        // leave its reads running).
+        let abort: Vec<_> = finals.iter().map(|f| f.abort_handle()).collect();
+        let _abort = AbortOnDrop(abort);
+        for f in finals {
+            f.await.context("a final read panicked")?;
+        }
+        Ok(())
+    })
+    .await?;
+    // The replicas must still agree after the final reads (or come to,
+    // within the convergence timeout): the checker judges the last round.
+    if !replicas.is_empty() {
+        watched(status, Phase::Convergence, async {
+            let timeout = Duration::from_secs_f64(cfg.convergence_timeout_s);
+            replicas.read_until_agreed(&log, timeout).await;
+            Ok(())
+        })
+        .await?;
     }
     let _ = nemesis.teardown().await;
     Ok(())
+}
+
+/// Aborts tasks when dropped: what a cut phase leaves running stops.
+struct AbortOnDrop(Vec<tokio::task::AbortHandle>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        for h in &self.0 {
+            h.abort();
+        }
+    }
 }
 
 fn default_clock_mode() -> String {
@@ -590,74 +742,6 @@ fn default_store() -> String {
 
 fn default_convergence_timeout() -> f64 {
     30.0
-}
-
-/// Reads every key's replicas locally (`read-local` ops, one process per
-/// node), in rounds half a second apart, until every key's replicas hold the
-/// same value or the convergence timeout passes: the convergence checker
-/// then judges the last round and times how long agreement took.
-async fn converge(
-    cfg: &TestConfig,
-    keys: &[String],
-    clients: &[(String, Arc<dyn LocalRead>)],
-    log: &HistoryLog,
-    first_process: u64,
-) {
-    let mut owners: Vec<(String, Vec<String>)> = Vec::new();
-    for key in keys {
-        for (_, c) in clients {
-            if let Ok(pl) = c.preflist(key).await {
-                owners.push((key.clone(), pl));
-                break;
-            }
-        }
-    }
-    let deadline = Instant::now() + Duration::from_secs_f64(cfg.convergence_timeout_s);
-    loop {
-        let mut agreed = true;
-        for (key, pl) in &owners {
-            let mut seen: Vec<Value> = Vec::new();
-            for owner in pl {
-                let Some(i) = clients.iter().position(|(n, _)| n == owner) else {
-                    agreed = false;
-                    continue;
-                };
-                let process = Process::Client(first_process + i as u64);
-                let invoke = Entry {
-                    kind: OpType::Invoke,
-                    process,
-                    f: "read-local".into(),
-                    value: json!([key, null]),
-                    node: Some(owner.clone()),
-                    error: None,
-                };
-                log.record(invoke.clone());
-                match clients[i].1.read_local(key).await {
-                    Ok(v) => {
-                        log.record(Entry {
-                            kind: OpType::Ok,
-                            value: json!([key, v]),
-                            ..invoke
-                        });
-                        seen.push(v);
-                    }
-                    Err(RequestError::Definite(e)) | Err(RequestError::Indeterminate(e)) => {
-                        log.record(Entry {
-                            kind: OpType::Fail,
-                            error: Some(e),
-                            ..invoke
-                        });
-                        agreed = false;
-                    }
-                }
-            }
-            agreed &= seen.windows(2).all(|w| w[0] == w[1]);
-        }
-        if agreed || Instant::now() >= deadline {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
 }
 
 /// The network interface of a node in its local namespace.

@@ -56,9 +56,22 @@ fn the_example_adapter_runs_the_set_workload_under_partitions_and_is_valid() {
         assert_eq!(checker(&r, name)["valid"], true, "{name}: {r}");
     }
     let h = history(&dir);
+    // Enough acknowledged adds for the verdict to mean something, and some
+    // of them while a partition was in force: not a throughput figure (a
+    // Python process per worker on a loaded machine adds slowly).
     assert!(
-        count_ops(&h, "add", "ok") > 100,
+        count_ops(&h, "add", "ok") >= 20,
         "too few adds went through"
+    );
+    let first_cut = h
+        .iter()
+        .position(|o| o["f"] == "start-partition")
+        .expect("no partition was applied");
+    assert!(
+        h[first_cut..]
+            .iter()
+            .any(|o| o["f"] == "add" && o["type"] == "ok"),
+        "no add went through once a partition was in force"
     );
     assert!(
         h.iter().any(|o| o["f"] == "start-partition"),
@@ -340,4 +353,62 @@ fn logs_a_store_writes_outside_its_node_directory_are_collected_into_the_run() {
     }
     let report = std::fs::read_to_string(dir.join("report.html")).unwrap();
     assert!(report.contains("store-n2.log"), "the report links it");
+}
+
+/// A store that never becomes ready: the watchdog cuts the setup phase at
+/// `--setup-timeout`, everything is torn down, and the run still leaves its
+/// history, results and a report naming the phase (exit 255).
+#[test]
+fn the_watchdog_cuts_a_store_that_never_becomes_ready_and_still_reports() {
+    require_root();
+    let tmp = tempfile::tempdir().unwrap();
+    let store = checkout("tests/fixtures/adapters/never-ready.toml");
+    let o = run_test(
+        tmp.path(),
+        &[
+            "--store",
+            &store,
+            "--workload",
+            "set",
+            "--nodes",
+            "3",
+            "--nemesis",
+            "partition",
+            "--setup-timeout",
+            "3",
+        ],
+    );
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(255), "{out}");
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("faultline: error: "))
+        .unwrap_or_else(|| panic!("no error line in {out}"));
+    assert!(
+        line.contains("the watchdog cut the setup phase after 3 s (--setup-timeout"),
+        "{line}"
+    );
+    let dir = run_dir(tmp.path(), "never-ready-set-adapter");
+    let r = results_json(&dir);
+    assert_eq!(r["cut"]["phase"], "setup", "{r}");
+    assert_eq!(r["cut"]["bound_s"], 3.0, "{r}");
+    assert!(r["error"].as_str().unwrap().contains("watchdog"), "{r}");
+    assert!(dir.join("history.jsonl").is_file());
+    let report = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(
+        report.contains("the watchdog cut the setup phase after 3 s"),
+        "the report says which phase was cut"
+    );
+    let log = std::fs::read_to_string(dir.join("faultline.log")).unwrap();
+    assert!(log.contains("watchdog: phase cut off"), "{log}");
+    // What the store started was killed with its namespaces.
+    let left = Command::new("pgrep")
+        .args(["-f", "sleep 613.25"])
+        .output()
+        .unwrap();
+    assert!(
+        left.stdout.is_empty(),
+        "left running: {}",
+        String::from_utf8_lossy(&left.stdout)
+    );
 }

@@ -233,6 +233,192 @@ fn linearizability_verdicts_on_porcupine_files() {
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
 }
 
+fn knossos(file: &str) -> String {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("checkers/tests/data/knossos/cas-register")
+        .join(file);
+    assert!(
+        p.is_file(),
+        "the vendored Knossos corpus is missing: {}",
+        p.display()
+    );
+    p.display().to_string()
+}
+
+#[test]
+fn knossos_verdicts_on_jepsen_edn_with_knossos_reading_by_default() {
+    // Knossos finds this valid: its reads, writes and cas fail by the
+    // hundred, and a Jepsen `:fail` means only "did not take effect".
+    let good = knossos("good/mongodb-v0-ack-rollback-0.edn");
+    for extra in [&[][..], &["--initial-value", "0"][..]] {
+        let mut args = vec!["check", &good, "--workload", "register"];
+        args.extend_from_slice(extra);
+        let o = faultline(&args);
+        assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+        assert!(stdout(&o).contains("linearizable valid"), "{}", stdout(&o));
+        assert!(stdout(&o).contains("[reading: knossos"), "{}", stdout(&o));
+    }
+    // Read as a client whose failed cas always means "compare failed", it
+    // is not linearizable.
+    let o = faultline(&[
+        "check",
+        &good,
+        "--workload",
+        "register",
+        "--fail-is-evidence",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).contains("[reading: failed cas as evidence, nil reads no evidence]"),
+        "{}",
+        stdout(&o)
+    );
+    // Knossos's bad history: invalid, blocked on the read Knossos names.
+    let bad = knossos("bad/cas-failure.edn");
+    let tmp = tempfile::tempdir().unwrap();
+    let md = tmp.path().join("summary.md");
+    let o = faultline(&[
+        "check",
+        &bad,
+        "--workload",
+        "register",
+        "--initial-value",
+        "0",
+        "--markdown",
+        md.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).contains("linearizable INVALID")
+            && stdout(&o).contains("read by process 70 returned 0 [#488–#491]"),
+        "{}",
+        stdout(&o)
+    );
+    // The command that checks it again keeps the flags.
+    let md = std::fs::read_to_string(md).unwrap();
+    assert!(
+        md.contains("--workload register") && md.contains("--initial-value 0"),
+        "{md}"
+    );
+}
+
+#[test]
+fn knossos_tuple_histories_and_reading_flags() {
+    let tmp = tempfile::tempdir().unwrap();
+    let h = tmp.path().join("tuples.edn");
+    // Knossos's [process type f value] shape; the read of 0 needs the
+    // register to start at 0, and a failed cas of 0 is evidence only when
+    // asked.
+    std::fs::write(
+        &h,
+        "[0 :invoke :read nil]\n[0 :ok :read 0]\n[1 :invoke :cas [0 5]]\n[1 :fail :cas [0 5]]\n",
+    )
+    .unwrap();
+    let h = h.to_str().unwrap();
+    let check = |extra: &[&str]| {
+        let mut args = vec!["check", h, "--workload", "register"];
+        args.extend_from_slice(extra);
+        faultline(&args)
+    };
+    let o = check(&[]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    let o = check(&["--initial-value", "0"]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let o = check(&["--initial-value", "0", "--fail-is-evidence"]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    let o = check(&["--initial-value", "0", "--reading", "porcupine"]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    // Bad flags are one-line errors and exit 254.
+    for (args, says) in [
+        (
+            vec!["--reading", "jepsen"],
+            "known: knossos, porcupine, faultline",
+        ),
+        (vec!["--initial-value", "[1"], "not a JSON or EDN literal"),
+        (
+            vec!["--workload", "set", "--fail-is-evidence"],
+            "apply to --workload register",
+        ),
+        (
+            vec!["--workload", "counter", "--initial-value", "0"],
+            "--initial-value applies to",
+        ),
+    ] {
+        let mut all = vec!["check", h];
+        all.extend_from_slice(&args);
+        let o = faultline(&all);
+        assert_eq!(o.status.code(), Some(254), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(says), "{args:?}: {}", stderr(&o));
+    }
+}
+
+#[test]
+fn knossos_model_verdicts_on_knossos_files() {
+    let knossos = |file: &str| {
+        let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("checkers/tests/data/knossos")
+            .join(file);
+        assert!(
+            p.is_file(),
+            "the vendored Knossos file is missing: {}",
+            p.display()
+        );
+        p.display().to_string()
+    };
+    // Knossos's etcd mutex history is in its bad/ folder.
+    let o = faultline(&[
+        "check",
+        &knossos("mutex/bad/etcd.edn"),
+        "--workload",
+        "mutex",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).contains("linearizable INVALID") && stdout(&o).contains("acquire by process"),
+        "{}",
+        stdout(&o)
+    );
+    // The same history is not a queue's: the fix is named.
+    let o = faultline(&[
+        "check",
+        &knossos("mutex/bad/etcd.edn"),
+        "--workload",
+        "fifo-queue",
+    ]);
+    assert!(
+        stdout(&o).contains("knows enqueue and dequeue, not \"release\""),
+        "{}{}",
+        stdout(&o),
+        stderr(&o)
+    );
+    let o = faultline(&["check", "--help"]);
+    assert!(stdout(&o).contains("multi-register"), "{}", stdout(&o));
+    // Knossos's multi-register history is valid from x = y = 0, as its
+    // tests assert (`(multi-register {:x 0 :y 0})`), and not from null.
+    let file = knossos("multi-register/good/multi-register.edn");
+    let from = |initial: Option<&str>| {
+        let mut args = vec!["check", &file, "--workload", "multi-register"];
+        if let Some(v) = initial {
+            args.extend(["--initial-value", v]);
+        }
+        faultline(&args)
+    };
+    let o = from(Some("{:x 0, :y 0}"));
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let o = from(Some(r#"{"x": 0, "y": 0}"#));
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let o = from(None);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    // A register value where a map is due: the verdict is unknown, saying why.
+    let o = from(Some("0"));
+    assert_eq!(o.status.code(), Some(2), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).contains("must be a map of register to value"),
+        "{}",
+        stdout(&o)
+    );
+}
+
 #[test]
 fn kv_workload_has_no_live_client_yet() {
     let o = faultline(&["test", "--workload", "kv"]);
@@ -550,4 +736,99 @@ fn heal_run_needs_a_run_folder() {
     );
     let o = faultline(&["heal", "--run", "/tmp", "--nodes", "a,b"]);
     assert_eq!(o.status.code(), Some(254), "{}", stderr(&o));
+}
+
+#[test]
+fn matrix_and_repetition_flags_are_checked_at_the_edge() {
+    let dir = tempfile::tempdir().unwrap();
+    let matrix = dir.path().join("m.toml");
+    std::fs::write(&matrix, "[[row]]\nname = \"x\"\nexpect = \"valid\"\n").unwrap();
+    let m = matrix.to_str().unwrap();
+    for (args, want) in [
+        (
+            vec!["test-all", "--matrix", m, "--shard", "3/2"],
+            "\"3/2\": I must be 1 to 2",
+        ),
+        (
+            vec!["test-all", "--matrix", m, "--shard", "2"],
+            "\"2\": expected I/N",
+        ),
+        (
+            vec!["test-all", "--matrix", m, "--shard", "1/0"],
+            "N must be at least 1",
+        ),
+        (vec!["test-all", "--matrix", m, "--jobs", "0"], "--jobs"),
+        (
+            vec!["test", "--concurrency", "2x"],
+            "\"2x\": expected a number of workers (10) or a multiple of the node count (2n)",
+        ),
+        (vec!["test", "--concurrency", "0n"], "must be at least 1"),
+        (
+            vec!["test", "--nodes", "200", "--concurrency", "6n"],
+            "--concurrency 6n is 1200 workers with 200 nodes; it must be 1 to 1000",
+        ),
+        (vec!["test", "--test-count", "0"], "--test-count"),
+        (vec!["test", "--keep-going"], "--test-count"),
+    ] {
+        let o = faultline(&args);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(254), "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+    // A shard with no rows runs nothing and is as expected.
+    let results = dir.path().join("results");
+    let o = faultline(&[
+        "test-all",
+        "--matrix",
+        m,
+        "--shard",
+        "2/2",
+        "--results",
+        results.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("(shard 2/2: rows none of 1)"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        stdout(&o).contains("matrix m: 0 of 0 rows as expected"),
+        "{}",
+        stdout(&o)
+    );
+    // Merging that shard alone: row x is in no shard's results.
+    let merged = dir.path().join("merged");
+    let o = faultline(&[
+        "merge",
+        "--results",
+        merged.to_str().unwrap(),
+        results.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(255), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("ERROR row \"x\": in no shard's results (shards merged: 2/2)"),
+        "{}",
+        stdout(&o)
+    );
+    let o = faultline(&["merge", "/nonexistent/shard"]);
+    assert_eq!(o.status.code(), Some(254), "{}", stderr(&o));
+    assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("merge /nonexistent/shard: "),
+        "{}",
+        stderr(&o)
+    );
+    // The matrix's child refuses anything but a job from test-all.
+    let o = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .arg("test-row")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(255), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("faultline test-row is run by faultline test-all"),
+        "{}",
+        stderr(&o)
+    );
 }

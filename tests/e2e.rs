@@ -128,7 +128,7 @@ fn crdt_set_under_partitions_is_valid() {
     assert_eq!(r["valid"], serde_json::json!(true));
     let set = &r["checkers"][0];
     assert!(
-        set["details"]["acknowledged_count"].as_u64().unwrap() > 200,
+        set["details"]["acknowledged_count"].as_u64().unwrap() >= 40,
         "{set}"
     );
     // One final read per node, plus any main-phase read invoked after the
@@ -322,7 +322,7 @@ fn rmw_set_keeps_every_element_when_the_store_keeps_siblings() {
         let r = results_json(&dir);
         let d = &r["checkers"][0]["details"];
         assert!(
-            d["acknowledged_count"].as_u64().unwrap() > 150,
+            d["acknowledged_count"].as_u64().unwrap() >= 30,
             "{conflict}: {d}"
         );
         let config = std::fs::read_to_string(dir.join("n1/ringkv.toml")).unwrap();
@@ -372,7 +372,7 @@ fn paxos_registers_are_linearizable_under_faults_and_quorum_registers_are_not() 
     let sessions = &r["checkers"][1];
     assert_eq!(sessions["valid"], true, "{sessions}");
     assert!(
-        sessions["details"]["ok_read_count"].as_u64().unwrap() > 50,
+        sessions["details"]["ok_read_count"].as_u64().unwrap() >= 10,
         "{sessions}"
     );
     // Plain quorum reads and writes with a read-then-write cas: the checker
@@ -619,17 +619,27 @@ fn sequence_crdt_under_partitions_keeps_every_list_and_each_writers_order() {
     // What was judged: real contention on shared lists under real faults.
     let h = history(&dir);
     assert!(h.iter().any(|o| o["f"] == "start-partition"));
-    assert!(count_ops(&h, "insert", "ok") > 150, "inserts");
-    assert!(count_ops(&h, "delete", "ok") > 10, "deletes");
+    assert!(count_ops(&h, "insert", "ok") >= 30, "inserts");
+    assert!(count_ops(&h, "delete", "ok") >= 3, "deletes");
     let reads: Vec<&serde_json::Value> = h
         .iter()
         .filter(|o| o["f"] == "read-list" && o["type"] == "ok")
         .collect();
-    assert!(reads.len() > 50, "{} reads", reads.len());
+    assert!(reads.len() >= 10, "{} reads", reads.len());
     // Seen directly, not through the checker: each list's final reads
     // (the last read of it from each node) are identical and hold several
     // writers' chains, interleaved, each writer's elements (worker × 1e6 +
     // its n-th element) in the order it made them.
+    let acknowledged: std::collections::BTreeSet<(&str, u64)> = h
+        .iter()
+        .filter(|o| o["f"] == "insert" && o["type"] == "ok")
+        .map(|o| {
+            (
+                o["value"][0].as_str().unwrap(),
+                o["value"][1].as_u64().unwrap(),
+            )
+        })
+        .collect();
     for list in ["l0", "l1", "l2"] {
         let mut last: std::collections::BTreeMap<&str, &serde_json::Value> = Default::default();
         for o in reads.iter().filter(|o| o["value"][0] == list) {
@@ -652,10 +662,19 @@ fn sequence_crdt_under_partitions_keeps_every_list_and_each_writers_order() {
             elements.len() > 10 && by_writer.len() >= 4,
             "{list}: {elements:?}"
         );
+        // Each writer chains an insert after its last *acknowledged* one: an
+        // insert whose outcome is unknown (timed out, then applied) sits
+        // after the same element as the writer's next one, and RGA puts the
+        // newer first. So the writer's order holds for acknowledged inserts.
         for (w, own) in &by_writer {
+            let acked: Vec<u64> = own
+                .iter()
+                .copied()
+                .filter(|e| acknowledged.contains(&(list, *e)))
+                .collect();
             assert!(
-                own.windows(2).all(|p| p[0] < p[1]),
-                "{list}, writer {w}: {own:?}"
+                acked.windows(2).all(|p| p[0] < p[1]),
+                "{list}, writer {w}: {acked:?} (all: {own:?})"
             );
         }
     }
@@ -770,9 +789,9 @@ fn session_with_sticky_coordinators_under_strict_quorums_holds_every_guarantee()
     );
     let s = &r["checkers"][0];
     assert_eq!(s["valid"], true, "{s}");
-    assert!(s["details"]["ok_read_count"].as_u64().unwrap() > 150, "{s}");
+    assert!(s["details"]["ok_read_count"].as_u64().unwrap() >= 30, "{s}");
     assert!(
-        s["details"]["ok_write_count"].as_u64().unwrap() > 100,
+        s["details"]["ok_write_count"].as_u64().unwrap() >= 20,
         "{s}"
     );
     // Sticky: every op of a process went to one node, under real faults.
@@ -821,7 +840,17 @@ fn sigkilled_run_leaves_a_checkable_history_and_heal_cleans_up() {
     let slot = slot_of(child.id());
     let slot_file = PathBuf::from(format!("/run/faultline/clusters/slot-{slot}.json"));
     child.kill().unwrap(); // SIGKILL: no cleanup of any kind.
-    child.wait().unwrap();
+                           // Not reaped yet: the dead controller stays a zombie (as when its parent
+                           // is slow to reap it), which `heal` must count as dead.
+    let stat = format!("/proc/{}/stat", child.id());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !std::fs::read_to_string(&stat).is_ok_and(|s| s.contains(") Z")) {
+        assert!(
+            Instant::now() < deadline,
+            "the killed controller never died"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let run = hist.parent().unwrap();
     let offsets = || -> Vec<String> {
         (1..=5)
@@ -871,6 +900,7 @@ fn sigkilled_run_leaves_a_checkable_history_and_heal_cleans_up() {
         "offset files still in effect: {:?}",
         offsets()
     );
+    child.wait().unwrap();
 }
 
 #[test]
@@ -1239,4 +1269,102 @@ fn a_run_writes_junit_summary_and_the_index() {
         index.contains("<td class=\"verdict valid\">valid</td>"),
         "{index}"
     );
+}
+
+/// A run you can watch: on a terminal (a pseudo-terminal from util-linux's
+/// `script`) a live status line goes through the phases; without one, plain
+/// status lines; either way the controller's log is in the run's folder.
+#[test]
+fn a_run_shows_its_phases_live_on_a_terminal_and_plain_lines_without() {
+    require_root();
+    let tmp = tempfile::tempdir().unwrap();
+    let results = tmp.path().join("tty");
+    let cmd = format!(
+        "{} test --results {} --nodes 3 --time-limit 4 --quiesce 2 --seed 5",
+        env!("CARGO_BIN_EXE_faultline"),
+        results.display()
+    );
+    let o = Command::new("script")
+        .args(["-q", "-e", "-c", &cmd, "/dev/null"])
+        .env_remove("FAULTLINE_STATUS")
+        .env("TERM", "xterm")
+        .stdin(Stdio::null())
+        .output()
+        .expect("running faultline under script(1)");
+    let tty = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(o.status.code(), Some(0), "{tty}");
+    // The phases in the order they came (each redraw names the current one;
+    // short phases may pass between two redraws, 200 ms apart, but setup
+    // is drawn first and the main phase lasts 4 s).
+    let order = [
+        "setup",
+        "main",
+        "heal",
+        "quiesce",
+        "final reads",
+        "convergence",
+    ];
+    let mut seen: Vec<usize> = Vec::new();
+    for chunk in tty.split(['\r', '\n']) {
+        for (i, phase) in order.iter().enumerate() {
+            if chunk.contains(&format!("] {phase} ")) && seen.last() != Some(&i) {
+                seen.push(i);
+            }
+        }
+    }
+    assert_eq!(seen[..2], [0, 1], "{tty}");
+    assert!(seen.windows(2).all(|w| w[0] < w[1]), "{seen:?}: {tty}");
+    assert!(tty.contains("ops ok "), "{tty}");
+    assert!(tty.contains("faults in force: "), "{tty}");
+    let dir = run_dir(&results, "set-crdt");
+    let log = std::fs::read_to_string(dir.join("faultline.log")).unwrap();
+    for phase in ["main", "heal", "quiesce", "final reads", "check", "report"] {
+        assert!(
+            log.contains(&format!("phase phase={phase} ")),
+            "{phase}: {log}"
+        );
+    }
+
+    // Without a terminal: a plain line every few seconds (the run lasts
+    // longer than one period: 4 s main phase, 2 s quiescence).
+    let results = tmp.path().join("plain");
+    let o = run_test(
+        &results,
+        &[
+            "--nodes",
+            "3",
+            "--time-limit",
+            "4",
+            "--quiesce",
+            "2",
+            "--seed",
+            "5",
+            "--log-json",
+        ],
+    );
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    let status: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("faultline: [") && l.contains(" · ops ok "))
+        .collect();
+    assert!(!status.is_empty(), "no status line: {out}");
+    assert!(
+        !out.contains('\r'),
+        "no terminal redraws without a terminal"
+    );
+    let dir = run_dir(&results, "set-crdt");
+    let log = std::fs::read_to_string(dir.join("faultline.log")).unwrap();
+    let events: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(
+        events
+            .iter()
+            .any(|e| e["fields"]["message"] == "phase" && e["fields"]["phase"] == "final reads"),
+        "{log}"
+    );
+    let report = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(report.contains("href=\"faultline.log\""));
 }

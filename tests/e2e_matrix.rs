@@ -4,6 +4,10 @@
 //! 255), never invalid. Needs root, as tests/e2e.rs does, and fails rather
 //! than skips without it. The whole nightly.toml is not run here (it takes
 //! about ten minutes): `faultline test-all --matrix nightly.toml`.
+//!
+//! Also: `--jobs 2` runs rows at once with the verdicts of `--jobs 1`;
+//! shards merged give the whole matrix's rows and summary; `faultline test
+//! --test-count` repeats a run, each in its folder, `latest` at the last.
 
 mod common;
 use std::path::{Path, PathBuf};
@@ -22,22 +26,7 @@ fn outputs(o: &Output) -> (String, String) {
     )
 }
 
-/// The one `matrix-<timestamp>` folder under `results`.
-fn matrix_dir(results: &Path) -> PathBuf {
-    let dirs: Vec<PathBuf> = std::fs::read_dir(results)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("matrix-")
-        })
-        .collect();
-    assert_eq!(dirs.len(), 1, "{dirs:?}");
-    dirs[0].clone()
-}
+use common::matrix_dir;
 
 fn junit(dir: &Path) -> junit_parser::TestSuites {
     junit_parser::from_reader(std::io::BufReader::new(
@@ -183,4 +172,358 @@ time_limit = 1
     assert!(line.contains("invalid   error"), "{line}");
     let s = &junit(&matrix_dir(&results)).suites[0];
     assert_eq!((s.tests, s.failures, s.errors), (1, 0, 1));
+}
+
+/// `test-all --matrix M --results R ARGS`, to completion.
+fn test_all(matrix: &Path, results: &Path, args: &[&str]) -> Output {
+    faultline()
+        .args(["test-all", "--matrix", matrix.to_str().unwrap()])
+        .args(["--results", results.to_str().unwrap()])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Each row's run interval (start, end) in seconds since the epoch, from
+/// its results.json, by row name; rows without a run are left out.
+fn intervals(results: &Path) -> Vec<(String, f64, f64)> {
+    let mut out = Vec::new();
+    for (name, _, _) in common::small_matrix_verdicts() {
+        let Ok(entries) = std::fs::read_dir(results.join(&name)) else {
+            continue;
+        };
+        for e in entries
+            .flatten()
+            .filter(|e| e.file_type().unwrap().is_dir())
+        {
+            let r = common::results_json(&e.path());
+            let started = chrono::DateTime::parse_from_rfc3339(r["started"].as_str().unwrap())
+                .unwrap()
+                .timestamp_micros() as f64
+                / 1e6;
+            out.push((
+                name.clone(),
+                started,
+                started + r["duration_s"].as_f64().unwrap(),
+            ));
+        }
+    }
+    out
+}
+
+fn overlaps(a: &(String, f64, f64), b: &(String, f64, f64)) -> bool {
+    a.1 < b.2 && b.1 < a.2
+}
+
+/// The JUnit cases of a matrix folder: (name, status), in order.
+fn junit_cases(dir: &Path) -> Vec<(String, String)> {
+    junit(dir).suites[0]
+        .cases
+        .iter()
+        .map(|c| {
+            let status = if c.status.is_success() {
+                "ok"
+            } else if c.status.is_error() {
+                "error"
+            } else if c.status.is_failure() {
+                "failure"
+            } else {
+                "skipped"
+            };
+            (c.original_name.clone(), status.to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn jobs_run_rows_at_once_and_shards_merge_into_the_whole_matrix() {
+    let tmp = tempfile::tempdir().unwrap();
+    let matrix = tmp.path().join("small.toml");
+    std::fs::write(&matrix, common::SMALL_MATRIX).unwrap();
+    let want = common::small_matrix_verdicts();
+
+    // One at a time: the baseline. No two runs overlap.
+    let seq = tmp.path().join("seq");
+    let o = test_all(&matrix, &seq, &[]);
+    let (out, err) = outputs(&o);
+    assert_eq!(o.status.code(), Some(255), "{out}{err}");
+    let seq_dir = matrix_dir(&seq);
+    assert_eq!(common::matrix_rows(&seq_dir), want);
+    let count = common::count_line(&out);
+    assert_eq!(
+        count,
+        "matrix small: 2 of 4 rows as expected, 1 differs, 1 error"
+    );
+    let runs = intervals(&seq);
+    assert_eq!(runs.len(), 3, "{runs:?}");
+    for (i, a) in runs.iter().enumerate() {
+        for b in &runs[i + 1..] {
+            assert!(!overlaps(a, b), "--jobs 1 ran {a:?} and {b:?} together");
+        }
+    }
+
+    // Two at a time: the first two rows start together, so their runs
+    // overlap; verdicts, table, summary and JUnit are the baseline's.
+    let par = tmp.path().join("par");
+    let o = test_all(&matrix, &par, &["--jobs", "2"]);
+    let (pout, perr) = outputs(&o);
+    assert_eq!(o.status.code(), Some(255), "{pout}{perr}");
+    assert!(
+        perr.contains("4 rows from") && perr.contains("up to 2 at once"),
+        "{perr}"
+    );
+    let par_dir = matrix_dir(&par);
+    assert_eq!(common::matrix_rows(&par_dir), want);
+    assert_eq!(common::count_line(&pout), count);
+    assert_eq!(junit_cases(&par_dir), junit_cases(&seq_dir));
+    let runs = intervals(&par);
+    let (a, b) = (&runs[0], &runs[1]);
+    assert_eq!((a.0.as_str(), b.0.as_str()), ("a-safe", "b-wrong"));
+    assert!(overlaps(a, b), "--jobs 2: {a:?} and {b:?} did not overlap");
+    // Each row's lines are prefixed with its name.
+    assert!(perr.contains("[a-safe] faultline: 3 nodes on"), "{perr}");
+    assert!(perr.contains("[b-wrong] faultline: 3 nodes on"), "{perr}");
+    // The table lists rows in file order whatever order they ended in.
+    let table: Vec<&str> = pout
+        .lines()
+        .skip_while(|l| !l.starts_with("row "))
+        .skip(1)
+        .take(4)
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
+    assert_eq!(table, ["a-safe", "b-wrong", "c-broken", "d-safe"], "{pout}");
+    // Each test's folder has a latest link at its run.
+    let latest = std::fs::canonicalize(par.join("a-safe/latest")).unwrap();
+    assert_eq!(
+        latest,
+        std::fs::canonicalize(common::run_dir(&par, "a-safe")).unwrap()
+    );
+
+    // Shards 1/2 and 2/2, on "two machines" at once, merged: the
+    // baseline's rows, verdicts, summary and JUnit.
+    let shard = |i: &str, dir: &Path| {
+        faultline()
+            .args(["test-all", "--matrix", matrix.to_str().unwrap()])
+            .args(["--results", dir.to_str().unwrap(), "--shard", i])
+            .output()
+            .unwrap()
+    };
+    let (s1, s2) = (tmp.path().join("s1"), tmp.path().join("s2"));
+    let (o1, o2) = std::thread::scope(|sc| {
+        let h1 = sc.spawn(|| shard("1/2", &s1));
+        let h2 = sc.spawn(|| shard("2/2", &s2));
+        (h1.join().unwrap(), h2.join().unwrap())
+    });
+    // Shard 1: rows 0 and 2 (a-safe, c-broken); shard 2: b-wrong, d-safe.
+    assert_eq!(o1.status.code(), Some(255), "{}", common::text(&o1));
+    assert_eq!(o2.status.code(), Some(1), "{}", common::text(&o2));
+    let names = |d: &Path| -> Vec<String> {
+        common::matrix_rows(&matrix_dir(d))
+            .into_iter()
+            .map(|r| r.0)
+            .collect()
+    };
+    assert_eq!(names(&s1), ["a-safe", "c-broken"]);
+    assert_eq!(names(&s2), ["b-wrong", "d-safe"]);
+    let merged = tmp.path().join("merged");
+    let o = faultline()
+        .args(["merge", "--results", merged.to_str().unwrap()])
+        .args([s2.to_str().unwrap(), s1.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let (mout, merr) = outputs(&o);
+    assert_eq!(o.status.code(), Some(255), "{mout}{merr}");
+    let merged_dir = matrix_dir(&merged);
+    assert_eq!(common::matrix_rows(&merged_dir), want);
+    assert_eq!(common::count_line(&mout), count);
+    assert_eq!(junit_cases(&merged_dir), junit_cases(&seq_dir));
+    let md = std::fs::read_to_string(merged_dir.join("summary.md")).unwrap();
+    let seq_md = std::fs::read_to_string(seq_dir.join("summary.md")).unwrap();
+    assert_eq!(md.lines().next(), seq_md.lines().next());
+    for row in ["a-safe", "b-wrong", "d-safe"] {
+        let link = format!("[report](../{row}/");
+        assert!(md.contains(&link), "{md}");
+        // The link resolves inside the merged folder.
+        assert!(common::run_dir(&merged, row).join("report.html").is_file());
+    }
+    assert!(merged.join("index.html").is_file());
+}
+
+#[test]
+fn test_count_repeats_a_run_each_in_its_folder_and_stops_at_the_first_failure() {
+    let tmp = tempfile::tempdir().unwrap();
+    let results = tmp.path().join("results");
+    let base = [
+        "--nodes",
+        "3",
+        "--time-limit",
+        "2",
+        "--quiesce",
+        "1",
+        "--rate",
+        "50",
+        "--nemesis",
+        "none",
+        "--convergence-timeout",
+        "5",
+        "--concurrency",
+        "2n",
+        "--seed",
+        "11",
+        "--name",
+        "rep",
+    ];
+    let o = common::run_test_with(&results, &base, &["--test-count", "2"]);
+    let text = common::text(&o);
+    assert_eq!(o.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("test-count: 2 of 2 runs: 2 valid, 0 invalid, 0 unknown, 0 errors"),
+        "{text}"
+    );
+    let mut runs: Vec<PathBuf> = std::fs::read_dir(results.join("rep"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_type().unwrap().is_dir())
+        .map(|e| e.path())
+        .collect();
+    runs.sort();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    let seeds: Vec<u64> = runs
+        .iter()
+        .map(|r| {
+            let t: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(r.join("test.json")).unwrap())
+                    .unwrap();
+            assert_eq!(t["concurrency"], 6, "2n on 3 nodes");
+            t["seed"].as_u64().unwrap()
+        })
+        .collect();
+    assert_eq!(seeds, [11, 12]);
+    // results/rep/latest is the second run, results/latest too.
+    let canon = |p: &Path| std::fs::canonicalize(p).unwrap();
+    assert_eq!(canon(&results.join("rep/latest")), canon(&runs[1]));
+    assert_eq!(canon(&results.join("latest")), canon(&runs[1]));
+
+    // A series stops at its first run that is not valid (here a run that
+    // fails: no ringkv) unless --keep-going; the exit code is the worst.
+    let broken = ["--ringkv-bin", "/nonexistent/ringkv", "--test-count", "3"];
+    let o = common::run_test_with(&results, &base, &broken);
+    let text = common::text(&o);
+    assert_eq!(o.status.code(), Some(255), "{text}");
+    assert!(
+        text.contains(
+            "test-count: 1 of 3 runs: 0 valid, 0 invalid, 0 unknown, 1 error (stopped early"
+        ),
+        "{text}"
+    );
+    let mut keep = broken.to_vec();
+    keep.push("--keep-going");
+    let o = common::run_test_with(&results, &base, &keep);
+    let text = common::text(&o);
+    assert_eq!(o.status.code(), Some(255), "{text}");
+    assert!(
+        text.contains("test-count: 3 of 3 runs: 0 valid, 0 invalid, 0 unknown, 3 errors\n"),
+        "{text}"
+    );
+}
+
+/// Namespaces whose names start with `prefix`.
+fn namespaces_of(prefix: &str) -> Vec<String> {
+    let out = std::process::Command::new("ip")
+        .args(["netns", "list"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|n| n.starts_with(prefix))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn ctrl_c_stops_the_running_rows_cleanly_and_starts_no_more() {
+    let tmp = tempfile::tempdir().unwrap();
+    let matrix = tmp.path().join("long.toml");
+    // Rows far longer than the test waits: only the interrupt ends them.
+    let rows: String = ["a", "b", "c"]
+        .iter()
+        .map(|n| format!("[[row]]\nname = \"{n}\"\nexpect = \"valid\"\n"))
+        .collect();
+    std::fs::write(
+        &matrix,
+        format!(
+            "[defaults]\nnodes = 3\ntime_limit = \"10m\"\nquiesce = 1\nrate = 50\nnemesis = {{ faults = [] }}\ncheckers = {{ convergence = {{ timeout = 5 }} }}\nworkload = {{ name = \"set\", client = \"crdt\" }}\n{rows}"
+        ),
+    )
+    .unwrap();
+    let results = tmp.path().join("results");
+    let child = faultline()
+        .args(["test-all", "--matrix", matrix.to_str().unwrap()])
+        .args(["--results", results.to_str().unwrap(), "--jobs", "2"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until rows a and b are in their main phase (ops on disk).
+    let started = std::time::Instant::now();
+    let history = |row: &str| -> usize {
+        std::fs::read_dir(results.join(row))
+            .ok()
+            .and_then(|mut d| d.find(|e| e.as_ref().is_ok_and(|e| e.file_type().unwrap().is_dir())))
+            .and_then(|e| std::fs::read_to_string(e.unwrap().path().join("history.jsonl")).ok())
+            .map_or(0, |t| t.lines().count())
+    };
+    while history("a") < 20 || history("b") < 20 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(300),
+            "rows a and b never got going"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    // Ctrl-C at a terminal reaches the matrix (the rows have process
+    // groups of their own): the matrix passes it on.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let o = child.wait_with_output().unwrap();
+    let (out, err) = outputs(&o);
+    assert_eq!(o.status.code(), Some(255), "{out}{err}");
+    assert!(
+        err.contains("interrupted; 2 rows running will heal"),
+        "{err}"
+    );
+    let dir = matrix_dir(&results);
+    let got: Vec<(String, String)> = common::matrix_rows(&dir)
+        .into_iter()
+        .map(|(n, _, g)| (n, g))
+        .collect();
+    let want: Vec<(String, String)> = [("a", "error"), ("b", "error"), ("c", "not_run")]
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    assert_eq!(got, want, "{out}");
+    assert!(
+        out.contains("ERROR row \"c\": not run (interrupted)"),
+        "{out}"
+    );
+    for row in ["a", "b"] {
+        let r = common::results_json(&common::run_dir(&results, row));
+        assert_eq!(r["interrupted"], true, "{r}");
+        assert!(r["op_count"].as_u64().unwrap() >= 20, "{r}");
+        // Each row healed and removed its cluster.
+        let slot = err
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("[{row}] faultline: 3 nodes on flbr")))
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("row {row}'s slot: {err}"))
+            .to_string();
+        assert!(
+            namespaces_of(&format!("fl{slot}-")).is_empty(),
+            "slot {slot} left behind"
+        );
+    }
+    assert!(!results.join("c").exists(), "row c never started");
 }

@@ -52,8 +52,8 @@ fn linearizable_reads_stay_linearizable_under_partitions_and_kills() {
         count_ops(&h, "start-partition", "info") >= 1,
         "no partition"
     );
-    assert!(count_ops(&h, "read", "ok") > 100, "too few reads");
-    assert!(count_ops(&h, "cas", "ok") > 10, "too few swaps");
+    assert!(count_ops(&h, "read", "ok") >= 20, "too few reads");
+    assert!(count_ops(&h, "cas", "ok") >= 3, "too few swaps");
     // Every member holds every key at the same revision after the heal.
     let conv = checker(&r, "convergence");
     assert_eq!(conv["valid"], true, "{conv}");

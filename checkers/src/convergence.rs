@@ -34,10 +34,24 @@
 //! the *latest* post-heal value from each replica must be the same on all
 //! replicas that did any post-heal local read.
 //!
-//! When replicas are read in repeated rounds, the checker reports, per key,
-//! the time from the heal until the read after which the replicas' latest
-//! values agreed and kept agreeing, and the maximum over keys (the time the
-//! store took to converge, as far as the rounds can tell).
+//! # Timing
+//!
+//! When replicas are read in repeated rounds from the heal on (as `faultline
+//! test` does, rounds a few tens of milliseconds apart), the checker measures
+//! two distributions, each as far as the rounds can tell (a read only shows
+//! what changed before it, so each time is an upper bound, at most one round
+//! late):
+//!
+//! - *time to converge*, per key: from the heal until the read after which
+//!   the key's replicas' latest values agreed and kept agreeing;
+//! - *replica lag*, per key and replica: from the heal until the first read
+//!   of the value that replica then kept, the final agreed one (for a
+//!   replica that already held it, the time of its first read).
+//!
+//! Both count converged keys only, and `first_read_ms` says how soon after
+//! the heal the first local read came: the floor below which neither can
+//! show anything. Reads made only after a long wait time the wait, not the
+//! store.
 //!
 //! Invalid when some key's replicas disagree at the end; unknown when there
 //! is no local read after the last heal, or when some replica never read a
@@ -117,18 +131,38 @@ pub struct ConvergenceAnalysis {
     pub key_count: usize,
     /// Keys whose replicas agree.
     pub converged_count: usize,
+    /// Converged keys whose replicas never disagreed after the heal: they
+    /// agreed by the first read, so their time only bounds when.
+    #[serde(default)]
+    pub agreed_at_first_read_count: usize,
     /// Keys whose replicas disagree at the end.
     pub divergent_count: usize,
     /// Keys some replica did not read.
     pub unread_count: usize,
+    /// Time from the heal to the first `ok` local read after it, in ms: no
+    /// time below can be seen.
+    #[serde(default)]
+    pub first_read_ms: f64,
     /// Per converged key, time from the heal until its replicas agreed for
-    /// good, in ms.
+    /// good, in ms (the time to converge).
     pub time_to_agree_ms: Quantiles,
     /// The same times as a curve for plots: at most 101 points, the time
     /// (ms after the heal) by which 0 %, 1 %, ..., 100 % of the converged
     /// keys agreed.
     #[serde(default)]
     pub agree_curve_ms: Vec<f64>,
+    /// Per replica of each converged key, time from the heal until the
+    /// replica first read the value it then kept (the final agreed one), in
+    /// ms: how far each replica lagged.
+    #[serde(default)]
+    pub replica_lag_ms: Quantiles,
+    /// The same lags as a curve (as `agree_curve_ms`): the time by which 0 %,
+    /// 1 %, ..., 100 % of the replicas of converged keys held the final value.
+    #[serde(default)]
+    pub lag_curve_ms: Vec<f64>,
+    /// Each replica's lags over the converged keys it holds, by name.
+    #[serde(default)]
+    pub lag_by_replica: BTreeMap<String, Quantiles>,
     /// Examples of divergent keys, sorted by key.
     pub divergent: Vec<KeyReport>,
     /// Examples of keys some replica did not read.
@@ -154,6 +188,8 @@ struct KeyConv {
     first: u32,
     /// Time of the read from which the latest values agree.
     agree_since: Option<u64>,
+    /// The replicas' latest values disagreed at some read after the heal.
+    disagreed: bool,
     /// The replicas (ids into `named`) asked for this key by name after the
     /// heal: a key's replicas are those read for it, so a node that does
     /// not hold the key (outside its preference list) is not missing it.
@@ -168,6 +204,7 @@ impl KeyConv {
         KeyConv {
             first: NONE,
             agree_since: None,
+            disagreed: false,
             asked_bits: 0,
             asked_more: Vec::new(),
         }
@@ -203,6 +240,9 @@ struct Latest {
     next: u32,
     /// The value, as canonical JSON text.
     text: SmallText,
+    /// Time of the first read of `text` in the replica's current run of
+    /// equal reads: when it last changed, as far as the reads show.
+    since: u64,
 }
 
 /// What an open local read is waiting with: the node its invocation named
@@ -237,6 +277,8 @@ pub struct Convergence {
     dumped: Vec<bool>,
     /// The value being recorded, as text (reused).
     scratch: String,
+    /// Time of the first `ok` local read after the heal.
+    first_read: Option<u64>,
     a: ConvergenceAnalysis,
 }
 
@@ -270,6 +312,7 @@ impl Convergence {
                 self.dumped.clear();
                 self.a.read_count = 0;
                 self.a.max_rounds = 0;
+                self.first_read = None;
                 self.a.faulted_at_end = !heal;
                 if heal {
                     self.a.heal_index = Some(index_of(op, pos as usize));
@@ -348,6 +391,7 @@ impl Convergence {
 
     fn record(&mut self, node: u32, key: u32, v: Val<'_>, time: u64) {
         self.a.read_count += 1;
+        self.first_read.get_or_insert(time);
         let mut text = std::mem::take(&mut self.scratch);
         text.clear();
         v.canonical_into(&mut text);
@@ -366,6 +410,7 @@ impl Convergence {
                 reads: 1,
                 next: NONE,
                 text: SmallText::new(&text),
+                since: time,
             });
             if last == NONE {
                 kc.first = at;
@@ -377,6 +422,7 @@ impl Convergence {
             let e = &mut self.latest[at as usize];
             if !e.text.is(text.as_bytes()) {
                 e.text.set(&text);
+                e.since = time;
             }
             e.reads += 1;
             self.a.max_rounds = self.a.max_rounds.max(e.reads as usize);
@@ -397,6 +443,7 @@ impl Convergence {
             }
         } else {
             kc.agree_since = None;
+            kc.disagreed = true;
         }
     }
 
@@ -425,6 +472,8 @@ impl Convergence {
         a.key_count = keys.len();
         keys.sort_by(|&x, &y| self.key_names.name(x).cmp(self.key_names.name(y)));
         let mut times = Vec::new();
+        let mut lags = Vec::new();
+        let mut lags_by_node: Vec<Vec<u64>> = vec![Vec::new(); self.nodes.len()];
         for k in keys {
             let kc = &self.keys[k as usize];
             let key = self.key_names.name(k).to_string();
@@ -474,7 +523,16 @@ impl Convergence {
                 }
                 Some(t) => {
                     a.converged_count += 1;
-                    times.push(t.saturating_sub(a.heal_time));
+                    a.agreed_at_first_read_count += usize::from(!kc.disagreed);
+                    // Agreement among the replicas read so far counts only
+                    // from the read of the last one to show its value.
+                    let last = self.values_of(kc).map(|e| e.since).max().unwrap_or(t);
+                    times.push(t.max(last).saturating_sub(a.heal_time));
+                    for e in self.values_of(kc) {
+                        let lag = e.since.saturating_sub(a.heal_time);
+                        lags.push(lag);
+                        lags_by_node[e.node as usize].push(lag);
+                    }
                 }
             }
             if !unread_on.is_empty() {
@@ -490,6 +548,17 @@ impl Convergence {
         }
         a.time_to_agree_ms = Quantiles::of_ns_as_ms(&times);
         a.agree_curve_ms = agree_curve(&mut times);
+        a.replica_lag_ms = Quantiles::of_ns_as_ms(&lags);
+        a.lag_curve_ms = agree_curve(&mut lags);
+        a.lag_by_replica = lags_by_node
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| !l.is_empty())
+            .map(|(n, l)| (node(n as u32).to_string(), Quantiles::of_ns_as_ms(l)))
+            .collect();
+        a.first_read_ms = self
+            .first_read
+            .map_or(0.0, |t| t.saturating_sub(a.heal_time) as f64 / 1e6);
         a
     }
 
@@ -569,14 +638,30 @@ impl ConvergenceAnalysis {
                 count(self.key_count, "key"),
                 d.key
             ));
-        } else {
-            let q = self.time_to_agree_ms;
+        } else if self.agreed_at_first_read_count == self.converged_count {
             parts.push(format!(
-                "all {} agree on {replicas} {heal}; agreed {:.1} ms after the heal at the latest (p50 {:.1} ms, {} per replica)",
+                "all {} agree on {replicas} {heal}, each already at its first read, the first {:.1} ms after the heal: they converged before it ({} per replica)",
                 count(self.key_count, "key"),
-                q.max,
+                self.first_read_ms,
+                count(self.max_rounds, "read round"),
+            ));
+        } else {
+            let (q, lag) = (self.time_to_agree_ms, self.replica_lag_ms);
+            let slowest = self
+                .lag_by_replica
+                .iter()
+                .max_by(|a, b| a.1.max.total_cmp(&b.1.max))
+                .map(|(n, _)| format!(", slowest {n}"))
+                .unwrap_or_default();
+            parts.push(format!(
+                "all {} agree on {replicas} {heal}; converged {:.1} ms after the heal (p50 over keys), {:.1} ms at the latest; replicas lagged p50 {:.1} ms, max {:.1} ms{slowest} (up to {} per replica, the first {:.1} ms after the heal)",
+                count(self.key_count, "key"),
                 q.p50,
-                count(self.max_rounds, "read round")
+                q.max,
+                lag.p50,
+                lag.max,
+                count(self.max_rounds, "read round"),
+                self.first_read_ms,
             ));
         }
         if let Some(u) = self.unread.first() {

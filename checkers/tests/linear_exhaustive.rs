@@ -11,9 +11,10 @@
 //! exhaustive checker written here tries every order of every subset of the
 //! indeterminate ops that respects real time, under a reading given as a
 //! parameter: faultline's (a failed `cas` is evidence that the register did
-//! not hold `old`) or Knossos's (failed ops are dropped). faultline is run
-//! under the first on the history, and under the second on the history with
-//! its failed ops taken out.
+//! not hold `old`), failed ops dropped, and Knossos's (failed ops dropped and
+//! a read of nil no evidence). faultline is run with the matching
+//! [`Reading`]; failed ops dropped is also checked on the history with its
+//! failed ops taken out, under faultline's reading.
 //!
 //! Every counterexample faultline prints must be true: checked alone by the
 //! exhaustive checker, with every write of a value one of its reads returned
@@ -21,7 +22,8 @@
 //! added back, it is still not linearizable; and none such was left out.
 //! The generator is seeded: the same histories every run.
 
-use checkers::linear::{self, Model};
+use checkers::linear::reading::{FailedCas, NilRead};
+use checkers::linear::{self, Model, Options, Reading};
 use checkers::{History, Op, OpType, Process, Validity};
 use serde_json::{json, Value};
 use std::collections::HashSet;
@@ -238,14 +240,30 @@ fn history(ops: &[GOp], keep: impl Fn(&GOp) -> bool) -> History {
     )
 }
 
-/// How failed ops are read.
+/// How failed ops (and reads of nil) are read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Reading {
+enum Reading2 {
     /// faultline's: a failed cas happened and found the register not
     /// holding `old`; failed reads and writes did nothing.
     FailedCasIsEvidence,
-    /// Knossos's: failed ops did nothing.
+    /// Failed ops did nothing.
     FailedOpsDropped,
+    /// Knossos's: failed ops did nothing, and a read of nil is always legal.
+    Knossos,
+}
+
+impl Reading2 {
+    /// faultline's option for it.
+    fn option(self) -> Reading {
+        match self {
+            Reading2::FailedCasIsEvidence => Reading::FAULTLINE,
+            Reading2::FailedOpsDropped => Reading {
+                failed_cas: FailedCas::Dropped,
+                nil_read: NilRead::Observed,
+            },
+            Reading2::Knossos => Reading::KNOSSOS,
+        }
+    }
 }
 
 /// Is there an order of the ops (`ops[i]` for `i` in `set`), each taking
@@ -254,15 +272,16 @@ enum Reading {
 /// nil allows? Tries every order of every subset of the indeterminate ops
 /// (remembering the (done, value) pairs that failed, which only prunes
 /// repeats of the same question).
-fn exhaustive(ops: &[GOp], set: &[usize], reading: Reading) -> bool {
+fn exhaustive(ops: &[GOp], set: &[usize], reading: Reading2) -> bool {
     // What must happen, and what may.
     let mut must: Vec<usize> = Vec::new();
     let mut may: Vec<usize> = Vec::new();
     for &i in set {
         let o = &ops[i];
         match (o.end, o.f) {
+            (End::Ok, F::Read) if o.a == 0 && reading == Reading2::Knossos => {}
             (End::Ok, _) => must.push(i),
-            (End::Fail, F::Cas) if reading == Reading::FailedCasIsEvidence => must.push(i),
+            (End::Fail, F::Cas) if reading == Reading2::FailedCasIsEvidence => must.push(i),
             (End::Fail, _) => {}
             (End::Unknown, F::Read) => {}
             (End::Unknown, _) => may.push(i),
@@ -362,22 +381,21 @@ fn omitted_providers(ops: &[GOp], set: &[usize]) -> Vec<usize> {
 fn verdicts_match_an_exhaustive_checker_and_counterexamples_are_true() {
     let mut rng = Rng(0x005E_ED0F_FA17_11E5);
     let (mut valid, mut invalid, mut with_failed_cas, mut cexes) = (0, 0, 0, 0);
-    for case in 0..4000 {
+    for case in 0..3000 {
         let ops = generate(&mut rng);
-        for reading in [Reading::FailedCasIsEvidence, Reading::FailedOpsDropped] {
-            // faultline reads failed cas ops as evidence; for Knossos's
-            // reading the history itself loses its failed ops.
-            let (h, live): (History, Vec<usize>) = match reading {
-                Reading::FailedCasIsEvidence => (history(&ops, |_| true), (0..ops.len()).collect()),
-                Reading::FailedOpsDropped => (
-                    history(&ops, |o| o.end != End::Fail),
-                    (0..ops.len())
-                        .filter(|&i| ops[i].end != End::Fail)
-                        .collect(),
-                ),
-            };
+        for reading in [
+            Reading2::FailedCasIsEvidence,
+            Reading2::FailedOpsDropped,
+            Reading2::Knossos,
+        ] {
+            let h = history(&ops, |_| true);
+            let live: Vec<usize> = (0..ops.len()).collect();
             let expected = exhaustive(&ops, &live, reading);
-            let r = linear::check(&h, Model::Register);
+            let options = Options {
+                reading: reading.option(),
+                ..Options::default()
+            };
+            let r = linear::check_with(&h, Model::Register, &options);
             let want = if expected {
                 Validity::Valid
             } else {
@@ -390,6 +408,16 @@ fn verdicts_match_an_exhaustive_checker_and_counterexamples_are_true() {
                 r.summary,
                 describe(&ops)
             );
+            if reading == Reading2::FailedOpsDropped {
+                // The same, with the failed ops taken out of the history.
+                let without = history(&ops, |o| o.end != End::Fail);
+                assert_eq!(
+                    linear::check(&without, Model::Register).valid,
+                    want,
+                    "case {case}, failed ops taken out\n{}",
+                    describe(&ops)
+                );
+            }
             if expected {
                 valid += 1;
                 continue;

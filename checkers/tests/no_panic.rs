@@ -263,8 +263,9 @@ fn every_checker(h: &History) {
         },
         ..Default::default()
     };
-    let _ = linear::check_with(h, Model::Register, &options);
-    let _ = linear::check_with(h, Model::Kv, &options);
+    for model in Model::ALL {
+        let _ = linear::check_with(h, model, &options);
+    }
     // The streaming path, fed op by op and line by line.
     let mut s = Stream::new(vec![
         Box::new(SetFull::new(SetFullOptions::default())),

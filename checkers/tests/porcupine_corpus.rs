@@ -40,13 +40,22 @@ fn every_corpus_file_gets_its_expected_verdict() {
             "invalid" => Validity::Invalid,
             other => panic!("{file}: unknown expected verdict {other}"),
         };
-        let r = linear::check(&history, model);
+        // Read as Porcupine's formats mean (`faultline check`'s default for
+        // them): a failed cas is evidence, the register starts nil.
+        let format = parse::detect(&text).unwrap().expect("a non-empty file");
+        let reading = linear::Reading::for_format(format);
+        assert_eq!(reading, linear::Reading::PORCUPINE, "{file}");
+        let options = linear::Options {
+            reading,
+            ..linear::Options::default()
+        };
+        let r = linear::check_with(&history, model, &options);
         let verdict_only = linear::check_with(
             &history,
             model,
             &linear::Options {
                 counterexample: false,
-                ..linear::Options::default()
+                ..options.clone()
             },
         );
         if verdict_only.valid != want {

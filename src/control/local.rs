@@ -140,7 +140,7 @@ impl Control for LocalControl {
         if let Some(child) = self.children.lock().unwrap().get_mut(&pid) {
             return matches!(child.try_wait(), Ok(None));
         }
-        nix::sys::signal::kill(Pid::from_raw(pid as i32), None).is_ok()
+        super::os::pid_alive(pid)
     }
 
     fn upload(&self, node: &str, local: &Path, remote: &Path) -> Result<(), ControlError> {

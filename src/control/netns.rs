@@ -26,6 +26,8 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use super::os::pid_alive;
+
 /// The subnet nodes get addresses from unless told otherwise.
 pub const DEFAULT_SUBNET: &str = "198.18.0.0/15";
 
@@ -134,10 +136,6 @@ fn ip(args: &[&str]) -> Result<String> {
         );
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-fn pid_alive(pid: u32) -> bool {
-    pid != 0 && nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), None).is_ok()
 }
 
 fn valid_node_name(n: &str) -> bool {

@@ -435,56 +435,71 @@ pub fn clock_svg(
     Ok(svg)
 }
 
-/// How many keys agreed across replicas as time went on after the last
-/// heal: the convergence checker's curve, on the run's time axis.
-pub fn convergence_svg(
-    heal_s: f64,
-    curve_ms: &[f64],
-    t_max: f64,
-    windows: &[FaultWindow],
-) -> Result<String> {
-    let pts: Vec<(f64, f64)> = curve_ms
-        .iter()
-        .enumerate()
-        .map(|(i, ms)| {
-            let share = if curve_ms.len() == 1 {
+/// How convergence went after the last heal, on an axis of milliseconds
+/// since the heal: the share of keys whose replicas agreed for good (the
+/// time to converge), and the share of replicas holding their key's final
+/// value (each replica's lag), both step curves from the convergence
+/// checker's percentiles. `first_read_ms` marks the first local read: no
+/// time below it can be seen.
+pub fn convergence_svg(keys_ms: &[f64], replicas_ms: &[f64], first_read_ms: f64) -> Result<String> {
+    /// (ms, share %) steps of a percentile curve.
+    fn steps(curve: &[f64]) -> Vec<(f64, f64)> {
+        let share = |i: usize| {
+            if curve.len() == 1 {
                 100.0
             } else {
-                100.0 * i as f64 / (curve_ms.len() - 1) as f64
-            };
-            (heal_s + ms / 1e3, share)
-        })
-        .collect();
-    let x_max = pts.iter().map(|p| p.0).fold(t_max, f64::max);
+                100.0 * i as f64 / (curve.len() - 1) as f64
+            }
+        };
+        let mut out = vec![(0.0, 0.0)];
+        for (i, &ms) in curve.iter().enumerate() {
+            out.push((ms, if i == 0 { 0.0 } else { share(i - 1) }));
+            out.push((ms, share(i)));
+        }
+        out
+    }
+    let last = keys_ms
+        .iter()
+        .chain(replicas_ms)
+        .copied()
+        .fold(first_read_ms, f64::max);
+    let x_max = (last * 1.1).max(1.0);
     let mut svg = String::new();
     {
         let root = canvas(&mut svg, 260);
         root.fill(&WHITE).map_err(err)?;
-        let mut chart = time_chart(
-            &root,
-            0f64..x_max,
-            0f64..105f64,
-            "keys agreed (%)",
-            None,
-            60,
-        )?;
-        shade_faults!(chart, windows, 0.0, 105.0);
-        let heal = RGBColor(0x1F, 0x8A, 0x4C);
+        let mut chart = ChartBuilder::on(&root)
+            .margin(10)
+            .x_label_area_size(34)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0f64..x_max, 0f64..105f64)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("time since the last heal (ms)")
+            .y_desc("agreed (%)")
+            .light_line_style(WHITE)
+            .draw()
+            .map_err(err)?;
+        let grey = RGBColor(0x99, 0x99, 0x99);
         chart
             .draw_series(LineSeries::new(
-                vec![(heal_s, 0.0), (heal_s, 105.0)],
-                heal.stroke_width(1),
+                vec![(first_read_ms, 0.0), (first_read_ms, 105.0)],
+                grey.stroke_width(1),
             ))
             .map_err(err)?
-            .label("last heal")
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], heal));
-        let mut steps = vec![(heal_s, 0.0)];
-        for (j, p) in pts.iter().enumerate() {
-            steps.push((p.0, if j == 0 { 0.0 } else { pts[j - 1].1 }));
-            steps.push(*p);
+            .label("first local read")
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], grey));
+        let lag = RGBColor(0x4C, 0x72, 0xB0);
+        if !replicas_ms.is_empty() {
+            chart
+                .draw_series(LineSeries::new(steps(replicas_ms), lag.stroke_width(1)))
+                .map_err(err)?
+                .label("replicas holding the final value")
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], lag));
         }
         chart
-            .draw_series(LineSeries::new(steps, OK.stroke_width(2)))
+            .draw_series(LineSeries::new(steps(keys_ms), OK.stroke_width(2)))
             .map_err(err)?
             .label("keys whose replicas agreed")
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], OK.stroke_width(2)));

@@ -358,6 +358,22 @@ fn a_valid_run_with_every_fault_kind_has_its_charts_and_no_anomaly() {
     ] {
         assert!(html.contains(&format!("id=\"{id}\"")), "{id} missing");
     }
+    // The convergence chart is on its own axis, from the heal, with each
+    // replica's lag beside the keys' time to converge.
+    let chart = &html[html.find(r#"id="plot-convergence""#).unwrap()..];
+    let chart = &chart[..chart.find("</figure>").unwrap_or(chart.len())];
+    for text in [
+        "time since the last heal (ms)",
+        "replicas holding the final value",
+        "Keys converged in p50",
+        "replicas held their key",
+        "the first read came",
+    ] {
+        assert!(
+            chart.contains(text),
+            "{text} missing from the convergence chart"
+        );
+    }
     for kind in ["partition", "clock", "kill", "pause"] {
         assert!(
             html.contains(&format!("{kind} ×")),

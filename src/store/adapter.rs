@@ -1327,6 +1327,7 @@ impl AdapterCluster {
             } else {
                 Vec::new()
             },
+            settled_when_agreed: true,
         }))
     }
 

@@ -297,6 +297,7 @@ impl StoreCluster for EtcdCluster {
                     (n.name.clone(), Arc::new(r) as Arc<dyn LocalRead>)
                 })
                 .collect(),
+            settled_when_agreed: true,
         }))
     }
 }

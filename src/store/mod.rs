@@ -131,8 +131,10 @@ pub struct WorkerPlan {
     pub ops: Arc<dyn OpSource>,
 }
 
-/// The final phase after healing and quiescence: reads from every node,
-/// then every key's replicas read locally until they agree.
+/// The final phase after healing: every key's replicas read locally in
+/// rounds until they agree (at most the quiescence; see
+/// [`crate::convergence_rounds`]), reads from every node, then the replicas
+/// read again until they agree.
 pub struct FinalPlan {
     /// The reads each node performs, in order (may be empty).
     pub ops: Vec<Invocation>,
@@ -142,6 +144,12 @@ pub struct FinalPlan {
     pub keys: Vec<String>,
     /// `(node, local reader)`, one per node that can read its own replica.
     pub local: Vec<(String, Arc<dyn LocalRead>)>,
+    /// Replicas that agree mean the store has settled, so the final reads
+    /// may start as soon as they do. False when writes can wait where the
+    /// local reads do not look (ringkv's hints on fallback nodes under a
+    /// sloppy quorum): the rounds still time the agreement, and the final
+    /// reads wait out the whole quiescence.
+    pub settled_when_agreed: bool,
 }
 
 /// A running cluster of some store, for as long as a run lasts.

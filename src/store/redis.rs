@@ -826,6 +826,7 @@ impl StoreCluster for RedisCluster {
                     )
                 })
                 .collect(),
+            settled_when_agreed: true,
         }))
     }
 }

@@ -177,6 +177,9 @@ impl StoreCluster for RingkvCluster {
                     .map(|(n, _, l)| (n.clone(), l.clone()))
                     .collect(),
                 readers: readers.into_iter().map(|(n, c, _)| (n, c)).collect(),
+                // Under a sloppy quorum, hints wait on fallback nodes that
+                // the local reads of a key's replicas do not see.
+                settled_when_agreed: !cfg.quorums.sloppy_quorum,
             })
         };
         Ok(match live {

@@ -157,7 +157,7 @@ pub trait Client: Send + Sync {
 pub enum WorkloadError {
     /// `--workload` named a workload this build does not have.
     #[error(
-        "unknown workload {0:?}; known: set, register, counter, siblings, or-set, sequence, session, and for `faultline check` only: kv"
+        "unknown workload {0:?}; known: set, register, counter, siblings, or-set, sequence, session, and for `faultline check` only: kv, mutex, multi-register, queue, fifo-queue, linear-set"
     )]
     UnknownWorkload(String),
     /// The workload exists for `faultline check` (its checker is built) but
@@ -203,14 +203,27 @@ pub fn validate(workload: &str, client: Option<&str>) -> Result<String, Workload
             .name()
             .to_string()),
         "kv" => Err(WorkloadError::NoLiveClient(workload.to_string())),
+        w if CHECK_ONLY_MODELS.contains(&w) => Err(WorkloadError::NoLiveClient(w.to_string())),
         other => Err(WorkloadError::UnknownWorkload(other.to_string())),
     }
 }
 
+/// Workloads that `faultline check` judges by linearizability against one
+/// of Knossos's models (`checkers::linear::Model`), for histories recorded
+/// elsewhere (Jepsen's): `mutex`, `multi-register`, `queue` (unordered),
+/// `fifo-queue`, `linear-set`. They have no live client.
+pub const CHECK_ONLY_MODELS: &[&str] = &[
+    "mutex",
+    "multi-register",
+    "queue",
+    "fifo-queue",
+    "linear-set",
+];
+
 /// Checks that `faultline check` can judge histories of `workload`: every
 /// workload [`validate`] accepts, plus those that only have a checker so far
-/// (`register`, `kv`: linearizability of recorded histories, e.g. Jepsen's or
-/// Porcupine's; `counter`: the counter checker's bounds, plus perf).
+/// (`kv` and the [`CHECK_ONLY_MODELS`]: linearizability of recorded
+/// histories, e.g. Jepsen's, Knossos's or Porcupine's).
 pub fn validate_check(workload: &str) -> Result<(), WorkloadError> {
     match validate(workload, None) {
         Err(WorkloadError::NoLiveClient(_)) => Ok(()),
@@ -334,6 +347,13 @@ pub fn check_with(
             checkers::linear::Model::Kv,
             &o.linear,
         )]),
+        w if CHECK_ONLY_MODELS.contains(&w) => {
+            let model = checkers::linear::Model::from_name(w)
+                .ok_or_else(|| WorkloadError::UnknownWorkload(w.to_string()))?;
+            Ok(vec![checkers::linear::check_with(
+                history, model, &o.linear,
+            )])
+        }
         "counter" => {
             let mut results = vec![checkers::counter::check(history)];
             if has_local_reads(history) {
@@ -490,5 +510,34 @@ mod sequence_and_session_tests {
         // What sessions would have said on it: a false monotonic-writes
         // violation (1 after 3), which is why it is not asked.
         assert_eq!(checkers::sessions::check(&h).valid, Validity::Invalid);
+    }
+}
+
+#[cfg(test)]
+mod knossos_model_tests {
+    use super::*;
+
+    #[test]
+    fn every_check_only_model_is_a_linear_model_with_no_live_client() {
+        for w in CHECK_ONLY_MODELS {
+            assert!(checkers::linear::Model::from_name(w).is_some(), "{w}");
+            assert_eq!(validate_check(w), Ok(()));
+            assert_eq!(
+                validate(w, None),
+                Err(WorkloadError::NoLiveClient(w.to_string()))
+            );
+            assert!(!WORKLOADS.contains(w), "{w} clashes with a live workload");
+        }
+        let h = checkers::parse::jsonl(
+            r#"{"type":"invoke","process":0,"f":"acquire","value":null}
+{"type":"invoke","process":1,"f":"acquire","value":null}
+{"type":"ok","process":0,"f":"acquire","value":null}
+{"type":"ok","process":1,"f":"acquire","value":null}"#,
+        )
+        .unwrap();
+        let r = check("mutex", &h).unwrap();
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].checker, "linearizable");
+        assert_eq!(r[0].valid, checkers::Validity::Invalid);
     }
 }

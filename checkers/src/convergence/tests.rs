@@ -35,9 +35,110 @@ fn replicas_that_agree_after_the_heal_are_valid_and_the_time_is_measured() {
     assert_eq!(a.heal_time, 5 * MS);
     assert_eq!(a.time_to_agree_ms.max, 108.0);
     assert_eq!(a.agree_curve_ms, vec![108.0]);
+    // n1 held 3 from its first read (op 7), n2 from op 13.
+    assert_eq!(a.first_read_ms, 2.0);
+    assert_eq!((a.replica_lag_ms.count, a.replica_lag_ms.max), (2, 108.0));
+    assert_eq!(a.lag_curve_ms, vec![2.0, 108.0]);
+    assert_eq!(a.lag_by_replica["n1"].max, 2.0);
+    assert_eq!(a.lag_by_replica["n2"].max, 108.0);
     assert_eq!(
         a.summary(),
-        "all 1 key agree on 2 replicas after the last heal at 0.0 s; agreed 108.0 ms after the heal at the latest (p50 108.0 ms, 2 read rounds per replica)"
+        "all 1 key agree on 2 replicas after the last heal at 0.0 s; converged 108.0 ms after the heal (p50 over keys), 108.0 ms at the latest; replicas lagged p50 2.0 ms, max 108.0 ms, slowest n2 (up to 2 read rounds per replica, the first 2.0 ms after the heal)"
+    );
+}
+
+/// Three keys on three replicas, read in rounds 50 ms apart from the heal
+/// on: `a` agrees at once, `b` when n3 catches up in round 2, `c` when n2
+/// catches up in round 3, after n2 had once shown the final value and lost
+/// it again (its lag counts from when it got it back for good).
+#[test]
+fn time_to_converge_and_each_replicas_lag_are_distributions_over_rounds() {
+    let mut h = H::default();
+    h.nemesis("start-partition");
+    h.wait(1000);
+    h.nemesis("stop-partition"); // op 1, at 1001 ms
+    let rounds: [[(&str, &str, i64); 9]; 3] = [
+        [
+            ("n1", "a", 1),
+            ("n2", "a", 1),
+            ("n3", "a", 1),
+            ("n1", "b", 2),
+            ("n2", "b", 2),
+            ("n3", "b", 0),
+            ("n1", "c", 3),
+            ("n2", "c", 3),
+            ("n3", "c", 3),
+        ],
+        [
+            ("n1", "a", 1),
+            ("n2", "a", 1),
+            ("n3", "a", 1),
+            ("n1", "b", 2),
+            ("n2", "b", 2),
+            ("n3", "b", 2),
+            ("n1", "c", 3),
+            ("n2", "c", 9),
+            ("n3", "c", 3),
+        ],
+        [
+            ("n1", "a", 1),
+            ("n2", "a", 1),
+            ("n3", "a", 1),
+            ("n1", "b", 2),
+            ("n2", "b", 2),
+            ("n3", "b", 2),
+            ("n1", "c", 3),
+            ("n2", "c", 3),
+            ("n3", "c", 3),
+        ],
+    ];
+    let mut round_start = Vec::new();
+    for round in rounds {
+        round_start.push(h.ops.len());
+        for (i, (node, key, v)) in round.into_iter().enumerate() {
+            local(&mut h, i as u64 % 3, node, key, json!(v));
+        }
+        h.wait(50);
+    }
+    let heal = 1001.0;
+    // The completion of the j-th read of round r is op round_start[r] + 2j + 1,
+    // at 1 ms per op plus 50 ms per earlier round.
+    let at = |r: usize, j: usize| (round_start[r] + 2 * j + 1) as f64 + 50.0 * r as f64 + 1000.0;
+    let a = analysis(&h);
+    assert_eq!(a.validity(), Validity::Valid, "{}", a.summary());
+    assert_eq!(a.max_rounds, 3);
+    // Only a never disagreed.
+    assert_eq!(a.agreed_at_first_read_count, 1);
+    assert_eq!(a.first_read_ms, at(0, 0) - heal);
+    // a: agreed when its last replica was first read; b: at n3's read in
+    // round 2; c: at n2's read in round 3 (n2's round-1 match broke).
+    let mut converge = vec![at(0, 2) - heal, at(1, 5) - heal, at(2, 7) - heal];
+    assert_eq!(a.agree_curve_ms, converge);
+    converge.sort_by(f64::total_cmp);
+    assert_eq!(a.time_to_agree_ms.max, at(2, 7) - heal);
+    assert_eq!(a.time_to_agree_ms.count, 3);
+    // Nine lags; n3 lagged on b, n2 on c.
+    assert_eq!(a.replica_lag_ms.count, 9);
+    assert_eq!(a.lag_by_replica["n3"].max, at(1, 5) - heal);
+    assert_eq!(a.lag_by_replica["n2"].max, at(2, 7) - heal);
+    assert_eq!(a.lag_by_replica["n1"].max, at(0, 6) - heal);
+    assert_eq!(a.lag_curve_ms.len(), 9);
+    assert_eq!(a.lag_curve_ms[0], at(0, 0) - heal);
+    assert_eq!(a.lag_curve_ms[8], at(2, 7) - heal);
+    assert!(a.summary().contains("slowest n2"), "{}", a.summary());
+    // The same reads made only once, after a long wait, measure the wait.
+    let mut late = H::default();
+    late.nemesis("stop-partition");
+    late.wait(5000);
+    for (i, (node, key, v)) in rounds[2].into_iter().enumerate() {
+        local(&mut late, i as u64 % 3, node, key, json!(v));
+    }
+    let l = analysis(&late);
+    assert_eq!(l.validity(), Validity::Valid);
+    assert!(l.time_to_agree_ms.p50 > 5000.0);
+    assert_eq!(
+        l.summary(),
+        "all 3 keys agree on 3 replicas after the last heal at 0.0 s, each already at its first read, the first 5002.0 ms after the heal: they converged before it (1 read round per replica)"
     );
 }
 

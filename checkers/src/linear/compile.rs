@@ -4,9 +4,9 @@
 //!
 //! | f (register / kv)   | ok                    | fail                      | info or pending            |
 //! |---------------------|-----------------------|---------------------------|----------------------------|
-//! | `read` / `get`      | `Read result`         | dropped (did nothing)     | dropped (result unknown)   |
+//! | `read` / `get`      | `Read result` (register: nil per reading) | dropped (did nothing) | dropped (result unknown) |
 //! | `write` / `put`     | `Write v`             | dropped                   | `Write v`, no return       |
-//! | `cas [old new]`     | `Cas old new`         | `CasFailed old` (evidence)| `CasMaybe old new`, no return |
+//! | `cas [old new]`     | `Cas old new`         | per reading: `CasFailed old` (evidence) or dropped | `CasMaybe old new`, no return |
 //! | `append` (kv)       | `Append v`            | dropped                   | `Append v`, no return      |
 //!
 //! An op "with no return" may be linearized at any point after its
@@ -14,11 +14,29 @@
 //! op is always legal, it can always be put after every observed op, which
 //! is the same as never happening.
 //!
-//! Register values are compared by their JSON text (`1` and `"1"` differ);
-//! the register starts as `null`. Kv values must be strings (a `get` that
-//! returned `nil` counts as `""`); every key starts as `""`.
+//! # Readings (register model)
+//!
+//! What a failed `cas` and a read of nil say depends on the client that
+//! recorded them ([`super::reading`]); each input format has its default,
+//! and `faultline check` flags override it:
+//!
+//! | reading (`--reading`) | default for | failed `cas [old new]` | `ok` read that returned nil | other failed ops |
+//! |---|---|---|---|---|
+//! | `knossos` | Jepsen EDN | dropped: did not take effect, says nothing | no evidence: always legal | dropped |
+//! | `porcupine` | Porcupine etcd logs, kv files | `CasFailed old`: the register did not hold `old` | `Read null` | dropped |
+//! | `faultline` | faultline JSONL | `CasFailed old` if its `error` is [`CAS_MISMATCH`] or absent, else dropped | `Read null` | dropped |
+//!
+//! `--fail-is-evidence` makes every failed `cas` `CasFailed old`, whatever
+//! its error. The register starts at [`super::Options::initial_value`]
+//! (`--initial-value`, nil by default; Knossos's tests use 0).
+//!
+//! Register values are compared by their JSON text (`1` and `"1"` differ).
+//! Kv values must be strings (a `get` that returned `nil` counts as `""`);
+//! every key starts as `""` (or a string initial value); kv reads every
+//! input the same way.
 
 use super::model::{COp, Kind, Values};
+use super::reading::Reading;
 use super::ModelKind;
 use crate::history::{History, OpType, Process};
 use crate::keyed;
@@ -135,6 +153,7 @@ pub(crate) fn compile(
     tuples: bool,
     key: Option<&str>,
     keys: &mut Vec<String>,
+    reading: Reading,
 ) -> Result<Problem, ModelError> {
     let mut p = Problem::default();
     let mut key_slots: std::collections::HashMap<String, u32> = keys
@@ -172,7 +191,7 @@ pub(crate) fn compile(
             let result = comp.map_or(&NULL, |c| &c.value);
             (0, key.map(|_| 0), &inv.value, result)
         };
-        if failed_without_evidence(&inv.f, outcome, comp.and_then(|c| c.error.as_deref())) {
+        if says_nothing(model, reading, &inv.f, outcome, comp, result) {
             continue;
         }
         let finite = matches!(outcome, OpType::Ok | OpType::Fail);
@@ -238,6 +257,7 @@ pub(crate) fn compile_by_key(
     history: &History,
     model: ModelKind,
     initial: &str,
+    reading: Reading,
 ) -> Vec<(String, Compiled)> {
     // Filing, as keyed::by_key does.
     let mut files: std::collections::BTreeMap<String, KeyOps<'_>> = Default::default();
@@ -264,7 +284,7 @@ pub(crate) fn compile_by_key(
         .into_iter()
         .map(|(key, file)| {
             let mut values = Values::new(initial);
-            let r = compile_file(&file, model, &mut values, &key).map(|p| (p, values));
+            let r = compile_file(&file, model, &mut values, &key, reading).map(|p| (p, values));
             (key, r)
         })
         .collect()
@@ -276,6 +296,7 @@ fn compile_file(
     model: ModelKind,
     values: &mut Values,
     key: &str,
+    reading: Reading,
 ) -> Result<Problem, ModelError> {
     // Pairing within the sub-history, as History::pairs does.
     let mut open: super::fxhash::FxHashMap<Process, usize> = Default::default();
@@ -310,7 +331,7 @@ fn compile_file(
         let comp = pair.complete.map(|c| file.ops[c]);
         let outcome = comp.map_or(OpType::Info, |c| c.0.kind);
         let result = comp.map_or(&NULL, |c| c.2);
-        if failed_without_evidence(&inv.f, outcome, comp.and_then(|c| c.0.error.as_deref())) {
+        if says_nothing(model, reading, &inv.f, outcome, comp.map(|c| c.0), result) {
             continue;
         }
         let finite = matches!(outcome, OpType::Ok | OpType::Fail);
@@ -369,20 +390,35 @@ fn pairs(history: &History) -> Vec<crate::history::Pair> {
     pairs
 }
 
-/// The compact form of one op, or `None` if it did nothing observable.
 /// The `error` a client puts on a `cas` that completed `fail` because the
 /// register held another value. Only such a failure is evidence about the
-/// register's value; a `fail` carrying any other error (the request never
-/// reached the store: connection refused, bad request) did nothing at all.
-/// A failed `cas` with no error is read as a mismatch, as Jepsen's and
-/// Porcupine's histories mean it.
+/// register's value under [`Reading::FAULTLINE`]; a `fail` carrying any
+/// other error (the request never reached the store: connection refused,
+/// bad request) did nothing at all. A failed `cas` with no error is read as
+/// a mismatch, as Porcupine's histories mean it. (Other readings: see
+/// [`super::reading`].)
 pub const CAS_MISMATCH: &str = "compare failed";
 
-/// Whether an op is a failed `cas` that says nothing about the register.
-fn failed_without_evidence(f: &str, outcome: OpType, error: Option<&str>) -> bool {
-    f == "cas" && outcome == OpType::Fail && error.is_some_and(|e| e != CAS_MISMATCH)
+/// Whether a register op says nothing under `reading` (see
+/// [`Reading::says_nothing`]); `complete` is its completion, if any.
+fn says_nothing(
+    model: ModelKind,
+    reading: Reading,
+    f: &str,
+    outcome: OpType,
+    complete: Option<&crate::history::Op>,
+    result: &Value,
+) -> bool {
+    model == ModelKind::Register
+        && reading.says_nothing(
+            f,
+            outcome,
+            complete.and_then(|c| c.error.as_deref()),
+            result,
+        )
 }
 
+/// The compact form of one op, or `None` if it did nothing observable.
 fn classify(
     model: ModelKind,
     f: &str,
@@ -444,5 +480,9 @@ fn classify(
                 )),
             }
         }
+        // Mutex, queues, set, multi-register: read as their module says.
+        structured => super::structures::reading::classify(
+            structured, f, outcome, argument, result, values, scratch,
+        ),
     }
 }

@@ -75,10 +75,12 @@
 //! the longest linearizable prefix, what Porcupine and Knossos report), that
 //! statement is reported instead (`frontier`), also not minimal.
 //!
-//! # Kv histories
+//! # Kv histories and the other models
 //!
 //! An append's effect depends on everything before it, so closing a kv set
-//! would keep nearly all of it. Kv sets keep the weaker rule instead: never
+//! would keep nearly all of it; the closure is not proven for the other
+//! models (mutex, queues, sets, transactions). Their sets keep the weaker
+//! rule instead: never
 //! drop the op that provides a value a kept op observes (the put of the
 //! value a get returned, an append whose text it contains) unless another
 //! kept op provides the same, and a trial counts only if its search is stuck
@@ -107,6 +109,17 @@ pub(crate) struct Shrunk {
     /// The shrink ran out of budget on a set larger than the search's own
     /// statement, which `ops` then is.
     pub frontier: bool,
+}
+
+/// Whether every op is a register op (read, write, cas of any outcome): the
+/// closure and the pruning rules are proven for those only.
+pub(crate) fn all_register(p: &Problem) -> bool {
+    p.ops.iter().all(|o| {
+        matches!(
+            o.kind,
+            Kind::Read | Kind::Write | Kind::Cas | Kind::CasFailed | Kind::CasMaybe
+        )
+    })
 }
 
 /// The value an op sets, if it sets one (register kinds).
@@ -326,7 +339,9 @@ pub(crate) fn shrink_within<M: Machine>(
     let all_events = events(p);
     let n = p.ops.len();
     let kv = p.ops.iter().any(|o| o.kind == Kind::Append);
-    let closure = (!kv).then(|| Closure::new(p, live));
+    // Closed sets for register problems; the providers rule otherwise.
+    let register = all_register(p);
+    let closure = register.then(|| Closure::new(p, live));
     let mut spent = Spent::default();
     let mut search = Search::default();
     // Did some trial run out of budget (so a "linearizable" answer was
@@ -346,7 +361,7 @@ pub(crate) fn shrink_within<M: Machine>(
         };
         search.reset(p, &all_events, Some(keep), m);
         match search.run(p, m, &budget, &mut spent) {
-            Outcome::Violation(s) if !kv || s.blocked as usize == blocked => {
+            Outcome::Violation(s) if register || s.blocked as usize == blocked => {
                 Some(s.blocked as usize)
             }
             Outcome::Violation(_) | Outcome::Linearizable => None,
@@ -442,7 +457,7 @@ pub(crate) fn shrink_within<M: Machine>(
     // Candidates for removal, farthest from the blocked op first (for kv,
     // the blocked op stays).
     let mut order: Vec<usize> = (0..n)
-        .filter(|&i| keep[i] && (!kv || i != blocked))
+        .filter(|&i| keep[i] && (register || i != blocked))
         .collect();
     order.sort_by_key(|&i| std::cmp::Reverse(p.call_at[i].abs_diff(anchor)));
     // Step 2: chunks.
@@ -529,6 +544,7 @@ fn removable(p: &Problem, values: &Values, kv: bool, keep: &[bool], x: usize) ->
         Kind::Write | Kind::Append => ox.a,
         Kind::Cas | Kind::CasMaybe => ox.b,
         Kind::Read | Kind::CasFailed => return true,
+        _ => return super::structures::removable(p, values, keep, x),
     };
     if provided == 0 {
         return true;

@@ -2,11 +2,16 @@
 //! of the data, each operation taking effect at one instant between its
 //! invocation and its completion?
 //!
-//! Two models (sequential specifications) are built in ([`Model`]):
+//! Models (sequential specifications) built in ([`Model`]): two over one
+//! value,
 //!
 //! - **register**: `read`, `write v`, `cas [old new]` on a register that
 //!   starts as `null`;
 //! - **kv**: `get`, `put v`, `append v` on string values that start as `""`.
+//!
+//! and five of Knossos's models whose state is more than one value (mutex,
+//! multi-register, unordered and FIFO queue, set), in the `structures`
+//! module, which explains how their states are still compared as integers.
 //!
 //! When every op's value is a `[key value]` tuple ([`crate::keyed`]), each key
 //! is an independent object: the history is linearizable iff each key's
@@ -17,12 +22,13 @@
 //! # What the ops mean
 //!
 //! `ok` ops took effect once, within [invocation, completion]. `fail` ops did
-//! nothing, except a failed `cas`, which is evidence that the register did
-//! not hold `old` at some instant of its interval (Porcupine's reading;
-//! Knossos drops it, and both agree on Porcupine's corpus). `info` and
-//! pending ops may have taken effect at any instant after their invocation,
-//! or never; an `info` or pending read tells nothing and is ignored. See
-//! [`compile`] for the full table.
+//! nothing. Whether a failed `cas` is also evidence that the register did
+//! not hold `old` at some instant of its interval (Porcupine: yes; Knossos:
+//! no, it is dropped), and whether a read that returned nil is evidence, is
+//! the [`Reading`] in [`Options::reading`]; the register starts at
+//! [`Options::initial_value`]. `info` and pending ops may have taken effect
+//! at any instant after their invocation, or never; an `info` or pending
+//! read tells nothing and is ignored. See [`compile`] for the full table.
 //!
 //! # How
 //!
@@ -71,8 +77,11 @@ mod cache;
 pub mod compile;
 mod counterexample;
 mod fxhash;
+mod lists;
 mod model;
+pub mod reading;
 mod search;
+mod structures;
 #[cfg(test)]
 mod tests;
 
@@ -80,8 +89,10 @@ use crate::history::{History, OpType};
 use crate::verdict::{CheckResult, Validity};
 use compile::{OpInfo, OpView, Problem};
 use model::{Machine, Multi, Single, Values};
+pub use reading::Reading;
 use search::{Outcome, Spent};
 use serde_json::{json, Value};
+pub use structures::Registers;
 
 /// The sequential specification a history is checked against.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,17 +101,57 @@ pub enum Model {
     Register,
     /// `get` / `put` / `append` on strings starting as `""`.
     Kv,
+    /// `acquire` / `release` of one lock, starting free (Knossos's `mutex`).
+    Mutex,
+    /// `txn` ops of `[read k v]` / `[write k v]` micro-ops over registers
+    /// starting as `null` (Knossos's `multi-register`).
+    MultiRegister,
+    /// `enqueue v` / `dequeue` on a queue that may hand out its elements in
+    /// any order (Knossos's `unordered-queue`).
+    Queue,
+    /// `enqueue v` / `dequeue` on a first-in first-out queue (Knossos's
+    /// `fifo-queue`).
+    FifoQueue,
+    /// `add v` and a `read` of the whole set (Knossos's `set`).
+    LinearSet,
 }
 
 pub(crate) use Model as ModelKind;
 
 impl Model {
+    /// Every model, in the order the docs list them.
+    pub const ALL: [Model; 7] = [
+        Model::Register,
+        Model::Kv,
+        Model::Mutex,
+        Model::MultiRegister,
+        Model::Queue,
+        Model::FifoQueue,
+        Model::LinearSet,
+    ];
+
     /// The model's name, as in `faultline check --workload`.
     pub fn name(self) -> &'static str {
         match self {
             Model::Register => "register",
             Model::Kv => "kv",
+            Model::Mutex => "mutex",
+            Model::MultiRegister => "multi-register",
+            Model::Queue => "queue",
+            Model::FifoQueue => "fifo-queue",
+            Model::LinearSet => "linear-set",
         }
+    }
+
+    /// The model named `name` (as [`Model::name`] gives it), if any.
+    pub fn from_name(name: &str) -> Option<Model> {
+        Model::ALL.into_iter().find(|m| m.name() == name)
+    }
+
+    /// Whether the model's state is compound (not one value): the models
+    /// of the `structures` module.
+    fn structured(self) -> bool {
+        !matches!(self, Model::Register | Model::Kv)
     }
 }
 
@@ -125,7 +176,7 @@ impl Default for Budget {
 }
 
 /// How to check.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Options {
     /// Limits on the search.
     pub budget: Budget,
@@ -141,6 +192,13 @@ pub struct Options {
     /// invocation's history index instead of in full: that is the verdict
     /// alone, which is what Porcupine's own check time measures.
     pub counterexample: bool,
+    /// What a failed `cas` and a read of nil say about a register (default
+    /// [`Reading::FAULTLINE`]; [`Reading::for_format`] gives the one a
+    /// parsed file's format means).
+    pub reading: Reading,
+    /// The register's value before the first op (`None`: `null`). For kv,
+    /// a string every key starts as (`None`: `""`).
+    pub initial_value: Option<Value>,
 }
 
 impl Default for Options {
@@ -149,6 +207,8 @@ impl Default for Options {
             budget: Budget::default(),
             split_by_key: true,
             counterexample: true,
+            reading: Reading::default(),
+            initial_value: None,
         }
     }
 }
@@ -161,10 +221,28 @@ pub fn check(history: &History, model: Model) -> CheckResult {
 /// Checks `history` against `model`. The result is named `linearizable`;
 /// see the [module docs](self) for what it reports.
 pub fn check_with(history: &History, model: Model, options: &Options) -> CheckResult {
-    let initial = match model {
-        Model::Register => "null",
-        Model::Kv => "",
+    if model.structured() {
+        let registers = match (model, &options.initial_value) {
+            (_, None) => Registers::new(),
+            (Model::MultiRegister, Some(Value::Object(map))) => map.clone(),
+            (_, Some(other)) => {
+                let why = match model {
+                    Model::MultiRegister => format!(
+                        "the multi-register's initial value must be a map of register to value, such as {{\"x\": 0}}, found {other}"
+                    ),
+                    _ => format!("the {} model takes no initial value", model.name()),
+                };
+                return unknown_before_search(model, why);
+            }
+        };
+        return structures::check_with(history, model, options, &registers);
+    }
+    let initial = match initial_text(model, options.initial_value.as_ref()) {
+        Ok(text) => text,
+        Err(why) => return unknown_before_search(model, why),
     };
+    let initial = initial.as_str();
+    let reading = options.reading;
     let keyed = compile::is_keyed(history);
     let split = keyed && options.split_by_key;
     let mut spent = Spent::default();
@@ -172,7 +250,7 @@ pub fn check_with(history: &History, model: Model, options: &Options) -> CheckRe
     let results = if split {
         let mut jobs = Vec::new();
         let mut results = Vec::new();
-        for (key, compiled) in compile::compile_by_key(history, model, initial) {
+        for (key, compiled) in compile::compile_by_key(history, model, initial, reading) {
             match compiled {
                 Ok((p, values)) => jobs.push(Job::new(p, Single::new(values), Some(key))),
                 Err(e) => results.push(KeyResult::model_error(Some(key), e)),
@@ -189,7 +267,7 @@ pub fn check_with(history: &History, model: Model, options: &Options) -> CheckRe
     } else {
         let mut values = Values::new(initial);
         let mut keys = Vec::new();
-        match compile::compile(history, model, &mut values, keyed, None, &mut keys) {
+        match compile::compile(history, model, &mut values, keyed, None, &mut keys, reading) {
             Ok(p) if keyed => race(
                 history,
                 vec![Job::new(p, Multi::new(values, keys), None)],
@@ -207,7 +285,78 @@ pub fn check_with(history: &History, model: Model, options: &Options) -> CheckRe
             Err(e) => vec![KeyResult::model_error(None, e)],
         }
     };
-    summarize(model, split, results, spent)
+    let mut result = summarize(model, split, results, spent);
+    if model == Model::Register {
+        result.details["reading"] = json!(reading.describe());
+        result.details["initial_value"] = options.initial_value.clone().unwrap_or(Value::Null);
+        // Say how the history was read when it was not faultline's default.
+        if reading != Reading::FAULTLINE || options.initial_value.is_some() {
+            let from = match &options.initial_value {
+                Some(v) => format!(", from {v}"),
+                None => String::new(),
+            };
+            result.summary += &format!(" [reading: {}{from}]", reading.describe());
+        }
+    }
+    result
+}
+
+/// An unknown verdict for a history that cannot be searched at all (its
+/// settings do not fit the model), saying why.
+fn unknown_before_search(model: Model, why: String) -> CheckResult {
+    let r = KeyResult {
+        key: None,
+        valid: Validity::Unknown,
+        ops: 0,
+        why_unknown: Some(why),
+        violation: None,
+        sentence: None,
+        skipped: false,
+    };
+    summarize(model, false, vec![r], Spent::default())
+}
+
+/// The interned text of the initial value: a register's JSON text, a kv
+/// key's string (the structured models are checked elsewhere).
+fn initial_text(model: Model, initial: Option<&Value>) -> Result<String, String> {
+    match (model, initial) {
+        (Model::Kv, None) => Ok(String::new()),
+        (Model::Kv, Some(Value::String(s))) => Ok(s.clone()),
+        (Model::Kv, Some(other)) => Err(format!(
+            "the kv model's initial value must be a string, found {other}"
+        )),
+        (_, None) => Ok("null".into()),
+        (_, Some(v)) => Ok(v.to_string()),
+    }
+}
+
+/// Checks a history of `txn` ops against Knossos's multi-register whose
+/// registers start as `initial` says (key → value; keys not named start as
+/// `null`), as Knossos's `(multi-register {:x 0 :y 0})` does. With an empty
+/// map this is [`check_with`]`(history, Model::MultiRegister, options)`.
+///
+/// ```
+/// use checkers::{linear, parse, Validity};
+/// use serde_json::json;
+///
+/// let h = parse::edn(
+///     "{:type :invoke, :process 0, :f :txn, :value [[:read :x nil]]}
+///      {:type :ok,     :process 0, :f :txn, :value [[:read :x 0]]}",
+/// )?;
+/// let zero = json!({"x": 0}).as_object().unwrap().clone();
+/// let r = linear::check_multi_register(&h, &zero, &linear::Options::default());
+/// assert_eq!(r.valid, Validity::Valid);
+/// // From null, reading 0 is not possible.
+/// let r = linear::check(&h, linear::Model::MultiRegister);
+/// assert_eq!(r.valid, Validity::Invalid);
+/// # Ok::<(), checkers::parse::ParseError>(())
+/// ```
+pub fn check_multi_register(
+    history: &History,
+    initial: &Registers,
+    options: &Options,
+) -> CheckResult {
+    structures::check_with(history, Model::MultiRegister, options, initial)
 }
 
 /// One key still to decide.
@@ -634,7 +783,10 @@ fn describe_op(v: OpView<'_>) -> String {
         }
     };
     let what = match v.f {
-        "read" | "get" => format!("{} by process {p} returned {}", v.f, short(v.result)),
+        "read" | "get" | "dequeue" => {
+            format!("{} by process {p} returned {}", v.f, short(v.result))
+        }
+        "txn" if o.outcome == OpType::Ok => format!("txn {} by process {p}", short(v.result)),
         "cas" => {
             let (old, new) = match v.argument.as_array().map(Vec::as_slice) {
                 Some([a, b]) => (short(a), short(b)),
@@ -647,6 +799,7 @@ fn describe_op(v: OpView<'_>) -> String {
             };
             format!("{failed}cas {old}→{new} by process {p}")
         }
+        f if v.argument.is_null() => format!("{f} by process {p}"),
         f => format!("{f} {} by process {p}", short(v.argument)),
     };
     let status = match outcome_word(o) {

@@ -15,8 +15,13 @@
 //!
 //! `Read` and `CasFailed` never change the state ("read-only"), which the
 //! search exploits (see [`super::search`]).
+//!
+//! The models whose state is not one value (mutex, queues, set,
+//! multi-register) have kinds of their own, listed here too so that every
+//! op is one [`COp`]; their machine is in [`super::structures`].
 
 use super::fxhash::FxHashMap;
+use super::lists::Lists;
 
 /// What an operation does to the model, with interned arguments.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -33,13 +38,38 @@ pub(crate) enum Kind {
     CasMaybe,
     /// Appends the string `a` to the state (kv only).
     Append,
+    /// Mutex: legal iff the lock is free; takes it.
+    Acquire,
+    /// Mutex: legal iff the lock is held; frees it.
+    Release,
+    /// Queue: adds the value `a`.
+    Enqueue,
+    /// Queue: legal iff `a` can come out (unordered: it is in the queue;
+    /// FIFO: it is at the front); takes it out.
+    Dequeue,
+    /// FIFO queue, indeterminate dequeue: takes the front out, if any
+    /// (always legal).
+    DequeueMaybe,
+    /// Set: adds the value `a`.
+    Add,
+    /// Set: legal iff the state is the set whose list id is `a`.
+    ReadSet,
+    /// Multi-register: the transaction whose micro-ops are the list `a`,
+    /// with at least one write.
+    Txn,
+    /// Multi-register: a transaction of reads only, legal iff each read
+    /// matches.
+    TxnRead,
 }
 
 impl Kind {
     /// True for kinds that never change the state.
     #[inline]
     pub(crate) fn read_only(self) -> bool {
-        matches!(self, Kind::Read | Kind::CasFailed)
+        matches!(
+            self,
+            Kind::Read | Kind::CasFailed | Kind::ReadSet | Kind::TxnRead
+        )
     }
 }
 
@@ -78,6 +108,9 @@ pub(crate) struct Values {
     /// (hash, length) -> the last id with them; `Node::same` chains the others.
     index: FxHashMap<(u64, u32), u32>,
     scratch: (Vec<u8>, Vec<u8>),
+    /// Interned lists of ids, for models whose arguments or states are
+    /// compound (a set a read returned, a transaction, a queue).
+    pub lists: Lists,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -121,6 +154,7 @@ impl Values {
             texts: Vec::new(),
             index: FxHashMap::default(),
             scratch: (Vec::new(), Vec::new()),
+            lists: Lists::default(),
         };
         v.intern(initial);
         v
@@ -300,6 +334,8 @@ impl Single {
             Kind::CasFailed => (state != op.a).then_some(state),
             Kind::CasMaybe => Some(if state == op.a { op.b } else { state }),
             Kind::Append => Some(self.append(state, op.a)),
+            // Compiled only for the models of `super::structures`.
+            _ => None,
         }
     }
 }

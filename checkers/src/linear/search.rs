@@ -47,7 +47,7 @@
 //! op iff without it; a test run's clients that a partition cut off leave
 //! many such writes on one key, and each would multiply the orders the
 //! search tries. Register ops only (an append's effect is in every later
-//! value).
+//! value; the other models' ops are not covered by the argument).
 //!
 //! **Indeterminate ops that change nothing, or repeat another, are not
 //! tried.** An op with no return that would leave the state as it is (a
@@ -296,7 +296,10 @@ impl Search {
         self.ops.extend_from_slice(&p.ops);
         self.twin.clear();
         self.twin.resize(n, NONE);
-        if p.ops.iter().any(|o| o.kind == Kind::Append) {
+        if !super::counterexample::all_register(p) {
+            // Twins only (see below): merging values is proven for
+            // register ops.
+            self.twins(p, all_events, keep);
             return;
         }
         let mut observed: FxHashMap<(u32, u32), ()> = FxHashMap::default();
@@ -332,6 +335,13 @@ impl Search {
                 *set = junk[&o.key];
             }
         }
+        self.twins(p, all_events, keep);
+    }
+
+    /// Fills `twin`: for each kept op with no return, the previous kept op
+    /// with no return that is the same op (in `ops`), by invocation.
+    fn twins(&mut self, p: &Problem, all_events: &[(u32, bool)], keep: Option<&[bool]>) {
+        let kept = |i: usize| keep.is_none_or(|k| k[i]);
         let mut last: FxHashMap<COp, u32> = FxHashMap::default();
         for &(op, is_call) in all_events {
             let i = op as usize;
@@ -536,10 +546,10 @@ impl Search {
 /// leaves out: ops with no return that set a value no op that may follow
 /// them observes, while no failed `cas` may follow them. Repeated until
 /// nothing more goes (leaving out an indeterminate `cas` can leave the
-/// writes of the value it expected unobserved). Register ops only: a
-/// problem with appends is left as it is.
+/// writes of the value it expected unobserved). Register ops only: any
+/// other problem is left as it is.
 pub(crate) fn prune(p: &Problem, keep: &mut [bool]) {
-    if p.ops.iter().any(|o| o.kind == Kind::Append) {
+    if !super::counterexample::all_register(p) {
         return;
     }
     // Positions in real-time order; an op with no return ends at +infinity.

@@ -463,9 +463,13 @@ fn compiling_by_key_equals_splitting_then_compiling() {
         histories.push(crate::parse::auto(&text).unwrap());
     }
     for history in &histories {
-        for model in [Model::Kv, Model::Register] {
+        for (model, reading) in [
+            (Model::Kv, Reading::FAULTLINE),
+            (Model::Register, Reading::FAULTLINE),
+            (Model::Register, Reading::KNOSSOS),
+        ] {
             let initial = if model == Model::Kv { "" } else { "null" };
-            let fast = compile::compile_by_key(history, model, initial);
+            let fast = compile::compile_by_key(history, model, initial, reading);
             let slow: Vec<_> = crate::keyed::by_key(history)
                 .into_iter()
                 .map(|(key, sub)| {
@@ -477,6 +481,7 @@ fn compiling_by_key_equals_splitting_then_compiling() {
                         false,
                         Some(&key),
                         &mut Vec::new(),
+                        reading,
                     );
                     (key, r, sub)
                 })
@@ -558,6 +563,7 @@ fn a_search_stopped_by_the_step_limit_resumes_where_it_stopped() {
                 false,
                 None,
                 &mut Vec::new(),
+                Reading::default(),
             )
             .unwrap();
             (p, Single::new(values))
@@ -714,6 +720,7 @@ fn a_shrink_out_of_budget_falls_back_to_the_blocked_op_and_the_prefix() {
         false,
         None,
         &mut Vec::new(),
+        Reading::default(),
     )
     .unwrap();
     let mut m = Single::new(values);

@@ -315,6 +315,7 @@ impl Pending {
 }
 
 /// A cursor over EDN text that tracks line and column.
+#[derive(Clone)]
 pub(crate) struct Reader<'a> {
     src: &'a str,
     pos: usize,

@@ -12,7 +12,8 @@
 //! - [`jsonl`] reads faultline's own format: one JSON [`Op`] per line, exactly
 //!   as [`Op`] serializes.
 //! - [`edn`] reads Jepsen's `history.edn`: EDN op maps, either one per line or
-//!   all inside a single vector or list.
+//!   all inside a single vector or list; Knossos's `[process type f value]`
+//!   op vectors are read too, in the same places.
 //! - [`porcupine::etcd_log`] and [`porcupine::kv_edn`] read the two formats of
 //!   the Porcupine linearizability corpus (a Jepsen etcd log, and EDN maps
 //!   with a `:key`, kept as `[key, value]` tuples).
@@ -184,7 +185,10 @@ fn jsonl_error(line: usize, e: &serde_json::Error) -> ParseError {
 ///
 /// Accepts a file that is one vector `[..]` or list `(..)` of op maps, or a
 /// sequence of op maps (usually one per line). Op maps may be tagged
-/// (`#jepsen.history.Op{..}`). See the [module docs](self) for how keys map
+/// (`#jepsen.history.Op{..}`). Wherever a map may be, an op may also be a
+/// vector `[process type f value]` (or `[process type f]`), the shape
+/// Knossos's test histories use; a file that opens with such a vector is a
+/// sequence of ops, not a history vector. See the [module docs](self) for how keys map
 /// onto [`Op`] fields.
 ///
 /// # Errors
@@ -234,6 +238,13 @@ fn for_each_edn_op(
     let (line, col) = r.position();
     match r.peek() {
         None => Ok(()),
+        Some('[') if starts_tuple_op(&r)? => {
+            // Knossos's `[process type f value]` ops at the top level.
+            while !r.at_end()? {
+                f(&r.read_form()?)?;
+            }
+            Ok(())
+        }
         Some(open @ ('[' | '(')) => {
             let (close, what) = if open == '[' {
                 (']', "vector")
@@ -277,6 +288,20 @@ fn for_each_edn_op(
     }
 }
 
+/// Whether the vector opening at the reader is itself an op tuple,
+/// `[process type f value]` (its first element is a process: an integer or
+/// a keyword), rather than a history vector of ops (which hold maps,
+/// vectors, lists or tagged values).
+fn starts_tuple_op(r: &Reader<'_>) -> Result<bool, ParseError> {
+    let mut probe = r.clone();
+    probe.bump();
+    probe.skip_ws()?;
+    Ok(!matches!(
+        probe.peek(),
+        None | Some('{' | '[' | '(' | '#' | ']' | ')' | '}')
+    ))
+}
+
 fn node_error(node: &Node, message: impl Into<String>) -> ParseError {
     ParseError::new(node.line, Some(node.col), message)
 }
@@ -285,7 +310,7 @@ fn not_a_map(node: &Node) -> ParseError {
     node_error(
         node,
         format!(
-            "expected a map with :type, :process and :f, found {}",
+            "expected a map with :type, :process and :f, or a [process type f value] vector, found {}",
             node.describe()
         ),
     )
@@ -304,9 +329,6 @@ fn shown(node: &Node) -> String {
 /// history, used as `index` when the map has none.
 fn op_from_edn(node: &Node, position: usize) -> Result<Op, ParseError> {
     let map = node.untagged();
-    let Edn::Map(entries) = &map.value else {
-        return Err(not_a_map(node));
-    };
     let mut kind = None;
     let mut process = None;
     let mut f = None;
@@ -320,8 +342,7 @@ fn op_from_edn(node: &Node, position: usize) -> Result<Op, ParseError> {
         node: None,
         error: None,
     };
-    for (k, v) in entries {
-        let Some(key) = k.name() else { continue };
+    let mut field = |key: &str, v: &Node| -> Result<(), ParseError> {
         let inner = v.untagged();
         match key {
             "type" => {
@@ -414,6 +435,32 @@ fn op_from_edn(node: &Node, position: usize) -> Result<Op, ParseError> {
             }
             _ => {}
         }
+        Ok(())
+    };
+    match &map.value {
+        Edn::Map(entries) => {
+            for (k, v) in entries {
+                if let Some(key) = k.name() {
+                    field(key, v)?;
+                }
+            }
+        }
+        // Knossos's tuple ops: `[process type f]` or `[process type f value]`.
+        Edn::Vector(items) if matches!(items.len(), 3 | 4) => {
+            for (key, v) in ["process", "type", "f", "value"].into_iter().zip(items) {
+                field(key, v)?;
+            }
+        }
+        Edn::Vector(items) => {
+            return Err(node_error(
+                map,
+                format!(
+                    "expected a map with :type, :process and :f, or a [process type f value] vector, found a vector of {} elements",
+                    items.len()
+                ),
+            ))
+        }
+        _ => return Err(not_a_map(node)),
     }
     match (kind, process, f) {
         (Some(kind), Some(process), Some(f)) => {
@@ -452,6 +499,35 @@ fn join_and(items: &[&str]) -> String {
         [one] => one.to_string(),
         [init @ .., last] => format!("{} and {last}", init.join(", ")),
     }
+}
+
+/// Reads one value written as a JSON or an EDN literal (`0`, `null`, `nil`,
+/// `"a"`, `[1 2]`, `{"k": 1}`, `:foo`), as JSON: EDN converts as an op's
+/// `:value` does (see the [module docs](self)), so a value given this way
+/// compares equal to the same value in an EDN history (`:foo` is `"foo"`).
+///
+/// # Errors
+///
+/// Text that is neither one JSON value nor one EDN value.
+pub fn literal(text: &str) -> Result<serde_json::Value, ParseError> {
+    if let Ok(v) = serde_json::from_str(text) {
+        return Ok(v);
+    }
+    let mut r = Reader::new(text);
+    if r.at_end()? {
+        return Err(ParseError::new(
+            1,
+            Some(1),
+            "expected a value, found nothing",
+        ));
+    }
+    let node = r.read_form()?;
+    if !r.at_end()? {
+        return Err(r.error_here(
+            "expected one value (a JSON or EDN literal such as 0, nil, \"a\" or [1 2]), found more after it",
+        ));
+    }
+    Ok(node.to_json())
 }
 
 /// The formats [`auto`] can tell apart.

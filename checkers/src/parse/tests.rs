@@ -113,6 +113,43 @@ fn edn_whole_history_as_a_vector_or_a_list() {
 }
 
 #[test]
+fn edn_knossos_tuple_ops_one_per_line_or_in_a_vector() {
+    // Knossos's `read-history` shape: [process type f value].
+    let lines = "[0 :invoke :read nil]\n[0 :ok :read 1] ; a comment\n\
+                 [:nemesis :info :start]\n[1 :invoke :cas [1 2]]\n[1 :fail :cas [1 2]]\n";
+    let outer = format!("[{lines}]");
+    let list = format!("({lines})");
+    for text in [lines, outer.as_str(), list.as_str()] {
+        assert_eq!(detect(text).unwrap(), Some(Format::Edn), "{text}");
+        let h = auto(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+        assert_eq!(h.ops.len(), 5, "{text}");
+        assert_eq!(h.ops[0].kind, OpType::Invoke);
+        assert_eq!(h.ops[0].f, "read");
+        assert_eq!(h.ops[0].value, json!(null));
+        assert_eq!(h.ops[1].kind, OpType::Ok);
+        assert_eq!(h.ops[1].value, json!(1));
+        assert_eq!(h.ops[1].index, Some(1));
+        assert_eq!(h.ops[2].process, Process::Nemesis);
+        assert_eq!(
+            h.ops[2].value,
+            json!(null),
+            "a 3-element tuple has no value"
+        );
+        assert_eq!(h.ops[4].process, Process::Client(1));
+        assert_eq!(h.ops[4].kind, OpType::Fail);
+        assert_eq!(h.ops[4].value, json!([1, 2]));
+    }
+    // Maps and tuples mix, as Knossos's reader allows.
+    let h = edn("{:type :invoke :process 0 :f :read}\n[0 :ok :read 3]").unwrap();
+    assert_eq!(h.ops[1].value, json!(3));
+    // A tuple is checked like a map: the type must be one of the four.
+    let e = err(edn("[0 :done :read nil]"));
+    assert!(e.message.contains(":type must be"), "{e}");
+    let e = err(edn("[0 :ok :read nil 5 6]"));
+    assert!(e.message.ends_with("found a vector of 6 elements"), "{e}");
+}
+
+#[test]
 fn edn_tagged_ops_and_values_keep_the_value() {
     let text = "#jepsen.history.Op{:index 5, :time 9, :type :ok, :process 2, :f :read, \
                 :value #{2 1}, :node \"n3\"}\n\
@@ -172,7 +209,13 @@ fn edn_errors_say_what_was_expected_and_where() {
     let e = err(edn("{:type :invoke :process 0 :f :add}\n\n[:type :ok]\n"));
     assert_eq!(
         e.to_string(),
-        "line 3, column 1: expected a map with :type, :process and :f, found a vector"
+        "line 3, column 1: expected a map with :type, :process and :f, or a [process type f value] vector, found a vector of 2 elements"
+    );
+    let e = err(edn("[{:type :invoke :process 0 :f :add} 7]"));
+    assert!(
+        e.message
+            .ends_with("or a [process type f value] vector, found an integer"),
+        "{e}"
     );
 
     let e = err(edn(
@@ -388,4 +431,29 @@ fn porcupine_kv_corpus_parses() {
         files += 1;
     }
     assert!(files > 0, "no .txt files in {}", dir.display());
+}
+
+#[test]
+fn literals_read_as_json_or_edn() {
+    for (text, want) in [
+        ("0", json!(0)),
+        ("null", json!(null)),
+        ("nil", json!(null)),
+        ("\"a b\"", json!("a b")),
+        ("[1, 2]", json!([1, 2])),
+        ("[1 2]", json!([1, 2])),
+        ("{\"k\": 1}", json!({"k": 1})),
+        ("{:k 1}", json!({"k": 1})),
+        (":foo", json!("foo")),
+        (" -1.5 ", json!(-1.5)),
+    ] {
+        assert_eq!(literal(text).unwrap(), want, "{text}");
+    }
+    for bad in ["", "  ", "1 2", "[1", "{:k}"] {
+        assert!(literal(bad).is_err(), "{bad:?}");
+    }
+    assert!(literal("1 2")
+        .unwrap_err()
+        .message
+        .contains("found more after it"));
 }
