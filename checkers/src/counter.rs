@@ -3,38 +3,63 @@
 //! Clients `add` integer deltas (negative ones too) to one counter and `read`
 //! it. A correct counter returns, at some instant between a read's
 //! invocation and completion, the sum of the deltas applied by then. Which
-//! deltas are applied is only partly known, so every `ok` read must lie
-//! within bounds:
+//! deltas are applied is only partly known:
 //!
 //! - **certain**: `ok` adds that completed before the read was invoked; they
 //!   are in every possible value.
 //! - **possible**: adds invoked before the read completed that are not
 //!   certain and did not `fail`: `ok` adds overlapping the read, and `info`
 //!   or pending adds (which may take effect at any time after invocation).
-//!   Each may or may not count.
+//!   Each may or may not count, independently.
 //! - failed adds and adds invoked after the read completed never count.
+//!
+//! An `ok` read must equal `certain + Σ S` for SOME subset `S` of the
+//! possible deltas (Maelstrom's pn-counter rule, applied to every read, not
+//! only the final ones). That set is not an interval: with `add 10`
+//! acknowledged and `+5, -1, -1` of unknown outcome the reachable totals are
+//! 8, 9, 10, 13, 14, 15, and a read of 11 is impossible although it lies
+//! between the extremes. The checker computes the set exactly, as a bitset
+//! of subset sums (the `reachable` module; a plain range once every total
+//! in it is reachable, which many small deltas soon make so), while the
+//! bitset stays within [`EXACT_RANGE_BUDGET`] values; beyond it, a read is
+//! judged by the bounds alone:
 //!
 //! ```text
 //! lower = certain + Σ possible negative deltas
 //! upper = certain + Σ possible positive deltas
 //! ```
 //!
-//! These bounds are exact for a counter: any subset of the possible deltas
-//! may have applied, and the extreme subsets are "all negative ones" and
-//! "all positive ones". The *final reads* (invoked after the last add
-//! completed) are judged the same way and listed separately.
+//! (the exact extremes of the subset sums: never wrong to reject outside
+//! them, only too lenient inside). Reads outside the bounds are
+//! *out of bounds*; reads inside them that no subset gives are *unreachable*;
+//! both make the history invalid. Each judged read records whether its
+//! verdict was exact ([`BoundedRead::exact`]), and [`CounterAnalysis`] counts
+//! the reads judged each way; the summary says so when any read fell back to
+//! the bounds. The *final reads* (invoked after the last add completed) are
+//! judged the same way and listed separately.
 //!
 //! # Op shapes
 //!
 //! `add` with an integer value (the delta), `read` with `null` on invocation
 //! and an integer on `ok` completion. Other functions and the nemesis are
-//! ignored. A non-integer delta or `ok` read value makes the verdict unknown.
+//! ignored. A non-integer delta or `ok` read value makes the verdict unknown,
+//! and so does a history with no `ok` read: there is nothing to judge
+//! (Maelstrom calls an empty history valid; faultline reports that it saw
+//! no read rather than a pass nothing supports).
 //!
 //! # Cost
 //!
-//! One online pass ([`Counter::observe`]) with running sums; each read
-//! keeps a fixed-size record until the end, where failed adds are taken back
-//! out of the bounds of the reads that completed after their invocation.
+//! One online pass ([`Counter::observe`]) with running sums, O(1) per op;
+//! each read keeps a fixed-size record until the end, and so does each add
+//! whose outcome is unknown or that overlapped a read (an add that completed
+//! with no read in flight since its invocation is only summed). At the end,
+//! reads are judged in completion order: the deltas of unknown outcome join
+//! one growing bitset as their invocations pass (each once), and the few
+//! `ok` adds overlapping a read are tried against it through the list of
+//! their distinct subset sums (up to [`MAX_ENUMERATED`] of them; beyond,
+//! they are or-ed into a copy of the bitset).
+//! The work is linear in the history times the bitset's words, which the
+//! budget bounds.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -48,8 +73,18 @@ use crate::verdict::{CheckResult, Validity};
 /// The checker's name, as it appears in [`CheckResult::checker`].
 pub const NAME: &str = "counter";
 
-/// At most this many out-of-bounds reads are listed; the count is exact.
+/// At most this many out-of-bounds (or unreachable) reads are listed; the
+/// counts are exact.
 pub const EXAMPLE_CAP: usize = 100;
+
+/// The most values the range of reachable totals may span for a read to be
+/// judged exactly (a bitset of 8 KiB); beyond it, by the bounds alone.
+pub const EXACT_RANGE_BUDGET: usize = 1 << 16;
+
+/// While the `ok` adds overlapping a read have at most this many distinct
+/// subset sums, they are listed and each tried against the bitset; beyond,
+/// the adds are or-ed into a copy of it.
+pub const MAX_ENUMERATED: usize = 64;
 
 /// Which functions add, subtract and read. The counter workload uses
 /// [`CounterOps::COUNTER`]; the PN-counter part of [`crate::crdt`] reuses the
@@ -93,6 +128,20 @@ pub struct BoundedRead {
     pub upper: i128,
     /// Sum of the deltas certainly applied before it began.
     pub certain: i128,
+    /// Whether the verdict on this read is exact: checked against the set of
+    /// totals some subset of the possible deltas gives (always true for a
+    /// read outside the bounds, which are that set's extremes); false when
+    /// that set was over [`EXACT_RANGE_BUDGET`] and only the bounds were
+    /// checked.
+    #[serde(default)]
+    pub exact: bool,
+    /// For an unreachable read: the reachable totals nearest its value,
+    /// below and above.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nearest: Option<(Option<i128>, Option<i128>)>,
+    /// For an unreachable read: how many possible deltas it had.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub possible_count: Option<usize>,
 }
 
 /// Everything the counter checker found.
@@ -112,6 +161,20 @@ pub struct CounterAnalysis {
     pub out_of_bounds_count: usize,
     /// Examples, in history order.
     pub out_of_bounds: Vec<BoundedRead>,
+    /// Reads within their bounds that no subset of the possible deltas
+    /// gives.
+    #[serde(default)]
+    pub unreachable_count: usize,
+    /// Examples, in history order.
+    #[serde(default)]
+    pub unreachable: Vec<BoundedRead>,
+    /// `ok` reads judged exactly (against the reachable totals).
+    #[serde(default)]
+    pub exact_read_count: usize,
+    /// `ok` reads judged by the bounds alone (their reachable totals spanned
+    /// more than [`EXACT_RANGE_BUDGET`] values).
+    #[serde(default)]
+    pub bounds_only_read_count: usize,
     /// The final reads with their bounds.
     pub final_reads: Vec<BoundedRead>,
 }
@@ -162,6 +225,14 @@ pub struct Counter {
     neg_inv: i128,
     /// (invocation position, delta) of failed adds.
     failed: Vec<(u64, i128)>,
+    /// (invocation, completion, delta) of adds whose delta may count for a
+    /// read without being certain: `ok` adds that overlapped a read, and
+    /// adds of unknown outcome (completion `u64::MAX`).
+    uncertain: Vec<(u64, u64, i128)>,
+    /// Reads invoked and not completed.
+    open_reads: usize,
+    /// Where the last read completed.
+    last_read_completion: u64,
     reads: Vec<ReadRec>,
     last_add_completion: Option<u64>,
     a: CounterAnalysis,
@@ -182,6 +253,9 @@ impl Counter {
             pos_inv: 0,
             neg_inv: 0,
             failed: Vec::new(),
+            uncertain: Vec::new(),
+            open_reads: 0,
+            last_read_completion: 0,
             reads: Vec::new(),
             last_add_completion: None,
             a: CounterAnalysis::default(),
@@ -239,19 +313,27 @@ impl Counter {
                     self.neg_inv += d.min(0);
                     Pending::Add(d)
                 }
-                Ok(None) if self.ops.read.contains(&op.f()) => Pending::Read {
-                    ok_sum: self.ok_sum,
-                    pos_ok: self.pos_ok,
-                    neg_ok: self.neg_ok,
-                },
+                Ok(None) if self.ops.read.contains(&op.f()) => {
+                    self.open_reads += 1;
+                    Pending::Read {
+                        ok_sum: self.ok_sum,
+                        pos_ok: self.pos_ok,
+                        neg_ok: self.neg_ok,
+                    }
+                }
                 Ok(None) => Pending::Other,
             };
             if let Some(prev) = self
                 .pairer
                 .invoke(op.process(), pos as usize, op.time(), pending)
             {
-                if let Pending::Add(_) = prev.data {
-                    self.a.indeterminate_count += 1;
+                match prev.data {
+                    Pending::Add(d) => {
+                        self.a.indeterminate_count += 1;
+                        self.uncertain.push((prev.invoke as u64, u64::MAX, d));
+                    }
+                    Pending::Read { .. } => self.open_reads -= 1,
+                    Pending::Other => {}
                 }
             }
             return;
@@ -262,22 +344,42 @@ impl Counter {
         match open.data {
             Pending::Add(d) => {
                 self.last_add_completion = Some(pos);
+                let invoke = open.invoke as u64;
                 match kind {
                     OpType::Ok => {
                         self.a.acknowledged_count += 1;
                         self.ok_sum += d;
                         self.pos_ok += d.max(0);
                         self.neg_ok += d.min(0);
+                        // A read in flight at some point since it began may
+                        // or may not include it.
+                        let overlapped = self.open_reads > 0
+                            || (self.last_read_completion > invoke
+                                && self.last_read_completion != 0);
+                        if overlapped && d != 0 {
+                            self.uncertain.push((invoke, pos, d));
+                        }
                     }
-                    OpType::Fail => self.failed.push((open.invoke as u64, d)),
-                    _ => self.a.indeterminate_count += 1,
+                    OpType::Fail => self.failed.push((invoke, d)),
+                    _ => {
+                        self.a.indeterminate_count += 1;
+                        if d != 0 {
+                            self.uncertain.push((invoke, u64::MAX, d));
+                        }
+                    }
                 }
+            }
+            Pending::Read { .. } if kind != OpType::Ok => {
+                self.open_reads -= 1;
+                self.last_read_completion = pos;
             }
             Pending::Read {
                 ok_sum,
                 pos_ok,
                 neg_ok,
-            } if kind == OpType::Ok => {
+            } => {
+                self.open_reads -= 1;
+                self.last_read_completion = pos;
                 let Some(value) = op.value().as_i64() else {
                     self.malformed = Some(malformed(
                         op,
@@ -311,13 +413,18 @@ impl Counter {
         if let Some(e) = self.malformed.take() {
             return Err(e);
         }
-        let pending_adds = self
-            .pairer
-            .drain()
-            .filter(|(_, o)| matches!(o.data, Pending::Add(_)))
-            .count();
+        let mut pending_adds = 0;
+        for (_, o) in self.pairer.drain() {
+            if let Pending::Add(d) = o.data {
+                pending_adds += 1;
+                if d != 0 {
+                    self.uncertain.push((o.invoke as u64, u64::MAX, d));
+                }
+            }
+        }
         let mut a = std::mem::take(&mut self.a);
         a.indeterminate_count += pending_adds;
+        let mut judge = Judge::new(std::mem::take(&mut self.uncertain), &self.reads);
         a.acknowledged_sum = self.ok_sum;
         a.ok_read_count = self.reads.len();
         // Failed adds were counted as possible for every read completing
@@ -334,11 +441,11 @@ impl Counter {
             pos_prefix.push(p);
             neg_prefix.push(n);
         }
-        for r in &self.reads {
+        for (ri, r) in self.reads.iter().enumerate() {
             let k = self.failed.partition_point(|f| f.0 < r.complete);
             let lower = r.lo - neg_prefix[k];
             let upper = r.hi - pos_prefix[k];
-            let b = BoundedRead {
+            let mut b = BoundedRead {
                 index: r.index,
                 process: r.process,
                 invoke_time: r.invoke_time,
@@ -347,13 +454,38 @@ impl Counter {
                 lower,
                 upper,
                 certain: r.certain,
+                exact: true,
+                nearest: None,
+                possible_count: None,
             };
             let v = i128::from(r.value);
             let is_final = self.last_add_completion.is_none_or(|l| r.invoke > l);
-            if v < lower || v > upper {
+            let within = lower <= v && v <= upper;
+            // Always advanced, so that the bitset follows the reads.
+            let verdict = judge.read(ri, r, within, a.unreachable.len() < EXAMPLE_CAP);
+            if !within {
                 a.out_of_bounds_count += 1;
+                a.exact_read_count += 1;
                 if a.out_of_bounds.len() < EXAMPLE_CAP {
                     a.out_of_bounds.push(b.clone());
+                }
+            } else {
+                match verdict {
+                    Reach::Yes => a.exact_read_count += 1,
+                    Reach::Unknown => {
+                        a.bounds_only_read_count += 1;
+                        b.exact = false;
+                    }
+                    Reach::No { nearest, possible } => {
+                        a.exact_read_count += 1;
+                        a.unreachable_count += 1;
+                        if a.unreachable.len() < EXAMPLE_CAP {
+                            let mut u = b.clone();
+                            u.nearest = nearest;
+                            u.possible_count = Some(possible);
+                            a.unreachable.push(u);
+                        }
+                    }
                 }
             }
             if is_final && a.final_reads.len() < EXAMPLE_CAP {
@@ -381,7 +513,7 @@ impl Counter {
 impl CounterAnalysis {
     /// Invalid if any read is out of bounds, unknown without `ok` reads.
     pub fn validity(&self) -> Validity {
-        if self.out_of_bounds_count > 0 {
+        if self.out_of_bounds_count + self.unreachable_count > 0 {
             Validity::Invalid
         } else if self.ok_read_count == 0 {
             Validity::Unknown
@@ -411,14 +543,43 @@ impl CounterAnalysis {
                 r.upper,
                 r.certain
             ),
-            None => format!(
-                "all {} within bounds ({} acknowledged summing to {}, {} indeterminate)",
-                count(self.ok_read_count, "read"),
-                count(self.acknowledged_count, "add"),
-                self.acknowledged_sum,
-                self.indeterminate_count
-            ),
+            None => match self.unreachable.first() {
+                Some(r) => format!(
+                    "{} of {} unreachable: process {} read {} at {}, within {}..={} but no subset of the {} of unknown outcome gives it ({} certainly applied{})",
+                    self.unreachable_count,
+                    count(self.ok_read_count, "read"),
+                    r.process,
+                    r.value,
+                    secs(r.time),
+                    r.lower,
+                    r.upper,
+                    count(r.possible_count.unwrap_or(0), "delta"),
+                    r.certain,
+                    nearest_text(r.nearest)
+                ),
+                None => format!(
+                    "all {} possible ({} acknowledged summing to {}, {} indeterminate)",
+                    count(self.ok_read_count, "read"),
+                    count(self.acknowledged_count, "add"),
+                    self.acknowledged_sum,
+                    self.indeterminate_count
+                ),
+            },
         };
+        if self.out_of_bounds_count > 0 && self.unreachable_count > 0 {
+            s.push_str(&format!(
+                "; {} more within bounds but unreachable",
+                self.unreachable_count
+            ));
+        }
+        s.push_str(&if self.bounds_only_read_count == 0 {
+            "; every read checked exactly".to_string()
+        } else {
+            format!(
+                "; {} checked exactly, {} against bounds only (their reachable totals spanned over {} values)",
+                self.exact_read_count, self.bounds_only_read_count, EXACT_RANGE_BUDGET
+            )
+        });
         if let Some(f) = self.final_reads.last() {
             s.push_str(&format!(
                 "; final read {} (possible {}..={})",
@@ -438,6 +599,208 @@ impl CounterAnalysis {
         }
     }
 }
+
+/// ", nearest possible 10 and 13".
+fn nearest_text(n: Option<(Option<i128>, Option<i128>)>) -> String {
+    match n {
+        Some((Some(a), Some(b))) => format!("; nearest possible {a} and {b}"),
+        Some((Some(a), None)) | Some((None, Some(a))) => format!("; nearest possible {a}"),
+        _ => String::new(),
+    }
+}
+
+/// Whether some subset sum `x` of `deltas` has `hit(x)`, trying each
+/// distinct sum once as it is found; `None` if the distinct sums are more
+/// than `cap` (each delta merges the sums found so far with themselves
+/// shifted by it).
+fn subset_sums(deltas: &[i128], cap: usize, mut hit: impl FnMut(i128) -> bool) -> Option<bool> {
+    if hit(0) {
+        return Some(true);
+    }
+    let mut sums = vec![0i128];
+    let mut merged = Vec::new();
+    for &d in deltas {
+        merged.clear();
+        let (mut i, mut j) = (0, 0);
+        loop {
+            let next = match (sums.get(i), sums.get(j).map(|x| x + d)) {
+                (Some(&a), Some(b)) if a <= b => {
+                    i += 1;
+                    a
+                }
+                (_, Some(b)) => {
+                    j += 1;
+                    if hit(b) {
+                        return Some(true);
+                    }
+                    b
+                }
+                (Some(&a), None) => {
+                    i += 1;
+                    a
+                }
+                (None, None) => break,
+            };
+            if merged.last() != Some(&next) {
+                merged.push(next);
+            }
+        }
+        if merged.len() > cap {
+            return None;
+        }
+        std::mem::swap(&mut sums, &mut merged);
+    }
+    Some(false)
+}
+
+/// Whether a read's value is a reachable total.
+enum Reach {
+    Yes,
+    /// Not reachable: the nearest reachable totals (when known) and how
+    /// many possible deltas there were.
+    No {
+        nearest: Option<(Option<i128>, Option<i128>)>,
+        possible: usize,
+    },
+    /// Over budget: not decided.
+    Unknown,
+}
+
+/// Judges reads in completion order against the reachable totals.
+struct Judge {
+    /// Adds of unknown outcome, by invocation: (invocation, delta).
+    unknown: Vec<(u64, i128)>,
+    /// How many of them are in `sums`.
+    taken: usize,
+    /// Their subset sums, while within budget.
+    sums: Option<reachable::Sums>,
+    /// `ok` adds that overlapped a read, by invocation.
+    overlapping: Vec<(u64, u64, i128)>,
+    next_overlapping: usize,
+    /// The ones invoked before the current read completed and not yet known
+    /// to be done before every later read began.
+    pool: Vec<(u64, u64, i128)>,
+    /// For each read (in completion order), the earliest invocation among
+    /// it and the reads after it.
+    earliest_after: Vec<u64>,
+    /// Scratch: the deltas of the `ok` adds overlapping the current read.
+    concurrent: Vec<i128>,
+}
+
+impl Judge {
+    fn new(uncertain: Vec<(u64, u64, i128)>, reads: &[ReadRec]) -> Self {
+        let mut unknown: Vec<(u64, i128)> = Vec::new();
+        let mut overlapping = Vec::new();
+        for (i, c, d) in uncertain {
+            if c == u64::MAX {
+                unknown.push((i, d));
+            } else {
+                overlapping.push((i, c, d));
+            }
+        }
+        unknown.sort_unstable_by_key(|u| u.0);
+        overlapping.sort_unstable_by_key(|u| u.0);
+        let mut earliest_after = vec![u64::MAX; reads.len()];
+        let mut m = u64::MAX;
+        for (k, r) in reads.iter().enumerate().rev() {
+            m = m.min(r.invoke);
+            earliest_after[k] = m;
+        }
+        Judge {
+            unknown,
+            taken: 0,
+            sums: Some(reachable::Sums::default()),
+            overlapping,
+            next_overlapping: 0,
+            pool: Vec::new(),
+            earliest_after,
+            concurrent: Vec::new(),
+        }
+    }
+
+    /// Advances to read `k` (reads come in completion order) and, if
+    /// `within` its bounds, decides whether its value is reachable (and, if
+    /// not and `want_nearest`, which reachable totals are nearest).
+    fn read(&mut self, k: usize, r: &ReadRec, within: bool, want_nearest: bool) -> Reach {
+        while self.taken < self.unknown.len() && self.unknown[self.taken].0 < r.complete {
+            let d = self.unknown[self.taken].1;
+            if let Some(s) = &mut self.sums {
+                if s.cost_after(d) > EXACT_RANGE_BUDGET {
+                    self.sums = None;
+                } else {
+                    s.add(d);
+                }
+            }
+            self.taken += 1;
+        }
+        while self.next_overlapping < self.overlapping.len()
+            && self.overlapping[self.next_overlapping].0 < r.complete
+        {
+            self.pool.push(self.overlapping[self.next_overlapping]);
+            self.next_overlapping += 1;
+        }
+        let earliest = self.earliest_after[k];
+        self.pool.retain(|a| a.1 > earliest);
+        if !within {
+            return Reach::Yes;
+        }
+        let Some(sums) = &self.sums else {
+            return Reach::Unknown;
+        };
+        let mut concurrent = std::mem::take(&mut self.concurrent);
+        concurrent.clear();
+        concurrent.extend(self.pool.iter().filter(|a| a.1 > r.invoke).map(|a| a.2));
+        let reach = Self::reach(sums, &concurrent, self.taken, r, want_nearest);
+        self.concurrent = concurrent;
+        reach
+    }
+
+    /// Whether `r`'s value is `r.certain` plus a total of `sums` plus a
+    /// subset sum of `concurrent` (`taken` deltas are in `sums`).
+    fn reach(
+        sums: &reachable::Sums,
+        concurrent: &[i128],
+        taken: usize,
+        r: &ReadRec,
+        want_nearest: bool,
+    ) -> Reach {
+        let target = i128::from(r.value) - r.certain;
+        let possible = taken + concurrent.len();
+        // The distinct subset sums of the overlapping adds (few: they are as
+        // many as the adds in flight together, with small deltas), each
+        // tried against the bitset as it is found; `None` when there are
+        // too many.
+        let small = subset_sums(concurrent, MAX_ENUMERATED, |x| sums.contains(target - x));
+        if small == Some(true) {
+            return Reach::Yes;
+        }
+        if small.is_some() && !want_nearest {
+            return Reach::No {
+                nearest: None,
+                possible,
+            };
+        }
+        // Too many to enumerate, or unreachable and the nearest reachable
+        // totals wanted: or them into a copy.
+        let mut all = sums.clone();
+        for &d in concurrent {
+            if all.cost_after(d) > EXACT_RANGE_BUDGET {
+                return Reach::Unknown;
+            }
+            all.add(d);
+        }
+        if all.contains(target) {
+            return Reach::Yes;
+        }
+        let nearest = want_nearest.then(|| {
+            let (below, above) = all.nearest(target);
+            (below.map(|b| b + r.certain), above.map(|a| a + r.certain))
+        });
+        Reach::No { nearest, possible }
+    }
+}
+
+mod reachable;
 
 #[cfg(test)]
 mod tests;

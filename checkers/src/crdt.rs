@@ -29,9 +29,10 @@
 //! # PN-counter
 //!
 //! `increment` and `decrement` with a non-negative amount, `read-counter`
-//! with the value. Every `ok` read, the final ones included, must lie within
-//! the bounds of [`crate::counter`]: the acknowledged sum, widened by the
-//! indeterminate and concurrent updates.
+//! with the value. Every `ok` read, the final ones included, is judged as
+//! [`crate::counter`] judges it: the acknowledged sum plus some subset of the
+//! indeterminate and concurrent updates, exactly (within a budget; beyond
+//! it, within the bounds).
 //!
 //! # Sequence (list CRDT, e.g. RGA)
 //!

@@ -329,6 +329,33 @@ fn counter(
     idx: &OpIndex,
     w: &[FaultWindow],
 ) -> Vec<Anomaly> {
+    let unreachable = a.unreachable.iter().map(|r| {
+        let pos = idx.invocation(r.index);
+        let nearest = match r.nearest {
+            Some((Some(b), Some(c))) => format!(": the nearest possible values are {b} and {c}"),
+            Some((Some(b), None)) | Some((None, Some(b))) => {
+                format!(": the nearest possible value is {b}")
+            }
+            _ => String::new(),
+        };
+        Anomaly {
+            kind: "unreachable read".into(),
+            text: format!(
+                "the read by {} at {} (op #{}) returned {}, within the bounds {} to {} ({} certainly applied), but no combination of the {} increments whose outcome is unknown adds up to it{nearest}{}.",
+                process(&r.process),
+                at(r.time),
+                r.index,
+                r.value,
+                r.lower,
+                r.upper,
+                r.certain,
+                r.possible_count.unwrap_or(0),
+                context(idx, pos, "read", w)
+            ),
+            ops: pos.into_iter().collect(),
+            primary: pos.into_iter().collect(),
+        }
+    });
     a.out_of_bounds
         .iter()
         .map(|r| {
@@ -358,6 +385,7 @@ fn counter(
                 primary: pos.into_iter().collect(),
             }
         })
+        .chain(unreachable)
         .collect()
 }
 
@@ -605,7 +633,12 @@ fn linearizable(details: &Value, idx: &OpIndex, w: &[FaultWindow]) -> Vec<Anomal
         .or_else(|| v["key"].as_u64().map(|k| format!(" on key {k}")))
         .unwrap_or_default();
     let n = ops.len();
-    let set = if n > 0 {
+    let frontier = v["counterexample"]["kind"] == "frontier";
+    let set = if frontier {
+        format!(
+            " Shrinking ran out of its budget before isolating a smaller set: the {n} ops drawn below are the longest order the search found and the op it could not place after it."
+        )
+    } else if n > 0 {
         format!(
             " The {n} ops drawn below cannot be ordered on their own{}: every order that respects real time (an op that finished before another began comes first) makes some read return a value it could not have seen.",
             if v["counterexample"]["minimal"].as_bool() == Some(true) {

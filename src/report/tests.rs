@@ -208,6 +208,42 @@ fn counter_reads_out_of_bounds_are_explained() {
 }
 
 #[test]
+fn counter_reads_within_bounds_but_unreachable_are_explained() {
+    // Maelstrom's example: add 10 acknowledged, +5, -1, -1 of unknown
+    // outcome, then a read of 11 (within 8..=15, but no subset gives it).
+    let mut ops = Vec::new();
+    let mut op = |kind, p: u64, f: &str, value| {
+        ops.push(checkers::Op {
+            index: Some(ops.len() as u64),
+            kind,
+            process: checkers::Process::Client(p),
+            f: f.into(),
+            value,
+            time: ops.len() as u64 * 1_000_000,
+            node: None,
+            error: None,
+        })
+    };
+    use checkers::OpType::{Info, Invoke, Ok};
+    op(Invoke, 0, "add", serde_json::json!(10));
+    op(Ok, 0, "add", serde_json::json!(10));
+    for (p, d) in [(1, 5), (2, -1), (3, -1)] {
+        op(Invoke, p, "add", serde_json::json!(d));
+        op(Info, p, "add", serde_json::json!(d));
+    }
+    op(Invoke, 4, "read", serde_json::Value::Null);
+    op(Ok, 4, "read", serde_json::json!(11));
+    let h = History::new(ops);
+    let html = page(&h, workloads::check("counter", &h).unwrap());
+    assert_explained(
+        &html,
+        "counter",
+        "unreachable read",
+        "no combination of the 3 increments whose outcome is unknown adds up to it: the nearest possible values are 10 and 13",
+    );
+}
+
+#[test]
 fn a_linearizability_counterexample_is_drawn_in_event_order_with_its_ops() {
     let h = fixture("register-quorum");
     let checks = workloads::check("register", &h).unwrap();

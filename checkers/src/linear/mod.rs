@@ -50,7 +50,11 @@
 //! deepest point, the length of the longest linearizable prefix and the
 //! state after it, and a small set of ops that is not linearizable by
 //! itself, shrunk greedily (the `counterexample` module; small, not guaranteed
-//! smallest). The details JSON lists these ops with process, f, value,
+//! smallest). For registers the set is closed: every op that could have set
+//! the value one of its reads (or cas ops) saw last is in it, so nothing left
+//! out explains the failure, and it names the op its own search could not
+//! place; a shrink out of budget reports the blocked op and the prefix
+//! instead (`kind: "frontier"`). The details JSON lists these ops with process, f, value,
 //! result, invoke/complete indices and times and key. Shrinking re-checks
 //! many subsets; [`Options::counterexample`]` = false` skips it and reports
 //! the verdict with the blocked op and the prefix only.
@@ -364,15 +368,20 @@ struct Job<M> {
     p: Problem,
     m: M,
     key: Option<String>,
+    /// The ops the search looks at: all but those [`search::prune`] leaves out.
+    live: Vec<bool>,
     search: search::Search,
 }
 
 impl<M: Machine> Job<M> {
     fn new(p: Problem, m: M, key: Option<String>) -> Self {
+        let mut live = vec![true; p.ops.len()];
+        search::prune(&p, &mut live);
         let mut job = Job {
             p,
             m,
             key,
+            live,
             search: search::Search::default(),
         };
         job.restart();
@@ -382,8 +391,12 @@ impl<M: Machine> Job<M> {
     /// (Re)starts the search from scratch, freeing a large memo.
     fn restart(&mut self) {
         self.search = search::Search::default();
-        self.search
-            .reset(&self.p, &search::events(&self.p), None, &mut self.m);
+        self.search.reset(
+            &self.p,
+            &search::events(&self.p),
+            Some(&self.live),
+            &mut self.m,
+        );
     }
 }
 
@@ -519,7 +532,13 @@ fn judge<M: Machine>(
     steps: u64,
     with_counterexample: bool,
 ) -> KeyResult {
-    let Job { p, mut m, key, .. } = job;
+    let Job {
+        p,
+        mut m,
+        key,
+        live,
+        ..
+    } = job;
     let ops = p.ops.len();
     let mut r = KeyResult {
         key,
@@ -543,8 +562,8 @@ fn judge<M: Machine>(
         Outcome::Violation(stuck) => {
             r.valid = Validity::Invalid;
             let blocked = stuck.blocked as usize;
-            let shrunk =
-                with_counterexample.then(|| counterexample::shrink(&p, &mut m, blocked, steps));
+            let shrunk = with_counterexample
+                .then(|| counterexample::shrink(&p, &mut m, &live, &stuck, steps));
             let state = m.describe(stuck.state);
             let show_state = if state.is_empty() {
                 "\"\"".to_string()
@@ -562,6 +581,9 @@ fn judge<M: Machine>(
                 "an op".into()
             };
             let set_text = match &shrunk {
+                Some(shrunk) if shrunk.frontier => {
+                    "; shrinking ran out of its budget before isolating a smaller set of ops that cannot be linearized, so the evidence is that op and the prefix".to_string()
+                }
                 Some(shrunk) => {
                     let listed: Vec<String> = shrunk
                         .ops
@@ -570,8 +592,16 @@ fn judge<M: Machine>(
                         .map(|&i| describe_op(p.view(history, i)))
                         .collect();
                     let more = if shrunk.ops.len() > 6 { "; …" } else { "" };
+                    let own = if shrunk.blocked != blocked && shrunk.blocked < ops {
+                        format!(
+                            ", and none of their orders places {}",
+                            describe_op(p.view(history, shrunk.blocked))
+                        )
+                    } else {
+                        String::new()
+                    };
                     format!(
-                        "; these {} ops are not linearizable together{}: {}{more}",
+                        "; these {} ops are not linearizable together{}{own}: {}{more}",
                         shrunk.ops.len(),
                         if shrunk.minimal {
                             ""
@@ -589,9 +619,18 @@ fn judge<M: Machine>(
                 ops,
             ));
             let counterexample = shrunk.map(|shrunk| {
+                let what = if shrunk.frontier {
+                    "shrinking ran out of its budget on a larger set: these are the longest linearizable prefix and the op that cannot be placed after it (blocked_op), the search's own statement; they are not claimed to be non-linearizable on their own"
+                } else if p.ops.iter().any(|o| o.kind == model::Kind::Append) {
+                    "a subset of this key's ops that is not linearizable by itself, for the same reason (its search is stuck at the same op), shrunk greedily: no single op can be removed (except writes whose value a kept op observed) without making it linearizable or moving the failure; small, not guaranteed smallest"
+                } else {
+                    "a subset of this key's ops that is not linearizable by itself and is closed: for each read (or cas) in it, every op that could have set the value it saw last is in it too, so nothing left out explains it and the history is not linearizable either; shrunk greedily (minimal: no single op can be removed, with what only it needed, without making it linearizable); blocked_op is the op its own search could not place; small, not guaranteed smallest"
+                };
                 let mut c = json!({
-                    "what": "a subset of this key's ops that is not linearizable by itself, for the same reason (its search is stuck at the same op), shrunk greedily: no single op can be removed (except writes whose value a kept op observed) without making it linearizable or moving the failure; small, not guaranteed smallest",
+                    "what": what,
+                    "kind": if shrunk.frontier { "frontier" } else { "set" },
                     "minimal": shrunk.minimal,
+                    "blocked_op": (shrunk.blocked < ops).then(|| op_json(p.view(history, shrunk.blocked))),
                 });
                 c["ops"] = shrunk.ops.iter().map(|&i| op_json(p.view(history, i))).collect();
                 c

@@ -31,6 +31,39 @@
 //! and trying the alternatives to `r` would be wasted work. (The same
 //! argument fails for ops that change the state, which are branched on.)
 //!
+//! **Pruning: unobservable indeterminate writes are left out** ([`prune`]).
+//! An op with no return (an `info` or pending `write v`, or `cas [o v]`) whose
+//! value `v` no op that may come after it can observe (no read of `v`, no
+//! `cas` expecting `v`, that completes after its invocation or never), while
+//! no failed `cas` that may come after it expects another value, changes
+//! nothing a verdict depends on: take a linearization that contains it and
+//! drop it. Until the next op that sets the value, the state was `v`; the
+//! ops linearized there were legal in `v`, so none of them reads a value or
+//! compares (ok `cas`), none is a failed `cas` (there is none after it), and
+//! an indeterminate `cas` there did not fire (it does not expect `v`): move
+//! it to the end, where it is always legal and changes nothing observed.
+//! What remains sees the same states as before. Conversely, an op with no
+//! return can always be put last. So the history is linearizable with the
+//! op iff without it; a test run's clients that a partition cut off leave
+//! many such writes on one key, and each would multiply the orders the
+//! search tries. Register ops only (an append's effect is in every later
+//! value; the other models' ops are not covered by the argument).
+//!
+//! **Indeterminate ops that change nothing, or repeat another, are not
+//! tried.** An op with no return that would leave the state as it is (a
+//! write of the value already there, an indeterminate `cas` that does not
+//! fire) is skipped: dropping it from a linearization changes no state and
+//! no real-time constraint (nothing has to follow it). Of several ops with
+//! no return that are the same op (same kind, key and values), only the
+//! earliest-invoked one not yet linearized is tried: it is a candidate
+//! whenever a later twin is, and exchanging two twins in a linearization
+//! keeps it valid. And values that no op of the search can observe (no read
+//! returns them, no `cas` of any outcome expects them) are one value to the
+//! search: every op is legal, and does the same, in any of them; so writes
+//! of such values (which a partition's cut-off clients leave by the dozen,
+//! each of its own value) become twins. The state reported after the longest
+//! prefix is recomputed with the real values.
+//!
 //! **Budget.** Every step tried counts; the search gives up, with the
 //! verdict unknown, when the step limit is reached or the cache outgrows its
 //! byte limit.
@@ -47,7 +80,8 @@
 use super::cache::Cache;
 use super::compile::Problem;
 use super::fxhash::splitmix64;
-use super::model::Machine;
+use super::fxhash::FxHashMap;
+use super::model::{COp, Kind, Machine};
 use super::Budget;
 
 /// What the search found.
@@ -131,6 +165,12 @@ pub(crate) struct Search {
     fresh: bool,
     /// The verdict, once reached (a finished search returns it again).
     done: Option<Done>,
+    /// The ops as the search sees them: unobservable values merged.
+    ops: Vec<COp>,
+    /// For an op with no return: its earliest-invoked kept twin's
+    /// predecessor in invocation order (the previous kept op with no return
+    /// that is the same op), or NONE.
+    twin: Vec<u32>,
 }
 
 #[derive(Clone, Copy)]
@@ -208,6 +248,7 @@ impl Search {
         self.best = None;
         self.cursor = self.next[0];
         self.fresh = true;
+        self.canonicalize(p, all_events, keep);
         self.done = if self.remaining == 0 {
             Some(Done::Linearizable)
         } else {
@@ -228,19 +269,98 @@ impl Search {
         spent: &mut Spent,
     ) -> Outcome {
         if self.done.is_none() {
-            self.done = self.explore(p, m, budget, spent);
+            self.done = self.explore(m, budget, spent);
             self.record(spent);
         }
         match self.done {
             None => Outcome::OutOfBudget("step limit"),
             Some(Done::Linearizable) => Outcome::Linearizable,
             Some(Done::CacheFull) => Outcome::OutOfBudget("cache memory limit"),
-            Some(Done::Violation) => Outcome::Violation(self.best.clone().unwrap_or(Stuck {
-                prefix: Vec::new(),
-                state: 0,
-                blocked: 0,
-            })),
+            Some(Done::Violation) => {
+                let mut stuck = self.best.clone().unwrap_or(Stuck {
+                    prefix: Vec::new(),
+                    state: 0,
+                    blocked: 0,
+                });
+                stuck.state = self.real_state(p, m, &stuck.prefix);
+                Outcome::Violation(stuck)
+            }
         }
+    }
+
+    /// Fills `ops` (unobservable values merged) and `twin` for the kept ops.
+    fn canonicalize(&mut self, p: &Problem, all_events: &[(u32, bool)], keep: Option<&[bool]>) {
+        let n = p.ops.len();
+        let kept = |i: usize| keep.is_none_or(|k| k[i]);
+        self.ops.clear();
+        self.ops.extend_from_slice(&p.ops);
+        self.twin.clear();
+        self.twin.resize(n, NONE);
+        if !super::counterexample::all_register(p) {
+            // Twins only (see below): merging values is proven for
+            // register ops.
+            self.twins(p, all_events, keep);
+            return;
+        }
+        let mut observed: FxHashMap<(u32, u32), ()> = FxHashMap::default();
+        for (i, o) in p.ops.iter().enumerate() {
+            if kept(i) && o.kind != Kind::Write {
+                observed.insert((o.key, o.a), ());
+            }
+        }
+        // key -> the smallest unobservable value set on it, which stands
+        // for them all.
+        let mut junk: FxHashMap<u32, u32> = FxHashMap::default();
+        for (i, o) in p.ops.iter().enumerate() {
+            let set = match o.kind {
+                Kind::Write => o.a,
+                Kind::Cas | Kind::CasMaybe => o.b,
+                _ => continue,
+            };
+            if kept(i) && !observed.contains_key(&(o.key, set)) {
+                let j = junk.entry(o.key).or_insert(set);
+                *j = (*j).min(set);
+            }
+        }
+        for (i, o) in self.ops.iter_mut().enumerate() {
+            if !kept(i) {
+                continue;
+            }
+            let set = match o.kind {
+                Kind::Write => &mut o.a,
+                Kind::Cas | Kind::CasMaybe => &mut o.b,
+                _ => continue,
+            };
+            if !observed.contains_key(&(o.key, *set)) {
+                *set = junk[&o.key];
+            }
+        }
+        self.twins(p, all_events, keep);
+    }
+
+    /// Fills `twin`: for each kept op with no return, the previous kept op
+    /// with no return that is the same op (in `ops`), by invocation.
+    fn twins(&mut self, p: &Problem, all_events: &[(u32, bool)], keep: Option<&[bool]>) {
+        let kept = |i: usize| keep.is_none_or(|k| k[i]);
+        let mut last: FxHashMap<COp, u32> = FxHashMap::default();
+        for &(op, is_call) in all_events {
+            let i = op as usize;
+            if !is_call || !kept(i) || p.return_at[i].is_some() {
+                continue;
+            }
+            if let Some(prev) = last.insert(self.ops[i], op) {
+                self.twin[i] = prev;
+            }
+        }
+    }
+
+    /// The state after the longest prefix, with the real values.
+    fn real_state<M: Machine>(&self, p: &Problem, m: &mut M, prefix: &[u32]) -> u32 {
+        let mut s = m.init();
+        for &i in prefix {
+            s = m.step(s, &p.ops[i as usize]).unwrap_or(s);
+        }
+        s
     }
 
     /// Bytes the memo holds.
@@ -293,7 +413,6 @@ impl Search {
     /// The search loop; `None` when the step limit stops it (resumable).
     fn explore<M: Machine>(
         &mut self,
-        p: &Problem,
         m: &mut M,
         budget: &Budget,
         spent: &mut Spent,
@@ -325,7 +444,7 @@ impl Search {
                 let mut taken = false;
                 while self.call_op[e as usize] != NONE {
                     let op_id = self.call_op[e as usize] as usize;
-                    let op = &p.ops[op_id];
+                    let op = &self.ops[op_id];
                     if op.kind.read_only() {
                         spent.steps += 1;
                         if spent.steps > budget.max_steps {
@@ -368,7 +487,17 @@ impl Search {
                         return None;
                     }
                     let op_id = op_id as usize;
-                    if let Some(s2) = m.step(self.state, &p.ops[op_id]) {
+                    let step = m.step(self.state, &self.ops[op_id]).filter(|&s2| {
+                        // An op with no return that changes nothing, or
+                        // whose earlier twin is not linearized yet, is not
+                        // tried (see the module docs).
+                        self.ret_node[cursor as usize] != 0
+                            || (s2 != self.state && {
+                                let t = self.twin[op_id];
+                                t == NONE || self.bits[t as usize / 64] >> (t % 64) & 1 == 1
+                            })
+                    });
+                    if let Some(s2) = step {
                         self.flip(op_id);
                         if self.cache.insert(self.hash, s2, &self.bits) {
                             if self.cache.bytes() > budget.max_cache_bytes {
@@ -409,6 +538,75 @@ impl Search {
                     break;
                 }
             }
+        }
+    }
+}
+
+/// Clears, in `keep`, the ops that the pruning rule of the module docs
+/// leaves out: ops with no return that set a value no op that may follow
+/// them observes, while no failed `cas` may follow them. Repeated until
+/// nothing more goes (leaving out an indeterminate `cas` can leave the
+/// writes of the value it expected unobserved). Register ops only: any
+/// other problem is left as it is.
+pub(crate) fn prune(p: &Problem, keep: &mut [bool]) {
+    if !super::counterexample::all_register(p) {
+        return;
+    }
+    // Positions in real-time order; an op with no return ends at +infinity.
+    let end = |i: usize| p.return_at[i].unwrap_or(usize::MAX);
+    loop {
+        // (key, value) -> the latest end of an op observing that value.
+        let mut observed: FxHashMap<(u32, u32), usize> = FxHashMap::default();
+        // key -> the two latest ends of failed cas ops, with distinct
+        // expected values: (end, old).
+        let mut failed: FxHashMap<u32, [(usize, u32); 2]> = FxHashMap::default();
+        for (i, o) in p.ops.iter().enumerate() {
+            if !keep[i] {
+                continue;
+            }
+            match o.kind {
+                Kind::Read | Kind::Cas | Kind::CasMaybe => {
+                    let e = observed.entry((o.key, o.a)).or_insert(0);
+                    *e = (*e).max(end(i));
+                }
+                Kind::CasFailed => {
+                    let top = failed.entry(o.key).or_insert([(0, u32::MAX); 2]);
+                    let here = (end(i), o.a);
+                    if here.1 == top[0].1 {
+                        top[0].0 = top[0].0.max(here.0);
+                    } else if here.0 > top[0].0 {
+                        top[1] = top[0];
+                        top[0] = here;
+                    } else if here.0 > top[1].0 {
+                        top[1] = here;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut changed = false;
+        for (i, o) in p.ops.iter().enumerate() {
+            if !keep[i] || p.return_at[i].is_some() {
+                continue;
+            }
+            let value = match o.kind {
+                Kind::Write => o.a,
+                Kind::CasMaybe => o.b,
+                _ => continue,
+            };
+            let start = p.call_at[i];
+            let seen = observed.get(&(o.key, value)).is_some_and(|&e| e > start);
+            let compared = failed.get(&o.key).is_some_and(|top| {
+                let latest = if top[0].1 != value { top[0] } else { top[1] };
+                latest.1 != u32::MAX && latest.0 > start
+            });
+            if !seen && !compared {
+                keep[i] = false;
+                changed = true;
+            }
+        }
+        if !changed {
+            return;
         }
     }
 }

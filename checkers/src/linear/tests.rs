@@ -538,16 +538,20 @@ fn compiling_by_key_equals_splitting_then_compiling() {
 
 #[test]
 fn a_search_stopped_by_the_step_limit_resumes_where_it_stopped() {
-    // Many concurrent indeterminate writes and a read of a value nobody
-    // wrote: thousands of configurations to rule out. And a valid variant.
+    // Many concurrent indeterminate writes and compare-and-sets (each
+    // value expected by a cas, so that the search cannot merge them) and a
+    // read of a value nobody wrote: thousands of configurations to rule
+    // out. And a valid variant.
     let mut rows = Vec::new();
     for p in 0..9 {
         rows.push((p, "invoke", "write", json!(p)));
+        rows.push((p + 10, "invoke", "cas", json!([p, (p + 1) % 9])));
     }
     rows.push((20, "invoke", "read", json!(null)));
     rows.push((20, "ok", "read", json!(99)));
     let bad = h(&rows);
-    rows[10].3 = json!(4);
+    let last = rows.len() - 1;
+    rows[last].3 = json!(4);
     let good = h(&rows);
     for (history, want_violation) in [(bad, true), (good, false)] {
         let compiled = || {
@@ -684,4 +688,58 @@ fn colliding_hashes_never_merge_different_strings() {
     let (uh, ut) = u.split_at(1000);
     let (x, y) = (v.intern(uh), v.intern(ut));
     assert_eq!(v.concat(x, y), b);
+}
+
+#[test]
+fn a_shrink_out_of_budget_falls_back_to_the_blocked_op_and_the_prefix() {
+    // A stale read among 16 ops; a shrink allowed 3 steps in all cannot
+    // finish, and reports the search's own statement (the blocked op and
+    // the 10-op prefix) instead of the whole key, marked not minimal. With
+    // its budget it finds the 3 ops.
+    let mut rows = vec![
+        (0, "invoke", "write", json!(1)),
+        (0, "ok", "write", json!(1)),
+    ];
+    for p in 1..10 {
+        rows.push((p, "invoke", "write", json!(10 + p)));
+        rows.push((p, "ok", "write", json!(10 + p)));
+    }
+    rows.push((20, "invoke", "read", json!(null)));
+    rows.push((20, "ok", "read", json!(1)));
+    // Later ops, which the prefix never reaches.
+    for p in 30..35 {
+        rows.push((p, "invoke", "write", json!(p)));
+        rows.push((p, "ok", "write", json!(p)));
+    }
+    let history = h(&rows);
+    let mut values = Values::new("null");
+    let p = compile::compile(
+        &history,
+        Model::Register,
+        &mut values,
+        false,
+        None,
+        &mut Vec::new(),
+        Reading::default(),
+    )
+    .unwrap();
+    let mut m = Single::new(values);
+    let ev = search::events(&p);
+    let live = vec![true; p.ops.len()];
+    let mut s = search::Search::default();
+    s.reset(&p, &ev, Some(&live), &mut m);
+    let Outcome::Violation(stuck) = s.run(&p, &mut m, &Budget::default(), &mut Spent::default())
+    else {
+        panic!("not a violation");
+    };
+    let cut = counterexample::shrink_within(&p, &mut m, &live, &stuck, 10, 3, 3);
+    assert!(cut.frontier && !cut.minimal);
+    let mut want: Vec<usize> = stuck.prefix.iter().map(|&i| i as usize).collect();
+    want.push(stuck.blocked as usize);
+    want.sort_unstable();
+    assert_eq!(cut.ops, want);
+    assert!(cut.ops.len() < p.ops.len());
+    let full = counterexample::shrink(&p, &mut m, &live, &stuck, 10);
+    assert!(!full.frontier && full.minimal);
+    assert_eq!(full.ops.len(), 3);
 }
