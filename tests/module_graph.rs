@@ -170,7 +170,12 @@ fn self_test_passes_an_acyclic_crate() {
                  const S: &str = \"crate::c::Nope\";\n\
                  #[cfg(test)]\nmod tests {\n    use crate::c::Whatever;\n}\n",
             ),
-            ("c.rs", "use crate::b;\n"),
+            // `super` inside an inline block leaves the block, not the file.
+            (
+                "c.rs",
+                "use crate::b;\nmod inner {\n    use super::super::b::B;\n    \
+                 use super::Local;\n}\nstruct Local;\n",
+            ),
             // Test code may import anything.
             ("tests.rs", "use crate::a::A;\nuse crate::c::Cee;\n"),
         ],
@@ -238,8 +243,8 @@ fn module_graph(src: &Path) -> Graph {
     let mut graph = Graph::new();
     for (module, code) in &texts {
         let mut uses = BTreeSet::new();
-        for path in paths(code) {
-            let Some(absolute) = absolute(module, &path) else {
+        for (path, inline) in paths(code) {
+            let Some(absolute) = absolute(module, &path, inline) else {
                 continue;
             };
             let target = owner(&modules, &absolute);
@@ -324,8 +329,10 @@ fn owner(modules: &BTreeSet<String>, path: &[String]) -> String {
 }
 
 /// `path` (starting with `crate`, `super` or `self`) made absolute from
-/// `module`, as segments below the crate root.
-fn absolute(module: &str, path: &[String]) -> Option<Vec<String>> {
+/// `module`, as segments below the crate root; `inline` is how many inline
+/// `mod x { }` blocks of the file the path is written in (its first
+/// `super`s leave those, staying in the file's module).
+fn absolute(module: &str, path: &[String], inline: usize) -> Option<Vec<String>> {
     let mut at: String = module.to_string();
     let mut rest = path;
     match path.first().map(String::as_str) {
@@ -335,6 +342,11 @@ fn absolute(module: &str, path: &[String]) -> Option<Vec<String>> {
         }
         Some("self") => rest = &path[1..],
         Some("super") => {
+            let mut inline = inline;
+            while inline > 0 && rest.first().is_some_and(|s| s == "super") {
+                inline -= 1;
+                rest = &rest[1..];
+            }
             while rest.first().is_some_and(|s| s == "super") {
                 at = parent(&at)?;
                 rest = &rest[1..];
@@ -511,9 +523,12 @@ fn remove_test_items(code: &str) -> String {
         let item = skip_attributes(&rest[at + "#[cfg(test)]".len()..]);
         // The item ends at its first `;` outside braces, or with its block.
         let mut depth = 0usize;
+        let mut nest = 0usize;
         let mut end = item.len();
         for (i, c) in item.char_indices() {
             match c {
+                '(' | '[' => nest += 1,
+                ')' | ']' => nest = nest.saturating_sub(1),
                 '{' => depth += 1,
                 '}' => {
                     depth = depth.saturating_sub(1);
@@ -522,7 +537,7 @@ fn remove_test_items(code: &str) -> String {
                         break;
                     }
                 }
-                ';' if depth == 0 => {
+                ';' if depth == 0 && nest == 0 => {
                     end = i + 1;
                     break;
                 }
@@ -537,12 +552,31 @@ fn remove_test_items(code: &str) -> String {
 
 /// Every `crate::`/`super::`/`self::` path in the code: `use` trees expanded
 /// (`use crate::a::{b, c::D}` → `crate::a::b`, `crate::a::c::D`), and paths
-/// written in code.
-fn paths(code: &str) -> Vec<Vec<String>> {
+/// written in code; each with the number of inline `mod x { }` blocks it is
+/// written in.
+fn paths(code: &str) -> Vec<(Vec<String>, usize)> {
     let tokens = tokenize(code);
     let mut out = Vec::new();
+    // Brace depth at which each enclosing inline `mod x {` opened.
+    let mut inline: Vec<usize> = Vec::new();
+    let mut depth = 0usize;
     let mut i = 0;
     while i < tokens.len() {
+        match tokens[i].as_str() {
+            "{" => {
+                if i >= 2 && tokens[i - 2] == "mod" && is_ident(&tokens[i - 1]) {
+                    inline.push(depth);
+                }
+                depth += 1;
+            }
+            "}" => {
+                depth = depth.saturating_sub(1);
+                if inline.last() == Some(&depth) {
+                    inline.pop();
+                }
+            }
+            _ => {}
+        }
         if tokens[i] == "use" {
             let mut j = i + 1;
             let mut tree = Vec::new();
@@ -550,7 +584,9 @@ fn paths(code: &str) -> Vec<Vec<String>> {
                 tree.push(tokens[j].clone());
                 j += 1;
             }
-            expand(&tree, &mut Vec::new(), &mut out);
+            let mut expanded = Vec::new();
+            expand(&tree, &mut Vec::new(), &mut expanded);
+            out.extend(expanded.into_iter().map(|p| (p, inline.len())));
             i = j + 1;
             continue;
         }
@@ -566,7 +602,7 @@ fn paths(code: &str) -> Vec<Vec<String>> {
                 path.push(tokens[j + 1].clone());
                 j += 2;
             }
-            out.push(path);
+            out.push((path, inline.len()));
             i = j;
             continue;
         }
