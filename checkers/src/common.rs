@@ -45,15 +45,9 @@ pub(crate) fn malformed<O: OpLike + ?Sized>(
     }
 }
 
-/// A value's JSON text, cut at 40 characters.
-pub(crate) fn short_json(v: &serde_json::Value) -> String {
-    let s = v.to_string();
-    if s.chars().count() > 40 {
-        s.chars().take(40).collect::<String>() + "…"
-    } else {
-        s
-    }
-}
+// Lives beside `Val`, whose renderings share it; every checker reaches it
+// here.
+pub(crate) use crate::raw::short_json;
 
 /// `n thing` or `n things`.
 pub(crate) fn count(n: usize, thing: &str) -> String {

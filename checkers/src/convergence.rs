@@ -70,9 +70,9 @@ use serde_json::Value;
 use crate::common::{count, index_of, list, secs, Pairer};
 use crate::history::{History, Op, OpType, Process};
 use crate::intern::{Names, SmallText};
+use crate::online::OpView;
 use crate::raw::{OpLike, Val};
 use crate::stats::Quantiles;
-use crate::stream::OpView;
 use crate::verdict::{CheckResult, Validity};
 
 /// The checker's name, as it appears in [`CheckResult::checker`].

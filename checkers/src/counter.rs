@@ -66,8 +66,8 @@ use serde_json::Value;
 
 use crate::common::{count, index_of, malformed, secs, MalformedOp, Pairer};
 use crate::history::{History, Op, OpType, Process};
+use crate::online::OpView;
 use crate::raw::OpLike;
-use crate::stream::OpView;
 use crate::verdict::{CheckResult, Validity};
 
 /// The checker's name, as it appears in [`CheckResult::checker`].

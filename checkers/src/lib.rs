@@ -26,6 +26,7 @@ pub mod history;
 mod intern;
 pub mod keyed;
 pub mod linear;
+pub mod online;
 pub mod parse;
 pub mod perf;
 mod raw;

@@ -34,9 +34,9 @@ use serde_json::Value;
 
 use crate::common::{ms, FxMap, Pairer};
 use crate::history::{History, Op, OpType, Process};
+use crate::online::OpView;
 use crate::raw::OpLike;
 use crate::stats::Quantiles;
-use crate::stream::OpView;
 use crate::verdict::{CheckResult, Validity};
 
 /// The checker's name, as it appears in [`CheckResult::checker`].

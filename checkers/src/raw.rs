@@ -1,5 +1,5 @@
 //! Ops the online checkers read without owning them: either a parsed
-//! [`Op`] or a borrowed [`OpView`] whose value is still JSON text, with the
+//! [`Op`] or a borrowed [`OpView`](crate::online::OpView) whose value is still JSON text, with the
 //! tape of tokens its line's scan found (`crate::scan`).
 //!
 //! The online checkers are written once against [`OpLike`] and [`Val`];
@@ -17,7 +17,6 @@ use serde_json::Value;
 
 use crate::history::{Op, OpType, Process};
 use crate::scan::{Kind, Tok};
-use crate::stream::OpView;
 
 /// What an online checker reads from an op.
 pub(crate) trait OpLike {
@@ -51,30 +50,6 @@ impl OpLike for Op {
     }
     fn value(&self) -> Val<'_> {
         Val::Json(&self.value)
-    }
-}
-
-impl OpLike for OpView<'_> {
-    fn kind(&self) -> OpType {
-        self.kind
-    }
-    fn process(&self) -> Process {
-        self.process
-    }
-    fn f(&self) -> &str {
-        &self.f
-    }
-    fn time(&self) -> u64 {
-        self.time
-    }
-    fn index(&self) -> Option<u64> {
-        self.index
-    }
-    fn node(&self) -> Option<&str> {
-        self.node.as_deref()
-    }
-    fn value(&self) -> Val<'_> {
-        self.val()
     }
 }
 
@@ -456,9 +431,9 @@ impl<'a> Val<'a> {
         let _ = write!(out, "{}", self.to_value());
     }
 
-    /// As [`crate::common::short_json`].
+    /// As [`short_json`] of the parsed value.
     pub fn short_json(self) -> String {
-        crate::common::short_json(&self.to_value())
+        short_json(&self.to_value())
     }
 
     /// Whether this is a JSON object.
@@ -471,9 +446,20 @@ impl<'a> Val<'a> {
     }
 }
 
+/// A value's JSON text, cut at 40 characters.
+pub(crate) fn short_json(v: &serde_json::Value) -> String {
+    let s = v.to_string();
+    if s.chars().count() > 40 {
+        s.chars().take(40).collect::<String>() + "…"
+    } else {
+        s
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::online::OpView;
 
     #[test]
     fn canonical_text_is_the_parsed_values_text() {

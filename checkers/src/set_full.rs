@@ -54,9 +54,9 @@ use serde_json::Value;
 use crate::common::{count, index_of, int_list, list, malformed, secs, MalformedOp, Pairer};
 use crate::history::{History, Op, OpType, Process};
 use crate::intern::Names;
+use crate::online::OpView;
 use crate::raw::{OpLike, Val};
 use crate::stats::Quantiles;
-use crate::stream::OpView;
 use crate::verdict::{CheckResult, Validity};
 use hashbrown::HashTable;
 

@@ -22,81 +22,13 @@
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::crdt::Crdt;
-use crate::replica::ReplicaOp;
-use crate::storage::{GSet, LwwValue};
-use crate::versioning::Object;
-
 /// Number of leaf buckets in a tree.
 pub const LEAVES: usize = 1024;
 
 /// Path of the anti-entropy endpoint.
 pub const AAE_PATH: &str = "/internal/aae";
 
-/// One key's full state on a replica.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum KeyState {
-    /// An LWW register.
-    Register {
-        /// The key.
-        key: String,
-        /// Its value.
-        value: LwwValue,
-    },
-    /// A grow-only set.
-    Set {
-        /// The key.
-        key: String,
-        /// Its elements.
-        elements: GSet,
-    },
-    /// A versioned register.
-    Object {
-        /// The key.
-        key: String,
-        /// Its state.
-        object: Object,
-    },
-    /// A CRDT.
-    Crdt {
-        /// The namespaced key.
-        key: String,
-        /// Its state.
-        state: Crdt,
-    },
-}
-
-impl KeyState {
-    /// The key.
-    pub fn key(&self) -> &str {
-        match self {
-            KeyState::Register { key, .. }
-            | KeyState::Set { key, .. }
-            | KeyState::Object { key, .. }
-            | KeyState::Crdt { key, .. } => key,
-        }
-    }
-
-    /// The replica op that merges this state into another replica.
-    pub fn into_merge_op(self) -> ReplicaOp {
-        match self {
-            KeyState::Register { key, value } => ReplicaOp::WriteRegister { key, value },
-            KeyState::Set { key, elements } => ReplicaOp::MergeSet { key, elements },
-            KeyState::Object { key, object } => ReplicaOp::MergeObject { key, object },
-            KeyState::Crdt { key, state } => ReplicaOp::MergeCrdt { key, state },
-        }
-    }
-
-    /// A hash of the kind, key and state.
-    pub fn hash(&self) -> u64 {
-        xxh3_64(
-            serde_json::to_string(self)
-                .expect("states serialize")
-                .as_bytes(),
-        )
-    }
-}
+pub use crate::storage::KeyState;
 
 /// The bucket a key falls in.
 pub fn bucket(key: &str) -> usize {

@@ -7,8 +7,9 @@
 //! N-way replication with per-request R/W quorums ([`coordinator`]),
 //! registers that are last-writer-wins by wall clock or keep concurrent
 //! writes as siblings under version vectors or dotted version vectors
-//! ([`versioning`]), grow-only sets ([`storage`]), replica RPC over HTTP ([`replica`]) and a
-//! JSON API ([`api`]). State is in memory only.
+//! ([`versioning`]), grow-only sets ([`storage`]), replica RPC over HTTP
+//! ([`replica`], its messages in [`wire`], served to peers by
+//! [`peer_api`]) and a JSON API ([`api`]). State is in memory only.
 //!
 //! Sloppy quorums with hinted handoff, read repair and hash-tree
 //! anti-entropy ([`anti_entropy`]) each have a knob, and so does
@@ -25,10 +26,12 @@ pub mod durable;
 pub mod membership;
 pub mod node;
 pub mod paxos;
+pub mod peer_api;
 pub mod replica;
 pub mod ring;
 pub mod storage;
 pub mod versioning;
+pub mod wire;
 
 pub use config::{Config, ConfigError};
 pub use coordinator::{CoordError, Coordinator};

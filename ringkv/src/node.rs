@@ -12,7 +12,7 @@ use tracing::{info, warn};
 use crate::config::Config;
 use crate::coordinator::Coordinator;
 use crate::storage::Store;
-use crate::{api, replica};
+use crate::{api, peer_api};
 
 /// How long in-flight requests get to finish after a shutdown signal before
 /// the server stops anyway.
@@ -83,7 +83,7 @@ impl Node {
         let name = self.coordinator.config().node.clone();
         let background = spawn_background(&self.coordinator);
         let coordinator = self.coordinator.clone();
-        let app = api::router(self.coordinator.clone()).merge(replica::router(self.coordinator));
+        let app = api::router(self.coordinator.clone()).merge(peer_api::router(self.coordinator));
         info!("ringkv {name} listening on {addr}");
 
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();

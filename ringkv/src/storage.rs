@@ -15,7 +15,6 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::anti_entropy::KeyState;
 use crate::crdt::{Crdt, CrdtOp};
 use crate::durable::{DurableError, FsyncPolicy, Mutation, Persister};
 use crate::paxos::Acceptor;
@@ -24,6 +23,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 
 use serde::{Deserialize, Serialize};
+use xxhash_rust::xxh3::xxh3_64;
 
 /// Which namespace a key belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -478,6 +478,61 @@ fn json_bytes<T: Serialize>(v: &T) -> Vec<u8> {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// One key's full state on a replica.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum KeyState {
+    /// An LWW register.
+    Register {
+        /// The key.
+        key: String,
+        /// Its value.
+        value: LwwValue,
+    },
+    /// A grow-only set.
+    Set {
+        /// The key.
+        key: String,
+        /// Its elements.
+        elements: GSet,
+    },
+    /// A versioned register.
+    Object {
+        /// The key.
+        key: String,
+        /// Its state.
+        object: Object,
+    },
+    /// A CRDT.
+    Crdt {
+        /// The namespaced key.
+        key: String,
+        /// Its state.
+        state: Crdt,
+    },
+}
+
+impl KeyState {
+    /// The key.
+    pub fn key(&self) -> &str {
+        match self {
+            KeyState::Register { key, .. }
+            | KeyState::Set { key, .. }
+            | KeyState::Object { key, .. }
+            | KeyState::Crdt { key, .. } => key,
+        }
+    }
+
+    /// A hash of the kind, key and state.
+    pub fn hash(&self) -> u64 {
+        xxh3_64(
+            serde_json::to_string(self)
+                .expect("states serialize")
+                .as_bytes(),
+        )
+    }
 }
 
 #[cfg(test)]
