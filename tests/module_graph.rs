@@ -35,13 +35,7 @@ const ACYCLIC: &[&str] = &["checkers", "nemeses", "workloads", "ringkv"];
 /// with why it is still here. A circle listed here must be exactly the one
 /// found: one that grows fails, and one that is gone fails until its entry
 /// is removed, so the list can only shrink.
-const KNOWN: &[(&str, &[&str])] = &[
-    // `linear::reading` takes `CAS_MISMATCH` from `linear::compile`, which
-    // takes `Reading` back. The constant belongs in `reading` (it says what
-    // a failed compare's `error` reads as); `linear/` was being reworked in
-    // another branch when this test was written, so the move waits for it.
-    ("checkers", &["linear::compile", "linear::reading"]),
-];
+const KNOWN: &[(&str, &[&str])] = &[];
 
 /// The controller crate (`src/`) has one import circle today, which the
 /// redesign of issue 21 ("The controller's house") breaks. Until then the

@@ -110,6 +110,17 @@ fn unwrap(v: &Value, tuple: bool) -> &Value {
 }
 
 impl Problem {
+    /// Whether every op is a register op (read, write, cas of any outcome):
+    /// the counterexample's closure and the search's pruning rules are
+    /// proven for those only.
+    pub(crate) fn all_register(&self) -> bool {
+        self.ops.iter().all(|o| {
+            matches!(
+                o.kind,
+                Kind::Read | Kind::Write | Kind::Cas | Kind::CasFailed | Kind::CasMaybe
+            )
+        })
+    }
     /// Op `i`, looked up in `history`, which must be the history this
     /// problem was compiled from.
     pub(crate) fn view<'a>(&'a self, history: &'a History, i: usize) -> OpView<'a> {
@@ -390,14 +401,9 @@ fn pairs(history: &History) -> Vec<crate::history::Pair> {
     pairs
 }
 
-/// The `error` a client puts on a `cas` that completed `fail` because the
-/// register held another value. Only such a failure is evidence about the
-/// register's value under [`Reading::FAULTLINE`]; a `fail` carrying any
-/// other error (the request never reached the store: connection refused,
-/// bad request) did nothing at all. A failed `cas` with no error is read as
-/// a mismatch, as Porcupine's histories mean it. (Other readings: see
-/// [`super::reading`].)
-pub const CAS_MISMATCH: &str = "compare failed";
+/// Re-exported from [`super::reading`], where what a failed compare's
+/// `error` means is decided.
+pub use super::reading::CAS_MISMATCH;
 
 /// Whether a register op says nothing under `reading` (see
 /// [`Reading::says_nothing`]); `complete` is its completion, if any.

@@ -111,17 +111,6 @@ pub(crate) struct Shrunk {
     pub frontier: bool,
 }
 
-/// Whether every op is a register op (read, write, cas of any outcome): the
-/// closure and the pruning rules are proven for those only.
-pub(crate) fn all_register(p: &Problem) -> bool {
-    p.ops.iter().all(|o| {
-        matches!(
-            o.kind,
-            Kind::Read | Kind::Write | Kind::Cas | Kind::CasFailed | Kind::CasMaybe
-        )
-    })
-}
-
 /// The value an op sets, if it sets one (register kinds).
 fn sets(kind: Kind, a: u32, b: u32) -> Option<u32> {
     match kind {
@@ -340,7 +329,7 @@ pub(crate) fn shrink_within<M: Machine>(
     let n = p.ops.len();
     let kv = p.ops.iter().any(|o| o.kind == Kind::Append);
     // Closed sets for register problems; the providers rule otherwise.
-    let register = all_register(p);
+    let register = p.all_register();
     let closure = register.then(|| Closure::new(p, live));
     let mut spent = Spent::default();
     let mut search = Search::default();

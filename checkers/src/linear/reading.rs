@@ -28,10 +28,18 @@
 //! Readings apply to the register model. The kv model reads every input the
 //! same way: failed ops did nothing, and a `get` that returned nil read `""`.
 
-use super::compile::CAS_MISMATCH;
 use crate::history::OpType;
 use crate::parse::Format;
 use serde_json::Value;
+
+/// The `error` a client puts on a `cas` that completed `fail` because the
+/// register held another value. Only such a failure is evidence about the
+/// register's value under [`Reading::FAULTLINE`]; a `fail` carrying any
+/// other error (the request never reached the store: connection refused,
+/// bad request) did nothing at all. A failed `cas` with no error is read as
+/// a mismatch, as Porcupine's histories mean it. (Other readings: see
+/// this module.)
+pub const CAS_MISMATCH: &str = "compare failed";
 
 /// What a `cas` that completed `fail` says about the register.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -296,7 +296,7 @@ impl Search {
         self.ops.extend_from_slice(&p.ops);
         self.twin.clear();
         self.twin.resize(n, NONE);
-        if !super::counterexample::all_register(p) {
+        if !p.all_register() {
             // Twins only (see below): merging values is proven for
             // register ops.
             self.twins(p, all_events, keep);
@@ -549,7 +549,7 @@ impl Search {
 /// writes of the value it expected unobserved). Register ops only: any
 /// other problem is left as it is.
 pub(crate) fn prune(p: &Problem, keep: &mut [bool]) {
-    if !super::counterexample::all_register(p) {
+    if !p.all_register() {
         return;
     }
     // Positions in real-time order; an op with no return ends at +infinity.
