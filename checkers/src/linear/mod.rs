@@ -741,6 +741,7 @@ fn summarize(model: Model, split: bool, mut results: Vec<KeyResult>, spent: Spen
             "unknown_reasons": unknown.iter().map(|r| json!(r.why_unknown)).collect::<Vec<_>>(),
             "search_steps": spent.steps,
             "peak_cache_entries": spent.peak_cache_entries,
+            "peak_cache_bytes": spent.peak_cache_bytes,
         }),
     };
     // Moved in, not passed to `json!` (which would serialize it again).

@@ -64,6 +64,16 @@
 //! each of its own value) become twins. The state reported after the longest
 //! prefix is recomputed with the real values.
 //!
+//! **The longest prefix without copying.** The search remembers the
+//! deepest configuration it entered (for the counterexample). Copying the
+//! stack there on every new depth would cost the depth each time, which is
+//! quadratic in a long history that the search walks down op by op. So the
+//! recorded prefix is updated, not copied: it remembers how deep the stack
+//! still agrees with it (a pop below that depth lowers the mark), and a new
+//! deepest configuration copies only the ops above the mark. Each push is
+//! copied at most once before it is popped, so the total is linear in the
+//! steps taken.
+//!
 //! **Budget.** Every step tried counts; the search gives up, with the
 //! verdict unknown, when the step limit is reached or the cache outgrows its
 //! byte limit.
@@ -159,8 +169,10 @@ pub(crate) struct Search {
     stack: Vec<Frame>,
     state: u32,
     remaining: usize,
-    best_depth: usize,
-    best: Option<Stuck>,
+    /// The deepest configuration entered so far (see "The longest prefix"
+    /// in the module docs): its prefix is `best[..best_depth]`, of which
+    /// the first `agree` ops are still the bottom of `stack`.
+    best: Best,
     cursor: u32,
     fresh: bool,
     /// The verdict, once reached (a finished search returns it again).
@@ -171,6 +183,33 @@ pub(crate) struct Search {
     /// predecessor in invocation order (the previous kept op with no return
     /// that is the same op), or NONE.
     twin: Vec<u32>,
+}
+
+/// The deepest configuration the search entered, kept incrementally.
+#[derive(Default)]
+struct Best {
+    /// Its prefix, in linearization order (op ids).
+    prefix: Vec<u32>,
+    /// How many of `prefix`'s first ops are the ops of the bottom of the
+    /// search's stack: the stack has not been popped below this depth since
+    /// the prefix was recorded.
+    agree: usize,
+    /// The state after it (merged values).
+    state: u32,
+    /// The op of the first completion still in the list there.
+    blocked: u32,
+    /// Whether any configuration was recorded yet.
+    set: bool,
+}
+
+impl Best {
+    fn reset(&mut self) {
+        self.prefix.clear();
+        self.agree = 0;
+        self.state = 0;
+        self.blocked = 0;
+        self.set = false;
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -244,8 +283,7 @@ impl Search {
         self.cache.reset(words);
         self.stack.clear();
         self.state = m.init();
-        self.best_depth = 0;
-        self.best = None;
+        self.best.reset();
         self.cursor = self.next[0];
         self.fresh = true;
         self.canonicalize(p, all_events, keep);
@@ -277,11 +315,11 @@ impl Search {
             Some(Done::Linearizable) => Outcome::Linearizable,
             Some(Done::CacheFull) => Outcome::OutOfBudget("cache memory limit"),
             Some(Done::Violation) => {
-                let mut stuck = self.best.clone().unwrap_or(Stuck {
-                    prefix: Vec::new(),
-                    state: 0,
-                    blocked: 0,
-                });
+                let mut stuck = Stuck {
+                    prefix: self.best.prefix.clone(),
+                    state: self.best.state,
+                    blocked: self.best.blocked,
+                };
                 stuck.state = self.real_state(p, m, &stuck.prefix);
                 Outcome::Violation(stuck)
             }
@@ -422,22 +460,24 @@ impl Search {
             let mut backtrack = false;
             if self.fresh {
                 self.fresh = false;
-                if self.stack.len() > self.best_depth || self.best.is_none() {
-                    self.best_depth = self.stack.len();
+                if self.stack.len() > self.best.prefix.len() || !self.best.set {
                     let mut first_ret = self.next[0];
                     while self.call_op[first_ret as usize] != NONE {
                         first_ret = self.next[first_ret as usize];
                     }
-                    let prefix = self
-                        .stack
-                        .iter()
-                        .map(|f| self.call_op[f.node as usize])
-                        .collect();
-                    self.best = Some(Stuck {
-                        prefix,
-                        state: self.state,
-                        blocked: self.ret_op[first_ret as usize],
-                    });
+                    // Only the ops pushed since the stack last agreed with
+                    // the best prefix are copied: linear in total.
+                    let b = &mut self.best;
+                    b.prefix.truncate(b.agree);
+                    b.prefix.extend(
+                        self.stack[b.agree..]
+                            .iter()
+                            .map(|f| self.call_op[f.node as usize]),
+                    );
+                    b.agree = self.stack.len();
+                    b.state = self.state;
+                    b.blocked = self.ret_op[first_ret as usize];
+                    b.set = true;
                 }
                 // Greedy read-only candidate (see the module docs).
                 let mut e = self.next[0];
@@ -523,6 +563,7 @@ impl Search {
                 let Some(f) = self.stack.pop() else {
                     return Some(Done::Violation);
                 };
+                self.best.agree = self.best.agree.min(self.stack.len());
                 let node = f.node as usize;
                 let r = self.ret_node[node];
                 if r != 0 {
