@@ -87,7 +87,7 @@
 //! greedy read-only scan makes the resumed search redo that scan from the
 //! head; the scan is deterministic, so it takes the same decision.)
 
-use super::cache::Cache;
+use super::cache::{Cache, Window};
 use super::compile::Problem;
 use super::fxhash::splitmix64;
 use super::fxhash::FxHashMap;
@@ -164,6 +164,8 @@ pub(crate) struct Search {
     call_node_of: Vec<u32>,
     zobrist: Vec<u64>,
     bits: Vec<u64>,
+    /// The part of `bits` a cache entry stores (see the `cache` module).
+    window: Window,
     hash: u64,
     cache: Cache,
     stack: Vec<Frame>,
@@ -280,7 +282,14 @@ impl Search {
         self.bits.clear();
         self.bits.resize(words, 0);
         self.hash = 0;
-        self.cache.reset(words);
+        // Ops left out of this search count as linearized for the memo: a
+        // constant, so configurations compare the same, and the bitset's
+        // window is not held open by ops the search never places.
+        for i in (0..n).filter(|&i| !kept(i)) {
+            self.bits[i / 64] |= 1 << (i % 64);
+        }
+        self.window = Window::of(&self.bits);
+        self.cache.reset();
         self.stack.clear();
         self.state = m.init();
         self.best.reset();
@@ -429,6 +438,7 @@ impl Search {
     #[inline]
     fn flip(&mut self, op_id: usize) {
         self.bits[op_id / 64] ^= 1 << (op_id % 64);
+        self.window.flipped(&self.bits, op_id / 64);
         self.hash ^= self.zobrist[op_id];
     }
 
@@ -494,7 +504,13 @@ impl Search {
                         }
                         if m.step(self.state, op).is_some() {
                             self.flip(op_id);
-                            if self.cache.insert(self.hash, self.state, &self.bits) {
+                            if self
+                                .cache
+                                .insert(self.hash, self.state, &self.bits, self.window)
+                            {
+                                if self.cache.bytes() > budget.max_cache_bytes {
+                                    return Some(Done::CacheFull);
+                                }
                                 self.take(e, self.state, true);
                                 taken = true;
                             } else {
@@ -539,7 +555,7 @@ impl Search {
                     });
                     if let Some(s2) = step {
                         self.flip(op_id);
-                        if self.cache.insert(self.hash, s2, &self.bits) {
+                        if self.cache.insert(self.hash, s2, &self.bits, self.window) {
                             if self.cache.bytes() > budget.max_cache_bytes {
                                 return Some(Done::CacheFull);
                             }
