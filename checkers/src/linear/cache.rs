@@ -16,15 +16,24 @@
 //! last word that is not zero. This is exact, not a summary: the window
 //! determines the whole bitset, and the window of a bitset is unique, so
 //! two entries are equal iff their bitsets are. The search maintains `lo`
-//! and the window's end as it flips bits ([`Window`]). The window is as
-//! wide as the ops whose fate is still open at that point: the concurrency
-//! of the history, plus any indeterminate op invoked long ago and not
-//! linearized yet.
+//! and the window's end as it flips bits ([`Window`]).
+//!
+//! **Two regions.** An op with a completion is linearized before the search
+//! passes its completion, so it holds a window open only while it is
+//! concurrent with the search's frontier. An op with none (`info`, pending)
+//! may stay unplaced for a long time, or for ever: the search need not
+//! place it. So the search gives those ops a second region of the bitset,
+//! with its own window, and an entry stores both windows: the first is as
+//! wide as the history's concurrency, the second as wide as the
+//! indeterminate ops between the oldest one not placed and the newest one
+//! placed, a small fraction of the history (a key whose old indeterminate
+//! write stays unplaced pays one bit per later indeterminate op, not one
+//! per op).
 //!
 //! The set is an open-addressing table of `u64` slots (24 bits of the hash
 //! as a tag, and the record's offset) pointing into one flat `Vec<u64>` of
-//! records `[hash, state | lo << 32, length, window words...]`, so an
-//! insertion allocates nothing (amortised) and memory is easy to account
+//! records `[hash, state | lo << 32, lengths, lo of the second region,
+//! both windows' words...]`, so an insertion allocates nothing (amortised) and memory is easy to account
 //! for: [`Cache::bytes`] is the capacity of the two vectors, the bytes
 //! actually allocated. A probe compares the tag first and reads a record
 //! only when the tags match, which saves most cache misses on a large
@@ -38,6 +47,8 @@ const EMPTY: u64 = u64::MAX;
 /// Bits of a slot that hold the record's offset.
 const OFFSET_BITS: u32 = 40;
 const OFFSET_MASK: u64 = (1 << OFFSET_BITS) - 1;
+/// Words of a record before its windows.
+const HEAD: usize = 4;
 
 /// The part of a bitset an entry stores: words `lo..hi`; every word before
 /// `lo` is all ones, every word from `hi` on is zero. Kept up to date by
@@ -80,10 +91,10 @@ impl Window {
         }
     }
 
-    /// The stored words of `bits`.
+    /// The stored part of `bits`: `lo` and the words of the window.
     #[inline]
-    fn words<'a>(&self, bits: &'a [u64]) -> &'a [u64] {
-        &bits[self.lo..self.hi.max(self.lo)]
+    pub(crate) fn part<'a>(&self, bits: &'a [u64]) -> (usize, &'a [u64]) {
+        (self.lo, &bits[self.lo..self.hi.max(self.lo)])
     }
 }
 
@@ -118,22 +129,27 @@ impl Cache {
         self.slots.capacity() * 8 + self.records.capacity() * 8
     }
 
-    /// Inserts a configuration; true if it was not there yet.
-    /// `bits_hash` must be the Zobrist hash of `bits`, and `window` its
-    /// [`Window`].
+    /// Inserts a configuration; true if it was not there yet. Its bitset
+    /// is given in two regions (see the search's docs), each as its
+    /// window's [`Window::part`]; `bits_hash` must be the Zobrist hash of
+    /// the whole bitset.
     #[inline]
     pub(crate) fn insert(
         &mut self,
         bits_hash: u64,
         state: u32,
-        bits: &[u64],
-        window: Window,
+        (lo_a, a): (usize, &[u64]),
+        (lo_b, b): (usize, &[u64]),
     ) -> bool {
-        debug_assert!(bits.len() > 64 || window == Window::of(bits));
         let h = splitmix64(bits_hash ^ (state as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let tag = h >> OFFSET_BITS;
-        let head = state as u64 | (window.lo as u64) << 32;
-        let words = window.words(bits);
+        let head = [
+            h,
+            state as u64 | (lo_a as u64) << 32,
+            a.len() as u64 | (b.len() as u64) << 32,
+            lo_b as u64,
+        ];
+        let len = a.len() + b.len();
         let mask = self.slots.len() - 1;
         let mut i = (h as usize) & mask;
         loop {
@@ -143,10 +159,9 @@ impl Cache {
             }
             if s >> OFFSET_BITS == tag {
                 let r = (s & OFFSET_MASK) as usize;
-                if self.records[r] == h
-                    && self.records[r + 1] == head
-                    && self.records[r + 2] == words.len() as u64
-                    && self.records[r + 3..r + 3 + words.len()] == *words
+                if self.records[r..r + HEAD] == head
+                    && self.records[r + HEAD..r + HEAD + a.len()] == *a
+                    && self.records[r + HEAD + a.len()..r + HEAD + len] == *b
                 {
                     return false;
                 }
@@ -159,10 +174,9 @@ impl Cache {
             "linearizability cache: record offset overflow"
         );
         self.slots[i] = (tag << OFFSET_BITS) | offset;
-        self.records.push(h);
-        self.records.push(head);
-        self.records.push(words.len() as u64);
-        self.records.extend_from_slice(words);
+        self.records.extend_from_slice(&head);
+        self.records.extend_from_slice(a);
+        self.records.extend_from_slice(b);
         self.len += 1;
         if self.len * 2 > self.slots.len() {
             self.grow();
@@ -182,7 +196,8 @@ impl Cache {
                 i = (i + 1) & mask;
             }
             slots[i] = ((h >> OFFSET_BITS) << OFFSET_BITS) | r as u64;
-            r += 3 + self.records[r + 2] as usize;
+            let lens = self.records[r + 2];
+            r += HEAD + (lens & 0xFFFF_FFFF) as usize + (lens >> 32) as usize;
         }
         self.slots = slots;
     }
@@ -213,9 +228,15 @@ mod tests {
             assert_eq!(w, Window::of(&bits), "{bits:x?}");
             let hash = bits.iter().fold(0, |a, &b| splitmix64(a ^ b)) & 0x3;
             let new = seen.insert(bits.clone());
-            assert_eq!(cache.insert(hash, 7, &bits, w), new, "{bits:x?}");
+            // The second region: the same bitset.
+            let part = w.part(&bits);
+            assert_eq!(cache.insert(hash, 7, part, part), new, "{bits:x?}");
         }
         assert_eq!(seen.len(), 256);
         assert_eq!(cache.len(), 256);
+        // One record's window may not run on into the next.
+        assert!(cache.insert(0, 7, (0, &[5]), (0, &[])));
+        assert!(cache.insert(0, 7, (0, &[]), (0, &[5])));
+        assert!(!cache.insert(0, 7, (0, &[5]), (0, &[])));
     }
 }

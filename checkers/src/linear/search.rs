@@ -163,9 +163,15 @@ pub(crate) struct Search {
     ret_op: Vec<u32>,
     call_node_of: Vec<u32>,
     zobrist: Vec<u64>,
+    /// The linearized set: op `i` is bit `bit_of[i]`. Ops with a
+    /// completion come first (words `..split`), ops without one after
+    /// (words `split..`), each in invocation order: the two regions of the
+    /// `cache` module's docs.
     bits: Vec<u64>,
-    /// The part of `bits` a cache entry stores (see the `cache` module).
-    window: Window,
+    bit_of: Vec<u32>,
+    split: usize,
+    /// The windows of the two regions of `bits`, which a cache entry stores.
+    window: [Window; 2],
     hash: u64,
     cache: Cache,
     stack: Vec<Frame>,
@@ -278,17 +284,28 @@ impl Search {
             self.zobrist
                 .extend((have..n as u64).map(|i| splitmix64(i ^ 0xA076_1D64_78BD_642F)));
         }
-        let words = n.div_ceil(64).max(1);
+        let completed = p.return_at.iter().filter(|r| r.is_some()).count();
+        self.split = completed.div_ceil(64);
+        let (mut a, mut b) = (0, self.split * 64);
+        self.bit_of.clear();
+        self.bit_of.extend(p.return_at.iter().map(|r| {
+            let x = if r.is_some() { &mut a } else { &mut b };
+            *x += 1;
+            *x as u32 - 1
+        }));
         self.bits.clear();
-        self.bits.resize(words, 0);
+        self.bits
+            .resize(self.split + (n - completed).div_ceil(64), 0);
         self.hash = 0;
         // Ops left out of this search count as linearized for the memo: a
         // constant, so configurations compare the same, and the bitset's
-        // window is not held open by ops the search never places.
+        // windows are not held open by ops the search never places.
         for i in (0..n).filter(|&i| !kept(i)) {
-            self.bits[i / 64] |= 1 << (i % 64);
+            let b = self.bit_of[i] as usize;
+            self.bits[b / 64] |= 1 << (b % 64);
         }
-        self.window = Window::of(&self.bits);
+        let (lo, hi) = self.bits.split_at(self.split);
+        self.window = [Window::of(lo), Window::of(hi)];
         self.cache.reset();
         self.stack.clear();
         self.state = m.init();
@@ -437,9 +454,39 @@ impl Search {
 
     #[inline]
     fn flip(&mut self, op_id: usize) {
-        self.bits[op_id / 64] ^= 1 << (op_id % 64);
-        self.window.flipped(&self.bits, op_id / 64);
+        let b = self.bit_of[op_id] as usize;
+        let w = b / 64;
+        self.bits[w] ^= 1 << (b % 64);
+        if w < self.split {
+            self.window[0].flipped(&self.bits[..self.split], w);
+        } else {
+            self.window[1].flipped(&self.bits[self.split..], w - self.split);
+        }
         self.hash ^= self.zobrist[op_id];
+    }
+
+    /// Whether op `op_id` is in the linearized set.
+    #[inline]
+    fn linearized(&self, op_id: usize) -> bool {
+        let b = self.bit_of[op_id] as usize;
+        self.bits[b / 64] >> (b % 64) & 1 == 1
+    }
+
+    /// Inserts the current linearized set with `state` into the memo; true
+    /// if it was not there yet.
+    #[inline]
+    fn memo(&mut self, state: u32) -> bool {
+        let (a, b) = self.bits.split_at(self.split);
+        debug_assert!(
+            self.bits.len() > 64 || self.window == [Window::of(a), Window::of(b)],
+            "the windows are kept up to date"
+        );
+        self.cache.insert(
+            self.hash,
+            state,
+            self.window[0].part(a),
+            self.window[1].part(b),
+        )
     }
 
     /// Linearizes the op of call node `node` (its bit is already set).
@@ -504,10 +551,7 @@ impl Search {
                         }
                         if m.step(self.state, op).is_some() {
                             self.flip(op_id);
-                            if self
-                                .cache
-                                .insert(self.hash, self.state, &self.bits, self.window)
-                            {
+                            if self.memo(self.state) {
                                 if self.cache.bytes() > budget.max_cache_bytes {
                                     return Some(Done::CacheFull);
                                 }
@@ -550,12 +594,12 @@ impl Search {
                         self.ret_node[cursor as usize] != 0
                             || (s2 != self.state && {
                                 let t = self.twin[op_id];
-                                t == NONE || self.bits[t as usize / 64] >> (t % 64) & 1 == 1
+                                t == NONE || self.linearized(t as usize)
                             })
                     });
                     if let Some(s2) = step {
                         self.flip(op_id);
-                        if self.cache.insert(self.hash, s2, &self.bits, self.window) {
+                        if self.memo(s2) {
                             if self.cache.bytes() > budget.max_cache_bytes {
                                 return Some(Done::CacheFull);
                             }
