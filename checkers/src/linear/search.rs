@@ -14,7 +14,10 @@
 //!
 //! **Memoisation.** Before entering a configuration (linearized set, state)
 //! the search inserts it into a [`Cache`]; a configuration already there has
-//! been (or is being) explored without success, so it is skipped.
+//! been (or is being) explored without success, so it is skipped. An entry
+//! stores only the window of the set that is not yet decided (in bit order,
+//! all ops before it linearized, none after it), so entries do not grow with the
+//! history (see the `cache` module).
 //!
 //! **Pruning: read-only ops are taken greedily.** On entering a new
 //! configuration, if some candidate `r` never changes the state (`Read`,
