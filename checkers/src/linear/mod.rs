@@ -165,7 +165,10 @@ impl Model {
 pub struct Budget {
     /// Steps (tries of an op in a state) over the whole check.
     pub max_steps: u64,
-    /// Bytes the memo of explored configurations may hold, per key.
+    /// Bytes the memo of explored configurations may hold: a key's search
+    /// stops (unknown) past it, and the memos of keys suspended between
+    /// rounds are together kept within it (the biggest restart from
+    /// scratch), so all of them stay within twice this.
     pub max_cache_bytes: usize,
 }
 
@@ -430,7 +433,10 @@ fn race<M: Machine>(
         if jobs.len() == 1 {
             round = u64::MAX;
         }
+        // Memos held by the suspended searches not run yet this round.
+        let mut waiting: usize = jobs.iter().map(|j| j.search.cache_bytes()).sum();
         for (mut job, mut job_used) in jobs.into_iter().zip(used) {
+            waiting -= job.search.cache_bytes();
             if found_invalid {
                 undecided.push(job);
                 undecided_used.push(job_used);
@@ -449,6 +455,9 @@ fn race<M: Machine>(
                 Outcome::OutOfBudget("step limit") if !last_round => {
                     undecided.push(job);
                     undecided_used.push(job_used);
+                    // Within the round too, not only at its end: else
+                    // every key could hold a full memo at once.
+                    shed(&mut undecided, waiting, budget.max_cache_bytes);
                 }
                 outcome => {
                     let r = judge(history, job, outcome, budget, job_used, with_counterexample);
@@ -473,27 +482,36 @@ fn race<M: Machine>(
             }
             break;
         }
-        // Suspended searches keep their memos; if together they hold more
-        // than one key may, restart the biggest ones from scratch instead
-        // (what a non-resumable search would do; same verdicts).
-        let mut held: usize = undecided.iter().map(|j| j.search.cache_bytes()).sum();
-        while held > budget.max_cache_bytes {
-            let Some(big) = undecided
-                .iter_mut()
-                .filter(|j| j.search.cache_bytes() > 64 << 10)
-                .max_by_key(|j| j.search.cache_bytes())
-            else {
-                break;
-            };
-            held -= big.search.cache_bytes();
-            big.restart();
-            held += big.search.cache_bytes();
-        }
         jobs = undecided;
         used = undecided_used;
         round = round.saturating_mul(4);
     }
     done
+}
+
+/// Suspended searches keep their memos; if together with `others` bytes
+/// they hold more than one key may (`limit`), restarts the biggest ones from
+/// scratch instead (what a non-resumable search would do; same verdicts).
+/// So the memos of all keys stay within the limit between searches, and
+/// within twice the limit while one runs.
+fn shed<M: Machine>(suspended: &mut [Job<M>], others: usize, limit: usize) {
+    let mut held: usize = others
+        + suspended
+            .iter()
+            .map(|j| j.search.cache_bytes())
+            .sum::<usize>();
+    while held > limit {
+        let Some(big) = suspended
+            .iter_mut()
+            .filter(|j| j.search.cache_bytes() > 64 << 10)
+            .max_by_key(|j| j.search.cache_bytes())
+        else {
+            break;
+        };
+        held -= big.search.cache_bytes();
+        big.restart();
+        held += big.search.cache_bytes();
+    }
 }
 
 /// The verdict for one key (or the whole history).
