@@ -743,3 +743,67 @@ fn a_shrink_out_of_budget_falls_back_to_the_blocked_op_and_the_prefix() {
     assert!(!full.frontier && full.minimal);
     assert_eq!(full.ops.len(), 3);
 }
+
+/// A long key's memo stays small: entries keep only the undecided window of
+/// the linearized set, not a bit per op of the key (which would make this
+/// key's 12 300 ops cost 193 words an entry), and
+/// crashed writes that the search leaves unplaced do not hold that window
+/// open over the ops after them.
+#[test]
+fn a_long_key_has_a_memo_that_does_not_grow_with_its_length() {
+    let mut rows = Vec::new();
+    let mut crashed = 100;
+    for i in 0..6000u64 {
+        let v = i % 5;
+        // A read concurrent with a write of the value it returns.
+        rows.push((0, "invoke", "write", json!(v)));
+        rows.push((1, "invoke", "read", json!(null)));
+        rows.push((0, "ok", "write", json!(v)));
+        rows.push((1, "ok", "read", json!(v)));
+        if i % 20 == 0 {
+            // A crashed write of a value read later (so it is not pruned);
+            // it need never be placed.
+            rows.push((crashed, "invoke", "write", json!((v + 1) % 5)));
+            rows.push((crashed, "info", "write", json!((v + 1) % 5)));
+            crashed += 1;
+        }
+    }
+    let r = reg(&rows);
+    assert_eq!(r.valid, Validity::Valid, "{}", r.summary);
+    // Bytes per entry, table slots and spare capacity included; a bit per
+    // op would be over 1 500.
+    let bytes = r.details["peak_cache_bytes"].as_u64().unwrap();
+    let entries = r.details["peak_cache_entries"].as_u64().unwrap();
+    assert!(entries > 1000, "{entries}");
+    assert!(bytes < 256 * entries, "{bytes} bytes for {entries} entries");
+}
+
+/// A crashed write that cannot be placed until the very end (every op
+/// after it is a cas or a read that its value would break) stays unplaced
+/// for the whole search; it must not hold the memo's window open over every
+/// op after it (the second region of the `cache` module's docs).
+#[test]
+fn a_crashed_write_left_unplaced_does_not_hold_the_memo_open() {
+    let mut rows = vec![
+        (0, "invoke", "write", json!(0)),
+        (0, "ok", "write", json!(0)),
+        (9, "invoke", "write", json!(9)),
+        (9, "info", "write", json!(9)),
+    ];
+    for i in 0..6000u64 {
+        let (a, b) = (i % 5, (i + 1) % 5);
+        rows.push((0, "invoke", "cas", json!([a, b])));
+        rows.push((1, "invoke", "read", json!(null)));
+        rows.push((0, "ok", "cas", json!([a, b])));
+        rows.push((1, "ok", "read", json!(b)));
+    }
+    // Only the crashed write explains this read.
+    rows.push((1, "invoke", "read", json!(null)));
+    rows.push((1, "ok", "read", json!(9)));
+    let r = reg(&rows);
+    assert_eq!(r.valid, Validity::Valid, "{}", r.summary);
+    let bytes = r.details["peak_cache_bytes"].as_u64().unwrap();
+    let entries = r.details["peak_cache_entries"].as_u64().unwrap();
+    assert!(entries > 1000, "{entries}");
+    assert!(bytes < 256 * entries, "{bytes} bytes for {entries} entries");
+}
