@@ -251,6 +251,13 @@ pub struct TestArgs {
     /// Keys the set is spread over, or the number of registers or lists.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=1000))]
     pub keys: u16,
+    /// The register workload writes and compares values drawn from
+    /// `0..N`. Small ranges (the default, as Jepsen's `rand-int 5`) make
+    /// reads, writes and compares collide; a large one makes each read name
+    /// the write it saw, so a stale read cannot hide behind a pending write
+    /// of the same value.
+    #[arg(long, value_name = "N", default_value_t = workloads::register::DEFAULT_VALUES, value_parser = clap::value_parser!(u64).range(2..=1_000_000))]
+    pub values: u64,
     /// Longest wait between healing and the final reads: seconds, or `5s`.
     /// Every key's replicas are read meanwhile, rounds 25 ms apart, and the
     /// final reads start as soon as they agree.
@@ -808,6 +815,9 @@ pub fn test_config(a: TestArgs) -> Result<TestConfig, UsageError> {
     if a.store != "ringkv" {
         command.push_str(&format!(" --store '{}'", a.store));
     }
+    if a.values != workloads::register::DEFAULT_VALUES {
+        command.push_str(&format!(" --values {}", a.values));
+    }
     if let Some(n) = a.n {
         command.push_str(&format!(" --n {n}"));
     }
@@ -888,6 +898,7 @@ pub fn test_config(a: TestArgs) -> Result<TestConfig, UsageError> {
         concurrency,
         rate: a.rate,
         keys: a.keys as usize,
+        values: a.values,
         quiesce_s: a.quiesce,
         convergence_timeout_s: a.convergence_timeout,
         op_timeout_ms: a.op_timeout_ms,

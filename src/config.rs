@@ -272,6 +272,8 @@ pub struct WorkloadTable {
     pub client: Option<String>,
     /// Keys (or registers); `--keys`.
     pub keys: Option<u16>,
+    /// The register workload's value range; `--values`.
+    pub values: Option<u64>,
 }
 
 /// `[store]`: ringkv's settings.
@@ -446,6 +448,7 @@ impl ConfigFile {
             ));
         }
         range("workload.keys", self.workload.keys, 1, 1000)?;
+        range("workload.values", self.workload.values, 2, 1_000_000)?;
         if let Some(rate) = self.rate {
             if !(rate > 0.0 && rate.is_finite()) {
                 return Err(bad("rate", format!("{rate} must be a positive number")));
@@ -616,6 +619,7 @@ impl ConfigFile {
         take!("workload", a.workload, w.name.clone());
         take!("client", a.client, w.client.clone().map(Some));
         take!("keys", a.keys, w.keys);
+        take!("values", a.values, w.values);
         let s = &self.store;
         take!("store", a.store, s.name.clone());
         take!("n", a.n, s.n.map(Some));

@@ -87,6 +87,11 @@ pub struct TestConfig {
     pub rate: f64,
     /// Keys the set is spread over.
     pub keys: usize,
+    /// The register workload draws its values from `0..values`
+    /// (`--values`): small ranges make ops collide, large ones make each
+    /// read name the write it saw.
+    #[serde(default = "default_values")]
+    pub values: u64,
     /// The longest wait between healing and the final reads, in seconds:
     /// the replicas are read in rounds meanwhile, and the final reads start
     /// as soon as every key's replicas agree.
@@ -738,6 +743,10 @@ fn default_clock_mode() -> String {
 
 fn default_store() -> String {
     "ringkv".into()
+}
+
+fn default_values() -> u64 {
+    workloads::register::DEFAULT_VALUES
 }
 
 fn default_convergence_timeout() -> f64 {

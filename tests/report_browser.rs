@@ -19,7 +19,7 @@ use browser::{Chromium, Js, Visit};
 use checkers::{History, Validity};
 use faultline::results::Results;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// A report must stay under this size, whatever the history (issue 6).
 const MAX_PAGE_BYTES: usize = 5 * 1024 * 1024;
@@ -678,8 +678,9 @@ fn a_hung_chromium_is_killed_at_the_step_timeout() {
         "gave up after {waited:?}: {err:#}"
     );
     // Stopped processes cannot exit by themselves: only the watchdog's
-    // SIGKILL ends it.
-    let until = Instant::now() + timeout;
+    // SIGKILL ends it. (The bound is generous: what is checked is that the
+    // kill happens, not how fast a loaded machine reaps a browser.)
+    let until = Instant::now() + Duration::from_secs(30);
     while !b.leader_exited() && Instant::now() < until {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }

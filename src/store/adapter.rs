@@ -252,6 +252,8 @@ pub struct RunParams {
     pub workload: String,
     /// `--keys`.
     pub keys: usize,
+    /// `--values`: the register workload's values are `0..values`.
+    pub values: u64,
     /// `--op-timeout-ms`.
     pub op_timeout_ms: u64,
     /// `--concurrency`.
@@ -266,6 +268,7 @@ impl RunParams {
         RunParams {
             workload: cfg.workload.clone(),
             keys: cfg.keys,
+            values: cfg.values,
             op_timeout_ms: cfg.op_timeout_ms,
             concurrency: cfg.concurrency,
             seed: cfg.seed,
@@ -593,6 +596,7 @@ impl AdapterStore {
             let params = RunParams {
                 workload: self.desc.workloads[0].clone(),
                 keys: 5,
+                values: workloads::register::DEFAULT_VALUES,
                 op_timeout_ms: 2000,
                 concurrency: 6,
                 seed: 0,
@@ -1260,7 +1264,11 @@ impl AdapterCluster {
     pub fn plans(&self, shape: Shape, params: &RunParams) -> Result<Vec<WorkerPlan>> {
         let ops: Arc<dyn OpSource> = match shape {
             Shape::Set { .. } => Arc::new(set::Generator::new()),
-            Shape::Register => Arc::new(register::Generator::new(params.seed, params.keys)),
+            Shape::Register => Arc::new(register::Generator::new(
+                params.seed,
+                params.keys,
+                params.values,
+            )),
         };
         (0..params.concurrency)
             .map(|w| {

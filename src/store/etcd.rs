@@ -259,7 +259,8 @@ impl StoreCluster for EtcdCluster {
     fn workers(&self, cfg: &TestConfig) -> Result<Vec<WorkerPlan>> {
         let mode = ReadMode::parse(&cfg.client)?;
         let timeout = Duration::from_millis(cfg.op_timeout_ms);
-        let ops: Arc<dyn OpSource> = Arc::new(register::Generator::new(cfg.seed, cfg.keys));
+        let ops: Arc<dyn OpSource> =
+            Arc::new(register::Generator::new(cfg.seed, cfg.keys, cfg.values));
         Ok((0..cfg.concurrency)
             .map(|w| {
                 let n = &self.nodes[w % self.nodes.len()];

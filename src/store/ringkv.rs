@@ -107,7 +107,9 @@ impl StoreCluster for RingkvCluster {
         // depend on what it has seen (sequence: one per worker, below).
         let shared: Option<Arc<dyn OpSource>> = match live {
             Live::Set(_) => Some(Arc::new(Generator::new())),
-            Live::Register(_) => Some(Arc::new(register::Generator::new(cfg.seed, cfg.keys))),
+            Live::Register(_) => Some(Arc::new(register::Generator::new(
+                cfg.seed, cfg.keys, cfg.values,
+            ))),
             Live::Counter(_) => Some(Arc::new(counter::Generator::new(cfg.seed))),
             Live::Siblings(_) => Some(Arc::new(siblings::Generator::new(cfg.seed, cfg.keys))),
             Live::OrSet => Some(Arc::new(orset::Generator::new(cfg.seed))),

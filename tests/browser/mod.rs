@@ -23,9 +23,13 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// How long one step (launching, visiting one page, closing) may take before
-/// the watchdog kills the browser.
+/// How long one step (visiting one page, closing) may take before the
+/// watchdog kills the browser.
 pub const BROWSER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long the browser may take to start and answer its first command
+/// (at least; a longer step timeout applies to the launch too).
+const LAUNCH_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Width and height of the emulated window, in CSS pixels.
 pub const VIEWPORT: (u32, u32) = (1280, 900);
@@ -331,13 +335,23 @@ impl Chromium {
             }
         });
 
-        let deadline = Arc::new(Mutex::new(Instant::now() + step_timeout));
+        // Starting up is not a step: with both cores busy and other
+        // browsers starting beside it, it can take longer than a short step
+        // timeout, so the launch has its own bound.
+        let deadline = Arc::new(Mutex::new(
+            Instant::now() + step_timeout.max(LAUNCH_TIMEOUT),
+        ));
         let pgid = child.id() as libc::pid_t;
         let (stop, stopped) = mpsc::channel::<()>();
         let watched = Arc::clone(&deadline);
         let watchdog = std::thread::spawn(move || loop {
+            // Look again at least every 50 ms: a new step may move the
+            // deadline earlier (the launch's bound is the longest).
             let until = *watched.lock().unwrap();
-            match stopped.recv_timeout(until.saturating_duration_since(Instant::now())) {
+            let nap = until
+                .saturating_duration_since(Instant::now())
+                .min(Duration::from_millis(50));
+            match stopped.recv_timeout(nap) {
                 Err(RecvTimeoutError::Timeout) if Instant::now() >= *watched.lock().unwrap() => {
                     eprintln!("chromium {pgid}: a step ran past {step_timeout:?}, killing it");
                     // SAFETY: plain syscall. The group leader is not reaped
@@ -365,6 +379,7 @@ impl Chromium {
             _profile: profile,
         };
         let version = browser.call(None, "Browser.getVersion", json!({}))?;
+        browser.new_step();
         eprintln!(
             "launched {} ({}, JavaScript {:?})",
             binary.display(),

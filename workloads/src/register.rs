@@ -64,21 +64,25 @@ impl Mode {
     }
 }
 
-/// Values written are small integers, so reads and compares collide often.
-const VALUES: u64 = 5;
+/// Values written are small integers by default (Jepsen's `rand-int 5`), so
+/// reads and compares collide often.
+pub const DEFAULT_VALUES: u64 = 5;
 
 /// Draws read (40%), write (40%) and cas (20%) ops on random keys from a
 /// seeded stream shared by all workers.
 pub struct Generator {
     keys: usize,
+    values: u64,
     state: Mutex<u64>,
 }
 
 impl Generator {
-    /// A generator over `keys` registers, seeded.
-    pub fn new(seed: u64, keys: usize) -> Self {
+    /// A generator over `keys` registers whose values are drawn from
+    /// `0..values`, seeded.
+    pub fn new(seed: u64, keys: usize, values: u64) -> Self {
         Generator {
             keys: keys.max(1),
+            values: values.max(2),
             state: Mutex::new(seed ^ 0x5DEE_CE66_D1CE_4E5B),
         }
     }
@@ -99,8 +103,8 @@ impl OpSource for Generator {
         let r = self.next_u64();
         let key = key(r % self.keys as u64);
         let dice = (r >> 16) % 10;
-        let v = (r >> 32) % VALUES;
-        let w = (r >> 40) % VALUES;
+        let v = (r >> 32) % self.values;
+        let w = (r >> 40) % self.values;
         match dice {
             0..=3 => Invocation {
                 f: "read".into(),
@@ -256,8 +260,8 @@ mod tests {
 
     #[test]
     fn ops_are_keyed_seeded_and_mixed() {
-        let a = Generator::new(7, 3);
-        let b = Generator::new(7, 3);
+        let a = Generator::new(7, 3, DEFAULT_VALUES);
+        let b = Generator::new(7, 3, DEFAULT_VALUES);
         let ops: Vec<Invocation> = (0..300).map(|_| a.next_op()).collect();
         let again: Vec<Invocation> = (0..300).map(|_| b.next_op()).collect();
         assert_eq!(ops, again, "same seed, same ops");
@@ -275,8 +279,32 @@ mod tests {
         assert_ne!(
             ops,
             (0..300)
-                .map(|_| Generator::new(8, 3).next_op())
+                .map(|_| Generator::new(8, 3, DEFAULT_VALUES).next_op())
                 .collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn values_stay_in_their_range_and_a_wide_range_rarely_repeats() {
+        let written = |values| {
+            let g = Generator::new(3, 1, values);
+            (0..2000)
+                .map(|_| g.next_op())
+                .filter(|o| o.f == "write")
+                .map(|o| o.value[1].as_u64().unwrap())
+                .collect::<Vec<u64>>()
+        };
+        let small = written(DEFAULT_VALUES);
+        assert!(small.iter().all(|&v| v < DEFAULT_VALUES));
+        let wide = written(1_000_000);
+        assert!(wide.iter().all(|&v| v < 1_000_000));
+        let distinct: std::collections::HashSet<_> = wide.iter().collect();
+        // About 800 writes over a million values: a few coincide at most.
+        assert!(
+            distinct.len() + 5 >= wide.len(),
+            "{} of {}",
+            distinct.len(),
+            wide.len()
         );
     }
 

@@ -37,6 +37,7 @@ fn params() -> RunParams {
     RunParams {
         workload: "set".into(),
         keys: 4,
+        values: workloads::register::DEFAULT_VALUES,
         op_timeout_ms: 1500,
         concurrency: 5,
         seed: 1,
