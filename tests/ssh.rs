@@ -457,7 +457,17 @@ fn daemons_start_detached_with_pid_file_and_take_signals() {
         std::thread::sleep(Duration::from_millis(20));
     }
     c.signal("n1", pid, Signal::SIGSTOP).unwrap();
-    assert_eq!(proc_state(pid), Some('T'));
+    // SIGSTOP takes effect when the kernel next schedules the process
+    // (SIGCONT at once), which on a busy machine is not right away.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while proc_state(pid) != Some('T') {
+        assert!(
+            Instant::now() < deadline,
+            "never stopped: {:?}",
+            proc_state(pid)
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
     assert!(c.is_alive("n1", pid), "a stopped process is alive");
     c.signal("n1", pid, Signal::SIGCONT).unwrap();
     assert_ne!(proc_state(pid), Some('T'));
