@@ -1,6 +1,6 @@
 //! How long `report.html` takes to draw, and how big it gets, as histories
 //! grow: synthetic `set` histories of 1 k to 1 M ops (see
-//! `faultline::report::synthetic`), each checked by the `set` workload's
+//! `faultline::artifacts::report::synthetic`), each checked by the `set` workload's
 //! checkers and then rendered.
 //!
 //! There is no peer to run beside (Jepsen draws its timeline and plots in
@@ -12,8 +12,8 @@
 //! Run with `cargo bench -p faultline --bench report`; `BENCH_OPS` sets the
 //! sizes (comma-separated, default `1000,10000,100000,1000000`).
 
-use faultline::report;
-use faultline::results::Results;
+use faultline::artifacts::report;
+use faultline::artifacts::results::Results;
 use std::time::Instant;
 
 fn main() {

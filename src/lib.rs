@@ -21,31 +21,12 @@
 //!
 //! See `docs/architecture.md` for the tour.
 
-pub mod bench;
-pub mod check;
-pub mod cli;
-pub mod concurrency;
-pub mod config;
-pub mod control;
-pub mod convergence_rounds;
-pub mod db;
-pub mod doctor;
-pub mod history_edn;
-pub mod history_log;
-pub mod index;
-pub mod logging;
-pub mod matrix;
-pub mod nemesis;
-pub mod nodes;
-pub mod outputs;
-pub mod remote;
-pub mod report;
-pub mod results;
-pub mod runner;
-pub mod serve;
-pub mod signals;
-pub mod status;
-pub mod store;
+pub mod artifacts;
+pub mod cluster;
+pub mod commands;
+pub mod run;
+pub mod settings;
+pub mod stores;
 
 /// An error in what the user asked for (exit code 254), as opposed to a
 /// failure during the run (255).

@@ -1,5 +1,5 @@
 //! The `faultline` command.
 
 fn main() {
-    std::process::exit(faultline::cli::main());
+    std::process::exit(faultline::commands::main());
 }

@@ -20,7 +20,7 @@ fn faultline() -> Command {
 fn bench_measures_ringkv_per_fsync_policy_and_etcd_beside_it() {
     let tmp = tempfile::tempdir().unwrap();
     let json = tmp.path().join("bench.json");
-    let etcd = faultline::control::os::find_program("etcd").is_some();
+    let etcd = faultline::cluster::control::os::find_program("etcd").is_some();
     let stores = if etcd { "ringkv,etcd" } else { "ringkv" };
     let o = faultline()
         .args([

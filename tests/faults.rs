@@ -6,12 +6,14 @@
 //! Needs root (as CI has): the tests fail rather than skip without it. Each
 //! test builds its own cluster in its own slot, so they may run in parallel.
 
-use faultline::control::local::LocalControl;
-use faultline::control::netns::{LocalNetwork, Subnet, DEFAULT_SUBNET};
-use faultline::control::{Control, ExecOutput};
-use faultline::db::{self, DbProcesses, Replication, RingkvCluster, RingkvNode};
-use faultline::history_log::HistoryLog;
-use faultline::nemesis::NemesisRunner;
+use faultline::cluster::control::local::LocalControl;
+use faultline::cluster::control::netns::{LocalNetwork, Subnet, DEFAULT_SUBNET};
+use faultline::cluster::control::{Control, ExecOutput};
+use faultline::run::history_log::HistoryLog;
+use faultline::run::nemesis::NemesisRunner;
+use faultline::stores::ringkv::cluster::{
+    self as db, DbProcesses, Replication, RingkvCluster, RingkvNode,
+};
 use nemeses::clock::ClockFault;
 use nemeses::partition::Partition;
 use nemeses::schedule::Fault;

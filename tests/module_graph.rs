@@ -42,7 +42,7 @@ const KNOWN: &[(&str, &[&str])] = &[];
 /// circle may shrink but not grow: this is its size (in modules) when this
 /// test was written. Lower it when the circle shrinks; when the redesign
 /// lands, make the controller strict like the crates in `ACYCLIC`.
-const CONTROLLER_CEILING: usize = 19;
+const CONTROLLER_CEILING: usize = 10;
 
 #[test]
 fn library_crates_have_no_import_circle() {

@@ -1,5 +1,5 @@
 //! Redis with Sentinel, for real, on loopback addresses: the store's
-//! cluster (`faultline::store::redis`) and the Sentinel-aware set client
+//! cluster (`faultline::stores::redis`) and the Sentinel-aware set client
 //! (`workloads::redis`) against `redis-server` and `redis-sentinel`
 //! (Debian's packages; `.ci/run` installs them).
 //!
@@ -11,10 +11,10 @@
 //! control kills whatever is left, on a panic too.
 
 use checkers::OpType;
-use faultline::control::{Control, ControlError, DaemonSpec, ExecOutput, Signal};
-use faultline::db::DbProcesses;
-use faultline::store::redis::{RedisCluster, Settings, MASTER_NAME};
-use faultline::store::{Placement, StoreCluster, StoreNode};
+use faultline::cluster::control::{Control, ControlError, DaemonSpec, ExecOutput, Signal};
+use faultline::stores::redis::{RedisCluster, Settings, MASTER_NAME};
+use faultline::stores::ringkv::cluster::DbProcesses;
+use faultline::stores::{Placement, StoreCluster, StoreNode};
 use serde_json::json;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -135,7 +135,7 @@ struct Lab {
 async fn lab(net: u8) -> Lab {
     for program in ["redis-server", "redis-sentinel"] {
         assert!(
-            faultline::control::os::find_program(program).is_some(),
+            faultline::cluster::control::os::find_program(program).is_some(),
             "{program} is missing: apt-get install redis-server redis-sentinel (.ci/run does)"
         );
     }

@@ -17,7 +17,7 @@ mod browser;
 
 use browser::{Chromium, Js, Visit};
 use checkers::{History, Validity};
-use faultline::results::Results;
+use faultline::artifacts::results::Results;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -152,8 +152,8 @@ const SIBLINGS_INVALID: &str = r#"
 "#;
 
 /// The test configuration `faultline test --seed 1 --workload W` makes.
-fn config(workload: &str) -> faultline::runner::TestConfig {
-    let cli = <faultline::cli::Cli as clap::Parser>::try_parse_from([
+fn config(workload: &str) -> faultline::run::TestConfig {
+    let cli = <faultline::commands::Cli as clap::Parser>::try_parse_from([
         "faultline",
         "test",
         "--seed",
@@ -163,7 +163,9 @@ fn config(workload: &str) -> faultline::runner::TestConfig {
     ])
     .expect("parsing the test command line");
     match cli.command {
-        faultline::cli::Command::Test(a) => faultline::cli::test_config(*a).expect("test config"),
+        faultline::commands::Command::Test(a) => {
+            faultline::commands::test_config(*a).expect("test config")
+        }
         _ => unreachable!(),
     }
 }
@@ -200,7 +202,7 @@ fn render(
         );
     }
     let started = Instant::now();
-    let html = faultline::report::render(&config(workload), history, &results, &[])
+    let html = faultline::artifacts::report::render(&config(workload), history, &results, &[])
         .expect("rendering the report");
     let rendered = started.elapsed();
     assert!(
@@ -439,7 +441,7 @@ const JS_CONTROL: &str = r#"<!DOCTYPE html><html><body><p id="js">off</p><script
 #[test]
 fn report_of_100k_ops_stays_small_and_opens_cleanly() {
     let dir = tempfile::tempdir().unwrap();
-    let history = faultline::report::synthetic::set_history(100_040, 6);
+    let history = faultline::artifacts::report::synthetic::set_history(100_040, 6);
     assert!(history.ops.len() >= 100_000, "{} ops", history.ops.len());
     let (path, checked, rendered) = render(
         dir.path(),

@@ -8,9 +8,9 @@
 //! builds its own lab; a lab kills its sshd and deletes its namespaces on
 //! drop, so also on failure and panic.
 
-use faultline::control::netns::{LocalNetwork, Subnet, DEFAULT_SUBNET};
-use faultline::control::ssh::{HostKeyPolicy, Privilege, SshControl, SshNode, SshOptions};
-use faultline::control::{Control, ControlError, DaemonSpec, Signal};
+use faultline::cluster::control::netns::{LocalNetwork, Subnet, DEFAULT_SUBNET};
+use faultline::cluster::control::ssh::{HostKeyPolicy, Privilege, SshControl, SshNode, SshOptions};
+use faultline::cluster::control::{Control, ControlError, DaemonSpec, Signal};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -1,0 +1,482 @@
+//! `faultline bench`: ringkv's put and get throughput and latency, beside
+//! etcd's under the same load generator.
+//!
+//! Each store runs as a three-node cluster on loopback (N = 3, R = W = 2 for
+//! ringkv; a three-member Raft group for etcd), and the same closed-loop
+//! generator drives it: `concurrency` workers, spread over the nodes, each
+//! sending its next request as soon as the previous one answered, first
+//! puts of `value_size`-byte values over `keys` keys for `duration`, then
+//! gets of those keys for `duration`. ringkv runs once per fsync policy;
+//! etcd always fsyncs its log before acknowledging, so the fair comparison
+//! is with ringkv's `always`, and the ratio printed is for that pair.
+//!
+//! The stores are real processes with their data on disk in a temporary
+//! directory: `ringkv` built beside faultline, and Debian's `etcd-server`
+//! (etcd 3.4) through its v3 JSON gateway. No root is needed.
+//!
+//! [`overhead`] measures faultline itself: what recording a history costs
+//! against a bare client on the same ringkv.
+
+pub mod overhead;
+
+use anyhow::{bail, Context, Result};
+use base64::Engine;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What to measure.
+#[derive(Clone, Debug)]
+pub struct BenchConfig {
+    /// Length of each phase (put, get).
+    pub duration: Duration,
+    /// Concurrent workers.
+    pub concurrency: usize,
+    /// Bytes per value.
+    pub value_size: usize,
+    /// Distinct keys.
+    pub keys: usize,
+    /// ringkv fsync policies to run.
+    pub fsync: Vec<String>,
+    /// Whether to run etcd too.
+    pub etcd: bool,
+    /// The ringkv binary.
+    pub ringkv_bin: PathBuf,
+}
+
+/// One phase's measurements.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Phase {
+    /// Completed requests per second.
+    pub ops_per_s: f64,
+    /// Latency quantiles in milliseconds: p50, p90, p99, max.
+    pub p50_ms: f64,
+    /// 90th percentile.
+    pub p90_ms: f64,
+    /// 99th percentile.
+    pub p99_ms: f64,
+    /// Slowest request.
+    pub max_ms: f64,
+    /// Requests that failed.
+    pub errors: u64,
+}
+
+/// One store (and policy) measured.
+#[derive(Clone, Debug, Serialize)]
+pub struct Row {
+    /// `ringkv` or `etcd`.
+    pub store: String,
+    /// The fsync policy.
+    pub fsync: String,
+    /// Puts.
+    pub put: Phase,
+    /// Gets.
+    pub get: Phase,
+}
+
+/// Latency quantiles of `samples` (microseconds), in milliseconds.
+pub fn quantiles(samples: &mut [u64]) -> (f64, f64, f64, f64) {
+    if samples.is_empty() {
+        return (0.0, 0.0, 0.0, 0.0);
+    }
+    samples.sort_unstable();
+    let q = |p: f64| {
+        let i = ((samples.len() as f64 - 1.0) * p).round() as usize;
+        samples[i] as f64 / 1000.0
+    };
+    (
+        q(0.5),
+        q(0.9),
+        q(0.99),
+        *samples.last().unwrap() as f64 / 1000.0,
+    )
+}
+
+/// A store the generator can drive.
+trait Target: Send + Sync {
+    /// Writes `value` under `key` through node `node`.
+    fn put(&self, node: usize, key: &str, value: &str) -> reqwest::RequestBuilder;
+    /// Reads `key` through node `node`.
+    fn get(&self, node: usize, key: &str) -> reqwest::RequestBuilder;
+}
+
+struct RingkvTarget {
+    http: reqwest::Client,
+    addrs: Vec<String>,
+}
+
+impl Target for RingkvTarget {
+    fn put(&self, node: usize, key: &str, value: &str) -> reqwest::RequestBuilder {
+        self.http
+            .put(format!("http://{}/kv/{key}", self.addrs[node]))
+            .json(&serde_json::json!({ "value": value }))
+    }
+    fn get(&self, node: usize, key: &str) -> reqwest::RequestBuilder {
+        self.http
+            .get(format!("http://{}/kv/{key}", self.addrs[node]))
+    }
+}
+
+struct EtcdTarget {
+    http: reqwest::Client,
+    addrs: Vec<String>,
+}
+
+fn b64(s: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+impl Target for EtcdTarget {
+    fn put(&self, node: usize, key: &str, value: &str) -> reqwest::RequestBuilder {
+        self.http
+            .post(format!("http://{}/v3/kv/put", self.addrs[node]))
+            .json(&serde_json::json!({ "key": b64(key), "value": b64(value) }))
+    }
+    fn get(&self, node: usize, key: &str) -> reqwest::RequestBuilder {
+        self.http
+            .post(format!("http://{}/v3/kv/range", self.addrs[node]))
+            .json(&serde_json::json!({ "key": b64(key) }))
+    }
+}
+
+/// Runs one phase of closed-loop load.
+async fn phase(target: Arc<dyn Target>, nodes: usize, cfg: &BenchConfig, put: bool) -> Phase {
+    let value: Arc<str> = "v".repeat(cfg.value_size).into();
+    let start = Instant::now();
+    let end = start + cfg.duration;
+    let mut workers = Vec::new();
+    for w in 0..cfg.concurrency {
+        let (target, value, keys) = (target.clone(), value.clone(), cfg.keys.max(1));
+        workers.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut errors = 0u64;
+            let mut i = w;
+            while Instant::now() < end {
+                let key = format!("k{}", (i * 7919) % keys);
+                i += KEY_STRIDE;
+                let req = if put {
+                    target.put(w % nodes, &key, &value)
+                } else {
+                    target.get(w % nodes, &key)
+                };
+                let t = Instant::now();
+                match req.send().await {
+                    Ok(r) if r.status().is_success() || r.status().as_u16() == 404 => {
+                        let _ = r.bytes().await;
+                        lat.push(t.elapsed().as_micros() as u64);
+                    }
+                    _ => errors += 1,
+                }
+            }
+            (lat, errors)
+        }));
+    }
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for w in workers {
+        if let Ok((lat, e)) = w.await {
+            all.extend(lat);
+            errors += e;
+        }
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let (p50, p90, p99, max) = quantiles(&mut all);
+    Phase {
+        ops_per_s: all.len() as f64 / elapsed,
+        p50_ms: p50,
+        p90_ms: p90,
+        p99_ms: p99,
+        max_ms: max,
+        errors,
+    }
+}
+
+/// How far a worker's key index moves per request: a prime, so workers
+/// sweep the key space without marching in step.
+const KEY_STRIDE: usize = 31;
+
+/// Processes of a cluster, killed on drop.
+struct Procs(Vec<Child>);
+
+impl Drop for Procs {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn free_ports(k: usize) -> Result<Vec<u16>> {
+    let ls: Vec<std::net::TcpListener> = (0..k)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
+        .collect::<std::io::Result<_>>()?;
+    Ok(ls
+        .iter()
+        .map(|l| l.local_addr().map(|a| a.port()))
+        .collect::<std::io::Result<_>>()?)
+}
+
+async fn wait_up(http: &reqwest::Client, urls: &[String], what: &str) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for u in urls {
+        loop {
+            if http
+                .get(u)
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                break;
+            }
+            if Instant::now() > deadline {
+                bail!("{what} did not come up in 20 s ({u})");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    Ok(())
+}
+
+fn http_client() -> Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .no_proxy()
+        .pool_max_idle_per_host(256)
+        .build()?)
+}
+
+/// A three-node ringkv cluster on loopback (N = 3, R = W = 2) with the
+/// given fsync policy, its data under `dir`; up and answering when this
+/// returns. Its processes die with the returned guard.
+async fn start_ringkv(bin: &Path, fsync: &str, dir: &Path) -> Result<(Procs, Vec<String>)> {
+    let ports = free_ports(3)?;
+    let addrs: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+    let mut nodes = String::new();
+    for (i, a) in addrs.iter().enumerate() {
+        nodes.push_str(&format!("[[nodes]]\nname = \"n{}\"\naddr = {a:?}\n", i + 1));
+    }
+    let mut procs = Procs(Vec::new());
+    for i in 0..3 {
+        let data = dir.join(format!("ringkv-{fsync}-n{}", i + 1));
+        std::fs::create_dir_all(&data)?;
+        let config = data.join("ringkv.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "node = \"n{}\"\nn = 3\nr = 2\nw = 2\nfsync = {fsync:?}\ndata_dir = {:?}\n{nodes}",
+                i + 1,
+                data.join("db").display().to_string()
+            ),
+        )?;
+        let log = std::fs::File::create(data.join("ringkv.log"))?;
+        procs.0.push(
+            Command::new(bin)
+                .arg("--config")
+                .arg(&config)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .with_context(|| format!("starting {}", bin.display()))?,
+        );
+    }
+    let http = http_client()?;
+    let health: Vec<String> = addrs.iter().map(|a| format!("http://{a}/health")).collect();
+    wait_up(&http, &health, "ringkv").await?;
+    Ok((procs, addrs))
+}
+
+async fn bench_ringkv(cfg: &BenchConfig, fsync: &str, dir: &Path) -> Result<Row> {
+    let (procs, addrs) = start_ringkv(&cfg.ringkv_bin, fsync, dir).await?;
+    let http = http_client()?;
+    let target: Arc<dyn Target> = Arc::new(RingkvTarget { http, addrs });
+    let put = phase(target.clone(), 3, cfg, true).await;
+    let get = phase(target, 3, cfg, false).await;
+    drop(procs);
+    Ok(Row {
+        store: "ringkv".into(),
+        fsync: fsync.into(),
+        put,
+        get,
+    })
+}
+
+async fn bench_etcd(cfg: &BenchConfig, dir: &Path) -> Result<Row> {
+    let etcd = crate::cluster::control::os::find_program("etcd").context(
+        "etcd is not installed: `apt-get install etcd-server` (Debian), or run with --stores ringkv",
+    )?;
+    let ports = free_ports(6)?;
+    let client: Vec<String> = ports[..3]
+        .iter()
+        .map(|p| format!("http://127.0.0.1:{p}"))
+        .collect();
+    let peer: Vec<String> = ports[3..]
+        .iter()
+        .map(|p| format!("http://127.0.0.1:{p}"))
+        .collect();
+    let cluster = (0..3)
+        .map(|i| format!("e{}={}", i + 1, peer[i]))
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut procs = Procs(Vec::new());
+    for i in 0..3 {
+        let data = dir.join(format!("etcd-e{}", i + 1));
+        std::fs::create_dir_all(&data)?;
+        let log = std::fs::File::create(dir.join(format!("etcd-e{}.log", i + 1)))?;
+        procs.0.push(
+            Command::new(&etcd)
+                .args(["--name", &format!("e{}", i + 1)])
+                .args(["--data-dir", &data.display().to_string()])
+                .args(["--listen-client-urls", &client[i]])
+                .args(["--advertise-client-urls", &client[i]])
+                .args(["--listen-peer-urls", &peer[i]])
+                .args(["--initial-advertise-peer-urls", &peer[i]])
+                .args(["--initial-cluster", &cluster])
+                .args(["--initial-cluster-state", "new"])
+                .args(["--initial-cluster-token", "faultline-bench"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .context("starting etcd")?,
+        );
+    }
+    let http = http_client()?;
+    let health: Vec<String> = client.iter().map(|c| format!("{c}/health")).collect();
+    wait_up(&http, &health, "etcd").await?;
+    let addrs = client
+        .iter()
+        .map(|c| c.trim_start_matches("http://").to_string())
+        .collect();
+    let target: Arc<dyn Target> = Arc::new(EtcdTarget { http, addrs });
+    let put = phase(target.clone(), 3, cfg, true).await;
+    let get = phase(target, 3, cfg, false).await;
+    drop(procs);
+    Ok(Row {
+        store: "etcd".into(),
+        fsync: "always".into(),
+        put,
+        get,
+    })
+}
+
+/// Runs every configured measurement; returns the rows.
+pub async fn run(cfg: &BenchConfig) -> Result<Vec<Row>> {
+    let dir = tempfile::tempdir().context("creating a scratch directory")?;
+    let mut rows = Vec::new();
+    for policy in &cfg.fsync {
+        eprintln!("faultline bench: ringkv, fsync {policy} ...");
+        rows.push(bench_ringkv(cfg, policy, dir.path()).await?);
+    }
+    if cfg.etcd {
+        eprintln!("faultline bench: etcd 3.4 ...");
+        rows.push(bench_etcd(cfg, dir.path()).await?);
+    }
+    Ok(rows)
+}
+
+/// Renders the rows as a table, with the put-throughput ratio of ringkv
+/// (`always`) over etcd when both ran.
+pub fn table(rows: &[Row], cfg: &BenchConfig) -> String {
+    let mut out = format!(
+        "3 nodes, N=3 R=W=2 (ringkv) / 3-member Raft (etcd); {} workers, {} B values, {} keys, {:.0} s per phase\n\n",
+        cfg.concurrency,
+        cfg.value_size,
+        cfg.keys,
+        cfg.duration.as_secs_f64()
+    );
+    out.push_str(&format!(
+        "{:<8} {:<9} {:>10} {:>8} {:>8} {:>7} {:>10} {:>8} {:>8} {:>7}\n",
+        "store",
+        "fsync",
+        "put ops/s",
+        "p50 ms",
+        "p99 ms",
+        "errors",
+        "get ops/s",
+        "p50 ms",
+        "p99 ms",
+        "errors"
+    ));
+    for r in rows {
+        out.push_str(&format!(
+            "{:<8} {:<9} {:>10.0} {:>8.2} {:>8.2} {:>7} {:>10.0} {:>8.2} {:>8.2} {:>7}\n",
+            r.store,
+            r.fsync,
+            r.put.ops_per_s,
+            r.put.p50_ms,
+            r.put.p99_ms,
+            r.put.errors,
+            r.get.ops_per_s,
+            r.get.p50_ms,
+            r.get.p99_ms,
+            r.get.errors
+        ));
+    }
+    let ringkv = rows
+        .iter()
+        .find(|r| r.store == "ringkv" && r.fsync == "always");
+    let etcd = rows.iter().find(|r| r.store == "etcd");
+    if let (Some(a), Some(e)) = (ringkv, etcd) {
+        if e.put.ops_per_s > 0.0 && e.get.ops_per_s > 0.0 {
+            out.push_str(&format!(
+                "\nringkv (fsync always) / etcd: put throughput {:.2}x, get throughput {:.2}x\n",
+                a.put.ops_per_s / e.put.ops_per_s,
+                a.get.ops_per_s / e.get.ops_per_s
+            ));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_pick_ranks_and_report_milliseconds() {
+        let mut s: Vec<u64> = (1..=100).map(|i| i * 1000).collect();
+        let (p50, p90, p99, max) = quantiles(&mut s);
+        assert_eq!((p50, p90, p99, max), (51.0, 90.0, 99.0, 100.0));
+        assert_eq!(quantiles(&mut []), (0.0, 0.0, 0.0, 0.0));
+    }
+
+    #[test]
+    fn the_table_states_the_ratio_for_the_fair_pair_only() {
+        let row = |store: &str, fsync: &str, put: f64| Row {
+            store: store.into(),
+            fsync: fsync.into(),
+            put: Phase {
+                ops_per_s: put,
+                ..Default::default()
+            },
+            get: Phase {
+                ops_per_s: 10.0,
+                ..Default::default()
+            },
+        };
+        let cfg = BenchConfig {
+            duration: Duration::from_secs(1),
+            concurrency: 4,
+            value_size: 10,
+            keys: 10,
+            fsync: vec![],
+            etcd: true,
+            ringkv_bin: PathBuf::new(),
+        };
+        let t = table(
+            &[
+                row("ringkv", "never", 900.0),
+                row("ringkv", "always", 300.0),
+                row("etcd", "always", 100.0),
+            ],
+            &cfg,
+        );
+        assert!(t.contains("put throughput 3.00x"), "{t}");
+        let t = table(&[row("ringkv", "never", 900.0)], &cfg);
+        assert!(!t.contains("throughput"), "{t}");
+    }
+}

@@ -1,0 +1,349 @@
+//! `faultline check`: verdicts for stored histories, offline.
+
+use crate::artifacts::outputs::{junit, markdown, RunInfo};
+use crate::artifacts::results::Results;
+use crate::exit;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// Files `faultline check` also writes its verdicts to, for CI.
+#[derive(Clone, Debug, Default)]
+pub struct Outputs {
+    /// JUnit XML: one test suite per history, one test case per checker.
+    pub junit: Option<PathBuf>,
+    /// A Markdown summary: one section per history.
+    pub markdown: Option<PathBuf>,
+    /// A directory for one HTML report per history (`<file stem>.html`).
+    pub report: Option<PathBuf>,
+}
+
+/// How `faultline check` reads a register history's outcomes (its
+/// `--reading`, `--fail-is-evidence` and `--initial-value` flags). What is
+/// not set comes from each file's format
+/// ([`checkers::linear::Reading::for_format`]); the readings are tabled in
+/// README.md ("How `faultline check` reads an op's outcome").
+#[derive(Clone, Debug, Default)]
+pub struct ReadingFlags {
+    /// `--reading NAME`: this reading whatever the format.
+    pub reading: Option<checkers::linear::Reading>,
+    /// `--fail-is-evidence`: every failed cas is evidence.
+    pub fail_is_evidence: bool,
+    /// `--initial-value V`: the register's value before the first op.
+    pub initial_value: Option<Value>,
+}
+
+impl ReadingFlags {
+    /// Whether any flag was given.
+    fn any(&self) -> bool {
+        self.reading.is_some() || self.fail_is_evidence || self.initial_value.is_some()
+    }
+
+    /// Why the flags do not fit `workload`, if they do not: readings are
+    /// the register model's, an initial value the register's, kv's or
+    /// multi-register's (a map of register to value).
+    fn misfit(&self, workload: &str) -> Option<String> {
+        let reading = self.reading.is_some() || self.fail_is_evidence;
+        match workload {
+            "register" => None,
+            "kv" | "multi-register" if !reading => None,
+            _ if reading => Some(format!(
+                "--reading and --fail-is-evidence apply to --workload register (how a register history's outcomes are read), not {workload}"
+            )),
+            _ if self.initial_value.is_some() => Some(format!(
+                "--initial-value applies to --workload register, kv or multi-register, not {workload}"
+            )),
+            _ => None,
+        }
+    }
+
+    /// The linearizability options for a file of `format` (`None`: empty).
+    fn linear(&self, format: Option<checkers::parse::Format>) -> checkers::linear::Options {
+        use checkers::linear::Reading;
+        let mut reading = self
+            .reading
+            .or(format.map(Reading::for_format))
+            .unwrap_or_default();
+        if self.fail_is_evidence {
+            reading = reading.fail_is_evidence();
+        }
+        checkers::linear::Options {
+            reading,
+            initial_value: self.initial_value.clone(),
+            ..Default::default()
+        }
+    }
+
+    /// The flags as they are typed, each with a leading space.
+    fn args(&self) -> String {
+        let mut out = String::new();
+        if let Some(r) = self.reading {
+            out += &format!(" --reading {}", r.describe());
+        }
+        if self.fail_is_evidence {
+            out += " --fail-is-evidence";
+        }
+        if let Some(v) = &self.initial_value {
+            out += &format!(" --initial-value {}", shell_quote(&v.to_string()));
+        }
+        out
+    }
+}
+
+/// Checks every file, prints one verdict line each, writes the requested
+/// CI outputs, and returns the exit code of the worst: unreadable or
+/// malformed input, or an output that cannot be written (254), beats
+/// invalid (1) beats unknown (2) beats valid (0).
+pub fn run(paths: &[PathBuf], workload: &str, outputs: &Outputs, flags: &ReadingFlags) -> i32 {
+    if let Err(e) = workloads::validate_check(workload) {
+        eprintln!("faultline: error: {e}");
+        return exit::BAD_ARGS;
+    }
+    if let Some(e) = flags.misfit(workload) {
+        eprintln!("faultline: error: {e}");
+        return exit::BAD_ARGS;
+    }
+    let mut worst = checkers::Validity::Valid;
+    let mut bad_input = false;
+    let mut checked: Vec<(RunInfo, Results)> = Vec::new();
+    for path in paths {
+        let mut info = run_info(path, workload);
+        if flags.any() {
+            info.command = info.command.map(|c| c + &flags.args());
+        }
+        let (history, results) = match check_file(path, workload, flags) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("faultline: error: {e}");
+                bad_input = true;
+                let mut r = Results::from_checks(Vec::new(), 0);
+                r.error = Some(e);
+                checked.push((info, r));
+                continue;
+            }
+        };
+        for r in &results.checkers {
+            worst = worst.worst(r.valid);
+            println!(
+                "{}: {} {} — {}",
+                path.display(),
+                r.checker,
+                r.valid.word(),
+                r.summary
+            );
+        }
+        info.highlights = crate::artifacts::report::highlights(&history, &results, HIGHLIGHTS);
+        if let Some(dir) = &outputs.report {
+            match write_report(dir, path, &info, &history, &results) {
+                Ok(p) => println!("{}: report {}", path.display(), p.display()),
+                Err(e) => {
+                    eprintln!("faultline: error: --report: {e:#}");
+                    bad_input = true;
+                }
+            }
+        }
+        checked.push((info, results));
+    }
+    let runs: Vec<(&RunInfo, &Results)> = checked.iter().map(|(i, r)| (i, r)).collect();
+    if let Some(p) = &outputs.junit {
+        if let Err(e) = junit::write(p, &runs) {
+            eprintln!("faultline: error: --junit: {e:#}");
+            bad_input = true;
+        }
+    }
+    if let Some(p) = &outputs.markdown {
+        if let Err(e) = markdown::write(p, &runs) {
+            eprintln!("faultline: error: --markdown: {e:#}");
+            bad_input = true;
+        }
+    }
+    if bad_input {
+        exit::BAD_ARGS
+    } else {
+        worst.exit_code()
+    }
+}
+
+/// Reads, parses and checks one history file.
+fn check_file(
+    path: &Path,
+    workload: &str,
+    flags: &ReadingFlags,
+) -> Result<(checkers::History, Results), String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let at = |e: checkers::parse::ParseError| format!("{}: {e}", path.display());
+    let format = checkers::parse::detect(&text).map_err(at)?;
+    let history = checkers::parse::auto(&text).map_err(at)?;
+    let options = workloads::CheckOptions {
+        linear: flags.linear(format),
+        ..Default::default()
+    };
+    let checks =
+        workloads::check_with(workload, &history, &options).expect("workload validated before");
+    let results = Results::from_checks(checks, history.ops.len() as u64);
+    Ok((history, results))
+}
+
+/// Anomaly sentences per checker in the CI outputs.
+const HIGHLIGHTS: usize = 3;
+
+/// Draws the report of one checked history into `dir/<stem>.html`.
+fn write_report(
+    dir: &Path,
+    path: &Path,
+    info: &RunInfo,
+    history: &checkers::History,
+    results: &Results,
+) -> anyhow::Result<PathBuf> {
+    use anyhow::Context;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("creating the report directory {}", dir.display()))?;
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "history".into());
+    let out = dir.join(format!("{stem}.html"));
+    let mut config = vec![
+        ("history".to_string(), path.display().to_string()),
+        ("workload".to_string(), info.workload.clone()),
+    ];
+    if let Some(seed) = info.seed {
+        config.push(("seed".into(), seed.to_string()));
+    }
+    let html = crate::artifacts::report::render_page(&crate::artifacts::report::Page {
+        name: &info.test,
+        command: info.command.as_deref().unwrap_or(""),
+        config,
+        cluster: None,
+        history,
+        results,
+        node_logs: &[],
+    })?;
+    std::fs::write(&out, html).with_context(|| format!("writing {}", out.display()))?;
+    Ok(out)
+}
+
+/// What the CI outputs say about a checked file: its run's name, seed and
+/// faults when it sits in a run directory beside a readable `test.json`,
+/// otherwise its file name; and the command that checks it again.
+pub fn run_info(path: &Path, workload: &str) -> RunInfo {
+    let cfg: Option<Value> = path
+        .parent()
+        .map(|d| d.join("test.json"))
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .and_then(|t| serde_json::from_str(&t).ok());
+    let field = |k: &str| cfg.as_ref().and_then(|c| c.get(k));
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "check".to_string());
+    RunInfo {
+        test: field("name")
+            .and_then(Value::as_str)
+            .map(String::from)
+            .unwrap_or(stem),
+        workload: workload.to_string(),
+        command: Some(format!(
+            "faultline check --workload {} {}",
+            shell_quote(workload),
+            shell_quote(&path.display().to_string())
+        )),
+        seed: field("seed").and_then(Value::as_u64),
+        nemesis: field("nemesis")
+            .and_then(Value::as_array)
+            .map(|ks| {
+                ks.iter()
+                    .filter_map(Value::as_str)
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default(),
+        report: None,
+        highlights: Vec::new(),
+    }
+}
+
+/// `s` as one shell word: unchanged when it holds only safe characters,
+/// otherwise single-quoted.
+fn shell_quote(s: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c);
+    if !s.is_empty() && s.chars().all(safe) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_history_in_a_run_directory_takes_the_run_name_seed_and_faults() {
+        let tmp = tempfile::tempdir().unwrap();
+        let h = tmp.path().join("history.jsonl");
+        let info = run_info(&h, "set");
+        assert_eq!(info.test, "history");
+        assert_eq!(info.seed, None);
+        std::fs::write(
+            tmp.path().join("test.json"),
+            r#"{"name": "set-rmw", "seed": 42, "nemesis": ["partition", "kill"]}"#,
+        )
+        .unwrap();
+        let info = run_info(&h, "set");
+        assert_eq!(info.test, "set-rmw");
+        assert_eq!(info.seed, Some(42));
+        assert_eq!(info.nemesis, ["partition", "kill"]);
+        assert_eq!(
+            info.command.as_deref(),
+            Some(format!("faultline check --workload set {}", h.display()).as_str())
+        );
+        assert_eq!(info.report, None);
+    }
+
+    #[test]
+    fn reading_flags_default_from_the_format_and_override_it() {
+        use checkers::linear::Reading;
+        use checkers::parse::Format;
+        let none = ReadingFlags::default();
+        assert_eq!(none.linear(Some(Format::Edn)).reading, Reading::KNOSSOS);
+        assert_eq!(none.linear(Some(Format::Jsonl)).reading, Reading::FAULTLINE);
+        assert_eq!(
+            none.linear(Some(Format::EtcdLog)).reading,
+            Reading::PORCUPINE
+        );
+        assert_eq!(none.linear(None).reading, Reading::FAULTLINE);
+        assert_eq!(none.args(), "");
+        let flags = ReadingFlags {
+            reading: Some(Reading::PORCUPINE),
+            fail_is_evidence: true,
+            initial_value: Some(serde_json::json!("a b")),
+        };
+        let o = flags.linear(Some(Format::Edn));
+        assert_eq!(o.reading, Reading::PORCUPINE.fail_is_evidence());
+        assert_eq!(o.initial_value, Some(serde_json::json!("a b")));
+        assert_eq!(
+            flags.args(),
+            r#" --reading porcupine --fail-is-evidence --initial-value '"a b"'"#
+        );
+        assert_eq!(flags.misfit("register"), None);
+        assert!(flags.misfit("kv").is_some());
+        let init = ReadingFlags {
+            initial_value: Some(serde_json::json!(0)),
+            ..Default::default()
+        };
+        assert_eq!(init.misfit("kv"), None);
+        assert!(init.misfit("set").is_some());
+        assert_eq!(none.misfit("set"), None);
+    }
+
+    #[test]
+    fn shell_quoting_keeps_plain_words_and_quotes_the_rest() {
+        assert_eq!(shell_quote("results/a-b_c.jsonl"), "results/a-b_c.jsonl");
+        assert_eq!(shell_quote("my file"), "'my file'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote("$(rm -rf /)"), "'$(rm -rf /)'");
+        assert_eq!(shell_quote(""), "''");
+    }
+}

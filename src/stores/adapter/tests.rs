@@ -1,0 +1,553 @@
+//! The description (every kind of bad field), placeholder rendering, and
+//! a cluster's lifecycle against a recording control layer (no root).
+
+use super::*;
+use crate::cluster::control::{ControlError, ExecOutput};
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// A small valid description; tests break one field of it at a time.
+const VALID: &str = r#"
+name = "tiny"
+workloads = ["set"]
+port = 7000
+[ports]
+peer = 7001
+[node]
+start = ["{{ faultline_dir }}/store", "--dir", "{{ dir }}"]
+[client]
+command = ["python3", "{{ adapter_dir }}/a.py", "{{ ip }}:{{ port }}"]
+"#;
+
+fn parse(text: &str) -> Result<AdapterStore, DescriptionError> {
+    AdapterStore::parse(text, "my/store.toml", Path::new("/nonexistent"))
+}
+
+fn nodes(n: u8, base: &Path) -> Vec<StoreNode> {
+    (1..=n)
+        .map(|i| StoreNode {
+            name: format!("n{i}"),
+            ip: std::net::Ipv4Addr::new(198, 18, 3, 10 + i).into(),
+            dir: base.join(format!("n{i}")),
+        })
+        .collect()
+}
+
+fn params() -> RunParams {
+    RunParams {
+        workload: "set".into(),
+        keys: 4,
+        values: workloads::register::DEFAULT_VALUES,
+        op_timeout_ms: 1500,
+        concurrency: 5,
+        seed: 1,
+    }
+}
+
+#[test]
+fn the_example_description_loads_and_writes_a_config_ringkv_accepts() {
+    let store = AdapterStore::load(&example_path()).unwrap();
+    let d = store.description();
+    assert_eq!(d.name, "ringkv-py");
+    assert_eq!(d.workloads, ["set", "register"]);
+    assert_eq!(d.client.read_local, ["set"]);
+    assert!(d.node.faketime && d.node.leave.is_some());
+    for count in [5, 3, 1] {
+        let ns = nodes(count, Path::new("/tmp/run"));
+        let vars = store.vars(&ns, 0, &params(), "");
+        let text = render(&store.templates[0], &vars).unwrap();
+        let c = ringkv::Config::from_toml_str(&text, Path::new("t")).unwrap_or_else(|e| {
+            panic!("{e}\n{text}");
+        });
+        assert_eq!(c.nodes.len(), count as usize);
+        assert_eq!(c.n, (count as usize).min(3));
+        assert_eq!(c.listen, "198.18.3.11:8080");
+        assert_eq!(c.data_dir, Some(PathBuf::from("/tmp/run/n1/data")));
+    }
+    let ns = nodes(3, Path::new("/tmp/run"));
+    let argv = render_argv(&d.node.start, &store.vars(&ns, 1, &params(), "")).unwrap();
+    assert_eq!(argv[1..], ["--config", "/tmp/run/n2/ringkv.toml"]);
+    assert!(argv[0].ends_with("/ringkv"), "{argv:?}");
+    let client = render_argv(&d.client.command, &store.vars(&ns, 2, &params(), "w2")).unwrap();
+    let script = example_path().with_file_name("ringkv_adapter.py");
+    assert_eq!(
+        client[1],
+        std::fs::canonicalize(script).unwrap().display().to_string()
+    );
+    assert_eq!(
+        client[2..],
+        [
+            "client",
+            "--addr",
+            "198.18.3.13:8080",
+            "--workload",
+            "set",
+            "--timeout-ms",
+            "1500"
+        ]
+    );
+}
+
+#[test]
+fn every_bad_field_gets_one_line_naming_the_file_the_field_and_a_fix() {
+    // (what to do to VALID, the field named, a fragment of the message)
+    let swap = |from: &str, to: &str| {
+        assert!(VALID.contains(from), "{from}");
+        VALID.replacen(from, to, 1)
+    };
+    let cases: Vec<(String, &str, &str)> = vec![
+        (swap("port = 7000", "port = "), "line 4", "not valid TOML"),
+        (swap("name = \"tiny\"", ""), "name", "is missing; add it: name = \"my-store\""),
+        (swap("name = \"tiny\"", "name = \"a b\""), "name", "not a plain name"),
+        (
+            swap("[node]\n", "[node]\nstrat = []\n"),
+            "node.strat",
+            "not a field of an adapter description; check its spelling; known here: install, wipe",
+        ),
+        (swap("port = 7000", "port = 0"), "port", "is 0"),
+        (swap("port = 7000", "port = \"http\""), "port", "expected a port number"),
+        (swap("peer = 7001", "peer-2 = 7001"), "ports.peer-2", "letters, digits and '_'"),
+        (
+            swap("workloads = [\"set\"]", "workloads = [\"set\", \"counter\"]"),
+            "workloads[1]",
+            "adapters cannot run the workload \"counter\"; use set or register",
+        ),
+        (swap("workloads = [\"set\"]", "workloads = []"), "workloads", "is empty"),
+        (
+            swap("start = [\"{{ faultline_dir }}/store\", \"--dir\", \"{{ dir }}\"]", "start = \"store --dir /x\""),
+            "node.start",
+            "is a string, but faultline runs no shell: a command is a list of arguments; write [\"store\", \"--dir\", \"/x\"]",
+        ),
+        (
+            swap("start = [\"{{ faultline_dir }}/store\", \"--dir\", \"{{ dir }}\"]", "start = [\"store --dir /x\"]"),
+            "node.start",
+            "one argument holding spaces: faultline runs no shell, so it would be run as one program of that name; split it into arguments: [\"store\", \"--dir\", \"/x\"]",
+        ),
+        (
+            swap("start = [\"{{ faultline_dir }}/store\", \"--dir\", \"{{ dir }}\"]", "start = []"),
+            "node.start",
+            "is an empty command",
+        ),
+        (
+            swap("start = [\"{{ faultline_dir }}/store\", \"--dir\", \"{{ dir }}\"]", ""),
+            "node.start",
+            "is missing; add it: a list of arguments, no shell",
+        ),
+        (
+            swap("[node]\n", "[node]\ninstall = [\"apt-get\", \"install\", \"-y\", \"x\"]\n"),
+            "node.install",
+            "is one command, but it is a list of commands (each a list of arguments); write install = [[\"apt-get\", \"install\", \"-y\", \"x\"]]",
+        ),
+        (
+            swap("[node]\n", "[node]\nsetup = [[]]\n"),
+            "node.setup[0]",
+            "is an empty command",
+        ),
+        (
+            swap("[node]\n", "[node]\nleave = [\"x\"]\n"),
+            "node.join",
+            "needs both leave and join",
+        ),
+        (
+            swap("\"{{ dir }}\"]", "\"{{ nodee }}\"]"),
+            "node.start[2]",
+            "Variable `nodee` not found in context",
+        ),
+        (
+            swap("[node]\n", "[node]\nlogs = [\"{{ dir\"]\n"),
+            "node.logs[0]",
+            "templates use tera syntax",
+        ),
+        (
+            swap("[node]\n", "[node]\nenv = { \"A=B\" = \"1\" }\n"),
+            "node.env.A=B",
+            "is not an environment variable's name",
+        ),
+        (
+            swap("[client]", "[[node.files]]\npath = \"{{ dir }}/c\"\n[client]"),
+            "node.files[0]",
+            "needs exactly one of template and template_file",
+        ),
+        (
+            swap("[client]", "[[node.files]]\npath = \"{{ dir }}/c\"\ntemplate_file = \"c.tera\"\n[client]"),
+            "node.files[0].template_file",
+            "cannot read /nonexistent/c.tera",
+        ),
+        (
+            swap("[client]", "[[node.files]]\npath = \"{{ dir }}/c\"\ntemplate = \"{% for %}\"\n[client]"),
+            "node.files[0].template",
+            "templates use tera syntax",
+        ),
+        (
+            swap("[client]\n", "[client]\nread_local = [\"register\"]\n"),
+            "client.read_local[0]",
+            "\"register\" is not one of the description's workloads",
+        ),
+        (
+            swap("[client]\n", "[client]\nreplicas = \"some\"\n"),
+            "client.replicas",
+            "\"some\" is neither all nor preflist",
+        ),
+        (
+            swap("\"{{ ip }}:{{ port }}\"]", "\"{{ ip }}:{{ ports.raft }}\"]"),
+            "client.command[2]",
+            "raft",
+        ),
+        (
+            VALID.split("[client]").next().unwrap().to_string(),
+            "client",
+            "is missing; add it: a table",
+        ),
+        (
+            swap("[node]\n", "[node]\nfaketime = \"yes\"\n"),
+            "node.faketime",
+            "expected true or false",
+        ),
+    ];
+    for (text, field, fragment) in cases {
+        let e = parse(&text).expect_err(field).to_string();
+        assert!(!e.contains('\n'), "one line: {e}");
+        assert!(
+            e.starts_with(&format!("my/store.toml: {field}: ")),
+            "{field}: {e}"
+        );
+        assert!(e.contains(fragment), "{field}: {fragment:?} not in: {e}");
+        assert!(e.ends_with(" (docs/adapters.md#the-description)"), "{e}");
+        // A problem, then a fix.
+        assert!(e.contains("; "), "{e}");
+    }
+    assert!(parse(VALID).is_ok());
+    let e = AdapterStore::load(Path::new("/nonexistent/x.toml")).unwrap_err();
+    assert_eq!(e.field, "(file)");
+    assert!(e.to_string().contains("cannot read it"), "{e}");
+}
+
+#[test]
+fn a_hostile_value_stays_exactly_one_argument() {
+    let store = parse(VALID).unwrap();
+    let hostile = "/tmp/a b; rm -rf ~ $(reboot) `id` \"q\" 'p'\n--flag *";
+    let mut ns = nodes(2, Path::new("/tmp"));
+    ns[0].dir = PathBuf::from(hostile);
+    ns[0].name = "n1 --evil".into();
+    let vars = store.vars(&ns, 0, &params(), "");
+    let argv = render_argv(
+        &[
+            "prog".into(),
+            "--dir={{ dir }}".into(),
+            "{{ dir }}/data".into(),
+            "{{ node }}".into(),
+            "{% for n in nodes %}{{ n.name }} {% endfor %}".into(),
+        ],
+        &vars,
+    )
+    .unwrap();
+    assert_eq!(
+        argv,
+        [
+            "prog".to_string(),
+            format!("--dir={hostile}"),
+            format!("{hostile}/data"),
+            "n1 --evil".into(),
+            "n1 --evil n2 ".into(),
+        ]
+    );
+    // No escaping either: the value arrives as it is.
+    assert_eq!(render("{{ dir }}", &vars).unwrap(), hostile);
+}
+
+#[test]
+fn templates_see_every_documented_variable() {
+    let store = parse(VALID).unwrap();
+    let ns = nodes(3, Path::new("/r"));
+    let vars = store.vars(&ns, 1, &params(), "w4");
+    let t = "{{ store }}|{{ node }}|{{ index }}|{{ ip }}|{{ port }}|{{ ports.peer }}|{{ dir }}|\
+             {% for n in nodes %}{{ n.index }}={{ n.name }}@{{ n.ip }},{% endfor %}|{{ adapter_dir }}|\
+             {{ workload }}|{{ keys }}|{{ op_timeout_ms }}|{{ worker }}|{{ index + 1 }}";
+    assert_eq!(
+        render(t, &vars).unwrap(),
+        "tiny|n2|1|198.18.3.12|7000|7001|/r/n2|0=n1@198.18.3.11,1=n2@198.18.3.12,2=n3@198.18.3.13,|\
+         /nonexistent|set|4|1500|w4|2"
+    );
+    let exe = std::env::current_exe().unwrap();
+    assert_eq!(
+        render("{{ faultline_dir }}", &vars).unwrap(),
+        exe.parent().unwrap().display().to_string()
+    );
+}
+
+#[test]
+fn the_store_validates_workloads_modes_and_faults_from_its_description() {
+    let store = parse(VALID).unwrap();
+    assert_eq!(store.name(), "tiny");
+    assert_eq!(store.validate("set", None).unwrap(), "adapter");
+    assert_eq!(store.validate("set", Some("adapter")).unwrap(), "adapter");
+    let e = store.validate("set", Some("crdt")).unwrap_err().to_string();
+    assert!(e.contains("one client mode, adapter"), "{e}");
+    let e = store.validate("register", None).unwrap_err().to_string();
+    assert!(
+        e.contains("runs set; add \"register\" to its workloads"),
+        "{e}"
+    );
+    let e = store.validate("counter", None).unwrap_err().to_string();
+    assert!(e.contains("adapters run set and register"), "{e}");
+    assert!(store
+        .unsupported_fault("clock")
+        .unwrap()
+        .contains("node.faketime = true"));
+    assert!(store
+        .unsupported_fault("membership")
+        .unwrap()
+        .contains("node.leave"));
+    for kind in ["partition", "loss", "kill", "pause"] {
+        assert_eq!(store.unsupported_fault(kind), None, "{kind}");
+    }
+    let example = AdapterStore::load(&example_path()).unwrap();
+    assert_eq!(example.unsupported_fault("clock"), None);
+    assert_eq!(example.unsupported_fault("membership"), None);
+    let reqs = example.requirements();
+    assert_eq!(reqs.len(), 1);
+    assert_eq!((reqs[0].program, reqs[0].package), ("python3", "python3"));
+}
+
+/// A control layer that records what it is asked and keeps fake pids.
+#[derive(Default)]
+struct Recorder {
+    calls: Mutex<Vec<String>>,
+    next_pid: AtomicU32,
+    alive: Mutex<HashSet<u32>>,
+}
+
+impl Recorder {
+    fn calls(&self) -> Vec<String> {
+        self.calls.lock().unwrap().clone()
+    }
+
+    fn on(&self, node: &str) -> Vec<String> {
+        let prefix = format!("{node} ");
+        self.calls()
+            .into_iter()
+            .filter_map(|c| c.strip_prefix(&prefix).map(str::to_string))
+            .collect()
+    }
+}
+
+impl Control for Recorder {
+    fn exec(&self, node: &str, argv: &[String], _: Duration) -> Result<ExecOutput, ControlError> {
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("{node} exec {}", argv.join(" ")));
+        if argv[0] == "false" {
+            return Err(ControlError::Failed {
+                node: node.into(),
+                command: argv.join(" "),
+                status: 1,
+                stderr: "nope".into(),
+            });
+        }
+        Ok(ExecOutput::default())
+    }
+
+    fn start_daemon(&self, node: &str, spec: &DaemonSpec) -> Result<u32, ControlError> {
+        let pid = 100 + self.next_pid.fetch_add(1, Ordering::SeqCst);
+        self.alive.lock().unwrap().insert(pid);
+        let env: Vec<String> = spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        self.calls.lock().unwrap().push(format!(
+            "{node} daemon {} > {} [{}]",
+            spec.argv.join(" "),
+            spec.log_file.display(),
+            env.join(" ")
+        ));
+        Ok(pid)
+    }
+
+    fn signal(&self, node: &str, pid: u32, signal: Signal) -> Result<(), ControlError> {
+        if matches!(signal, Signal::SIGKILL | Signal::SIGTERM) {
+            self.alive.lock().unwrap().remove(&pid);
+        }
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("{node} signal {signal} {pid}"));
+        Ok(())
+    }
+
+    fn is_alive(&self, _: &str, pid: u32) -> bool {
+        self.alive.lock().unwrap().contains(&pid)
+    }
+
+    fn upload(&self, _: &str, _: &Path, _: &Path) -> Result<(), ControlError> {
+        unreachable!("files travel through write_file")
+    }
+
+    fn download(&self, _: &str, _: &Path, _: &Path) -> Result<(), ControlError> {
+        unreachable!()
+    }
+
+    fn write_file(&self, node: &str, remote: &Path, contents: &str) -> Result<(), ControlError> {
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("{node} write {} {contents:?}", remote.display()));
+        Ok(())
+    }
+}
+
+const LIFECYCLE: &str = r#"
+name = "life"
+workloads = ["set", "register"]
+port = 7000
+[node]
+install = [["apt-get", "install", "-y", "pkg-{{ node }}"]]
+wipe = [["rm", "-rf", "--", "{{ dir }}/data"]]
+setup = [["init", "{{ dir }}/data"], ["chown", "x", "{{ dir }}"]]
+start = ["store", "--conf", "{{ dir }}/s.conf"]
+env = { ID = "{{ index }}" }
+logs = ["{{ dir }}/data/extra.log", "{{ dir }}/life.log"]
+faketime = true
+[[node.files]]
+path = "{{ dir }}/s.conf"
+template = "me {{ node }}{% for n in nodes %} peer {{ n.ip }}{% endfor %}"
+[client]
+command = ["adapter", "{{ worker }}", "{{ ip }}"]
+read_local = ["set"]
+"#;
+
+fn placement(control: Arc<Recorder>, ns: Vec<StoreNode>, remote: bool) -> Placement {
+    Placement {
+        nodes: ns,
+        control,
+        remote,
+        faketime: Some(PathBuf::from("/lib/faketime.so")),
+        run_dir: PathBuf::from("/tmp/run"),
+    }
+}
+
+#[test]
+fn a_cluster_installs_wipes_writes_sets_up_then_starts_every_node_in_order() {
+    let store = AdapterStore::parse(LIFECYCLE, "life.toml", Path::new("/a")).unwrap();
+    let rec = Arc::new(Recorder::default());
+    let ns = nodes(2, Path::new("/remote/run"));
+    let cluster = AdapterCluster::start(store, params(), placement(rec.clone(), ns, true)).unwrap();
+    assert_eq!(
+        rec.on("n2"),
+        [
+            "exec apt-get install -y pkg-n2",
+            "exec mkdir -p -- /remote/run/n2",
+            "exec rm -rf -- /remote/run/n2/data",
+            "write /remote/run/n2/s.conf \"me n2 peer 198.18.3.11 peer 198.18.3.12\"",
+            "write /remote/run/n2/faketime.rc \"+0.000s\\n\"",
+            "exec init /remote/run/n2/data",
+            "exec chown x /remote/run/n2",
+            "daemon store --conf /remote/run/n2/s.conf > /remote/run/n2/life.log [ID=1 \
+             LD_PRELOAD=/lib/faketime.so FAKETIME_TIMESTAMP_FILE=/remote/run/n2/faketime.rc \
+             FAKETIME_NO_CACHE=1 DONT_FAKE_MONOTONIC=1]",
+        ]
+    );
+    assert_eq!(
+        cluster.clock_file("n1"),
+        Some(PathBuf::from("/remote/run/n1/faketime.rc"))
+    );
+    assert_eq!(
+        cluster.log_files("n1"),
+        [
+            PathBuf::from("/remote/run/n1/life.log"),
+            PathBuf::from("/remote/run/n1/data/extra.log")
+        ]
+    );
+    assert_eq!(
+        cluster
+            .nodes()
+            .iter()
+            .map(|n| n.name.as_str())
+            .collect::<Vec<_>>(),
+        ["n1", "n2"]
+    );
+
+    // The nemesis: kill -9, restart, SIGSTOP, SIGCONT by pid.
+    rec.calls.lock().unwrap().clear();
+    cluster.pause("n1").unwrap();
+    cluster.kill("n2").unwrap();
+    cluster.resume("n1").unwrap();
+    assert_eq!(
+        rec.calls(),
+        [
+            "n1 signal SIGSTOP 100",
+            "n2 signal SIGKILL 101",
+            "n1 signal SIGCONT 100"
+        ]
+    );
+    rec.calls.lock().unwrap().clear();
+    cluster.stop();
+    assert_eq!(
+        rec.calls(),
+        ["n1 signal SIGCONT 100", "n1 signal SIGTERM 100"],
+        "the killed node has no pid left to signal"
+    );
+    assert_eq!(cluster.failure(), None);
+}
+
+#[test]
+fn workers_are_spread_over_the_nodes_and_the_final_phase_follows_the_description() {
+    // Local nodes: install would run on this machine, so there is none.
+    let text = LIFECYCLE.replace(
+        "install = [[\"apt-get\", \"install\", \"-y\", \"pkg-{{ node }}\"]]\n",
+        "",
+    );
+    assert_ne!(text, LIFECYCLE);
+    let store = AdapterStore::parse(&text, "life.toml", Path::new("/a")).unwrap();
+    let rec = Arc::new(Recorder::default());
+    let dir = tempfile::tempdir().unwrap();
+    let ns = nodes(2, dir.path());
+    let cluster =
+        AdapterCluster::start(store, params(), placement(rec.clone(), ns, false)).unwrap();
+    let plans = cluster.plans(Shape::Set { keys: 4 }, &params()).unwrap();
+    let targets: Vec<&str> = plans.iter().map(|p| p.targets[0].0.as_str()).collect();
+    assert_eq!(targets, ["n1", "n2", "n1", "n2", "n1"]);
+    assert!(plans.iter().all(|p| p.targets.len() == 1));
+    let set = cluster.finals(Shape::Set { keys: 4 }, 4).unwrap().unwrap();
+    assert_eq!(set.ops, [set::Generator::final_read()]);
+    assert_eq!(set.keys, ["set-0", "set-1", "set-2", "set-3"]);
+    assert_eq!(set.readers.len(), 2);
+    assert_eq!(set.local.len(), 2);
+    // The description reads registers' replicas for no one: the
+    // linearizability checker judges the main phase alone.
+    assert!(cluster.finals(Shape::Register, 4).unwrap().is_none());
+    // Locally, the files are written with std::fs.
+    let conf = std::fs::read_to_string(dir.path().join("n1/s.conf")).unwrap();
+    assert_eq!(conf, "me n1 peer 198.18.3.11 peer 198.18.3.12");
+    assert!(!rec.calls().iter().any(|c| c.contains("write ")));
+}
+
+#[test]
+fn locally_install_runs_once_on_this_machine_and_a_failing_step_names_field_and_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = LIFECYCLE
+        .replace(
+            "[[\"apt-get\", \"install\", \"-y\", \"pkg-{{ node }}\"]]",
+            "[[\"touch\", \"{{ adapter_dir }}/installed-{{ node }}\"]]",
+        )
+        .replace(
+            "[\"chown\", \"x\", \"{{ dir }}\"]",
+            "[\"false\", \"{{ node }}\"]",
+        );
+    let store = AdapterStore::parse(&text, "life.toml", dir.path()).unwrap();
+    let rec = Arc::new(Recorder::default());
+    let ns = nodes(3, dir.path());
+    let e = AdapterCluster::start(store, params(), placement(rec.clone(), ns, false))
+        .err()
+        .expect("setup fails");
+    let installed: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("installed-"))
+        .collect();
+    assert_eq!(installed, ["installed-n1"]);
+    assert!(!rec.calls().iter().any(|c| c.contains("touch")));
+    let e = format!("{e:#}");
+    assert!(e.starts_with("adapter life: node.setup[1] on n"), "{e}");
+    assert!(e.contains("`false n"), "{e}");
+    // No daemon starts on a cluster whose setup failed.
+    assert!(!rec.calls().iter().any(|c| c.contains("daemon")));
+}
