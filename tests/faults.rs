@@ -11,9 +11,9 @@ use faultline::cluster::control::netns::{LocalNetwork, Subnet, DEFAULT_SUBNET};
 use faultline::cluster::control::{Control, ExecOutput};
 use faultline::run::history_log::HistoryLog;
 use faultline::run::nemesis::NemesisRunner;
-use faultline::stores::ringkv::cluster::{
-    self as db, DbProcesses, Replication, RingkvCluster, RingkvNode,
-};
+use faultline::settings::Replication;
+use faultline::stores::ringkv::cluster::{RingkvCluster, RingkvNode};
+use faultline::stores::DbProcesses;
 use nemeses::clock::ClockFault;
 use nemeses::partition::Partition;
 use nemeses::schedule::Fault;
@@ -61,7 +61,8 @@ impl Lab {
             .iter()
             .map(|n| RingkvNode::new(&n.name, n.ip, dir.path().join(&n.name)))
             .collect();
-        let faketime = db::find_libfaketime().expect("libfaketime (Debian package faketime)");
+        let faketime = faultline::cluster::control::os::find_libfaketime()
+            .expect("libfaketime (Debian package faketime)");
         let cluster = Arc::new(
             RingkvCluster::start(
                 control.clone(),

@@ -13,7 +13,7 @@
 use checkers::OpType;
 use faultline::cluster::control::{Control, ControlError, DaemonSpec, ExecOutput, Signal};
 use faultline::stores::redis::{RedisCluster, Settings, MASTER_NAME};
-use faultline::stores::ringkv::cluster::DbProcesses;
+use faultline::stores::DbProcesses;
 use faultline::stores::{Placement, StoreCluster, StoreNode};
 use serde_json::json;
 use std::collections::HashMap;

@@ -152,7 +152,7 @@ const SIBLINGS_INVALID: &str = r#"
 "#;
 
 /// The test configuration `faultline test --seed 1 --workload W` makes.
-fn config(workload: &str) -> faultline::run::TestConfig {
+fn config(workload: &str) -> faultline::settings::TestConfig {
     let cli = <faultline::commands::Cli as clap::Parser>::try_parse_from([
         "faultline",
         "test",
@@ -164,7 +164,7 @@ fn config(workload: &str) -> faultline::run::TestConfig {
     .expect("parsing the test command line");
     match cli.command {
         faultline::commands::Command::Test(a) => {
-            faultline::commands::test_config(*a).expect("test config")
+            faultline::settings::test_config(*a).expect("test config")
         }
         _ => unreachable!(),
     }

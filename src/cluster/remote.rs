@@ -26,7 +26,7 @@ use std::net::{IpAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// Where libfaketime may be on a node (as [`crate::stores::ringkv::cluster::find_libfaketime`]
+/// Where libfaketime may be on a node (as [`crate::cluster::control::os::find_libfaketime`]
 /// looks locally).
 const FAKETIME_CANDIDATES: &[&str] = &[
     "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
@@ -182,9 +182,8 @@ pub fn prepare(
         let ip = resolve(&n.host)?;
         if let Some((other, _)) = addrs.iter().find(|(_, a)| *a == ip) {
             bail!(
-                "{} and {other} are both {ip}: faultline runs one ringkv node per host (it listens on port {} of the host's address, and partitions are drawn between addresses)",
-                n.name,
-                crate::stores::ringkv::cluster::PORT
+                "{} and {other} are both {ip}: faultline runs one store node per host (it listens on the host's address, and partitions are drawn between addresses)",
+                n.name
             );
         }
         addrs.push((n.name.clone(), ip));
@@ -430,46 +429,11 @@ fn placeholders(names: &[String]) -> Vec<nemeses::NodeAddr> {
         .collect()
 }
 
-/// `faultline heal --run DIR`: the nodes and login of the run's
-/// `test.json`; a local run is healed as `faultline heal` heals any.
-pub fn heal_run(dir: &Path, args: &crate::commands::HealArgs) -> Result<i32> {
-    let file = dir.join("test.json");
-    let text = std::fs::read_to_string(&file).map_err(|e| {
-        crate::UsageError(format!(
-            "--run {}: {e} (expected a run's folder, results/<test>/<time>)",
-            dir.display()
-        ))
-    })?;
-    let cfg: crate::run::TestConfig = serde_json::from_str(&text)
-        .map_err(|e| crate::UsageError(format!("{}: {e}", file.display())))?;
-    match cfg.remote {
-        None => Ok(crate::commands::heal()),
-        Some(mut remote) => {
-            remote.password = args.ssh.login.password.clone();
-            remote.leave_db_running |= args.leave_db_running;
-            // Host clocks a `date -s` fault may have left moved: set back
-            // to this machine's time + the skew measured before the faults.
-            let journal = std::fs::read_to_string(dir.join("nemesis.jsonl")).unwrap_or_default();
-            let baseline = crate::run::nemesis::date_baseline_from_journal(&journal);
-            heal_nodes(&remote, &baseline)
-        }
-    }
-}
-
-/// `faultline heal --nodes HOSTS`.
-pub fn heal(args: &crate::commands::HealArgs) -> Result<i32> {
-    let setup = args.ssh.resolve()?;
-    heal_nodes(
-        &RemoteNodes::from_setup(&setup, args.leave_db_running),
-        &Default::default(),
-    )
-}
-
 /// Removes faultline's chains, zeroes clock offsets (offset files, and
 /// host clocks a `date -s` run moved: each set to this machine's time + its
 /// `skew_ms` from before the faults), and (unless `leave_db_running`)
 /// kills the store and wipes its files, on every node.
-fn heal_nodes(
+pub fn heal_nodes(
     remote: &RemoteNodes,
     skew_ms: &std::collections::BTreeMap<String, i64>,
 ) -> Result<i32> {
@@ -488,7 +452,9 @@ fn heal_nodes(
             code = crate::exit::ERROR;
         }
     }
-    let now = crate::run::nemesis::epoch_ms();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
     let back: Vec<(String, i64)> = skew_ms
         .iter()
         .filter(|(n, _)| names.contains(n))

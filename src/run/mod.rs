@@ -16,6 +16,7 @@
 //! `history.jsonl`.
 
 pub mod convergence_rounds;
+pub mod heal;
 pub mod history_log;
 pub mod logging;
 pub mod nemesis;
@@ -32,142 +33,20 @@ use crate::run::history_log::{Entry, HistoryLog};
 use crate::run::logging::RunLog;
 use crate::run::nemesis::{sleep_or_stop, NemesisRunner};
 use crate::run::status::{watched, Bounds, Display, Phase, Status};
-use crate::settings::config_file::{CheckerOptions, ConfigSource};
-use crate::stores::ringkv::cluster::{self as db, Replication};
+use crate::settings::TestConfig;
+use crate::stores::ringkv::cluster::{self as db};
 use crate::stores::{self as store, Placement, StoreCluster, StoreNode};
 use anyhow::{Context, Result};
 use checkers::{OpType, Process};
 use nemeses::NodeAddr;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use workloads::{Client, Completion, Invocation, OpSource};
-
-/// Everything that defines a test; written to `test.json`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct TestConfig {
-    /// Test name (the results folder).
-    pub name: String,
-    /// The store under test (`ringkv`, `etcd`, `redis`, or an adapter's
-    /// `.toml` file; see [`crate::stores`]).
-    #[serde(default = "default_store")]
-    pub store: String,
-    /// Workload (`set`, `register`, ..., `sequence`, `session`).
-    pub workload: String,
-    /// Client mode of the workload (`crdt`, `rmw`, `sticky`, `random`, ...).
-    pub client: String,
-    /// Nemesis kinds (empty = none).
-    pub nemesis: Vec<String>,
-    /// How faults are drawn and timed (intervals, loss probability, skew,
-    /// a fixed partition).
-    pub nemesis_options: nemeses::schedule::Options,
-    /// Kinds that came from `--nemesis all` and are dropped, with a notice,
-    /// where this machine cannot inject them (netem on a kernel without it);
-    /// a kind asked for by name is an error there instead.
-    #[serde(default)]
-    pub optional_kinds: Vec<String>,
-    /// A timeline given by `--nemesis-schedule`, replayed instead of drawn.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fixed_schedule: Option<Vec<nemeses::schedule::Event>>,
-    /// How clock faults move clocks: `faketime` (libfaketime offset files)
-    /// or `date` (`date -s` on SSH hosts, host-wide).
-    #[serde(default = "default_clock_mode")]
-    pub clock_mode: String,
-    /// Main-phase length in seconds.
-    pub time_limit_s: f64,
-    /// Seed for generated ops and faults.
-    pub seed: u64,
-    /// Number of nodes.
-    pub nodes: usize,
-    /// The nodes are machines reached over SSH (`--nodes HOSTS`), not
-    /// local namespaces.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub remote: Option<crate::cluster::nodes::RemoteNodes>,
-    /// Concurrent client workers.
-    pub concurrency: usize,
-    /// Target ops per second, all workers together.
-    pub rate: f64,
-    /// Keys the set is spread over.
-    pub keys: usize,
-    /// The register workload draws its values from `0..values`
-    /// (`--values`): small ranges make ops collide, large ones make each
-    /// read name the write it saw.
-    #[serde(default = "default_values")]
-    pub values: u64,
-    /// The longest wait between healing and the final reads, in seconds:
-    /// the replicas are read in rounds meanwhile, and the final reads start
-    /// as soon as every key's replicas agree.
-    pub quiesce_s: f64,
-    /// After the final reads, how long replicas may take to agree.
-    #[serde(default = "default_convergence_timeout")]
-    pub convergence_timeout_s: f64,
-    /// Client request timeout in milliseconds.
-    pub op_timeout_ms: u64,
-    /// Quorum settings of the store.
-    pub quorums: Replication,
-    /// Subnet for node addresses.
-    pub subnet: String,
-    /// Results root.
-    pub results: PathBuf,
-    /// Explicit ringkv binary, if given.
-    pub ringkv_bin: Option<PathBuf>,
-    /// The command line that reproduces this run.
-    pub command: String,
-    /// Checker options beyond each checker's defaults (from a
-    /// configuration file's `[checkers]`).
-    #[serde(default, skip_serializing_if = "CheckerOptions::is_default")]
-    pub checker_options: CheckerOptions,
-    /// The configuration file the run came from (`--config`, or a matrix
-    /// row), copied into the run's directory as `config.toml`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub config: Option<ConfigSource>,
-    /// How long the phases that have no bound of their own may take
-    /// before the watchdog cuts them ([`crate::run::status`]).
-    #[serde(default)]
-    pub watchdog: Watchdog,
-    /// Write the run's `faultline.log` as JSON lines (`--log-json`).
-    #[serde(default)]
-    pub log_json: bool,
-}
-
-/// The watchdog's settings; the other phases' bounds follow from the time
-/// limit, op timeout, quiescence and convergence timeout
-/// ([`Phase::bound`]).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Watchdog {
-    /// Store start and readiness, in seconds (`--setup-timeout`).
-    pub setup_s: f64,
-    /// Every node's final reads, in seconds (`--final-timeout`).
-    pub final_reads_s: f64,
-}
-
-impl Default for Watchdog {
-    fn default() -> Self {
-        Watchdog {
-            setup_s: 300.0,
-            final_reads_s: 120.0,
-        }
-    }
-}
-
-impl TestConfig {
-    /// The watchdog's bound of every phase of this test.
-    pub fn bounds(&self) -> Bounds {
-        Bounds {
-            setup_s: self.watchdog.setup_s,
-            time_limit_s: self.time_limit_s,
-            op_timeout_s: self.op_timeout_ms as f64 / 1000.0,
-            quiesce_s: self.quiesce_s,
-            final_reads_s: self.watchdog.final_reads_s,
-            convergence_s: self.convergence_timeout_s,
-        }
-    }
-}
 
 /// How a run ended.
 pub struct Outcome {
@@ -247,7 +126,7 @@ pub async fn run(mut cfg: TestConfig) -> Result<Outcome> {
             os::require_root_for_namespaces()?;
             os::ensure(os::LOCAL_CLUSTER)?;
             os::ensure(os::CLOCK_FAULTS)?;
-            Some(db::find_libfaketime().context(
+            Some(crate::cluster::control::os::find_libfaketime().context(
                 "the clock nemesis needs libfaketime (Debian package faketime), which was not found",
             )?)
         }
@@ -280,7 +159,7 @@ pub async fn run(mut cfg: TestConfig) -> Result<Outcome> {
     let run_log = RunLog::open(&dir.file("faultline.log"), cfg.log_json)
         .with_context(|| format!("creating {}", dir.file("faultline.log").display()))?;
     tracing::info!(dir = %dir.path.display(), command = %cfg.command, "run started");
-    let status = Status::new(cfg.bounds());
+    let status = Status::new(Bounds::of(&cfg));
     let display = Display::start(status.clone(), false);
     let log = Arc::new(
         HistoryLog::create(&dir.file("history.jsonl"))
@@ -742,22 +621,6 @@ impl Drop for AbortOnDrop {
             h.abort();
         }
     }
-}
-
-fn default_clock_mode() -> String {
-    "faketime".into()
-}
-
-fn default_store() -> String {
-    "ringkv".into()
-}
-
-fn default_values() -> u64 {
-    workloads::register::DEFAULT_VALUES
-}
-
-fn default_convergence_timeout() -> f64 {
-    30.0
 }
 
 /// The network interface of a node in its local namespace.

@@ -12,7 +12,7 @@
 
 use crate::cluster::control::{run_plan, Control};
 use crate::run::history_log::{Entry, HistoryLog};
-use crate::stores::ringkv::cluster::DbProcesses;
+use crate::stores::DbProcesses;
 use anyhow::{bail, Context, Result};
 use checkers::{OpType, Process};
 use nemeses::clock::{self, ClockFault};

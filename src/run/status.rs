@@ -120,6 +120,20 @@ pub struct Bounds {
     pub convergence_s: f64,
 }
 
+impl Bounds {
+    /// The watchdog's bound of every phase of a test.
+    pub fn of(cfg: &crate::settings::TestConfig) -> Bounds {
+        Bounds {
+            setup_s: cfg.watchdog.setup_s,
+            time_limit_s: cfg.time_limit_s,
+            op_timeout_s: cfg.op_timeout_ms as f64 / 1000.0,
+            quiesce_s: cfg.quiesce_s,
+            final_reads_s: cfg.watchdog.final_reads_s,
+            convergence_s: cfg.convergence_timeout_s,
+        }
+    }
+}
+
 /// A phase the watchdog cut off: recorded in `results.json` and the report.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Cut {

@@ -26,15 +26,16 @@
 //! The file is read into a [`ConfigFile`] (every field optional), checked
 //! ([`ConfigFile::check`]), then laid over the command line's
 //! [`TestArgs`] ([`ConfigFile::apply`]), which `cli::test_config` turns into
-//! the run's [`TestConfig`](crate::run::TestConfig) as it does flags
+//! the run's [`TestConfig`](crate::settings::TestConfig) as it does flags
 //! alone. Checker options have no flags; they travel as [`CheckerOptions`].
 
-use crate::commands::{parse_seconds, TestArgs};
-use crate::stores::ringkv::cluster::{Conflict, FSYNC_POLICIES};
+use super::CheckerOptions;
+use crate::settings::{parse_seconds, TestArgs};
+use crate::settings::{Conflict, FSYNC_POLICIES};
 use crate::UsageError;
 use checkers::siblings::SiblingBound;
 use serde::de::{self, Deserializer, Visitor};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -812,119 +813,15 @@ pub fn merge(base: &mut toml::Table, over: toml::Table) {
     }
 }
 
-/// Where a run's configuration file came from; the file itself is written
-/// into the run's directory as `config.toml`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct ConfigSource {
-    /// The file given to `--config`, or the matrix file.
-    pub path: PathBuf,
-    /// The matrix row the run is, if it is one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub row: Option<String>,
-    /// The TOML written as `config.toml` (the `--config` file verbatim, or a
-    /// matrix row with its `[defaults]` merged in).
-    #[serde(skip)]
-    pub text: String,
-}
-
-/// The checkers' options a configuration sets; `None` (or `false`) keeps
-/// each checker's default. Saved in `test.json`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct CheckerOptions {
-    /// set-full: stale reads are anomalies (`SetFullOptions::linearizable`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub set_full_linearizable: Option<bool>,
-    /// siblings: the bound on siblings per read.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub siblings_bound: Option<SiblingBound>,
-    /// perf: window width in seconds.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub perf_window_s: Option<f64>,
-    /// linearizable: the search's step budget.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub linearizable_max_steps: Option<u64>,
-    /// linearizable: the memo's budget per key, MiB.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub linearizable_max_cache_mb: Option<u64>,
-    /// staleness: largest allowed versions behind.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub staleness_max_versions_behind: Option<u64>,
-    /// staleness: largest allowed t-visibility, seconds.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub staleness_max_visibility_s: Option<f64>,
-}
-
-impl CheckerOptions {
-    /// True when every checker keeps its defaults.
-    pub fn is_default(&self) -> bool {
-        *self == CheckerOptions::default()
-    }
-
-    /// set-full's options.
-    pub fn set_full(&self) -> checkers::set_full::SetFullOptions {
-        checkers::set_full::SetFullOptions {
-            linearizable: self.set_full_linearizable.unwrap_or(false),
-        }
-    }
-
-    /// The siblings checker's options.
-    pub fn siblings(&self) -> checkers::siblings::SiblingsOptions {
-        checkers::siblings::SiblingsOptions {
-            bound: self.siblings_bound.unwrap_or_default(),
-        }
-    }
-
-    /// perf's options.
-    pub fn perf(&self) -> checkers::perf::PerfOptions {
-        let mut o = checkers::perf::PerfOptions::default();
-        if let Some(s) = self.perf_window_s {
-            o.window_ns = ((s * 1e9) as u64).max(1);
-        }
-        o
-    }
-
-    /// The linearizability checker's options.
-    pub fn linear(&self) -> checkers::linear::Options {
-        let mut o = checkers::linear::Options::default();
-        if let Some(s) = self.linearizable_max_steps {
-            o.budget.max_steps = s;
-        }
-        if let Some(mb) = self.linearizable_max_cache_mb {
-            o.budget.max_cache_bytes =
-                usize::try_from(mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
-        }
-        o
-    }
-
-    /// The staleness checker's options.
-    pub fn staleness(&self) -> checkers::staleness::StalenessOptions {
-        checkers::staleness::StalenessOptions {
-            max_versions_behind: self.staleness_max_versions_behind,
-            max_visibility_ms: self.staleness_max_visibility_s.map(|s| s * 1000.0),
-        }
-    }
-
-    /// All of them, as `workloads::check_with` takes them.
-    pub fn check_options(&self) -> workloads::CheckOptions {
-        workloads::CheckOptions {
-            set_full: self.set_full(),
-            siblings: self.siblings(),
-            perf: self.perf(),
-            linear: self.linear(),
-            staleness: self.staleness(),
-        }
-    }
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::commands::{test_config_with, Cli};
+    use crate::commands::Cli;
+    use crate::settings::test_config_with;
     use clap::{CommandFactory, FromArgMatches};
 
     /// `faultline test ARGS` with `text` as its `--config` file.
-    fn run(text: &str, args: &[&str]) -> Result<crate::run::TestConfig, UsageError> {
+    fn run(text: &str, args: &[&str]) -> Result<crate::settings::TestConfig, UsageError> {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.toml");
         std::fs::write(&path, text).unwrap();
@@ -1090,7 +987,7 @@ pub(crate) mod tests {
 
         // An empty file is the flags' defaults.
         let c = run("", &["--seed", "7"]).unwrap();
-        let d = crate::commands::test_config(crate::commands::default_test_args()).unwrap();
+        let d = crate::settings::test_config(crate::settings::default_test_args()).unwrap();
         assert_eq!(
             (c.nodes, c.time_limit_s, c.rate),
             (d.nodes, d.time_limit_s, d.rate)

@@ -4,7 +4,7 @@
 //! Stores other than ringkv (whose cluster keeps its own bookkeeping for
 //! leave and join) hold their server processes in a [`Daemons`]: the pid of
 //! each node's process, whether it is paused, and how to start it again
-//! after a kill, so that [`crate::stores::ringkv::cluster::DbProcesses`] is a few lines per store.
+//! after a kill, so that [`crate::stores::DbProcesses`] is a few lines per store.
 
 use crate::cluster::control::{Control, DaemonSpec, Signal};
 use anyhow::{bail, Context, Result};

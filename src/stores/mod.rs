@@ -26,13 +26,15 @@
 pub mod adapter;
 pub mod daemons;
 pub mod etcd;
+pub mod processes;
 pub mod redis;
 pub mod ringkv;
 
+pub use processes::DbProcesses;
+
 use crate::cluster::control::os::Requirement;
 use crate::cluster::control::Control;
-use crate::run::TestConfig;
-use crate::stores::ringkv::cluster::DbProcesses;
+use crate::settings::TestConfig;
 use anyhow::Result;
 use nemeses::NodeAddr;
 use std::net::IpAddr;

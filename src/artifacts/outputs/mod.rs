@@ -10,7 +10,7 @@ pub mod junit;
 pub mod markdown;
 
 use crate::artifacts::results::{Results, RunDir};
-use crate::run::TestConfig;
+use crate::settings::TestConfig;
 use anyhow::Result;
 use serde_json::Value;
 

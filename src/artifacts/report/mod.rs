@@ -24,7 +24,7 @@ pub mod synthetic;
 pub use faults::{fault_windows, FaultWindow};
 
 use crate::artifacts::results::{Results, RunDir};
-use crate::run::TestConfig;
+use crate::settings::TestConfig;
 use anyhow::{Context, Result};
 use checkers::{History, OpType, Process, Validity};
 use serde::Serialize;

@@ -227,6 +227,19 @@ fn missing_message(missing: &[&Requirement]) -> String {
     )
 }
 
+/// Finds libfaketime's preload library, if installed.
+pub fn find_libfaketime() -> Option<PathBuf> {
+    let dirs = [
+        "/usr/lib/x86_64-linux-gnu",
+        "/usr/lib/aarch64-linux-gnu",
+        "/usr/lib",
+        "/usr/local/lib",
+    ];
+    dirs.iter()
+        .map(|d| Path::new(d).join("faketime/libfaketime.so.1"))
+        .find(|p| p.is_file())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

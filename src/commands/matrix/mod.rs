@@ -45,9 +45,12 @@ pub mod shard;
 
 use crate::artifacts::outputs::markdown::escape;
 use crate::artifacts::outputs::{anomaly_text, truncate_chars};
-use crate::commands::{default_test_args, test_config, TestAllArgs};
-use crate::run::{self as runner, TestConfig};
-use crate::settings::config_file::{self as config, ConfigSource};
+use crate::commands::TestAllArgs;
+use crate::run::{self as runner};
+use crate::settings::config_file::{self as config};
+use crate::settings::ConfigSource;
+use crate::settings::TestConfig;
+use crate::settings::{default_test_args, test_config};
 use crate::{exit, UsageError};
 use anyhow::{Context, Result};
 use checkers::{CheckResult, Validity};
@@ -863,7 +866,7 @@ pub fn main(a: &TestAllArgs) -> Result<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stores::ringkv::cluster::Conflict;
+    use crate::settings::Conflict;
     use serde_json::json;
 
     fn parse_text(text: &str) -> Result<Matrix, String> {

@@ -22,8 +22,8 @@
 use super::{FinalPlan, Placement, Store, StoreCluster, StoreNode, WorkerPlan};
 use crate::cluster::control::os::Requirement;
 use crate::cluster::control::{Control, DaemonSpec, Signal};
-use crate::run::TestConfig;
-use crate::stores::ringkv::cluster::DbProcesses;
+use crate::settings::TestConfig;
+use crate::stores::DbProcesses;
 use crate::UsageError;
 use anyhow::{bail, Context, Result};
 use nemeses::NodeAddr;

@@ -21,9 +21,9 @@
 
 use crate::cluster::control::os::Requirement;
 use crate::cluster::control::DaemonSpec;
-use crate::run::TestConfig;
+use crate::settings::TestConfig;
 use crate::stores::daemons::Daemons;
-use crate::stores::ringkv::cluster::DbProcesses;
+use crate::stores::DbProcesses;
 use crate::stores::{FinalPlan, Placement, Store, StoreCluster, StoreNode, WorkerPlan};
 use crate::UsageError;
 use anyhow::{bail, Context, Result};

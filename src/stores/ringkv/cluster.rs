@@ -5,6 +5,7 @@
 //! fresh checkout needs nothing else.
 
 use crate::cluster::control::{Control, DaemonSpec, Signal};
+use crate::settings::Replication;
 use anyhow::{bail, Context, Result};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -95,99 +96,6 @@ impl RingkvNode {
     }
 }
 
-/// Replication settings written into every node's config: quorums and how
-/// concurrent writes are resolved.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Replication {
-    /// Replicas per key.
-    pub n: u8,
-    /// Read quorum.
-    pub r: u8,
-    /// Write quorum.
-    pub w: u8,
-    /// Conflict mode: `lww`, `vclock`, `dvv` or `node-vclock`.
-    pub conflict: Conflict,
-    /// Sloppy quorum with hinted handoff instead of strict quorums.
-    #[serde(default)]
-    pub sloppy_quorum: bool,
-    /// Read repair on or off.
-    #[serde(default = "yes")]
-    pub read_repair: bool,
-    /// Anti-entropy interval in milliseconds (0: off).
-    #[serde(default)]
-    pub anti_entropy_ms: u64,
-    /// Durability: `always`, `interval`, `never` (data on disk with that
-    /// fsync policy), or `off` (memory only).
-    #[serde(default = "always")]
-    pub fsync: String,
-}
-
-fn always() -> String {
-    "always".into()
-}
-
-/// The values `--fsync` accepts.
-pub const FSYNC_POLICIES: &[&str] = &["always", "interval", "never", "off"];
-
-fn yes() -> bool {
-    true
-}
-
-/// ringkv's conflict modes (see `ringkv::versioning`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Conflict {
-    /// Last write wins, by the coordinator's wall clock.
-    Lww,
-    /// Siblings with per-client version vectors.
-    Vclock,
-    /// Siblings with dotted version vectors.
-    Dvv,
-    /// Siblings with node-keyed clocks and no dots (sibling explosion).
-    NodeVclock,
-}
-
-impl Conflict {
-    /// The names `--conflict` accepts.
-    pub const NAMES: &'static str = "lww, vclock, dvv, node-vclock";
-
-    /// Parses a `--conflict` value.
-    pub fn parse(s: &str) -> Option<Conflict> {
-        Some(match s {
-            "lww" => Conflict::Lww,
-            "vclock" => Conflict::Vclock,
-            "dvv" => Conflict::Dvv,
-            "node-vclock" => Conflict::NodeVclock,
-            _ => return None,
-        })
-    }
-
-    /// The name, as ringkv's config spells it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Conflict::Lww => "lww",
-            Conflict::Vclock => "vclock",
-            Conflict::Dvv => "dvv",
-            Conflict::NodeVclock => "node-vclock",
-        }
-    }
-}
-
-impl Default for Replication {
-    fn default() -> Self {
-        Replication {
-            n: 3,
-            r: 2,
-            w: 2,
-            conflict: Conflict::Lww,
-            sloppy_quorum: false,
-            read_repair: true,
-            anti_entropy_ms: 2000,
-            fsync: always(),
-        }
-    }
-}
-
 /// Renders one node's TOML config.
 pub fn config_toml(me: &RingkvNode, all: &[RingkvNode], q: &Replication) -> String {
     let mut s = format!(
@@ -217,48 +125,6 @@ pub fn config_toml(me: &RingkvNode, all: &[RingkvNode], q: &Replication) -> Stri
         ));
     }
     s
-}
-
-/// Finds libfaketime's preload library, if installed.
-pub fn find_libfaketime() -> Option<PathBuf> {
-    let dirs = [
-        "/usr/lib/x86_64-linux-gnu",
-        "/usr/lib/aarch64-linux-gnu",
-        "/usr/lib",
-        "/usr/local/lib",
-    ];
-    dirs.iter()
-        .map(|d| Path::new(d).join("faketime/libfaketime.so.1"))
-        .find(|p| p.is_file())
-}
-
-/// What a nemesis may do to a store's processes, whatever the store.
-pub trait DbProcesses: Send + Sync {
-    /// `kill -9` the store on `node`.
-    fn kill(&self, node: &str) -> Result<()>;
-    /// Starts the store on `node` if it is not running, and waits until it
-    /// listens (bounded).
-    fn start(&self, node: &str) -> Result<()>;
-    /// Freezes the store on `node` (SIGSTOP).
-    fn pause(&self, node: &str) -> Result<()>;
-    /// Thaws it (SIGCONT).
-    fn resume(&self, node: &str) -> Result<()>;
-    /// Where `node`'s clock offset is written, or `None` when this store
-    /// cannot have its clock moved here.
-    fn clock_file(&self, node: &str) -> Option<PathBuf>;
-    /// Makes `node` leave the cluster (its data handed to the others).
-    fn leave(&self, node: &str) -> Result<()>;
-    /// Makes `node` join the cluster again.
-    fn join(&self, node: &str) -> Result<()>;
-    /// Undoes every process fault: resumes the paused, restarts the dead,
-    /// brings back the nodes that left.
-    fn heal(&self) -> Result<()>;
-    /// The node that is the store's primary right now, for faults aimed at
-    /// it (`--nemesis-targets primary`); `None` when the store has no
-    /// primary, or none is agreed on at the moment (a failover under way).
-    fn primary(&self) -> Result<Option<String>> {
-        Ok(None)
-    }
 }
 
 /// A running ringkv cluster.
@@ -486,7 +352,7 @@ impl RingkvCluster {
     }
 }
 
-impl DbProcesses for RingkvCluster {
+impl crate::stores::DbProcesses for RingkvCluster {
     fn kill(&self, node: &str) -> Result<()> {
         let pid = self.with_node(node, |n| n.pid.take())?;
         if let Some(pid) = pid {
@@ -593,6 +459,7 @@ fn admin_post(addr: &str, path: &'static str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::settings::Conflict;
 
     #[test]
     fn config_lists_every_node_and_the_quorums() {

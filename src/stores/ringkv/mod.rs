@@ -11,7 +11,7 @@ pub mod cluster;
 
 use super::{FinalPlan, Placement, Store, StoreCluster, WorkerPlan};
 use crate::cluster::control::os::Requirement;
-use crate::run::TestConfig;
+use crate::settings::TestConfig;
 use crate::stores::ringkv::cluster::{self as db, RingkvCluster, RingkvNode};
 use crate::UsageError;
 use anyhow::Result;
