@@ -275,6 +275,84 @@ fn shell_quote(s: &str) -> String {
     }
 }
 
+/// `faultline check` arguments.
+#[derive(clap::Args, Debug)]
+pub struct CheckArgs {
+    /// History files (history.jsonl, or Jepsen history.edn).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// The workload that produced them (which checkers to run): set,
+    /// register, kv, counter, siblings, or-set, sequence, session; or one
+    /// of Knossos's models, checked for linearizability: mutex
+    /// (acquire/release), multi-register (txn of [read k v]/[write k v];
+    /// registers start as null), queue (enqueue/dequeue, any order),
+    /// fifo-queue (enqueue/dequeue, first in first out), linear-set (add,
+    /// read of the whole set).
+    #[arg(long, default_value = "set")]
+    pub workload: String,
+    /// Also write the verdicts as JUnit XML (one test suite per file, one
+    /// test case per checker) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Also write a Markdown summary (for a pull-request comment) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
+    /// Also draw an HTML report per history into DIR (`<file stem>.html`).
+    #[arg(long, value_name = "DIR")]
+    pub report: Option<PathBuf>,
+    /// How a register history's outcomes are read: knossos, porcupine or
+    /// faultline. Default: the file format's (knossos for Jepsen EDN,
+    /// porcupine for Porcupine's files, faultline for JSONL; see README).
+    #[arg(long, value_name = "NAME", value_parser = parse_reading)]
+    pub reading: Option<checkers::linear::Reading>,
+    /// Read every failed cas as evidence that the register did not hold its
+    /// old value (for clients that guarantee a failed cas means the compare
+    /// failed).
+    #[arg(long)]
+    pub fail_is_evidence: bool,
+    /// The register's value before the first op, a JSON or EDN literal
+    /// (`0`, `nil`, `"a"`). Default: nil. Knossos's tests use 0.
+    #[arg(long, value_name = "V", value_parser = parse_initial_value)]
+    pub initial_value: Option<serde_json::Value>,
+}
+
+/// Parses `--reading`.
+fn parse_reading(s: &str) -> Result<checkers::linear::Reading, String> {
+    use checkers::linear::Reading;
+    Reading::named(s).ok_or_else(|| {
+        let names: Vec<&str> = Reading::NAMED.iter().map(|(n, _)| *n).collect();
+        format!("unknown reading {s:?}; known: {}", names.join(", "))
+    })
+}
+
+/// Parses `--initial-value`.
+fn parse_initial_value(s: &str) -> Result<serde_json::Value, String> {
+    checkers::parse::literal(s).map_err(|e| {
+        format!(
+            "{s:?} is not a JSON or EDN literal ({}); e.g. 0, nil, \"a\"",
+            e.message
+        )
+    })
+}
+
+/// Runs `faultline check` on its arguments.
+pub fn main(args: CheckArgs) -> i32 {
+    run(
+        &args.paths,
+        &args.workload,
+        &Outputs {
+            junit: args.junit,
+            markdown: args.markdown,
+            report: args.report,
+        },
+        &ReadingFlags {
+            reading: args.reading,
+            fail_is_evidence: args.fail_is_evidence,
+            initial_value: args.initial_value,
+        },
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

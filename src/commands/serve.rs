@@ -15,6 +15,7 @@ use axum::Router;
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
+use std::path::PathBuf;
 use tokio::net::TcpListener;
 use tower_http::services::ServeDir;
 
@@ -74,6 +75,22 @@ pub fn run(results: &Path, port: u16) -> Result<i32> {
         serve(results, listener, crate::run::signals::stop_requested()).await
     })?;
     Ok(crate::exit::VALID)
+}
+
+/// `faultline serve` flags.
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// Results directory.
+    #[arg(long, default_value = "results")]
+    pub results: PathBuf,
+    /// Port on 127.0.0.1; 0 picks a free one (the URL is printed).
+    #[arg(long, default_value_t = crate::commands::serve::DEFAULT_PORT)]
+    pub port: u16,
+}
+
+/// Runs `faultline serve`.
+pub fn main(args: &ServeArgs) -> anyhow::Result<i32> {
+    run(&args.results, args.port)
 }
 
 #[cfg(test)]

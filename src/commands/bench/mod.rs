@@ -19,6 +19,9 @@
 
 pub mod overhead;
 
+use crate::settings::parse_seconds;
+use crate::{exit, UsageError};
+
 use anyhow::{bail, Context, Result};
 use base64::Engine;
 use serde::Serialize;
@@ -430,6 +433,102 @@ pub fn table(rows: &[Row], cfg: &BenchConfig) -> String {
         }
     }
     out
+}
+
+/// `faultline bench` flags.
+#[derive(clap::Args, Debug)]
+pub struct BenchArgs {
+    /// Length of each phase (puts, then gets): seconds, or `10s`.
+    #[arg(long, default_value = "10", value_parser = parse_seconds)]
+    pub duration: f64,
+    /// Concurrent client workers.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub concurrency: u32,
+    /// Bytes per value.
+    #[arg(long, default_value_t = 100)]
+    pub value_size: usize,
+    /// Distinct keys.
+    #[arg(long, default_value_t = 1000)]
+    pub keys: usize,
+    /// Stores to measure: `ringkv`, `etcd`, or both.
+    #[arg(long, default_value = "ringkv,etcd")]
+    pub stores: String,
+    /// ringkv fsync policies to run.
+    #[arg(long, default_value = "always,interval,never")]
+    pub fsync: String,
+    /// Also write the figures as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// The ringkv binary (default: next to faultline).
+    #[arg(long)]
+    pub ringkv_bin: Option<PathBuf>,
+    /// Measure faultline's own overhead instead: adds through the harness
+    /// (history recorded) against a bare client, same ringkv, same
+    /// concurrency (`--duration` per phase).
+    #[arg(long)]
+    pub overhead: bool,
+}
+
+/// Runs `faultline bench`.
+pub fn main(a: BenchArgs) -> anyhow::Result<i32> {
+    if a.overhead {
+        let cfg = crate::commands::bench::overhead::OverheadConfig {
+            duration: std::time::Duration::from_secs_f64(a.duration.max(0.1)),
+            concurrency: a.concurrency as usize,
+            rounds: 2,
+            ringkv_bin: crate::stores::ringkv::cluster::find_ringkv(a.ringkv_bin.as_deref())?,
+        };
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
+        let o = rt.block_on(crate::commands::bench::overhead::run(&cfg))?;
+        print!("{}", crate::commands::bench::overhead::table(&o));
+        if let Some(path) = &a.json {
+            std::fs::write(path, serde_json::to_string_pretty(&o)?)
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
+        return Ok(exit::VALID);
+    }
+    let stores: Vec<&str> = a.stores.split(',').map(str::trim).collect();
+    if let Some(bad) = stores.iter().find(|s| !["ringkv", "etcd"].contains(s)) {
+        return Err(UsageError(format!(
+            "--stores: unknown store {bad:?} (known: ringkv, etcd)"
+        ))
+        .into());
+    }
+    let fsync: Vec<String> = if stores.contains(&"ringkv") {
+        a.fsync.split(',').map(|s| s.trim().to_string()).collect()
+    } else {
+        Vec::new()
+    };
+    if let Some(bad) = fsync
+        .iter()
+        .find(|f| !["always", "interval", "never"].contains(&f.as_str()))
+    {
+        return Err(UsageError(format!(
+            "--fsync: unknown policy {bad:?} (known: always, interval, never)"
+        ))
+        .into());
+    }
+    let cfg = crate::commands::bench::BenchConfig {
+        duration: std::time::Duration::from_secs_f64(a.duration.max(0.1)),
+        concurrency: a.concurrency as usize,
+        value_size: a.value_size,
+        keys: a.keys.max(1),
+        fsync,
+        etcd: stores.contains(&"etcd"),
+        ringkv_bin: crate::stores::ringkv::cluster::find_ringkv(a.ringkv_bin.as_deref())?,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let rows = rt.block_on(crate::commands::bench::run(&cfg))?;
+    print!("{}", crate::commands::bench::table(&rows, &cfg));
+    if let Some(path) = &a.json {
+        std::fs::write(path, serde_json::to_string_pretty(&rows)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(exit::VALID)
 }
 
 #[cfg(test)]

@@ -17,7 +17,6 @@
 //! ([`super::Got::NotMerged`]), and the exit code is 255.
 
 use super::{finish, Got, Matrix, RowOutcome, Saved};
-use crate::commands::MergeArgs;
 use crate::UsageError;
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
@@ -283,6 +282,19 @@ pub fn main(a: &MergeArgs) -> Result<i32> {
         eprintln!("faultline: warning: could not regenerate the results index: {e:#}");
     }
     Ok(finish(&m, &rows))
+}
+
+/// `faultline merge` flags.
+#[derive(clap::Args, Debug)]
+pub struct MergeArgs {
+    /// The shards' results: each a matrix folder (`matrix-<timestamp>`,
+    /// holding rows.json) or a results folder holding one.
+    #[arg(required = true, value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+    /// Where the merged summary goes, with a copy of every row's run
+    /// folder and the index.
+    #[arg(long, default_value = "results")]
+    pub results: PathBuf,
 }
 
 #[cfg(test)]

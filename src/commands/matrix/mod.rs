@@ -45,7 +45,6 @@ pub mod shard;
 
 use crate::artifacts::outputs::markdown::escape;
 use crate::artifacts::outputs::{anomaly_text, truncate_chars};
-use crate::commands::TestAllArgs;
 use crate::run::{self as runner};
 use crate::settings::config_file::{self as config};
 use crate::settings::ConfigSource;
@@ -861,6 +860,36 @@ pub fn main(a: &TestAllArgs) -> Result<i32> {
     let exe = std::env::current_exe().context("finding the faultline binary to run rows with")?;
     let rows = jobs::run(&m, a.jobs as usize, &exe)?;
     Ok(finish(&m, &rows))
+}
+
+/// `faultline test-all` flags.
+#[derive(clap::Args, Debug)]
+pub struct TestAllArgs {
+    /// The matrix: a TOML file of `[[row]]`s, each a test configuration
+    /// (as `--config` takes) with a `name` and an `expect = "valid"` or
+    /// `"invalid"`, over shared `[defaults]`.
+    #[arg(long, value_name = "FILE")]
+    pub matrix: PathBuf,
+    /// Run only these rows (comma-separated names).
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    pub only: Vec<String>,
+    /// Results directory for every row and the matrix's summary (default:
+    /// the `results` of `[defaults]`, or `results`).
+    #[arg(long)]
+    pub results: Option<PathBuf>,
+    /// The ringkv binary to run (default: next to faultline).
+    #[arg(long)]
+    pub ringkv_bin: Option<PathBuf>,
+    /// Run up to N rows at once, each a cluster of its own (local rows;
+    /// rows on SSH nodes never share a host with another running row).
+    /// Summaries are the same as with one at a time, in file order.
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub jobs: u32,
+    /// Run only shard I of N (from 1): rows are numbered from 0 in file
+    /// order, and row k goes to shard (k mod N) + 1. For spreading a
+    /// matrix over CI machines; `faultline merge` joins their results.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<crate::commands::matrix::shard::Shard>,
 }
 
 #[cfg(test)]
