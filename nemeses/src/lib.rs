@@ -16,11 +16,15 @@
 //! - [`clock`]: wall-clock bumps and strobes through libfaketime offset files.
 //! - [`netem`]: delay and duplication with the kernel's netem, where it exists.
 //! - [`targets`]: one node, a minority, a majority, all.
-//! - [`schedule`]: the fault catalogue ([`schedule::Fault`]) and the timeline of
-//!   starts and stops, drawn from the run's seed so a seed replays the same
-//!   faults.
+//! - [`fault`]: the fault catalogue ([`fault::Fault`]), each fault a piece of
+//!   data with its kind and the words a history uses for it.
+//! - [`schedule`]: the timeline of starts and stops, drawn from the run's seed
+//!   so a seed replays the same faults.
+
+#![warn(missing_docs)]
 
 pub mod clock;
+pub mod fault;
 pub mod iptables;
 pub mod netem;
 pub mod partition;
