@@ -4,7 +4,7 @@
 //! *what* to break and renders it as a [`plan::Plan`]: for each node, the exact
 //! argument vectors to run (and the plan that undoes them). It runs nothing
 //! itself. The controller hands plans to its control layer, which runs them in
-//! a local network namespace or, later, over SSH: one code path for both, plans
+//! a local network namespace or over SSH: one code path for both, plans
 //! that can be snapshot-tested without root, and commands a user can read in the
 //! report and replay by hand.
 //!

@@ -39,7 +39,7 @@ pub enum RequestFailure {
     #[error("timeout: no reply from the adapter within {0:?}")]
     Timeout(Duration),
     /// The adapter broke the protocol (the message is also in the
-    /// [`FailureSlot`]).
+    /// [`super::FailureSlot`]).
     #[error("{0}")]
     Protocol(String),
 }
