@@ -4,7 +4,7 @@
 //! *what* to break and renders it as a [`plan::Plan`]: for each node, the exact
 //! argument vectors to run (and the plan that undoes them). It runs nothing
 //! itself. The controller hands plans to its control layer, which runs them in
-//! a local network namespace or, later, over SSH: one code path for both, plans
+//! a local network namespace or over SSH: one code path for both, plans
 //! that can be snapshot-tested without root, and commands a user can read in the
 //! report and replay by hand.
 //!
@@ -16,11 +16,15 @@
 //! - [`clock`]: wall-clock bumps and strobes through libfaketime offset files.
 //! - [`netem`]: delay and duplication with the kernel's netem, where it exists.
 //! - [`targets`]: one node, a minority, a majority, all.
-//! - [`schedule`]: the fault catalogue ([`schedule::Fault`]) and the timeline of
-//!   starts and stops, drawn from the run's seed so a seed replays the same
-//!   faults.
+//! - [`fault`]: the fault catalogue ([`fault::Fault`]), each fault a piece of
+//!   data with its kind and the words a history uses for it.
+//! - [`schedule`]: the timeline of starts and stops, drawn from the run's seed
+//!   so a seed replays the same faults.
+
+#![warn(missing_docs)]
 
 pub mod clock;
+pub mod fault;
 pub mod iptables;
 pub mod netem;
 pub mod partition;

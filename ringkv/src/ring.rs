@@ -14,7 +14,8 @@ pub fn stable_hash(bytes: &[u8]) -> u64 {
     xxh3_64(bytes)
 }
 
-/// An immutable ring built from static membership.
+/// An immutable ring built from one membership view (its `valid` nodes);
+/// a change of membership builds a new ring.
 #[derive(Debug, Clone)]
 pub struct Ring {
     /// Node names in membership order; tokens refer to them by index.

@@ -1,4 +1,5 @@
-//! In-memory replica storage and the merge rules of the two value kinds.
+//! A node's replica: every key it holds, and the merge rules of the simple
+//! value kinds.
 //!
 //! * [`LwwValue`]: a last-writer-wins register. The coordinator stamps each
 //!   write with its own wall clock, so clock skew between nodes decides which
@@ -7,8 +8,13 @@
 //! * [`GSet`]: a grow-only set of `i64`, a state-based CRDT whose merge is
 //!   union.
 //!
-//! Registers and sets live in separate namespaces: register `"a"` and set
-//! `"a"` are unrelated. Nothing is persisted; a restarted node starts empty.
+//! The [`Store`] also keeps versioned registers ([`crate::versioning`]),
+//! CRDTs ([`crate::crdt`]) and Paxos acceptor state ([`crate::paxos`]).
+//! Each kind lives in its own namespace: register `"a"` and set `"a"` are
+//! unrelated. The maps are in memory; a store opened on a directory
+//! ([`Store::open`]) also sends every change to disk ([`crate::durable`])
+//! and reads it back at start-up, while a memory-only store ([`Store::new`])
+//! starts empty after a restart.
 
 use std::cmp::Ordering;
 use std::collections::{BTreeSet, HashMap};

@@ -41,6 +41,8 @@
 //! - [`redis`]: a `set` client for Redis, finding the primary through
 //!   Sentinel, and a reader of each node's own server for convergence.
 
+#![warn(missing_docs)]
+
 pub mod adapter;
 pub mod counter;
 pub mod etcd;

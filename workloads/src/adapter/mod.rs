@@ -15,8 +15,8 @@
 //! ```
 //!
 //! A reply's `type` is the outcome, with the meaning every faultline client
-//! gives it ([`Completion`]): `ok` (the store confirmed the effect), `fail`
-//! (it certainly had none), `info` (unknown). Its `value` is the result (a
+//! gives it ([`crate::Completion`]): `ok` (the store confirmed the effect),
+//! `fail` (it certainly had none), `info` (unknown). Its `value` is the result (a
 //! read's value), `error` says why it failed, and an optional integer
 //! `version` is the version the store gave a register's value.
 //!
@@ -32,8 +32,8 @@
 //!
 //! The mapping of workload ops onto requests ([`Shape`]):
 //! - `set`: `add e` → `{"f":"add","key":K,"value":e}` with `K` the key the
-//!   built-in client uses ([`set::key_for`]); the read of the whole set →
-//!   one `{"f":"read","key":"set-k","value":null}` per key, each replied
+//!   built-in client uses ([`crate::set::key_for`]); the read of the whole
+//!   set → one `{"f":"read","key":"set-k","value":null}` per key, each replied
 //!   with a list of integers, merged.
 //! - `register`: `read`, `write` and `cas` with the op's key, and `null`,
 //!   `v` or `[old, new]` as the value; a `cas` that found another value
@@ -43,20 +43,26 @@
 //!   nodes holding the key's replicas).
 //!
 //! docs/adapters.md is the protocol's reference for adapter writers.
+//!
+//! This module holds the client's configuration and shared state: the
+//! constants of the protocol, how to start a process ([`ProcessSpec`]), the
+//! workload it maps ([`Shape`]), where replicas are ([`Replicas`]) and the
+//! [`FailureSlot`]. The wire side of a reply is in `reply` ([`Reply`],
+//! [`RequestFailure`]), the process driver (start, one request and its
+//! reply line, kill) in `process`, and the mapping of workload ops onto
+//! requests and of replies onto completions in `ops`.
 
-use crate::register::versioned;
-use crate::ringkv::RequestError;
-use crate::{set, Client, Completion, Invocation, LocalRead};
-use checkers::OpType;
-use serde_json::{json, Value};
-use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+
 use tokio::time::Instant;
+
+mod ops;
+mod process;
+mod reply;
+
+pub use reply::{Reply, RequestFailure};
 
 /// Where the protocol is documented; every failure message points there.
 pub const DOCS: &str = "docs/adapters.md";
@@ -146,51 +152,6 @@ pub enum Replicas {
     Ask,
 }
 
-/// One reply, as the adapter sent it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Reply {
-    /// `ok`, `fail` or `info`.
-    pub kind: OpType,
-    /// Its `value` (`null` when absent).
-    pub value: Value,
-    /// Its `error`, if any.
-    pub error: Option<String>,
-    /// Its `version`, if any.
-    pub version: Option<i64>,
-    /// The line's number in the process's output (1 is its first line).
-    pub line: u64,
-    /// The line as read, for failure messages.
-    pub raw: String,
-}
-
-/// Why a request got no usable reply.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum RequestFailure {
-    /// No reply in time; the process was killed and the next request
-    /// starts a fresh one.
-    #[error("timeout: no reply from the adapter within {0:?}")]
-    Timeout(Duration),
-    /// The adapter broke the protocol (the message is also in the
-    /// [`FailureSlot`]).
-    #[error("{0}")]
-    Protocol(String),
-}
-
-/// A running adapter process.
-struct Running {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
-    /// The id of the last request sent.
-    last_id: u64,
-    /// Reply lines read so far.
-    lines: u64,
-    /// A request was written and its reply not read: the exchange was cut
-    /// off (the harness's hard cap dropped the op), so the process's next
-    /// line would answer the wrong request.
-    in_flight: bool,
-}
-
 /// A client that performs a workload's ops through one adapter process.
 pub struct AdapterClient {
     adapter: String,
@@ -200,9 +161,8 @@ pub struct AdapterClient {
     timeout: Duration,
     replicas: Replicas,
     failure: FailureSlot,
-    process: tokio::sync::Mutex<Option<Running>>,
+    process: tokio::sync::Mutex<Option<process::Running>>,
 }
-
 impl AdapterClient {
     /// A client named `who` (e.g. `worker 3`) of adapter `adapter`, which
     /// starts its process from `spec` on its first op, waits at most
@@ -258,452 +218,9 @@ impl AdapterClient {
             "replies",
         )
     }
-
-    /// Kills the process, if one runs; the next request starts a new one.
-    async fn reset(&self) {
-        if let Some(r) = self.process.lock().await.take() {
-            discard(r);
-        }
-    }
-
-    fn spawn(&self) -> Result<Running, RequestFailure> {
-        let cannot = |e: String| {
-            self.broke(
-                &format!(
-                    "cannot start the client process {:?}: {e}",
-                    self.spec.argv.first().map(String::as_str).unwrap_or("")
-                ),
-                "the-client",
-            )
-        };
-        let Some((program, args)) = self.spec.argv.split_first() else {
-            return Err(cannot("its argv is empty".into()));
-        };
-        if let Some(dir) = self.spec.stderr_log.parent() {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| cannot(format!("creating {}: {e}", dir.display())))?;
-        }
-        let mut log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.spec.stderr_log)
-            .map_err(|e| cannot(format!("opening {}: {e}", self.spec.stderr_log.display())))?;
-        let _ = writeln!(log, "--- faultline: starting {:?}", self.spec.argv);
-        let mut cmd = Command::new(program);
-        cmd.args(args)
-            .envs(self.spec.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(log))
-            .kill_on_drop(true)
-            // Its own process group: a Ctrl-C at the terminal reaches
-            // faultline, which then finishes the run in order, and not the
-            // adapters in the middle of a request.
-            .process_group(0);
-        let mut child = cmd.spawn().map_err(|e| cannot(e.to_string()))?;
-        let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
-            return Err(cannot("no pipes to the process".into()));
-        };
-        Ok(Running {
-            child,
-            stdin,
-            stdout: BufReader::new(stdout),
-            last_id: 0,
-            lines: 0,
-            in_flight: false,
-        })
-    }
-
-    /// Sends one request and waits (until `deadline`) for its reply.
-    /// Checks what every reply must be (JSON, this request's id, a known
-    /// type); what its value must be is the caller's to check.
-    pub async fn request(
-        &self,
-        f: &str,
-        key: &str,
-        value: &Value,
-        deadline: Instant,
-    ) -> Result<Reply, RequestFailure> {
-        let mut guard = self.process.lock().await;
-        if let Some(r) = guard.take_if(|r| r.in_flight) {
-            discard(r);
-        }
-        if guard.is_none() {
-            *guard = Some(self.spawn()?);
-        }
-        let run = guard.as_mut().expect("just started");
-        run.last_id += 1;
-        let id = run.last_id;
-        let mut line = json!({ "id": id, "f": f, "key": key, "value": value }).to_string();
-        line.push('\n');
-        run.in_flight = true;
-        let exchange = async {
-            run.stdin.write_all(line.as_bytes()).await?;
-            run.stdin.flush().await?;
-            read_line(&mut run.stdout, MAX_LINE).await
-        };
-        let read = tokio::time::timeout_at(deadline, exchange).await;
-        let Ok(read) = read else {
-            if let Some(r) = guard.take() {
-                discard(r);
-            }
-            return Err(RequestFailure::Timeout(self.timeout));
-        };
-        let raw = match read {
-            Ok(LineRead::Line(bytes)) => bytes,
-            Ok(LineRead::TooLong) => {
-                let n = run.lines + 1;
-                if let Some(r) = guard.take() {
-                    discard(r);
-                }
-                return Err(self.broke(
-                    &format!("reply line {n} is longer than {} MiB", MAX_LINE >> 20),
-                    "replies",
-                ));
-            }
-            // Its stdout closed (or the write found no reader): it exited.
-            Ok(LineRead::Eof) | Err(_) => {
-                let mut r = guard.take().expect("running");
-                let status =
-                    match tokio::time::timeout(Duration::from_millis(500), r.child.wait()).await {
-                        Ok(Ok(s)) => format!("exited ({s})"),
-                        Ok(Err(e)) => format!("closed its output ({e})"),
-                        Err(_) => "closed its output".to_string(),
-                    };
-                let lines = r.lines;
-                discard(r);
-                let tail = last_line(&self.spec.stderr_log)
-                    .map(|l| format!("; its last stderr line: {}", quote(&l)))
-                    .unwrap_or_else(|| "; it wrote nothing on stderr".into());
-                return Err(self.broke(
-                    &format!(
-                        "the client process {status} before answering request {id} (after {lines} reply lines){tail}; stderr is in {}",
-                        self.spec.stderr_log.display()
-                    ),
-                    "processes",
-                ));
-            }
-        };
-        run.lines += 1;
-        run.in_flight = false;
-        let n = run.lines;
-        drop(guard);
-        let raw = String::from_utf8_lossy(&raw)
-            .trim_end_matches('\r')
-            .to_string();
-        self.parse(id, n, raw).await
-    }
-
-    async fn parse(&self, id: u64, n: u64, raw: String) -> Result<Reply, RequestFailure> {
-        let Ok(v) = serde_json::from_str::<Value>(&raw) else {
-            return Err(self.bad_reply(n, "is not JSON", &raw).await);
-        };
-        let Some(obj) = v.as_object() else {
-            return Err(self.bad_reply(n, "is not a JSON object", &raw).await);
-        };
-        match obj.get("id").and_then(Value::as_u64) {
-            Some(got) if got == id => {}
-            Some(got) => {
-                let what = format!("answers request {got}, but request {id} was asked");
-                return Err(self.bad_reply(n, &what, &raw).await);
-            }
-            None => {
-                let what = format!("has no integer \"id\" (request {id} was asked)");
-                return Err(self.bad_reply(n, &what, &raw).await);
-            }
-        }
-        let kind = match obj.get("type").and_then(Value::as_str) {
-            Some("ok") => OpType::Ok,
-            Some("fail") => OpType::Fail,
-            Some("info") => OpType::Info,
-            _ => {
-                let what = "has no \"type\" of \"ok\", \"fail\" or \"info\"";
-                return Err(self.bad_reply(n, what, &raw).await);
-            }
-        };
-        let version = match obj.get("version") {
-            None | Some(Value::Null) => None,
-            Some(v) => match v.as_i64() {
-                Some(v) => Some(v),
-                None => {
-                    let what = "has a \"version\" that is not an integer";
-                    return Err(self.bad_reply(n, what, &raw).await);
-                }
-            },
-        };
-        let error = match obj.get("error") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(s)) => Some(s.clone()),
-            Some(other) => Some(other.to_string()),
-        };
-        Ok(Reply {
-            kind,
-            value: obj.get("value").cloned().unwrap_or(Value::Null),
-            error,
-            version,
-            line: n,
-            raw,
-        })
-    }
-
+    /// When an op started now must have all its replies.
     fn deadline(&self) -> Instant {
         Instant::now() + self.timeout
-    }
-
-    /// How a request that may have had an effect ended.
-    fn write_outcome(
-        &self,
-        asked: &Value,
-        ok: Value,
-        r: Result<Reply, RequestFailure>,
-    ) -> Completion {
-        match r {
-            Ok(reply) => match reply.kind {
-                OpType::Ok => Completion::ok(ok),
-                OpType::Fail => Completion::fail(
-                    asked.clone(),
-                    reply
-                        .error
-                        .unwrap_or_else(|| "the adapter replied fail".into()),
-                ),
-                _ => Completion::info(
-                    asked.clone(),
-                    reply
-                        .error
-                        .unwrap_or_else(|| "the adapter replied info".into()),
-                ),
-            },
-            Err(e) => Completion::info(asked.clone(), e.to_string()),
-        }
-    }
-
-    /// A read's reply that is not `ok`: a read changes nothing, so it
-    /// failed, whatever the adapter called it.
-    fn read_error(reply: &Reply) -> String {
-        reply
-            .error
-            .clone()
-            .unwrap_or_else(|| format!("the adapter replied {}", type_name(reply.kind)))
-    }
-
-    /// The elements of an `ok` set read's value, or the protocol failure.
-    async fn elements(&self, key: &str, reply: &Reply) -> Result<Vec<i64>, RequestFailure> {
-        let items = reply.value.as_array().and_then(|items| {
-            items
-                .iter()
-                .map(Value::as_i64)
-                .collect::<Option<Vec<i64>>>()
-        });
-        match items {
-            Some(items) => Ok(items),
-            None => {
-                let what =
-                    format!("answers a read of {key} with a value that is not a list of integers");
-                Err(self.bad_reply(reply.line, &what, &reply.raw).await)
-            }
-        }
-    }
-
-    async fn set_op(&self, op: &Invocation, keys: usize) -> Completion {
-        match op.f.as_str() {
-            "add" => {
-                let Some(e) = op.value.as_i64() else {
-                    return Completion::fail(op.value.clone(), "add needs an integer");
-                };
-                let key = set::key_for(e, keys);
-                let r = self.request("add", &key, &op.value, self.deadline()).await;
-                self.write_outcome(&op.value, op.value.clone(), r)
-            }
-            "read" => {
-                let deadline = self.deadline();
-                let mut all = std::collections::BTreeSet::new();
-                for k in 0..keys {
-                    let key = format!("set-{k}");
-                    let reply = match self.request("read", &key, &Value::Null, deadline).await {
-                        Ok(r) => r,
-                        Err(RequestFailure::Timeout(d)) => {
-                            return Completion::fail(
-                                Value::Null,
-                                format!("reading {key}: {}", RequestFailure::Timeout(d)),
-                            )
-                        }
-                        Err(e) => return Completion::info(Value::Null, e.to_string()),
-                    };
-                    if reply.kind != OpType::Ok {
-                        let e = Self::read_error(&reply);
-                        return Completion::fail(Value::Null, format!("reading {key}: {e}"));
-                    }
-                    match self.elements(&key, &reply).await {
-                        Ok(items) => all.extend(items),
-                        Err(e) => return Completion::info(Value::Null, e.to_string()),
-                    }
-                }
-                Completion::ok(json!(all.into_iter().collect::<Vec<_>>()))
-            }
-            other => Completion::fail(op.value.clone(), format!("set has no op {other:?}")),
-        }
-    }
-
-    async fn register_op(&self, op: &Invocation) -> Completion {
-        let Some([k, arg]) = op.value.as_array().map(Vec::as_slice) else {
-            return Completion::fail(op.value.clone(), "register ops take [key, value]");
-        };
-        let Some(key) = k.as_str() else {
-            return Completion::fail(op.value.clone(), "register keys are strings");
-        };
-        let deadline = self.deadline();
-        match op.f.as_str() {
-            "read" => match self.request("read", key, &Value::Null, deadline).await {
-                Ok(r) if r.kind == OpType::Ok => {
-                    Completion::ok(json!([key, versioned(r.value, r.version)]))
-                }
-                Ok(r) => Completion::fail(op.value.clone(), Self::read_error(&r)),
-                Err(e @ RequestFailure::Timeout(_)) => {
-                    Completion::fail(op.value.clone(), e.to_string())
-                }
-                Err(e) => Completion::info(op.value.clone(), e.to_string()),
-            },
-            "write" => {
-                let r = self.request("write", key, arg, deadline).await;
-                let version = r.as_ref().ok().and_then(|r| r.version);
-                self.write_outcome(&op.value, json!([key, versioned(arg.clone(), version)]), r)
-            }
-            "cas" => {
-                if arg.as_array().is_none_or(|a| a.len() != 2) {
-                    return Completion::fail(op.value.clone(), "cas takes [key, [old, new]]");
-                }
-                match self.request("cas", key, arg, deadline).await {
-                    // Evidence that the register held another value.
-                    Ok(r)
-                        if r.kind == OpType::Fail
-                            && r.error.as_deref().is_none_or(|e| e == "mismatch") =>
-                    {
-                        Completion::fail(op.value.clone(), checkers::linear::compile::CAS_MISMATCH)
-                    }
-                    r => self.write_outcome(&op.value, op.value.clone(), r),
-                }
-            }
-            other => Completion::fail(op.value.clone(), format!("register has no op {other:?}")),
-        }
-    }
-}
-
-#[async_trait::async_trait]
-impl Client for AdapterClient {
-    async fn invoke(&self, op: &Invocation) -> Completion {
-        match self.shape {
-            Shape::Set { keys } => self.set_op(op, keys).await,
-            Shape::Register => self.register_op(op).await,
-        }
-    }
-}
-
-#[async_trait::async_trait]
-impl LocalRead for AdapterClient {
-    async fn preflist(&self, key: &str) -> Result<Vec<String>, RequestError> {
-        if let Replicas::All(nodes) = &self.replicas {
-            return Ok(nodes.clone());
-        }
-        let reply = self
-            .request("preflist", key, &Value::Null, self.deadline())
-            .await
-            .map_err(|e| RequestError::Definite(e.to_string()))?;
-        if reply.kind != OpType::Ok {
-            return Err(RequestError::Definite(Self::read_error(&reply)));
-        }
-        let names = reply.value.as_array().and_then(|a| {
-            a.iter()
-                .map(|v| v.as_str().map(str::to_string))
-                .collect::<Option<Vec<_>>>()
-        });
-        match names {
-            Some(names) => Ok(names),
-            None => {
-                let what = format!(
-                    "answers the preflist of {key} with a value that is not a list of node names"
-                );
-                let e = self.bad_reply(reply.line, &what, &reply.raw).await;
-                Err(RequestError::Definite(e.to_string()))
-            }
-        }
-    }
-
-    /// The replica's value; a set's elements sorted and without
-    /// duplicates, so replicas holding the same set compare equal.
-    async fn read_local(&self, key: &str) -> Result<Value, RequestError> {
-        let reply = self
-            .request("read-local", key, &Value::Null, self.deadline())
-            .await
-            .map_err(|e| RequestError::Definite(e.to_string()))?;
-        if reply.kind != OpType::Ok {
-            return Err(RequestError::Definite(Self::read_error(&reply)));
-        }
-        match self.shape {
-            Shape::Set { .. } if reply.value.is_null() => Ok(Value::Null),
-            Shape::Set { .. } => {
-                let mut items = self
-                    .elements(key, &reply)
-                    .await
-                    .map_err(|e| RequestError::Definite(e.to_string()))?;
-                items.sort_unstable();
-                items.dedup();
-                Ok(json!(items))
-            }
-            Shape::Register => Ok(reply.value),
-        }
-    }
-}
-
-fn type_name(kind: OpType) -> &'static str {
-    match kind {
-        OpType::Ok => "ok",
-        OpType::Fail => "fail",
-        OpType::Info => "info",
-        OpType::Invoke => "invoke",
-    }
-}
-
-/// Kills a process we are done with, and reaps it in the background.
-fn discard(mut r: Running) {
-    let _ = r.child.start_kill();
-    tokio::spawn(async move {
-        let _ = r.child.wait().await;
-    });
-}
-
-/// What reading one line gave.
-enum LineRead {
-    /// A line, without its `\n`.
-    Line(Vec<u8>),
-    /// The stream ended (a partial last line is dropped).
-    Eof,
-    /// The line went past the limit.
-    TooLong,
-}
-
-/// Reads one line of at most `max` bytes.
-async fn read_line<R: AsyncBufRead + Unpin>(r: &mut R, max: usize) -> std::io::Result<LineRead> {
-    let mut line = Vec::new();
-    loop {
-        let buf = r.fill_buf().await?;
-        if buf.is_empty() {
-            return Ok(LineRead::Eof);
-        }
-        if let Some(i) = buf.iter().position(|&b| b == b'\n') {
-            line.extend_from_slice(&buf[..i]);
-            r.consume(i + 1);
-            return Ok(if line.len() > max {
-                LineRead::TooLong
-            } else {
-                LineRead::Line(line)
-            });
-        }
-        let n = buf.len();
-        line.extend_from_slice(buf);
-        r.consume(n);
-        if line.len() > max {
-            return Ok(LineRead::TooLong);
-        }
     }
 }
 
@@ -719,23 +236,12 @@ pub fn quote(line: &str) -> String {
     }
 }
 
-/// The last non-empty line of a file (its last 4 KiB), if any.
-fn last_line(path: &std::path::Path) -> Option<String> {
-    let mut f = std::fs::File::open(path).ok()?;
-    let len = f.metadata().ok()?.len();
-    f.seek(SeekFrom::Start(len.saturating_sub(4096))).ok()?;
-    let mut buf = Vec::new();
-    f.read_to_end(&mut buf).ok()?;
-    let text = String::from_utf8_lossy(&buf);
-    text.lines()
-        .rev()
-        .find(|l| !l.trim().is_empty() && !l.starts_with("--- faultline: "))
-        .map(str::to_string)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{set, Client, Completion, Invocation, LocalRead};
+    use checkers::OpType;
+    use serde_json::{json, Value};
     use std::path::Path;
 
     fn fixture(name: &str) -> String {

@@ -1,0 +1,280 @@
+//! The fault catalogue: every fault a nemesis can apply, as data.
+//!
+//! A [`Fault`] says exactly what to break (which partition, which nodes
+//! lose packets and how many, how far which clocks move, which processes
+//! die, pause or leave the cluster, how much delay netem adds) and carries
+//! everything needed to apply it, so a schedule can be saved, shown and
+//! replayed. Each fault belongs to a *kind* (`partition`, `loss`, `clock`,
+//! `kill`, `pause`, `membership`, `netem`), and each kind has the words a
+//! history uses for starting and stopping it (`start-partition` and
+//! `stop-partition`, `kill` and `start`, ...): [`Fault::start_f`],
+//! [`stop_f`] and, back from a history's `f`, [`kind_of_f`]. A fault can
+//! name the store's primary through the [`PRIMARY`] placeholder, resolved
+//! when the fault starts.
+
+use crate::clock::ClockFault;
+use crate::partition::Partition;
+use crate::targets::PRIMARY;
+use serde::{Deserialize, Serialize};
+
+/// One fault, with everything needed to apply it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Fault {
+    /// Cut the network.
+    Partition(Partition),
+    /// Drop a share of the packets the targets receive from peers.
+    Loss {
+        /// Nodes whose inbound links lose packets.
+        targets: Vec<String>,
+        /// Only the links from these peers (empty: from every peer).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        from: Vec<String>,
+        /// Chance that each packet is dropped.
+        probability: f64,
+    },
+    /// Move wall clocks.
+    Clock(ClockFault),
+    /// `kill -9` the store's process on the targets (stop: start it again).
+    Kill {
+        /// Nodes whose process dies.
+        targets: Vec<String>,
+    },
+    /// `SIGSTOP` the store's process on the targets (stop: `SIGCONT`).
+    Pause {
+        /// Nodes whose process freezes.
+        targets: Vec<String>,
+    },
+    /// Delay (with jitter) and duplicate what the targets send, with netem.
+    Netem {
+        /// Nodes whose outbound traffic is slowed.
+        targets: Vec<String>,
+        /// Mean added delay (ms).
+        delay_ms: u64,
+        /// Jitter around it (ms).
+        jitter_ms: u64,
+        /// Share of packets sent twice.
+        duplicate: f64,
+    },
+    /// The targets leave the cluster, handing their data off (stop: they
+    /// join again).
+    Membership {
+        /// Nodes that leave.
+        targets: Vec<String>,
+    },
+}
+
+impl Fault {
+    /// The nemesis kind (`partition`, `loss`, `clock`, `kill`, `pause`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Fault::Partition(_) => "partition",
+            Fault::Loss { .. } => "loss",
+            Fault::Clock(_) => "clock",
+            Fault::Kill { .. } => "kill",
+            Fault::Pause { .. } => "pause",
+            Fault::Membership { .. } => "membership",
+            Fault::Netem { .. } => "netem",
+        }
+    }
+
+    /// The history `f` for starting this fault.
+    pub fn start_f(&self) -> &'static str {
+        match self {
+            Fault::Partition(_) => "start-partition",
+            Fault::Loss { .. } => "start-loss",
+            Fault::Clock(ClockFault::Bump { .. }) => "bump-clock",
+            Fault::Clock(ClockFault::Strobe { .. }) => "strobe-clock",
+            Fault::Kill { .. } => "kill",
+            Fault::Pause { .. } => "pause",
+            Fault::Membership { .. } => "leave",
+            Fault::Netem { .. } => "start-netem",
+        }
+    }
+
+    /// The nodes this fault acts on (every node a partition names).
+    pub fn targets(&self) -> Vec<String> {
+        match self {
+            Fault::Partition(p) => {
+                let mut all: Vec<String> = p.grudge.keys().cloned().collect();
+                all.sort();
+                all
+            }
+            Fault::Clock(c) => c.targets().to_vec(),
+            Fault::Loss { targets, .. }
+            | Fault::Kill { targets }
+            | Fault::Pause { targets }
+            | Fault::Membership { targets }
+            | Fault::Netem { targets, .. } => targets.clone(),
+        }
+    }
+
+    /// True when this fault names [`PRIMARY`], the placeholder that
+    /// [`Fault::resolve_primary`] replaces when the fault starts.
+    pub fn needs_primary(&self) -> bool {
+        self.targets().iter().any(|t| t == PRIMARY)
+    }
+
+    /// The same fault aimed at `node`: a partition isolates it from every
+    /// other of `nodes`; other kinds target it alone (a loss from every
+    /// peer). Parameters (probability, offset, one-way) are kept.
+    pub fn aimed_at(&self, node: &str, nodes: &[String]) -> Fault {
+        let one = vec![node.to_string()];
+        match self.clone() {
+            Fault::Partition(p) => Fault::Partition(Partition::isolate(node, nodes, p.one_way)),
+            Fault::Loss { probability, .. } => Fault::Loss {
+                targets: one,
+                from: Vec::new(),
+                probability,
+            },
+            Fault::Clock(ClockFault::Bump { offset_ms, .. }) => Fault::Clock(ClockFault::Bump {
+                targets: one,
+                offset_ms,
+            }),
+            Fault::Clock(ClockFault::Strobe {
+                delta_ms,
+                period_ms,
+                duration_ms,
+                ..
+            }) => Fault::Clock(ClockFault::Strobe {
+                targets: one,
+                delta_ms,
+                period_ms,
+                duration_ms,
+            }),
+            Fault::Kill { .. } => Fault::Kill { targets: one },
+            Fault::Pause { .. } => Fault::Pause { targets: one },
+            Fault::Membership { .. } => Fault::Membership { targets: one },
+            Fault::Netem {
+                delay_ms,
+                jitter_ms,
+                duplicate,
+                ..
+            } => Fault::Netem {
+                targets: one,
+                delay_ms,
+                jitter_ms,
+                duplicate,
+            },
+        }
+    }
+
+    /// The fault with its [`PRIMARY`] placeholder replaced by `primary`,
+    /// the node that is primary now (unchanged when it names none).
+    pub fn resolve_primary(&self, primary: &str, nodes: &[String]) -> Fault {
+        if self.needs_primary() {
+            self.aimed_at(primary, nodes)
+        } else {
+            self.clone()
+        }
+    }
+
+    /// A short label for reports, e.g. `partition n1,n2|n3,n4,n5`.
+    pub fn label(&self) -> String {
+        match self {
+            Fault::Partition(p) => format!("partition {}", p.describe()),
+            Fault::Loss {
+                targets,
+                from,
+                probability,
+            } => {
+                let links = if from.is_empty() {
+                    String::new()
+                } else {
+                    format!(" from {}", from.join(","))
+                };
+                format!(
+                    "loss {:.0}% into {}{links}",
+                    probability * 100.0,
+                    targets.join(",")
+                )
+            }
+            Fault::Clock(ClockFault::Bump { targets, offset_ms }) => {
+                format!("clock {offset_ms:+} ms on {}", targets.join(","))
+            }
+            Fault::Clock(ClockFault::Strobe {
+                targets,
+                delta_ms,
+                period_ms,
+                ..
+            }) => {
+                format!(
+                    "clock strobe ±{delta_ms} ms every {period_ms} ms on {}",
+                    targets.join(",")
+                )
+            }
+            Fault::Kill { targets } => format!("kill -9 {}", targets.join(",")),
+            Fault::Pause { targets } => format!("pause {}", targets.join(",")),
+            Fault::Netem {
+                targets,
+                delay_ms,
+                jitter_ms,
+                duplicate,
+            } => format!(
+                "delay {delay_ms}±{jitter_ms} ms, duplicate {:.0}% from {}",
+                duplicate * 100.0,
+                targets.join(",")
+            ),
+            Fault::Membership { targets } => format!(
+                "{} leave{}",
+                targets.join(","),
+                if targets.len() == 1 { "s" } else { "" }
+            ),
+        }
+    }
+}
+
+/// The history `f` for stopping a fault of `kind`.
+pub fn stop_f(kind: &str) -> &'static str {
+    match kind {
+        "partition" => "stop-partition",
+        "loss" => "stop-loss",
+        "clock" => "reset-clock",
+        "kill" => "start",
+        "pause" => "resume",
+        "membership" => "join",
+        "netem" => "stop-netem",
+        _ => "stop",
+    }
+}
+
+/// Which kind a history `f` belongs to, and whether it starts a fault:
+/// `bump-clock` → `("clock", true)`, `start` → `("kill", false)`.
+pub fn kind_of_f(f: &str) -> Option<(&'static str, bool)> {
+    Some(match f {
+        "start-partition" => ("partition", true),
+        "stop-partition" => ("partition", false),
+        "start-loss" => ("loss", true),
+        "stop-loss" => ("loss", false),
+        "bump-clock" | "strobe-clock" => ("clock", true),
+        "reset-clock" => ("clock", false),
+        "kill" => ("kill", true),
+        "start" => ("kill", false),
+        "pause" => ("pause", true),
+        "resume" => ("pause", false),
+        "leave" => ("membership", true),
+        "join" => ("membership", false),
+        "start-netem" => ("netem", true),
+        "stop-netem" => ("netem", false),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stop_names_match_the_history_vocabulary() {
+        assert_eq!(stop_f("partition"), "stop-partition");
+        assert_eq!(stop_f("clock"), "reset-clock");
+        assert_eq!(stop_f("kill"), "start");
+        assert_eq!(stop_f("pause"), "resume");
+        assert_eq!(stop_f("loss"), "stop-loss");
+        for k in crate::KINDS {
+            assert_eq!(kind_of_f(stop_f(k)), Some((*k, false)));
+        }
+        assert_eq!(kind_of_f("strobe-clock"), Some(("clock", true)));
+        assert_eq!(kind_of_f("read"), None);
+    }
+}
