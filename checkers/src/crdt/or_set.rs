@@ -17,7 +17,7 @@ use super::{not_a_list, Finding, PartAnalysis};
 use crate::common::index_of;
 use crate::history::{History, OpType, Process};
 
-/// An update (add, remove, insert, delete) with what the rules need.
+/// An OR-set update (`add` or `remove`) with what the rules need.
 struct Update {
     element: String,
     invoke: usize,
@@ -33,6 +33,7 @@ struct Read {
     elements: Option<Vec<String>>,
 }
 
+/// The OR-set's updates by function and its `ok` reads, by type (`set`).
 #[derive(Default)]
 struct Collected {
     updates: HashMap<&'static str, Vec<Update>>,
@@ -40,6 +41,7 @@ struct Collected {
     last_update: HashMap<&'static str, usize>,
 }
 
+/// The type and the role of an OR-set function; `None` for any other.
 fn class(f: &str) -> Option<(&'static str, &'static str)> {
     Some(match f {
         "add" => ("set", "add"),
@@ -49,6 +51,7 @@ fn class(f: &str) -> Option<(&'static str, &'static str)> {
     })
 }
 
+/// The OR-set ops of `history`, paired, the nemesis's left out.
 fn collect(history: &History) -> Collected {
     let ops = &history.ops;
     let mut c = Collected::default();

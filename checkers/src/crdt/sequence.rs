@@ -56,6 +56,7 @@ fn seq_split(v: &Value) -> (String, &Value) {
     }
 }
 
+/// The sequence ops of `history`, paired and grouped by list.
 fn collect_seq(history: &History) -> BTreeMap<String, SeqList> {
     let ops = &history.ops;
     let mut lists: BTreeMap<String, SeqList> = BTreeMap::new();

@@ -49,15 +49,16 @@
 //! For the first invalid key: the op the search could not get past at its
 //! deepest point, the length of the longest linearizable prefix and the
 //! state after it, and a small set of ops that is not linearizable by
-//! itself, shrunk greedily (the `counterexample` module; small, not guaranteed
-//! smallest). For registers the set is closed: every op that could have set
-//! the value one of its reads (or cas ops) saw last is in it, so nothing left
-//! out explains the failure, and it names the op its own search could not
-//! place; a shrink out of budget reports the blocked op and the prefix
-//! instead (`kind: "frontier"`). The details JSON lists these ops with process, f, value,
-//! result, invoke/complete indices and times and key. Shrinking re-checks
-//! many subsets; [`Options::counterexample`]` = false` skips it and reports
-//! the verdict with the blocked op and the prefix only.
+//! itself, shrunk greedily (the `counterexample` module; small, not
+//! guaranteed smallest). For registers the set is closed: every op that
+//! could have set the value one of its reads (or cas ops) saw last is in
+//! it, so nothing left out explains the failure, and it names the op its own
+//! search could not place; a shrink out of budget reports the blocked op and
+//! the prefix instead (`kind: "frontier"`). The details JSON (the `report`
+//! module) lists these ops with process, f, value, result, invoke/complete
+//! indices and times and key. Shrinking re-checks many subsets;
+//! [`Options::counterexample`]` = false` skips it and reports the verdict
+//! with the blocked op and the prefix only.
 //!
 //! ```
 //! use checkers::{linear, parse, Validity};
