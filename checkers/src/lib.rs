@@ -18,6 +18,8 @@
 //! (valid, invalid or unknown), a one-line summary a reviewer can read, and a
 //! JSON object of details for reports.
 
+#![warn(missing_docs)]
+
 mod common;
 pub mod convergence;
 pub mod counter;

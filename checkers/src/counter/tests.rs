@@ -1,3 +1,4 @@
+use super::judge::subset_sums;
 use super::*;
 use crate::testkit::H;
 use serde_json::json;

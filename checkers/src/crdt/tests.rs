@@ -1,4 +1,5 @@
 use super::*;
+use crate::history::OpType;
 use crate::testkit::H;
 use serde_json::json;
 use OpType::{Info, Ok as Done};

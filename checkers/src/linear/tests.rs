@@ -1,7 +1,8 @@
 //! Hand-built histories with known verdicts.
 
 use super::*;
-use crate::history::{Op, Process};
+use crate::history::{Op, OpType, Process};
+use search::Outcome;
 use serde_json::json;
 
 /// A history from `(process, type, f, value)` rows, in real-time order.

@@ -4,15 +4,15 @@
 //! writes (where the shrink used to run out of budget and keep everything).
 
 use checkers::linear::{self, Model};
-use checkers::{parse, History, Op, OpType, Process, Validity};
+use checkers::{parse, History, OpType, Validity};
 use serde_json::{json, Value};
 
+use crate::util::{self, history as h};
+
+/// A Knossos history vendored under `tests/data/knossos`.
 fn knossos(path: &str) -> History {
-    let file = format!("{}/tests/data/knossos/{path}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&file).unwrap_or_else(|e| {
-        panic!("cannot read {file} ({e}); the file is vendored in the repository")
-    });
-    parse::edn(&text).unwrap_or_else(|e| panic!("{file}: {e}"))
+    let text = util::read_data(&format!("knossos/{path}"));
+    parse::edn(&text).unwrap_or_else(|e| panic!("knossos/{path}: {e}"))
 }
 
 /// The history without its failed ops (Knossos's reading).
@@ -147,30 +147,6 @@ fn memstress3_54_counterexample_keeps_the_failed_cas_and_every_write_of_3() {
     // It names the op its own search could not place.
     assert!(c["blocked_op"].is_object(), "{c}");
     assert_eq!(c["minimal"], true, "{c}");
-}
-
-/// A register history from `(process, type, f, value)` rows.
-fn h(rows: &[(u64, &str, &str, Value)]) -> History {
-    History::new(
-        rows.iter()
-            .enumerate()
-            .map(|(i, (p, t, f, v))| Op {
-                index: Some(i as u64),
-                kind: match *t {
-                    "invoke" => OpType::Invoke,
-                    "ok" => OpType::Ok,
-                    "fail" => OpType::Fail,
-                    _ => OpType::Info,
-                },
-                process: Process::Client(*p),
-                f: f.to_string(),
-                value: v.clone(),
-                time: 0,
-                node: None,
-                error: None,
-            })
-            .collect(),
-    )
 }
 
 /// Write 1, then `n` clients cut off mid-write (each a write of its own

@@ -12,16 +12,11 @@ use checkers::linear::{self, Model, Reading};
 use checkers::{parse, Validity};
 use serde_json::{json, Value};
 
+use crate::util;
+
+/// A folder of the Knossos corpus vendored under `tests/data/knossos`.
 fn dir(folder: &str) -> std::path::PathBuf {
-    let d = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/knossos")
-        .join(folder);
-    assert!(
-        d.is_dir(),
-        "the vendored Knossos corpus is missing: expected {}",
-        d.display()
-    );
-    d
+    util::data(&format!("knossos/{folder}"))
 }
 
 /// Every `.edn` file of a folder, sorted, with its text.

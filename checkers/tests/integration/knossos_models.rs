@@ -14,10 +14,12 @@
 use checkers::linear::{self, Model};
 use checkers::{parse, History, Validity};
 
+use crate::util;
+
+/// A Knossos history vendored under `tests/data/knossos`.
 fn read(rel: &str) -> History {
-    let path = format!("{}/tests/data/knossos/{rel}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    parse::auto(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+    let text = util::read_data(&format!("knossos/{rel}"));
+    parse::auto(&text).unwrap_or_else(|e| panic!("knossos/{rel}: {e}"))
 }
 
 #[test]

@@ -23,26 +23,7 @@ use checkers::stream::{OpView, Stream};
 use checkers::{crdt, parse, sessions, set, History, Op, OpType, Process};
 use serde_json::{json, Value};
 
-/// xorshift64*: deterministic, good enough to explore shapes.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
-        &xs[self.below(xs.len() as u64) as usize]
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-}
+use crate::util::{Seeded, XorShift64Star as Rng};
 
 const FS: &[&str] = &[
     "add",

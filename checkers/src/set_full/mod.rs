@@ -58,7 +58,10 @@ use crate::online::OpView;
 use crate::raw::{OpLike, Val};
 use crate::stats::Quantiles;
 use crate::verdict::{CheckResult, Validity};
+use element::{absent, present, read_at, report, Ack, Elem, NONE};
 use hashbrown::HashTable;
+
+mod element;
 
 /// The checker's name, as it appears in [`CheckResult::checker`].
 pub const NAME: &str = "set-full";
@@ -174,87 +177,6 @@ pub fn check(history: &History, options: SetFullOptions) -> CheckResult {
         c.observe(op);
     }
     c.finish()
-}
-
-#[derive(Clone, Copy, Debug)]
-struct Ack {
-    pos: u64,
-    time: u64,
-    index: u64,
-    process: u64,
-}
-
-/// No read (an absent read id).
-const NONE: u32 = u32::MAX;
-
-/// What is known about one (key, element); reads are ids into
-/// [`SetFull::reads`], [`NONE`] when absent. About 80 bytes.
-#[derive(Clone, Debug)]
-struct Elem {
-    element: i64,
-    /// Its key (an id into [`SetFull::keys`]).
-    key: u32,
-    attempted: bool,
-    indeterminate: bool,
-    ack: Option<Ack>,
-    first_present: u32,
-    last_present: u32,
-    first_absent: u32,
-    last_absent: u32,
-    /// The read that began the current run of stable visibility.
-    stable_from: u32,
-    absent_after: u32,
-}
-
-impl Elem {
-    fn new(key: u32, element: i64) -> Self {
-        Elem {
-            element,
-            key,
-            attempted: false,
-            indeterminate: false,
-            ack: None,
-            first_present: NONE,
-            last_present: NONE,
-            first_absent: NONE,
-            last_absent: NONE,
-            stable_from: NONE,
-            absent_after: 0,
-        }
-    }
-}
-
-/// Looks up a read id.
-fn read_at(reads: &[ReadRef], id: u32) -> Option<ReadRef> {
-    if id == NONE {
-        None
-    } else {
-        reads.get(id as usize).copied()
-    }
-}
-
-impl Elem {
-    /// The position from which every read must return it.
-    fn known(&self, reads: &[ReadRef]) -> Option<u64> {
-        match (
-            self.ack.map(|a| a.pos),
-            read_at(reads, self.first_present).map(|r| r.complete),
-        ) {
-            (Some(a), Some(r)) => Some(a.min(r)),
-            (a, r) => a.or(r),
-        }
-    }
-
-    fn lost(&self, reads: &[ReadRef]) -> bool {
-        match (
-            read_at(reads, self.last_absent),
-            read_at(reads, self.last_present),
-        ) {
-            (Some(a), Some(p)) => a.invoke > p.complete,
-            (Some(_), None) => true,
-            _ => false,
-        }
-    }
 }
 
 /// The hash of a (key id, element) pair in [`SetFull::elem_ids`]: an Fx
@@ -638,59 +560,6 @@ impl SetFull {
                 details: serde_json::json!({ "malformed": bad }),
             },
         }
-    }
-}
-
-fn present(e: &mut Elem, rid: u32, reads: &[ReadRef]) {
-    let r = reads[rid as usize];
-    if e.first_present == NONE {
-        e.first_present = rid;
-    }
-    if read_at(reads, e.last_present).is_none_or(|p| r.invoke > p.invoke) {
-        e.last_present = rid;
-        e.absent_after = 0;
-    }
-    if e.stable_from == NONE {
-        e.stable_from = rid;
-    }
-}
-
-fn absent(e: &mut Elem, rid: u32, reads: &[ReadRef]) {
-    let r = reads[rid as usize];
-    if e.first_absent == NONE {
-        e.first_absent = rid;
-    }
-    if read_at(reads, e.last_absent).is_none_or(|a| r.invoke > a.invoke) {
-        e.last_absent = rid;
-    }
-    let last_present = read_at(reads, e.last_present);
-    if last_present.is_none_or(|p| r.invoke > p.complete) {
-        e.absent_after = e.absent_after.saturating_add(1);
-    }
-    if let Some(s) = read_at(reads, e.stable_from) {
-        if r.invoke > s.complete {
-            // This miss began after the run's first read finished: the run
-            // is broken. The last present read may still stand.
-            e.stable_from = match last_present {
-                Some(p) if p.complete > r.invoke => e.last_present,
-                _ => NONE,
-            };
-        }
-    }
-}
-
-fn report(key: &str, e: &Elem, reads: &[ReadRef]) -> ElementReport {
-    ElementReport {
-        key: key.to_string(),
-        element: e.element,
-        ack_process: e.ack.map(|a| Process::Client(a.process)),
-        ack_index: e.ack.map(|a| a.index),
-        ack_time: e.ack.map(|a| a.time),
-        first_present: read_at(reads, e.first_present),
-        last_present: read_at(reads, e.last_present),
-        first_absent: read_at(reads, e.first_absent),
-        last_absent: read_at(reads, e.last_absent),
-        absent_after_last_present: e.absent_after,
     }
 }
 

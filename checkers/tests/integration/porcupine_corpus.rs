@@ -6,13 +6,13 @@
 use checkers::linear::{self, Model};
 use checkers::{parse, Validity};
 
+use crate::util;
+
+/// The Porcupine corpus vendored under `tests/data/porcupine`, with its
+/// list of expected verdicts.
 fn corpus_dir() -> String {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/porcupine");
-    assert!(
-        std::path::Path::new(dir).join("expected.tsv").is_file(),
-        "the vendored Porcupine corpus is missing: expected {dir}/expected.tsv"
-    );
-    dir.to_string()
+    util::data("porcupine/expected.tsv");
+    util::data("porcupine").display().to_string()
 }
 
 #[test]
