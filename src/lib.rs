@@ -11,15 +11,16 @@
 //! - `checkers`: pure analysis, history in, verdict out;
 //! - `nemeses`: fault planning as command plans; `workloads`: op generators
 //!   and store clients;
-//! - this crate: [`control`] (run this on node X, locally or over SSH),
-//!   [`db`] (the store on the nodes), [`nemesis`] (faults applied and
-//!   healed), [`runner`] (a test from start to verdict), [`results`] and
-//!   [`report`] (what a run leaves), [`config`] (a test as a TOML file),
-//!   [`matrix`] (`faultline test-all`: rows of tests with expected
-//!   verdicts), [`nodes`] and [`doctor`] (real machines: the node flags, and
-//!   whether a test could run on them), and [`cli`].
+//! - this crate, in six rooms from the top: [`commands`] (one file per
+//!   subcommand), [`run`] (a test from start to verdict, faults applied and
+//!   healed), [`artifacts`] (what a run leaves: results, report, CI files,
+//!   index), [`stores`] (the store seam and the stores behind it),
+//!   [`cluster`] (the machines: namespaces, SSH, provisioning) and
+//!   [`settings`] (a test's settings, parsed once into a `TestConfig`).
 //!
 //! See `docs/architecture.md` for the tour.
+
+#![warn(missing_docs)]
 
 pub mod artifacts;
 pub mod cluster;

@@ -12,7 +12,7 @@
 //! - **Teardown** ([`teardown`]): fetch each node's log into the run's
 //!   `<node>/` folder, then delete `<remote dir>/<node>` (unless
 //!   `--leave-db-running`).
-//! - **Heal** ([`heal`]): `faultline heal --nodes HOSTS` after a dead
+//! - **Heal** ([`heal_nodes`], called by [`crate::run::heal`]): `faultline heal --nodes HOSTS` after a dead
 //!   controller removes faultline's iptables chains, zeroes clock offsets
 //!   and (unless `--leave-db-running`) kills ringkv by its pid file and
 //!   deletes its directory, on every node.
