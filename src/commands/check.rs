@@ -1,6 +1,7 @@
 //! `faultline check`: verdicts for stored histories, offline.
 
-use crate::artifacts::outputs::{junit, markdown, RunInfo};
+use crate::artifacts::outputs::RunInfo;
+use crate::artifacts::publish::{Checked, Publisher, ReportTarget, Targets};
 use crate::artifacts::results::Results;
 use crate::exit;
 use serde_json::Value;
@@ -104,7 +105,12 @@ pub fn run(paths: &[PathBuf], workload: &str, outputs: &Outputs, flags: &Reading
     }
     let mut worst = checkers::Validity::Valid;
     let mut bad_input = false;
-    let mut checked: Vec<(RunInfo, Results)> = Vec::new();
+    let mut publisher = Publisher::new(Targets {
+        report: outputs.report.clone().map(ReportTarget::Dir),
+        junit: outputs.junit.clone(),
+        markdown: outputs.markdown.clone(),
+        ..Targets::default()
+    });
     for path in paths {
         let mut info = run_info(path, workload);
         if flags.any() {
@@ -117,7 +123,7 @@ pub fn run(paths: &[PathBuf], workload: &str, outputs: &Outputs, flags: &Reading
                 bad_input = true;
                 let mut r = Results::from_checks(Vec::new(), 0);
                 r.error = Some(e);
-                checked.push((info, r));
+                publisher.failed(info, r);
                 continue;
             }
         };
@@ -131,30 +137,36 @@ pub fn run(paths: &[PathBuf], workload: &str, outputs: &Outputs, flags: &Reading
                 r.summary
             );
         }
-        info.highlights = crate::artifacts::report::highlights(&history, &results, HIGHLIGHTS);
-        if let Some(dir) = &outputs.report {
-            match write_report(dir, path, &info, &history, &results) {
-                Ok(p) => println!("{}: report {}", path.display(), p.display()),
-                Err(e) => {
-                    eprintln!("faultline: error: --report: {e:#}");
-                    bad_input = true;
-                }
+        let mut page_config = vec![
+            ("history".to_string(), path.display().to_string()),
+            ("workload".to_string(), info.workload.clone()),
+        ];
+        if let Some(seed) = info.seed {
+            page_config.push(("seed".into(), seed.to_string()));
+        }
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "history".into());
+        match publisher.publish(Checked {
+            info,
+            history: &history,
+            results: &results,
+            config: None,
+            page_config,
+            stem,
+        }) {
+            Ok(Some(p)) => println!("{}: report {}", path.display(), p.display()),
+            Ok(None) => {}
+            Err(e) => {
+                eprintln!("faultline: error: --report: {e:#}");
+                bad_input = true;
             }
         }
-        checked.push((info, results));
     }
-    let runs: Vec<(&RunInfo, &Results)> = checked.iter().map(|(i, r)| (i, r)).collect();
-    if let Some(p) = &outputs.junit {
-        if let Err(e) = junit::write(p, &runs) {
-            eprintln!("faultline: error: --junit: {e:#}");
-            bad_input = true;
-        }
-    }
-    if let Some(p) = &outputs.markdown {
-        if let Err(e) = markdown::write(p, &runs) {
-            eprintln!("faultline: error: --markdown: {e:#}");
-            bad_input = true;
-        }
+    if let Err(e) = publisher.finish() {
+        eprintln!("faultline: error: {e:#}");
+        bad_input = true;
     }
     if bad_input {
         exit::BAD_ARGS
@@ -182,45 +194,6 @@ fn check_file(
         workloads::check_with(workload, &history, &options).expect("workload validated before");
     let results = Results::from_checks(checks, history.ops.len() as u64);
     Ok((history, results))
-}
-
-/// Anomaly sentences per checker in the CI outputs.
-const HIGHLIGHTS: usize = 3;
-
-/// Draws the report of one checked history into `dir/<stem>.html`.
-fn write_report(
-    dir: &Path,
-    path: &Path,
-    info: &RunInfo,
-    history: &checkers::History,
-    results: &Results,
-) -> anyhow::Result<PathBuf> {
-    use anyhow::Context;
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("creating the report directory {}", dir.display()))?;
-    let stem = path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "history".into());
-    let out = dir.join(format!("{stem}.html"));
-    let mut config = vec![
-        ("history".to_string(), path.display().to_string()),
-        ("workload".to_string(), info.workload.clone()),
-    ];
-    if let Some(seed) = info.seed {
-        config.push(("seed".into(), seed.to_string()));
-    }
-    let html = crate::artifacts::report::render_page(&crate::artifacts::report::Page {
-        name: &info.test,
-        command: info.command.as_deref().unwrap_or(""),
-        config,
-        cluster: None,
-        history,
-        results,
-        node_logs: &[],
-    })?;
-    std::fs::write(&out, html).with_context(|| format!("writing {}", out.display()))?;
-    Ok(out)
 }
 
 /// What the CI outputs say about a checked file: its run's name, seed and

@@ -23,9 +23,10 @@ pub mod nemesis;
 pub mod signals;
 pub mod status;
 
-use crate::artifacts::outputs::{self, RunInfo};
+use crate::artifacts::outputs::RunInfo;
+use crate::artifacts::publish::{Checked, Publisher, Targets};
 use crate::artifacts::results::{Results, RunDir};
-use crate::artifacts::{index, report};
+
 use crate::cluster::control::local::LocalControl;
 use crate::cluster::control::netns::{LocalNetwork, Subnet};
 use crate::cluster::control::{os, Control};
@@ -302,19 +303,18 @@ pub async fn run(mut cfg: TestConfig) -> Result<Outcome> {
     results.duration_s = Some(clock.elapsed().as_secs_f64());
     results.cut = status.cut();
     status.enter(Phase::Report);
-    dir.write_json("results.json", &results)?;
-    report::write(&dir, &cfg, &history, &results).context("writing report.html")?;
-    // The CI outputs and the index add to the verdict, which is already
-    // saved: failing to write them warns, never fails the run.
-    let mut info = RunInfo::from_config(&cfg);
-    info.highlights = report::highlights(&history, &results, 3);
-    if let Err(e) = outputs::write(&dir, &info, &results) {
-        eprintln!("faultline: warning: {e:#}");
-    }
-    dir.mark_latest()?;
-    if let Err(e) = index::write(&cfg.results) {
-        eprintln!("faultline: warning: could not regenerate the results index: {e:#}");
-    }
+    // results.json and the report are the run's record (an error if they
+    // cannot be written); the CI files and the index only warn.
+    let mut publisher = Publisher::new(Targets::run_folder(&dir, Some(cfg.results.clone())));
+    publisher.publish(Checked {
+        info: RunInfo::from_config(&cfg),
+        history: &history,
+        results: &results,
+        config: Some(&cfg),
+        page_config: Vec::new(),
+        stem: String::new(),
+    })?;
+    publisher.finish()?;
     tracing::info!(verdict = results.valid.word(), "run ended");
     drop(display);
     drop(run_log);

@@ -570,60 +570,6 @@ pub fn render_page(page: &Page) -> Result<String> {
     Ok(tera.render("report.html", &ctx)?)
 }
 
-/// Redraws `report.html` in a run directory from its `test.json`,
-/// `history.jsonl` and `results.json` (or, with `recheck`, from checking the
-/// history again, which also rewrites `results.json`). Returns the verdict.
-pub fn redraw(path: &std::path::Path, recheck: bool) -> Result<Validity> {
-    let read = |name: &str| {
-        let p = path.join(name);
-        std::fs::read_to_string(&p).with_context(|| {
-            format!(
-                "cannot read {}: give the directory of a run (results/<test>/<time>)",
-                p.display()
-            )
-        })
-    };
-    let cfg: TestConfig = serde_json::from_str(&read("test.json")?).with_context(|| {
-        format!(
-            "{}/test.json is not a faultline test configuration",
-            path.display()
-        )
-    })?;
-    let history = checkers::parse::jsonl(&read("history.jsonl")?)
-        .with_context(|| format!("reading {}/history.jsonl", path.display()))?;
-    let dir = RunDir {
-        path: path.to_path_buf(),
-        root: path.to_path_buf(),
-    };
-    let results = if recheck {
-        let checks = workloads::check_with(
-            &cfg.workload,
-            &history,
-            &cfg.checker_options.check_options(),
-        )
-        .map_err(|e| crate::UsageError(e.to_string()))?;
-        let old: Option<Results> = read("results.json")
-            .ok()
-            .and_then(|t| serde_json::from_str(&t).ok());
-        let mut r = Results::from_checks(checks, history.ops.len() as u64);
-        if let Some(old) = old {
-            r.interrupted = old.interrupted;
-            r.error = old.error;
-        }
-        dir.write_json("results.json", &r)?;
-        r
-    } else {
-        serde_json::from_str(&read("results.json")?).with_context(|| {
-            format!(
-                "{}/results.json is malformed; try --recheck",
-                path.display()
-            )
-        })?
-    };
-    write(&dir, &cfg, &history, &results)?;
-    Ok(results.valid)
-}
-
 /// Writes `report.html` into the run directory.
 pub fn write(dir: &RunDir, cfg: &TestConfig, history: &History, results: &Results) -> Result<()> {
     // Every store's server logs sit in the node's folder as `*.log`.

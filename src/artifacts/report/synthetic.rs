@@ -187,15 +187,9 @@ pub fn set_history(ops: usize, seed: u64) -> History {
 /// The configuration of a default `faultline test --seed 1`, to draw
 /// synthetic histories with (the cluster line and reproduce command).
 pub fn config() -> crate::settings::TestConfig {
-    use clap::Parser;
-    let cli = crate::commands::Cli::try_parse_from(["faultline", "test", "--seed", "1"])
-        .expect("default flags parse");
-    match cli.command {
-        crate::commands::Command::Test(a) => {
-            crate::settings::test_config(*a).expect("default config")
-        }
-        _ => unreachable!("parsed a test command"),
-    }
+    let mut args = crate::settings::default_test_args();
+    args.seed = Some(1);
+    crate::settings::test_config(args).expect("default config")
 }
 
 #[cfg(test)]
