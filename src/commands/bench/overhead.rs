@@ -166,7 +166,7 @@ async fn harness(
                     f: "add".into(),
                     value: json!(next.fetch_add(1, Ordering::Relaxed)),
                 };
-                let c = crate::run::invoke(
+                let c = crate::run::worker::invoke(
                     &client,
                     &op,
                     w as u64,

@@ -219,7 +219,7 @@ async fn schedule(m: &Matrix, jobs: usize, exe: &Path, scratch: &Path) -> Vec<Ro
                     } else {
                         "DIFFERS"
                     },
-                    super::seconds(o.duration_s),
+                    super::summary::seconds(o.duration_s),
                     w = total.to_string().len()
                 );
                 if done.interrupted && !stopping {
