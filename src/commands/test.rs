@@ -80,8 +80,7 @@ fn test_once(cfg: TestConfig) -> anyhow::Result<(i32, bool)> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    // An adapter's file is named by the store it describes.
-    let store = crate::stores::by_name(&cfg.store).map_or(cfg.store.clone(), |s| s.name().into());
+    let store = cfg.store_name();
     eprintln!(
         "faultline: {} / {} on {} {store} nodes, nemesis {}, {} s, seed {}",
         cfg.workload,

@@ -35,8 +35,7 @@ use crate::run::history_log::HistoryLog;
 use crate::run::logging::RunLog;
 use crate::run::nemesis::{sleep_or_stop, NemesisRunner};
 use crate::run::status::{watched, Bounds, Display, Phase, Status};
-use crate::settings::TestConfig;
-use crate::stores::ringkv::cluster::{self as db};
+use crate::settings::{ClockMode, TestConfig};
 use crate::stores::{self as store, Placement, StoreCluster, StoreNode};
 use anyhow::{Context, Result};
 use nemeses::NodeAddr;
@@ -87,7 +86,7 @@ pub async fn run(mut cfg: TestConfig) -> Result<Outcome> {
         .subnet
         .parse()
         .map_err(|e: String| crate::UsageError(e))?;
-    let store: Arc<dyn store::Store> = store::by_name(&cfg.store)?.into();
+    let store: Arc<dyn store::Store> = store::open(&cfg.store)?.into();
     store.validate(&cfg.workload, Some(&cfg.client))?;
     drop_unsupported_faults(store.as_ref(), &mut cfg)?;
     store::check_test(store.as_ref(), &cfg)?;
@@ -110,11 +109,8 @@ pub async fn run(mut cfg: TestConfig) -> Result<Outcome> {
         }
         os::ensure(&store.requirements())?;
     }
-    // Only ringkv is shipped with faultline (and uploaded to SSH nodes).
-    let bin = match store.name() {
-        "ringkv" => Some(db::find_ringkv(cfg.ringkv_bin.as_deref())?),
-        _ => None,
-    };
+    // A store shipped with faultline is uploaded to SSH nodes.
+    let bin = store.shipped_binary(&cfg)?;
 
     let started = chrono::Local::now();
     let clock = Instant::now();
@@ -194,7 +190,7 @@ pub async fn run(mut cfg: TestConfig) -> Result<Outcome> {
                     &remote,
                     bin.as_deref(),
                     &store.requirements(),
-                    clock_faults && cfg.clock_mode != "date",
+                    clock_faults && cfg.clock_mode != ClockMode::Date,
                     network_faults,
                 )
             });
@@ -455,7 +451,7 @@ async fn drive(
     if let Some(ifaces) = netem {
         runner = runner.with_netem(ifaces);
     }
-    if cfg.clock_mode == "date" {
+    if cfg.clock_mode == ClockMode::Date {
         runner = runner.with_date_clock().await?;
     }
     let nemesis = Arc::new(runner);
@@ -680,7 +676,7 @@ fn drop_unsupported_faults(store: &dyn store::Store, cfg: &mut TestConfig) -> Re
     let mut kept = Vec::new();
     for kind in std::mem::take(&mut cfg.nemesis) {
         // `date -s` moves the host's clock, which every process reads.
-        let host_clock = kind == "clock" && cfg.clock_mode == "date";
+        let host_clock = kind == "clock" && cfg.clock_mode == ClockMode::Date;
         match store.unsupported_fault(&kind).filter(|_| !host_clock) {
             None => kept.push(kind),
             Some(why) if cfg.optional_kinds.contains(&kind) && cfg.fixed_schedule.is_none() => {

@@ -341,7 +341,7 @@ impl ConfigFile {
         }
         let n = &self.nemesis;
         if let Some(m) = &n.clock_mode {
-            if m != "faketime" && m != "date" {
+            if super::ClockMode::parse(m).is_none() {
                 return Err(bad(
                     "nemesis.clock_mode",
                     format!("{m:?}: expected \"faketime\" or \"date\""),
@@ -508,7 +508,11 @@ impl ConfigFile {
         take!("nemesis_targets", a.nemesis_targets, n.targets.clone());
         take!("loss_probability", a.loss_probability, n.loss_probability);
         take!("max_skew", a.max_skew, n.max_skew.map(|s| s.0));
-        take!("clock_mode", a.clock_mode, n.clock_mode.clone());
+        take!(
+            "clock_mode",
+            a.clock_mode,
+            n.clock_mode.as_deref().and_then(super::ClockMode::parse)
+        );
         take!(
             "convergence_timeout",
             a.convergence_timeout,

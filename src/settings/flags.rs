@@ -71,8 +71,8 @@ pub struct TestArgs {
     /// process under libfaketime, an offset file per node; the default) or
     /// `date` (`date -s` on SSH nodes: the whole host's clock, for stores
     /// libfaketime cannot reach, such as Go binaries).
-    #[arg(long, default_value = "faketime", value_parser = ["faketime", "date"])]
-    pub clock_mode: String,
+    #[arg(long, value_enum, default_value_t = super::ClockMode::Faketime)]
+    pub clock_mode: super::ClockMode,
     /// Length of the main phase: a number of seconds, or `30s`, `2m`.
     #[arg(long, default_value = "30", value_parser = parse_seconds)]
     pub time_limit: f64,

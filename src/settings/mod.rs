@@ -13,12 +13,14 @@ pub mod checker_options;
 pub mod concurrency;
 pub mod config_file;
 pub mod flags;
+pub mod kinds;
 pub mod replication;
 pub mod resolve;
 pub mod test_config;
 
 pub use checker_options::CheckerOptions;
 pub use flags::{parse_intervals, parse_seconds, TestArgs};
+pub use kinds::{ClockMode, StoreKind, STORES};
 pub use replication::{Conflict, Replication, FSYNC_POLICIES};
 pub use resolve::{default_test_args, test_config, test_config_with, test_configs};
 pub use test_config::{ConfigSource, TestConfig, Watchdog};

@@ -4,7 +4,7 @@
 //! [`UsageError`] naming the flag, before anything starts.
 
 use super::flags::{load_schedule, parse_intervals, TestArgs};
-use super::{Conflict, Replication, TestConfig};
+use super::{ClockMode, Conflict, Replication, StoreKind, TestConfig};
 use crate::cluster::control::netns::{self};
 use crate::UsageError;
 use clap::parser::ValueSource;
@@ -32,7 +32,8 @@ pub fn test_config(a: TestArgs) -> Result<TestConfig, UsageError> {
         (None, crate::cluster::nodes::NodesArg::Count(n)) => *n,
         (None, _) => unreachable!("a host list is remote"),
     };
-    let store = crate::stores::by_name(&a.store)?;
+    let kind = StoreKind::parse(&a.store).map_err(UsageError)?;
+    let store = crate::stores::open(&kind)?;
     let client = store.validate(&a.workload, a.client.as_deref())?;
     let nemesis = nemeses::parse_kinds(&a.nemesis).map_err(|e| UsageError(e.to_string()))?;
     if !nemesis.is_empty() && node_count < 2 {
@@ -133,10 +134,10 @@ pub fn test_config(a: TestArgs) -> Result<TestConfig, UsageError> {
         .unwrap_or(crate::settings::concurrency::Concurrency::PerNode(2))
         .workers(node_count as usize)
         .map_err(UsageError)?;
-    let name = a.name.unwrap_or_else(|| match (store.name(), conflict) {
-        ("ringkv", Conflict::Lww) => format!("{}-{client}", a.workload),
-        ("ringkv", c) => format!("{}-{client}-{}", a.workload, c.name()),
-        (s, _) => format!("{s}-{}-{client}", a.workload),
+    let name = a.name.unwrap_or_else(|| match (&kind, conflict) {
+        (StoreKind::Ringkv, Conflict::Lww) => format!("{}-{client}", a.workload),
+        (StoreKind::Ringkv, c) => format!("{}-{client}-{}", a.workload, c.name()),
+        (_, _) => format!("{}-{}-{client}", store.name(), a.workload),
     });
     if name.is_empty() || name.contains('/') || name.starts_with('.') {
         return Err(UsageError(format!(
@@ -160,8 +161,8 @@ pub fn test_config(a: TestArgs) -> Result<TestConfig, UsageError> {
         a.w,
         conflict.name()
     );
-    if a.store != "ringkv" {
-        command.push_str(&format!(" --store '{}'", a.store));
+    if kind != StoreKind::Ringkv {
+        command.push_str(&format!(" --store '{kind}'"));
     }
     if a.values != workloads::register::DEFAULT_VALUES {
         command.push_str(&format!(" --values {}", a.values));
@@ -175,7 +176,7 @@ pub fn test_config(a: TestArgs) -> Result<TestConfig, UsageError> {
     if nemesis.iter().any(|k| k == "clock") {
         command.push_str(&format!(" --max-skew {}", a.max_skew));
     }
-    if a.clock_mode == "date" {
+    if a.clock_mode == ClockMode::Date {
         if remote.is_none() {
             return Err(UsageError(
                 "--clock-mode date moves the whole host's clock with `date -s`: only for SSH nodes (--nodes HOSTS); local nodes move their clocks through libfaketime".into(),
@@ -226,7 +227,11 @@ pub fn test_config(a: TestArgs) -> Result<TestConfig, UsageError> {
         }
     }
     let cfg = TestConfig {
-        store: a.store,
+        store_name: match kind {
+            StoreKind::Adapter(_) => store.name().to_string(),
+            _ => String::new(),
+        },
+        store: kind,
         clock_mode: a.clock_mode,
         name,
         workload: a.workload,

@@ -6,7 +6,7 @@
 //! `test.json`, so `faultline report` and `faultline heal` read back the
 //! very settings the run had.
 
-use super::{CheckerOptions, Replication};
+use super::{CheckerOptions, ClockMode, Replication, StoreKind};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -17,8 +17,13 @@ pub struct TestConfig {
     pub name: String,
     /// The store under test (`ringkv`, `etcd`, `redis`, or an adapter's
     /// `.toml` file; see [`crate::stores`]).
-    #[serde(default = "default_store")]
-    pub store: String,
+    #[serde(default)]
+    pub store: StoreKind,
+    /// The name an adapter's description gives its store (empty for a
+    /// shipped store, whose name is its `--store` word, and in runs from
+    /// before it was recorded): see [`TestConfig::store_name`].
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub store_name: String,
     /// Workload (`set`, `register`, ..., `sequence`, `session`).
     pub workload: String,
     /// Client mode of the workload (`crdt`, `rmw`, `sticky`, `random`, ...).
@@ -38,8 +43,8 @@ pub struct TestConfig {
     pub fixed_schedule: Option<Vec<nemeses::schedule::Event>>,
     /// How clock faults move clocks: `faketime` (libfaketime offset files)
     /// or `date` (`date -s` on SSH hosts, host-wide).
-    #[serde(default = "default_clock_mode")]
-    pub clock_mode: String,
+    #[serde(default)]
+    pub clock_mode: ClockMode,
     /// Main-phase length in seconds.
     pub time_limit_s: f64,
     /// Seed for generated ops and faults.
@@ -117,20 +122,23 @@ impl Default for Watchdog {
     }
 }
 
-fn default_clock_mode() -> String {
-    "faketime".into()
-}
-
-fn default_store() -> String {
-    "ringkv".into()
-}
-
 fn default_values() -> u64 {
     workloads::register::DEFAULT_VALUES
 }
 
 fn default_convergence_timeout() -> f64 {
     30.0
+}
+
+impl TestConfig {
+    /// The store's name for people: what it calls itself, or else its
+    /// `--store` word (an adapter's file path, in old runs).
+    pub fn store_name(&self) -> String {
+        match &self.store {
+            StoreKind::Adapter(_) if !self.store_name.is_empty() => self.store_name.clone(),
+            kind => kind.to_string(),
+        }
+    }
 }
 
 /// Where a run's configuration file came from; the file itself is written

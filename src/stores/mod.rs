@@ -34,7 +34,7 @@ pub use processes::DbProcesses;
 
 use crate::cluster::control::os::Requirement;
 use crate::cluster::control::Control;
-use crate::settings::TestConfig;
+use crate::settings::{StoreKind, TestConfig};
 use anyhow::Result;
 use nemeses::NodeAddr;
 use std::net::IpAddr;
@@ -94,6 +94,13 @@ pub trait Store: Send + Sync {
 
     /// Programs the nodes need; the OS layer installs what is missing.
     fn requirements(&self) -> Vec<Requirement>;
+
+    /// The store's own binary, when faultline ships it (built beside
+    /// faultline, uploaded to SSH nodes): `None` for a store its nodes
+    /// install from a package registry.
+    fn shipped_binary(&self, _cfg: &TestConfig) -> anyhow::Result<Option<std::path::PathBuf>> {
+        Ok(None)
+    }
 
     /// The ports its servers listen on, on each node's address (`faultline
     /// doctor` checks they are free).
@@ -205,24 +212,21 @@ pub fn check_test(store: &dyn Store, cfg: &TestConfig) -> Result<(), crate::Usag
     Ok(())
 }
 
-/// The stores `--store` names (an adapter is given by its file instead).
-pub const STORES: &[&str] = &["ringkv", "etcd", "redis"];
+pub use crate::settings::STORES;
+
+/// The store a run's settings name, ready to start: a shipped one, or an
+/// adapter's description read (and checked) from its file.
+pub fn open(kind: &StoreKind) -> Result<Box<dyn Store>, crate::UsageError> {
+    Ok(match kind {
+        StoreKind::Ringkv => Box::new(ringkv::Ringkv),
+        StoreKind::Etcd => Box::new(etcd::Etcd),
+        StoreKind::Redis => Box::new(redis::Redis),
+        StoreKind::Adapter(path) => Box::new(adapter::AdapterStore::load(path)?),
+    })
+}
 
 /// The store `--store` names: one of [`STORES`], or the path of an
 /// adapter's TOML description.
 pub fn by_name(name: &str) -> Result<Box<dyn Store>, crate::UsageError> {
-    if name.ends_with(".toml") {
-        return Ok(Box::new(adapter::AdapterStore::load(
-            std::path::Path::new(name),
-        )?));
-    }
-    match name {
-        "ringkv" => Ok(Box::new(ringkv::Ringkv)),
-        "etcd" => Ok(Box::new(etcd::Etcd)),
-        "redis" => Ok(Box::new(redis::Redis)),
-        other => Err(crate::UsageError(format!(
-            "--store {other:?}: unknown store; known: {}, or the path of an adapter's .toml file (docs/adapters.md)",
-            STORES.join(", ")
-        ))),
-    }
+    open(&StoreKind::parse(name).map_err(crate::UsageError)?)
 }

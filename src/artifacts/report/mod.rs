@@ -24,7 +24,7 @@ pub mod synthetic;
 pub use faults::{fault_windows, FaultWindow};
 
 use crate::artifacts::results::{Results, RunDir};
-use crate::settings::TestConfig;
+use crate::settings::{ClockMode, TestConfig};
 use anyhow::{Context, Result};
 use checkers::{History, OpType, Process, Validity};
 use serde::Serialize;
@@ -458,7 +458,7 @@ pub fn render(
     };
     config.retain(|(k, _)| k != "command");
     let q = &cfg.quorums;
-    let store = if cfg.store == "ringkv" {
+    let store = if cfg.store.has_replication_settings() {
         format!(
             "{} ringkv nodes; N={} R={} W={}{}; conflicts: {}; read repair {}; anti-entropy {}; fsync {}",
             cfg.nodes,
@@ -472,20 +472,14 @@ pub fn render(
             q.fsync,
         )
     } else {
-        // An adapter's file is named by the store it describes.
-        let name =
-            crate::stores::by_name(&cfg.store).map_or(cfg.store.clone(), |s| s.name().into());
-        format!("{} {name} nodes", cfg.nodes)
+        format!("{} {} nodes", cfg.nodes, cfg.store_name())
     };
     // Which clocks a clock fault moved: each store process's (libfaketime)
     // or each host's (`date -s`).
-    let clocks = match (
-        cfg.nemesis.iter().any(|k| k == "clock"),
-        cfg.clock_mode.as_str(),
-    ) {
+    let clocks = match (cfg.nemesis.iter().any(|k| k == "clock"), cfg.clock_mode) {
         (false, _) => "",
-        (true, "date") => "; clocks moved host-wide with date -s",
-        (true, _) => "; clocks moved per process with libfaketime",
+        (true, ClockMode::Date) => "; clocks moved host-wide with date -s",
+        (true, ClockMode::Faketime) => "; clocks moved per process with libfaketime",
     };
     let cluster = format!(
         "{store}; {} clients, {} ops/s, {} s; workload {} ({}); seed {}{clocks}",

@@ -428,8 +428,8 @@ fn the_page_says_how_clocks_were_moved_and_on_which_store() {
     c.nemesis = vec!["clock".into()];
     let html = render(&c, &history(), &results, &[]).unwrap();
     assert!(html.contains("clocks moved per process with libfaketime"));
-    c.clock_mode = "date".into();
-    c.store = "etcd".into();
+    c.clock_mode = crate::settings::ClockMode::Date;
+    c.store = crate::settings::StoreKind::Etcd;
     let html = render(&c, &history(), &results, &[]).unwrap();
     assert!(html.contains("clocks moved host-wide with date -s"));
     assert!(

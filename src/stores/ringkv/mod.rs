@@ -46,6 +46,10 @@ impl Store for Ringkv {
         Vec::new()
     }
 
+    fn shipped_binary(&self, cfg: &TestConfig) -> anyhow::Result<Option<std::path::PathBuf>> {
+        Ok(Some(db::find_ringkv(cfg.ringkv_bin.as_deref())?))
+    }
+
     fn ports(&self) -> Vec<u16> {
         vec![crate::stores::ringkv::cluster::PORT]
     }
