@@ -1,0 +1,474 @@
+//! A running cluster of a described store: its processes, their readiness,
+//! and the nemesis's hands on them.
+//!
+//! Starting a cluster runs the description's lifecycle on every node, nodes
+//! in parallel: `install` (once per SSH node; locally once, on this machine,
+//! since namespaced nodes share its filesystem and have no route to a
+//! package mirror), then the node's directory, `wipe`, the configuration
+//! files, the libfaketime offset file when clock faults are on, `setup`,
+//! and the daemon (`start`, in the foreground, its pid kept). A node is
+//! ready when it accepts connections on the description's port; one whose
+//! daemon exited at start-up is named with the last line of its log.
+//! Stopping runs `stop` (or sends SIGTERM), then SIGKILL after a grace
+//! period. The nemesis's kill, pause, restart, leave and join are in
+//! `processes`; the workers' adapter processes and the final phase in
+//! `plans`.
+
+mod plans;
+mod processes;
+
+pub use plans::REPLY_GRACE;
+
+use super::templates::{render, render_argv, RunParams, Vars};
+use super::AdapterStore;
+use crate::cluster::control::{Control, DaemonSpec, Signal};
+use crate::settings::TestConfig;
+use crate::stores::{FinalPlan, Placement, StoreCluster, StoreNode, WorkerPlan};
+use anyhow::{bail, Context, Result};
+use nemeses::NodeAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use workloads::adapter::FailureSlot;
+
+/// How long one `install` command may take (package managers are slow).
+pub const INSTALL_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// How long one `setup`, `wipe`, `stop`, `leave` or `join` command may take.
+pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long a restarted node may take to listen on its port again.
+pub const RESTART_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Where the adapter processes' stderr logs go: `adapter/` in the run's
+/// directory (the processes run on this machine, whatever the nodes).
+pub fn client_log_dir(placement: &Placement) -> PathBuf {
+    placement.run_dir.join("adapter")
+}
+
+/// A store's daemon on one node, as the cluster tracks it.
+#[derive(Clone, Debug, Default)]
+struct Daemon {
+    pid: Option<u32>,
+    paused: bool,
+    left: bool,
+}
+
+/// A running cluster of a described store.
+pub struct AdapterCluster {
+    store: AdapterStore,
+    params: RunParams,
+    nodes: Vec<StoreNode>,
+    control: Arc<dyn Control>,
+    remote: bool,
+    faketime: Option<PathBuf>,
+    daemons: Mutex<Vec<Daemon>>,
+    failure: FailureSlot,
+    client_logs: PathBuf,
+}
+
+impl AdapterCluster {
+    /// Installs (once), wipes, writes the files, sets up and starts every
+    /// node, in that order; nodes in parallel. Adapter processes' stderr
+    /// goes to [`client_log_dir`].
+    pub fn start(store: AdapterStore, params: RunParams, placement: Placement) -> Result<Self> {
+        let client_logs = client_log_dir(&placement);
+        let faketime = placement
+            .faketime
+            .clone()
+            .filter(|_| store.desc.node.faketime);
+        let cluster = AdapterCluster {
+            daemons: Mutex::new(vec![Daemon::default(); placement.nodes.len()]),
+            store,
+            params,
+            nodes: placement.nodes,
+            control: placement.control,
+            remote: placement.remote,
+            faketime,
+            failure: FailureSlot::new(),
+            client_logs,
+        };
+        cluster.install()?;
+        cluster.on_each_node(|i| cluster.prepare(i))?;
+        for i in 0..cluster.nodes.len() {
+            cluster.spawn(i)?;
+        }
+        Ok(cluster)
+    }
+
+    fn name(&self) -> &str {
+        &self.store.desc.name
+    }
+
+    fn vars(&self, i: usize, worker: &str) -> Vars {
+        self.store.vars(&self.nodes, i, &self.params, worker)
+    }
+
+    fn index(&self, node: &str) -> Result<usize> {
+        self.nodes
+            .iter()
+            .position(|n| n.name == node)
+            .with_context(|| format!("no node {node}"))
+    }
+
+    fn argv(&self, i: usize, field: &str, argv: &[String]) -> Result<Vec<String>> {
+        render_argv(argv, &self.vars(i, ""))
+            .map_err(|e| anyhow::anyhow!("adapter {}: {field}: {e}", self.name()))
+    }
+
+    /// Runs `f` for every node at once; the first error, after all ended.
+    fn on_each_node(&self, f: impl Fn(usize) -> Result<()> + Sync) -> Result<()> {
+        let results: Vec<Result<()>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..self.nodes.len())
+                .map(|i| {
+                    let f = &f;
+                    s.spawn(move || f(i))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| bail!("a node's setup panicked"))
+                })
+                .collect()
+        });
+        results.into_iter().collect()
+    }
+
+    fn exec(&self, i: usize, field: &str, argv: &[String], timeout: Duration) -> Result<()> {
+        let argv = self.argv(i, field, argv)?;
+        let node = &self.nodes[i].name;
+        self.control
+            .exec(node, &argv, timeout)
+            .with_context(|| format!("adapter {}: {field} on {node}", self.name()))?;
+        Ok(())
+    }
+
+    /// `node.install`: once per node over SSH; locally once, on this
+    /// machine (namespaced nodes share its filesystem, and a namespace has
+    /// no route to a package mirror).
+    fn install(&self) -> Result<()> {
+        let cmds = &self.store.desc.node.install;
+        if cmds.is_empty() {
+            return Ok(());
+        }
+        if self.remote {
+            return self.on_each_node(|i| {
+                for (k, argv) in cmds.iter().enumerate() {
+                    self.exec(i, &format!("node.install[{k}]"), argv, INSTALL_TIMEOUT)?;
+                }
+                Ok(())
+            });
+        }
+        for (k, argv) in cmds.iter().enumerate() {
+            let field = format!("node.install[{k}]");
+            let argv = self.argv(0, &field, argv)?;
+            run_here(&argv, INSTALL_TIMEOUT)
+                .with_context(|| format!("adapter {}: {field} on this machine", self.name()))?;
+        }
+        Ok(())
+    }
+
+    fn write(&self, i: usize, path: &Path, text: &str) -> Result<()> {
+        let node = &self.nodes[i].name;
+        if self.remote {
+            self.control.write_file(node, path, text)?;
+        } else {
+            std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+        }
+        Ok(())
+    }
+
+    /// A node's directory, wipe, files, clock offset and setup.
+    fn prepare(&self, i: usize) -> Result<()> {
+        let d = &self.store.desc.node;
+        let node = &self.nodes[i];
+        if self.remote {
+            let mkdir = vec![
+                "mkdir".to_string(),
+                "-p".into(),
+                "--".into(),
+                node.dir.display().to_string(),
+            ];
+            self.control.exec(&node.name, &mkdir, COMMAND_TIMEOUT)?;
+        } else {
+            std::fs::create_dir_all(&node.dir)
+                .with_context(|| format!("creating {}", node.dir.display()))?;
+        }
+        for (k, argv) in d.wipe.iter().enumerate() {
+            self.exec(i, &format!("node.wipe[{k}]"), argv, COMMAND_TIMEOUT)?;
+        }
+        let vars = self.vars(i, "");
+        for (k, f) in d.files.iter().enumerate() {
+            let field = format!("node.files[{k}]");
+            let fail = |e: String| anyhow::anyhow!("adapter {}: {field}: {e}", self.name());
+            let path = render(&f.path, &vars).map_err(fail)?;
+            let text = render(&self.store.templates[k], &vars).map_err(fail)?;
+            self.write(i, Path::new(&path), &text)
+                .with_context(|| format!("adapter {}: {field} on {}", self.name(), node.name))?;
+        }
+        if self.faketime.is_some() {
+            self.write(i, &clock_file(node), &nemeses::clock::faketime_offset(0))?;
+        }
+        for (k, argv) in d.setup.iter().enumerate() {
+            self.exec(i, &format!("node.setup[{k}]"), argv, COMMAND_TIMEOUT)?;
+        }
+        Ok(())
+    }
+
+    /// The daemon's log file on node `i`.
+    fn log_file(&self, i: usize) -> PathBuf {
+        PathBuf::from(render(&self.store.desc.node.log, &self.vars(i, "")).unwrap_or_default())
+    }
+
+    /// Starts the daemon of node `i`.
+    fn spawn(&self, i: usize) -> Result<()> {
+        let d = &self.store.desc.node;
+        let node = &self.nodes[i];
+        let vars = self.vars(i, "");
+        let mut env = Vec::new();
+        for (k, v) in &d.env {
+            let v = render(v, &vars)
+                .map_err(|e| anyhow::anyhow!("adapter {}: node.env.{k}: {e}", self.name()))?;
+            env.push((k.clone(), v));
+        }
+        if let Some(lib) = &self.faketime {
+            env.extend([
+                ("LD_PRELOAD".to_string(), lib.display().to_string()),
+                (
+                    "FAKETIME_TIMESTAMP_FILE".into(),
+                    clock_file(node).display().to_string(),
+                ),
+                ("FAKETIME_NO_CACHE".into(), "1".into()),
+                ("DONT_FAKE_MONOTONIC".into(), "1".into()),
+            ]);
+        }
+        let spec = DaemonSpec {
+            argv: self.argv(i, "node.start", &d.start)?,
+            log_file: self.log_file(i),
+            env,
+        };
+        let pid = self
+            .control
+            .start_daemon(&node.name, &spec)
+            .with_context(|| format!("adapter {}: node.start on {}", self.name(), node.name))?;
+        let mut daemons = self.daemons.lock().unwrap();
+        daemons[i].pid = Some(pid);
+        daemons[i].paused = false;
+        Ok(())
+    }
+
+    fn pid(&self, i: usize) -> Option<u32> {
+        self.daemons.lock().unwrap()[i].pid
+    }
+
+    fn signal(&self, node: &str, sig: Signal) -> Result<()> {
+        let i = self.index(node)?;
+        if let Some(pid) = self.pid(i) {
+            self.control.signal(node, pid, sig)?;
+        }
+        Ok(())
+    }
+
+    /// The end of node `i`'s daemon log.
+    fn log_tail(&self, i: usize) -> String {
+        let node = &self.nodes[i];
+        let text = if self.remote {
+            let argv = vec![
+                "tail".to_string(),
+                "-n".into(),
+                "20".into(),
+                "--".into(),
+                self.log_file(i).display().to_string(),
+            ];
+            self.control
+                .exec(&node.name, &argv, Duration::from_secs(10))
+                .map(|o| o.stdout)
+                .unwrap_or_default()
+        } else {
+            std::fs::read_to_string(self.log_file(i)).unwrap_or_default()
+        };
+        text.lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("(empty log)")
+            .to_string()
+    }
+
+    fn addr(&self, i: usize) -> std::net::SocketAddr {
+        std::net::SocketAddr::new(self.nodes[i].ip, self.store.desc.port)
+    }
+
+    /// Waits until node `i` accepts connections on the description's port.
+    fn await_port(&self, i: usize, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        let addr = self.addr(i);
+        while std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+            if Instant::now() > deadline {
+                bail!(
+                    "adapter {} on {} did not listen on {addr} within {timeout:?} after a restart; last log line: {}",
+                    self.name(),
+                    self.nodes[i].name,
+                    self.log_tail(i)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(())
+    }
+}
+
+/// Where node `node`'s libfaketime offset is written.
+fn clock_file(node: &StoreNode) -> PathBuf {
+    node.dir.join("faketime.rc")
+}
+
+/// Runs `argv` on this machine (outside any namespace), bounded.
+fn run_here(argv: &[String], timeout: Duration) -> Result<()> {
+    use std::process::{Command, Stdio};
+    let (program, args) = argv.split_first().context("empty command")?;
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("cannot run {program}"))?;
+    let stderr = child.stderr.take();
+    let drain = std::thread::spawn(move || {
+        let mut s = String::new();
+        if let Some(mut e) = stderr {
+            let _ = std::io::Read::read_to_string(&mut e, &mut s);
+        }
+        s
+    });
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(s) = child.try_wait()? {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!("`{}` did not finish within {timeout:?}", argv.join(" "));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let err = drain.join().unwrap_or_default();
+    if !status.success() {
+        bail!(
+            "`{}` exited with {status}: {}",
+            argv.join(" "),
+            err.trim().replace('\n', " ")
+        );
+    }
+    Ok(())
+}
+
+#[async_trait::async_trait]
+impl StoreCluster for AdapterCluster {
+    fn nodes(&self) -> Vec<NodeAddr> {
+        self.nodes.iter().map(StoreNode::addr).collect()
+    }
+
+    async fn await_ready(&self, timeout: Duration) -> Result<()> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        for (i, node) in self.nodes.iter().enumerate() {
+            let addr = self.addr(i);
+            loop {
+                let attempt = tokio::time::timeout(
+                    Duration::from_millis(500),
+                    tokio::net::TcpStream::connect(addr),
+                )
+                .await;
+                if matches!(attempt, Ok(Ok(_))) {
+                    break;
+                }
+                let dead = self
+                    .pid(i)
+                    .is_some_and(|p| !self.control.is_alive(&node.name, p));
+                if dead || tokio::time::Instant::now() > deadline {
+                    bail!(
+                        "adapter {} on {} {} ({}): last log line: {}",
+                        self.name(),
+                        node.name,
+                        if dead {
+                            "exited at start-up".to_string()
+                        } else {
+                            format!("did not listen on {addr} in time")
+                        },
+                        self.log_file(i).display(),
+                        self.log_tail(i)
+                    );
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        Ok(())
+    }
+
+    fn stop(&self) {
+        let stop = self.store.desc.node.stop.clone();
+        let pids: Vec<Option<u32>> = self.daemons.lock().unwrap().iter().map(|d| d.pid).collect();
+        for (i, n) in self.nodes.iter().enumerate() {
+            let Some(pid) = pids[i] else { continue };
+            // A paused process cannot stop gracefully.
+            let _ = self.control.signal(&n.name, pid, Signal::SIGCONT);
+            match &stop {
+                Some(argv) => {
+                    if let Err(e) = self.exec(i, "node.stop", argv, COMMAND_TIMEOUT) {
+                        tracing::warn!("{e:#}");
+                    }
+                }
+                None => {
+                    let _ = self.control.signal(&n.name, pid, Signal::SIGTERM);
+                }
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut daemons = self.daemons.lock().unwrap();
+        for (i, n) in self.nodes.iter().enumerate() {
+            if let Some(pid) = daemons[i].pid.take() {
+                while self.control.is_alive(&n.name, pid) && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                if self.control.is_alive(&n.name, pid) {
+                    let _ = self.control.signal(&n.name, pid, Signal::SIGKILL);
+                }
+            }
+        }
+    }
+
+    fn log_files(&self, node: &str) -> Vec<PathBuf> {
+        let Ok(i) = self.index(node) else {
+            return Vec::new();
+        };
+        let vars = self.vars(i, "");
+        let mut files = vec![self.log_file(i)];
+        for l in &self.store.desc.node.logs {
+            if let Ok(p) = render(l, &vars) {
+                let p = PathBuf::from(p);
+                if !files.contains(&p) {
+                    files.push(p);
+                }
+            }
+        }
+        files
+    }
+
+    fn workers(&self, cfg: &TestConfig) -> Result<Vec<WorkerPlan>> {
+        self.plans(self.shape(cfg)?, &RunParams::of(cfg))
+    }
+
+    fn final_plan(&self, cfg: &TestConfig) -> Result<Option<FinalPlan>> {
+        self.finals(self.shape(cfg)?, cfg.keys)
+    }
+
+    fn failure(&self) -> Option<String> {
+        self.failure.get()
+    }
+}
+
+#[cfg(test)]
+mod tests;
