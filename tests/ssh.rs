@@ -1884,10 +1884,11 @@ fn clock_mode_date_steps_host_clocks_with_date_and_always_steps_them_back() {
     assert!(stdout.contains("set the host clock back"), "{stdout}");
     // Absolute, so it is off by how long the command took to arrive and
     // the stand-in `date` to start (a few forks here; a few ms on a real
-    // host), never by the offset the dead run had put there (>= 1 s).
+    // host, more with both cores busy), never by the offset the dead run
+    // had put there (>= 1 s, which is what the bound tells apart).
     for i in 0..3 {
         let off = fake_offset(bin.path(), &lab.ip(i));
-        assert!(off.abs() < 0.4, "n{} left {off} s off after heal", i + 1);
+        assert!(off.abs() < 0.9, "n{} left {off} s off after heal", i + 1);
     }
 }
 
