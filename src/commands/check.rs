@@ -6,6 +6,7 @@ use crate::artifacts::results::Results;
 use crate::exit;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
+use workloads::Workload;
 
 /// Files `faultline check` also writes its verdicts to, for CI.
 #[derive(Clone, Debug, Default)]
@@ -42,11 +43,13 @@ impl ReadingFlags {
     /// Why the flags do not fit `workload`, if they do not: readings are
     /// the register model's, an initial value the register's, kv's or
     /// multi-register's (a map of register to value).
-    fn misfit(&self, workload: &str) -> Option<String> {
+    fn misfit(&self, workload: Workload) -> Option<String> {
         let reading = self.reading.is_some() || self.fail_is_evidence;
         match workload {
-            "register" => None,
-            "kv" | "multi-register" if !reading => None,
+            Workload::Register => None,
+            Workload::Kv | Workload::Model(checkers::linear::Model::MultiRegister) if !reading => {
+                None
+            }
             _ if reading => Some(format!(
                 "--reading and --fail-is-evidence apply to --workload register (how a register history's outcomes are read), not {workload}"
             )),
@@ -95,10 +98,13 @@ impl ReadingFlags {
 /// malformed input, or an output that cannot be written (254), beats
 /// invalid (1) beats unknown (2) beats valid (0).
 pub fn run(paths: &[PathBuf], workload: &str, outputs: &Outputs, flags: &ReadingFlags) -> i32 {
-    if let Err(e) = workloads::validate_check(workload) {
-        eprintln!("faultline: error: {e}");
-        return exit::BAD_ARGS;
-    }
+    let workload = match Workload::parse(workload) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("faultline: error: {e}");
+            return exit::BAD_ARGS;
+        }
+    };
     if let Some(e) = flags.misfit(workload) {
         eprintln!("faultline: error: {e}");
         return exit::BAD_ARGS;
@@ -178,7 +184,7 @@ pub fn run(paths: &[PathBuf], workload: &str, outputs: &Outputs, flags: &Reading
 /// Reads, parses and checks one history file.
 fn check_file(
     path: &Path,
-    workload: &str,
+    workload: Workload,
     flags: &ReadingFlags,
 ) -> Result<(checkers::History, Results), String> {
     let text = std::fs::read_to_string(path)
@@ -190,8 +196,7 @@ fn check_file(
         linear: flags.linear(format),
         ..Default::default()
     };
-    let checks =
-        workloads::check_with(workload, &history, &options).expect("workload validated before");
+    let checks = workload.check_with(&history, &options);
     let results = Results::from_checks(checks, history.ops.len() as u64);
     Ok((history, results))
 }
@@ -199,7 +204,7 @@ fn check_file(
 /// What the CI outputs say about a checked file: its run's name, seed and
 /// faults when it sits in a run directory beside a readable `test.json`,
 /// otherwise its file name; and the command that checks it again.
-pub fn run_info(path: &Path, workload: &str) -> RunInfo {
+pub fn run_info(path: &Path, workload: Workload) -> RunInfo {
     let cfg: Option<Value> = path
         .parent()
         .map(|d| d.join("test.json"))
@@ -219,7 +224,7 @@ pub fn run_info(path: &Path, workload: &str) -> RunInfo {
         workload: workload.to_string(),
         command: Some(format!(
             "faultline check --workload {} {}",
-            shell_quote(workload),
+            shell_quote(workload.name()),
             shell_quote(&path.display().to_string())
         )),
         seed: field("seed").and_then(Value::as_u64),
@@ -334,7 +339,7 @@ mod tests {
     fn a_history_in_a_run_directory_takes_the_run_name_seed_and_faults() {
         let tmp = tempfile::tempdir().unwrap();
         let h = tmp.path().join("history.jsonl");
-        let info = run_info(&h, "set");
+        let info = run_info(&h, Workload::Set);
         assert_eq!(info.test, "history");
         assert_eq!(info.seed, None);
         std::fs::write(
@@ -342,7 +347,7 @@ mod tests {
             r#"{"name": "set-rmw", "seed": 42, "nemesis": ["partition", "kill"]}"#,
         )
         .unwrap();
-        let info = run_info(&h, "set");
+        let info = run_info(&h, Workload::Set);
         assert_eq!(info.test, "set-rmw");
         assert_eq!(info.seed, Some(42));
         assert_eq!(info.nemesis, ["partition", "kill"]);
@@ -378,15 +383,15 @@ mod tests {
             flags.args(),
             r#" --reading porcupine --fail-is-evidence --initial-value '"a b"'"#
         );
-        assert_eq!(flags.misfit("register"), None);
-        assert!(flags.misfit("kv").is_some());
+        assert_eq!(flags.misfit(Workload::parse("register").unwrap()), None);
+        assert!(flags.misfit(Workload::parse("kv").unwrap()).is_some());
         let init = ReadingFlags {
             initial_value: Some(serde_json::json!(0)),
             ..Default::default()
         };
-        assert_eq!(init.misfit("kv"), None);
-        assert!(init.misfit("set").is_some());
-        assert_eq!(none.misfit("set"), None);
+        assert_eq!(init.misfit(Workload::parse("kv").unwrap()), None);
+        assert!(init.misfit(Workload::parse("set").unwrap()).is_some());
+        assert_eq!(none.misfit(Workload::parse("set").unwrap()), None);
     }
 
     #[test]

@@ -53,12 +53,9 @@ pub fn redraw(path: &std::path::Path, recheck: bool) -> Result<Validity> {
         root: path.to_path_buf(),
     };
     let results = if recheck {
-        let checks = workloads::check_with(
-            &cfg.workload,
-            &history,
-            &cfg.checker_options.check_options(),
-        )
-        .map_err(|e| crate::UsageError(e.to_string()))?;
+        let checks = cfg
+            .workload
+            .check_with(&history, &cfg.checker_options.check_options());
         let old: Option<Results> = read("results.json")
             .ok()
             .and_then(|t| serde_json::from_str(&t).ok());

@@ -87,7 +87,7 @@ pub async fn run(mut cfg: TestConfig) -> Result<Outcome> {
         .parse()
         .map_err(|e: String| crate::UsageError(e))?;
     let store: Arc<dyn store::Store> = store::open(&cfg.store)?.into();
-    store.validate(&cfg.workload, Some(&cfg.client))?;
+    store.validate(cfg.workload, Some(&cfg.client))?;
     drop_unsupported_faults(store.as_ref(), &mut cfg)?;
     store::check_test(store.as_ref(), &cfg)?;
     let clock_faults = cfg.nemesis.iter().any(|k| k == "clock");
@@ -257,12 +257,9 @@ pub async fn run(mut cfg: TestConfig) -> Result<Outcome> {
     if let Err(e) = crate::artifacts::history_edn::write(&history, &dir.file("history.edn")) {
         eprintln!("faultline: warning: writing history.edn: {e}");
     }
-    let checks = workloads::check_with(
-        &cfg.workload,
-        &history,
-        &cfg.checker_options.check_options(),
-    )
-    .map_err(|e| crate::UsageError(e.to_string()))?;
+    let checks = cfg
+        .workload
+        .check_with(&history, &cfg.checker_options.check_options());
     let mut results = Results::from_checks(checks, history.ops.len() as u64);
     results.interrupted = interrupted.load(Ordering::SeqCst) || error.is_some();
     results.error = error.or(history_ok.err().map(|e| format!("writing history: {e}")));

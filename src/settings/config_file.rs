@@ -304,6 +304,8 @@ impl ConfigFile {
         let store = crate::stores::by_name(self.store.name.as_deref().unwrap_or("ringkv"))
             .map_err(|e| bad("store.name", e.0))?;
         if let Some(name) = &self.workload.name {
+            let name = workloads::Workload::parse(name)
+                .map_err(|e| bad("workload.name", e.to_string()))?;
             store
                 .validate(name, None)
                 .map_err(|e| bad("workload.name", e.0))?;

@@ -34,7 +34,9 @@ pub fn test_config(a: TestArgs) -> Result<TestConfig, UsageError> {
     };
     let kind = StoreKind::parse(&a.store).map_err(UsageError)?;
     let store = crate::stores::open(&kind)?;
-    let client = store.validate(&a.workload, a.client.as_deref())?;
+    let workload =
+        workloads::Workload::parse(&a.workload).map_err(|e| UsageError(e.to_string()))?;
+    let client = store.validate(workload, a.client.as_deref())?;
     let nemesis = nemeses::parse_kinds(&a.nemesis).map_err(|e| UsageError(e.to_string()))?;
     if !nemesis.is_empty() && node_count < 2 {
         return Err(UsageError(format!(
@@ -234,7 +236,7 @@ pub fn test_config(a: TestArgs) -> Result<TestConfig, UsageError> {
         store: kind,
         clock_mode: a.clock_mode,
         name,
-        workload: a.workload,
+        workload,
         client,
         nemesis,
         nemesis_options,

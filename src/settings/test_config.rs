@@ -25,7 +25,7 @@ pub struct TestConfig {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub store_name: String,
     /// Workload (`set`, `register`, ..., `sequence`, `session`).
-    pub workload: String,
+    pub workload: workloads::Workload,
     /// Client mode of the workload (`crdt`, `rmw`, `sticky`, `random`, ...).
     pub client: String,
     /// Nemesis kinds (empty = none).

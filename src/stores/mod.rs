@@ -90,7 +90,11 @@ pub trait Store: Send + Sync {
 
     /// Checks that this store can run `workload` with client mode `client`
     /// (`None`: the store's default for it); returns the mode to record.
-    fn validate(&self, workload: &str, client: Option<&str>) -> Result<String, crate::UsageError>;
+    fn validate(
+        &self,
+        workload: workloads::Workload,
+        client: Option<&str>,
+    ) -> Result<String, crate::UsageError>;
 
     /// Programs the nodes need; the OS layer installs what is missing.
     fn requirements(&self) -> Vec<Requirement>;

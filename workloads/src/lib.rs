@@ -54,6 +54,11 @@ pub mod sequence;
 pub mod session;
 pub mod set;
 pub mod siblings;
+pub mod workload;
+
+pub use workload::{
+    check, check_with, validate, validate_check, Check, Workload, CHECK_ONLY_MODELS, WORKLOADS,
+};
 
 use checkers::OpType;
 use serde_json::Value;
@@ -178,81 +183,6 @@ pub enum WorkloadError {
     },
 }
 
-/// The workloads this build runs live, by the names `--workload` accepts.
-pub const WORKLOADS: &[&str] = &[
-    "set", "register", "counter", "siblings", "or-set", "sequence", "session",
-];
-
-/// Checks that `workload` exists and `client` is one of its modes; returns the
-/// workload's default mode when `client` is `None`.
-pub fn validate(workload: &str, client: Option<&str>) -> Result<String, WorkloadError> {
-    match workload {
-        "set" => Ok(set::Mode::parse(client.unwrap_or("crdt"))?
-            .name()
-            .to_string()),
-        "register" => Ok(register::Mode::parse(client.unwrap_or("cas"))?
-            .name()
-            .to_string()),
-        "counter" => Ok(counter::Mode::parse(client.unwrap_or("crdt"))?
-            .name()
-            .to_string()),
-        "siblings" => Ok(siblings::Mode::parse(client.unwrap_or("context"))?
-            .name()
-            .to_string()),
-        "or-set" => Ok(orset::parse_mode(client.unwrap_or("crdt"))?.to_string()),
-        "sequence" => Ok(sequence::parse_mode(client.unwrap_or("crdt"))?.to_string()),
-        "session" => Ok(session::Routing::parse(client.unwrap_or("sticky"))?
-            .name()
-            .to_string()),
-        "kv" => Err(WorkloadError::NoLiveClient(workload.to_string())),
-        w if CHECK_ONLY_MODELS.contains(&w) => Err(WorkloadError::NoLiveClient(w.to_string())),
-        other => Err(WorkloadError::UnknownWorkload(other.to_string())),
-    }
-}
-
-/// Workloads that `faultline check` judges by linearizability against one
-/// of Knossos's models (`checkers::linear::Model`), for histories recorded
-/// elsewhere (Jepsen's): `mutex`, `multi-register`, `queue` (unordered),
-/// `fifo-queue`, `linear-set`. They have no live client.
-pub const CHECK_ONLY_MODELS: &[&str] = &[
-    "mutex",
-    "multi-register",
-    "queue",
-    "fifo-queue",
-    "linear-set",
-];
-
-/// Checks that `faultline check` can judge histories of `workload`: every
-/// workload [`validate`] accepts, plus those that only have a checker so far
-/// (`kv` and the [`CHECK_ONLY_MODELS`]: linearizability of recorded
-/// histories, e.g. Jepsen's, Knossos's or Porcupine's).
-pub fn validate_check(workload: &str) -> Result<(), WorkloadError> {
-    match validate(workload, None) {
-        Err(WorkloadError::NoLiveClient(_)) => Ok(()),
-        other => other.map(|_| ()),
-    }
-}
-
-/// Whether the history holds local reads of each replica, which faultline's
-/// runs record (for the convergence checker) and other tools' lack.
-fn has_local_reads(history: &checkers::History) -> bool {
-    history
-        .ops
-        .iter()
-        .any(|o| checkers::convergence::LOCAL_READS.contains(&o.f.as_str()))
-}
-
-/// The history without its per-replica local reads (and their
-/// completions): those are for the convergence checker, not ops of the
-/// workload's model.
-fn without_local_reads(history: &checkers::History) -> checkers::History {
-    let local = |o: &checkers::Op| checkers::convergence::LOCAL_READS.contains(&o.f.as_str());
-    if !history.ops.iter().any(local) {
-        return history.clone();
-    }
-    checkers::History::new(history.ops.iter().filter(|o| !local(o)).cloned().collect())
-}
-
 /// Options of the checkers a workload runs (bounds, budgets, windows); the
 /// defaults are what `faultline test` uses without a `[checkers]` table.
 #[derive(Clone, Debug, Default)]
@@ -267,105 +197,6 @@ pub struct CheckOptions {
     pub linear: checkers::linear::Options,
     /// staleness (`register` with store versions, `session`).
     pub staleness: checkers::staleness::StalenessOptions,
-}
-
-/// Runs every checker the workload feeds on `history`.
-pub fn check(
-    workload: &str,
-    history: &checkers::History,
-) -> Result<Vec<checkers::CheckResult>, WorkloadError> {
-    check_with(workload, history, &CheckOptions::default())
-}
-
-/// As [`check`], with the checkers' options.
-pub fn check_with(
-    workload: &str,
-    history: &checkers::History,
-    o: &CheckOptions,
-) -> Result<Vec<checkers::CheckResult>, WorkloadError> {
-    match workload {
-        "set" => {
-            let mut results = vec![
-                checkers::set::check(history),
-                checkers::set_full::check(history, o.set_full),
-            ];
-            if has_local_reads(history) {
-                results.push(checkers::convergence::check(history));
-            }
-            results.push(checkers::perf::check(history, o.perf));
-            Ok(results)
-        }
-        "register" => {
-            // The values repeat, so only the versions the store reported
-            // can order them: without those, sessions and staleness would
-            // read small values as versions and cry wolf (a Jepsen or
-            // Porcupine history is checked for linearizability alone).
-            let versions = checkers::versioned::has_store_versions(history);
-            let plain = checkers::versioned::without_versions(&without_local_reads(history));
-            let mut results = vec![checkers::linear::check_with(
-                &plain,
-                checkers::linear::Model::Register,
-                &o.linear,
-            )];
-            if versions {
-                results.push(checkers::sessions::check(history));
-                results.push(checkers::staleness::check(history, o.staleness));
-            }
-            if has_local_reads(history) {
-                results.push(checkers::convergence::check(history));
-            }
-            results.push(checkers::perf::check(history, o.perf));
-            Ok(results)
-        }
-        "session" => {
-            let mut results = vec![
-                checkers::sessions::check(history),
-                checkers::staleness::check(history, o.staleness),
-            ];
-            if has_local_reads(history) {
-                results.push(checkers::convergence::check(history));
-            }
-            results.push(checkers::perf::check(history, o.perf));
-            Ok(results)
-        }
-        "or-set" | "sequence" => {
-            let mut results = vec![checkers::crdt::check(history)];
-            if has_local_reads(history) {
-                results.push(checkers::convergence::check(history));
-            }
-            results.push(checkers::perf::check(history, o.perf));
-            Ok(results)
-        }
-        "siblings" => {
-            let mut results = vec![checkers::siblings::check(history, o.siblings)];
-            if has_local_reads(history) {
-                results.push(checkers::convergence::check(history));
-            }
-            results.push(checkers::perf::check(history, o.perf));
-            Ok(results)
-        }
-        "kv" => Ok(vec![checkers::linear::check_with(
-            history,
-            checkers::linear::Model::Kv,
-            &o.linear,
-        )]),
-        w if CHECK_ONLY_MODELS.contains(&w) => {
-            let model = checkers::linear::Model::from_name(w)
-                .ok_or_else(|| WorkloadError::UnknownWorkload(w.to_string()))?;
-            Ok(vec![checkers::linear::check_with(
-                history, model, &o.linear,
-            )])
-        }
-        "counter" => {
-            let mut results = vec![checkers::counter::check(history)];
-            if has_local_reads(history) {
-                results.push(checkers::convergence::check(history));
-            }
-            results.push(checkers::perf::check(history, o.perf));
-            Ok(results)
-        }
-        other => Err(WorkloadError::UnknownWorkload(other.to_string())),
-    }
 }
 
 #[cfg(test)]

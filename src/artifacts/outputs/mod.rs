@@ -45,7 +45,7 @@ impl RunInfo {
     pub fn from_config(cfg: &TestConfig) -> Self {
         RunInfo {
             test: cfg.name.clone(),
-            workload: cfg.workload.clone(),
+            workload: cfg.workload.to_string(),
             command: Some(cfg.command.clone()),
             seed: Some(cfg.seed),
             nemesis: cfg.nemesis.clone(),

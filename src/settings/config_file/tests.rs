@@ -80,7 +80,7 @@ fn the_example_file_sets_every_table() {
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/test.toml"))
             .unwrap();
     let c = run(&text, &["--seed", "1"]).unwrap();
-    assert_eq!((c.workload.as_str(), c.client.as_str()), ("set", "rmw"));
+    assert_eq!((c.workload.name(), c.client.as_str()), ("set", "rmw"));
     assert_eq!(c.keys, 1);
     assert_eq!(c.nemesis, ["partition", "clock"]);
     assert_eq!(c.nemesis_options.interval_ms["clock"], 3000);
@@ -124,7 +124,7 @@ fn the_file_overrides_defaults_and_flags_given_override_the_file() {
     assert_eq!(c.time_limit_s, 7.0);
     assert_eq!(c.seed, u64::MAX);
     assert_eq!(
-        (c.workload.as_str(), c.client.as_str()),
+        (c.workload.name(), c.client.as_str()),
         ("register", "quorum")
     );
     assert_eq!(c.quorums.conflict, Conflict::Dvv);

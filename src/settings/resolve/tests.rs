@@ -158,7 +158,7 @@ fn defaults_are_the_documented_test() {
     let c = test_config(args(&["--seed", "7"])).unwrap();
     assert_eq!(c.nodes, 5);
     assert_eq!(c.concurrency, 10);
-    assert_eq!(c.workload, "set");
+    assert_eq!(c.workload, workloads::Workload::Set);
     assert_eq!(c.client, "crdt");
     assert_eq!(c.nemesis, vec!["partition"]);
     assert_eq!(c.time_limit_s, 30.0);

@@ -50,6 +50,7 @@ use anyhow::Result;
 use std::path::PathBuf;
 use std::sync::Arc;
 use workloads::adapter as protocol;
+use workloads::Workload;
 
 /// A store described in a TOML file, and its adapter.
 #[derive(Clone, Debug)]
@@ -76,7 +77,8 @@ impl Store for AdapterStore {
         &self.desc.name
     }
 
-    fn validate(&self, workload: &str, client: Option<&str>) -> Result<String, UsageError> {
+    fn validate(&self, workload: Workload, client: Option<&str>) -> Result<String, UsageError> {
+        let workload = workload.name();
         if !self.desc.workloads.iter().any(|w| w == workload) {
             let how = if protocol::WORKLOADS.contains(&workload) {
                 format!("add {workload:?} to its workloads once its adapter maps {workload}'s ops")

@@ -86,7 +86,7 @@ impl RunParams {
     /// The parameters of `cfg`.
     pub fn of(cfg: &TestConfig) -> Self {
         RunParams {
-            workload: cfg.workload.clone(),
+            workload: cfg.workload.name().to_string(),
             keys: cfg.keys,
             values: cfg.values,
             op_timeout_ms: cfg.op_timeout_ms,

@@ -279,16 +279,33 @@ fn templates_see_every_documented_variable() {
 fn the_store_validates_workloads_modes_and_faults_from_its_description() {
     let store = parse(VALID).unwrap();
     assert_eq!(store.name(), "tiny");
-    assert_eq!(store.validate("set", None).unwrap(), "adapter");
-    assert_eq!(store.validate("set", Some("adapter")).unwrap(), "adapter");
-    let e = store.validate("set", Some("crdt")).unwrap_err().to_string();
+    assert_eq!(
+        store.validate(workloads::Workload::Set, None).unwrap(),
+        "adapter"
+    );
+    assert_eq!(
+        store
+            .validate(workloads::Workload::Set, Some("adapter"))
+            .unwrap(),
+        "adapter"
+    );
+    let e = store
+        .validate(workloads::Workload::Set, Some("crdt"))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("one client mode, adapter"), "{e}");
-    let e = store.validate("register", None).unwrap_err().to_string();
+    let e = store
+        .validate(workloads::Workload::parse("register").unwrap(), None)
+        .unwrap_err()
+        .to_string();
     assert!(
         e.contains("runs set; add \"register\" to its workloads"),
         "{e}"
     );
-    let e = store.validate("counter", None).unwrap_err().to_string();
+    let e = store
+        .validate(workloads::Workload::parse("counter").unwrap(), None)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("adapters run set and register"), "{e}");
     assert!(store
         .unsupported_fault("clock")

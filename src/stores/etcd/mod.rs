@@ -33,6 +33,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use workloads::etcd::{EtcdClient, EtcdLocalReader, EtcdRegisterClient, ReadMode};
+use workloads::Workload;
 use workloads::{register, Client, LocalRead, OpSource};
 
 /// The port clients use.
@@ -51,10 +52,11 @@ impl Store for Etcd {
         "etcd"
     }
 
-    fn validate(&self, workload: &str, client: Option<&str>) -> Result<String, UsageError> {
-        if workload != "register" {
+    fn validate(&self, workload: Workload, client: Option<&str>) -> Result<String, UsageError> {
+        if workload != Workload::Register {
             return Err(UsageError(format!(
-                "--store etcd runs the register workload (get, put, compare-and-set), not {workload:?}: use --workload register"
+                "--store etcd runs the register workload (get, put, compare-and-set), not {:?}: use --workload register",
+                workload.name()
             )));
         }
         ReadMode::parse(client.unwrap_or("linearizable"))

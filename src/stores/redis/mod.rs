@@ -41,6 +41,7 @@ use anyhow::Result;
 use std::sync::Arc;
 use std::time::Duration;
 use workloads::redis::Mode;
+use workloads::Workload;
 
 pub use workloads::redis::MASTER_NAME;
 
@@ -92,8 +93,8 @@ impl Store for Redis {
         "redis"
     }
 
-    fn validate(&self, workload: &str, client: Option<&str>) -> Result<String, UsageError> {
-        if workload != "set" {
+    fn validate(&self, workload: Workload, client: Option<&str>) -> Result<String, UsageError> {
+        if workload != Workload::Set {
             return Err(UsageError(format!(
                 "--store redis runs the set workload only (SADD and SMEMBERS through the primary), not --workload {workload}"
             )));
@@ -148,11 +149,25 @@ mod tests {
     #[test]
     fn the_store_runs_the_set_workload_only_on_three_nodes_or_more() {
         let r = Redis;
-        assert_eq!(r.validate("set", None).unwrap(), "plain");
-        assert_eq!(r.validate("set", Some("wait")).unwrap(), "wait");
-        let e = r.validate("register", None).unwrap_err().to_string();
+        assert_eq!(
+            r.validate(workloads::Workload::parse("set").unwrap(), None)
+                .unwrap(),
+            "plain"
+        );
+        assert_eq!(
+            r.validate(workloads::Workload::parse("set").unwrap(), Some("wait"))
+                .unwrap(),
+            "wait"
+        );
+        let e = r
+            .validate(workloads::Workload::parse("register").unwrap(), None)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("set workload only"), "{e}");
-        let e = r.validate("set", Some("crdt")).unwrap_err().to_string();
+        let e = r
+            .validate(workloads::Workload::parse("set").unwrap(), Some("crdt"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("plain, wait"), "{e}");
         assert!(!e.contains('\n'));
         let e = check_nodes(2).unwrap_err().to_string();

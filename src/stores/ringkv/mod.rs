@@ -27,6 +27,7 @@ use workloads::sequence::{self, SequenceClient};
 use workloads::session::{self, Routing};
 use workloads::set::{self, Generator, SetClient};
 use workloads::siblings::{self, SiblingsClient};
+use workloads::Workload;
 use workloads::{Client, LocalRead, OpSource};
 
 /// The reference store (`--store ringkv`, the default).
@@ -37,8 +38,8 @@ impl Store for Ringkv {
         "ringkv"
     }
 
-    fn validate(&self, workload: &str, client: Option<&str>) -> Result<String, UsageError> {
-        workloads::validate(workload, client).map_err(|e| UsageError(e.to_string()))
+    fn validate(&self, workload: Workload, client: Option<&str>) -> Result<String, UsageError> {
+        workload.mode(client).map_err(|e| UsageError(e.to_string()))
     }
 
     fn requirements(&self) -> Vec<Requirement> {
@@ -106,7 +107,7 @@ impl StoreCluster for RingkvCluster {
     }
 
     fn workers(&self, cfg: &TestConfig) -> Result<Vec<WorkerPlan>> {
-        let live = Live::parse(&cfg.workload, &cfg.client)?;
+        let live = Live::parse(cfg.workload, &cfg.client)?;
         let nodes = RingkvCluster::nodes(self);
         let op_timeout = Duration::from_millis(cfg.op_timeout_ms);
         // One generator shared by every worker, except where a worker's ops
@@ -173,7 +174,7 @@ impl StoreCluster for RingkvCluster {
     }
 
     fn final_plan(&self, cfg: &TestConfig) -> Result<Option<FinalPlan>> {
-        let live = Live::parse(&cfg.workload, &cfg.client)?;
+        let live = Live::parse(cfg.workload, &cfg.client)?;
         let nodes = RingkvCluster::nodes(self);
         let op_timeout = Duration::from_millis(cfg.op_timeout_ms);
         let plan = |ops, keys, readers: Readers| {
@@ -287,22 +288,28 @@ enum Live {
 }
 
 impl Live {
-    fn parse(workload: &str, client: &str) -> Result<Live> {
+    fn parse(workload: Workload, client: &str) -> Result<Live> {
         let bad = |e: workloads::WorkloadError| UsageError(e.to_string());
         Ok(match workload {
-            "register" => Live::Register(register::Mode::parse(client).map_err(bad)?),
-            "counter" => Live::Counter(counter::Mode::parse(client).map_err(bad)?),
-            "siblings" => Live::Siblings(siblings::Mode::parse(client).map_err(bad)?),
-            "or-set" => {
+            Workload::Register => Live::Register(register::Mode::parse(client).map_err(bad)?),
+            Workload::Counter => Live::Counter(counter::Mode::parse(client).map_err(bad)?),
+            Workload::Siblings => Live::Siblings(siblings::Mode::parse(client).map_err(bad)?),
+            Workload::OrSet => {
                 orset::parse_mode(client).map_err(bad)?;
                 Live::OrSet
             }
-            "sequence" => {
+            Workload::Sequence => {
                 sequence::parse_mode(client).map_err(bad)?;
                 Live::Sequence
             }
-            "session" => Live::Session(Routing::parse(client).map_err(bad)?),
-            _ => Live::Set(set::Mode::parse(client).map_err(bad)?),
+            Workload::Session => Live::Session(Routing::parse(client).map_err(bad)?),
+            Workload::Set => Live::Set(set::Mode::parse(client).map_err(bad)?),
+            Workload::Kv | Workload::Model(_) => {
+                return Err(bad(workloads::WorkloadError::NoLiveClient(
+                    workload.name().to_string(),
+                ))
+                .into())
+            }
         })
     }
 }

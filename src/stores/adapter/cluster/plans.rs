@@ -66,7 +66,7 @@ impl AdapterCluster {
     }
 
     pub(super) fn shape(&self, cfg: &TestConfig) -> Result<Shape> {
-        Shape::of(&cfg.workload, cfg.keys).with_context(|| {
+        Shape::of(cfg.workload.name(), cfg.keys).with_context(|| {
             format!(
                 "adapter {}: adapters cannot run the workload {}",
                 self.name(),
