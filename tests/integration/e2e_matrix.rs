@@ -1,7 +1,7 @@
 //! `faultline test-all` for real: a tiny matrix of short runs on real
 //! clusters, one of whose rows expects the wrong verdict, fails with exit 1
 //! and a line naming that row; a row whose run fails is an error (exit
-//! 255), never invalid. Needs root, as tests/e2e.rs does, and fails rather
+//! 255), never invalid. Needs root, as the `e2e` area does, and fails rather
 //! than skips without it. The whole nightly.toml is not run here (it takes
 //! about ten minutes): `faultline test-all --matrix nightly.toml`.
 //!

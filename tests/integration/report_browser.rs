@@ -3,7 +3,7 @@
 //! Renders reports (a valid run, an invalid run of each checker, a run of
 //! 100 000 ops), checks each page stays under [`MAX_PAGE_BYTES`], and opens it
 //! in real headless Chromium (Debian's `chromium`, driven over the DevTools
-//! pipe by `browser/mod.rs`): the page must show the verdict banner with the
+//! pipe by `util/browser.rs`): the page must show the verdict banner with the
 //! right word and the latency plot, log no console error, throw no uncaught
 //! exception and request no URL but its own; the browser as a whole must
 //! open no TCP connection. Screenshots land in `<target>/report-screenshots/`.
