@@ -10,7 +10,7 @@
 # differs, 255 a row's run failed. Environment:
 #   FAULTLINE       the faultline binary (default: faultline on PATH)
 #   FAULTLINE_JOBS  rows run at once on this machine (default 1)
-# tests/ci_examples.rs runs the exact commands of both examples with this
+# tests/integration/ci_examples.rs runs the exact commands of both examples with this
 # script on a small matrix.
 set -eu
 if [ "$#" -ne 4 ]; then

@@ -3,7 +3,7 @@
 //! Renders reports (a valid run, an invalid run of each checker, a run of
 //! 100 000 ops), checks each page stays under [`MAX_PAGE_BYTES`], and opens it
 //! in real headless Chromium (Debian's `chromium`, driven over the DevTools
-//! pipe by `browser/mod.rs`): the page must show the verdict banner with the
+//! pipe by `util/browser.rs`): the page must show the verdict banner with the
 //! right word and the latency plot, log no console error, throw no uncaught
 //! exception and request no URL but its own; the browser as a whole must
 //! open no TCP connection. Screenshots land in `<target>/report-screenshots/`.
@@ -13,9 +13,7 @@
 //! Without Chromium the browser part fails with a one-line hint, unless
 //! `FAULTLINE_SKIP_BROWSER=1`, which skips it loudly.
 
-mod browser;
-
-use browser::{Chromium, Js, Visit};
+use crate::util::browser::{self, Chromium, Js, Visit};
 use checkers::{History, Validity};
 use faultline::artifacts::results::Results;
 use std::path::{Path, PathBuf};
@@ -217,8 +215,8 @@ fn render(
 
 /// Renders every case of [`CASES`] into `dir`; returns each case with its page.
 fn render_cases(dir: &Path) -> Vec<(&'static Case, PathBuf)> {
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/histories");
-    let runs = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/runs");
+    let fixtures = crate::util::repo("tests/fixtures/histories");
+    let runs = crate::util::repo("tests/fixtures/runs");
     CASES
         .iter()
         .map(|case| {
@@ -400,6 +398,7 @@ fn assert_no_connections(b: Chromium) {
 
 #[test]
 fn every_report_opens_cleanly_in_chromium() {
+    let _area = crate::util::area::enter(module_path!());
     let dir = tempfile::tempdir().unwrap();
     let pages = render_cases(dir.path());
     let Some(bin) = browser::require_chromium("every_report_opens_cleanly_in_chromium") else {
@@ -414,6 +413,7 @@ fn every_report_opens_cleanly_in_chromium() {
 
 #[test]
 fn reports_are_readable_without_javascript() {
+    let _area = crate::util::area::enter(module_path!());
     let dir = tempfile::tempdir().unwrap();
     let pages = render_cases(dir.path());
     let Some(bin) = browser::require_chromium("reports_are_readable_without_javascript") else {
@@ -440,6 +440,7 @@ const JS_CONTROL: &str = r#"<!DOCTYPE html><html><body><p id="js">off</p><script
 
 #[test]
 fn report_of_100k_ops_stays_small_and_opens_cleanly() {
+    let _area = crate::util::area::enter(module_path!());
     let dir = tempfile::tempdir().unwrap();
     let history = faultline::artifacts::report::synthetic::set_history(100_040, 6);
     assert!(history.ops.len() >= 100_000, "{} ops", history.ops.len());
@@ -510,6 +511,7 @@ fn loopback_server() -> u16 {
 
 #[test]
 fn the_checks_catch_what_they_claim_to() {
+    let _area = crate::util::area::enter(module_path!());
     let dir = tempfile::tempdir().unwrap();
     let Some(bin) = browser::require_chromium("the_checks_catch_what_they_claim_to") else {
         return;
@@ -654,6 +656,7 @@ fn the_checks_catch_what_they_claim_to() {
 
 #[test]
 fn a_hung_chromium_is_killed_at_the_step_timeout() {
+    let _area = crate::util::area::enter(module_path!());
     let dir = tempfile::tempdir().unwrap();
     let Some(bin) = browser::require_chromium("a_hung_chromium_is_killed_at_the_step_timeout")
     else {
@@ -699,6 +702,7 @@ fn a_hung_chromium_is_killed_at_the_step_timeout() {
 
 #[test]
 fn the_screenshot_check_rejects_blank_and_broken_images() {
+    let _area = crate::util::area::enter(module_path!());
     let encode = |w: u32, h: u32, pixels: &dyn Fn(u32, u32) -> [u8; 3]| {
         let mut out = Vec::new();
         let mut enc = png::Encoder::new(&mut out, w, h);

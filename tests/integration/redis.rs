@@ -5,8 +5,7 @@
 //! replica on the majority side, and when the partition heals the old
 //! primary becomes a replica and its acknowledged writes are gone.
 
-mod common;
-use common::*;
+use crate::util::*;
 use nemeses::partition::Partition;
 use nemeses::schedule::{Action, Event, Fault};
 use nemeses::targets::{OTHERS, PRIMARY};
@@ -29,6 +28,7 @@ const REDIS: &[&str] = &[
 
 #[test]
 fn isolating_the_primary_loses_acknowledged_elements_and_the_checkers_name_them() {
+    let _area = crate::util::area::enter(module_path!());
     require_root();
     let tmp = tempfile::tempdir().unwrap();
     // Whichever node is primary when the fault starts is cut off from the
@@ -119,7 +119,7 @@ fn isolating_the_primary_loses_acknowledged_elements_and_the_checkers_name_them(
 /// A schedule that isolates whichever node is primary from 2 s to 8 s.
 fn isolate_primary_schedule(dir: &std::path::Path) -> std::path::PathBuf {
     let isolate = Fault::Partition(Partition::isolate(PRIMARY, &[OTHERS.to_string()], false));
-    let schedule = vec![
+    let schedule = [
         Event {
             at_ms: 2000,
             kind: "partition".into(),
@@ -131,13 +131,12 @@ fn isolate_primary_schedule(dir: &std::path::Path) -> std::path::PathBuf {
             action: Action::Stop,
         },
     ];
-    let file = dir.join("isolate-primary.json");
-    std::fs::write(&file, serde_json::to_string_pretty(&schedule).unwrap()).unwrap();
-    file
+    write_schedule(dir, "isolate-primary.json", &schedule)
 }
 
 #[test]
 fn with_wait_no_acknowledged_element_is_lost_when_the_primary_is_cut_off() {
+    let _area = crate::util::area::enter(module_path!());
     require_root();
     let tmp = tempfile::tempdir().unwrap();
     // The same cut, but each SADD waits for a replica: the cut-off
@@ -178,6 +177,7 @@ fn with_wait_no_acknowledged_element_is_lost_when_the_primary_is_cut_off() {
 
 #[test]
 fn without_faults_every_acknowledged_element_survives() {
+    let _area = crate::util::area::enter(module_path!());
     require_root();
     let tmp = tempfile::tempdir().unwrap();
     // Five nodes: n4 and n5 run no Sentinel and ask the others.
@@ -219,6 +219,7 @@ fn without_faults_every_acknowledged_element_survives() {
 
 #[test]
 fn usage_errors_name_what_redis_cannot_do() {
+    let _area = crate::util::area::enter(module_path!());
     require_root();
     let tmp = tempfile::tempdir().unwrap();
     for (args, says) in [

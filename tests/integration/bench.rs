@@ -1,23 +1,11 @@
 //! `faultline bench` end to end: real three-node clusters on loopback, a
 //! second per phase, figures that are numbers and a ratio when etcd runs.
 
-use std::path::PathBuf;
-use std::process::Command;
-
-fn faultline() -> Command {
-    let exe = PathBuf::from(env!("CARGO_BIN_EXE_faultline"));
-    let ringkv = exe.with_file_name("ringkv");
-    assert!(
-        ringkv.is_file(),
-        "run with `cargo test --workspace` so ringkv is built"
-    );
-    let mut c = Command::new(exe);
-    c.env("FAULTLINE_RINGKV_BIN", ringkv);
-    c
-}
+use crate::util::faultline;
 
 #[test]
 fn bench_measures_ringkv_per_fsync_policy_and_etcd_beside_it() {
+    let _area = crate::util::area::enter(module_path!());
     let tmp = tempfile::tempdir().unwrap();
     let json = tmp.path().join("bench.json");
     let etcd = faultline::cluster::control::os::find_program("etcd").is_some();
@@ -75,6 +63,7 @@ fn bench_measures_ringkv_per_fsync_policy_and_etcd_beside_it() {
 
 #[test]
 fn overhead_bench_prints_both_rates_their_ratio_and_the_writers_speed() {
+    let _area = crate::util::area::enter(module_path!());
     let tmp = tempfile::tempdir().unwrap();
     let json = tmp.path().join("overhead.json");
     let o = faultline()

@@ -1,7 +1,7 @@
 //! `faultline test-all` for real: a tiny matrix of short runs on real
 //! clusters, one of whose rows expects the wrong verdict, fails with exit 1
 //! and a line naming that row; a row whose run fails is an error (exit
-//! 255), never invalid. Needs root, as tests/e2e.rs does, and fails rather
+//! 255), never invalid. Needs root, as the `e2e` area does, and fails rather
 //! than skips without it. The whole nightly.toml is not run here (it takes
 //! about ten minutes): `faultline test-all --matrix nightly.toml`.
 //!
@@ -9,34 +9,31 @@
 //! shards merged give the whole matrix's rows and summary; `faultline test
 //! --test-count` repeats a run, each in its folder, `latest` at the last.
 
-mod common;
+use crate::util;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
 /// `faultline`, run as root (the matrix builds network namespaces).
 fn faultline() -> std::process::Command {
-    common::require_root();
-    common::faultline()
+    util::require_root();
+    util::faultline()
 }
 
+/// A command's stdout and stderr.
 fn outputs(o: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
+    (util::stdout(o), util::stderr(o))
 }
 
-use common::matrix_dir;
+use util::{matrix_dir, namespaces_of};
 
+/// A matrix folder's `junit.xml`.
 fn junit(dir: &Path) -> junit_parser::TestSuites {
-    junit_parser::from_reader(std::io::BufReader::new(
-        std::fs::File::open(dir.join("junit.xml")).unwrap(),
-    ))
-    .expect("junit.xml is JUnit")
+    util::read_junit(&dir.join("junit.xml"))
 }
 
 #[test]
 fn a_row_with_a_wrong_expectation_fails_the_matrix_with_a_line_naming_it() {
+    let _area = crate::util::area::enter(module_path!());
     let tmp = tempfile::tempdir().unwrap();
     let matrix = tmp.path().join("tiny.toml");
     std::fs::write(
@@ -143,6 +140,7 @@ workload = { name = "set", client = "crdt", keys = 2 }
 
 #[test]
 fn a_row_whose_run_fails_is_an_error_never_invalid() {
+    let _area = crate::util::area::enter(module_path!());
     let tmp = tempfile::tempdir().unwrap();
     let matrix = tmp.path().join("broken.toml");
     std::fs::write(
@@ -188,7 +186,7 @@ fn test_all(matrix: &Path, results: &Path, args: &[&str]) -> Output {
 /// its results.json, by row name; rows without a run are left out.
 fn intervals(results: &Path) -> Vec<(String, f64, f64)> {
     let mut out = Vec::new();
-    for (name, _, _) in common::small_matrix_verdicts() {
+    for (name, _, _) in util::small_matrix_verdicts() {
         let Ok(entries) = std::fs::read_dir(results.join(&name)) else {
             continue;
         };
@@ -196,7 +194,7 @@ fn intervals(results: &Path) -> Vec<(String, f64, f64)> {
             .flatten()
             .filter(|e| e.file_type().unwrap().is_dir())
         {
-            let r = common::results_json(&e.path());
+            let r = util::results_json(&e.path());
             let started = chrono::DateTime::parse_from_rfc3339(r["started"].as_str().unwrap())
                 .unwrap()
                 .timestamp_micros() as f64
@@ -237,10 +235,11 @@ fn junit_cases(dir: &Path) -> Vec<(String, String)> {
 
 #[test]
 fn jobs_run_rows_at_once_and_shards_merge_into_the_whole_matrix() {
+    let _area = crate::util::area::enter(module_path!());
     let tmp = tempfile::tempdir().unwrap();
     let matrix = tmp.path().join("small.toml");
-    std::fs::write(&matrix, common::SMALL_MATRIX).unwrap();
-    let want = common::small_matrix_verdicts();
+    std::fs::write(&matrix, util::SMALL_MATRIX).unwrap();
+    let want = util::small_matrix_verdicts();
 
     // One at a time: the baseline. No two runs overlap.
     let seq = tmp.path().join("seq");
@@ -248,8 +247,8 @@ fn jobs_run_rows_at_once_and_shards_merge_into_the_whole_matrix() {
     let (out, err) = outputs(&o);
     assert_eq!(o.status.code(), Some(255), "{out}{err}");
     let seq_dir = matrix_dir(&seq);
-    assert_eq!(common::matrix_rows(&seq_dir), want);
-    let count = common::count_line(&out);
+    assert_eq!(util::matrix_rows(&seq_dir), want);
+    let count = util::count_line(&out);
     assert_eq!(
         count,
         "matrix small: 2 of 4 rows as expected, 1 differs, 1 error"
@@ -273,8 +272,8 @@ fn jobs_run_rows_at_once_and_shards_merge_into_the_whole_matrix() {
         "{perr}"
     );
     let par_dir = matrix_dir(&par);
-    assert_eq!(common::matrix_rows(&par_dir), want);
-    assert_eq!(common::count_line(&pout), count);
+    assert_eq!(util::matrix_rows(&par_dir), want);
+    assert_eq!(util::count_line(&pout), count);
     assert_eq!(junit_cases(&par_dir), junit_cases(&seq_dir));
     let runs = intervals(&par);
     let (a, b) = (&runs[0], &runs[1]);
@@ -296,7 +295,7 @@ fn jobs_run_rows_at_once_and_shards_merge_into_the_whole_matrix() {
     let latest = std::fs::canonicalize(par.join("a-safe/latest")).unwrap();
     assert_eq!(
         latest,
-        std::fs::canonicalize(common::run_dir(&par, "a-safe")).unwrap()
+        std::fs::canonicalize(util::run_dir(&par, "a-safe")).unwrap()
     );
 
     // Shards 1/2 and 2/2, on "two machines" at once, merged: the
@@ -315,10 +314,10 @@ fn jobs_run_rows_at_once_and_shards_merge_into_the_whole_matrix() {
         (h1.join().unwrap(), h2.join().unwrap())
     });
     // Shard 1: rows 0 and 2 (a-safe, c-broken); shard 2: b-wrong, d-safe.
-    assert_eq!(o1.status.code(), Some(255), "{}", common::text(&o1));
-    assert_eq!(o2.status.code(), Some(1), "{}", common::text(&o2));
+    assert_eq!(o1.status.code(), Some(255), "{}", util::text(&o1));
+    assert_eq!(o2.status.code(), Some(1), "{}", util::text(&o2));
     let names = |d: &Path| -> Vec<String> {
-        common::matrix_rows(&matrix_dir(d))
+        util::matrix_rows(&matrix_dir(d))
             .into_iter()
             .map(|r| r.0)
             .collect()
@@ -334,8 +333,8 @@ fn jobs_run_rows_at_once_and_shards_merge_into_the_whole_matrix() {
     let (mout, merr) = outputs(&o);
     assert_eq!(o.status.code(), Some(255), "{mout}{merr}");
     let merged_dir = matrix_dir(&merged);
-    assert_eq!(common::matrix_rows(&merged_dir), want);
-    assert_eq!(common::count_line(&mout), count);
+    assert_eq!(util::matrix_rows(&merged_dir), want);
+    assert_eq!(util::count_line(&mout), count);
     assert_eq!(junit_cases(&merged_dir), junit_cases(&seq_dir));
     let md = std::fs::read_to_string(merged_dir.join("summary.md")).unwrap();
     let seq_md = std::fs::read_to_string(seq_dir.join("summary.md")).unwrap();
@@ -344,13 +343,14 @@ fn jobs_run_rows_at_once_and_shards_merge_into_the_whole_matrix() {
         let link = format!("[report](../{row}/");
         assert!(md.contains(&link), "{md}");
         // The link resolves inside the merged folder.
-        assert!(common::run_dir(&merged, row).join("report.html").is_file());
+        assert!(util::run_dir(&merged, row).join("report.html").is_file());
     }
     assert!(merged.join("index.html").is_file());
 }
 
 #[test]
 fn test_count_repeats_a_run_each_in_its_folder_and_stops_at_the_first_failure() {
+    let _area = crate::util::area::enter(module_path!());
     let tmp = tempfile::tempdir().unwrap();
     let results = tmp.path().join("results");
     let base = [
@@ -373,8 +373,8 @@ fn test_count_repeats_a_run_each_in_its_folder_and_stops_at_the_first_failure() 
         "--name",
         "rep",
     ];
-    let o = common::run_test_with(&results, &base, &["--test-count", "2"]);
-    let text = common::text(&o);
+    let o = util::run_test_with(&results, &base, &["--test-count", "2"]);
+    let text = util::text(&o);
     assert_eq!(o.status.code(), Some(0), "{text}");
     assert!(
         text.contains("test-count: 2 of 2 runs: 2 valid, 0 invalid, 0 unknown, 0 errors"),
@@ -407,8 +407,8 @@ fn test_count_repeats_a_run_each_in_its_folder_and_stops_at_the_first_failure() 
     // A series stops at its first run that is not valid (here a run that
     // fails: no ringkv) unless --keep-going; the exit code is the worst.
     let broken = ["--ringkv-bin", "/nonexistent/ringkv", "--test-count", "3"];
-    let o = common::run_test_with(&results, &base, &broken);
-    let text = common::text(&o);
+    let o = util::run_test_with(&results, &base, &broken);
+    let text = util::text(&o);
     assert_eq!(o.status.code(), Some(255), "{text}");
     assert!(
         text.contains(
@@ -418,8 +418,8 @@ fn test_count_repeats_a_run_each_in_its_folder_and_stops_at_the_first_failure() 
     );
     let mut keep = broken.to_vec();
     keep.push("--keep-going");
-    let o = common::run_test_with(&results, &base, &keep);
-    let text = common::text(&o);
+    let o = util::run_test_with(&results, &base, &keep);
+    let text = util::text(&o);
     assert_eq!(o.status.code(), Some(255), "{text}");
     assert!(
         text.contains("test-count: 3 of 3 runs: 0 valid, 0 invalid, 0 unknown, 3 errors\n"),
@@ -427,22 +427,9 @@ fn test_count_repeats_a_run_each_in_its_folder_and_stops_at_the_first_failure() 
     );
 }
 
-/// Namespaces whose names start with `prefix`.
-fn namespaces_of(prefix: &str) -> Vec<String> {
-    let out = std::process::Command::new("ip")
-        .args(["netns", "list"])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.split_whitespace().next())
-        .filter(|n| n.starts_with(prefix))
-        .map(str::to_string)
-        .collect()
-}
-
 #[test]
 fn ctrl_c_stops_the_running_rows_cleanly_and_starts_no_more() {
+    let _area = crate::util::area::enter(module_path!());
     let tmp = tempfile::tempdir().unwrap();
     let matrix = tmp.path().join("long.toml");
     // Rows far longer than the test waits: only the interrupt ends them.
@@ -496,7 +483,7 @@ fn ctrl_c_stops_the_running_rows_cleanly_and_starts_no_more() {
         "{err}"
     );
     let dir = matrix_dir(&results);
-    let got: Vec<(String, String)> = common::matrix_rows(&dir)
+    let got: Vec<(String, String)> = util::matrix_rows(&dir)
         .into_iter()
         .map(|(n, _, g)| (n, g))
         .collect();
@@ -510,7 +497,7 @@ fn ctrl_c_stops_the_running_rows_cleanly_and_starts_no_more() {
         "{out}"
     );
     for row in ["a", "b"] {
-        let r = common::results_json(&common::run_dir(&results, row));
+        let r = util::results_json(&util::run_dir(&results, row));
         assert_eq!(r["interrupted"], true, "{r}");
         assert!(r["op_count"].as_u64().unwrap() >= 20, "{r}");
         // Each row healed and removed its cluster.

@@ -8,7 +8,8 @@
 //! builds its own lab; a lab kills its sshd and deletes its namespaces on
 //! drop, so also on failure and panic.
 
-use faultline::cluster::control::netns::{LocalNetwork, Subnet, DEFAULT_SUBNET};
+use crate::util::lab::Namespaces;
+use crate::util::{faultline_bin, proc_state};
 use faultline::cluster::control::ssh::{HostKeyPolicy, Privilege, SshControl, SshNode, SshOptions};
 use faultline::cluster::control::{Control, ControlError, DaemonSpec, Signal};
 use std::os::unix::fs::PermissionsExt;
@@ -50,8 +51,9 @@ fn keygen(path: &Path) -> String {
 
 /// N sshd nodes, torn down on drop.
 struct Lab {
-    network: LocalNetwork,
-    dir: tempfile::TempDir,
+    /// The nodes' namespaces and the lab's files; dropped after the sshd
+    /// are stopped.
+    net: Namespaces,
     sshd: Vec<Option<Child>>,
     /// The authorized client key.
     key: PathBuf,
@@ -93,41 +95,34 @@ impl Lab {
 
     fn build(n: usize, extra: &str, turn: Turn) -> Lab {
         assert!(
-            nix::unistd::geteuid().is_root(),
-            "the SSH tests build namespaces and run sshd: run them as root"
-        );
-        assert!(
             Path::new(SSHD).is_file(),
             "{SSHD} is missing: apt-get install openssh-server"
         );
         std::fs::create_dir_all("/run/sshd").unwrap();
-        let dir = tempfile::tempdir().unwrap();
+        let net = Namespaces::new(n);
+        let dir = net.dir.path();
         // sshd reads authorized_keys as the login user: let others in.
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-        let names: Vec<String> = (1..=n).map(|i| format!("n{i}")).collect();
-        let subnet: Subnet = DEFAULT_SUBNET.parse().unwrap();
-        let network = LocalNetwork::create(&names, subnet, dir.path()).unwrap();
-        let key = dir.path().join("id_client");
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let key = dir.join("id_client");
         let client_pub = keygen(&key);
-        let authorized = dir.path().join("authorized_keys");
+        let authorized = dir.join("authorized_keys");
         std::fs::write(&authorized, &client_pub).unwrap();
         std::fs::set_permissions(&authorized, std::fs::Permissions::from_mode(0o644)).unwrap();
         let mut lab = Lab {
-            network,
-            known_hosts: dir.path().join("known_hosts"),
+            known_hosts: dir.join("known_hosts"),
             key,
             host_keys: Vec::new(),
             sshd: Vec::new(),
-            dir,
+            net,
             _turn: turn,
         };
         let mut kh = String::new();
-        for (i, node) in lab.network.nodes.clone().iter().enumerate() {
-            let host_key = lab.dir.path().join(format!("host_{}", node.name));
+        for (i, node) in lab.net.network.nodes.clone().iter().enumerate() {
+            let host_key = lab.net.dir.path().join(format!("host_{}", node.name));
             let public = keygen(&host_key);
             kh.push_str(&format!("{} {}", node.ip, public));
             lab.host_keys.push(public.trim().to_string());
-            let cfg = lab.dir.path().join(format!("sshd_{}.conf", node.name));
+            let cfg = lab.net.dir.path().join(format!("sshd_{}.conf", node.name));
             std::fs::write(
                 &cfg,
                 // sshd keeps the first value it reads: `extra` goes first.
@@ -139,7 +134,7 @@ impl Lab {
                      LogLevel VERBOSE\n",
                     ip = node.ip,
                     hk = host_key.display(),
-                    dir = lab.dir.path().display(),
+                    dir = lab.net.dir.path().display(),
                     name = node.name,
                     auth = authorized.display(),
                 ),
@@ -153,10 +148,11 @@ impl Lab {
     }
 
     fn start_sshd(&mut self, i: usize) {
-        let node = &self.network.nodes[i];
-        let cfg = self.dir.path().join(format!("sshd_{}.conf", node.name));
+        let node = &self.net.network.nodes[i];
+        let cfg = self.net.dir.path().join(format!("sshd_{}.conf", node.name));
         let log =
-            std::fs::File::create(self.dir.path().join(format!("sshd_{}.log", node.name))).unwrap();
+            std::fs::File::create(self.net.dir.path().join(format!("sshd_{}.log", node.name)))
+                .unwrap();
         let child = Command::new("ip")
             .args(["netns", "exec", &node.netns, SSHD, "-D", "-e", "-f"])
             .arg(&cfg)
@@ -214,17 +210,18 @@ impl Lab {
     }
 
     fn sshd_log(&self, i: usize) -> String {
-        let name = &self.network.nodes[i].name;
-        std::fs::read_to_string(self.dir.path().join(format!("sshd_{name}.log")))
+        let name = &self.net.network.nodes[i].name;
+        std::fs::read_to_string(self.net.dir.path().join(format!("sshd_{name}.log")))
             .unwrap_or_default()
     }
 
     fn ip(&self, i: usize) -> String {
-        self.network.nodes[i].ip.to_string()
+        self.net.network.nodes[i].ip.to_string()
     }
 
     fn nodes(&self) -> Vec<SshNode> {
-        self.network
+        self.net
+            .network
             .nodes
             .iter()
             .map(|n| SshNode::new(&n.name, n.ip.to_string(), 22))
@@ -251,7 +248,7 @@ impl Drop for Lab {
         for i in 0..self.sshd.len() {
             self.stop_sshd(i);
         }
-        let _ = self.network.teardown();
+        // `net` tears the namespaces down as it drops.
     }
 }
 
@@ -263,6 +260,7 @@ const T: Duration = Duration::from_secs(20);
 
 #[test]
 fn exec_reports_output_status_and_signals() {
+    let _area = crate::util::area::enter(module_path!());
     let lab = Lab::new(1);
     let c = lab.control();
     let out = c.exec("n1", &argv(&["echo", "hello"]), T).unwrap();
@@ -325,6 +323,7 @@ fn exec_reports_output_status_and_signals() {
 
 #[test]
 fn large_stdout_and_stderr_do_not_deadlock() {
+    let _area = crate::util::area::enter(module_path!());
     let lab = Lab::new(1);
     let c = lab.control();
     let started = Instant::now();
@@ -342,9 +341,10 @@ fn large_stdout_and_stderr_do_not_deadlock() {
 
 #[test]
 fn hostile_words_arrive_verbatim() {
+    let _area = crate::util::area::enter(module_path!());
     let lab = Lab::new(1);
     let c = lab.control();
-    let marker = lab.dir.path().join("pwned");
+    let marker = lab.net.dir.path().join("pwned");
     let m = marker.display().to_string();
     let words: Vec<String> = vec![
         "with space".into(),
@@ -376,6 +376,7 @@ fn hostile_words_arrive_verbatim() {
 
 #[test]
 fn a_timeout_fires_is_reported_and_kills_the_remote_command() {
+    let _area = crate::util::area::enter(module_path!());
     let lab = Lab::new(1);
     let c = lab.control();
     let started = Instant::now();
@@ -411,9 +412,10 @@ fn a_timeout_fires_is_reported_and_kills_the_remote_command() {
 
 #[test]
 fn daemons_start_detached_with_pid_file_and_take_signals() {
+    let _area = crate::util::area::enter(module_path!());
     let lab = Lab::new(1);
     let c = lab.control();
-    let log = lab.dir.path().join("daemon.log");
+    let log = lab.net.dir.path().join("daemon.log");
     let spec = DaemonSpec {
         argv: argv(&["sh", "-c", "echo started $GREETING; exec sleep 1000"]),
         log_file: log.clone(),
@@ -425,7 +427,7 @@ fn daemons_start_detached_with_pid_file_and_take_signals() {
         started.elapsed() < Duration::from_secs(5),
         "start_daemon must not wait for the daemon"
     );
-    let pid_file = std::fs::read_to_string(lab.dir.path().join("daemon.log.pid")).unwrap();
+    let pid_file = std::fs::read_to_string(lab.net.dir.path().join("daemon.log.pid")).unwrap();
     assert_eq!(pid_file.trim(), pid.to_string());
     assert!(c.is_alive("n1", pid));
     // The pid is the daemon's own (shared pid namespace: visible here), in a
@@ -497,16 +499,12 @@ fn find_process(cmdline: &str) -> Option<u32> {
     })
 }
 
-fn proc_state(pid: u32) -> Option<char> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat.rsplit_once(')')?.1.trim_start().chars().next()
-}
-
 #[test]
 fn files_go_up_and_down_intact() {
+    let _area = crate::util::area::enter(module_path!());
     let lab = Lab::new(1);
     let c = lab.control();
-    let d = lab.dir.path();
+    let d = lab.net.dir.path();
     // Binary, every byte value, bigger than one SFTP packet.
     let data: Vec<u8> = (0..3_000_000u32)
         .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
@@ -555,6 +553,7 @@ fn files_go_up_and_down_intact() {
 
 #[test]
 fn the_nemesis_session_is_free_while_the_others_are_busy() {
+    let _area = crate::util::area::enter(module_path!());
     let lab = Lab::new(1);
     let c = SshControl::new(
         lab.nodes(),
@@ -589,6 +588,7 @@ fn the_nemesis_session_is_free_while_the_others_are_busy() {
 
 #[test]
 fn many_parallel_commands_share_the_pool() {
+    let _area = crate::util::area::enter(module_path!());
     let lab = Lab::new(2);
     let c = SshControl::connect(lab.nodes(), lab.opts()).unwrap();
     assert_eq!(c.privilege("n1").unwrap(), Privilege::Root);
@@ -619,6 +619,7 @@ fn assert_one_line(e: &ControlError, node: &str, words: &[&str]) -> String {
 
 #[test]
 fn unreachable_nodes_are_named_with_the_fix() {
+    let _area = crate::util::area::enter(module_path!());
     let mut lab = Lab::new(2);
     // Nothing listens: refused at once.
     lab.stop_sshd(0);
@@ -629,7 +630,7 @@ fn unreachable_nodes_are_named_with_the_fix() {
     assert_one_line(&e, &n1, &["refused", "sshd listens on port 22"]);
     assert!(started.elapsed() < Duration::from_secs(5));
     // Packets dropped: the connect timeout bounds the wait.
-    let ns = lab.network.nodes[1].netns.clone();
+    let ns = lab.net.network.nodes[1].netns.clone();
     sh(
         "ip",
         &[
@@ -660,8 +661,9 @@ fn unreachable_nodes_are_named_with_the_fix() {
 
 #[test]
 fn a_wrong_key_is_an_auth_error_naming_the_fix() {
+    let _area = crate::util::area::enter(module_path!());
     let lab = Lab::new(1);
-    let other = lab.dir.path().join("id_other");
+    let other = lab.net.dir.path().join("id_other");
     keygen(&other);
     let c = SshControl::new(
         lab.nodes(),
@@ -685,10 +687,11 @@ fn a_wrong_key_is_an_auth_error_naming_the_fix() {
 
 #[test]
 fn unknown_and_changed_host_keys_are_refused_unless_opted_out() {
+    let _area = crate::util::area::enter(module_path!());
     let lab = Lab::new(2);
     let n1 = format!("n1 ({}:22)", lab.ip(0));
     // Empty known_hosts.
-    let empty = lab.dir.path().join("empty_known_hosts");
+    let empty = lab.net.dir.path().join("empty_known_hosts");
     std::fs::write(&empty, "").unwrap();
     let opts = SshOptions {
         host_keys: HostKeyPolicy::Check(empty.clone()),
@@ -715,7 +718,7 @@ fn unknown_and_changed_host_keys_are_refused_unless_opted_out() {
     let e = SshControl::new(
         lab.nodes(),
         SshOptions {
-            host_keys: HostKeyPolicy::Check(lab.dir.path().join("absent")),
+            host_keys: HostKeyPolicy::Check(lab.net.dir.path().join("absent")),
             ..lab.opts()
         },
     )
@@ -723,7 +726,7 @@ fn unknown_and_changed_host_keys_are_refused_unless_opted_out() {
     .unwrap_err();
     assert!(matches!(e, ControlError::HostKeyUnknown { .. }), "{e}");
     // n1's address with n2's key: a mismatch.
-    let wrong = lab.dir.path().join("wrong_known_hosts");
+    let wrong = lab.net.dir.path().join("wrong_known_hosts");
     std::fs::write(&wrong, format!("{} {}\n", lab.ip(0), lab.host_keys[1])).unwrap();
     let e = SshControl::new(
         lab.nodes(),
@@ -790,6 +793,7 @@ impl Drop for TestUser {
 
 #[test]
 fn a_user_without_root_or_sudo_is_refused_by_password_login_too() {
+    let _area = crate::util::area::enter(module_path!());
     let lab = Lab::with(1, "PasswordAuthentication yes");
     let user = TestUser::create("flsshtest", "s3cret pass");
     let n1 = format!("n1 ({}:22)", lab.ip(0));
@@ -839,7 +843,7 @@ fn a_user_without_root_or_sudo_is_refused_by_password_login_too() {
     assert!(matches!(e, ControlError::AuthFailed { .. }), "{e}");
     assert_one_line(&e, &n1, &["authentication as flsshtest failed", "password"]);
     // `faultline test` says the same, in one line, before touching the node.
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_faultline"));
+    let mut cmd = faultline_bin();
     cmd.args([
         "test",
         "--time-limit",
@@ -856,9 +860,9 @@ fn a_user_without_root_or_sudo_is_refused_by_password_login_too() {
     .arg("--known-hosts")
     .arg(&lab.known_hosts)
     .arg("--remote-dir")
-    .arg(lab.dir.path().join("remote"))
+    .arg(lab.net.dir.path().join("remote"))
     .arg("--results")
-    .arg(lab.dir.path().join("results"));
+    .arg(lab.net.dir.path().join("results"));
     let out = run_bounded(cmd, Duration::from_secs(60));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(255), "{stderr}");
@@ -879,14 +883,14 @@ fn a_user_without_root_or_sudo_is_refused_by_password_login_too() {
 /// `faultline doctor` on the lab's nodes; `(flag, value)` pairs in
 /// `replace` stand in for the defaults.
 fn doctor(lab: &Lab, replace: &[(&str, &str)]) -> (i32, String, String) {
-    let nodes = (0..lab.network.nodes.len())
+    let nodes = (0..lab.net.network.nodes.len())
         .map(|i| lab.ip(i))
         .collect::<Vec<_>>()
         .join(",");
-    let remote_dir = lab.dir.path().join("remote").display().to_string();
+    let remote_dir = lab.net.dir.path().join("remote").display().to_string();
     let key = lab.key.display().to_string();
     let kh = lab.known_hosts.display().to_string();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_faultline"));
+    let mut cmd = faultline_bin();
     cmd.arg("doctor");
     for (flag, default) in [
         ("--nodes", nodes.as_str()),
@@ -947,6 +951,7 @@ fn run_bounded(mut cmd: Command, limit: Duration) -> std::process::Output {
 
 #[test]
 fn doctor_passes_healthy_nodes_and_names_each_problem_with_its_fix() {
+    let _area = crate::util::area::enter(module_path!());
     let mut lab = Lab::new(2);
     let (code, out, err) = doctor(&lab, &[]);
     assert_eq!(code, 0, "{out}{err}");
@@ -965,7 +970,7 @@ fn doctor_passes_healthy_nodes_and_names_each_problem_with_its_fix() {
     assert!(out.contains("2 nodes: a test can run"), "{out}");
 
     // Another store: its packages and its ports are checked.
-    let squatter = listen_in_netns(&lab.network.nodes[0].netns, 6379);
+    let squatter = listen_in_netns(&lab.net.network.nodes[0].netns, 6379);
     let (code, out, err) = doctor(&lab, &[("--store", "redis")]);
     drop(squatter);
     assert_eq!(code, 1, "{out}{err}");
@@ -991,7 +996,7 @@ fn doctor_passes_healthy_nodes_and_names_each_problem_with_its_fix() {
     }
 
     // n1: something listens on ringkv's port; n2: sshd is down.
-    let squatter = listen_in_netns(&lab.network.nodes[0].netns, 8080);
+    let squatter = listen_in_netns(&lab.net.network.nodes[0].netns, 8080);
     lab.stop_sshd(1);
     let (code, out, err) = doctor(&lab, &[]);
     drop(squatter);
@@ -1023,7 +1028,7 @@ fn doctor_passes_healthy_nodes_and_names_each_problem_with_its_fix() {
     assert!(out.contains("a test cannot run"), "{out}");
 
     // An unknown host key, and bad flags.
-    let empty = lab.dir.path().join("kh_empty");
+    let empty = lab.net.dir.path().join("kh_empty");
     std::fs::write(&empty, "").unwrap();
     let (code, out, _) = doctor(&lab, &[("--known-hosts", empty.to_str().unwrap())]);
     assert_eq!(code, 1);
@@ -1045,6 +1050,7 @@ fn doctor_passes_healthy_nodes_and_names_each_problem_with_its_fix() {
 /// by sshd), hence the loose bound.
 #[test]
 fn a_command_costs_no_poll_periods() {
+    let _area = crate::util::area::enter(module_path!());
     let lab = Lab::new(1);
     let c = lab.control();
     c.exec("n1", &argv(&["true"]), T).unwrap();
@@ -1081,6 +1087,7 @@ impl Drop for Sudoer {
 
 #[test]
 fn a_passwordless_sudoer_runs_everything_through_sudo() {
+    let _area = crate::util::area::enter(module_path!());
     let lab = Lab::new(1);
     let user = TestUser::create("flsshsudo", "unused pw");
     let _sudo = Sudoer::create(&user.0);
@@ -1100,10 +1107,10 @@ fn a_passwordless_sudoer_runs_everything_through_sudo() {
         .unwrap();
     assert_eq!(out.stdout, "a b|$(x)|it's|");
     // Files in a directory only root may enter.
-    let secret = lab.dir.path().join("root-only");
+    let secret = lab.net.dir.path().join("root-only");
     std::fs::create_dir(&secret).unwrap();
     std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o700)).unwrap();
-    let local = lab.dir.path().join("payload");
+    let local = lab.net.dir.path().join("payload");
     let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
     std::fs::write(&local, &data).unwrap();
     c.upload("n1", &local, &secret.join("payload")).unwrap();
@@ -1113,7 +1120,7 @@ fn a_passwordless_sudoer_runs_everything_through_sudo() {
         std::fs::read_to_string(secret.join("offset")).unwrap(),
         "-2s\n"
     );
-    let back = lab.dir.path().join("back");
+    let back = lab.net.dir.path().join("back");
     c.download("n1", &secret.join("payload"), &back).unwrap();
     assert_eq!(std::fs::read(&back).unwrap(), data);
     // Daemons run as root, and take signals.
@@ -1137,8 +1144,8 @@ fn a_passwordless_sudoer_runs_everything_through_sudo() {
     }
     // A whole `faultline test` as the sudoer: provisioning, the store,
     // the final reads and the teardown all go through sudo.
-    let remote_dir = lab.dir.path().join("remote");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_faultline"));
+    let remote_dir = lab.net.dir.path().join("remote");
+    let mut cmd = faultline_bin();
     cmd.args([
         "test",
         "--name",
@@ -1160,7 +1167,7 @@ fn a_passwordless_sudoer_runs_everything_through_sudo() {
     ])
     .args(node_flags(&lab, &remote_dir))
     .arg("--results")
-    .arg(lab.dir.path().join("results"));
+    .arg(lab.net.dir.path().join("results"));
     let out = run_bounded(cmd, Duration::from_secs(120));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
@@ -1175,6 +1182,7 @@ fn a_passwordless_sudoer_runs_everything_through_sudo() {
 
 #[test]
 fn idle_sessions_are_kept_alive_and_dropped_ones_replaced() {
+    let _area = crate::util::area::enter(module_path!());
     let lab = Lab::new(1);
     let opts = SshOptions {
         sessions_per_node: 1,
@@ -1201,7 +1209,7 @@ fn idle_sessions_are_kept_alive_and_dropped_ones_replaced() {
     // is not idempotent is safely sent again on a fresh connection.
     lab.drop_connections(0);
     std::thread::sleep(Duration::from_millis(300));
-    let marker = lab.dir.path().join("appended");
+    let marker = lab.net.dir.path().join("appended");
     let m = marker.display().to_string();
     let append = argv(&["sh", "-c", "echo x >> \"$1\"", "sh", &m]);
     plain.exec("n1", &append, T).unwrap();
@@ -1285,7 +1293,7 @@ fn assert_logs_fetched(run: &Path, nodes: usize, logs: &[&str]) {
 
 /// The node flags of `faultline test` / `heal` for the lab.
 fn node_flags(lab: &Lab, remote_dir: &Path) -> Vec<String> {
-    let nodes = (0..lab.network.nodes.len())
+    let nodes = (0..lab.net.network.nodes.len())
         .map(|i| lab.ip(i))
         .collect::<Vec<_>>()
         .join(",");
@@ -1309,7 +1317,7 @@ fn watch_partitions(lab: &Lab, done: &std::sync::atomic::AtomicBool) -> (usize, 
     let control = lab.control();
     let (mut ok, mut failures) = (0, Vec::new());
     while !done.load(std::sync::atomic::Ordering::SeqCst) {
-        for (i, node) in lab.network.nodes.iter().enumerate() {
+        for (i, node) in lab.net.network.nodes.iter().enumerate() {
             if !partitioned(&node.netns) {
                 continue;
             }
@@ -1327,10 +1335,11 @@ fn watch_partitions(lab: &Lab, done: &std::sync::atomic::AtomicBool) -> (usize, 
 
 #[test]
 fn faultline_test_runs_over_ssh_and_leaves_nothing_behind() {
+    let _area = crate::util::area::enter(module_path!());
     let lab = Lab::alone(5);
-    let remote_dir = lab.dir.path().join("remote");
-    let results = lab.dir.path().join("results");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_faultline"));
+    let remote_dir = lab.net.dir.path().join("remote");
+    let results = lab.net.dir.path().join("results");
+    let mut cmd = faultline_bin();
     cmd.args(["test", "--name", "ssh-set", "--seed", "7"])
         .args(node_flags(&lab, &remote_dir))
         .args([
@@ -1372,7 +1381,7 @@ fn faultline_test_runs_over_ssh_and_leaves_nothing_behind() {
         processes_with(remote_dir.to_str().unwrap()).is_empty(),
         "ringkv left running"
     );
-    for node in &lab.network.nodes {
+    for node in &lab.net.network.nodes {
         assert!(
             !any_faultline_chain(&node.netns),
             "chains left on {}",
@@ -1381,7 +1390,7 @@ fn faultline_test_runs_over_ssh_and_leaves_nothing_behind() {
     }
     // The same test on local namespaces gives the same verdicts, checker
     // by checker.
-    let mut local = Command::new(env!("CARGO_BIN_EXE_faultline"));
+    let mut local = faultline_bin();
     local
         .args(["test", "--name", "local-set", "--seed", "7", "--nodes", "5"])
         .args([
@@ -1410,10 +1419,11 @@ fn faultline_test_runs_over_ssh_and_leaves_nothing_behind() {
 
 #[test]
 fn heal_over_ssh_after_the_controller_is_killed_mid_partition() {
+    let _area = crate::util::area::enter(module_path!());
     let lab = Lab::alone(3);
-    let remote_dir = lab.dir.path().join("remote");
-    let results = lab.dir.path().join("results");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_faultline"))
+    let remote_dir = lab.net.dir.path().join("remote");
+    let results = lab.net.dir.path().join("results");
+    let mut child = faultline_bin()
         .args(["test", "--name", "ssh-heal", "--seed", "3"])
         .args(node_flags(&lab, &remote_dir))
         .args([
@@ -1432,7 +1442,7 @@ fn heal_over_ssh_after_the_controller_is_killed_mid_partition() {
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(90);
-    while !lab.network.nodes.iter().any(|n| partitioned(&n.netns)) {
+    while !lab.net.network.nodes.iter().any(|n| partitioned(&n.netns)) {
         if Instant::now() > deadline || child.try_wait().unwrap().is_some() {
             let _ = child.kill();
             let _ = child.wait();
@@ -1443,6 +1453,7 @@ fn heal_over_ssh_after_the_controller_is_killed_mid_partition() {
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     assert!(lab
+        .net
         .network
         .nodes
         .iter()
@@ -1457,7 +1468,7 @@ fn heal_over_ssh_after_the_controller_is_killed_mid_partition() {
         .map(|e| e.path())
         .find(|p| p.join("test.json").is_file())
         .expect("the run's folder");
-    let mut heal = Command::new(env!("CARGO_BIN_EXE_faultline"));
+    let mut heal = faultline_bin();
     heal.arg("heal").arg("--run").arg(&run_dir);
     let out = run_bounded(heal, Duration::from_secs(60));
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -1472,7 +1483,7 @@ fn heal_over_ssh_after_the_controller_is_killed_mid_partition() {
         "{stdout}"
     );
     assert!(stdout.contains("killed 1 store process"), "{stdout}");
-    for node in &lab.network.nodes {
+    for node in &lab.net.network.nodes {
         assert!(
             !any_faultline_chain(&node.netns),
             "chains left on {}",
@@ -1484,10 +1495,11 @@ fn heal_over_ssh_after_the_controller_is_killed_mid_partition() {
 
 #[test]
 fn leave_db_running_keeps_ringkv_until_heal_removes_it() {
+    let _area = crate::util::area::enter(module_path!());
     let lab = Lab::alone(2);
-    let remote_dir = lab.dir.path().join("remote");
-    let results = lab.dir.path().join("results");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_faultline"));
+    let remote_dir = lab.net.dir.path().join("remote");
+    let results = lab.net.dir.path().join("results");
+    let mut cmd = faultline_bin();
     cmd.args(["test", "--name", "ssh-leave", "--seed", "1"])
         .args(node_flags(&lab, &remote_dir))
         .args([
@@ -1516,7 +1528,7 @@ fn leave_db_running_keeps_ringkv_until_heal_removes_it() {
         }
     }
     assert_eq!(processes_with(remote_dir.to_str().unwrap()).len(), 2);
-    let mut heal = Command::new(env!("CARGO_BIN_EXE_faultline"));
+    let mut heal = faultline_bin();
     heal.arg("heal").args(node_flags(&lab, &remote_dir));
     let out = run_bounded(heal, Duration::from_secs(60));
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -1527,19 +1539,20 @@ fn leave_db_running_keeps_ringkv_until_heal_removes_it() {
 
 #[test]
 fn etcd_runs_over_ssh_from_its_package_and_leaves_nothing_behind() {
+    let _area = crate::util::area::enter(module_path!());
     // A store no one here wrote, on SSH nodes: etcd comes from the nodes'
     // package (installed when missing), not an upload; its members' logs
     // are fetched and its processes and files gone at the end.
     let lab = Lab::alone(3);
-    let remote_dir = lab.dir.path().join("remote");
-    let results = lab.dir.path().join("results");
+    let remote_dir = lab.net.dir.path().join("remote");
+    let results = lab.net.dir.path().join("results");
     // The nodes and the login come from a --config file, as a nightly
     // matrix row would give them.
     let hosts = (0..3)
         .map(|i| format!("{:?}", lab.ip(i)))
         .collect::<Vec<_>>()
         .join(", ");
-    let config = lab.dir.path().join("etcd.toml");
+    let config = lab.net.dir.path().join("etcd.toml");
     std::fs::write(
         &config,
         format!(
@@ -1553,7 +1566,7 @@ fn etcd_runs_over_ssh_from_its_package_and_leaves_nothing_behind() {
         ),
     )
     .unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_faultline"));
+    let mut cmd = faultline_bin();
     cmd.arg("test")
         .arg("--config")
         .arg(&config)
@@ -1575,15 +1588,16 @@ fn etcd_runs_over_ssh_from_its_package_and_leaves_nothing_behind() {
 
 #[test]
 fn an_adapter_store_runs_over_ssh_with_its_clients_on_the_controller() {
+    let _area = crate::util::area::enter(module_path!());
     // A store described in TOML on SSH nodes: its files are written and its
     // daemons started through SSH (the lab's nodes share this machine's
     // filesystem, so the example's `{{ faultline_dir }}/ringkv` is there),
     // while the adapter processes run here and reach the nodes by address.
     let lab = Lab::alone(3);
-    let remote_dir = lab.dir.path().join("remote");
-    let results = lab.dir.path().join("results");
+    let remote_dir = lab.net.dir.path().join("remote");
+    let results = lab.net.dir.path().join("results");
     let store = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/adapters/ringkv.toml");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_faultline"));
+    let mut cmd = faultline_bin();
     cmd.arg("test")
         .args(node_flags(&lab, &remote_dir))
         .args(argv(&[
@@ -1639,14 +1653,14 @@ fn an_adapter_store_runs_over_ssh_with_its_clients_on_the_controller() {
 /// Runs `faultline test` on the lab with some node flags replaced, expecting
 /// it to fail; returns its exit code and its one error line.
 fn failing_test(lab: &Lab, replace: &[(&str, &str)]) -> (Option<i32>, String) {
-    let mut flags = node_flags(lab, &lab.dir.path().join("remote"));
+    let mut flags = node_flags(lab, &lab.net.dir.path().join("remote"));
     for (flag, value) in replace {
         let i = flags.iter().position(|f| f == flag).unwrap();
         flags[i + 1] = value.to_string();
     }
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_faultline"));
+    let mut cmd = faultline_bin();
     cmd.args(["test", "--time-limit", "2", "--results"])
-        .arg(lab.dir.path().join("results"))
+        .arg(lab.net.dir.path().join("results"))
         .args(flags);
     let out = run_bounded(cmd, Duration::from_secs(60));
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
@@ -1660,11 +1674,12 @@ fn failing_test(lab: &Lab, replace: &[(&str, &str)]) -> (Option<i32>, String) {
 
 #[test]
 fn faultline_test_stops_in_one_line_on_a_wrong_key_an_unknown_host_key_and_a_dead_node() {
+    let _area = crate::util::area::enter(module_path!());
     let mut lab = Lab::new(2);
-    let results = lab.dir.path().join("results");
+    let results = lab.net.dir.path().join("results");
     let n1 = format!("n1 ({}:22)", lab.ip(0));
     // A key the nodes do not accept.
-    let other = lab.dir.path().join("id_other");
+    let other = lab.net.dir.path().join("id_other");
     keygen(&other);
     let (code, e) = failing_test(&lab, &[("--ssh-private-key", other.to_str().unwrap())]);
     assert_eq!(code, Some(255), "{e}");
@@ -1676,7 +1691,7 @@ fn faultline_test_stops_in_one_line_on_a_wrong_key_an_unknown_host_key_and_a_dea
         assert!(e.contains(w), "no {w:?} in {e}");
     }
     // A host key the known_hosts file does not have.
-    let empty = lab.dir.path().join("empty_known_hosts");
+    let empty = lab.net.dir.path().join("empty_known_hosts");
     std::fs::write(&empty, "").unwrap();
     let (code, e) = failing_test(&lab, &[("--known-hosts", empty.to_str().unwrap())]);
     assert_eq!(code, Some(255), "{e}");
@@ -1714,11 +1729,12 @@ fn faultline_test_stops_in_one_line_on_a_wrong_key_an_unknown_host_key_and_a_dea
 
 #[test]
 fn netem_over_ssh_is_probed_on_the_nodes_like_a_local_run() {
+    let _area = crate::util::area::enter(module_path!());
     // The nodes' kernel decides, not the transport: on this machine's
     // kernel (no sch_netem) the run stops naming the missing module, and
     // `--nemesis all` runs on without netem, saying so.
     let lab = Lab::new(2);
-    let remote_dir = lab.dir.path().join("remote");
+    let remote_dir = lab.net.dir.path().join("remote");
     let probe = lab.control().exec(
         "n1",
         &argv(&[
@@ -1729,7 +1745,7 @@ fn netem_over_ssh_is_probed_on_the_nodes_like_a_local_run() {
     let _ = lab
         .control()
         .exec("n1", &argv(&["tc", "qdisc", "del", "dev", "lo", "root"]), T);
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_faultline"));
+    let mut cmd = faultline_bin();
     cmd.args([
         "test",
         "--time-limit",
@@ -1743,7 +1759,7 @@ fn netem_over_ssh_is_probed_on_the_nodes_like_a_local_run() {
     ])
     .args(node_flags(&lab, &remote_dir))
     .arg("--results")
-    .arg(lab.dir.path().join("results"));
+    .arg(lab.net.dir.path().join("results"));
     let out = run_bounded(cmd, Duration::from_secs(120));
     let stderr = String::from_utf8_lossy(&out.stderr);
     match probe {
@@ -1755,7 +1771,7 @@ fn netem_over_ssh_is_probed_on_the_nodes_like_a_local_run() {
         // A kernel with netem: the delay goes on each node's own interface.
         Ok(_) => {
             assert_eq!(out.status.code(), Some(0), "{stderr}");
-            let run = std::fs::canonicalize(lab.dir.path().join("results/latest")).unwrap();
+            let run = std::fs::canonicalize(lab.net.dir.path().join("results/latest")).unwrap();
             let journal = std::fs::read_to_string(run.join("nemesis.jsonl")).unwrap();
             assert!(journal.contains("netem delay"), "{journal}");
         }
@@ -1790,6 +1806,7 @@ fn fake_offset(bin: &Path, ip: &str) -> f64 {
 
 #[test]
 fn clock_mode_date_steps_host_clocks_with_date_and_always_steps_them_back() {
+    let _area = crate::util::area::enter(module_path!());
     let bin = tempfile::tempdir().unwrap();
     std::fs::set_permissions(bin.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let date = bin.path().join("date");
@@ -1805,10 +1822,10 @@ fn clock_mode_date_steps_host_clocks_with_date_and_always_steps_them_back() {
         .exec("n1", &argv(&["date", "+%s.%N"]), T)
         .unwrap();
     assert!(probe.stdout.trim().parse::<f64>().is_ok(), "{probe:?}");
-    let remote_dir = lab.dir.path().join("remote");
-    let results = lab.dir.path().join("results");
+    let remote_dir = lab.net.dir.path().join("remote");
+    let results = lab.net.dir.path().join("results");
     let test = |name: &str, time_limit: &str| {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_faultline"));
+        let mut cmd = faultline_bin();
         cmd.args(["test", "--name", name, "--seed", "4", "--store", "etcd"])
             .args(["--workload", "register", "--keys", "2", "--quiesce", "1"])
             .args([
@@ -1876,7 +1893,7 @@ fn clock_mode_date_steps_host_clocks_with_date_and_always_steps_them_back() {
         .map(|e| e.path())
         .find(|p| p.join("test.json").is_file())
         .unwrap();
-    let mut heal = Command::new(env!("CARGO_BIN_EXE_faultline"));
+    let mut heal = faultline_bin();
     heal.arg("heal").arg("--run").arg(&run_dir);
     let out = run_bounded(heal, Duration::from_secs(60));
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -1894,13 +1911,14 @@ fn clock_mode_date_steps_host_clocks_with_date_and_always_steps_them_back() {
 
 #[test]
 fn redis_with_sentinel_runs_over_ssh_and_kills_its_primary_there() {
+    let _area = crate::util::area::enter(module_path!());
     // Two daemons per node (a server, and on n1-n3 a Sentinel), configs
     // that Sentinel rewrites, the primary found when the fault starts: all
     // through SSH, and nothing left behind.
     let lab = Lab::alone(3);
-    let remote_dir = lab.dir.path().join("remote");
-    let results = lab.dir.path().join("results");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_faultline"));
+    let remote_dir = lab.net.dir.path().join("remote");
+    let results = lab.net.dir.path().join("results");
+    let mut cmd = faultline_bin();
     cmd.args([
         "test",
         "--name",

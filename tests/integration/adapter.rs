@@ -5,8 +5,7 @@
 //! line naming it, keeping its history. The example adapter's outcomes are
 //! also checked against one ringkv node on loopback, without root.
 
-mod common;
-use common::*;
+use crate::util::*;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -14,15 +13,14 @@ use std::time::{Duration, Instant};
 use workloads::adapter::{AdapterClient, FailureSlot, ProcessSpec, Replicas, Shape};
 use workloads::{Client, Invocation, LocalRead};
 
+/// `rel` in this checkout, as a command-line word.
 fn checkout(rel: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join(rel)
-        .display()
-        .to_string()
+    repo(rel).display().to_string()
 }
 
 #[test]
 fn the_example_adapter_runs_the_set_workload_under_partitions_and_is_valid() {
+    let _area = crate::util::area::enter(module_path!());
     require_root();
     let tmp = tempfile::tempdir().unwrap();
     let store = checkout("examples/adapters/ringkv.toml");
@@ -112,6 +110,7 @@ fn the_example_adapter_runs_the_set_workload_under_partitions_and_is_valid() {
 
 #[test]
 fn a_malformed_reply_stops_the_run_naming_the_line_and_keeps_the_history() {
+    let _area = crate::util::area::enter(module_path!());
     require_root();
     let tmp = tempfile::tempdir().unwrap();
     let store = checkout("tests/fixtures/adapters/malformed.toml");
@@ -161,7 +160,7 @@ fn a_malformed_reply_stops_the_run_naming_the_line_and_keeps_the_history() {
     // And it can still be analysed (the fixture keeps each process's set
     // in its own memory, so the verdict itself means nothing here).
     let hist: PathBuf = dir.join("history.jsonl");
-    let check = Command::new(env!("CARGO_BIN_EXE_faultline"))
+    let check = faultline_bin()
         .args(["check", hist.to_str().unwrap(), "--workload", "set"])
         .output()
         .unwrap();
@@ -176,17 +175,8 @@ fn a_malformed_reply_stops_the_run_naming_the_line_and_keeps_the_history() {
     );
 }
 
-/// One ringkv node on loopback, killed when dropped.
-struct Node(std::process::Child);
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn ringkv_on_loopback(dir: &Path) -> (Node, String) {
+/// One ringkv node on loopback, killed when dropped, and its address.
+fn ringkv_on_loopback(dir: &Path) -> (KillOnDrop, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -199,14 +189,13 @@ fn ringkv_on_loopback(dir: &Path) -> (Node, String) {
         format!("node = \"n1\"\nlisten = \"{addr}\"\nn = 1\nr = 1\nw = 1\n[[nodes]]\nname = \"n1\"\naddr = \"{addr}\"\n"),
     )
     .unwrap();
-    let bin = PathBuf::from(env!("CARGO_BIN_EXE_faultline")).with_file_name("ringkv");
-    let child = Command::new(bin)
+    let child = Command::new(ringkv_bin())
         .args(["--config", conf.to_str().unwrap()])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("ringkv is built beside faultline");
-    let node = Node(child);
+    let node = KillOnDrop(child);
     let deadline = Instant::now() + Duration::from_secs(10);
     while std::net::TcpStream::connect(&addr).is_err() {
         assert!(Instant::now() < deadline, "ringkv did not listen on {addr}");
@@ -260,6 +249,7 @@ fn op(f: &str, value: serde_json::Value) -> Invocation {
 /// does not).
 #[tokio::test(flavor = "multi_thread")]
 async fn the_example_adapter_reports_honest_outcomes_for_ringkvs_answers() {
+    let _area = crate::util::area::enter(module_path!());
     let tmp = tempfile::tempdir().unwrap();
     let (node, addr) = ringkv_on_loopback(tmp.path());
     let (set, slot) = example_client(tmp.path(), &addr, "set", Shape::Set { keys: 2 });
@@ -307,6 +297,7 @@ async fn the_example_adapter_reports_honest_outcomes_for_ringkvs_answers() {
 
 #[test]
 fn logs_a_store_writes_outside_its_node_directory_are_collected_into_the_run() {
+    let _area = crate::util::area::enter(module_path!());
     require_root();
     let tmp = tempfile::tempdir().unwrap();
     // The example description, with one more log that lives elsewhere (as
@@ -360,6 +351,7 @@ fn logs_a_store_writes_outside_its_node_directory_are_collected_into_the_run() {
 /// history, results and a report naming the phase (exit 255).
 #[test]
 fn the_watchdog_cuts_a_store_that_never_becomes_ready_and_still_reports() {
+    let _area = crate::util::area::enter(module_path!());
     require_root();
     let tmp = tempfile::tempdir().unwrap();
     let store = checkout("tests/fixtures/adapters/never-ready.toml");

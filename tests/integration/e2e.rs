@@ -6,22 +6,11 @@
 //! Each test uses its own results directory and its own cluster slot, so
 //! they may run in parallel.
 
-mod common;
-use common::*;
+use crate::util::*;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn namespaces_of(slot_prefix: &str) -> Vec<String> {
-    let out = Command::new("ip").args(["netns", "list"]).output().unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.split_whitespace().next())
-        .filter(|n| n.starts_with(slot_prefix))
-        .map(str::to_string)
-        .collect()
-}
 
 /// Waits until a run under `name_dir` has ops and at least one fault on
 /// disk; returns its history path.
@@ -102,6 +91,7 @@ fn slot_of(pid: u32) -> String {
 
 #[test]
 fn crdt_set_under_partitions_is_valid() {
+    let _area = crate::util::area::enter(module_path!());
     require_root();
     let tmp = tempfile::tempdir().unwrap();
     let o = run_test(
@@ -175,6 +165,7 @@ fn crdt_set_under_partitions_is_valid() {
 
 #[test]
 fn without_repair_replicas_that_missed_writes_never_converge() {
+    let _area = crate::util::area::enter(module_path!());
     require_root();
     let tmp = tempfile::tempdir().unwrap();
     // The same CRDT set, but ringkv's read repair and anti-entropy off: a
@@ -225,6 +216,7 @@ fn without_repair_replicas_that_missed_writes_never_converge() {
 
 #[test]
 fn rmw_set_over_lww_loses_acknowledged_elements() {
+    let _area = crate::util::area::enter(module_path!());
     require_root();
     let tmp = tempfile::tempdir().unwrap();
     // One contended key: concurrent read-modify-writes overwrite each other.
@@ -287,6 +279,7 @@ fn rmw_set_over_lww_loses_acknowledged_elements() {
 
 #[test]
 fn rmw_set_keeps_every_element_when_the_store_keeps_siblings() {
+    let _area = crate::util::area::enter(module_path!());
     require_root();
     for conflict in ["dvv", "vclock"] {
         let tmp = tempfile::tempdir().unwrap();
@@ -335,6 +328,7 @@ fn rmw_set_keeps_every_element_when_the_store_keeps_siblings() {
 
 #[test]
 fn paxos_registers_are_linearizable_under_faults_and_quorum_registers_are_not() {
+    let _area = crate::util::area::enter(module_path!());
     require_root();
     let tmp = tempfile::tempdir().unwrap();
     let common = [
@@ -420,6 +414,7 @@ fn paxos_registers_are_linearizable_under_faults_and_quorum_registers_are_not() 
 
 #[test]
 fn pn_counter_counts_every_increment_and_read_modify_write_loses_some() {
+    let _area = crate::util::area::enter(module_path!());
     require_root();
     let tmp = tempfile::tempdir().unwrap();
     let run = |client: &str| {
@@ -475,6 +470,7 @@ fn pn_counter_counts_every_increment_and_read_modify_write_loses_some() {
 
 #[test]
 fn dotted_version_vectors_bound_siblings_and_node_clocks_explode() {
+    let _area = crate::util::area::enter(module_path!());
     require_root();
     let tmp = tempfile::tempdir().unwrap();
     let run = |conflict: &str, nemesis: &str| {
@@ -535,6 +531,7 @@ fn dotted_version_vectors_bound_siblings_and_node_clocks_explode() {
 
 #[test]
 fn or_set_keeps_adds_no_remove_could_have_seen_under_faults() {
+    let _area = crate::util::area::enter(module_path!());
     require_root();
     let tmp = tempfile::tempdir().unwrap();
     let o = run_test(
@@ -583,6 +580,7 @@ fn checker_names(r: &serde_json::Value) -> Vec<&str> {
 
 #[test]
 fn sequence_crdt_under_partitions_keeps_every_list_and_each_writers_order() {
+    let _area = crate::util::area::enter(module_path!());
     require_root();
     let tmp = tempfile::tempdir().unwrap();
     let o = run_test(
@@ -688,6 +686,7 @@ fn sequence_crdt_under_partitions_keeps_every_list_and_each_writers_order() {
 
 #[test]
 fn session_with_random_coordinators_under_sloppy_quorums_breaks_session_guarantees() {
+    let _area = crate::util::area::enter(module_path!());
     require_root();
     let tmp = tempfile::tempdir().unwrap();
     let o = run_test(
@@ -763,6 +762,7 @@ fn session_with_random_coordinators_under_sloppy_quorums_breaks_session_guarante
 
 #[test]
 fn session_with_sticky_coordinators_under_strict_quorums_holds_every_guarantee() {
+    let _area = crate::util::area::enter(module_path!());
     require_root();
     let tmp = tempfile::tempdir().unwrap();
     let o = run_test(
@@ -813,6 +813,7 @@ fn session_with_sticky_coordinators_under_strict_quorums_holds_every_guarantee()
 
 #[test]
 fn sigkilled_run_leaves_a_checkable_history_and_heal_cleans_up() {
+    let _area = crate::util::area::enter(module_path!());
     require_root();
     let tmp = tempfile::tempdir().unwrap();
     let mut child = faultline()
@@ -911,6 +912,7 @@ fn sigkilled_run_leaves_a_checkable_history_and_heal_cleans_up() {
 
 #[test]
 fn every_fault_kind_in_one_run_is_scheduled_recorded_and_reported() {
+    let _area = crate::util::area::enter(module_path!());
     require_root();
     let tmp = tempfile::tempdir().unwrap();
     let o = run_test(
@@ -1048,6 +1050,7 @@ fn every_fault_kind_in_one_run_is_scheduled_recorded_and_reported() {
 
 #[test]
 fn ctrl_c_and_sigterm_heal_tear_down_and_keep_partial_results() {
+    let _area = crate::util::area::enter(module_path!());
     require_root();
     for (signal, name) in [
         (nix::sys::signal::Signal::SIGINT, "sigint"),
@@ -1100,6 +1103,7 @@ fn ctrl_c_and_sigterm_heal_tear_down_and_keep_partial_results() {
 
 #[test]
 fn a_second_ctrl_c_exits_at_once_and_heal_cleans_up_after_it() {
+    let _area = crate::util::area::enter(module_path!());
     require_root();
     let tmp = tempfile::tempdir().unwrap();
     let child = faultline()
@@ -1152,6 +1156,7 @@ fn a_second_ctrl_c_exits_at_once_and_heal_cleans_up_after_it() {
 
 #[test]
 fn netem_runs_where_the_kernel_has_it_and_says_so_where_not() {
+    let _area = crate::util::area::enter(module_path!());
     require_root();
     let tmp = tempfile::tempdir().unwrap();
     let o = run_test(
@@ -1202,6 +1207,7 @@ fn netem_runs_where_the_kernel_has_it_and_says_so_where_not() {
 /// duration in `results.json`.
 #[test]
 fn a_run_writes_junit_summary_and_the_index() {
+    let _area = crate::util::area::enter(module_path!());
     require_root();
     let tmp = tempfile::tempdir().unwrap();
     let o = run_test(
@@ -1282,6 +1288,7 @@ fn a_run_writes_junit_summary_and_the_index() {
 /// status lines; either way the controller's log is in the run's folder.
 #[test]
 fn a_run_shows_its_phases_live_on_a_terminal_and_plain_lines_without() {
+    let _area = crate::util::area::enter(module_path!());
     require_root();
     let tmp = tempfile::tempdir().unwrap();
     let results = tmp.path().join("tty");

@@ -3,8 +3,7 @@
 //! and `kill -9`. Jepsen's record is the yardstick: linearizable reads pass,
 //! serializable reads can be stale.
 
-mod common;
-use common::*;
+use crate::util::*;
 
 /// The shared flags: a short register run.
 const ETCD: &[&str] = &[
@@ -22,6 +21,7 @@ const ETCD: &[&str] = &[
 
 #[test]
 fn linearizable_reads_stay_linearizable_under_partitions_and_kills() {
+    let _area = crate::util::area::enter(module_path!());
     require_root();
     let tmp = tempfile::tempdir().unwrap();
     let o = run_test_with(
@@ -65,6 +65,7 @@ fn linearizable_reads_stay_linearizable_under_partitions_and_kills() {
 
 #[test]
 fn serializable_reads_on_a_cut_off_member_are_stale_and_named() {
+    let _area = crate::util::area::enter(module_path!());
     require_root();
     let tmp = tempfile::tempdir().unwrap();
     // n1 is cut off from the other four from 5 s to 10 s: the majority
@@ -187,6 +188,7 @@ fn serializable_reads_on_a_cut_off_member_are_stale_and_named() {
 
 #[test]
 fn clock_faults_are_refused_with_the_reason_and_other_workloads_too() {
+    let _area = crate::util::area::enter(module_path!());
     require_root();
     let tmp = tempfile::tempdir().unwrap();
     let o = run_test_with(

@@ -9,7 +9,7 @@
 //! keeps them on one line that calls examples/ci/run-shard.sh or
 //! merge-shards.sh, and this test fails if that stops being so.
 
-mod common;
+use crate::util;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -47,12 +47,7 @@ fn localize(cmd: &str, matrix: &Path, replace: &[(&str, String)]) -> String {
 /// `sh -c CMD` in `cwd`, with FAULTLINE the binary under test.
 fn sh(cmd: &str, cwd: &Path, env: &[(&str, String)]) -> std::process::Child {
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_faultline"));
-    let c: Command = common::faultline();
-    let ringkv = c
-        .get_envs()
-        .find(|(k, _)| *k == "FAULTLINE_RINGKV_BIN")
-        .and_then(|(_, v)| v.map(|v| v.to_owned()))
-        .unwrap();
+    let ringkv = util::ringkv_bin();
     let mut sh = Command::new("sh");
     sh.args(["-c", cmd])
         .current_dir(cwd)
@@ -88,16 +83,16 @@ const SHARD_CODES: [i32; 4] = [0, 1, 255, 0];
 /// The merged folder is the whole small matrix: its rows, in order, with
 /// their verdicts, and the exit code of an unsharded run.
 fn assert_whole_matrix(o: &Output, results: &Path) {
-    let text = common::text(o);
+    let text = util::text(o);
     assert_eq!(o.status.code(), Some(255), "{text}");
     assert_eq!(
-        common::count_line(&String::from_utf8_lossy(&o.stdout)),
+        util::count_line(&String::from_utf8_lossy(&o.stdout)),
         "matrix small: 2 of 4 rows as expected, 1 differs, 1 error"
     );
-    let dir = common::matrix_dir(results);
-    assert_eq!(common::matrix_rows(&dir), common::small_matrix_verdicts());
+    let dir = util::matrix_dir(results);
+    assert_eq!(util::matrix_rows(&dir), util::small_matrix_verdicts());
     for row in ["a-safe", "b-wrong", "d-safe"] {
-        assert!(common::run_dir(results, row).join("report.html").is_file());
+        assert!(util::run_dir(results, row).join("report.html").is_file());
     }
     assert!(results.join("index.html").is_file());
     assert!(dir.join("junit.xml").is_file() && dir.join("summary.md").is_file());
@@ -105,7 +100,8 @@ fn assert_whole_matrix(o: &Output, results: &Path) {
 
 #[test]
 fn the_github_workflow_runs_its_shards_and_merges_them_into_the_whole_matrix() {
-    common::require_root();
+    let _area = crate::util::area::enter(module_path!());
+    util::require_root();
     let yaml = example("github-actions.yml");
     let cmds = script_commands(&yaml);
     let [shard_cmd, merge_cmd] = &cmds[..] else {
@@ -143,7 +139,7 @@ fn the_github_workflow_runs_its_shards_and_merges_them_into_the_whole_matrix() {
 
     let tmp = tempfile::tempdir().unwrap();
     let matrix = tmp.path().join("small.toml");
-    std::fs::write(&matrix, common::SMALL_MATRIX).unwrap();
+    std::fs::write(&matrix, util::SMALL_MATRIX).unwrap();
     // Each shard on a runner of its own: a checkout directory each.
     let runners: Vec<PathBuf> = values
         .iter()
@@ -164,7 +160,7 @@ fn the_github_workflow_runs_its_shards_and_merges_them_into_the_whole_matrix() {
             .collect(),
     );
     for (o, want) in outs.iter().zip(SHARD_CODES) {
-        assert_eq!(o.status.code(), Some(want), "{}", common::text(o));
+        assert_eq!(o.status.code(), Some(want), "{}", util::text(o));
     }
     // upload-artifact `results` as faultline-shard-I; download-artifact
     // with the pattern into shards/faultline-shard-I.
@@ -187,7 +183,8 @@ fn the_github_workflow_runs_its_shards_and_merges_them_into_the_whole_matrix() {
 
 #[test]
 fn the_kubernetes_indexed_job_runs_its_shards_and_merges_them_into_the_whole_matrix() {
-    common::require_root();
+    let _area = crate::util::area::enter(module_path!());
+    util::require_root();
     let yaml = example("kubernetes-indexed-job.yaml");
     let cmds = script_commands(&yaml);
     let [shard_cmd, merge_cmd] = &cmds[..] else {
@@ -207,7 +204,7 @@ fn the_kubernetes_indexed_job_runs_its_shards_and_merges_them_into_the_whole_mat
 
     let tmp = tempfile::tempdir().unwrap();
     let matrix = tmp.path().join("small.toml");
-    std::fs::write(&matrix, common::SMALL_MATRIX).unwrap();
+    std::fs::write(&matrix, util::SMALL_MATRIX).unwrap();
     // The shared volume mounted at /results.
     let volume = tmp.path().join("volume");
     std::fs::create_dir_all(&volume).unwrap();
@@ -227,7 +224,7 @@ fn the_kubernetes_indexed_job_runs_its_shards_and_merges_them_into_the_whole_mat
             .collect(),
     );
     for (o, want) in outs.iter().zip(SHARD_CODES) {
-        assert_eq!(o.status.code(), Some(want), "{}", common::text(o));
+        assert_eq!(o.status.code(), Some(want), "{}", util::text(o));
     }
     for i in 1..=completions {
         assert!(volume.join(format!("shard-{i}")).is_dir(), "shard-{i}");
@@ -240,6 +237,7 @@ fn the_kubernetes_indexed_job_runs_its_shards_and_merges_them_into_the_whole_mat
 
 #[test]
 fn the_scripts_refuse_missing_arguments_with_their_usage() {
+    let _area = crate::util::area::enter(module_path!());
     for (script, args) in [
         ("run-shard.sh", vec!["m.toml", "1"]),
         ("merge-shards.sh", vec!["out"]),

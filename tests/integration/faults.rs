@@ -6,8 +6,9 @@
 //! Needs root (as CI has): the tests fail rather than skip without it. Each
 //! test builds its own cluster in its own slot, so they may run in parallel.
 
+use crate::util::lab::Namespaces;
+use crate::util::{proc_state, ringkv_bin};
 use faultline::cluster::control::local::LocalControl;
-use faultline::cluster::control::netns::{LocalNetwork, Subnet, DEFAULT_SUBNET};
 use faultline::cluster::control::{Control, ExecOutput};
 use faultline::run::history_log::HistoryLog;
 use faultline::run::nemesis::NemesisRunner;
@@ -19,42 +20,24 @@ use nemeses::partition::Partition;
 use nemeses::schedule::Fault;
 use nemeses::NodeAddr;
 use serde_json::Value;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// A running three-node cluster with a nemesis, torn down on drop.
 struct Lab {
     rt: tokio::runtime::Runtime,
-    network: LocalNetwork,
     control: Arc<dyn Control>,
     cluster: Arc<RingkvCluster>,
     nemesis: NemesisRunner,
     log: Arc<HistoryLog>,
-    dir: tempfile::TempDir,
-}
-
-fn ringkv_bin() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe.parent().unwrap().parent().unwrap().join("ringkv");
-    assert!(
-        bin.is_file(),
-        "{} is missing: run the tests with `cargo test --workspace` so ringkv is built",
-        bin.display()
-    );
-    bin
+    /// Dropped last (fields drop in order, after [`Lab`]'s own drop).
+    net: Namespaces,
 }
 
 impl Lab {
     fn new() -> Lab {
-        assert!(
-            nix::unistd::geteuid().is_root(),
-            "the fault tests build namespaces and iptables rules: run them as root"
-        );
-        let dir = tempfile::tempdir().unwrap();
-        let names: Vec<String> = ["n1", "n2", "n3"].map(String::from).to_vec();
-        let subnet: Subnet = DEFAULT_SUBNET.parse().unwrap();
-        let network = LocalNetwork::create(&names, subnet, dir.path()).unwrap();
+        let net = Namespaces::new(3);
+        let (network, dir) = (&net.network, &net.dir);
         let control: Arc<dyn Control> = Arc::new(LocalControl::new(network.namespaces()));
         let nodes = network
             .nodes
@@ -99,21 +82,26 @@ impl Lab {
             .unwrap();
         Lab {
             rt,
-            network,
             control,
             cluster,
             nemesis,
             log,
-            dir,
+            net,
         }
     }
 
     fn names(&self) -> Vec<String> {
-        self.network.nodes.iter().map(|n| n.name.clone()).collect()
+        self.net.names()
     }
 
     fn ip(&self, node: &str) -> String {
-        let n = self.network.nodes.iter().find(|n| n.name == node).unwrap();
+        let n = self
+            .net
+            .network
+            .nodes
+            .iter()
+            .find(|n| n.name == node)
+            .unwrap();
         n.ip.to_string()
     }
 
@@ -171,7 +159,7 @@ impl Lab {
 
     /// The nemesis ops recorded so far.
     fn nemesis_ops(&self) -> Vec<Value> {
-        std::fs::read_to_string(self.dir.path().join("history.jsonl"))
+        std::fs::read_to_string(self.net.dir.path().join("history.jsonl"))
             .unwrap()
             .lines()
             .map(|l| serde_json::from_str::<Value>(l).unwrap())
@@ -185,8 +173,8 @@ impl Drop for Lab {
         let _ = self.rt.block_on(self.nemesis.heal_all());
         let _ = self.rt.block_on(self.nemesis.teardown());
         self.cluster.stop();
-        let _ = self.network.teardown();
         let _ = self.log.finish();
+        // `net` tears the namespaces down as it drops.
     }
 }
 
@@ -197,18 +185,13 @@ fn now_ms() -> i64 {
         .as_millis() as i64
 }
 
-fn proc_state(pid: u32) -> Option<char> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The state follows the parenthesised command name.
-    stat.rsplit_once(')')?.1.trim_start().chars().next()
-}
-
 fn partition(spec: &str, lab: &Lab, one_way: bool) -> Fault {
     Fault::Partition(Partition::explicit(spec, &lab.names(), one_way).unwrap())
 }
 
 #[test]
 fn partition_cuts_tcp_between_components_and_heals() {
+    let _area = crate::util::area::enter(module_path!());
     let lab = Lab::new();
     assert!(
         lab.tcp("n1", "n2") && lab.tcp("n2", "n1"),
@@ -247,6 +230,7 @@ fn partition_cuts_tcp_between_components_and_heals() {
 
 #[test]
 fn one_way_partition_drops_only_into_the_first_component() {
+    let _area = crate::util::area::enter(module_path!());
     let lab = Lab::new();
     lab.start(partition("n1|n2,n3", &lab, true));
     // n1 -> n2: the SYN arrives (n2 holds a half-open connection from n1),
@@ -305,6 +289,7 @@ fn parse_loss(summary: &str) -> f64 {
 
 #[test]
 fn packet_loss_is_near_the_set_probability_and_heals() {
+    let _area = crate::util::area::enter(module_path!());
     let lab = Lab::new();
     assert_eq!(ping_loss(&lab, "n1", "n2", 100), 0.0);
     lab.start(Fault::Loss {
@@ -343,6 +328,7 @@ fn packet_loss_is_near_the_set_probability_and_heals() {
 
 #[test]
 fn clock_bump_skews_the_wall_clock_not_the_timers_and_resets() {
+    let _area = crate::util::area::enter(module_path!());
     let lab = Lab::new();
     assert!(lab.clock_offset_ms("n2").abs() < 1000);
     lab.start(Fault::Clock(ClockFault::Bump {
@@ -384,6 +370,7 @@ fn clock_bump_skews_the_wall_clock_not_the_timers_and_resets() {
 
 #[test]
 fn clock_strobe_flips_back_and_forth_then_resets() {
+    let _area = crate::util::area::enter(module_path!());
     let lab = Lab::new();
     lab.start(Fault::Clock(ClockFault::Strobe {
         targets: vec!["n3".into()],
@@ -416,6 +403,7 @@ fn clock_strobe_flips_back_and_forth_then_resets() {
 
 #[test]
 fn kill_takes_the_process_away_and_restart_brings_it_back() {
+    let _area = crate::util::area::enter(module_path!());
     let lab = Lab::new();
     let before = lab.pid("n2");
     lab.start(Fault::Kill {
@@ -438,6 +426,7 @@ fn kill_takes_the_process_away_and_restart_brings_it_back() {
 
 #[test]
 fn pause_stops_answering_and_resume_continues() {
+    let _area = crate::util::area::enter(module_path!());
     let lab = Lab::new();
     let pid = lab.pid("n3");
     lab.start(Fault::Pause {
@@ -463,6 +452,7 @@ fn pause_stops_answering_and_resume_continues() {
 
 #[test]
 fn heal_all_undoes_every_fault_at_once() {
+    let _area = crate::util::area::enter(module_path!());
     let lab = Lab::new();
     let db: &dyn DbProcesses = lab.cluster.as_ref();
     lab.start(partition("n1|n2,n3", &lab, false));
@@ -520,6 +510,7 @@ fn heal_all_undoes_every_fault_at_once() {
 
 #[test]
 fn membership_leave_hands_off_and_join_returns() {
+    let _area = crate::util::area::enter(module_path!());
     let lab = Lab::new();
     let ring = |node: &str| lab.status(node).unwrap()["ring"].clone();
     let eventually = |what: &str, cond: &dyn Fn() -> bool| {

@@ -40,6 +40,7 @@ const KNOWN: &[(&str, &[&str])] = &[];
 
 #[test]
 fn no_crate_has_an_import_circle() {
+    let _area = crate::util::area::enter(module_path!());
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut report = String::new();
     for name in ACYCLIC {
@@ -99,6 +100,7 @@ impl Drop for Scratch {
 
 #[test]
 fn self_test_reports_a_known_circle() {
+    let _area = crate::util::area::enter(module_path!());
     let s = Scratch::new(
         "cycle",
         &[
@@ -119,6 +121,7 @@ fn self_test_reports_a_known_circle() {
 
 #[test]
 fn self_test_passes_an_acyclic_crate() {
+    let _area = crate::util::area::enter(module_path!());
     let s = Scratch::new(
         "acyclic",
         &[
@@ -156,6 +159,7 @@ fn self_test_passes_an_acyclic_crate() {
 
 #[test]
 fn self_test_sees_a_circle_between_siblings_under_one_parent() {
+    let _area = crate::util::area::enter(module_path!());
     let s = Scratch::new(
         "siblings",
         &[
@@ -170,6 +174,7 @@ fn self_test_sees_a_circle_between_siblings_under_one_parent() {
 
 #[test]
 fn self_test_sees_a_circle_through_a_facade() {
+    let _area = crate::util::area::enter(module_path!());
     // `b` reaches `a::A` through `f`'s re-export, and `a` uses `b`.
     let s = Scratch::new(
         "facade",

@@ -23,8 +23,7 @@
 //!
 //! Needs root, like every live test; each run takes its own cluster slot.
 
-mod common;
-use common::*;
+use crate::util::*;
 use nemeses::partition::Partition;
 use nemeses::schedule::{Action, Event, Fault};
 use serde_json::Value;
@@ -36,14 +35,12 @@ const QUIESCE_MS: f64 = 6000.0;
 fn isolate_n3(dir: &Path) -> PathBuf {
     let nodes = ["n1", "n2", "n3"].map(String::from);
     let cut = Fault::Partition(Partition::isolate("n3", &nodes, false));
-    let schedule = vec![Event {
+    let schedule = [Event {
         at_ms: 500,
         kind: "partition".into(),
         action: Action::Start { fault: cut },
     }];
-    let file = dir.join("isolate-n3.json");
-    std::fs::write(&file, serde_json::to_string_pretty(&schedule).unwrap()).unwrap();
-    file
+    write_schedule(dir, "isolate-n3.json", &schedule)
 }
 
 /// A short set run with anti-entropy every `anti_entropy` seconds; its
@@ -120,6 +117,7 @@ fn assert_edn_matches(dir: &Path) {
 
 #[test]
 fn time_to_converge_is_the_stores_and_rises_when_anti_entropy_slows() {
+    let _area = crate::util::area::enter(module_path!());
     require_root();
     let tmp = tempfile::tempdir().unwrap();
 

@@ -236,6 +236,7 @@ async fn converged(lab: &Lab, keys: usize) -> Vec<serde_json::Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sadd_and_smembers_round_trip_through_sentinel_discovery() {
+    let _area = crate::util::area::enter(module_path!());
     let lab = lab(81).await;
     assert_eq!(lab.cluster.primary().unwrap().as_deref(), Some("n1"));
     // A worker on n2 asks n2's Sentinel first, and writes to the primary.
@@ -320,6 +321,7 @@ async fn sadd_and_smembers_round_trip_through_sentinel_discovery() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_a_sentinel_failover_the_client_finds_the_new_primary() {
+    let _area = crate::util::area::enter(module_path!());
     let lab = lab(82).await;
     let client = lab.cluster.client(0);
     for e in 0..10 {
@@ -379,6 +381,7 @@ async fn after_a_sentinel_failover_the_client_finds_the_new_primary() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_readonly_reply_is_a_failure_and_the_client_discovers_again() {
+    let _area = crate::util::area::enter(module_path!());
     let lab = lab(83).await;
     let client = lab.cluster.client(0);
     assert_eq!(client.invoke(&add(1)).await.kind, OpType::Ok);
@@ -416,6 +419,7 @@ async fn a_readonly_reply_is_a_failure_and_the_client_discovers_again() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wait_mode_counts_replicas_and_is_unknown_on_a_primary_alone() {
+    let _area = crate::util::area::enter(module_path!());
     let lab = lab(84).await;
     let sentinels = lab.cluster.sentinel_order(0);
     let waiting = RedisSetClient::new(

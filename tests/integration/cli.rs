@@ -3,36 +3,31 @@
 //! errors for bad input, and the CI outputs (`check --junit --markdown
 //! --report`, `faultline index`, `faultline serve`). No root needed.
 
+use crate::util::{faultline_bin, read_junit, repo, stderr, stdout, text, KillOnDrop};
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
+/// `faultline ARGS...`, to completion.
 fn faultline(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_faultline"))
+    faultline_bin()
         .args(args)
         .output()
         .expect("running faultline")
 }
 
+/// A history of `tests/fixtures/histories/`.
 fn fixture(name: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/histories")
+    repo("tests/fixtures/histories")
         .join(name)
         .display()
         .to_string()
 }
 
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
 #[test]
 fn valid_histories_exit_zero() {
+    let _area = crate::util::area::enter(module_path!());
     for f in ["set-valid.jsonl", "set-valid.edn", "set-recovered.jsonl"] {
         let o = faultline(&["check", &fixture(f), "--workload", "set"]);
         assert_eq!(
@@ -48,6 +43,7 @@ fn valid_histories_exit_zero() {
 
 #[test]
 fn recovered_indeterminate_adds_are_reported() {
+    let _area = crate::util::area::enter(module_path!());
     let o = faultline(&["check", &fixture("set-recovered.jsonl")]);
     assert_eq!(o.status.code(), Some(0));
     assert!(stdout(&o).contains("recovered"), "{}", stdout(&o));
@@ -55,6 +51,7 @@ fn recovered_indeterminate_adds_are_reported() {
 
 #[test]
 fn lost_and_unexpected_elements_are_invalid() {
+    let _area = crate::util::area::enter(module_path!());
     for (f, word) in [
         ("set-lost.jsonl", "lost"),
         ("set-lost-vector.edn", "lost"),
@@ -75,6 +72,7 @@ fn lost_and_unexpected_elements_are_invalid() {
 
 #[test]
 fn several_files_give_one_line_each_and_the_worst_exit_code() {
+    let _area = crate::util::area::enter(module_path!());
     let o = faultline(&[
         "check",
         &fixture("set-valid.jsonl"),
@@ -96,16 +94,14 @@ fn several_files_give_one_line_each_and_the_worst_exit_code() {
     assert!(out.contains("set INVALID"), "{out}");
 }
 
+/// A recorded run of `tests/fixtures/runs/`.
 fn run(name: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/runs")
-        .join(name)
-        .display()
-        .to_string()
+    repo("tests/fixtures/runs").join(name).display().to_string()
 }
 
 #[test]
 fn sequence_and_session_runs_are_checked_offline_with_their_checkers() {
+    let _area = crate::util::area::enter(module_path!());
     let o = faultline(&[
         "check",
         &run("sequence-crdt.jsonl"),
@@ -147,6 +143,7 @@ fn sequence_and_session_runs_are_checked_offline_with_their_checkers() {
 
 #[test]
 fn malformed_histories_name_the_file_and_line() {
+    let _area = crate::util::area::enter(module_path!());
     for f in ["set-malformed.jsonl", "set-malformed.edn"] {
         let o = faultline(&["check", &fixture(f)]);
         assert_eq!(o.status.code(), Some(254), "{f}: {}", stderr(&o));
@@ -162,6 +159,7 @@ fn malformed_histories_name_the_file_and_line() {
 
 #[test]
 fn missing_file_and_unknown_workload_are_bad_arguments() {
+    let _area = crate::util::area::enter(module_path!());
     let o = faultline(&["check", "/nonexistent/history.jsonl"]);
     assert_eq!(o.status.code(), Some(254));
     assert!(stderr(&o).contains("/nonexistent/history.jsonl"));
@@ -172,6 +170,7 @@ fn missing_file_and_unknown_workload_are_bad_arguments() {
 
 #[test]
 fn bad_test_flags_exit_254_before_touching_anything() {
+    let _area = crate::util::area::enter(module_path!());
     for args in [
         vec!["test", "--client", "lww"],
         vec!["test", "--nemesis", "meteor"],
@@ -187,15 +186,14 @@ fn bad_test_flags_exit_254_before_touching_anything() {
 
 #[test]
 fn help_exits_zero() {
+    let _area = crate::util::area::enter(module_path!());
     let o = faultline(&["--help"]);
     assert_eq!(o.status.code(), Some(0));
     assert!(stdout(&o).contains("check"));
 }
 
 fn porcupine(file: &str) -> String {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("checkers/tests/data/porcupine")
-        .join(file);
+    let p = repo("checkers/tests/data/porcupine").join(file);
     assert!(
         p.is_file(),
         "the vendored Porcupine corpus is missing: {}",
@@ -206,6 +204,7 @@ fn porcupine(file: &str) -> String {
 
 #[test]
 fn linearizability_verdicts_on_porcupine_files() {
+    let _area = crate::util::area::enter(module_path!());
     // etcd_005 is linearizable, etcd_000 is not (Porcupine's known verdicts).
     let o = faultline(&[
         "check",
@@ -234,9 +233,7 @@ fn linearizability_verdicts_on_porcupine_files() {
 }
 
 fn knossos(file: &str) -> String {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("checkers/tests/data/knossos/cas-register")
-        .join(file);
+    let p = repo("checkers/tests/data/knossos/cas-register").join(file);
     assert!(
         p.is_file(),
         "the vendored Knossos corpus is missing: {}",
@@ -247,6 +244,7 @@ fn knossos(file: &str) -> String {
 
 #[test]
 fn knossos_verdicts_on_jepsen_edn_with_knossos_reading_by_default() {
+    let _area = crate::util::area::enter(module_path!());
     // Knossos finds this valid: its reads, writes and cas fail by the
     // hundred, and a Jepsen `:fail` means only "did not take effect".
     let good = knossos("good/mongodb-v0-ack-rollback-0.edn");
@@ -304,6 +302,7 @@ fn knossos_verdicts_on_jepsen_edn_with_knossos_reading_by_default() {
 
 #[test]
 fn knossos_tuple_histories_and_reading_flags() {
+    let _area = crate::util::area::enter(module_path!());
     let tmp = tempfile::tempdir().unwrap();
     let h = tmp.path().join("tuples.edn");
     // Knossos's [process type f value] shape; the read of 0 needs the
@@ -354,10 +353,9 @@ fn knossos_tuple_histories_and_reading_flags() {
 
 #[test]
 fn knossos_model_verdicts_on_knossos_files() {
+    let _area = crate::util::area::enter(module_path!());
     let knossos = |file: &str| {
-        let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("checkers/tests/data/knossos")
-            .join(file);
+        let p = repo("checkers/tests/data/knossos").join(file);
         assert!(
             p.is_file(),
             "the vendored Knossos file is missing: {}",
@@ -421,6 +419,7 @@ fn knossos_model_verdicts_on_knossos_files() {
 
 #[test]
 fn kv_workload_has_no_live_client_yet() {
+    let _area = crate::util::area::enter(module_path!());
     let o = faultline(&["test", "--workload", "kv"]);
     assert_eq!(o.status.code(), Some(254), "{}{}", stdout(&o), stderr(&o));
     assert!(stderr(&o).contains("no live client yet"), "{}", stderr(&o));
@@ -428,6 +427,7 @@ fn kv_workload_has_no_live_client_yet() {
 
 #[test]
 fn set_full_stays_valid_on_a_live_history_with_reads_during_the_run() {
+    let _area = crate::util::area::enter(module_path!());
     let o = faultline(&["check", &fixture("set-full-midrun-reads.jsonl")]);
     let out = stdout(&o);
     assert_eq!(o.status.code(), Some(0), "{out}{}", stderr(&o));
@@ -441,21 +441,9 @@ fn set_full_stays_valid_on_a_live_history_with_reads_during_the_run() {
 
 // ---- CI outputs ----
 
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn read_junit(path: &Path) -> junit_parser::TestSuites {
-    let f = std::fs::File::open(path).unwrap();
-    junit_parser::from_reader(BufReader::new(f)).expect("junit.xml parses as JUnit")
-}
-
 #[test]
 fn check_writes_junit_and_markdown_for_each_history() {
+    let _area = crate::util::area::enter(module_path!());
     let tmp = tempfile::tempdir().unwrap();
     let junit = tmp.path().join("junit.xml");
     let md = tmp.path().join("summary.md");
@@ -518,6 +506,7 @@ fn check_writes_junit_and_markdown_for_each_history() {
 
 #[test]
 fn an_unreadable_history_is_an_erroring_suite_and_exit_254() {
+    let _area = crate::util::area::enter(module_path!());
     let tmp = tempfile::tempdir().unwrap();
     let junit = tmp.path().join("junit.xml");
     let o = faultline(&[
@@ -543,6 +532,7 @@ fn an_unreadable_history_is_an_erroring_suite_and_exit_254() {
 
 #[test]
 fn an_unwritable_output_is_a_bad_argument() {
+    let _area = crate::util::area::enter(module_path!());
     let o = faultline(&[
         "check",
         "--markdown",
@@ -571,6 +561,7 @@ fn fake_run(results: &Path, test: &str, stamp: &str, valid: &str) {
 
 #[test]
 fn index_regenerates_the_page_and_refuses_a_missing_folder() {
+    let _area = crate::util::area::enter(module_path!());
     let tmp = tempfile::tempdir().unwrap();
     fake_run(tmp.path(), "set-crdt", "20261124T100000.000", "true");
     fake_run(tmp.path(), "set-rmw", "20261124T110000.000", "false");
@@ -591,22 +582,13 @@ fn index_regenerates_the_page_and_refuses_a_missing_folder() {
     assert_eq!(o.status.code(), Some(254), "{}", text(&o));
 }
 
-/// Kills the child if the test fails before stopping it.
-struct Child(std::process::Child);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn serve_prints_its_loopback_url_serves_the_index_and_stops_on_sigterm() {
+    let _area = crate::util::area::enter(module_path!());
     let tmp = tempfile::tempdir().unwrap();
     fake_run(tmp.path(), "set-crdt", "20261124T100000.000", "true");
-    let mut child = Child(
-        Command::new(env!("CARGO_BIN_EXE_faultline"))
+    let mut child = KillOnDrop(
+        faultline_bin()
             .args([
                 "serve",
                 "--port",
@@ -676,12 +658,14 @@ fn serve_prints_its_loopback_url_serves_the_index_and_stops_on_sigterm() {
 
 #[test]
 fn serve_refuses_a_missing_results_folder() {
+    let _area = crate::util::area::enter(module_path!());
     let o = faultline(&["serve", "--port", "0", "--results", "/nonexistent/results"]);
     assert_eq!(o.status.code(), Some(254), "{}", text(&o));
 }
 
 #[test]
 fn a_bad_config_or_matrix_file_is_one_line_naming_the_file_and_the_key() {
+    let _area = crate::util::area::enter(module_path!());
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("t.toml");
     std::fs::write(&config, "nodes = 3\n[store]\nfsynk = \"always\"\n").unwrap();
@@ -726,6 +710,7 @@ fn a_bad_config_or_matrix_file_is_one_line_naming_the_file_and_the_key() {
 
 #[test]
 fn heal_run_needs_a_run_folder() {
+    let _area = crate::util::area::enter(module_path!());
     let o = faultline(&["heal", "--run", "/nonexistent/run"]);
     assert_eq!(o.status.code(), Some(254), "{}", stderr(&o));
     assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
@@ -740,6 +725,7 @@ fn heal_run_needs_a_run_folder() {
 
 #[test]
 fn matrix_and_repetition_flags_are_checked_at_the_edge() {
+    let _area = crate::util::area::enter(module_path!());
     let dir = tempfile::tempdir().unwrap();
     let matrix = dir.path().join("m.toml");
     std::fs::write(&matrix, "[[row]]\nname = \"x\"\nexpect = \"valid\"\n").unwrap();
@@ -820,7 +806,7 @@ fn matrix_and_repetition_flags_are_checked_at_the_edge() {
         stderr(&o)
     );
     // The matrix's child refuses anything but a job from test-all.
-    let o = Command::new(env!("CARGO_BIN_EXE_faultline"))
+    let o = faultline_bin()
         .arg("test-row")
         .stdin(Stdio::null())
         .output()
