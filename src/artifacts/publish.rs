@@ -20,7 +20,7 @@
 //! are, they are errors).
 
 use super::outputs::{junit, markdown, RunInfo};
-use super::report::{self, Page};
+use super::report::{self, Page, RunView};
 use super::results::{Results, RunDir};
 use crate::settings::TestConfig;
 use anyhow::{Context, Result};
@@ -118,25 +118,29 @@ impl Publisher {
     pub fn publish(&mut self, checked: Checked) -> Result<Option<PathBuf>> {
         // Kept for the CI files first: a report that cannot be drawn does
         // not take the history's verdicts out of them.
+        // The history is paired and its faults and ops indexed once, for
+        // the report and the CI files' sentences alike, and only when one
+        // of them is written.
+        let ci = self.targets.junit.is_some() || self.targets.markdown.is_some();
+        let view = (ci || self.targets.report.is_some()).then(|| RunView::new(checked.history));
         let mut info = checked.info.clone();
-        if self.targets.junit.is_some() || self.targets.markdown.is_some() {
-            info.highlights = report::highlights(checked.history, checked.results, HIGHLIGHTS);
+        if let (true, Some(view)) = (ci, &view) {
+            info.highlights = report::highlights_in(view, checked.results, HIGHLIGHTS);
         }
         self.runs.push((info, checked.results.clone()));
         if let Some(p) = &self.targets.results_json {
             write_json(p, checked.results)?;
         }
-        Ok(match &self.targets.report {
-            None => None,
-            Some(ReportTarget::Run(dir)) => {
+        Ok(match (&self.targets.report, &view) {
+            (Some(ReportTarget::Run(dir)), Some(view)) => {
                 let cfg = checked
                     .config
                     .context("a run folder's report needs the run's settings")?;
-                report::write(dir, cfg, checked.history, checked.results)
-                    .context("writing report.html")?;
+                report::write_in(dir, cfg, view, checked.results).context("writing report.html")?;
                 Some(dir.file("report.html"))
             }
-            Some(ReportTarget::Dir(dir)) => Some(write_page(dir, &checked)?),
+            (Some(ReportTarget::Dir(dir)), Some(view)) => Some(write_page(dir, &checked, view)?),
+            _ => None,
         })
     }
 
@@ -191,19 +195,22 @@ fn write_json(path: &std::path::Path, value: &Results) -> Result<()> {
 }
 
 /// Draws the report of one history checked offline into `dir/<stem>.html`.
-fn write_page(dir: &std::path::Path, c: &Checked) -> Result<PathBuf> {
+fn write_page(dir: &std::path::Path, c: &Checked, view: &RunView) -> Result<PathBuf> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("creating the report directory {}", dir.display()))?;
     let out = dir.join(format!("{}.html", c.stem));
-    let html = report::render_page(&Page {
-        name: &c.info.test,
-        command: c.info.command.as_deref().unwrap_or(""),
-        config: c.page_config.clone(),
-        cluster: None,
-        history: c.history,
-        results: c.results,
-        node_logs: &[],
-    })?;
+    let html = report::render_page_in(
+        &Page {
+            name: &c.info.test,
+            command: c.info.command.as_deref().unwrap_or(""),
+            config: c.page_config.clone(),
+            cluster: None,
+            history: c.history,
+            results: c.results,
+            node_logs: &[],
+        },
+        view,
+    )?;
     std::fs::write(&out, html).with_context(|| format!("writing {}", out.display()))?;
     Ok(out)
 }

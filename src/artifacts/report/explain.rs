@@ -45,9 +45,14 @@ pub struct OpIndex<'h> {
 impl<'h> OpIndex<'h> {
     /// Indexes every op of `history`.
     pub fn new(history: &'h History) -> Self {
+        Self::from_pairs(history, &history.pairs())
+    }
+
+    /// Indexes every op of `history`, already paired.
+    pub fn from_pairs(history: &'h History, pairs: &[checkers::history::Pair]) -> Self {
         let mut invoke_of = HashMap::new();
         let mut complete_of = HashMap::new();
-        for p in history.pairs() {
+        for p in pairs {
             let idx = |pos: usize| history.ops[pos].index.unwrap_or(pos as u64);
             invoke_of.insert(idx(p.invoke), p.invoke);
             if let Some(c) = p.complete {

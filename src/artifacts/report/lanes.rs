@@ -520,12 +520,9 @@ pub enum OverviewMode {
 /// The whole history as lanes: bars up to [`MAX_BARS`] client ops, else
 /// aggregated cells (colour: the worst outcome completed in the cell, info
 /// over fail over ok; opacity: how many ops).
-pub fn overview_svg(history: &History, faults: &[FaultWindow]) -> (String, OverviewMode) {
-    let pairs: Vec<checkers::history::Pair> = history
-        .pairs()
-        .into_iter()
-        .filter(|p| history.ops[p.invoke].process != Process::Nemesis)
-        .collect();
+pub fn overview_svg(view: &super::RunView) -> (String, OverviewMode) {
+    let (history, faults) = (view.history, &view.windows[..]);
+    let pairs: Vec<checkers::history::Pair> = view.client_pairs().copied().collect();
     if pairs.len() <= MAX_BARS {
         let mut bars = bars_of(history, &pairs, &[]);
         // Lanes in process order, not first appearance.

@@ -20,6 +20,9 @@ pub mod faults;
 pub mod lanes;
 pub mod plot;
 pub mod synthetic;
+pub mod view;
+
+pub use view::RunView;
 
 pub use faults::{fault_windows, FaultWindow};
 
@@ -42,18 +45,16 @@ struct OpCounts {
     info: usize,
 }
 
-fn op_counts(history: &History) -> Vec<OpCounts> {
+fn op_counts(view: &RunView) -> Vec<OpCounts> {
+    let history = view.history;
     let mut by_f: BTreeMap<String, OpCounts> = BTreeMap::new();
-    for pair in history.pairs() {
+    for pair in view.client_pairs() {
         let inv = &history.ops[pair.invoke];
-        if inv.process == Process::Nemesis {
-            continue;
-        }
         let e = by_f.entry(inv.f.clone()).or_insert_with(|| OpCounts {
             f: inv.f.clone(),
             ..Default::default()
         });
-        match history.outcome(&pair) {
+        match history.outcome(pair) {
             OpType::Ok => e.ok += 1,
             OpType::Fail => e.fail += 1,
             _ => e.info += 1,
@@ -239,12 +240,8 @@ const MAX_CONCURRENT: usize = 10;
 /// Ops in one anomaly diagram at most (nearest the primary ones kept).
 const MAX_DIAGRAM_OPS: usize = 40;
 
-fn anomaly_views(
-    c: &checkers::CheckResult,
-    history: &History,
-    idx: &explain::OpIndex,
-    windows: &[FaultWindow],
-) -> Vec<AnomalyView> {
+fn anomaly_views(c: &checkers::CheckResult, view: &RunView) -> Vec<AnomalyView> {
+    let (history, idx, windows) = (view.history, &view.index, &view.windows[..]);
     explain::anomalies(c, idx, windows)
         .into_iter()
         .enumerate()
@@ -314,9 +311,10 @@ fn concurrent(
     out
 }
 
-fn plots(history: &History, results: &Results, windows: &[FaultWindow]) -> Result<Vec<PlotView>> {
+fn plots(view: &RunView, results: &Results) -> Result<Vec<PlotView>> {
+    let (history, windows) = (view.history, &view.windows[..]);
     let mut out = Vec::new();
-    for (f, svg) in plot::latency_panels(history, windows)? {
+    for (f, svg) in plot::latency_panels(view)? {
         out.push(PlotView {
             id: if out.is_empty() {
                 "plot-latency".into()
@@ -430,14 +428,22 @@ pub fn highlights(
     results: &Results,
     per_checker: usize,
 ) -> Vec<(String, String)> {
-    let windows = fault_windows(history);
-    let idx = explain::OpIndex::new(history);
+    highlights_in(&RunView::new(history), results, per_checker)
+}
+
+/// [`highlights`] of a history already viewed.
+pub fn highlights_in(
+    view: &RunView,
+    results: &Results,
+    per_checker: usize,
+) -> Vec<(String, String)> {
+    let (idx, windows) = (&view.index, &view.windows);
     results
         .checkers
         .iter()
         .filter(|c| c.valid != Validity::Valid)
         .flat_map(|c| {
-            explain::anomalies(c, &idx, &windows)
+            explain::anomalies(c, idx, windows)
                 .into_iter()
                 .take(per_checker)
                 .map(|a| (c.checker.clone(), format!("{}: {}", a.kind, a.text)))
@@ -452,6 +458,17 @@ pub fn render(
     results: &Results,
     node_logs: &[(String, String)],
 ) -> Result<String> {
+    render_in(cfg, &RunView::new(history), results, node_logs)
+}
+
+/// [`render`] of a history already viewed.
+pub fn render_in(
+    cfg: &TestConfig,
+    view: &RunView,
+    results: &Results,
+    node_logs: &[(String, String)],
+) -> Result<String> {
+    let history = view.history;
     let mut config: Vec<(String, String)> = match serde_json::to_value(cfg)? {
         Value::Object(m) => m.into_iter().map(|(k, v)| (k, cell(&v))).collect(),
         _ => vec![],
@@ -485,24 +502,32 @@ pub fn render(
         "{store}; {} clients, {} ops/s, {} s; workload {} ({}); seed {}{clocks}",
         cfg.concurrency, cfg.rate, cfg.time_limit_s, cfg.workload, cfg.client, cfg.seed,
     );
-    render_page(&Page {
-        name: &cfg.name,
-        command: &cfg.command,
-        config,
-        cluster: Some(cluster),
-        history,
-        results,
-        node_logs,
-    })
+    render_page_in(
+        &Page {
+            name: &cfg.name,
+            command: &cfg.command,
+            config,
+            cluster: Some(cluster),
+            history,
+            results,
+            node_logs,
+        },
+        view,
+    )
 }
 
 /// Renders a report page.
 pub fn render_page(page: &Page) -> Result<String> {
+    render_page_in(page, &RunView::new(page.history))
+}
+
+/// [`render_page`] of a history already viewed (`view` is of
+/// `page.history`).
+pub fn render_page_in(page: &Page, view: &RunView) -> Result<String> {
     let history = page.history;
     let results = page.results;
-    let windows = fault_windows(history);
-    let idx = explain::OpIndex::new(history);
-    let (timeline, mode) = lanes::overview_svg(history, &windows);
+    let windows = &view.windows;
+    let (timeline, mode) = lanes::overview_svg(view);
     let timeline_caption = match mode {
         lanes::OverviewMode::Bars => "One lane per process; each operation is a bar from its invocation to its completion (hover for the op). Blue: ok; orange: info (may or may not have happened; runs to the end); pink: fail. Shaded: faults in force.".to_string(),
         lanes::OverviewMode::Aggregated { columns, lanes, folded } => format!(
@@ -527,21 +552,21 @@ pub fn render_page(page: &Page) -> Result<String> {
     ctx.insert("command", page.command);
     ctx.insert("config", &page.config);
     ctx.insert("cluster", &page.cluster);
-    ctx.insert("fault_summary", &fault_summary(&windows));
+    ctx.insert("fault_summary", &fault_summary(windows));
     let views: Vec<CheckerView> = results
         .checkers
         .iter()
         .map(|c| {
             let mut v = checker_view(c);
-            v.anomalies = anomaly_views(c, history, &idx, &windows);
+            v.anomalies = anomaly_views(c, view);
             v
         })
         .collect();
     ctx.insert("checkers", &views);
-    ctx.insert("plots", &plots(history, results, &windows)?);
+    ctx.insert("plots", &plots(view, results)?);
     ctx.insert("timeline_svg", &timeline);
     ctx.insert("timeline_caption", &timeline_caption);
-    ctx.insert("counts", &op_counts(history));
+    ctx.insert("counts", &op_counts(view));
     ctx.insert("op_count", &history.ops.len());
     ctx.insert(
         "duration",
@@ -550,7 +575,7 @@ pub fn render_page(page: &Page) -> Result<String> {
             history.ops.last().map_or(0.0, |o| o.time as f64 / 1e9)
         ),
     );
-    ctx.insert("windows", &windows);
+    ctx.insert("windows", windows);
     ctx.insert("node_logs", page.node_logs);
     ctx.insert(
         "generated",
@@ -566,6 +591,11 @@ pub fn render_page(page: &Page) -> Result<String> {
 
 /// Writes `report.html` into the run directory.
 pub fn write(dir: &RunDir, cfg: &TestConfig, history: &History, results: &Results) -> Result<()> {
+    write_in(dir, cfg, &RunView::new(history), results)
+}
+
+/// [`write`] of a history already viewed.
+pub fn write_in(dir: &RunDir, cfg: &TestConfig, view: &RunView, results: &Results) -> Result<()> {
     // Every store's server logs sit in the node's folder as `*.log`.
     let mut logs = Vec::new();
     for i in 1..=cfg.nodes {
@@ -585,7 +615,7 @@ pub fn write(dir: &RunDir, cfg: &TestConfig, history: &History, results: &Result
                 .map(|n| (node.clone(), format!("{node}/{n}"))),
         );
     }
-    let html = render(cfg, history, results, &logs)?;
+    let html = render_in(cfg, view, results, &logs)?;
     std::fs::write(dir.file("report.html"), html).context("writing report.html")
 }
 

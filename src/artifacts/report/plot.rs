@@ -157,13 +157,11 @@ fn canvas(svg: &mut String, height: u32) -> DrawingArea<SVGBackend<'_>, Shift> {
 /// Latency over time, one panel per op function (`add`, `read`, ...): a dot
 /// per completed client op at its invocation, height = latency (log scale),
 /// coloured by outcome.
-pub fn latency_panels(history: &History, windows: &[FaultWindow]) -> Result<Vec<(String, String)>> {
+pub fn latency_panels(view: &super::RunView) -> Result<Vec<(String, String)>> {
+    let (history, windows) = (view.history, &view.windows[..]);
     let mut by_f: BTreeMap<String, Vec<Dot>> = BTreeMap::new();
-    for pair in history.pairs() {
+    for pair in view.client_pairs() {
         let inv = &history.ops[pair.invoke];
-        if inv.process == Process::Nemesis {
-            continue;
-        }
         if let Some(c) = pair.complete {
             let done = &history.ops[c];
             let lat_ms = (done.time.saturating_sub(inv.time)) as f64 / 1e6;
