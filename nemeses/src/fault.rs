@@ -15,6 +15,7 @@
 use crate::clock::ClockFault;
 use crate::partition::Partition;
 use crate::targets::PRIMARY;
+use crate::Kind;
 use serde::{Deserialize, Serialize};
 
 /// One fault, with everything needed to apply it.
@@ -66,15 +67,15 @@ pub enum Fault {
 
 impl Fault {
     /// The nemesis kind (`partition`, `loss`, `clock`, `kill`, `pause`).
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> Kind {
         match self {
-            Fault::Partition(_) => "partition",
-            Fault::Loss { .. } => "loss",
-            Fault::Clock(_) => "clock",
-            Fault::Kill { .. } => "kill",
-            Fault::Pause { .. } => "pause",
-            Fault::Membership { .. } => "membership",
-            Fault::Netem { .. } => "netem",
+            Fault::Partition(_) => Kind::Partition,
+            Fault::Loss { .. } => Kind::Loss,
+            Fault::Clock(_) => Kind::Clock,
+            Fault::Kill { .. } => Kind::Kill,
+            Fault::Pause { .. } => Kind::Pause,
+            Fault::Membership { .. } => Kind::Membership,
+            Fault::Netem { .. } => Kind::Netem,
         }
     }
 
@@ -225,37 +226,36 @@ impl Fault {
 }
 
 /// The history `f` for stopping a fault of `kind`.
-pub fn stop_f(kind: &str) -> &'static str {
+pub fn stop_f(kind: Kind) -> &'static str {
     match kind {
-        "partition" => "stop-partition",
-        "loss" => "stop-loss",
-        "clock" => "reset-clock",
-        "kill" => "start",
-        "pause" => "resume",
-        "membership" => "join",
-        "netem" => "stop-netem",
-        _ => "stop",
+        Kind::Partition => "stop-partition",
+        Kind::Loss => "stop-loss",
+        Kind::Clock => "reset-clock",
+        Kind::Kill => "start",
+        Kind::Pause => "resume",
+        Kind::Membership => "join",
+        Kind::Netem => "stop-netem",
     }
 }
 
 /// Which kind a history `f` belongs to, and whether it starts a fault:
-/// `bump-clock` → `("clock", true)`, `start` → `("kill", false)`.
-pub fn kind_of_f(f: &str) -> Option<(&'static str, bool)> {
+/// `bump-clock` → `(Kind::Clock, true)`, `start` → `(Kind::Kill, false)`.
+pub fn kind_of_f(f: &str) -> Option<(Kind, bool)> {
     Some(match f {
-        "start-partition" => ("partition", true),
-        "stop-partition" => ("partition", false),
-        "start-loss" => ("loss", true),
-        "stop-loss" => ("loss", false),
-        "bump-clock" | "strobe-clock" => ("clock", true),
-        "reset-clock" => ("clock", false),
-        "kill" => ("kill", true),
-        "start" => ("kill", false),
-        "pause" => ("pause", true),
-        "resume" => ("pause", false),
-        "leave" => ("membership", true),
-        "join" => ("membership", false),
-        "start-netem" => ("netem", true),
-        "stop-netem" => ("netem", false),
+        "start-partition" => (Kind::Partition, true),
+        "stop-partition" => (Kind::Partition, false),
+        "start-loss" => (Kind::Loss, true),
+        "stop-loss" => (Kind::Loss, false),
+        "bump-clock" | "strobe-clock" => (Kind::Clock, true),
+        "reset-clock" => (Kind::Clock, false),
+        "kill" => (Kind::Kill, true),
+        "start" => (Kind::Kill, false),
+        "pause" => (Kind::Pause, true),
+        "resume" => (Kind::Pause, false),
+        "leave" => (Kind::Membership, true),
+        "join" => (Kind::Membership, false),
+        "start-netem" => (Kind::Netem, true),
+        "stop-netem" => (Kind::Netem, false),
         _ => return None,
     })
 }
@@ -266,15 +266,15 @@ mod tests {
 
     #[test]
     fn stop_names_match_the_history_vocabulary() {
-        assert_eq!(stop_f("partition"), "stop-partition");
-        assert_eq!(stop_f("clock"), "reset-clock");
-        assert_eq!(stop_f("kill"), "start");
-        assert_eq!(stop_f("pause"), "resume");
-        assert_eq!(stop_f("loss"), "stop-loss");
-        for k in crate::KINDS {
-            assert_eq!(kind_of_f(stop_f(k)), Some((*k, false)));
+        assert_eq!(stop_f(Kind::Partition), "stop-partition");
+        assert_eq!(stop_f(Kind::Clock), "reset-clock");
+        assert_eq!(stop_f(Kind::Kill), "start");
+        assert_eq!(stop_f(Kind::Pause), "resume");
+        assert_eq!(stop_f(Kind::Loss), "stop-loss");
+        for k in Kind::ALL {
+            assert_eq!(kind_of_f(stop_f(k)), Some((k, false)));
         }
-        assert_eq!(kind_of_f("strobe-clock"), Some(("clock", true)));
+        assert_eq!(kind_of_f("strobe-clock"), Some((Kind::Clock, true)));
         assert_eq!(kind_of_f("read"), None);
     }
 }

@@ -26,11 +26,14 @@
 pub mod clock;
 pub mod fault;
 pub mod iptables;
+pub mod kind;
 pub mod netem;
 pub mod partition;
 pub mod plan;
 pub mod schedule;
 pub mod targets;
+
+pub use kind::{names, Kind};
 
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
@@ -81,25 +84,21 @@ pub enum NemesisError {
 }
 
 /// Parses a `--nemesis` list (`partition`, `none`, comma-separated).
-pub fn parse_kinds(list: &str) -> Result<Vec<String>, NemesisError> {
-    let mut kinds = Vec::new();
+pub fn parse_kinds(list: &str) -> Result<Vec<Kind>, NemesisError> {
+    let mut kinds: Vec<Kind> = Vec::new();
     for k in list.split(',').map(str::trim).filter(|k| !k.is_empty()) {
         if k == "none" {
             continue;
         }
-        if k == "all" {
-            for kind in KINDS {
-                if !kinds.iter().any(|x| x == kind) {
-                    kinds.push(kind.to_string());
-                }
+        let add: Vec<Kind> = if k == "all" {
+            Kind::ALL.to_vec()
+        } else {
+            vec![Kind::parse(k).ok_or_else(|| NemesisError::UnknownKind(k.to_string()))?]
+        };
+        for kind in add {
+            if !kinds.contains(&kind) {
+                kinds.push(kind);
             }
-            continue;
-        }
-        if !KINDS.contains(&k) {
-            return Err(NemesisError::UnknownKind(k.to_string()));
-        }
-        if !kinds.iter().any(|x| x == k) {
-            kinds.push(k.to_string());
         }
     }
     Ok(kinds)
@@ -111,13 +110,13 @@ mod tests {
 
     #[test]
     fn parses_kind_lists() {
-        assert_eq!(parse_kinds("none").unwrap(), Vec::<String>::new());
+        assert_eq!(parse_kinds("none").unwrap(), Vec::<Kind>::new());
         assert_eq!(
             parse_kinds("partition, partition").unwrap(),
-            vec!["partition"]
+            vec![Kind::Partition]
         );
-        assert_eq!(parse_kinds("all").unwrap(), KINDS.to_vec());
-        assert_eq!(parse_kinds("kill,all").unwrap()[0], "kill");
+        assert_eq!(parse_kinds("all").unwrap(), Kind::ALL.to_vec());
+        assert_eq!(parse_kinds("kill,all").unwrap()[0], Kind::Kill);
         assert_eq!(
             parse_kinds("partition,meteor").unwrap_err(),
             NemesisError::UnknownKind("meteor".into())

@@ -11,6 +11,7 @@
 use crate::clock::ClockFault;
 use crate::partition::{Partition, Shape};
 use crate::targets::{TargetMode, Targets, OTHERS, PRIMARY};
+use crate::Kind;
 use crate::NemesisError;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -38,7 +39,7 @@ pub struct Event {
     /// Milliseconds after the main phase starts.
     pub at_ms: u64,
     /// The nemesis kind this event belongs to.
-    pub kind: String,
+    pub kind: Kind,
     /// What to do.
     #[serde(flatten)]
     pub action: Action,
@@ -48,7 +49,7 @@ pub struct Event {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Options {
     /// Hold time and calm time of each fault, per kind (ms).
-    pub interval_ms: BTreeMap<String, u64>,
+    pub interval_ms: BTreeMap<Kind, u64>,
     /// Default for kinds not in `interval_ms`.
     pub default_interval_ms: u64,
     /// Packet-loss probability.
@@ -80,9 +81,9 @@ impl Default for Options {
 }
 
 impl Options {
-    fn interval(&self, kind: &str) -> u64 {
+    fn interval(&self, kind: Kind) -> u64 {
         self.interval_ms
-            .get(kind)
+            .get(&kind)
             .copied()
             .unwrap_or(self.default_interval_ms)
             .max(100)
@@ -100,7 +101,7 @@ fn stream_id(kind: &str) -> u64 {
 /// at the [`PRIMARY`] placeholder (a partition: the primary against
 /// [`OTHERS`]), resolved when the fault starts.
 pub fn draw<R: Rng>(
-    kind: &str,
+    kind: Kind,
     nodes: &[String],
     opts: &Options,
     rng: &mut R,
@@ -114,13 +115,13 @@ pub fn draw<R: Rng>(
 
 /// Draws one fault of `kind` over node sets.
 fn draw_on_nodes<R: Rng>(
-    kind: &str,
+    kind: Kind,
     nodes: &[String],
     opts: &Options,
     rng: &mut R,
 ) -> Result<Fault, NemesisError> {
     Ok(match kind {
-        "partition" => match &opts.partition {
+        Kind::Partition => match &opts.partition {
             Some(spec) => Fault::Partition(Partition::explicit(spec, nodes, opts.one_way)?),
             None => {
                 let shapes: &[Shape] = if nodes.len() >= 3 {
@@ -132,7 +133,7 @@ fn draw_on_nodes<R: Rng>(
                 Fault::Partition(Partition::draw(shape, nodes, opts.one_way, rng)?)
             }
         },
-        "loss" => {
+        Kind::Loss => {
             // A third of the time one link (into one node from one peer),
             // otherwise every link into one node, a minority or all.
             if nodes.len() >= 2 && rng.random_range(0..3) == 0 {
@@ -155,7 +156,7 @@ fn draw_on_nodes<R: Rng>(
                 }
             }
         }
-        "clock" => {
+        Kind::Clock => {
             let t = Targets::ALL[rng.random_range(0..Targets::ALL.len())];
             let targets = t.choose(nodes, rng);
             let max = opts.max_skew_ms.max(4);
@@ -165,7 +166,7 @@ fn draw_on_nodes<R: Rng>(
                     targets,
                     delta_ms: magnitude,
                     period_ms: 50,
-                    duration_ms: opts.interval("clock").min(2000),
+                    duration_ms: opts.interval(Kind::Clock).min(2000),
                 })
             } else {
                 let sign = if rng.random_bool(0.5) { 1 } else { -1 };
@@ -175,18 +176,18 @@ fn draw_on_nodes<R: Rng>(
                 })
             }
         }
-        "kill" => Fault::Kill {
+        Kind::Kill => Fault::Kill {
             targets: Targets::ALL[rng.random_range(0..4)].choose(nodes, rng),
         },
-        "pause" => Fault::Pause {
+        Kind::Pause => Fault::Pause {
             targets: Targets::ALL[rng.random_range(0..4)].choose(nodes, rng),
         },
         // One node at a time, as Jepsen's membership nemesis does: the ring
         // keeps enough members for N replicas.
-        "membership" => Fault::Membership {
+        Kind::Membership => Fault::Membership {
             targets: Targets::One.choose(nodes, rng),
         },
-        "netem" => {
+        Kind::Netem => {
             let t = [Targets::One, Targets::Minority, Targets::All][rng.random_range(0..3)];
             let delay_ms = rng.random_range(50..=300);
             Fault::Netem {
@@ -196,7 +197,6 @@ fn draw_on_nodes<R: Rng>(
                 duplicate: if rng.random_bool(0.5) { 0.05 } else { 0.0 },
             }
         }
-        other => return Err(NemesisError::UnknownKind(other.to_string())),
     })
 }
 
@@ -205,14 +205,14 @@ fn draw_on_nodes<R: Rng>(
 /// limit is left to the runner's final heal.
 pub fn timeline(
     seed: u64,
-    kinds: &[String],
+    kinds: &[Kind],
     nodes: &[String],
     opts: &Options,
     time_limit_ms: u64,
 ) -> Result<Vec<Event>, NemesisError> {
     let mut events = Vec::new();
-    for kind in kinds {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ stream_id(kind));
+    for &kind in kinds {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ stream_id(kind.name()));
         let interval = opts.interval(kind);
         // Stagger kinds so they do not all strike at the same instant.
         let mut t = interval / 2 + rng.random_range(0..=interval / 2);
@@ -220,7 +220,7 @@ pub fn timeline(
             let fault = draw(kind, nodes, opts, &mut rng)?;
             events.push(Event {
                 at_ms: t,
-                kind: kind.clone(),
+                kind,
                 action: Action::Start { fault },
             });
             t += interval;
@@ -229,7 +229,7 @@ pub fn timeline(
             }
             events.push(Event {
                 at_ms: t,
-                kind: kind.clone(),
+                kind,
                 action: Action::Stop,
             });
             t += interval;
@@ -268,9 +268,6 @@ pub fn validate(events: &[Event], nodes: &[String]) -> Result<(), NemesisError> 
             )));
         }
         last = e.at_ms;
-        if !crate::KINDS.contains(&e.kind.as_str()) {
-            return Err(bad(format!("unknown kind {:?}", e.kind)));
-        }
         let Action::Start { fault } = &e.action else {
             continue;
         };
@@ -352,8 +349,8 @@ mod tests {
         (1..=5).map(|i| format!("n{i}")).collect()
     }
 
-    fn kinds(k: &[&str]) -> Vec<String> {
-        k.iter().map(|s| s.to_string()).collect()
+    fn kinds(k: &[&str]) -> Vec<Kind> {
+        k.iter().map(|s| Kind::parse(s).unwrap()).collect()
     }
 
     #[test]
@@ -375,7 +372,10 @@ mod tests {
         let opts = Options::default();
         let p = timeline(7, &kinds(&["partition"]), &nodes(), &opts, 60_000).unwrap();
         let pk = timeline(7, &kinds(&["partition", "kill"]), &nodes(), &opts, 60_000).unwrap();
-        let only_p: Vec<_> = pk.into_iter().filter(|e| e.kind == "partition").collect();
+        let only_p: Vec<_> = pk
+            .into_iter()
+            .filter(|e| e.kind == Kind::Partition)
+            .collect();
         assert_eq!(p, only_p);
     }
 
@@ -383,7 +383,7 @@ mod tests {
     fn each_kind_alternates_start_and_stop_within_the_limit() {
         let all = kinds(crate::KINDS);
         let t = timeline(1, &all, &nodes(), &Options::default(), 30_000).unwrap();
-        for k in crate::KINDS {
+        for k in Kind::ALL.iter() {
             let mine: Vec<_> = t.iter().filter(|e| e.kind == *k).collect();
             assert!(!mine.is_empty(), "{k} never scheduled in 30 s");
             for (i, e) in mine.iter().enumerate() {
@@ -399,8 +399,8 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(5);
         let opts = Options::default();
         for _ in 0..50 {
-            for k in crate::KINDS {
-                let f = draw(k, &nodes(), &opts, &mut rng).unwrap();
+            for k in Kind::ALL.iter() {
+                let f = draw(*k, &nodes(), &opts, &mut rng).unwrap();
                 assert_eq!(f.kind(), *k);
                 assert!(!f.label().is_empty());
                 match &f {
@@ -491,7 +491,7 @@ mod tests {
             validate(
                 &[Event {
                     at_ms: 0,
-                    kind: r.kind().into(),
+                    kind: r.kind(),
                     action: Action::Start { fault: r.clone() },
                 }],
                 &nodes(),
@@ -529,8 +529,7 @@ mod tests {
     #[test]
     fn a_written_timeline_validates_and_nonsense_is_named() {
         let opts = Options::default();
-        let kinds: Vec<String> = crate::KINDS.iter().map(|k| k.to_string()).collect();
-        let t = timeline(9, &kinds, &nodes(), &opts, 30_000).unwrap();
+        let t = timeline(9, &Kind::ALL, &nodes(), &opts, 30_000).unwrap();
         let text = serde_json::to_string(&t).unwrap();
         let back: Vec<Event> = serde_json::from_str(&text).unwrap();
         assert_eq!(back, t);
@@ -554,7 +553,7 @@ mod tests {
         }
         let bad_loss = vec![Event {
             at_ms: 5,
-            kind: "loss".into(),
+            kind: Kind::Loss,
             action: Action::Start {
                 fault: Fault::Loss {
                     targets: vec!["n1".into()],
@@ -567,7 +566,7 @@ mod tests {
         assert!(e.contains("event 0") && e.contains("1.5"), "{e}");
         let mismatched = vec![Event {
             at_ms: 5,
-            kind: "pause".into(),
+            kind: Kind::Pause,
             action: Action::Start {
                 fault: Fault::Kill {
                     targets: vec!["n1".into()],

@@ -89,7 +89,7 @@ fn test_once(cfg: TestConfig) -> anyhow::Result<(i32, bool)> {
         if cfg.nemesis.is_empty() {
             "none".into()
         } else {
-            cfg.nemesis.join(",")
+            nemeses::names(&cfg.nemesis)
         },
         cfg.time_limit_s,
         cfg.seed

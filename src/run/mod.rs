@@ -90,7 +90,7 @@ pub async fn run(mut cfg: TestConfig) -> Result<Outcome> {
     store.validate(cfg.workload, Some(&cfg.client))?;
     drop_unsupported_faults(store.as_ref(), &mut cfg)?;
     store::check_test(store.as_ref(), &cfg)?;
-    let clock_faults = cfg.nemesis.iter().any(|k| k == "clock");
+    let clock_faults = cfg.nemesis.contains(&nemeses::Kind::Clock);
     let faketime = match (&cfg.remote, clock_faults) {
         (Some(_), _) | (None, false) => None,
         (None, true) => {
@@ -183,7 +183,7 @@ pub async fn run(mut cfg: TestConfig) -> Result<Outcome> {
             run
         }
         Some(remote) => {
-            let network_faults = cfg.nemesis.iter().any(|k| k == "partition" || k == "loss");
+            let network_faults = cfg.nemesis.iter().any(|k| k.is_network());
             let prepared = tokio::task::block_in_place(|| {
                 // `date -s` needs no libfaketime on the nodes.
                 crate::cluster::remote::prepare(
@@ -408,7 +408,7 @@ async fn drive(
     let names: Vec<String> = addrs.iter().map(|n| n.name.clone()).collect();
     let mut kinds = cfg.nemesis.clone();
     let mut netem = None;
-    if kinds.iter().any(|k| k == "netem") {
+    if kinds.contains(&nemeses::Kind::Netem) {
         let probe = tokio::task::block_in_place(|| {
             probe_netem(control.as_ref(), &names[0])?;
             node_ifaces(control.as_ref(), &addrs, place.local_iface)
@@ -416,11 +416,11 @@ async fn drive(
         match probe {
             Ok(ifaces) => netem = Some(ifaces),
             Err(why)
-                if cfg.optional_kinds.iter().any(|k| k == "netem")
+                if cfg.optional_kinds.contains(&nemeses::Kind::Netem)
                     && cfg.fixed_schedule.is_none() =>
             {
                 eprintln!("faultline: {why}; --nemesis all runs without netem");
-                kinds.retain(|k| k != "netem");
+                kinds.retain(|k| *k != nemeses::Kind::Netem);
             }
             Err(why) => anyhow::bail!("{why}; use --nemesis loss for packet loss through iptables"),
         }
@@ -673,8 +673,8 @@ fn drop_unsupported_faults(store: &dyn store::Store, cfg: &mut TestConfig) -> Re
     let mut kept = Vec::new();
     for kind in std::mem::take(&mut cfg.nemesis) {
         // `date -s` moves the host's clock, which every process reads.
-        let host_clock = kind == "clock" && cfg.clock_mode == ClockMode::Date;
-        match store.unsupported_fault(&kind).filter(|_| !host_clock) {
+        let host_clock = kind == nemeses::Kind::Clock && cfg.clock_mode == ClockMode::Date;
+        match store.unsupported_fault(kind).filter(|_| !host_clock) {
             None => kept.push(kind),
             Some(why) if cfg.optional_kinds.contains(&kind) && cfg.fixed_schedule.is_none() => {
                 eprintln!("faultline: {why}; --nemesis all runs without {kind}");

@@ -18,6 +18,7 @@ use checkers::{OpType, Process};
 use nemeses::clock::{self, ClockFault};
 use nemeses::plan::Plan;
 use nemeses::schedule::{self, Action, Event, Fault};
+use nemeses::Kind;
 use nemeses::{iptables, NodeAddr};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -40,7 +41,7 @@ pub struct NemesisRunner {
     nodes: Vec<NodeAddr>,
     log: Arc<HistoryLog>,
     journal: Mutex<std::fs::File>,
-    active: tokio::sync::Mutex<BTreeMap<String, Active>>,
+    active: tokio::sync::Mutex<BTreeMap<Kind, Active>>,
     /// With `--clock-mode date`: the offset (ms) faultline has put on
     /// each host's clock; each step is relative to it (on the node's own
     /// clock, so the time a command takes to arrive does not matter), and
@@ -255,7 +256,7 @@ impl NemesisRunner {
             }
             let r = match event.action {
                 Action::Start { fault } => self.start(fault).await,
-                Action::Stop => self.stop(&event.kind).await,
+                Action::Stop => self.stop(event.kind).await,
             };
             if let Err(e) = r {
                 let _ = self.heal_all().await;
@@ -281,9 +282,9 @@ impl NemesisRunner {
         } else {
             fault
         };
-        let kind = fault.kind().to_string();
+        let kind = fault.kind();
         if self.active.lock().await.contains_key(&kind) {
-            self.stop(&kind).await?;
+            self.stop(kind).await?;
         }
         let mut value = serde_json::to_value(&fault).expect("faults serialize");
         value["label"] = json!(fault.label());
@@ -402,8 +403,8 @@ impl NemesisRunner {
     }
 
     /// Undoes the active fault of `kind`, if any, and records it.
-    pub async fn stop(&self, kind: &str) -> Result<()> {
-        let Some(active) = self.active.lock().await.remove(kind) else {
+    pub async fn stop(&self, kind: Kind) -> Result<()> {
+        let Some(active) = self.active.lock().await.remove(&kind) else {
             return Ok(());
         };
         let f = schedule::stop_f(kind);
@@ -453,10 +454,10 @@ impl NemesisRunner {
     /// could have touched on every node: both iptables chains flushed, clocks
     /// at offset zero, paused processes resumed, dead ones restarted.
     pub async fn heal_all(&self) -> Result<()> {
-        let kinds: Vec<String> = self.active.lock().await.keys().cloned().collect();
+        let kinds: Vec<Kind> = self.active.lock().await.keys().copied().collect();
         let mut first_err = None;
         for kind in kinds {
-            if let Err(e) = self.stop(&kind).await {
+            if let Err(e) = self.stop(kind).await {
                 first_err.get_or_insert(e);
             }
         }

@@ -247,12 +247,14 @@ impl Status {
             (_, OpType::Invoke) => {}
             (Process::Nemesis, _) => {
                 let mut faults = self.faults.lock().unwrap();
-                if let Some(kind) = started_kind(&op.f) {
-                    if op.error.is_none() {
-                        *faults.entry(kind.to_string()).or_default() += 1;
+                match nemeses::schedule::kind_of_f(&op.f) {
+                    Some((kind, true)) if op.error.is_none() => {
+                        *faults.entry(kind.name().to_string()).or_default() += 1;
                     }
-                } else if let Some(kind) = stopped_kind(&op.f) {
-                    faults.remove(kind);
+                    Some((kind, false)) => {
+                        faults.remove(kind.name());
+                    }
+                    _ => {}
                 }
             }
             (Process::Client(_), OpType::Ok) => {
@@ -300,29 +302,6 @@ impl Status {
             self.info.load(Ordering::Relaxed),
         )
     }
-}
-
-/// The fault kind a nemesis op named `f` puts in force, if it starts one
-/// (`Fault::start_f` in the nemeses crate).
-fn started_kind(f: &str) -> Option<&'static str> {
-    Some(match f {
-        "start-partition" => "partition",
-        "start-loss" => "loss",
-        "bump-clock" | "strobe-clock" => "clock",
-        "kill" => "kill",
-        "pause" => "pause",
-        "leave" => "membership",
-        "start-netem" => "netem",
-        _ => return None,
-    })
-}
-
-/// The fault kind a nemesis op named `f` takes out of force, if it stops one.
-fn stopped_kind(f: &str) -> Option<&'static str> {
-    nemeses::KINDS
-        .iter()
-        .copied()
-        .find(|k| nemeses::schedule::stop_f(k) == f)
 }
 
 /// Shows a [`Status`] while a run goes on; stops (and clears a terminal's

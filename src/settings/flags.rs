@@ -193,19 +193,19 @@ pub struct TestArgs {
 
 /// Parses `--nemesis-interval`: seconds for every kind, then optional
 /// `kind=seconds` overrides.
-pub fn parse_intervals(s: &str) -> Result<(f64, BTreeMap<String, f64>), String> {
+pub fn parse_intervals(s: &str) -> Result<(f64, BTreeMap<nemeses::Kind, f64>), String> {
     let mut default = None;
     let mut per_kind = BTreeMap::new();
     for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         match part.split_once('=') {
             Some((k, v)) => {
-                if !nemeses::KINDS.contains(&k) {
+                let Some(kind) = nemeses::Kind::parse(k) else {
                     return Err(format!(
                         "--nemesis-interval {s:?}: unknown kind {k:?} (known: {})",
                         nemeses::KINDS.join(", ")
                     ));
-                }
-                per_kind.insert(k.to_string(), parse_seconds(v)?);
+                };
+                per_kind.insert(kind, parse_seconds(v)?);
             }
             None => default = Some(parse_seconds(part)?),
         }

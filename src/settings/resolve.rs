@@ -82,10 +82,10 @@ pub fn test_config(a: TestArgs) -> Result<TestConfig, UsageError> {
         None => (nemesis, None),
         Some(path) => {
             let events = load_schedule(path, &node_names)?;
-            let mut kinds: Vec<String> = Vec::new();
+            let mut kinds: Vec<nemeses::Kind> = Vec::new();
             for e in &events {
                 if !kinds.contains(&e.kind) {
-                    kinds.push(e.kind.clone());
+                    kinds.push(e.kind);
                 }
             }
             (kinds, Some(events))
@@ -149,7 +149,7 @@ pub fn test_config(a: TestArgs) -> Result<TestConfig, UsageError> {
     let mut command = format!(
         "faultline test --workload {} --client {client} --nemesis {} --nemesis-interval {} --time-limit {} --seed {seed} --nodes {} --concurrency {concurrency} --rate {} --keys {} --quiesce {} --r {} --w {} --conflict {}",
         a.workload,
-        if nemesis.is_empty() { "none".to_string() } else { nemesis.join(",") },
+        if nemesis.is_empty() { "none".to_string() } else { nemeses::names(&nemesis) },
         a.nemesis_interval.replace(' ', ""),
         a.time_limit,
         match &remote {
@@ -172,10 +172,10 @@ pub fn test_config(a: TestArgs) -> Result<TestConfig, UsageError> {
     if let Some(n) = a.n {
         command.push_str(&format!(" --n {n}"));
     }
-    if nemesis.iter().any(|k| k == "loss") {
+    if nemesis.contains(&nemeses::Kind::Loss) {
         command.push_str(&format!(" --loss-probability {}", a.loss_probability));
     }
-    if nemesis.iter().any(|k| k == "clock") {
+    if nemesis.contains(&nemeses::Kind::Clock) {
         command.push_str(&format!(" --max-skew {}", a.max_skew));
     }
     if a.clock_mode == ClockMode::Date {
@@ -241,7 +241,7 @@ pub fn test_config(a: TestArgs) -> Result<TestConfig, UsageError> {
         nemesis,
         nemesis_options,
         optional_kinds: if a.nemesis.split(',').any(|k| k.trim() == "all") {
-            vec!["netem".to_string()]
+            vec![nemeses::Kind::Netem]
         } else {
             Vec::new()
         },

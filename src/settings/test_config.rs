@@ -29,7 +29,7 @@ pub struct TestConfig {
     /// Client mode of the workload (`crdt`, `rmw`, `sticky`, `random`, ...).
     pub client: String,
     /// Nemesis kinds (empty = none).
-    pub nemesis: Vec<String>,
+    pub nemesis: Vec<nemeses::Kind>,
     /// How faults are drawn and timed (intervals, loss probability, skew,
     /// a fixed partition).
     pub nemesis_options: nemeses::schedule::Options,
@@ -37,7 +37,7 @@ pub struct TestConfig {
     /// where this machine cannot inject them (netem on a kernel without it);
     /// a kind asked for by name is an error there instead.
     #[serde(default)]
-    pub optional_kinds: Vec<String>,
+    pub optional_kinds: Vec<nemeses::Kind>,
     /// A timeline given by `--nemesis-schedule`, replayed instead of drawn.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fixed_schedule: Option<Vec<nemeses::schedule::Event>>,

@@ -114,7 +114,7 @@ pub trait Store: Send + Sync {
     /// cannot (a Go binary ignores libfaketime; a store without membership
     /// changes cannot leave and join). A kind the user named is then an
     /// error; one that came from `--nemesis all` is dropped with a notice.
-    fn unsupported_fault(&self, kind: &str) -> Option<String>;
+    fn unsupported_fault(&self, kind: nemeses::Kind) -> Option<String>;
 
     /// Checks the rest of a test's configuration against this store (the
     /// nodes it needs, say), before anything starts.

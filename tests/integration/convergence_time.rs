@@ -37,7 +37,7 @@ fn isolate_n3(dir: &Path) -> PathBuf {
     let cut = Fault::Partition(Partition::isolate("n3", &nodes, false));
     let schedule = [Event {
         at_ms: 500,
-        kind: "partition".into(),
+        kind: nemeses::Kind::Partition,
         action: Action::Start { fault: cut },
     }];
     write_schedule(dir, "isolate-n3.json", &schedule)

@@ -110,7 +110,12 @@ impl Lab {
     }
 
     fn stop(&self, kind: &str) {
-        self.rt.block_on(self.nemesis.stop(kind)).unwrap();
+        self.rt
+            .block_on(
+                self.nemesis
+                    .stop(nemeses::Kind::parse(kind).expect("a fault kind")),
+            )
+            .unwrap();
     }
 
     fn exec(&self, node: &str, argv: &[&str], timeout_s: u64) -> Result<ExecOutput, String> {

@@ -122,12 +122,12 @@ fn isolate_primary_schedule(dir: &std::path::Path) -> std::path::PathBuf {
     let schedule = [
         Event {
             at_ms: 2000,
-            kind: "partition".into(),
+            kind: nemeses::Kind::Partition,
             action: Action::Start { fault: isolate },
         },
         Event {
             at_ms: 8000,
-            kind: "partition".into(),
+            kind: nemeses::Kind::Partition,
             action: Action::Stop,
         },
     ];

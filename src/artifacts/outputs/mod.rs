@@ -48,7 +48,7 @@ impl RunInfo {
             workload: cfg.workload.to_string(),
             command: Some(cfg.command.clone()),
             seed: Some(cfg.seed),
-            nemesis: cfg.nemesis.clone(),
+            nemesis: cfg.nemesis.iter().map(|k| k.name().to_string()).collect(),
             report: Some("report.html".to_string()),
             highlights: Vec::new(),
         }

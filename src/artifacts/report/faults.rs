@@ -33,12 +33,12 @@ pub fn fault_windows(history: &History) -> Vec<FaultWindow> {
             continue;
         };
         if starts && op.kind == OpType::Invoke {
-            if let Some(mut prev) = open.remove(kind) {
+            if let Some(mut prev) = open.remove(kind.name()) {
                 prev.end = secs(op.time);
                 done.push(prev);
             }
             open.insert(
-                kind.to_string(),
+                kind.name().to_string(),
                 FaultWindow {
                     kind: kind.to_string(),
                     label: fault_label(&op.value),
@@ -47,7 +47,7 @@ pub fn fault_windows(history: &History) -> Vec<FaultWindow> {
                 },
             );
         } else if !starts && op.kind.is_completion() {
-            if let Some(mut w) = open.remove(kind) {
+            if let Some(mut w) = open.remove(kind.name()) {
                 w.end = secs(op.time);
                 done.push(w);
             }

@@ -493,7 +493,7 @@ pub fn render_in(
     };
     // Which clocks a clock fault moved: each store process's (libfaketime)
     // or each host's (`date -s`).
-    let clocks = match (cfg.nemesis.iter().any(|k| k == "clock"), cfg.clock_mode) {
+    let clocks = match (cfg.nemesis.contains(&nemeses::Kind::Clock), cfg.clock_mode) {
         (false, _) => "",
         (true, ClockMode::Date) => "; clocks moved host-wide with date -s",
         (true, ClockMode::Faketime) => "; clocks moved per process with libfaketime",

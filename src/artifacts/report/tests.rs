@@ -425,7 +425,7 @@ fn hostile_values_in_every_drawn_place_stay_text() {
 fn the_page_says_how_clocks_were_moved_and_on_which_store() {
     let results = Results::from_checks(Vec::new(), 0);
     let mut c = cfg();
-    c.nemesis = vec!["clock".into()];
+    c.nemesis = vec![nemeses::Kind::Clock];
     let html = render(&c, &history(), &results, &[]).unwrap();
     assert!(html.contains("clocks moved per process with libfaketime"));
     c.clock_mode = crate::settings::ClockMode::Date;
@@ -436,7 +436,7 @@ fn the_page_says_how_clocks_were_moved_and_on_which_store() {
         html.contains("etcd nodes"),
         "the cluster line names the store"
     );
-    c.nemesis = vec!["partition".into()];
+    c.nemesis = vec![nemeses::Kind::Partition];
     let html = render(&c, &history(), &results, &[]).unwrap();
     assert!(!html.contains("clocks moved"));
 }

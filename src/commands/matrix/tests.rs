@@ -47,7 +47,7 @@ fn rows_are_their_defaults_with_their_own_keys_laid_over() {
     assert_eq!(a.config.name, "a", "the row's name is its test name");
     assert_eq!((a.config.nodes, a.config.time_limit_s), (3, 4.0));
     assert_eq!((a.config.quorums.r, a.config.quorums.w), (1, 1));
-    assert_eq!(a.config.nemesis, ["partition"]);
+    assert_eq!(a.config.nemesis, [nemeses::Kind::Partition]);
     assert_eq!(b.expect, Expect::Invalid);
     assert_eq!((b.config.nodes, b.config.time_limit_s), (4, 4.0));
     assert_eq!((b.config.quorums.r, b.config.quorums.w), (1, 2));

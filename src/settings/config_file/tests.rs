@@ -82,8 +82,8 @@ fn the_example_file_sets_every_table() {
     let c = run(&text, &["--seed", "1"]).unwrap();
     assert_eq!((c.workload.name(), c.client.as_str()), ("set", "rmw"));
     assert_eq!(c.keys, 1);
-    assert_eq!(c.nemesis, ["partition", "clock"]);
-    assert_eq!(c.nemesis_options.interval_ms["clock"], 3000);
+    assert_eq!(c.nemesis, [nemeses::Kind::Partition, nemeses::Kind::Clock]);
+    assert_eq!(c.nemesis_options.interval_ms[&nemeses::Kind::Clock], 3000);
     assert_eq!(c.nemesis_options.default_interval_ms, 5000);
     assert_eq!(c.quorums.conflict, Conflict::Lww);
     assert_eq!(c.time_limit_s, 30.0);
@@ -131,9 +131,9 @@ fn the_file_overrides_defaults_and_flags_given_override_the_file() {
     assert!(!c.quorums.read_repair);
     assert_eq!(c.quorums.anti_entropy_ms, 0);
     assert_eq!((c.quorums.n, c.quorums.r, c.quorums.w), (2, 1, 1));
-    assert_eq!(c.nemesis, ["clock"]);
+    assert_eq!(c.nemesis, [nemeses::Kind::Clock]);
     assert_eq!(c.nemesis_options.default_interval_ms, 2000);
-    assert_eq!(c.nemesis_options.interval_ms["clock"], 1000);
+    assert_eq!(c.nemesis_options.interval_ms[&nemeses::Kind::Clock], 1000);
     assert_eq!(c.convergence_timeout_s, 4.0);
     assert!(c.command.contains("--no-read-repair") && c.command.contains("--n 2"));
 
@@ -157,7 +157,7 @@ fn the_file_overrides_defaults_and_flags_given_override_the_file() {
     )
     .unwrap();
     assert_eq!(c.nodes, 5);
-    assert_eq!(c.nemesis, ["partition"]);
+    assert_eq!(c.nemesis, [nemeses::Kind::Partition]);
     assert_eq!(c.quorums.conflict, Conflict::Vclock);
     assert_eq!(c.seed, 9);
     assert_eq!(c.nemesis_options.default_interval_ms, 3000);

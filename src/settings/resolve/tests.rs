@@ -19,8 +19,8 @@ fn args(extra: &[&str]) -> TestArgs {
 fn intervals_take_a_default_and_per_kind_overrides() {
     let (d, k) = parse_intervals("5,kill=10,clock=2.5").unwrap();
     assert_eq!(d, 5.0);
-    assert_eq!(k["kill"], 10.0);
-    assert_eq!(k["clock"], 2.5);
+    assert_eq!(k[&nemeses::Kind::Kill], 10.0);
+    assert_eq!(k[&nemeses::Kind::Clock], 2.5);
     let c = test_config(args(&[
         "--nemesis",
         "all",
@@ -28,9 +28,9 @@ fn intervals_take_a_default_and_per_kind_overrides() {
         "3,kill=9",
     ]))
     .unwrap();
-    assert_eq!(c.nemesis, nemeses::KINDS.to_vec());
+    assert_eq!(c.nemesis, nemeses::Kind::ALL.to_vec());
     assert_eq!(c.nemesis_options.default_interval_ms, 3000);
-    assert_eq!(c.nemesis_options.interval_ms["kill"], 9000);
+    assert_eq!(c.nemesis_options.interval_ms[&nemeses::Kind::Kill], 9000);
     assert!(c
         .command
         .contains("--nemesis partition,loss,clock,kill,pause"));
@@ -40,16 +40,16 @@ fn intervals_take_a_default_and_per_kind_overrides() {
 fn a_schedule_file_replaces_the_drawn_timeline_and_bad_ones_are_named() {
     let dir = tempfile::tempdir().unwrap();
     let nodes: Vec<String> = (1..=5).map(|i| format!("n{i}")).collect();
-    let kinds = vec!["kill".to_string(), "clock".to_string()];
+    let kinds = vec![nemeses::Kind::Kill, nemeses::Kind::Clock];
     let t = nemeses::schedule::timeline(4, &kinds, &nodes, &Default::default(), 20_000).unwrap();
     let good = dir.path().join("schedule.json");
     std::fs::write(&good, serde_json::to_string(&t).unwrap()).unwrap();
     let c = test_config(args(&["--nemesis-schedule", good.to_str().unwrap()])).unwrap();
     assert_eq!(c.fixed_schedule.as_ref(), Some(&t));
-    let mut expected: Vec<String> = Vec::new();
+    let mut expected: Vec<nemeses::Kind> = Vec::new();
     for e in &t {
         if !expected.contains(&e.kind) {
-            expected.push(e.kind.clone());
+            expected.push(e.kind);
         }
     }
     assert_eq!(c.nemesis, expected);
@@ -124,7 +124,7 @@ fn nemesis_targets_primary_needs_a_store_with_a_primary() {
         targets: nemeses::targets::TargetMode::Primary,
         ..Default::default()
     };
-    let t = nemeses::schedule::timeline(4, &["kill".to_string()], &nodes, &opts, 20_000).unwrap();
+    let t = nemeses::schedule::timeline(4, &[nemeses::Kind::Kill], &nodes, &opts, 20_000).unwrap();
     let file = dir.path().join("schedule.json");
     std::fs::write(&file, serde_json::to_string(&t).unwrap()).unwrap();
     let f = file.to_str().unwrap();
@@ -160,7 +160,7 @@ fn defaults_are_the_documented_test() {
     assert_eq!(c.concurrency, 10);
     assert_eq!(c.workload, workloads::Workload::Set);
     assert_eq!(c.client, "crdt");
-    assert_eq!(c.nemesis, vec!["partition"]);
+    assert_eq!(c.nemesis, vec![nemeses::Kind::Partition]);
     assert_eq!(c.time_limit_s, 30.0);
     assert_eq!(c.name, "set-crdt");
     assert!(c.command.contains("--seed 7"));

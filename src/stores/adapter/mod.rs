@@ -131,13 +131,13 @@ impl Store for AdapterStore {
         ports
     }
 
-    fn unsupported_fault(&self, kind: &str) -> Option<String> {
+    fn unsupported_fault(&self, kind: nemeses::Kind) -> Option<String> {
         match kind {
-            "clock" if !self.desc.node.faketime => Some(format!(
+            nemeses::Kind::Clock if !self.desc.node.faketime => Some(format!(
                 "the clock nemesis cannot reach the adapter {}: its description ({}) does not say the store honours libfaketime (node.faketime = true; Go binaries do not)",
                 self.desc.name, self.file
             )),
-            "membership" if self.desc.node.leave.is_none() => Some(format!(
+            nemeses::Kind::Membership if self.desc.node.leave.is_none() => Some(format!(
                 "the membership nemesis cannot reach the adapter {}: its description ({}) has no node.leave and node.join commands",
                 self.desc.name, self.file
             )),

@@ -308,19 +308,24 @@ fn the_store_validates_workloads_modes_and_faults_from_its_description() {
         .to_string();
     assert!(e.contains("adapters run set and register"), "{e}");
     assert!(store
-        .unsupported_fault("clock")
+        .unsupported_fault(nemeses::Kind::Clock)
         .unwrap()
         .contains("node.faketime = true"));
     assert!(store
-        .unsupported_fault("membership")
+        .unsupported_fault(nemeses::Kind::Membership)
         .unwrap()
         .contains("node.leave"));
-    for kind in ["partition", "loss", "kill", "pause"] {
+    for kind in [
+        nemeses::Kind::Partition,
+        nemeses::Kind::Loss,
+        nemeses::Kind::Kill,
+        nemeses::Kind::Pause,
+    ] {
         assert_eq!(store.unsupported_fault(kind), None, "{kind}");
     }
     let example = AdapterStore::load(&example_path()).unwrap();
-    assert_eq!(example.unsupported_fault("clock"), None);
-    assert_eq!(example.unsupported_fault("membership"), None);
+    assert_eq!(example.unsupported_fault(nemeses::Kind::Clock), None);
+    assert_eq!(example.unsupported_fault(nemeses::Kind::Membership), None);
     let reqs = example.requirements();
     assert_eq!(reqs.len(), 1);
     assert_eq!((reqs[0].program, reqs[0].package), ("python3", "python3"));

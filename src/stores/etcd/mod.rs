@@ -76,10 +76,10 @@ impl Store for Etcd {
         vec![CLIENT_PORT, PEER_PORT]
     }
 
-    fn unsupported_fault(&self, kind: &str) -> Option<String> {
+    fn unsupported_fault(&self, kind: nemeses::Kind) -> Option<String> {
         match kind {
-            "clock" => Some(NO_CLOCK.into()),
-            "membership" => Some(
+            nemeses::Kind::Clock => Some(NO_CLOCK.into()),
+            nemeses::Kind::Membership => Some(
                 "faultline does not drive etcd's membership changes (member remove / add)".into(),
             ),
             _ => None,

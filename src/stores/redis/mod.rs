@@ -112,9 +112,9 @@ impl Store for Redis {
         vec![SERVER_PORT, SENTINEL_PORT]
     }
 
-    fn unsupported_fault(&self, kind: &str) -> Option<String> {
+    fn unsupported_fault(&self, kind: nemeses::Kind) -> Option<String> {
         match kind {
-            "membership" => Some(
+            nemeses::Kind::Membership => Some(
                 "redis has no membership changes: a node cannot leave and join the replication set"
                     .into(),
             ),
@@ -173,9 +173,9 @@ mod tests {
         let e = check_nodes(2).unwrap_err().to_string();
         assert!(e.contains("at least 3 nodes"), "{e}");
         check_nodes(3).unwrap();
-        assert!(r.unsupported_fault("membership").is_some());
-        assert!(r.unsupported_fault("partition").is_none());
-        assert!(r.unsupported_fault("clock").is_none());
+        assert!(r.unsupported_fault(nemeses::Kind::Membership).is_some());
+        assert!(r.unsupported_fault(nemeses::Kind::Partition).is_none());
+        assert!(r.unsupported_fault(nemeses::Kind::Clock).is_none());
         let programs: Vec<&str> = r.requirements().iter().map(|q| q.program).collect();
         assert_eq!(programs, ["redis-server", "redis-sentinel"]);
     }

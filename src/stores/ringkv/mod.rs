@@ -55,7 +55,7 @@ impl Store for Ringkv {
         vec![crate::stores::ringkv::cluster::PORT]
     }
 
-    fn unsupported_fault(&self, _kind: &str) -> Option<String> {
+    fn unsupported_fault(&self, _kind: nemeses::Kind) -> Option<String> {
         None
     }
 
