@@ -87,7 +87,7 @@ pub async fn run(mut cfg: TestConfig) -> Result<Outcome> {
         .parse()
         .map_err(|e: String| crate::UsageError(e))?;
     let store: Arc<dyn store::Store> = store::open(&cfg.store)?.into();
-    store.validate(cfg.workload, Some(&cfg.client))?;
+    store.validate(cfg.workload, Some(cfg.client.name()))?;
     drop_unsupported_faults(store.as_ref(), &mut cfg)?;
     store::check_test(store.as_ref(), &cfg)?;
     let clock_faults = cfg.nemesis.contains(&nemeses::Kind::Clock);

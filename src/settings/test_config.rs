@@ -27,7 +27,7 @@ pub struct TestConfig {
     /// Workload (`set`, `register`, ..., `sequence`, `session`).
     pub workload: workloads::Workload,
     /// Client mode of the workload (`crdt`, `rmw`, `sticky`, `random`, ...).
-    pub client: String,
+    pub client: workloads::ClientMode,
     /// Nemesis kinds (empty = none).
     pub nemesis: Vec<nemeses::Kind>,
     /// How faults are drawn and timed (intervals, loss probability, skew,

@@ -94,7 +94,7 @@ pub trait Store: Send + Sync {
         &self,
         workload: workloads::Workload,
         client: Option<&str>,
-    ) -> Result<String, crate::UsageError>;
+    ) -> Result<workloads::ClientMode, crate::UsageError>;
 
     /// Programs the nodes need; the OS layer installs what is missing.
     fn requirements(&self) -> Vec<Requirement>;

@@ -44,6 +44,7 @@
 #![warn(missing_docs)]
 
 pub mod adapter;
+pub mod client_mode;
 pub mod counter;
 pub mod etcd;
 pub mod orset;
@@ -56,6 +57,7 @@ pub mod set;
 pub mod siblings;
 pub mod workload;
 
+pub use client_mode::ClientMode;
 pub use workload::{
     check, check_with, validate, validate_check, Check, Workload, CHECK_ONLY_MODELS, WORKLOADS,
 };

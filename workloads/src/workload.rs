@@ -10,7 +10,7 @@
 //! Workloads that only `faultline check` judges (Knossos's models and `kv`)
 //! have no live client: their plan is linearizability against their model.
 
-use crate::{CheckOptions, WorkloadError};
+use crate::{CheckOptions, ClientMode, WorkloadError};
 use checkers::linear::Model;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
@@ -156,30 +156,21 @@ impl Workload {
 
     /// Checks that this workload runs live with client mode `client`
     /// (`None`: its default); returns the mode to record.
-    pub fn mode(self, client: Option<&str>) -> Result<String, WorkloadError> {
+    pub fn mode(self, client: Option<&str>) -> Result<ClientMode, WorkloadError> {
         use crate::{counter, orset, register, sequence, session, set, siblings};
-        Ok(match self {
-            Workload::Set => set::Mode::parse(client.unwrap_or("crdt"))?
-                .name()
-                .to_string(),
-            Workload::Register => register::Mode::parse(client.unwrap_or("cas"))?
-                .name()
-                .to_string(),
-            Workload::Counter => counter::Mode::parse(client.unwrap_or("crdt"))?
-                .name()
-                .to_string(),
-            Workload::Siblings => siblings::Mode::parse(client.unwrap_or("context"))?
-                .name()
-                .to_string(),
-            Workload::OrSet => orset::parse_mode(client.unwrap_or("crdt"))?.to_string(),
-            Workload::Sequence => sequence::parse_mode(client.unwrap_or("crdt"))?.to_string(),
-            Workload::Session => session::Routing::parse(client.unwrap_or("sticky"))?
-                .name()
-                .to_string(),
+        let word = match self {
+            Workload::Set => set::Mode::parse(client.unwrap_or("crdt"))?.name(),
+            Workload::Register => register::Mode::parse(client.unwrap_or("cas"))?.name(),
+            Workload::Counter => counter::Mode::parse(client.unwrap_or("crdt"))?.name(),
+            Workload::Siblings => siblings::Mode::parse(client.unwrap_or("context"))?.name(),
+            Workload::OrSet => orset::parse_mode(client.unwrap_or("crdt"))?,
+            Workload::Sequence => sequence::parse_mode(client.unwrap_or("crdt"))?,
+            Workload::Session => session::Routing::parse(client.unwrap_or("sticky"))?.name(),
             Workload::Kv | Workload::Model(_) => {
                 return Err(WorkloadError::NoLiveClient(self.name().to_string()))
             }
-        })
+        };
+        Ok(ClientMode::parse(word).expect("every workload's mode is a client mode"))
     }
 
     /// Runs every checker of [`Workload::plan`] on `history`.
@@ -283,7 +274,7 @@ fn without_local_reads(history: &checkers::History) -> checkers::History {
 
 /// Parses `workload` and checks its client mode: [`Workload::mode`].
 pub fn validate(workload: &str, client: Option<&str>) -> Result<String, WorkloadError> {
-    Workload::parse(workload)?.mode(client)
+    Ok(Workload::parse(workload)?.mode(client)?.name().to_string())
 }
 
 /// Checks that `faultline check` can judge histories of `workload`: every

@@ -52,7 +52,10 @@ fn rows_are_their_defaults_with_their_own_keys_laid_over() {
     assert_eq!((b.config.nodes, b.config.time_limit_s), (4, 4.0));
     assert_eq!((b.config.quorums.r, b.config.quorums.w), (1, 2));
     assert!(b.config.nemesis.is_empty());
-    assert_eq!(b.config.client, "rmw");
+    assert_eq!(
+        b.config.client,
+        workloads::ClientMode::parse("rmw").unwrap()
+    );
     assert_eq!(
         b.config.checker_options.siblings_bound,
         Some(checkers::siblings::SiblingBound::AtMost(2))
@@ -158,7 +161,7 @@ fn nightly_parses_and_pairs_every_unsafe_setting_with_invalid() {
     assert_eq!(row("siblings-dvv").config.quorums.conflict, Conflict::Dvv);
     let c = &row("register-quorum").config;
     assert_eq!(
-        (c.client.as_str(), row("register-quorum").expect),
+        (c.client.name(), row("register-quorum").expect),
         ("quorum", Expect::Invalid)
     );
     let c = &row("set-crdt-no-repair").config;

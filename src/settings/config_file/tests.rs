@@ -80,7 +80,7 @@ fn the_example_file_sets_every_table() {
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/test.toml"))
             .unwrap();
     let c = run(&text, &["--seed", "1"]).unwrap();
-    assert_eq!((c.workload.name(), c.client.as_str()), ("set", "rmw"));
+    assert_eq!((c.workload.name(), c.client.name()), ("set", "rmw"));
     assert_eq!(c.keys, 1);
     assert_eq!(c.nemesis, [nemeses::Kind::Partition, nemeses::Kind::Clock]);
     assert_eq!(c.nemesis_options.interval_ms[&nemeses::Kind::Clock], 3000);
@@ -123,10 +123,7 @@ fn the_file_overrides_defaults_and_flags_given_override_the_file() {
     assert_eq!(c.concurrency, 6, "2 per node of the file's nodes");
     assert_eq!(c.time_limit_s, 7.0);
     assert_eq!(c.seed, u64::MAX);
-    assert_eq!(
-        (c.workload.name(), c.client.as_str()),
-        ("register", "quorum")
-    );
+    assert_eq!((c.workload.name(), c.client.name()), ("register", "quorum"));
     assert_eq!(c.quorums.conflict, Conflict::Dvv);
     assert!(!c.quorums.read_repair);
     assert_eq!(c.quorums.anti_entropy_ms, 0);
@@ -167,7 +164,7 @@ fn the_file_overrides_defaults_and_flags_given_override_the_file() {
     );
     // What no flag overrode still comes from the file.
     assert_eq!(c.time_limit_s, 7.0);
-    assert_eq!(c.client, "quorum");
+    assert_eq!(c.client, workloads::ClientMode::parse("quorum").unwrap());
     assert!(!c.quorums.read_repair);
 
     // An empty file is the flags' defaults.

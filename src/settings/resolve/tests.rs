@@ -104,7 +104,7 @@ fn nemesis_targets_primary_needs_a_store_with_a_primary() {
         c.command
     );
     assert!(c.command.contains(" --store 'redis'"), "{}", c.command);
-    assert_eq!(c.client, "plain");
+    assert_eq!(c.client, workloads::ClientMode::parse("plain").unwrap());
     // The default draws node sets, and the command line says nothing.
     let c = redis(&[]).unwrap();
     assert!(c.nemesis_options.targets.is_nodes());
@@ -159,7 +159,7 @@ fn defaults_are_the_documented_test() {
     assert_eq!(c.nodes, 5);
     assert_eq!(c.concurrency, 10);
     assert_eq!(c.workload, workloads::Workload::Set);
-    assert_eq!(c.client, "crdt");
+    assert_eq!(c.client, workloads::ClientMode::parse("crdt").unwrap());
     assert_eq!(c.nemesis, vec![nemeses::Kind::Partition]);
     assert_eq!(c.time_limit_s, 30.0);
     assert_eq!(c.name, "set-crdt");
@@ -225,7 +225,7 @@ fn bad_flags_are_usage_errors_naming_the_flag() {
     assert!(e.contains("--conflict lww"), "{e}");
     let c = test_config(args(&["--workload", "session", "--client", "random"])).unwrap();
     assert_eq!(
-        (c.name.as_str(), c.client.as_str()),
+        (c.name.as_str(), c.client.name()),
         ("session-random", "random")
     );
     let e = test_config(args(&["--workload", "sequence", "--client", "sticky"]))

@@ -77,7 +77,11 @@ impl Store for AdapterStore {
         &self.desc.name
     }
 
-    fn validate(&self, workload: Workload, client: Option<&str>) -> Result<String, UsageError> {
+    fn validate(
+        &self,
+        workload: Workload,
+        client: Option<&str>,
+    ) -> Result<workloads::ClientMode, UsageError> {
         let workload = workload.name();
         if !self.desc.workloads.iter().any(|w| w == workload) {
             let how = if protocol::WORKLOADS.contains(&workload) {
@@ -93,8 +97,8 @@ impl Store for AdapterStore {
             )));
         }
         match client {
-            None => Ok(protocol::MODE.to_string()),
-            Some(m) if m == protocol::MODE => Ok(protocol::MODE.to_string()),
+            None => Ok(workloads::ClientMode::Adapter),
+            Some(m) if m == protocol::MODE => Ok(workloads::ClientMode::Adapter),
             Some(m) => Err(UsageError(format!(
                 "--client {m}: a store through an adapter has one client mode, {} (the adapter decides how it talks to its store); leave --client out",
                 protocol::MODE

@@ -281,13 +281,13 @@ fn the_store_validates_workloads_modes_and_faults_from_its_description() {
     assert_eq!(store.name(), "tiny");
     assert_eq!(
         store.validate(workloads::Workload::Set, None).unwrap(),
-        "adapter"
+        workloads::ClientMode::Adapter
     );
     assert_eq!(
         store
             .validate(workloads::Workload::Set, Some("adapter"))
             .unwrap(),
-        "adapter"
+        workloads::ClientMode::Adapter
     );
     let e = store
         .validate(workloads::Workload::Set, Some("crdt"))

@@ -52,7 +52,11 @@ impl Store for Etcd {
         "etcd"
     }
 
-    fn validate(&self, workload: Workload, client: Option<&str>) -> Result<String, UsageError> {
+    fn validate(
+        &self,
+        workload: Workload,
+        client: Option<&str>,
+    ) -> Result<workloads::ClientMode, UsageError> {
         if workload != Workload::Register {
             return Err(UsageError(format!(
                 "--store etcd runs the register workload (get, put, compare-and-set), not {:?}: use --workload register",
@@ -60,7 +64,10 @@ impl Store for Etcd {
             )));
         }
         ReadMode::parse(client.unwrap_or("linearizable"))
-            .map(|m| m.name().to_string())
+            .map(|m| match m {
+                ReadMode::Linearizable => workloads::ClientMode::Linearizable,
+                ReadMode::Serializable => workloads::ClientMode::Serializable,
+            })
             .map_err(|e| UsageError(e.to_string()))
     }
 
@@ -259,7 +266,7 @@ impl StoreCluster for EtcdCluster {
     }
 
     fn workers(&self, cfg: &TestConfig) -> Result<Vec<WorkerPlan>> {
-        let mode = ReadMode::parse(&cfg.client)?;
+        let mode = ReadMode::try_from(cfg.client)?;
         let timeout = Duration::from_millis(cfg.op_timeout_ms);
         let ops: Arc<dyn OpSource> =
             Arc::new(register::Generator::new(cfg.seed, cfg.keys, cfg.values));
@@ -278,7 +285,7 @@ impl StoreCluster for EtcdCluster {
     /// No final read (linearizability judges the main phase), but every
     /// member must come to hold the same value at the same revision.
     fn final_plan(&self, cfg: &TestConfig) -> Result<Option<FinalPlan>> {
-        let mode = ReadMode::parse(&cfg.client)?;
+        let mode = ReadMode::try_from(cfg.client)?;
         let timeout = Duration::from_millis(cfg.op_timeout_ms);
         let members: Vec<String> = self.nodes.iter().map(|n| n.name.clone()).collect();
         Ok(Some(FinalPlan {

@@ -93,14 +93,21 @@ impl Store for Redis {
         "redis"
     }
 
-    fn validate(&self, workload: Workload, client: Option<&str>) -> Result<String, UsageError> {
+    fn validate(
+        &self,
+        workload: Workload,
+        client: Option<&str>,
+    ) -> Result<workloads::ClientMode, UsageError> {
         if workload != Workload::Set {
             return Err(UsageError(format!(
                 "--store redis runs the set workload only (SADD and SMEMBERS through the primary), not --workload {workload}"
             )));
         }
         Mode::parse(client.unwrap_or("plain"))
-            .map(|m| m.name().to_string())
+            .map(|m| match m {
+                Mode::Plain => workloads::ClientMode::Plain,
+                Mode::Wait => workloads::ClientMode::Wait,
+            })
             .map_err(|e| UsageError(format!("--store redis: {e}")))
     }
 
@@ -131,7 +138,7 @@ impl Store for Redis {
     }
 
     fn start(&self, cfg: &TestConfig, placement: Placement) -> Result<Arc<dyn StoreCluster>> {
-        let mode = Mode::parse(&cfg.client).map_err(|e| UsageError(e.to_string()))?;
+        let mode = Mode::try_from(cfg.client).map_err(|e| UsageError(e.to_string()))?;
         let settings = Settings {
             keys: cfg.keys,
             mode,
@@ -152,12 +159,12 @@ mod tests {
         assert_eq!(
             r.validate(workloads::Workload::parse("set").unwrap(), None)
                 .unwrap(),
-            "plain"
+            workloads::ClientMode::Plain
         );
         assert_eq!(
             r.validate(workloads::Workload::parse("set").unwrap(), Some("wait"))
                 .unwrap(),
-            "wait"
+            workloads::ClientMode::Wait
         );
         let e = r
             .validate(workloads::Workload::parse("register").unwrap(), None)

@@ -27,8 +27,8 @@ use workloads::sequence::{self, SequenceClient};
 use workloads::session::{self, Routing};
 use workloads::set::{self, Generator, SetClient};
 use workloads::siblings::{self, SiblingsClient};
-use workloads::Workload;
 use workloads::{Client, LocalRead, OpSource};
+use workloads::{ClientMode, Workload};
 
 /// The reference store (`--store ringkv`, the default).
 pub struct Ringkv;
@@ -38,7 +38,11 @@ impl Store for Ringkv {
         "ringkv"
     }
 
-    fn validate(&self, workload: Workload, client: Option<&str>) -> Result<String, UsageError> {
+    fn validate(
+        &self,
+        workload: Workload,
+        client: Option<&str>,
+    ) -> Result<workloads::ClientMode, UsageError> {
         workload.mode(client).map_err(|e| UsageError(e.to_string()))
     }
 
@@ -107,7 +111,7 @@ impl StoreCluster for RingkvCluster {
     }
 
     fn workers(&self, cfg: &TestConfig) -> Result<Vec<WorkerPlan>> {
-        let live = Live::parse(cfg.workload, &cfg.client)?;
+        let live = Live::of(cfg.workload, cfg.client)?;
         let nodes = RingkvCluster::nodes(self);
         let op_timeout = Duration::from_millis(cfg.op_timeout_ms);
         // One generator shared by every worker, except where a worker's ops
@@ -174,7 +178,7 @@ impl StoreCluster for RingkvCluster {
     }
 
     fn final_plan(&self, cfg: &TestConfig) -> Result<Option<FinalPlan>> {
-        let live = Live::parse(cfg.workload, &cfg.client)?;
+        let live = Live::of(cfg.workload, cfg.client)?;
         let nodes = RingkvCluster::nodes(self);
         let op_timeout = Duration::from_millis(cfg.op_timeout_ms);
         let plan = |ops, keys, readers: Readers| {
@@ -288,22 +292,30 @@ enum Live {
 }
 
 impl Live {
-    fn parse(workload: Workload, client: &str) -> Result<Live> {
+    fn of(workload: Workload, client: ClientMode) -> Result<Live> {
         let bad = |e: workloads::WorkloadError| UsageError(e.to_string());
+        let only_crdt = |name: &str| match client {
+            ClientMode::Crdt => Ok(()),
+            other => Err(bad(workloads::WorkloadError::UnknownMode {
+                workload: name.into(),
+                mode: other.name().into(),
+                known: "crdt".into(),
+            })),
+        };
         Ok(match workload {
-            Workload::Register => Live::Register(register::Mode::parse(client).map_err(bad)?),
-            Workload::Counter => Live::Counter(counter::Mode::parse(client).map_err(bad)?),
-            Workload::Siblings => Live::Siblings(siblings::Mode::parse(client).map_err(bad)?),
+            Workload::Register => Live::Register(client.try_into().map_err(bad)?),
+            Workload::Counter => Live::Counter(client.try_into().map_err(bad)?),
+            Workload::Siblings => Live::Siblings(client.try_into().map_err(bad)?),
             Workload::OrSet => {
-                orset::parse_mode(client).map_err(bad)?;
+                only_crdt("or-set")?;
                 Live::OrSet
             }
             Workload::Sequence => {
-                sequence::parse_mode(client).map_err(bad)?;
+                only_crdt("sequence")?;
                 Live::Sequence
             }
-            Workload::Session => Live::Session(Routing::parse(client).map_err(bad)?),
-            Workload::Set => Live::Set(set::Mode::parse(client).map_err(bad)?),
+            Workload::Session => Live::Session(client.try_into().map_err(bad)?),
+            Workload::Set => Live::Set(client.try_into().map_err(bad)?),
             Workload::Kv | Workload::Model(_) => {
                 return Err(bad(workloads::WorkloadError::NoLiveClient(
                     workload.name().to_string(),
