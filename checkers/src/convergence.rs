@@ -280,12 +280,32 @@ pub struct Convergence {
     /// Time of the first `ok` local read after the heal.
     first_read: Option<u64>,
     a: ConvergenceAnalysis,
+    /// Made by [`Convergence::optional`].
+    optional: bool,
+    /// Some local read was seen (before or after the heal).
+    saw_local_read: bool,
 }
 
 impl Convergence {
     /// A checker that has seen nothing yet.
     pub fn new() -> Self {
         Convergence::default()
+    }
+
+    /// A checker that applies only to a history with local reads, as a
+    /// live workload's plan runs convergence only then: in a
+    /// [`crate::stream::Stream`] it gives no verdict without one.
+    pub fn optional() -> Self {
+        Convergence {
+            optional: true,
+            ..Convergence::default()
+        }
+    }
+
+    /// Whether this checker has a verdict to give: always, unless made by
+    /// [`Convergence::optional`] and no local read was seen.
+    pub fn applies(&self) -> bool {
+        !self.optional || self.saw_local_read
     }
 
     /// Takes the next op into account.
@@ -324,6 +344,7 @@ impl Convergence {
         if !LOCAL_READS.contains(&op.f()) {
             return;
         }
+        self.saw_local_read = true;
         if op.kind() == OpType::Invoke {
             let named = op.node().map(|n| self.named.id(n));
             let mut key = None;

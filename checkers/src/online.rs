@@ -31,6 +31,16 @@ pub trait OnlineChecker {
     }
     /// The verdict on everything observed.
     fn finish_boxed(self: Box<Self>) -> CheckResult;
+    /// Whether the history held anything this checker judges. A stream
+    /// gives no verdict for a checker that does not apply (a convergence
+    /// checker made with [`Convergence::optional`] on a history without
+    /// local reads), as a workload's plan leaves it out of a whole
+    /// history's check.
+    ///
+    /// [`Convergence::optional`]: crate::convergence::Convergence::optional
+    fn applies(&self) -> bool {
+        true
+    }
 }
 
 /// One JSONL op borrowed from its line: the strings point into the line and

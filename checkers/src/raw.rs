@@ -312,6 +312,15 @@ impl<'a> Val<'a> {
         }
     }
 
+    /// As [`Value::is_null`].
+    pub fn is_null(self) -> bool {
+        match self {
+            Val::Tape(t, _) => t.first().is_none_or(|t| t.kind == Kind::Null),
+            Val::Json(v) => v.is_null(),
+            Val::Raw(s) => trim(s) == "null",
+        }
+    }
+
     /// As [`Value::is_array`].
     pub fn is_array(self) -> bool {
         match self {

@@ -60,13 +60,14 @@
 //! # Ok::<(), checkers::parse::ParseError>(())
 //! ```
 
-use std::collections::HashMap;
-
 use serde::{Deserialize, Serialize};
 
-use crate::common::{self, count, index_of, int_list, list, malformed, short_json};
-use crate::history::{History, Op, OpType, Process};
+use crate::common::{self, count, list, FxMap};
+use crate::history::{History, Process};
 use crate::verdict::{CheckResult, Validity};
+
+mod online;
+pub use online::Set;
 
 /// The checker's name, as it appears in [`CheckResult::checker`].
 pub const NAME: &str = "set";
@@ -122,6 +123,36 @@ pub struct SetAnalysis {
     pub recovered: Vec<i64>,
     /// The unconfirmed elements (fallback only).
     pub unconfirmed: Vec<i64>,
+    /// Keyed histories (Jepsen's `[k, element]` tuples) only: how many
+    /// keys, each its own set judged against its own final reads. The
+    /// counts above are then sums over the keys, and the element lists
+    /// above stay empty: each key's are in [`keys`](Self::keys).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub key_count: usize,
+    /// Keyed only: keys with no `ok` read (each such key is unknown).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unread_key_count: usize,
+    /// Keyed only: keys with a finding (invalid, unknown or unconfirmed
+    /// elements).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub finding_key_count: usize,
+    /// Keyed only: the analyses of the keys with a finding, in the order
+    /// the keys first appeared, at most [`DETAIL_CAP`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keys: Vec<KeyAnalysis>,
+}
+
+/// One key's set in a keyed history.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct KeyAnalysis {
+    /// The key, as text (a string key as itself, others as JSON).
+    pub key: String,
+    /// Its set's analysis.
+    pub analysis: SetAnalysis,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// One read the elements were judged against.
@@ -169,32 +200,23 @@ pub use crate::common::MalformedOp;
 pub fn check(history: &History) -> CheckResult {
     match analyze(history) {
         Ok(analysis) => analysis.to_result(),
-        Err(bad) => CheckResult {
-            checker: NAME.to_string(),
-            valid: Validity::Unknown,
-            summary: format!("malformed set history: {bad}"),
-            details: serde_json::json!({ "malformed": bad }),
-        },
+        Err(bad) => malformed_result(bad),
     }
 }
 
-/// An add's `ok` completion: (position in the history, process, time, index).
-type Ack = (usize, Process, u64, u64);
-
-/// What we know about one element across all its adds.
-struct Element {
-    /// The earliest `ok` completion of an add of this element.
-    ack: Option<Ack>,
-    indeterminate: bool,
+/// The unknown verdict on a history with a malformed op.
+fn malformed_result(bad: MalformedOp) -> CheckResult {
+    CheckResult {
+        checker: NAME.to_string(),
+        valid: Validity::Unknown,
+        summary: format!("malformed set history: {bad}"),
+        details: serde_json::json!({ "malformed": bad }),
+    }
 }
 
-/// One `ok` read.
-struct Read {
-    invoke: usize,
-    complete: usize,
-}
-
-/// Analyzes a set-workload history without turning it into a verdict.
+/// Analyzes a set-workload history without turning it into a verdict: the
+/// ops go through the online checker ([`Set`]), so a history checked whole
+/// and one streamed get the same analysis.
 ///
 /// Use this when you want the typed findings; [`check`] wraps it.
 ///
@@ -203,70 +225,21 @@ struct Read {
 /// [`MalformedOp`] for the first add whose element is not an integer, or
 /// `ok` read whose result is not a list of integers.
 pub fn analyze(history: &History) -> Result<SetAnalysis, MalformedOp> {
-    let ops = &history.ops;
-    let mut elements: HashMap<i64, Element> = HashMap::new();
-    let mut reads: Vec<Read> = Vec::new();
-    let mut last_add_completion: Option<usize> = None;
-
-    for pair in history.pairs() {
-        let invoke = &ops[pair.invoke];
-        if invoke.process == Process::Nemesis {
-            continue;
-        }
-        let completion = pair.complete.map(|c| &ops[c]);
-        match invoke.f.as_str() {
-            "add" => {
-                let source = match completion {
-                    Some(c) if invoke.value.is_null() => (c, pair.complete.unwrap_or(0)),
-                    _ => (invoke, pair.invoke),
-                };
-                let element = source.0.value.as_i64().ok_or_else(|| {
-                    malformed(
-                        source.0,
-                        source.1,
-                        format!(
-                            "add value must be an integer element, found {}",
-                            short_json(&source.0.value)
-                        ),
-                    )
-                })?;
-                let entry = elements.entry(element).or_insert(Element {
-                    ack: None,
-                    indeterminate: false,
-                });
-                if let Some(c) = pair.complete {
-                    last_add_completion = Some(last_add_completion.map_or(c, |l| l.max(c)));
-                }
-                match (history.outcome(&pair), completion) {
-                    (OpType::Ok, Some(done)) => {
-                        let c = pair.complete.unwrap_or(0);
-                        if entry.ack.is_none_or(|(pos, ..)| c < pos) {
-                            entry.ack = Some((c, done.process, done.time, index_of(done, c)));
-                        }
-                    }
-                    (OpType::Fail, _) => {}
-                    _ => entry.indeterminate = true,
-                }
-            }
-            "read" => {
-                if let (OpType::Ok, Some(c)) = (history.outcome(&pair), pair.complete) {
-                    read_elements(&ops[c], c)?;
-                    reads.push(Read {
-                        invoke: pair.invoke,
-                        complete: c,
-                    });
-                }
-            }
-            _ => {}
-        }
+    let mut set = Set::new();
+    for op in &history.ops {
+        set.observe(op);
     }
+    set.analysis()
+}
 
+/// The analysis of one set (one key), from what [`Set`] kept of it.
+fn judge(k: online::KeySet) -> SetAnalysis {
     let mut a = SetAnalysis {
-        attempt_count: elements.len(),
-        ok_read_count: reads.len(),
+        attempt_count: k.elements.len(),
+        ok_read_count: k.ok_reads,
         ..SetAnalysis::default()
     };
-    for e in elements.values() {
+    for e in k.elements.values() {
         match (e.ack, e.indeterminate) {
             (Some(_), _) => a.acknowledged_count += 1,
             (None, true) => a.indeterminate_count += 1,
@@ -274,15 +247,12 @@ pub fn analyze(history: &History) -> Result<SetAnalysis, MalformedOp> {
         }
     }
 
-    // Choose the final reads, and the cutoff before which an ack must have
+    // The final reads, and the cutoff before which an ack must have
     // happened for its element to be judged.
-    let mut finals: Vec<&Read> = reads
-        .iter()
-        .filter(|r| last_add_completion.is_none_or(|last| r.invoke > last))
-        .collect();
-    let mut cutoff = usize::MAX;
+    let mut finals = k.candidates;
+    let mut cutoff = u64::MAX;
     if finals.is_empty() {
-        if let Some(last) = reads.iter().max_by_key(|r| r.invoke) {
+        if let Some(last) = k.latest {
             a.fallback = true;
             cutoff = last.invoke;
             finals.push(last);
@@ -294,10 +264,9 @@ pub fn analyze(history: &History) -> Result<SetAnalysis, MalformedOp> {
     // Each final read's distinct elements, sorted, and how many final reads
     // contain each element.
     let mut final_sets: Vec<Vec<i64>> = Vec::with_capacity(finals.len());
-    let mut present: HashMap<i64, usize> = HashMap::new();
+    let mut present: FxMap<i64, usize> = FxMap::default();
     for r in &finals {
-        let done = &ops[r.complete];
-        let mut set = read_elements(done, r.complete)?;
+        let mut set = r.elements.clone();
         set.sort_unstable();
         set.dedup();
         for &e in &set {
@@ -305,10 +274,10 @@ pub fn analyze(history: &History) -> Result<SetAnalysis, MalformedOp> {
         }
         if a.final_reads.len() < DETAIL_CAP {
             a.final_reads.push(FinalRead {
-                index: index_of(done, r.complete),
-                process: done.process,
-                node: node_of(ops, r),
-                time: done.time,
+                index: r.index,
+                process: r.process,
+                node: r.node.clone(),
+                time: r.time,
                 size: set.len(),
             });
         }
@@ -316,15 +285,15 @@ pub fn analyze(history: &History) -> Result<SetAnalysis, MalformedOp> {
     }
     let nreads = finals.len();
 
-    let mut lost: Vec<(i64, Ack)> = Vec::new();
+    let mut lost: Vec<(i64, online::Ack)> = Vec::new();
     let mut unconfirmed = Vec::new();
     let mut recovered = Vec::new();
     let mut failed_present = Vec::new();
-    for (&element, e) in &elements {
+    for (&element, e) in &k.elements {
         let seen = present.get(&element).copied().unwrap_or(0);
         match e.ack {
             Some(ack) if nreads > 0 && seen < nreads => {
-                if ack.0 < cutoff {
+                if ack.pos < cutoff {
                     lost.push((element, ack));
                 } else if seen == 0 {
                     unconfirmed.push(element);
@@ -339,7 +308,7 @@ pub fn analyze(history: &History) -> Result<SetAnalysis, MalformedOp> {
     let unexpected: Vec<i64> = present
         .keys()
         .copied()
-        .filter(|e| !elements.contains_key(e))
+        .filter(|e| !k.elements.contains_key(e))
         .collect();
 
     a.lost_count = lost.len();
@@ -357,22 +326,22 @@ pub fn analyze(history: &History) -> Result<SetAnalysis, MalformedOp> {
     lost.truncate(DETAIL_CAP);
     a.lost = lost
         .into_iter()
-        .map(|(element, (_, process, ack_time, ack_index))| {
+        .map(|(element, ack)| {
             let mut nodes = Vec::new();
             let mut missing_from = 0;
             for (set, r) in final_sets.iter().zip(&finals) {
                 if set.binary_search(&element).is_err() {
                     missing_from += 1;
-                    if let Some(n) = node_of(ops, r) {
-                        nodes.push(n);
+                    if let Some(n) = &r.node {
+                        nodes.push(n.clone());
                     }
                 }
             }
             LostElement {
                 element,
-                process,
-                ack_index,
-                ack_time,
+                process: ack.process,
+                ack_index: ack.index,
+                ack_time: ack.time,
                 missing_from,
                 final_reads: nreads,
                 nodes,
@@ -383,21 +352,39 @@ pub fn analyze(history: &History) -> Result<SetAnalysis, MalformedOp> {
     a.failed_but_present = sorted_capped(failed_present);
     a.recovered = sorted_capped(recovered);
     a.unconfirmed = sorted_capped(unconfirmed);
-    Ok(a)
+    a
 }
 
-fn node_of(ops: &[Op], r: &Read) -> Option<String> {
-    ops[r.complete]
-        .node
-        .clone()
-        .or_else(|| ops[r.invoke].node.clone())
-}
-
-/// The integers of an `ok` read's result (a JSON array, as sets are parsed).
-fn read_elements(op: &Op, position: usize) -> Result<Vec<i64>, MalformedOp> {
-    let mut out = Vec::new();
-    int_list(op, position, crate::raw::Val::Json(&op.value), &mut out)?;
-    Ok(out)
+/// One analysis of a keyed history: the counts of every key's, summed, and
+/// the analyses of the keys with a finding (see [`SetAnalysis::keys`]).
+fn merge_keys(keys: impl Iterator<Item = (String, SetAnalysis)>) -> SetAnalysis {
+    let mut a = SetAnalysis::default();
+    for (key, k) in keys {
+        a.key_count += 1;
+        a.attempt_count += k.attempt_count;
+        a.acknowledged_count += k.acknowledged_count;
+        a.failed_count += k.failed_count;
+        a.indeterminate_count += k.indeterminate_count;
+        a.ok_read_count += k.ok_read_count;
+        a.final_read_count += k.final_read_count;
+        a.fallback |= k.fallback;
+        a.lost_count += k.lost_count;
+        a.unexpected_count += k.unexpected_count;
+        a.failed_but_present_count += k.failed_but_present_count;
+        a.recovered_count += k.recovered_count;
+        a.indeterminate_absent_count += k.indeterminate_absent_count;
+        a.unconfirmed_count += k.unconfirmed_count;
+        if k.final_read_count == 0 {
+            a.unread_key_count += 1;
+        }
+        if k.validity() != Validity::Valid || k.unconfirmed_count > 0 {
+            a.finding_key_count += 1;
+            if a.keys.len() < DETAIL_CAP {
+                a.keys.push(KeyAnalysis { key, analysis: k });
+            }
+        }
+    }
+    a
 }
 
 fn sorted_capped(v: Vec<i64>) -> Vec<i64> {
@@ -410,7 +397,7 @@ impl SetAnalysis {
     pub fn validity(&self) -> Validity {
         if self.lost_count + self.unexpected_count + self.failed_but_present_count > 0 {
             Validity::Invalid
-        } else if self.final_read_count == 0 {
+        } else if self.final_read_count == 0 || self.unread_key_count > 0 {
             Validity::Unknown
         } else {
             Validity::Valid
@@ -421,6 +408,9 @@ impl SetAnalysis {
     /// elements lost (missing from final reads): 17, 42, 99; 12 indeterminate
     /// adds recovered`.
     pub fn summary(&self) -> String {
+        if self.key_count > 0 {
+            return self.keyed_summary();
+        }
         let mut parts: Vec<String> = Vec::new();
         if self.final_read_count == 0 {
             return format!(
@@ -492,6 +482,64 @@ impl SetAnalysis {
         if self.lost_count > 0 && self.unconfirmed_count > 0 {
             parts.push(format!(
                 "{} acknowledged after the last read began (unconfirmed)",
+                self.unconfirmed_count
+            ));
+        }
+        if self.indeterminate_count > 0 {
+            parts.push(format!(
+                "{} of {} indeterminate adds recovered",
+                self.recovered_count, self.indeterminate_count
+            ));
+        }
+        parts.join("; ")
+    }
+
+    /// The summary of a keyed history: the keys with findings, each with
+    /// its own summary, or what every key had in common.
+    fn keyed_summary(&self) -> String {
+        let keys = count(self.key_count, "key");
+        let named = |ks: &mut dyn Iterator<Item = &KeyAnalysis>, n: usize| -> String {
+            let shown: Vec<String> = ks
+                .take(3)
+                .map(|k| format!("key {}: {}", k.key, k.analysis.summary()))
+                .collect();
+            let more = if n > shown.len() { "; …" } else { "" };
+            shown.join("; ") + more
+        };
+        let invalid = |k: &&KeyAnalysis| k.analysis.validity() == Validity::Invalid;
+        let mut parts: Vec<String> = Vec::new();
+        if self.lost_count + self.unexpected_count + self.failed_but_present_count > 0 {
+            let n = self.keys.iter().filter(invalid).count();
+            parts.push(format!(
+                "{} of {keys} invalid ({} of {} acknowledged elements lost, {} unexpected, {} failed but present): {}",
+                n,
+                self.lost_count,
+                self.acknowledged_count,
+                self.unexpected_count,
+                self.failed_but_present_count,
+                named(&mut self.keys.iter().filter(invalid), n)
+            ));
+        } else if self.unread_key_count > 0 {
+            let unread: Vec<&str> = self
+                .keys
+                .iter()
+                .filter(|k| k.analysis.final_read_count == 0)
+                .map(|k| k.key.as_str())
+                .collect();
+            parts.push(format!(
+                "no successful read of {} of {keys} ({}): cannot tell whether their elements survived",
+                self.unread_key_count,
+                list(unread.iter(), self.unread_key_count)
+            ));
+        } else {
+            parts.push(format!(
+                "all {} acknowledged elements present in the final reads of all {keys}",
+                self.acknowledged_count - self.unconfirmed_count
+            ));
+        }
+        if self.unconfirmed_count > 0 {
+            parts.push(format!(
+                "{} acknowledged after the last read of their key began (unconfirmed)",
                 self.unconfirmed_count
             ));
         }

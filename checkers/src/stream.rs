@@ -3,7 +3,7 @@
 //! A [`History`](crate::History) keeps every op, each with a
 //! `serde_json::Value`: several times the size of the JSONL text. For long
 //! runs (millions of ops) that is the memory bottleneck, not the checkers.
-//! The online checkers ([`crate::set_full::SetFull`],
+//! The online checkers ([`crate::set::Set`], [`crate::set_full::SetFull`],
 //! [`crate::counter::Counter`], [`crate::convergence::Convergence`],
 //! [`crate::perf::Perf`]) keep only per-element, per-read or per-key state,
 //! so a [`Stream`] can feed them one parsed line at a time and drop it.
@@ -77,10 +77,25 @@ macro_rules! online {
     };
 }
 
+online!(crate::set::Set);
 online!(SetFull);
 online!(Counter);
-online!(Convergence);
 online!(Perf);
+
+impl OnlineChecker for Convergence {
+    fn observe(&mut self, op: &Op) {
+        Convergence::observe(self, op)
+    }
+    fn observe_view(&mut self, op: &OpView<'_>) {
+        Convergence::observe_view(self, op)
+    }
+    fn finish_boxed(self: Box<Self>) -> CheckResult {
+        (*self).finish()
+    }
+    fn applies(&self) -> bool {
+        Convergence::applies(self)
+    }
+}
 
 /// Parses one JSONL line into an op, as [`crate::parse::jsonl`] does for a
 /// whole text: `Ok(None)` for a blank line; `line_number` is 1-based and
@@ -242,7 +257,11 @@ fn check_batches(
         // The caller may have hung up, or have spares enough.
         let _ = spare.try_send(batch);
     }
-    checkers.into_iter().map(|c| c.finish_boxed()).collect()
+    checkers
+        .into_iter()
+        .filter(|c| c.applies())
+        .map(|c| c.finish_boxed())
+        .collect()
 }
 
 impl Pipeline {
@@ -529,14 +548,19 @@ impl Stream {
     }
 
     /// Every checker's verdict, in the order given to [`Stream::new`] (or
-    /// [`Stream::threaded`]).
+    /// [`Stream::threaded`]), but for checkers that do not apply to the
+    /// history ([`OnlineChecker::applies`]).
     ///
     /// # Panics
     ///
     /// If a checker panicked in the checking thread, with its panic.
     pub fn finish(self) -> Vec<CheckResult> {
         match self.engine {
-            Engine::Here(checkers) => checkers.into_iter().map(|c| c.finish_boxed()).collect(),
+            Engine::Here(checkers) => checkers
+                .into_iter()
+                .filter(|c| c.applies())
+                .map(|c| c.finish_boxed())
+                .collect(),
             Engine::Thread(mut p) => {
                 p.ship(true);
                 p.to_checkers = None;

@@ -122,7 +122,7 @@ impl Publisher {
         // the report and the CI files' sentences alike, and only when one
         // of them is written.
         let ci = self.targets.junit.is_some() || self.targets.markdown.is_some();
-        let view = (ci || self.targets.report.is_some()).then(|| RunView::new(checked.history));
+        let view = self.needs_history().then(|| RunView::new(checked.history));
         let mut info = checked.info.clone();
         if let (true, Some(view)) = (ci, &view) {
             info.highlights = report::highlights_in(view, checked.results, HIGHLIGHTS);
@@ -142,6 +142,14 @@ impl Publisher {
             (Some(ReportTarget::Dir(dir)), Some(view)) => Some(write_page(dir, &checked, view)?),
             _ => None,
         })
+    }
+
+    /// Whether publishing reads the history's ops (for a report or the CI
+    /// files' sentences), not only its results.
+    pub fn needs_history(&self) -> bool {
+        self.targets.junit.is_some()
+            || self.targets.markdown.is_some()
+            || self.targets.report.is_some()
     }
 
     /// Keeps a history that could not be checked (its `results` say why)

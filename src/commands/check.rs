@@ -122,7 +122,7 @@ pub fn run(paths: &[PathBuf], workload: &str, outputs: &Outputs, flags: &Reading
         if flags.any() {
             info.command = info.command.map(|c| c + &flags.args());
         }
-        let (history, results) = match check_file(path, workload, flags) {
+        let (history, results) = match check_file(path, workload, flags, &publisher) {
             Ok(r) => r,
             Err(e) => {
                 eprintln!("faultline: error: {e}");
@@ -181,8 +181,86 @@ pub fn run(paths: &[PathBuf], workload: &str, outputs: &Outputs, flags: &Reading
     }
 }
 
-/// Reads, parses and checks one history file.
+/// Reads and checks one history file: streamed through the workload's
+/// online checkers when they can all stream, the file is JSONL and nothing
+/// written needs the ops themselves (a report or a CI file); otherwise
+/// parsed whole. Both give the same results. The history is returned only
+/// when it was parsed whole (an empty one otherwise).
 fn check_file(
+    path: &Path,
+    workload: Workload,
+    flags: &ReadingFlags,
+    publisher: &Publisher,
+) -> Result<(checkers::History, Results), String> {
+    if !publisher.needs_history() {
+        if let Some(checks) = workload.online_checks(&workloads::CheckOptions::default()) {
+            if let Some(results) = stream_file(path, checks)? {
+                return Ok((checkers::History::default(), results));
+            }
+        }
+    }
+    whole_file(path, workload, flags)
+}
+
+/// Bytes read from a history file at a time when it is streamed.
+const CHUNK: usize = 1 << 20;
+
+/// Streams a JSONL history through `checks` (in a thread of their own when
+/// there is a second core, so that reading and checking overlap), or
+/// `None` when the file is not JSONL. A line that is not a JSON op stops
+/// the check with the error parsing the whole file would give.
+fn stream_file(
+    path: &Path,
+    checks: Vec<workloads::OnlineCheck>,
+) -> Result<Option<Results>, String> {
+    use std::io::Read;
+    let cannot = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
+    let at = |e: checkers::parse::ParseError| format!("{}: {e}", path.display());
+    let mut file = std::fs::File::open(path).map_err(cannot)?;
+    let mut buf = vec![0u8; CHUNK];
+    let mut filled = 0;
+    // Enough of the start to tell the format by.
+    while filled < buf.len() {
+        match file.read(&mut buf[filled..]).map_err(cannot)? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    let head = match std::str::from_utf8(&buf[..filled]) {
+        Ok(s) => s,
+        Err(e) => std::str::from_utf8(&buf[..e.valid_up_to()]).unwrap_or(""),
+    };
+    match checkers::parse::detect(head) {
+        Ok(None | Some(checkers::parse::Format::Jsonl)) => {}
+        // Other formats, and text that is none (for the whole-file
+        // parser's error), are read whole.
+        _ => return Ok(None),
+    }
+    let two_cores = std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
+    let mut stream = if two_cores {
+        checkers::stream::Stream::threaded(checks)
+    } else {
+        checkers::stream::Stream::new(
+            checks
+                .into_iter()
+                .map(|c| -> Box<dyn checkers::stream::OnlineChecker> { c })
+                .collect(),
+        )
+    };
+    stream.feed_bytes(&buf[..filled]).map_err(at)?;
+    loop {
+        match file.read(&mut buf).map_err(cannot)? {
+            0 => break,
+            n => stream.feed_bytes(&buf[..n]).map_err(at)?,
+        }
+    }
+    stream.end_input().map_err(at)?;
+    let ops = stream.op_count();
+    Ok(Some(Results::from_checks(stream.finish(), ops)))
+}
+
+/// Reads, parses and checks one history file whole.
+fn whole_file(
     path: &Path,
     workload: Workload,
     flags: &ReadingFlags,

@@ -1,4 +1,4 @@
-//! The command line: `faultline test`, `test-all`, `check`, `heal`,
+//! The command line: `faultline test`, `test-all`, `check`, `generate`, `heal`,
 //! `bench`, `report`, `index`, `serve`.
 //!
 //! Flag names follow Jepsen's where one exists (`--time-limit`,
@@ -8,6 +8,7 @@
 pub mod bench;
 pub mod check;
 pub mod doctor;
+pub mod generate;
 pub mod heal;
 pub mod index;
 pub mod matrix;
@@ -46,6 +47,9 @@ pub enum Command {
     TestRow,
     /// Check stored histories offline (faultline JSONL or Jepsen EDN).
     Check(check::CheckArgs),
+    /// Write a synthetic history of known verdict and any size (set,
+    /// counter, register), for measuring the checkers.
+    Generate(generate::GenerateArgs),
     /// Clean up after runs whose controller died: processes, namespaces,
     /// rules; with --nodes HOSTS, on those SSH nodes instead (faultline's
     /// iptables chains, clock offsets, ringkv processes).
@@ -96,6 +100,7 @@ pub fn main() -> i32 {
         Command::Merge(args) => matrix::merge::main(&args),
         Command::TestRow => matrix::jobs::child_main(),
         Command::Check(args) => Ok(check::main(args)),
+        Command::Generate(args) => generate::main(args),
         Command::Heal(args) => heal::main(&args),
         Command::Bench(args) => bench::main(args),
         Command::Report(args) => report::main(&args),

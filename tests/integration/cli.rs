@@ -818,3 +818,73 @@ fn matrix_and_repetition_flags_are_checked_at_the_edge() {
         stderr(&o)
     );
 }
+
+/// The verdict lines of `faultline check` (its standard output), and its
+/// exit code.
+fn verdicts(args: &[&str]) -> (String, Option<i32>) {
+    let o = faultline(args);
+    (stdout(&o), o.status.code())
+}
+
+#[test]
+fn generated_histories_get_their_verdicts_streamed_and_parsed_whole_alike() {
+    let _area = crate::util::area::enter(module_path!());
+    let tmp = tempfile::tempdir().unwrap();
+    let md = tmp.path().join("summary.md");
+    let cases: &[(&[&str], &str, i32)] = &[
+        (&["set"], "set", 0),
+        (&["set", "--invalid"], "set", 1),
+        (&["set", "--keys", "40"], "set", 0),
+        (&["set", "--keys", "40", "--invalid"], "set", 1),
+        (&["counter"], "counter", 0),
+        (&["counter", "--invalid"], "counter", 1),
+        (&["register", "--crashed", "0.05"], "register", 0),
+        (
+            &["register", "--crashed", "0.05", "--invalid"],
+            "register",
+            1,
+        ),
+    ];
+    for (i, (shape, workload, code)) in cases.iter().enumerate() {
+        let file = tmp.path().join(format!("h{i}.jsonl"));
+        let file = file.to_str().unwrap();
+        let mut gen = vec!["generate", "--lines", "20000", "-o", file];
+        gen.extend_from_slice(shape);
+        let o = faultline(&gen);
+        assert_eq!(o.status.code(), Some(0), "{shape:?}: {}", text(&o));
+        // Streamed (nothing written that needs the ops) and parsed whole
+        // (a Markdown summary needs them): the same lines, the same code.
+        let streamed = verdicts(&["check", "--workload", workload, file]);
+        let whole = verdicts(&[
+            "check",
+            "--workload",
+            workload,
+            "--markdown",
+            md.to_str().unwrap(),
+            file,
+        ]);
+        assert_eq!(streamed, whole, "{shape:?}");
+        assert_eq!(streamed.1, Some(*code), "{shape:?}: {}", streamed.0);
+    }
+    // Keyed sets are judged per key, and the lost element's key is named.
+    let keyed = tmp.path().join("h3.jsonl");
+    let (out, _) = verdicts(&["check", "--workload", "set", keyed.to_str().unwrap()]);
+    assert!(
+        out.contains("set INVALID — 1 of 40 keys invalid (1 of ") && out.contains(": key k"),
+        "{out}"
+    );
+}
+
+#[test]
+fn generate_refuses_a_share_out_of_range_and_an_unknown_shape() {
+    let _area = crate::util::area::enter(module_path!());
+    let o = faultline(&["generate", "register", "--crashed", "1.5"]);
+    assert_eq!(o.status.code(), Some(254), "{}", text(&o));
+    assert!(
+        stderr(&o).contains("--crashed 1.5 is not a share from 0 to 1"),
+        "{}",
+        text(&o)
+    );
+    let o = faultline(&["generate", "bank"]);
+    assert_eq!(o.status.code(), Some(254), "{}", text(&o));
+}

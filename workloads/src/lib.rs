@@ -59,7 +59,8 @@ pub mod workload;
 
 pub use client_mode::ClientMode;
 pub use workload::{
-    check, check_with, validate, validate_check, Check, Workload, CHECK_ONLY_MODELS, WORKLOADS,
+    check, check_with, validate, validate_check, Check, OnlineCheck, Workload, CHECK_ONLY_MODELS,
+    WORKLOADS,
 };
 
 use checkers::OpType;

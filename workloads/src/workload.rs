@@ -196,6 +196,42 @@ impl Workload {
     }
 }
 
+/// An online checker that a [`checkers::stream::Stream`] may run in a
+/// thread of its own.
+pub type OnlineCheck = Box<dyn checkers::stream::OnlineChecker + Send>;
+
+impl Workload {
+    /// The checkers of [`Workload::plan`] as online checkers, when every one
+    /// of them can take the history one op at a time (`None`: some need the
+    /// whole history, as linearizability does). Fed the same ops, a
+    /// [`checkers::stream::Stream`] of these gives the results of
+    /// [`Workload::check_with`], in the same order: convergence only when the
+    /// history holds local reads ([`checkers::convergence::Convergence::optional`]).
+    pub fn online_checks(self, o: &CheckOptions) -> Option<Vec<OnlineCheck>> {
+        let plan = self.plan();
+        if !plan.with_versions.is_empty() {
+            return None;
+        }
+        let mut out: Vec<OnlineCheck> = Vec::new();
+        for check in plan.model {
+            out.push(match check {
+                Check::Set => Box::new(checkers::set::Set::new()),
+                Check::SetFull => Box::new(checkers::set_full::SetFull::new(o.set_full)),
+                Check::Counter => Box::new(checkers::counter::Counter::new(
+                    checkers::counter::CounterOps::COUNTER,
+                    checkers::counter::NAME,
+                )),
+                _ => return None,
+            });
+        }
+        if plan.live {
+            out.push(Box::new(checkers::convergence::Convergence::optional()));
+            out.push(Box::new(checkers::perf::Perf::new(o.perf)));
+        }
+        Some(out)
+    }
+}
+
 /// The one-model plans of the check-only workloads.
 fn linear(m: Model) -> &'static [Check] {
     match m {
@@ -321,5 +357,70 @@ mod tests {
             Workload::Register.plan().with_versions,
             &[Check::Sessions, Check::Staleness]
         );
+    }
+}
+
+#[cfg(test)]
+mod online_tests {
+    use super::*;
+    use checkers::stream::{OnlineChecker, Stream};
+
+    /// The shipped run histories and check-only fixtures.
+    fn fixture(rel: &str) -> String {
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/fixtures")
+            .join(rel);
+        std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    }
+
+    #[test]
+    fn streamed_checks_are_the_whole_history_checks_in_the_same_order() {
+        let cases = [
+            ("set", "runs/set-all.jsonl"),
+            ("set", "runs/set-noconv.jsonl"),
+            ("set", "runs/set-rmw.jsonl"),
+            ("set", "histories/set-lost.jsonl"),
+            ("set", "histories/set-recovered.jsonl"),
+            ("set", "histories/set-full-midrun-reads.jsonl"),
+            ("counter", "runs/counter-rmw.jsonl"),
+        ];
+        let o = CheckOptions::default();
+        let mut with_convergence = 0;
+        for (name, rel) in cases {
+            let w = Workload::parse(name).unwrap();
+            let text = fixture(rel);
+            let h = checkers::parse::jsonl(&text).unwrap();
+            let want = w.check_with(&h, &o);
+            for threaded in [false, true] {
+                let checks = w.online_checks(&o).expect("streams");
+                let mut s = if threaded {
+                    Stream::threaded(checks)
+                } else {
+                    Stream::new(
+                        checks
+                            .into_iter()
+                            .map(|c| -> Box<dyn OnlineChecker> { c })
+                            .collect(),
+                    )
+                };
+                s.feed_bytes(text.as_bytes()).unwrap();
+                s.end_input().unwrap();
+                assert_eq!(s.finish(), want, "{rel}, threaded {threaded}");
+            }
+            with_convergence += want.iter().any(|r| r.checker == "convergence") as usize;
+        }
+        // Both sides of the optional convergence checker were seen.
+        assert!(with_convergence > 0 && with_convergence < cases.len());
+    }
+
+    #[test]
+    fn workloads_with_whole_history_checkers_do_not_stream() {
+        let o = CheckOptions::default();
+        for name in ["register", "session", "siblings", "or-set", "kv", "mutex"] {
+            assert!(
+                Workload::parse(name).unwrap().online_checks(&o).is_none(),
+                "{name}"
+            );
+        }
     }
 }

@@ -1,4 +1,5 @@
 use super::*;
+use crate::history::{Op, OpType};
 use serde_json::{json, Value};
 
 /// Builds histories op by op, with `time` = position and `index` unset.
@@ -319,7 +320,7 @@ fn malformed_values_are_unknown_and_name_the_op() {
     assert_eq!(r.valid, Validity::Unknown);
     assert_eq!(
         r.summary,
-        "malformed set history: op 2 (add): add value must be an integer element, found \"x\""
+        "malformed set history: op 2 (add): add value must be an integer element or [key, element], found \"x\""
     );
     assert_eq!(r.details["malformed"]["index"], json!(2));
 
@@ -478,4 +479,124 @@ fn fixtures_have_their_documented_verdicts() {
     let e = crate::parse::auto(&std::fs::read_to_string(dir.join("set-malformed.jsonl")).unwrap())
         .unwrap_err();
     assert_eq!(e.line, 4, "{e}");
+}
+
+/// A keyed op: `[key, value]`.
+fn kv(k: &str, v: Value) -> Value {
+    json!([k, v])
+}
+
+#[test]
+fn keyed_sets_are_judged_per_key_against_their_own_final_reads() {
+    let c = |p| Process::Client(p);
+    let mut h = H::default();
+    h.push(OpType::Invoke, c(0), "add", kv("a", json!(1)), None)
+        .push(Done, c(0), "add", kv("a", json!(1)), None)
+        .push(OpType::Invoke, c(0), "add", kv("a", json!(2)), None)
+        .push(Done, c(0), "add", kv("a", json!(2)), None)
+        // Key b's add is in flight while a is read: a's read is still
+        // final (its own adds are done), b's adds are another set.
+        .push(OpType::Invoke, c(1), "add", kv("b", json!(1)), None)
+        .push(
+            OpType::Invoke,
+            c(2),
+            "read",
+            kv("a", Value::Null),
+            Some("n1"),
+        )
+        .push(Done, c(2), "read", kv("a", json!([1, 2])), Some("n1"))
+        .push(Done, c(1), "add", kv("b", json!(1)), None)
+        .push(OpType::Invoke, c(1), "add", kv("b", json!(3)), None)
+        .push(Done, c(1), "add", kv("b", json!(3)), None)
+        .push(
+            OpType::Invoke,
+            c(2),
+            "read",
+            kv("b", Value::Null),
+            Some("n2"),
+        )
+        .push(Done, c(2), "read", kv("b", json!([1])), Some("n2"));
+    let r = check(&h.history());
+    assert_eq!(r.valid, Validity::Invalid, "{}", r.summary);
+    assert!(
+        r.summary
+            .starts_with("1 of 2 keys invalid (1 of 4 acknowledged elements lost")
+            && r.summary
+                .contains("key b: 1 of 2 acknowledged elements lost (missing from final reads): 3"),
+        "{}",
+        r.summary
+    );
+    let a = analyze(&h.history()).unwrap();
+    assert_eq!((a.key_count, a.acknowledged_count, a.lost_count), (2, 4, 1));
+    assert_eq!(a.keys.len(), 1);
+    assert_eq!(a.keys[0].key, "b");
+    assert_eq!(a.keys[0].analysis.lost[0].element, 3);
+    assert_eq!(a.keys[0].analysis.lost[0].nodes, ["n2"]);
+    assert!(a.lost.is_empty(), "lists live in each key's analysis");
+
+    // The same history with b's read complete is valid.
+    let mut ok = H { ops: h.ops.clone() };
+    ok.ops.last_mut().unwrap().value = kv("b", json!([1, 3]));
+    let r = check(&ok.history());
+    assert_eq!(r.valid, Validity::Valid, "{}", r.summary);
+    assert_eq!(
+        r.summary,
+        "all 4 acknowledged elements present in the final reads of all 2 keys"
+    );
+    assert_eq!(r.details.get("keys"), None);
+}
+
+#[test]
+fn a_key_never_read_leaves_a_keyed_history_unknown() {
+    let c = |p| Process::Client(p);
+    let mut h = H::default();
+    h.push(OpType::Invoke, c(0), "add", kv("a", json!(1)), None)
+        .push(Done, c(0), "add", kv("a", json!(1)), None)
+        .push(OpType::Invoke, c(0), "add", kv("z", json!(9)), None)
+        .push(Done, c(0), "add", kv("z", json!(9)), None)
+        .push(OpType::Invoke, c(2), "read", kv("a", Value::Null), None)
+        .push(Done, c(2), "read", kv("a", json!([1])), None);
+    let r = check(&h.history());
+    assert_eq!(r.valid, Validity::Unknown, "{}", r.summary);
+    assert!(
+        r.summary
+            .starts_with("no successful read of 1 of 2 keys (z)"),
+        "{}",
+        r.summary
+    );
+    // A lost element elsewhere still makes it invalid.
+    h.ops.last_mut().unwrap().value = kv("a", json!([]));
+    assert_eq!(check(&h.history()).valid, Validity::Invalid);
+}
+
+#[test]
+fn an_unkeyed_history_checked_whole_and_op_by_op_agree_with_keyed_copies() {
+    // Every unkeyed history of these tests, wrapped as key "k": the keyed
+    // analysis of one key has the unkeyed one's counts and verdict.
+    let mut h = H::default();
+    h.add(Done, 0, 1)
+        .add(Done, 1, 2)
+        .add(OpType::Info, 2, 3)
+        .add(OpType::Fail, 3, 4)
+        .read(5, &[1, 3, 4], "n1")
+        .read(6, &[1, 2, 3], "n2");
+    let plain = analyze(&h.history()).unwrap();
+    let mut keyed = h.history();
+    for op in &mut keyed.ops {
+        if op.f == "add" || op.f == "read" {
+            op.value = kv("k", op.value.clone());
+        }
+    }
+    let k = analyze(&keyed).unwrap();
+    assert_eq!(k.key_count, 1);
+    assert_eq!(k.validity(), plain.validity());
+    assert_eq!(k.keys[0].analysis, plain);
+    assert_eq!(
+        (k.lost_count, k.failed_but_present_count, k.recovered_count),
+        (
+            plain.lost_count,
+            plain.failed_but_present_count,
+            plain.recovered_count
+        )
+    );
 }

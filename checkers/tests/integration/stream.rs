@@ -8,6 +8,7 @@ use checkers::convergence::{self, Convergence};
 use checkers::counter::{self, Counter, CounterOps};
 use checkers::parse::ParseError;
 use checkers::perf::{self, Perf, PerfOptions};
+use checkers::set::{self, Set};
 use checkers::set_full::{self, SetFull, SetFullOptions};
 use checkers::stream::{OnlineChecker, Stream};
 use checkers::{parse, CheckResult, Validity};
@@ -121,6 +122,7 @@ fn checkers() -> Vec<Box<dyn OnlineChecker + Send>> {
         Box::new(Counter::new(CounterOps::COUNTER, "counter")),
         Box::new(Convergence::new()),
         Box::new(Perf::new(PerfOptions::default())),
+        Box::new(Set::new()),
     ]
 }
 
@@ -144,6 +146,7 @@ fn check_all(text: &str) -> Vec<CheckResult> {
         counter::check(&h),
         convergence::check(&h),
         perf::check(&h, PerfOptions::default()),
+        set::check(&h),
     ]
 }
 
@@ -170,7 +173,76 @@ fn texts() -> Vec<(&'static str, String)> {
         ("counter invalid", counter_text(3000, true)),
         ("convergence valid", convergence_text(2000, false)),
         ("convergence divergent", convergence_text(2000, true)),
+        ("set valid", set_text(false)),
+        ("set lost", set_text(true)),
     ]
+}
+
+/// An unkeyed set history: concurrent adds (one failed, one indeterminate,
+/// one never completed), reads during them, and final reads through three
+/// nodes; when `lose`, one acknowledged element is missing from the last.
+fn set_text(lose: bool) -> String {
+    let mut out = String::new();
+    let mut t = 0u64;
+    let mut line = |out: &mut String, kind: &str, p: u64, f: &str, v: String, node: &str| {
+        t += 1_000;
+        out.push_str(&format!(
+            r#"{{"type":"{kind}","process":{p},"f":"{f}","value":{v},"time":{t},"node":"{node}"}}"#
+        ));
+        out.push('\n');
+    };
+    let mut acked = Vec::new();
+    for e in 0..3000u64 {
+        let p = e % 8;
+        line(&mut out, "invoke", p, "add", e.to_string(), "n1");
+        let done = match e {
+            100 => "fail",
+            200 => "info",
+            _ => "ok",
+        };
+        if e != 300 {
+            line(&mut out, done, p, "add", e.to_string(), "n1");
+        }
+        if done == "ok" && e != 300 {
+            acked.push(e);
+        }
+        if e % 500 == 499 {
+            let seen: Vec<String> = acked.iter().map(u64::to_string).collect();
+            line(&mut out, "invoke", 20, "read", "null".into(), "n2");
+            line(
+                &mut out,
+                "ok",
+                20,
+                "read",
+                format!("[{}]", seen.join(",")),
+                "n2",
+            );
+        }
+    }
+    for (i, node) in ["n1", "n2", "n3"].iter().enumerate() {
+        let seen: Vec<String> = acked
+            .iter()
+            .filter(|&&e| !(lose && i == 2 && e == 1234))
+            .map(u64::to_string)
+            .collect();
+        line(
+            &mut out,
+            "invoke",
+            30 + i as u64,
+            "read",
+            "null".into(),
+            node,
+        );
+        line(
+            &mut out,
+            "ok",
+            30 + i as u64,
+            "read",
+            format!("[{}]", seen.join(",")),
+            node,
+        );
+    }
+    out
 }
 
 #[test]
@@ -182,6 +254,8 @@ fn the_histories_have_the_verdicts_they_were_made_for() {
         (1, Validity::Invalid),
         (2, Validity::Valid),
         (2, Validity::Invalid),
+        (4, Validity::Valid),
+        (4, Validity::Invalid),
     ];
     for ((name, text), (checker, validity)) in texts().iter().zip(want) {
         let r = &check_all(text)[checker];

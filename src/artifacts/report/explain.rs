@@ -162,6 +162,19 @@ fn context(idx: &OpIndex, pos: Option<usize>, what: &str, windows: &[FaultWindow
 }
 
 fn set(a: &checkers::set::SetAnalysis, idx: &OpIndex, w: &[FaultWindow]) -> Vec<Anomaly> {
+    // A keyed history: each key with a finding is a set of its own.
+    let mut out: Vec<Anomaly> = Vec::new();
+    for k in &a.keys {
+        for mut an in set(&k.analysis, idx, w) {
+            an.text = format!("key {}: {}", k.key, an.text);
+            out.push(an);
+        }
+    }
+    out.extend(one_set(a, idx, w));
+    out
+}
+
+fn one_set(a: &checkers::set::SetAnalysis, idx: &OpIndex, w: &[FaultWindow]) -> Vec<Anomaly> {
     let finals: Vec<usize> = a
         .final_reads
         .iter()

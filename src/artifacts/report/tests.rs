@@ -440,3 +440,32 @@ fn the_page_says_how_clocks_were_moved_and_on_which_store() {
     let html = render(&c, &history(), &results, &[]).unwrap();
     assert!(!html.contains("clocks moved"));
 }
+
+#[test]
+fn lost_elements_of_a_keyed_set_are_explained_with_their_key() {
+    // The real run's ops as Jepsen's `independent` tuples of one key.
+    let mut h = fixture("set-rmw");
+    for op in &mut h.ops {
+        if op.process != Process::Nemesis && (op.f == "add" || op.f == "read") {
+            op.value = serde_json::json!(["k1", op.value.clone()]);
+        }
+    }
+    let checks = workloads::check("set", &h).unwrap();
+    assert_eq!(
+        checks[0].valid,
+        checkers::Validity::Invalid,
+        "{}",
+        checks[0].summary
+    );
+    let set: checkers::set::SetAnalysis =
+        serde_json::from_value(checks[0].details.clone()).unwrap();
+    assert_eq!(set.keys[0].key, "k1");
+    let first = &set.keys[0].analysis.lost[0];
+    let html = page(&h, checks);
+    assert_explained(
+        &html,
+        "set",
+        "lost element",
+        &format!("key k1: element {} was acknowledged to", first.element),
+    );
+}
