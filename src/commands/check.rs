@@ -5,6 +5,7 @@ use crate::artifacts::publish::{Checked, Publisher, ReportTarget, Targets};
 use crate::artifacts::results::Results;
 use crate::exit;
 use serde_json::Value;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use workloads::Workload;
 
@@ -135,7 +136,10 @@ pub fn run(paths: &[PathBuf], workload: &str, outputs: &Outputs, flags: &Reading
         };
         for r in &results.checkers {
             worst = worst.worst(r.valid);
-            println!(
+            // A reader that stopped reading (`| head`) does not stop the
+            // check: the exit code still says the verdict.
+            let _ = writeln!(
+                std::io::stdout(),
                 "{}: {} {} — {}",
                 path.display(),
                 r.checker,
@@ -162,7 +166,14 @@ pub fn run(paths: &[PathBuf], workload: &str, outputs: &Outputs, flags: &Reading
             page_config,
             stem,
         }) {
-            Ok(Some(p)) => println!("{}: report {}", path.display(), p.display()),
+            Ok(Some(p)) => {
+                let _ = writeln!(
+                    std::io::stdout(),
+                    "{}: report {}",
+                    path.display(),
+                    p.display()
+                );
+            }
             Ok(None) => {}
             Err(e) => {
                 eprintln!("faultline: error: --report: {e:#}");

@@ -87,6 +87,7 @@ mod model;
 pub mod reading;
 mod report;
 mod search;
+mod stale;
 mod structures;
 #[cfg(test)]
 mod tests;
@@ -377,6 +378,9 @@ struct Job<M> {
     /// The ops the search looks at: all but those [`search::prune`] leaves out.
     live: Vec<bool>,
     search: search::Search,
+    /// Whether [`stale::find`] has looked at it (once, when the first
+    /// round did not decide it).
+    stale_checked: bool,
 }
 
 impl<M: Machine> Job<M> {
@@ -390,6 +394,7 @@ impl<M: Machine> Job<M> {
             key,
             live,
             search: search::Search::default(),
+            stale_checked: false,
         };
         job.restart();
         job
@@ -433,8 +438,9 @@ fn race<M: Machine>(
         let mut undecided = Vec::new();
         let mut undecided_used = Vec::new();
         let mut found_invalid = false;
-        // A lone key has nobody to race against: give it everything.
-        if jobs.len() == 1 {
+        // A lone key has nobody to race against: give it everything (after
+        // the first round, which finds out whether it is hard).
+        if jobs.len() == 1 && round > FIRST_ROUND_STEPS {
             round = u64::MAX;
         }
         // Memos held by the suspended searches not run yet this round.
@@ -455,6 +461,16 @@ fn race<M: Machine>(
             let before = spent.steps;
             let outcome = job.search.run(&job.p, &mut job.m, &b, spent);
             job_used += spent.steps - before;
+            // A key the first round did not decide is hard for the search:
+            // look for a stale observation, a violation found without
+            // searching (register keys only; cheap beside a round).
+            let hard = matches!(outcome, Outcome::OutOfBudget(_)) && !job.stale_checked;
+            job.stale_checked = true;
+            if let Some(s) = hard.then(|| stale::find(&job.p)).flatten() {
+                found_invalid = true;
+                done.push(stale::key_result(history, &job.p, job.key, s));
+                continue;
+            }
             match outcome {
                 Outcome::OutOfBudget("step limit") if !last_round => {
                     undecided.push(job);

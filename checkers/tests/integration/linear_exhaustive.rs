@@ -444,3 +444,80 @@ fn verdicts_match_an_exhaustive_checker_and_counterexamples_are_true() {
     assert!(with_failed_cas > 500, "{with_failed_cas}");
     assert_eq!(cexes, invalid);
 }
+
+#[test]
+fn stale_observations_found_without_searching_are_true_violations() {
+    // With a search budget of one step, a key is decided only by a stale
+    // observation (or by a search that needs no more): such a verdict
+    // must be the exhaustive checker's, and its ops a true, closed
+    // counterexample.
+    let mut rng = Rng(0x57A1_E0B5_E7FA_CE01);
+    let (mut stale, mut unknown) = (0, 0);
+    for case in 0..3000 {
+        let ops = generate(&mut rng);
+        for reading in [
+            Reading2::FailedCasIsEvidence,
+            Reading2::FailedOpsDropped,
+            Reading2::Knossos,
+        ] {
+            let h = history(&ops, |_| true);
+            let live: Vec<usize> = (0..ops.len()).collect();
+            let expected = exhaustive(&ops, &live, reading);
+            let options = Options {
+                reading: reading.option(),
+                budget: checkers::linear::Budget {
+                    max_steps: 1,
+                    max_cache_bytes: 1 << 20,
+                },
+                ..Options::default()
+            };
+            let r = linear::check_with(&h, Model::Register, &options);
+            match r.valid {
+                Validity::Unknown => {
+                    unknown += 1;
+                    continue;
+                }
+                Validity::Valid => {
+                    assert!(expected, "case {case} ({reading:?}): {}", r.summary);
+                    continue;
+                }
+                Validity::Invalid => assert!(
+                    !expected,
+                    "case {case} ({reading:?}): called invalid, but it is linearizable: {}\n{}",
+                    r.summary,
+                    describe(&ops)
+                ),
+            }
+            let c = &r.details["violation"]["counterexample"];
+            if c["kind"] != "stale" {
+                continue;
+            }
+            stale += 1;
+            let set: Vec<usize> = c["ops"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|o| {
+                    let at = o["invoke_index"].as_u64().unwrap() as usize;
+                    ops.iter().position(|g| g.invoke == at).unwrap()
+                })
+                .collect();
+            let omitted = omitted_providers(&ops, &set);
+            assert!(
+                omitted.is_empty(),
+                "case {case} ({reading:?}): the stale counterexample leaves out {omitted:?}: {c}\n{}",
+                describe(&ops)
+            );
+            assert!(
+                !exhaustive(&ops, &set, reading),
+                "case {case} ({reading:?}): the stale counterexample is linearizable by itself: {c}\n{}",
+                describe(&ops)
+            );
+        }
+    }
+    // Not vacuous: many keys are decided this way, and many are left.
+    assert!(
+        stale > 300 && unknown > 300,
+        "{stale} stale, {unknown} unknown"
+    );
+}

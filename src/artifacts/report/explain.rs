@@ -685,7 +685,21 @@ fn linearizable(details: &Value, idx: &OpIndex, w: &[FaultWindow]) -> Vec<Anomal
             o["type"].as_str().unwrap_or("?")
         )
     };
-    let text = format!(
+    let stale = v["counterexample"]["kind"] == "stale";
+    let text = if stale {
+        format!(
+            "no order of the operations{key} is consistent with a single copy of the register: {} saw a value that no op could have left there{}. The {n} ops drawn below show it by real time alone (found without searching): the only op that wrote that value (if any), an op that replaced it after that write ended, and the op that still saw it after the replacement ended.",
+            if v["blocked_op"].is_null() {
+                "an op".to_string()
+            } else {
+                op_text(&v["blocked_op"])
+            },
+            blocked
+                .map(|b| context(idx, Some(b), "op", w))
+                .unwrap_or_default(),
+        )
+    } else {
+        format!(
         "no order of the operations{key} is consistent with a single copy of the register: the search placed {} of {} ops and then could not place {}{}.{set}",
         v["longest_prefix_len"],
         v["ops_in_key"],
@@ -697,7 +711,8 @@ fn linearizable(details: &Value, idx: &OpIndex, w: &[FaultWindow]) -> Vec<Anomal
         blocked
             .map(|b| context(idx, Some(b), "op", w))
             .unwrap_or_default(),
-    );
+    )
+    };
     vec![Anomaly {
         kind: "not linearizable".into(),
         text,

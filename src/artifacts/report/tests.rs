@@ -469,3 +469,62 @@ fn lost_elements_of_a_keyed_set_are_explained_with_their_key() {
         &format!("key k1: element {} was acknowledged to", first.element),
     );
 }
+
+#[test]
+fn a_stale_read_found_without_searching_is_explained_with_its_three_ops() {
+    // Crashed writes the search must try in every order, and a read of 1
+    // after a write of 2 that began once the write of 1 had ended.
+    let mut lines = Vec::new();
+    let mut i = 0;
+    let mut op = |t: &str, p: u64, f: &str, v: &str| {
+        lines.push(format!(
+            r#"{{"index":{i},"type":"{t}","process":{p},"f":"{f}","value":{v},"time":{}}}"#,
+            i * 1_000_000
+        ));
+        i += 1;
+    };
+    for p in 0..14 {
+        op("invoke", p, "write", &(100 + p).to_string());
+    }
+    for p in 0..7 {
+        op("invoke", 20, "read", "null");
+        op("ok", 20, "read", &(100 + 2 * p).to_string());
+    }
+    op("invoke", 21, "write", "1");
+    op("ok", 21, "write", "1");
+    op("invoke", 22, "write", "2");
+    op("ok", 22, "write", "2");
+    op("invoke", 20, "read", "null");
+    op("ok", 20, "read", "1");
+    let h = checkers::parse::jsonl(&lines.join("\n")).unwrap();
+    // A search budget of one step: only the stale read can decide it.
+    let options = checkers::linear::Options {
+        budget: checkers::linear::Budget {
+            max_steps: 1,
+            max_cache_bytes: 1 << 20,
+        },
+        ..Default::default()
+    };
+    let checks = vec![checkers::linear::check_with(
+        &h,
+        checkers::linear::Model::Register,
+        &options,
+    )];
+    assert_eq!(
+        checks[0].valid,
+        checkers::Validity::Invalid,
+        "{}",
+        checks[0].summary
+    );
+    assert_eq!(
+        checks[0].details["violation"]["counterexample"]["kind"],
+        "stale"
+    );
+    let html = page(&h, checks);
+    assert_explained(
+        &html,
+        "linearizable",
+        "not linearizable",
+        "read → 1 by process 20 (ok) saw a value that no op could have left there",
+    );
+}
