@@ -251,27 +251,35 @@ fn judge(k: online::KeySet) -> SetAnalysis {
     // happened for its element to be judged.
     let mut finals = k.candidates;
     let mut cutoff = u64::MAX;
-    if finals.is_empty() {
-        if let Some(last) = k.latest {
+    match k.latest {
+        Some(last) if finals.is_empty() => {
             a.fallback = true;
             cutoff = last.invoke;
             finals.push(last);
         }
+        // Dropped, so that each final read's elements have one owner and
+        // are sorted in place below, not copied.
+        _ => {}
     }
     finals.sort_by_key(|r| r.complete);
     a.final_read_count = finals.len();
 
-    // Each final read's distinct elements, sorted, and how many final reads
-    // contain each element.
+    // Each final read's distinct elements, sorted.
     let mut final_sets: Vec<Vec<i64>> = Vec::with_capacity(finals.len());
-    let mut present: FxMap<i64, usize> = FxMap::default();
-    for r in &finals {
-        let mut set = r.elements.clone();
+    let mut finals: Vec<online::ReadRec> = finals
+        .into_iter()
+        .map(|r| {
+            std::sync::Arc::try_unwrap(r).unwrap_or_else(|shared| online::ReadRec {
+                elements: shared.elements.clone(),
+                node: shared.node.clone(),
+                ..*shared
+            })
+        })
+        .collect();
+    for r in &mut finals {
+        let mut set = std::mem::take(&mut r.elements);
         set.sort_unstable();
         set.dedup();
-        for &e in &set {
-            *present.entry(e).or_insert(0) += 1;
-        }
         if a.final_reads.len() < DETAIL_CAP {
             a.final_reads.push(FinalRead {
                 index: r.index,
@@ -284,13 +292,33 @@ fn judge(k: online::KeySet) -> SetAnalysis {
         final_sets.push(set);
     }
     let nreads = finals.len();
+    // How many final reads hold an element: a binary search in each for a
+    // few reads, a count per element for many.
+    let counts: Option<FxMap<i64, usize>> = (nreads > 8).then(|| {
+        let mut m = FxMap::default();
+        for set in &final_sets {
+            for &e in set {
+                *m.entry(e).or_insert(0) += 1;
+            }
+        }
+        m
+    });
+    let present = |e: i64| -> usize {
+        match &counts {
+            Some(m) => m.get(&e).copied().unwrap_or(0),
+            None => final_sets
+                .iter()
+                .filter(|s| s.binary_search(&e).is_ok())
+                .count(),
+        }
+    };
 
     let mut lost: Vec<(i64, online::Ack)> = Vec::new();
     let mut unconfirmed = Vec::new();
     let mut recovered = Vec::new();
     let mut failed_present = Vec::new();
     for (&element, e) in &k.elements {
-        let seen = present.get(&element).copied().unwrap_or(0);
+        let seen = present(element);
         match e.ack {
             Some(ack) if nreads > 0 && seen < nreads => {
                 if ack.pos < cutoff {
@@ -305,11 +333,14 @@ fn judge(k: online::KeySet) -> SetAnalysis {
             None => {}
         }
     }
-    let unexpected: Vec<i64> = present
-        .keys()
+    let mut unexpected: Vec<i64> = final_sets
+        .iter()
+        .flatten()
         .copied()
         .filter(|e| !k.elements.contains_key(e))
         .collect();
+    unexpected.sort_unstable();
+    unexpected.dedup();
 
     a.lost_count = lost.len();
     a.unconfirmed_count = unconfirmed.len();

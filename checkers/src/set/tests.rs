@@ -600,3 +600,36 @@ fn an_unkeyed_history_checked_whole_and_op_by_op_agree_with_keyed_copies() {
         )
     );
 }
+
+#[test]
+fn many_final_reads_are_counted_alike() {
+    // Past eight final reads the presence of elements is counted per
+    // element instead of searched per read: the same findings.
+    for reads in [3u64, 12] {
+        let mut h = H::default();
+        h.add(Done, 0, 1)
+            .add(Done, 1, 2)
+            .add(Done, 2, 3)
+            .add(OpType::Info, 3, 4)
+            .add(OpType::Fail, 4, 5);
+        for r in 0..reads {
+            let seen: &[i64] = match r {
+                1 => &[1, 3, 4, 3],
+                2 => &[1, 2, 3, 5, 9],
+                _ => &[3, 2, 1],
+            };
+            h.read(10 + r, seen, &format!("n{r}"));
+        }
+        let a = h.analyze();
+        assert_eq!(a.final_read_count, reads as usize);
+        assert_eq!((a.lost_count, a.lost[0].element), (1, 2), "{reads}");
+        assert_eq!(
+            (a.lost[0].missing_from, &a.lost[0].nodes[..]),
+            (1, &["n1".to_string()][..])
+        );
+        assert_eq!(a.unexpected, [9]);
+        assert_eq!(a.failed_but_present, [5]);
+        assert_eq!(a.recovered, [4]);
+        assert_eq!(a.final_reads[1].size, 3, "distinct elements");
+    }
+}
