@@ -1,5 +1,6 @@
 //! `faultline bench` end to end: real three-node clusters on loopback, a
-//! second per phase, figures that are numbers and a ratio when etcd runs.
+//! second per phase, two rounds in ABBA order, figures that are numbers and
+//! a round-by-round ratio when etcd runs.
 
 use crate::util::faultline;
 
@@ -20,7 +21,14 @@ fn bench_measures_ringkv_per_fsync_policy_and_etcd_beside_it() {
             "--keys",
             "50",
         ])
-        .args(["--fsync", "always,never", "--stores", stores])
+        .args([
+            "--fsync",
+            "always,never",
+            "--stores",
+            stores,
+            "--rounds",
+            "2",
+        ])
         .arg("--json")
         .arg(&json)
         .output()
@@ -41,6 +49,10 @@ fn bench_measures_ringkv_per_fsync_policy_and_etcd_beside_it() {
             assert!(ops > 10.0, "{} {phase}: {ops} ops/s\n{out}", r["store"]);
             assert_eq!(r[phase]["errors"], 0, "{out}");
             assert!(r[phase]["p99_ms"].as_f64().unwrap() >= r[phase]["p50_ms"].as_f64().unwrap());
+            // Two measured rounds, the median one's phase reported.
+            let rounds = r[format!("{phase}_rounds")].as_array().unwrap();
+            assert_eq!(rounds.len(), 2, "{out}");
+            assert!(rounds.iter().any(|x| x.as_f64() == Some(ops)), "{out}");
         }
     }
     assert!(
@@ -49,7 +61,7 @@ fn bench_measures_ringkv_per_fsync_policy_and_etcd_beside_it() {
     );
     if etcd {
         assert!(
-            out.contains("put throughput") && out.contains("x, get throughput"),
+            out.contains("round by round: put throughput") && out.contains("get throughput"),
             "{out}"
         );
     }

@@ -10,6 +10,15 @@
 //! etcd always fsyncs its log before acknowledging, so the fair comparison
 //! is with ringkv's `always`, and the ratio printed is for that pair.
 //!
+//! Side by side, not one after the other: every cluster is started first
+//! and warmed up (a short put and get phase each, not counted); then
+//! `rounds` rounds measure each cluster's put and get phases in turn, in
+//! ABBA order (the stores in order in even rounds, reversed in odd ones),
+//! so drift of the machine during the call hurts every store alike. Each
+//! figure is the median over the rounds, with the min and max beside it;
+//! the ratio is taken round by round (ringkv `always` over etcd in the same
+//! round) and its median and spread printed.
+//!
 //! The stores are real processes with their data on disk in a temporary
 //! directory: `ringkv` built beside faultline, and Debian's `etcd-server`
 //! (etcd 3.4) through its v3 JSON gateway. No root is needed.
@@ -47,6 +56,8 @@ pub struct BenchConfig {
     pub etcd: bool,
     /// The ringkv binary.
     pub ringkv_bin: PathBuf,
+    /// Measured rounds (each store's put and get phases once a round).
+    pub rounds: usize,
 }
 
 /// One phase's measurements.
@@ -66,17 +77,22 @@ pub struct Phase {
     pub errors: u64,
 }
 
-/// One store (and policy) measured.
+/// One store (and policy) measured: the median round's phases, and every
+/// round's throughput.
 #[derive(Clone, Debug, Serialize)]
 pub struct Row {
     /// `ringkv` or `etcd`.
     pub store: String,
     /// The fsync policy.
     pub fsync: String,
-    /// Puts.
+    /// Puts: the round with the median throughput.
     pub put: Phase,
-    /// Gets.
+    /// Gets: the round with the median throughput.
     pub get: Phase,
+    /// Put throughput of each round, in round order.
+    pub put_rounds: Vec<f64>,
+    /// Get throughput of each round, in round order.
+    pub get_rounds: Vec<f64>,
 }
 
 /// Latency quantiles of `samples` (microseconds), in milliseconds.
@@ -292,22 +308,31 @@ async fn start_ringkv(bin: &Path, fsync: &str, dir: &Path) -> Result<(Procs, Vec
     Ok((procs, addrs))
 }
 
-async fn bench_ringkv(cfg: &BenchConfig, fsync: &str, dir: &Path) -> Result<Row> {
-    let (procs, addrs) = start_ringkv(&cfg.ringkv_bin, fsync, dir).await?;
+/// A running cluster under measurement.
+struct Cluster {
+    store: &'static str,
+    fsync: String,
+    target: Arc<dyn Target>,
+    _procs: Procs,
+    puts: Vec<Phase>,
+    gets: Vec<Phase>,
+}
+
+async fn start_ringkv_cluster(cfg: &BenchConfig, fsync: &str, dir: &Path) -> Result<Cluster> {
+    let (procs, addrs) =
+        start_ringkv(&cfg.ringkv_bin, fsync, &dir.join(format!("ringkv-{fsync}"))).await?;
     let http = http_client()?;
-    let target: Arc<dyn Target> = Arc::new(RingkvTarget { http, addrs });
-    let put = phase(target.clone(), 3, cfg, true).await;
-    let get = phase(target, 3, cfg, false).await;
-    drop(procs);
-    Ok(Row {
-        store: "ringkv".into(),
+    Ok(Cluster {
+        store: "ringkv",
         fsync: fsync.into(),
-        put,
-        get,
+        target: Arc::new(RingkvTarget { http, addrs }),
+        _procs: procs,
+        puts: Vec::new(),
+        gets: Vec::new(),
     })
 }
 
-async fn bench_etcd(cfg: &BenchConfig, dir: &Path) -> Result<Row> {
+async fn start_etcd_cluster(dir: &Path) -> Result<Cluster> {
     let etcd = crate::cluster::control::os::find_program("etcd").context(
         "etcd is not installed: `apt-get install etcd-server` (Debian), or run with --stores ringkv",
     )?;
@@ -354,66 +379,151 @@ async fn bench_etcd(cfg: &BenchConfig, dir: &Path) -> Result<Row> {
         .iter()
         .map(|c| c.trim_start_matches("http://").to_string())
         .collect();
-    let target: Arc<dyn Target> = Arc::new(EtcdTarget { http, addrs });
-    let put = phase(target.clone(), 3, cfg, true).await;
-    let get = phase(target, 3, cfg, false).await;
-    drop(procs);
-    Ok(Row {
-        store: "etcd".into(),
+    Ok(Cluster {
+        store: "etcd",
         fsync: "always".into(),
-        put,
-        get,
+        target: Arc::new(EtcdTarget { http, addrs }),
+        _procs: procs,
+        puts: Vec::new(),
+        gets: Vec::new(),
     })
 }
 
-/// Runs every configured measurement; returns the rows.
-pub async fn run(cfg: &BenchConfig) -> Result<Vec<Row>> {
-    let dir = tempfile::tempdir().context("creating a scratch directory")?;
-    let mut rows = Vec::new();
-    for policy in &cfg.fsync {
-        eprintln!("faultline bench: ringkv, fsync {policy} ...");
-        rows.push(bench_ringkv(cfg, policy, dir.path()).await?);
-    }
-    if cfg.etcd {
-        eprintln!("faultline bench: etcd 3.4 ...");
-        rows.push(bench_etcd(cfg, dir.path()).await?);
-    }
-    Ok(rows)
+/// The phase with the median throughput (the lower middle of an even
+/// count), and every phase's throughput in order.
+fn median(phases: &[Phase]) -> (Phase, Vec<f64>) {
+    let rounds: Vec<f64> = phases.iter().map(|p| p.ops_per_s).collect();
+    let mut order: Vec<&Phase> = phases.iter().collect();
+    order.sort_by(|a, b| a.ops_per_s.total_cmp(&b.ops_per_s));
+    let mid = order
+        .get(order.len().saturating_sub(1) / 2)
+        .map(|p| (*p).clone())
+        .unwrap_or_default();
+    (mid, rounds)
 }
 
-/// Renders the rows as a table, with the put-throughput ratio of ringkv
-/// (`always`) over etcd when both ran.
+/// Starts every configured cluster, warms each up, then measures them in
+/// ABBA rounds; returns one row per cluster.
+pub async fn run(cfg: &BenchConfig) -> Result<Vec<Row>> {
+    let dir = tempfile::tempdir().context("creating a scratch directory")?;
+    let mut clusters = Vec::new();
+    for policy in &cfg.fsync {
+        eprintln!("faultline bench: starting ringkv, fsync {policy} ...");
+        clusters.push(start_ringkv_cluster(cfg, policy, dir.path()).await?);
+    }
+    if cfg.etcd {
+        eprintln!("faultline bench: starting etcd 3.4 ...");
+        clusters.push(start_etcd_cluster(dir.path()).await?);
+    }
+    let warm = BenchConfig {
+        duration: cfg.duration.min(Duration::from_secs(2)),
+        ..cfg.clone()
+    };
+    eprintln!("faultline bench: warming up ...");
+    for c in &clusters {
+        phase(c.target.clone(), 3, &warm, true).await;
+        phase(c.target.clone(), 3, &warm, false).await;
+    }
+    for round in 0..cfg.rounds.max(1) {
+        eprintln!(
+            "faultline bench: round {} of {} ...",
+            round + 1,
+            cfg.rounds.max(1)
+        );
+        let mut order: Vec<usize> = (0..clusters.len()).collect();
+        if round % 2 == 1 {
+            order.reverse();
+        }
+        for i in order {
+            let c = &mut clusters[i];
+            let put = phase(c.target.clone(), 3, cfg, true).await;
+            let get = phase(c.target.clone(), 3, cfg, false).await;
+            c.puts.push(put);
+            c.gets.push(get);
+        }
+    }
+    Ok(clusters
+        .into_iter()
+        .map(|c| {
+            let (put, put_rounds) = median(&c.puts);
+            let (get, get_rounds) = median(&c.gets);
+            Row {
+                store: c.store.into(),
+                fsync: c.fsync,
+                put,
+                get,
+                put_rounds,
+                get_rounds,
+            }
+        })
+        .collect())
+}
+
+/// Median, min and max of round-by-round ratios `a[i] / b[i]`.
+fn ratios(a: &[f64], b: &[f64]) -> Option<(f64, f64, f64)> {
+    let mut r: Vec<f64> = a
+        .iter()
+        .zip(b)
+        .filter(|(_, b)| **b > 0.0)
+        .map(|(a, b)| a / b)
+        .collect();
+    if r.is_empty() {
+        return None;
+    }
+    r.sort_by(f64::total_cmp);
+    Some((r[(r.len() - 1) / 2], r[0], r[r.len() - 1]))
+}
+
+/// `min-max` of a round's figures.
+fn spread(v: &[f64]) -> String {
+    let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if v.is_empty() {
+        String::new()
+    } else {
+        format!("{lo:.0}-{hi:.0}")
+    }
+}
+
+/// Renders the rows as a table (medians over the rounds, with each
+/// throughput's min-max), with the put and get throughput ratios of ringkv
+/// (`always`) over etcd, round by round, when both ran.
 pub fn table(rows: &[Row], cfg: &BenchConfig) -> String {
     let mut out = format!(
-        "3 nodes, N=3 R=W=2 (ringkv) / 3-member Raft (etcd); {} workers, {} B values, {} keys, {:.0} s per phase\n\n",
+        "3 nodes, N=3 R=W=2 (ringkv) / 3-member Raft (etcd); {} workers, {} B values, {} keys, {:.0} s per phase; medians of {} rounds in ABBA order after a warm-up\n\n",
         cfg.concurrency,
         cfg.value_size,
         cfg.keys,
-        cfg.duration.as_secs_f64()
+        cfg.duration.as_secs_f64(),
+        cfg.rounds.max(1)
     );
     out.push_str(&format!(
-        "{:<8} {:<9} {:>10} {:>8} {:>8} {:>7} {:>10} {:>8} {:>8} {:>7}\n",
+        "{:<8} {:<9} {:>10} {:>13} {:>8} {:>8} {:>7} {:>10} {:>13} {:>8} {:>8} {:>7}\n",
         "store",
         "fsync",
         "put ops/s",
+        "(min-max)",
         "p50 ms",
         "p99 ms",
         "errors",
         "get ops/s",
+        "(min-max)",
         "p50 ms",
         "p99 ms",
         "errors"
     ));
     for r in rows {
         out.push_str(&format!(
-            "{:<8} {:<9} {:>10.0} {:>8.2} {:>8.2} {:>7} {:>10.0} {:>8.2} {:>8.2} {:>7}\n",
+            "{:<8} {:<9} {:>10.0} {:>13} {:>8.2} {:>8.2} {:>7} {:>10.0} {:>13} {:>8.2} {:>8.2} {:>7}\n",
             r.store,
             r.fsync,
             r.put.ops_per_s,
+            spread(&r.put_rounds),
             r.put.p50_ms,
             r.put.p99_ms,
             r.put.errors,
             r.get.ops_per_s,
+            spread(&r.get_rounds),
             r.get.p50_ms,
             r.get.p99_ms,
             r.get.errors
@@ -424,11 +534,13 @@ pub fn table(rows: &[Row], cfg: &BenchConfig) -> String {
         .find(|r| r.store == "ringkv" && r.fsync == "always");
     let etcd = rows.iter().find(|r| r.store == "etcd");
     if let (Some(a), Some(e)) = (ringkv, etcd) {
-        if e.put.ops_per_s > 0.0 && e.get.ops_per_s > 0.0 {
+        if let (Some(put), Some(get)) = (
+            ratios(&a.put_rounds, &e.put_rounds),
+            ratios(&a.get_rounds, &e.get_rounds),
+        ) {
             out.push_str(&format!(
-                "\nringkv (fsync always) / etcd: put throughput {:.2}x, get throughput {:.2}x\n",
-                a.put.ops_per_s / e.put.ops_per_s,
-                a.get.ops_per_s / e.get.ops_per_s
+                "\nringkv (fsync always) / etcd, round by round: put throughput {:.2}x ({:.2}-{:.2}), get throughput {:.2}x ({:.2}-{:.2})\n",
+                put.0, put.1, put.2, get.0, get.1, get.2
             ));
         }
     }
@@ -456,6 +568,9 @@ pub struct BenchArgs {
     /// ringkv fsync policies to run.
     #[arg(long, default_value = "always,interval,never")]
     pub fsync: String,
+    /// Measured rounds, each store's phases once a round, in ABBA order.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub rounds: u32,
     /// Also write the figures as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -518,6 +633,7 @@ pub fn main(a: BenchArgs) -> anyhow::Result<i32> {
         fsync,
         etcd: stores.contains(&"etcd"),
         ringkv_bin: crate::stores::ringkv::cluster::find_ringkv(a.ringkv_bin.as_deref())?,
+        rounds: a.rounds as usize,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -544,18 +660,27 @@ mod tests {
     }
 
     #[test]
-    fn the_table_states_the_ratio_for_the_fair_pair_only() {
-        let row = |store: &str, fsync: &str, put: f64| Row {
-            store: store.into(),
-            fsync: fsync.into(),
-            put: Phase {
-                ops_per_s: put,
-                ..Default::default()
-            },
-            get: Phase {
-                ops_per_s: 10.0,
-                ..Default::default()
-            },
+    fn the_table_states_the_ratio_for_the_fair_pair_only_round_by_round() {
+        let row = |store: &str, fsync: &str, puts: &[f64]| {
+            let phases: Vec<Phase> = puts
+                .iter()
+                .map(|&p| Phase {
+                    ops_per_s: p,
+                    ..Default::default()
+                })
+                .collect();
+            let (put, put_rounds) = median(&phases);
+            Row {
+                store: store.into(),
+                fsync: fsync.into(),
+                put,
+                get: Phase {
+                    ops_per_s: 10.0,
+                    ..Default::default()
+                },
+                put_rounds,
+                get_rounds: vec![10.0; puts.len()],
+            }
         };
         let cfg = BenchConfig {
             duration: Duration::from_secs(1),
@@ -565,17 +690,35 @@ mod tests {
             fsync: vec![],
             etcd: true,
             ringkv_bin: PathBuf::new(),
+            rounds: 3,
         };
+        // Rounds pair up: 300/100, 600/100, 200/200 → 3x, 6x, 1x; the
+        // median ratio is 3x (not the ratio of the medians, 300/100).
         let t = table(
             &[
-                row("ringkv", "never", 900.0),
-                row("ringkv", "always", 300.0),
-                row("etcd", "always", 100.0),
+                row("ringkv", "never", &[900.0, 800.0, 1000.0]),
+                row("ringkv", "always", &[300.0, 600.0, 200.0]),
+                row("etcd", "always", &[100.0, 100.0, 200.0]),
             ],
             &cfg,
         );
-        assert!(t.contains("put throughput 3.00x"), "{t}");
-        let t = table(&[row("ringkv", "never", 900.0)], &cfg);
+        assert!(t.contains("put throughput 3.00x (1.00-6.00)"), "{t}");
+        assert!(t.contains("get throughput 1.00x (1.00-1.00)"), "{t}");
+        assert!(t.contains("900      800-1000"), "median and spread: {t}");
+        let t = table(&[row("ringkv", "never", &[900.0])], &cfg);
         assert!(!t.contains("throughput"), "{t}");
+    }
+
+    #[test]
+    fn the_median_phase_is_the_lower_middle() {
+        let p = |x: f64| Phase {
+            ops_per_s: x,
+            p50_ms: x / 100.0,
+            ..Default::default()
+        };
+        let (m, rounds) = median(&[p(5.0), p(1.0), p(3.0), p(9.0)]);
+        assert_eq!((m.ops_per_s, m.p50_ms), (3.0, 0.03));
+        assert_eq!(rounds, [5.0, 1.0, 3.0, 9.0]);
+        assert_eq!(median(&[]).0.ops_per_s, 0.0);
     }
 }
