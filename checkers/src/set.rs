@@ -62,7 +62,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::common::{self, count, list, FxMap};
+use crate::common::{self, count, list};
 use crate::history::{History, Process};
 use crate::verdict::{CheckResult, Validity};
 
@@ -292,33 +292,44 @@ fn judge(k: online::KeySet) -> SetAnalysis {
         final_sets.push(set);
     }
     let nreads = finals.len();
-    // How many final reads hold an element: a binary search in each for a
-    // few reads, a count per element for many.
-    let counts: Option<FxMap<i64, usize>> = (nreads > 8).then(|| {
-        let mut m = FxMap::default();
-        for set in &final_sets {
-            for &e in set {
-                *m.entry(e).or_insert(0) += 1;
+    // The elements in order, and how many final reads hold each: each
+    // (sorted) final read is merged with them, walking both in order (or,
+    // for a read much smaller than the set, searching each of its
+    // elements); what a read holds that no add attempted is unexpected.
+    let mut elements: Vec<(i64, online::Element)> = k.elements.into_iter().collect();
+    elements.sort_unstable_by_key(|(e, _)| *e);
+    let mut seen = vec![0u32; elements.len()];
+    let mut unexpected: Vec<i64> = Vec::new();
+    for set in &final_sets {
+        if set.len().saturating_mul(16) < elements.len() {
+            for &x in set {
+                match elements.binary_search_by_key(&x, |(e, _)| *e) {
+                    Ok(i) => seen[i] += 1,
+                    Err(_) => unexpected.push(x),
+                }
+            }
+            continue;
+        }
+        let mut i = 0;
+        for &x in set {
+            while i < elements.len() && elements[i].0 < x {
+                i += 1;
+            }
+            match elements.get(i) {
+                Some((e, _)) if *e == x => seen[i] += 1,
+                _ => unexpected.push(x),
             }
         }
-        m
-    });
-    let present = |e: i64| -> usize {
-        match &counts {
-            Some(m) => m.get(&e).copied().unwrap_or(0),
-            None => final_sets
-                .iter()
-                .filter(|s| s.binary_search(&e).is_ok())
-                .count(),
-        }
-    };
+    }
+    unexpected.sort_unstable();
+    unexpected.dedup();
 
     let mut lost: Vec<(i64, online::Ack)> = Vec::new();
     let mut unconfirmed = Vec::new();
     let mut recovered = Vec::new();
     let mut failed_present = Vec::new();
-    for (&element, e) in &k.elements {
-        let seen = present(element);
+    for (&(element, e), &seen) in elements.iter().zip(&seen) {
+        let seen = seen as usize;
         match e.ack {
             Some(ack) if nreads > 0 && seen < nreads => {
                 if ack.pos < cutoff {
@@ -333,14 +344,6 @@ fn judge(k: online::KeySet) -> SetAnalysis {
             None => {}
         }
     }
-    let mut unexpected: Vec<i64> = final_sets
-        .iter()
-        .flatten()
-        .copied()
-        .filter(|e| !k.elements.contains_key(e))
-        .collect();
-    unexpected.sort_unstable();
-    unexpected.dedup();
 
     a.lost_count = lost.len();
     a.unconfirmed_count = unconfirmed.len();

@@ -602,16 +602,22 @@ fn an_unkeyed_history_checked_whole_and_op_by_op_agree_with_keyed_copies() {
 }
 
 #[test]
-fn many_final_reads_are_counted_alike() {
-    // Past eight final reads the presence of elements is counted per
-    // element instead of searched per read: the same findings.
-    for reads in [3u64, 12] {
+fn small_and_large_final_reads_are_judged_alike() {
+    // A final read much smaller than the set is searched element by
+    // element, a larger one walked in order beside the sorted elements:
+    // the same findings either way.
+    for (reads, padding) in [(3u64, 0i64), (12, 0), (3, 100)] {
         let mut h = H::default();
         h.add(Done, 0, 1)
             .add(Done, 1, 2)
             .add(Done, 2, 3)
             .add(OpType::Info, 3, 4)
             .add(OpType::Fail, 4, 5);
+        // Failed adds of other elements make the set large without
+        // changing what the reads must hold.
+        for e in 0..padding {
+            h.add(OpType::Fail, 5, 1000 + e);
+        }
         for r in 0..reads {
             let seen: &[i64] = match r {
                 1 => &[1, 3, 4, 3],
