@@ -66,12 +66,13 @@ pub(crate) enum Val<'a> {
 
 /// The text of a token.
 fn tok_text<'a>(t: &Tok, text: &'a str) -> &'a str {
-    text.get(t.start as usize..t.end as usize).unwrap_or("null")
+    text.get(t.start as usize..t.end() as usize)
+        .unwrap_or("null")
 }
 
 /// The contents of a string token (between its quotes).
 fn tok_str<'a>(t: &Tok, text: &'a str) -> &'a str {
-    text.get(t.start as usize + 1..(t.end as usize).saturating_sub(1))
+    text.get(t.start as usize + 1..(t.end() as usize).saturating_sub(1))
         .unwrap_or("")
 }
 
@@ -80,7 +81,7 @@ fn tape_value(toks: &[Tok], text: &str) -> Value {
     let Some(t) = toks.first() else {
         return Value::Null;
     };
-    match t.kind {
+    match t.kind() {
         Kind::Null => Value::Null,
         Kind::True => Value::Bool(true),
         Kind::False => Value::Bool(false),
@@ -106,7 +107,7 @@ pub(crate) struct TapeItems<'a> {
 impl<'a> TapeItems<'a> {
     fn new(toks: &'a [Tok], text: &'a str) -> Self {
         let left = match toks.first() {
-            Some(t) if t.kind == Kind::Arr => t.len(),
+            Some(t) if t.kind() == Kind::Arr => t.len(),
             _ => 0,
         };
         TapeItems {
@@ -297,7 +298,7 @@ impl<'a> Val<'a> {
     #[inline]
     pub fn as_i64(self) -> Option<i64> {
         match self {
-            Val::Tape(t, _) => t.first().filter(|t| t.kind == Kind::Int).map(Tok::int),
+            Val::Tape(t, _) => t.first().filter(|t| t.kind() == Kind::Int).map(Tok::int),
             Val::Json(v) => v.as_i64(),
             Val::Raw(s) => {
                 let t = trim(s);
@@ -315,7 +316,7 @@ impl<'a> Val<'a> {
     /// As [`Value::is_null`].
     pub fn is_null(self) -> bool {
         match self {
-            Val::Tape(t, _) => t.first().is_none_or(|t| t.kind == Kind::Null),
+            Val::Tape(t, _) => t.first().is_none_or(|t| t.kind() == Kind::Null),
             Val::Json(v) => v.is_null(),
             Val::Raw(s) => trim(s) == "null",
         }
@@ -324,7 +325,7 @@ impl<'a> Val<'a> {
     /// As [`Value::is_array`].
     pub fn is_array(self) -> bool {
         match self {
-            Val::Tape(t, _) => t.first().is_some_and(|t| t.kind == Kind::Arr),
+            Val::Tape(t, _) => t.first().is_some_and(|t| t.kind() == Kind::Arr),
             Val::Json(v) => v.is_array(),
             Val::Raw(_) => self.first_byte() == Some(b'['),
         }
@@ -334,7 +335,7 @@ impl<'a> Val<'a> {
     pub fn items(self) -> Option<Items<'a>> {
         match self {
             Val::Tape(t, s) => {
-                (t.first()?.kind == Kind::Arr).then(|| Items::Tape(TapeItems::new(t, s)))
+                (t.first()?.kind() == Kind::Arr).then(|| Items::Tape(TapeItems::new(t, s)))
             }
             Val::Json(v) => v.as_array().map(|a| Items::Json(a.iter())),
             Val::Raw(s) => RawItems::new(s).map(Items::Raw),
@@ -347,7 +348,7 @@ impl<'a> Val<'a> {
         match self {
             Val::Tape(t, s) => {
                 let first = t.first()?;
-                if first.kind != Kind::Arr || first.len() != 2 {
+                if first.kind() != Kind::Arr || first.len() != 2 {
                     return None;
                 }
                 let b = 1 + t.get(1)?.width();
@@ -371,7 +372,7 @@ impl<'a> Val<'a> {
         match self {
             Val::Tape(t, s) => t
                 .first()
-                .filter(|t| t.kind == Kind::Str)
+                .filter(|t| t.kind() == Kind::Str)
                 .map(|t| Cow::Borrowed(tok_str(t, s))),
             Val::Json(v) => v.as_str().map(Cow::Borrowed),
             Val::Raw(s) => {
@@ -409,7 +410,7 @@ impl<'a> Val<'a> {
             // Strict integers, `null`, booleans and plain strings are
             // written as serde_json writes them; so are lists of them
             // without whitespace.
-            if let Some(t) = t.first().filter(|t| !t.spaced) {
+            if let Some(t) = t.first().filter(|t| !t.spaced()) {
                 out.push_str(tok_text(t, s));
                 return;
             }

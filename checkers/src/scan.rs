@@ -23,32 +23,90 @@ use crate::history::{OpType, Process};
 
 /// What a [`Tok`] is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 pub(crate) enum Kind {
-    Null,
-    True,
-    False,
-    Int,
-    Str,
-    Arr,
+    Null = 0,
+    True = 1,
+    False = 2,
+    Int = 3,
+    Str = 4,
+    Arr = 5,
 }
 
+/// The largest line (and so value) the scanner reads: offsets in a
+/// [`Tok`] have 28 bits. Longer lines go to the general parser.
+pub(crate) const MAX_LINE: usize = 1 << 28;
+
+const END_MASK: u32 = (1 << 28) - 1;
+const SPACED: u32 = 1 << 31;
+
 /// One token of a value's tape: a scalar, or a list followed by its
-/// elements' tokens.
+/// elements' tokens. 16 bytes: a read of millions of integers has a tape
+/// of millions of tokens.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Tok {
-    pub kind: Kind,
-    /// A list with whitespace inside (its text is not canonical JSON).
-    pub spaced: bool,
-    /// The token's text in the value's text: `start..end`, quotes and
-    /// brackets included.
+    /// Where the token's text starts in the value's text (quotes and
+    /// brackets included).
     pub start: u32,
-    pub end: u32,
+    /// The end of its text (low 28 bits), its [`Kind`] (3 bits) and, for a
+    /// list, whether it has whitespace inside (the top bit: its text is
+    /// then not canonical JSON).
+    meta: u32,
     /// `Int`: the integer; `Arr`: the number of elements (low 32 bits) and
     /// the distance to the token after the list (high 32 bits).
     x: u64,
 }
 
 impl Tok {
+    /// A token of `kind` over `start..end` (`end` below [`MAX_LINE`]).
+    #[inline(always)]
+    pub(crate) const fn new(kind: Kind, start: u32, end: u32, x: u64) -> Tok {
+        Tok {
+            start,
+            meta: (end & END_MASK) | ((kind as u32) << 28),
+            x,
+        }
+    }
+
+    /// What it is.
+    #[inline(always)]
+    pub fn kind(&self) -> Kind {
+        match (self.meta >> 28) & 7 {
+            0 => Kind::Null,
+            1 => Kind::True,
+            2 => Kind::False,
+            3 => Kind::Int,
+            4 => Kind::Str,
+            _ => Kind::Arr,
+        }
+    }
+
+    /// Whether it is a list with whitespace inside.
+    #[inline(always)]
+    pub fn spaced(&self) -> bool {
+        self.meta & SPACED != 0
+    }
+
+    /// The end of its text in the value's text.
+    #[inline(always)]
+    pub fn end(&self) -> u32 {
+        self.meta & END_MASK
+    }
+
+    #[inline(always)]
+    fn set_end(&mut self, end: u32) {
+        self.meta = (self.meta & !END_MASK) | (end & END_MASK);
+    }
+
+    #[inline(always)]
+    fn set_spaced(&mut self, spaced: bool) {
+        if spaced {
+            self.meta |= SPACED;
+        } else {
+            self.meta &= !SPACED;
+        }
+    }
+
     /// The integer of an `Int`.
     #[inline]
     pub fn int(&self) -> i64 {
@@ -64,7 +122,7 @@ impl Tok {
     /// How many tokens this value takes (1 for a scalar).
     #[inline]
     pub fn width(&self) -> usize {
-        if self.kind == Kind::Arr {
+        if self.kind() == Kind::Arr {
             (self.x >> 32) as usize
         } else {
             1
@@ -73,13 +131,7 @@ impl Tok {
 }
 
 /// The tape of an absent value: `null`.
-pub(crate) const NULL_TAPE: &[Tok] = &[Tok {
-    kind: Kind::Null,
-    spaced: false,
-    start: 0,
-    end: 4,
-    x: 0,
-}];
+pub(crate) const NULL_TAPE: &[Tok] = &[Tok::new(Kind::Null, 0, 4, 0)];
 
 /// An op's fields, read in place.
 pub(crate) struct Fields<'a> {
@@ -363,13 +415,12 @@ impl<'a> Scan<'a, '_> {
 
     #[inline(always)]
     fn push(&mut self, kind: Kind, start: usize, x: u64) {
-        self.tape.push(Tok {
+        self.tape.push(Tok::new(
             kind,
-            spaced: false,
-            start: (start - self.base) as u32,
-            end: (self.i - self.base) as u32,
+            (start - self.base) as u32,
+            (self.i - self.base) as u32,
             x,
-        });
+        ));
     }
 
     /// A value in the plain shape at the cursor (whitespace before it
@@ -404,13 +455,12 @@ impl<'a> Scan<'a, '_> {
                     if at >= 0xffff_ffff {
                         return None;
                     }
-                    self.tape.push(Tok {
-                        kind: Kind::Arr,
-                        spaced: false,
-                        start: (start - self.base) as u32,
-                        end: self.spaces,
-                        x: (open as u64 & 0xffff_ffff) | (count << 32),
-                    });
+                    self.tape.push(Tok::new(
+                        Kind::Arr,
+                        (start - self.base) as u32,
+                        self.spaces,
+                        (open as u64 & 0xffff_ffff) | (count << 32),
+                    ));
                     open = at;
                     count = 0;
                     self.i += 1;
@@ -481,8 +531,8 @@ impl<'a> Scan<'a, '_> {
         let t = &mut self.tape[*open];
         let outer = t.x & 0xffff_ffff;
         let outer_count = t.x >> 32;
-        t.spaced = t.end != spaces;
-        t.end = end;
+        t.set_spaced(t.end() != spaces & END_MASK);
+        t.set_end(end);
         t.x = (*count & 0xffff_ffff) | (width << 32);
         *open = if outer == 0xffff_ffff {
             usize::MAX
@@ -563,7 +613,7 @@ impl<'a> Scan<'a, '_> {
 pub(crate) fn line<'a>(line: &'a str, tape: &mut Vec<Tok>) -> Option<Fields<'a>> {
     let line = line.strip_suffix('\r').unwrap_or(line);
     let line = line.strip_prefix('\u{feff}').unwrap_or(line);
-    if line.len() >= u32::MAX as usize {
+    if line.len() >= MAX_LINE {
         return None;
     }
     let mut c = Scan {
@@ -742,16 +792,16 @@ mod tests {
         let t = &tape[a..b];
         assert_eq!(t.len(), 6);
         assert_eq!(
-            (t[0].kind, t[0].len(), t[0].width(), t[0].spaced),
+            (t[0].kind(), t[0].len(), t[0].width(), t[0].spaced()),
             (Kind::Arr, 2, 6, true)
         );
-        assert_eq!((t[1].kind, t[1].start, t[1].end), (Kind::Str, 1, 4));
-        assert_eq!((t[2].kind, t[2].len(), t[2].width()), (Kind::Arr, 3, 4));
-        assert_eq!((t[3].kind, t[3].int()), (Kind::Int, 1));
-        assert_eq!((t[4].kind, t[4].len(), t[4].width()), (Kind::Arr, 0, 1));
-        assert_eq!((t[5].kind, t[5].int()), (Kind::Int, -2));
+        assert_eq!((t[1].kind(), t[1].start, t[1].end()), (Kind::Str, 1, 4));
+        assert_eq!((t[2].kind(), t[2].len(), t[2].width()), (Kind::Arr, 3, 4));
+        assert_eq!((t[3].kind(), t[3].int()), (Kind::Int, 1));
+        assert_eq!((t[4].kind(), t[4].len(), t[4].width()), (Kind::Arr, 0, 1));
+        assert_eq!((t[5].kind(), t[5].int()), (Kind::Int, -2));
         assert_eq!(
-            &fl.value[t[2].start as usize..t[2].end as usize],
+            &fl.value[t[2].start as usize..t[2].end() as usize],
             "[1, [], -2]"
         );
     }

@@ -893,3 +893,39 @@ fn a_crashed_write_left_unplaced_does_not_hold_the_memo_open() {
     assert!(entries > 1000, "{entries}");
     assert!(bytes < 256 * entries, "{bytes} bytes for {entries} entries");
 }
+
+#[test]
+fn crashed_ops_that_change_nothing_cost_no_steps() {
+    // A thousand crashed cas ops expecting values the register never
+    // holds again (a failed cas at the end keeps them from being pruned),
+    // then 300 writes each read back. Every scan of the search passes the
+    // crashed ops; they cannot fire, so passing them is not a step, and a
+    // budget of a few steps per op decides the history.
+    let mut rows = Vec::new();
+    for p in 0..1000u64 {
+        rows.push((p, "invoke", "cas", json!([100_000 + p, 200_000 + p])));
+        rows.push((p, "info", "cas", json!([100_000 + p, 200_000 + p])));
+    }
+    for v in 0..300u64 {
+        rows.push((2000, "invoke", "write", json!(v)));
+        rows.push((2000, "ok", "write", json!(v)));
+        rows.push((2001, "invoke", "read", json!(null)));
+        rows.push((2001, "ok", "read", json!(v)));
+    }
+    rows.push((2002, "invoke", "cas", json!([-1, -2])));
+    rows.push((2002, "fail", "cas", json!([-1, -2])));
+    let opts = Options {
+        budget: Budget {
+            max_steps: 5_000,
+            max_cache_bytes: 64 << 20,
+        },
+        ..Options::default()
+    };
+    let r = check_with(&h(&rows), Model::Register, &opts);
+    assert_eq!(r.valid, Validity::Valid, "{}", r.summary);
+    assert!(
+        r.details["search_steps"].as_u64().unwrap() < 5_000,
+        "{}",
+        r.details
+    );
+}
