@@ -360,6 +360,19 @@ fn omitted_providers(ops: &[GOp], set: &[usize]) -> Vec<usize> {
     out
 }
 
+/// The generated ops a counterexample names (by their invocation index).
+fn counterexample_ops(c: &serde_json::Value, ops: &[GOp]) -> Vec<usize> {
+    c["ops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            let at = o["invoke_index"].as_u64().unwrap() as usize;
+            ops.iter().position(|g| g.invoke == at).unwrap()
+        })
+        .collect()
+}
+
 #[test]
 fn verdicts_match_an_exhaustive_checker_and_counterexamples_are_true() {
     let mut rng = Rng(0x005E_ED0F_FA17_11E5);
@@ -411,15 +424,7 @@ fn verdicts_match_an_exhaustive_checker_and_counterexamples_are_true() {
             }
             let c = &r.details["violation"]["counterexample"];
             assert_eq!(c["kind"], "set", "case {case}: {c}");
-            let set: Vec<usize> = c["ops"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|o| {
-                    let at = o["invoke_index"].as_u64().unwrap() as usize;
-                    ops.iter().position(|g| g.invoke == at).unwrap()
-                })
-                .collect();
+            let set = counterexample_ops(c, &ops);
             let omitted = omitted_providers(&ops, &set);
             assert!(
                 omitted.is_empty(),
@@ -493,15 +498,7 @@ fn stale_observations_found_without_searching_are_true_violations() {
                 continue;
             }
             stale += 1;
-            let set: Vec<usize> = c["ops"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|o| {
-                    let at = o["invoke_index"].as_u64().unwrap() as usize;
-                    ops.iter().position(|g| g.invoke == at).unwrap()
-                })
-                .collect();
+            let set = counterexample_ops(c, &ops);
             let omitted = omitted_providers(&ops, &set);
             assert!(
                 omitted.is_empty(),
