@@ -5,7 +5,7 @@
 //! die, pause or leave the cluster, how much delay netem adds) and carries
 //! everything needed to apply it, so a schedule can be saved, shown and
 //! replayed. Each fault belongs to a *kind* (`partition`, `loss`, `clock`,
-//! `kill`, `pause`, `membership`, `netem`), and each kind has the words a
+//! `kill`, `pause`, `membership`, `netem`, `power`, `corrupt`, `slow`), and each kind has the words a
 //! history uses for starting and stopping it (`start-partition` and
 //! `stop-partition`, `kill` and `start`, ...): [`Fault::start_f`],
 //! [`stop_f`] and, back from a history's `f`, [`kind_of_f`]. A fault can
@@ -13,6 +13,7 @@
 //! when the fault starts.
 
 use crate::clock::ClockFault;
+use crate::disk::Corruption;
 use crate::partition::Partition;
 use crate::targets::PRIMARY;
 use crate::Kind;
@@ -63,6 +64,31 @@ pub enum Fault {
         /// Nodes that leave.
         targets: Vec<String>,
     },
+    /// The targets lose power: the store dies and every write it had not
+    /// fsynced is gone (stop: power back, the store starts again).
+    Power {
+        /// Nodes that lose power (all of them: a coordinated failure).
+        targets: Vec<String>,
+    },
+    /// The store on the targets is killed and its data files damaged (stop:
+    /// it starts again on what is left).
+    Corrupt {
+        /// Nodes whose files are damaged.
+        targets: Vec<String>,
+        /// How.
+        how: Corruption,
+    },
+    /// The targets' store processes get a small share of a CPU, and their
+    /// disk writes and fsyncs wait (stop: full speed again).
+    Slow {
+        /// Nodes that slow down.
+        targets: Vec<String>,
+        /// Their share of one CPU, in percent.
+        cpu_percent: u32,
+        /// The wait before each write and fsync under faultfs (ms; 0: the
+        /// disk keeps its speed).
+        disk_delay_ms: u64,
+    },
 }
 
 impl Fault {
@@ -76,6 +102,9 @@ impl Fault {
             Fault::Pause { .. } => Kind::Pause,
             Fault::Membership { .. } => Kind::Membership,
             Fault::Netem { .. } => Kind::Netem,
+            Fault::Power { .. } => Kind::Power,
+            Fault::Corrupt { .. } => Kind::Corrupt,
+            Fault::Slow { .. } => Kind::Slow,
         }
     }
 
@@ -90,6 +119,9 @@ impl Fault {
             Fault::Pause { .. } => "pause",
             Fault::Membership { .. } => "leave",
             Fault::Netem { .. } => "start-netem",
+            Fault::Power { .. } => "power-off",
+            Fault::Corrupt { .. } => "corrupt",
+            Fault::Slow { .. } => "start-slow",
         }
     }
 
@@ -106,7 +138,10 @@ impl Fault {
             | Fault::Kill { targets }
             | Fault::Pause { targets }
             | Fault::Membership { targets }
-            | Fault::Netem { targets, .. } => targets.clone(),
+            | Fault::Netem { targets, .. }
+            | Fault::Power { targets }
+            | Fault::Corrupt { targets, .. }
+            | Fault::Slow { targets, .. } => targets.clone(),
         }
     }
 
@@ -146,6 +181,17 @@ impl Fault {
             Fault::Kill { .. } => Fault::Kill { targets: one },
             Fault::Pause { .. } => Fault::Pause { targets: one },
             Fault::Membership { .. } => Fault::Membership { targets: one },
+            Fault::Power { .. } => Fault::Power { targets: one },
+            Fault::Corrupt { how, .. } => Fault::Corrupt { targets: one, how },
+            Fault::Slow {
+                cpu_percent,
+                disk_delay_ms,
+                ..
+            } => Fault::Slow {
+                targets: one,
+                cpu_percent,
+                disk_delay_ms,
+            },
             Fault::Netem {
                 delay_ms,
                 jitter_ms,
@@ -221,6 +267,22 @@ impl Fault {
                 targets.join(","),
                 if targets.len() == 1 { "s" } else { "" }
             ),
+            Fault::Power { targets } => format!("power off {}", targets.join(",")),
+            Fault::Corrupt { targets, how } => {
+                format!("corrupt {}: {}", targets.join(","), how.describe())
+            }
+            Fault::Slow {
+                targets,
+                cpu_percent,
+                disk_delay_ms,
+            } => {
+                let disk = if *disk_delay_ms > 0 {
+                    format!(", disk +{disk_delay_ms} ms")
+                } else {
+                    String::new()
+                };
+                format!("slow {}: {cpu_percent}% CPU{disk}", targets.join(","))
+            }
         }
     }
 }
@@ -235,6 +297,9 @@ pub fn stop_f(kind: Kind) -> &'static str {
         Kind::Pause => "resume",
         Kind::Membership => "join",
         Kind::Netem => "stop-netem",
+        Kind::Power => "power-on",
+        Kind::Corrupt => "recover",
+        Kind::Slow => "stop-slow",
     }
 }
 
@@ -256,6 +321,12 @@ pub fn kind_of_f(f: &str) -> Option<(Kind, bool)> {
         "join" => (Kind::Membership, false),
         "start-netem" => (Kind::Netem, true),
         "stop-netem" => (Kind::Netem, false),
+        "power-off" => (Kind::Power, true),
+        "power-on" => (Kind::Power, false),
+        "corrupt" => (Kind::Corrupt, true),
+        "recover" => (Kind::Corrupt, false),
+        "start-slow" => (Kind::Slow, true),
+        "stop-slow" => (Kind::Slow, false),
         _ => return None,
     })
 }

@@ -28,11 +28,21 @@ pub enum Kind {
     Membership,
     /// Delay and jitter on node interfaces (`tc netem`).
     Netem,
+    /// A power failure: the store's processes die and every write they had
+    /// not fsynced is lost (their data directory is mounted through
+    /// faultfs, which keeps un-fsynced data in its own memory).
+    Power,
+    /// Damage to the store's data files (flipped bits, a cut tail, a roll
+    /// back to an earlier copy) while it is down.
+    Corrupt,
+    /// A gray failure: the store's processes throttled to a small share of
+    /// a CPU, and (under faultfs) its writes and fsyncs delayed.
+    Slow,
 }
 
 impl Kind {
     /// Every kind, in the order `--nemesis all` lists them.
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 10] = [
         Kind::Partition,
         Kind::Loss,
         Kind::Clock,
@@ -40,6 +50,9 @@ impl Kind {
         Kind::Pause,
         Kind::Membership,
         Kind::Netem,
+        Kind::Power,
+        Kind::Corrupt,
+        Kind::Slow,
     ];
 
     /// The name `--nemesis` takes.
@@ -52,6 +65,9 @@ impl Kind {
             Kind::Pause => "pause",
             Kind::Membership => "membership",
             Kind::Netem => "netem",
+            Kind::Power => "power",
+            Kind::Corrupt => "corrupt",
+            Kind::Slow => "slow",
         }
     }
 
@@ -63,6 +79,13 @@ impl Kind {
     /// Whether its faults are iptables rules between nodes.
     pub fn is_network(self) -> bool {
         matches!(self, Kind::Partition | Kind::Loss)
+    }
+
+    /// Whether its faults act on the store's data directory, which must
+    /// then be mounted through faultfs for the whole run (`power`, and the
+    /// disk half of `slow`).
+    pub fn needs_faultfs(self) -> bool {
+        matches!(self, Kind::Power | Kind::Slow)
     }
 }
 

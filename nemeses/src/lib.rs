@@ -15,6 +15,8 @@
 //!   of faultline's own, so healing never touches anyone else's rules.
 //! - [`clock`]: wall-clock bumps and strobes through libfaketime offset files.
 //! - [`netem`]: delay and duplication with the kernel's netem, where it exists.
+//! - [`disk`]: power failures and corruption of a store's data files, and
+//!   the cgroup limits of a slow node.
 //! - [`targets`]: one node, a minority, a majority, all.
 //! - [`fault`]: the fault catalogue ([`fault::Fault`]), each fault a piece of
 //!   data with its kind and the words a history uses for it.
@@ -24,6 +26,7 @@
 #![warn(missing_docs)]
 
 pub mod clock;
+pub mod disk;
 pub mod fault;
 pub mod iptables;
 pub mod kind;
@@ -57,6 +60,9 @@ pub const KINDS: &[&str] = &[
     "pause",
     "membership",
     "netem",
+    "power",
+    "corrupt",
+    "slow",
 ];
 
 /// Errors in nemesis configuration.

@@ -23,6 +23,15 @@ pub enum Action {
         /// The new contents.
         contents: String,
     },
+    /// Write into an existing file in place (no temporary file and
+    /// rename): for kernel files such as a cgroup's `cgroup.procs`, which
+    /// take one value a write and cannot be replaced.
+    Overwrite {
+        /// Path on the node.
+        path: String,
+        /// What to write.
+        contents: String,
+    },
 }
 
 /// One action on one node.
@@ -43,7 +52,7 @@ impl Step {
     pub fn argv(&self) -> &[String] {
         match &self.action {
             Action::Exec { argv } => argv,
-            Action::WriteFile { .. } => &[],
+            Action::WriteFile { .. } | Action::Overwrite { .. } => &[],
         }
     }
 
@@ -54,6 +63,13 @@ impl Step {
             Action::WriteFile { path, contents } => {
                 format!(
                     "[{}] write {path:?} <- {:?}",
+                    self.node,
+                    contents.trim_end()
+                )
+            }
+            Action::Overwrite { path, contents } => {
+                format!(
+                    "[{}] overwrite {path:?} <- {:?}",
                     self.node,
                     contents.trim_end()
                 )
@@ -89,6 +105,27 @@ impl Plan {
                 contents: contents.to_string(),
             },
             may_fail: false,
+        });
+    }
+
+    /// Appends an in-place write that must succeed.
+    pub fn overwrite(&mut self, node: &str, path: &str, contents: &str) {
+        self.push_overwrite(node, path, contents, false);
+    }
+
+    /// Appends an in-place write whose failure is harmless.
+    pub fn try_overwrite(&mut self, node: &str, path: &str, contents: &str) {
+        self.push_overwrite(node, path, contents, true);
+    }
+
+    fn push_overwrite(&mut self, node: &str, path: &str, contents: &str, may_fail: bool) {
+        self.steps.push(Step {
+            node: node.to_string(),
+            action: Action::Overwrite {
+                path: path.to_string(),
+                contents: contents.to_string(),
+            },
+            may_fail,
         });
     }
 

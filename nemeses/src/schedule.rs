@@ -9,6 +9,7 @@
 //! up front: it can be shown, saved, compared between runs, and replayed.
 
 use crate::clock::ClockFault;
+use crate::disk::Corruption;
 use crate::partition::{Partition, Shape};
 use crate::targets::{TargetMode, Targets, OTHERS, PRIMARY};
 use crate::Kind;
@@ -187,6 +188,33 @@ fn draw_on_nodes<R: Rng>(
         Kind::Membership => Fault::Membership {
             targets: Targets::One.choose(nodes, rng),
         },
+        // One node, a minority, a majority, all: a coordinated power
+        // failure of all is where stores that do not fsync lose writes.
+        Kind::Power => Fault::Power {
+            targets: Targets::ALL[rng.random_range(0..4)].choose(nodes, rng),
+        },
+        // One node or a minority: the others hold what it lost.
+        Kind::Corrupt => {
+            let targets =
+                [Targets::One, Targets::Minority][rng.random_range(0..2)].choose(nodes, rng);
+            let how = match rng.random_range(0..3) {
+                0 => Corruption::Bitflip {
+                    bits: 1 << rng.random_range(0..6),
+                    seed: rng.random(),
+                },
+                1 => Corruption::Truncate {
+                    bytes: 512 << rng.random_range(0..6),
+                    seed: rng.random(),
+                },
+                _ => Corruption::Rollback,
+            };
+            Fault::Corrupt { targets, how }
+        }
+        Kind::Slow => Fault::Slow {
+            targets: Targets::One.choose(nodes, rng),
+            cpu_percent: [2, 5, 10][rng.random_range(0..3)],
+            disk_delay_ms: [0, 20, 100][rng.random_range(0..3)],
+        },
         Kind::Netem => {
             let t = [Targets::One, Targets::Minority, Targets::All][rng.random_range(0..3)];
             let delay_ms = rng.random_range(50..=300);
@@ -319,9 +347,23 @@ pub fn validate(events: &[Event], nodes: &[String]) -> Result<(), NemesisError> 
                 }
                 targets.iter().collect()
             }
-            Fault::Kill { targets } | Fault::Pause { targets } | Fault::Membership { targets } => {
+            Fault::Slow {
+                targets,
+                cpu_percent,
+                ..
+            } => {
+                if !(1..=100).contains(cpu_percent) {
+                    return Err(bad(format!(
+                        "cpu_percent {cpu_percent} is not between 1 and 100"
+                    )));
+                }
                 targets.iter().collect()
             }
+            Fault::Kill { targets }
+            | Fault::Pause { targets }
+            | Fault::Membership { targets }
+            | Fault::Power { targets }
+            | Fault::Corrupt { targets, .. } => targets.iter().collect(),
         };
         if let Fault::Partition(p) = fault {
             if p.grudge.is_empty() {
@@ -426,6 +468,16 @@ mod tests {
                     Fault::Netem {
                         targets, delay_ms, ..
                     } => assert!(!targets.is_empty() && (50..=300).contains(delay_ms)),
+                    Fault::Power { targets } => assert!(!targets.is_empty() && targets.len() <= 5),
+                    // Never a majority: the others must hold what it lost.
+                    Fault::Corrupt { targets, .. } => {
+                        assert!(!targets.is_empty() && targets.len() <= 2)
+                    }
+                    Fault::Slow {
+                        targets,
+                        cpu_percent,
+                        ..
+                    } => assert!(targets.len() == 1 && (1..=100).contains(cpu_percent)),
                 }
             }
         }

@@ -60,6 +60,12 @@ pub fn node_dir(remote: &RemoteNodes, node: &str) -> PathBuf {
     remote.remote_dir.join(node)
 }
 
+/// The faultfs program's path on a node (uploaded when the run has disk
+/// faults).
+pub fn node_faultfs(dir: &Path) -> PathBuf {
+    dir.join("faultfs")
+}
+
 /// The ringkv binary's path on a node.
 pub fn node_binary(dir: &Path) -> PathBuf {
     dir.join("ringkv")
@@ -166,12 +172,14 @@ fn find_faketime(control: &SshControl, node: &str) -> Option<PathBuf> {
 
 /// Connects to the nodes and provisions them: tools, directories, the
 /// store's packages (`packages`, installed with apt-get when missing) and
-/// the ringkv binary `bin` (for ringkv; other stores come from packages).
+/// the ringkv binary `bin` (for ringkv; other stores come from packages),
+/// and `faultfs` (when the test has disk faults, see [`node_faultfs`]).
 /// `clock` and `network`: whether clock and iptables faults are in the
 /// test.
 pub fn prepare(
     remote: &RemoteNodes,
     bin: Option<&Path>,
+    faultfs: Option<&Path>,
     packages: &[crate::cluster::control::os::Requirement],
     clock: bool,
     network: bool,
@@ -198,20 +206,8 @@ pub fn prepare(
     let dirs: Vec<PathBuf> = names.iter().map(|n| node_dir(remote, n)).collect();
     // The binary's size and mtime: a node holding the same is not sent it
     // again.
-    let stamp = match bin {
-        None => None,
-        Some(bin) => {
-            let meta =
-                std::fs::metadata(bin).with_context(|| format!("reading {}", bin.display()))?;
-            let mtime = meta
-                .modified()
-                .ok()
-                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                .map(|d| d.as_secs())
-                .unwrap_or(0);
-            Some((bin, meta.len(), mtime))
-        }
-    };
+    let stamp = bin.map(stamp_of).transpose()?;
+    let faultfs_stamp = faultfs.map(stamp_of).transpose()?;
     let faketimes = first_err(each(&names, |i, node| {
         for tool in ["timeout", "setsid"] {
             if !has(&control, node, tool) {
@@ -251,6 +247,9 @@ pub fn prepare(
         if let Some((bin, size, mtime)) = stamp {
             upload_binary(&control, node, bin, &node_binary(dir), (size, mtime))?;
         }
+        if let Some((bin, size, mtime)) = faultfs_stamp {
+            upload_binary(&control, node, bin, &node_faultfs(dir), (size, mtime))?;
+        }
         Ok(faketime)
     }))?;
     // One path for every node: the first node's (nodes of one test run
@@ -262,6 +261,19 @@ pub fn prepare(
         dirs,
         faketime,
     })
+}
+
+/// `bin` with its size and mtime: a node holding the same is not sent it
+/// again.
+fn stamp_of(bin: &Path) -> Result<(&Path, u64, u64)> {
+    let meta = std::fs::metadata(bin).with_context(|| format!("reading {}", bin.display()))?;
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    Ok((bin, meta.len(), mtime))
 }
 
 /// Uploads `bin` to `target` on `node` unless a file of the same size and
@@ -496,6 +508,12 @@ pub fn heal_nodes(
                 0 => {}
                 n => done.push(format!("{node}: killed {n} store process(es)")),
             }
+            // Dead faultfs mounts first: the directory cannot go with them.
+            done.extend(
+                crate::cluster::faultfs::heal_node(&control, node, &dir)
+                    .into_iter()
+                    .map(|l| format!("{node}: {l}")),
+            );
             if control
                 .exec_idempotent(node, &argv(&["test", "-e", &dir.display().to_string()]), T)
                 .is_ok()

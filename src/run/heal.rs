@@ -10,6 +10,7 @@
 //! calls these; each prints one line per thing it undid.
 
 use crate::cluster::control::netns;
+use crate::cluster::faultfs;
 use crate::cluster::nodes::RemoteNodes;
 use crate::cluster::remote;
 use crate::exit;
@@ -38,7 +39,14 @@ pub fn local() -> i32 {
                 code = exit::ERROR;
             }
         }
+        // Their faultfs died with the slot's processes: the dead mounts go.
+        faultfs::unmount_stale(d)
+            .iter()
+            .for_each(|l| println!("{l}"));
     }
+    faultfs::remove_stale_cgroups()
+        .iter()
+        .for_each(|l| println!("{l}"));
     if !r.live.is_empty() {
         println!("left alone: slots {:?} belong to live runs", r.live);
     }

@@ -16,6 +16,7 @@
 //! `history.jsonl`.
 
 pub mod convergence_rounds;
+pub mod disk_faults;
 pub mod heal;
 pub mod history_log;
 pub mod logging;
@@ -31,6 +32,7 @@ use crate::artifacts::results::{Results, RunDir};
 use crate::cluster::control::local::LocalControl;
 use crate::cluster::control::netns::{LocalNetwork, Subnet};
 use crate::cluster::control::{os, Control};
+use crate::run::disk_faults::DiskSetup;
 use crate::run::history_log::HistoryLog;
 use crate::run::logging::RunLog;
 use crate::run::nemesis::{sleep_or_stop, NemesisRunner};
@@ -189,6 +191,7 @@ pub async fn run(mut cfg: TestConfig) -> Result<Outcome> {
                 crate::cluster::remote::prepare(
                     &remote,
                     bin.as_deref(),
+                    DiskSetup::program(&cfg.nemesis)?.as_deref(),
                     &store.requirements(),
                     clock_faults && cfg.clock_mode != ClockMode::Date,
                     network_faults,
@@ -321,6 +324,15 @@ async fn run_on_network(
     interrupted: &AtomicBool,
     status: &Status,
 ) -> Result<()> {
+    // The faults below the store: its data directories under faultfs for
+    // the whole run (power, slow disks), before the store starts on them.
+    let disk = DiskSetup::prepare(
+        cfg,
+        store.as_ref(),
+        &place.nodes,
+        &place.control,
+        place.remote,
+    )?;
     let placement = Placement {
         nodes: place.nodes.clone(),
         control: place.control.clone(),
@@ -340,11 +352,19 @@ async fn run_on_network(
         cluster.await_ready(Duration::from_secs(20)).await?;
         Ok(cluster)
     })
-    .await?;
+    .await;
+    let cluster = match cluster {
+        Ok(c) => c,
+        Err(e) => {
+            tokio::task::block_in_place(|| disk.unmount());
+            return Err(e);
+        }
+    };
     let result = drive(
         cfg,
         cluster.clone(),
         &place,
+        &disk,
         dir,
         log,
         stop,
@@ -355,6 +375,7 @@ async fn run_on_network(
     if !place.leave_running {
         tokio::task::block_in_place(|| cluster.stop());
     }
+    tokio::task::block_in_place(|| disk.unmount());
     tokio::task::block_in_place(|| collect_logs(cluster.as_ref(), &place, dir));
     result
 }
@@ -397,6 +418,7 @@ async fn drive(
     cfg: &TestConfig,
     cluster: Arc<dyn StoreCluster>,
     place: &Cluster,
+    disk: &DiskSetup,
     dir: &RunDir,
     log: Arc<HistoryLog>,
     (stop_tx, stop_rx): (watch::Sender<bool>, watch::Receiver<bool>),
@@ -438,7 +460,7 @@ async fn drive(
     };
     dir.write_json("schedule.json", &timeline)?;
     let mut runner = NemesisRunner::setup(
-        control,
+        control.clone(),
         cluster.clone(),
         addrs,
         log.clone(),
@@ -450,6 +472,11 @@ async fn drive(
     }
     if cfg.clock_mode == ClockMode::Date {
         runner = runner.with_date_clock().await?;
+    }
+    if let Some(faults) = tokio::task::block_in_place(|| {
+        disk.faults(&kinds, control.clone(), cluster.clone(), &names)
+    })? {
+        runner = runner.with_disks(faults);
     }
     let nemesis = Arc::new(runner);
 
@@ -674,7 +701,16 @@ fn drop_unsupported_faults(store: &dyn store::Store, cfg: &mut TestConfig) -> Re
     for kind in std::mem::take(&mut cfg.nemesis) {
         // `date -s` moves the host's clock, which every process reads.
         let host_clock = kind == nemeses::Kind::Clock && cfg.clock_mode == ClockMode::Date;
-        match store.unsupported_fault(kind).filter(|_| !host_clock) {
+        // The faults on the store's files need a data directory.
+        let no_files = match kind {
+            nemeses::Kind::Power | nemeses::Kind::Corrupt => store.data_dir(cfg).err(),
+            _ => None,
+        };
+        match store
+            .unsupported_fault(kind)
+            .filter(|_| !host_clock)
+            .or(no_files)
+        {
             None => kept.push(kind),
             Some(why) if cfg.optional_kinds.contains(&kind) && cfg.fixed_schedule.is_none() => {
                 eprintln!("faultline: {why}; --nemesis all runs without {kind}");

@@ -11,6 +11,7 @@
 //! it is safe to call at any time, and twice.
 
 use crate::cluster::control::{run_plan, Control};
+use crate::run::disk_faults::DiskFaults;
 use crate::run::history_log::{Entry, HistoryLog};
 use crate::stores::DbProcesses;
 use anyhow::{bail, Context, Result};
@@ -49,6 +50,8 @@ pub struct NemesisRunner {
     date_clock: Option<Mutex<BTreeMap<String, i64>>>,
     /// Each node's network interface, when netem faults are in use.
     netem_ifaces: Option<std::collections::BTreeMap<String, String>>,
+    /// Power, corruption and slow nodes, when the run has them.
+    disks: Option<Arc<DiskFaults>>,
 }
 
 impl NemesisRunner {
@@ -74,6 +77,7 @@ impl NemesisRunner {
             active: Default::default(),
             date_clock: None,
             netem_ifaces: None,
+            disks: None,
         };
         // The nodes and their addresses first: what `faultline heal` needs
         // to find them again after a dead controller.
@@ -96,6 +100,12 @@ impl NemesisRunner {
     /// (`node → iface`); the caller has checked that the kernel has netem.
     pub fn with_netem(mut self, ifaces: std::collections::BTreeMap<String, String>) -> Self {
         self.netem_ifaces = Some(ifaces);
+        self
+    }
+
+    /// Enables the faults below the store (power, corrupt, slow).
+    pub fn with_disks(mut self, disks: DiskFaults) -> Self {
+        self.disks = Some(Arc::new(disks));
         self
     }
 
@@ -170,6 +180,36 @@ impl NemesisRunner {
             }
         }
         first_err.map_or(Ok(()), Err)
+    }
+
+    /// Runs a blocking disk-fault action on every target, in parallel;
+    /// the targets' results in order, or the first error.
+    async fn on_disks<T: Send + 'static>(
+        &self,
+        targets: &[String],
+        f: impl Fn(&DiskFaults, &str) -> Result<T> + Send + Sync + 'static,
+    ) -> Result<Vec<T>> {
+        let disks = self
+            .disks
+            .clone()
+            .context("disk faults were not enabled for this run")?;
+        let f = Arc::new(f);
+        let mut tasks = Vec::new();
+        for t in targets {
+            let (disks, f, t) = (disks.clone(), f.clone(), t.clone());
+            tasks.push(tokio::task::spawn_blocking(move || f(disks.as_ref(), &t)));
+        }
+        let mut out = Vec::new();
+        let mut first_err = None;
+        for task in tasks {
+            match task.await.expect("disk fault panicked") {
+                Ok(v) => out.push(v),
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        first_err.map_or(Ok(out), Err)
     }
 
     /// The plan that sets `targets`' clocks to `offset_ms`: offset files
@@ -350,6 +390,33 @@ impl NemesisRunner {
             (Fault::Membership { targets }, None) => {
                 self.on_targets(targets, |db, n| db.leave(n)).await
             }
+            (Fault::Power { targets }, None) => self
+                .on_disks(targets, |d, n| d.power_off(n))
+                .await
+                .map(|_| ()),
+            (Fault::Corrupt { targets, how }, None) => {
+                let how = how.clone();
+                match self.on_disks(targets, move |d, n| d.corrupt(n, &how)).await {
+                    Ok(changes) => {
+                        value["changes"] = json!(changes);
+                        Ok(())
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            (
+                Fault::Slow {
+                    targets,
+                    cpu_percent,
+                    disk_delay_ms,
+                },
+                None,
+            ) => {
+                let (cpu, delay) = (*cpu_percent, *disk_delay_ms);
+                self.on_disks(targets, move |d, n| d.slow(n, cpu, delay))
+                    .await
+                    .map(|_| ())
+            }
             _ => Ok(()),
         };
         if let (Fault::Clock(ClockFault::Bump { targets, offset_ms }), Ok(())) = (&fault, &result) {
@@ -436,9 +503,14 @@ impl NemesisRunner {
                 }
                 Err(e) => Err(e),
             },
-            Fault::Kill { targets } => self.on_targets(targets, |db, n| db.start(n)).await,
+            Fault::Kill { targets } | Fault::Power { targets } | Fault::Corrupt { targets, .. } => {
+                self.on_targets(targets, |db, n| db.start(n)).await
+            }
             Fault::Pause { targets } => self.on_targets(targets, |db, n| db.resume(n)).await,
             Fault::Membership { targets } => self.on_targets(targets, |db, n| db.join(n)).await,
+            Fault::Slow { targets, .. } => {
+                self.on_disks(targets, |d, n| d.unslow(n)).await.map(|_| ())
+            }
             Fault::Netem { targets, .. } => match self.netem_ifaces(targets) {
                 Ok(ifaces) => self.run_plan(nemeses::netem::stop(&ifaces)).await,
                 Err(e) => Err(e),
@@ -476,6 +548,14 @@ impl NemesisRunner {
             Ok(()) if clocks => self.clock_applied(&names, 0),
             Ok(()) => {}
             Err(e) => {
+                first_err.get_or_insert(e);
+            }
+        }
+        if let Some(disks) = self.disks.clone() {
+            if let Err(e) = tokio::task::spawn_blocking(move || disks.heal())
+                .await
+                .expect("disk heal panicked")
+            {
                 first_err.get_or_insert(e);
             }
         }

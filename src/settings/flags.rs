@@ -154,7 +154,8 @@ pub struct TestArgs {
     #[arg(long, default_value = "2", value_parser = parse_seconds)]
     pub anti_entropy: f64,
     /// Durability of the store: `always` (fsync before every
-    /// acknowledgment), `interval`, `never`, or `off` (memory only).
+    /// acknowledgment), `interval`, `never`, or `off` (memory only). For
+    /// Redis: `appendfsync always`, `everysec` or `no`.
     #[arg(long, default_value = "always")]
     pub fsync: String,
     /// Replicas per key (N) of the store (default: 3, or the number of

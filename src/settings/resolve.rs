@@ -240,8 +240,14 @@ pub fn test_config(a: TestArgs) -> Result<TestConfig, UsageError> {
         client,
         nemesis,
         nemesis_options,
+        // Under `all`, a kind this store or machine cannot do is left out
+        // with a notice, unless it was also named on its own.
         optional_kinds: if a.nemesis.split(',').any(|k| k.trim() == "all") {
-            vec![nemeses::Kind::Netem]
+            let named: Vec<&str> = a.nemesis.split(',').map(str::trim).collect();
+            nemeses::Kind::ALL
+                .into_iter()
+                .filter(|k| !named.contains(&k.name()))
+                .collect()
         } else {
             Vec::new()
         },

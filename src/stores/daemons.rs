@@ -204,6 +204,16 @@ impl Daemons {
         }
     }
 
+    /// `node`'s process while it runs.
+    pub fn pids(&self, node: &str) -> Vec<u32> {
+        self.with(node, |p| p.pid)
+            .ok()
+            .flatten()
+            .filter(|pid| self.control.is_alive(node, *pid))
+            .into_iter()
+            .collect()
+    }
+
     /// The last line of `node`'s log, for errors (`(empty log)` if none).
     pub fn last_log_line(&self, node: &str) -> String {
         let Some(log) = self.log_file(node) else {

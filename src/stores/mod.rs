@@ -116,6 +116,16 @@ pub trait Store: Send + Sync {
     /// error; one that came from `--nemesis all` is dropped with a notice.
     fn unsupported_fault(&self, kind: nemeses::Kind) -> Option<String>;
 
+    /// Where each node's store keeps its data, for the faults that act on
+    /// it (`power`, `corrupt`, the disk half of `slow`); `Err` says why
+    /// this store (with these settings) keeps nothing there.
+    fn data_dir(&self, _cfg: &TestConfig) -> Result<DataLayout, String> {
+        Err(format!(
+            "--store {} declares no data directory",
+            self.name()
+        ))
+    }
+
     /// Checks the rest of a test's configuration against this store (the
     /// nodes it needs, say), before anything starts.
     fn check_config(&self, _cfg: &TestConfig) -> Result<(), crate::UsageError> {
@@ -132,6 +142,25 @@ pub trait Store: Send + Sync {
     /// Writes every node's configuration and starts every node (blocking;
     /// the runner then awaits [`StoreCluster::await_ready`]).
     fn start(&self, cfg: &TestConfig, placement: Placement) -> Result<Arc<dyn StoreCluster>>;
+}
+
+/// Where a store keeps its data on each node, and which of its files
+/// the `corrupt` nemesis may damage.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DataLayout {
+    /// The data directory, relative to the node's directory.
+    pub dir: PathBuf,
+    /// Its files a corruption picks from, relative to it; a name ending in
+    /// `/` stands for every file in that directory (a write-ahead log's
+    /// segments).
+    pub files: Vec<String>,
+}
+
+impl DataLayout {
+    /// `node`'s data directory.
+    pub fn on(&self, node: &StoreNode) -> PathBuf {
+        node.dir.join(&self.dir)
+    }
 }
 
 /// What one client worker does: the nodes it may send to (its own first,

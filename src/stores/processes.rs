@@ -27,6 +27,11 @@ pub trait DbProcesses: Send + Sync {
     /// Undoes every process fault: resumes the paused, restarts the dead,
     /// brings back the nodes that left.
     fn heal(&self) -> Result<()>;
+    /// The store's processes on `node` while they run (for a slow fault's
+    /// cgroup); empty when it is down or the store cannot say.
+    fn pids(&self, _node: &str) -> Vec<u32> {
+        Vec::new()
+    }
     /// The node that is the store's primary right now, for faults aimed at
     /// it (`--nemesis-targets primary`); `None` when the store has no
     /// primary, or none is agreed on at the moment (a failover under way).

@@ -17,6 +17,7 @@ mod bench;
 mod ci_examples;
 mod cli;
 mod convergence_time;
+mod disk_faults;
 mod e2e;
 mod e2e_matrix;
 mod etcd;

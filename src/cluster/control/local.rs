@@ -150,6 +150,26 @@ impl Control for LocalControl {
     fn download(&self, node: &str, remote: &Path, local: &Path) -> Result<(), ControlError> {
         copy(node, remote, local)
     }
+
+    /// One `write` into the open file: the local nodes share this
+    /// machine's file systems (namespaces split the network only).
+    fn overwrite_file(
+        &self,
+        node: &str,
+        remote: &Path,
+        contents: &str,
+    ) -> Result<(), ControlError> {
+        use std::io::Write;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(remote)
+            .and_then(|mut f| f.write_all(contents.as_bytes()))
+            .map_err(|source| ControlError::Io {
+                node: node.into(),
+                what: format!("writing {contents:?} into {}", remote.display()),
+                source,
+            })
+    }
 }
 
 /// Copies through a temporary file and a rename, so a reader (libfaketime

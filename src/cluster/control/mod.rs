@@ -229,6 +229,40 @@ pub trait Control: Send + Sync {
         let _ = std::fs::remove_file(&tmp);
         r
     }
+
+    /// Writes `contents` into the existing file `remote` in place: for
+    /// kernel files (a cgroup's `cgroup.procs`, `cpu.max`) that take a
+    /// value per write and cannot be replaced by a rename.
+    fn overwrite_file(
+        &self,
+        node: &str,
+        remote: &Path,
+        contents: &str,
+    ) -> Result<(), ControlError> {
+        overwrite_through_cp(self, node, remote, contents)
+    }
+}
+
+/// [`Control::overwrite_file`] for any control: the contents go to a
+/// temporary file on the node, `cp` writes them into `remote` (opening it
+/// for writing, never replacing it), and the temporary file goes.
+fn overwrite_through_cp(
+    control: &(impl Control + ?Sized),
+    node: &str,
+    remote: &Path,
+    contents: &str,
+) -> Result<(), ControlError> {
+    let tmp = format!(
+        "/tmp/.faultline-overwrite-{}-{:x}",
+        std::process::id(),
+        rand_suffix()
+    );
+    control.write_file(node, Path::new(&tmp), contents)?;
+    let cp = ["cp", "--", &tmp, &remote.display().to_string()].map(str::to_string);
+    let r = control.exec(node, &cp, STEP_TIMEOUT).map(|_| ());
+    let rm = ["rm", "-f", "--", &tmp].map(str::to_string);
+    let _ = control.exec(node, &rm, STEP_TIMEOUT);
+    r
 }
 
 fn rand_suffix() -> u64 {
@@ -259,6 +293,9 @@ pub fn run_plan(control: &dyn Control, plan: &Plan) -> Result<(), ControlError> 
                             }
                             Action::WriteFile { path, contents } => {
                                 control.write_file(node, Path::new(path), contents)
+                            }
+                            Action::Overwrite { path, contents } => {
+                                control.overwrite_file(node, Path::new(path), contents)
                             }
                         };
                         match r {

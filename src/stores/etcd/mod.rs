@@ -93,6 +93,15 @@ impl Store for Etcd {
         }
     }
 
+    /// `--data-dir data`: the write-ahead log's segments and the bbolt
+    /// database.
+    fn data_dir(&self, _cfg: &TestConfig) -> Result<crate::stores::DataLayout, String> {
+        Ok(crate::stores::DataLayout {
+            dir: "data".into(),
+            files: vec!["member/wal/".into(), "member/snap/db".into()],
+        })
+    }
+
     fn start(&self, cfg: &TestConfig, p: Placement) -> Result<Arc<dyn StoreCluster>> {
         // Locally, the path (the namespaces' PATH may lack /usr/bin's
         // neighbours); on an SSH node, whatever its PATH finds.
@@ -203,6 +212,9 @@ impl DbProcesses for EtcdCluster {
     }
     fn heal(&self) -> Result<()> {
         self.daemons.heal()
+    }
+    fn pids(&self, node: &str) -> Vec<u32> {
+        self.daemons.pids(node)
     }
 }
 

@@ -283,6 +283,10 @@ impl DbProcesses for RedisCluster {
         self.servers.start(node)
     }
 
+    fn pids(&self, node: &str) -> Vec<u32> {
+        self.servers.pids(node)
+    }
+
     fn pause(&self, node: &str) -> Result<()> {
         self.servers.pause(node)
     }

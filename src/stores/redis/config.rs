@@ -18,6 +18,43 @@ use std::path::PathBuf;
 use std::time::Duration;
 use workloads::redis::Mode;
 
+/// When `redis-server` fsyncs its append-only file (`appendfsync`), as
+/// faultline's `--fsync` names it: `always` before each reply, `interval`
+/// once a second (`everysec`, the Debian default), `never` when the kernel
+/// pleases (`no`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AppendFsync {
+    /// `appendfsync always`.
+    Always,
+    /// `appendfsync everysec`.
+    EverySec,
+    /// `appendfsync no`.
+    No,
+}
+
+impl AppendFsync {
+    /// The policy `--fsync` names, or why Redis has none such.
+    pub fn from_flag(fsync: &str) -> Result<AppendFsync, String> {
+        match fsync {
+            "always" => Ok(AppendFsync::Always),
+            "interval" => Ok(AppendFsync::EverySec),
+            "never" => Ok(AppendFsync::No),
+            other => Err(format!(
+                "--fsync {other} with --store redis: Redis takes always (appendfsync always), interval (everysec) or never (no)"
+            )),
+        }
+    }
+
+    /// The word `redis.conf` takes.
+    pub fn word(self) -> &'static str {
+        match self {
+            AppendFsync::Always => "always",
+            AppendFsync::EverySec => "everysec",
+            AppendFsync::No => "no",
+        }
+    }
+}
+
 /// How a cluster is configured and how its clients behave.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -37,6 +74,8 @@ pub struct Settings {
     pub mode: Mode,
     /// Each client operation's budget.
     pub op_timeout: Duration,
+    /// When the append-only file is fsynced.
+    pub appendfsync: AppendFsync,
 }
 
 impl Default for Settings {
@@ -49,14 +88,16 @@ impl Default for Settings {
             keys: 5,
             mode: Mode::Plain,
             op_timeout: Duration::from_millis(2000),
+            appendfsync: AppendFsync::Always,
         }
     }
 }
 
 /// Renders one node's `redis.conf`: listening on its own address only, an
-/// append-only file fsynced before each reply (so a `kill -9` loses
-/// nothing acknowledged and what goes missing is the failover's doing), a
-/// replica of `primary` unless it is the primary. Sentinel rewrites it on
+/// append-only file fsynced as [`Settings::appendfsync`] says (by default
+/// before each reply, so a `kill -9` or a power failure loses nothing
+/// acknowledged and what goes missing is the failover's doing), a replica
+/// of `primary` unless it is the primary. Sentinel rewrites it on
 /// failovers.
 pub fn server_conf(node: &StoreNode, primary: IpAddr, s: &Settings) -> String {
     let mut c = format!(
@@ -68,7 +109,7 @@ pub fn server_conf(node: &StoreNode, primary: IpAddr, s: &Settings) -> String {
          logfile \"\"\n\
          dir {dir}\n\
          appendonly yes\n\
-         appendfsync always\n\
+         appendfsync {fsync}\n\
          save \"\"\n\
          shutdown-timeout 0\n\
          repl-diskless-sync yes\n\
@@ -78,6 +119,7 @@ pub fn server_conf(node: &StoreNode, primary: IpAddr, s: &Settings) -> String {
         ip = node.ip,
         port = s.server_port,
         dir = quote(&data_dir(node).display().to_string()),
+        fsync = s.appendfsync.word(),
     );
     if node.ip != primary {
         c.push_str(&format!("replicaof {primary} {}\n", s.server_port));

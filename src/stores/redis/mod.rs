@@ -31,7 +31,7 @@ mod ready;
 mod sentinel;
 
 pub use cluster::RedisCluster;
-pub use config::{sentinel_conf, server_conf, Settings};
+pub use config::{sentinel_conf, server_conf, AppendFsync, Settings};
 
 use crate::cluster::control::os::Requirement;
 use crate::settings::TestConfig;
@@ -129,7 +129,16 @@ impl Store for Redis {
         }
     }
 
+    /// `redis-data/`: the append-only file's parts and the RDB snapshot.
+    fn data_dir(&self, _cfg: &TestConfig) -> Result<crate::stores::DataLayout, String> {
+        Ok(crate::stores::DataLayout {
+            dir: "redis-data".into(),
+            files: vec!["appendonlydir/".into(), "dump.rdb".into()],
+        })
+    }
+
     fn check_config(&self, cfg: &TestConfig) -> Result<(), UsageError> {
+        AppendFsync::from_flag(&cfg.quorums.fsync).map_err(UsageError)?;
         check_nodes(cfg.nodes)
     }
 
@@ -143,6 +152,7 @@ impl Store for Redis {
             keys: cfg.keys,
             mode,
             op_timeout: Duration::from_millis(cfg.op_timeout_ms),
+            appendfsync: AppendFsync::from_flag(&cfg.quorums.fsync).map_err(UsageError)?,
             ..Settings::default()
         };
         Ok(Arc::new(RedisCluster::launch(settings, placement)?))

@@ -19,33 +19,7 @@ pub const PORT: u16 = 8080;
 /// next to the running `faultline` executable (or one directory up, where
 /// cargo puts binaries when the caller is a test).
 pub fn find_ringkv(explicit: Option<&Path>) -> Result<PathBuf> {
-    if let Some(p) = explicit {
-        if p.is_file() {
-            return Ok(p.to_path_buf());
-        }
-        bail!("--ringkv-bin {}: no such file", p.display());
-    }
-    if let Some(p) = std::env::var_os("FAULTLINE_RINGKV_BIN") {
-        let p = PathBuf::from(p);
-        if p.is_file() {
-            return Ok(p);
-        }
-        bail!("FAULTLINE_RINGKV_BIN={}: no such file", p.display());
-    }
-    let exe = std::env::current_exe().context("locating the faultline executable")?;
-    let mut dir = exe.parent();
-    for _ in 0..2 {
-        let Some(d) = dir else { break };
-        let candidate = d.join("ringkv");
-        if candidate.is_file() {
-            return Ok(candidate);
-        }
-        dir = d.parent();
-    }
-    bail!(
-        "the ringkv binary was not found next to {}; build it with `cargo build --release --workspace` or pass --ringkv-bin PATH",
-        exe.display()
-    )
+    crate::cluster::shipped::find("ringkv", explicit, "--ringkv-bin")
 }
 
 /// One ringkv node as the controller tracks it.
@@ -364,6 +338,15 @@ impl crate::stores::DbProcesses for RingkvCluster {
         }
         self.with_node(node, |n| n.paused = false)?;
         Ok(())
+    }
+
+    fn pids(&self, node: &str) -> Vec<u32> {
+        self.with_node(node, |n| n.pid)
+            .ok()
+            .flatten()
+            .filter(|p| self.control.is_alive(node, *p))
+            .into_iter()
+            .collect()
     }
 
     fn start(&self, node: &str) -> Result<()> {

@@ -63,6 +63,18 @@ impl Store for Ringkv {
         None
     }
 
+    /// `data/` in the node's folder, holding one redb file, unless the
+    /// store keeps everything in memory (`--fsync off`).
+    fn data_dir(&self, cfg: &TestConfig) -> Result<crate::stores::DataLayout, String> {
+        if cfg.quorums.fsync == "off" {
+            return Err("with --fsync off ringkv keeps nothing on disk".into());
+        }
+        Ok(crate::stores::DataLayout {
+            dir: "data".into(),
+            files: vec!["ringkv.redb".into()],
+        })
+    }
+
     fn start(&self, cfg: &TestConfig, p: Placement) -> Result<Arc<dyn StoreCluster>> {
         let bin = db::find_ringkv(cfg.ringkv_bin.as_deref())?;
         let nodes = p

@@ -40,6 +40,16 @@ impl DbProcesses for AdapterCluster {
         self.await_port(i, RESTART_TIMEOUT)
     }
 
+    fn pids(&self, node: &str) -> Vec<u32> {
+        let Ok(i) = self.index(node) else {
+            return Vec::new();
+        };
+        self.pid(i)
+            .filter(|p| self.control.is_alive(node, *p))
+            .into_iter()
+            .collect()
+    }
+
     fn pause(&self, node: &str) -> Result<()> {
         self.signal(node, Signal::SIGSTOP)?;
         let i = self.index(node)?;
