@@ -305,10 +305,12 @@ impl Shared {
     }
 
     /// The name at `rel` is going away (unlink, or replaced by a rename): forget it and, if
-    /// it was the file's last name, drop the file's cached data.
+    /// it was the file's last name, drop the file's cached data, or, while handles still
+    /// hold the file open, leave that to the last release.
     fn drop_name(st: &mut State, ino: u64, rel: &Path, nlink: u64) {
         st.inodes.unlink_path(ino, rel);
-        if nlink <= 1 && st.caches.remove(&ino).is_some() {
+        let open = st.handles.values().any(|h| h.ino == ino);
+        if nlink <= 1 && !open && st.caches.remove(&ino).is_some() {
             tracing::debug!(ino, "last name unlinked: cached data dropped");
         }
     }
