@@ -4,7 +4,8 @@
 //! A test harness turns a disk slow, and heals it, by writing one integer into the delay file
 //! (`echo 200 > delay`, `echo 0 > delay`); the daemon never needs a restart. The file is
 //! re-read when its modification time (or existence) changes, looked at no more often than
-//! every 100 ms so that a busy store does not pay a `stat` per write. A missing file, or one
+//! every 100 ms so that a busy store does not pay a `stat` per write; a file modified in the
+//! last second is re-read at every check, since coarse timestamps can hide a second change. A missing file, or one
 //! that does not hold a whole number, means no delay.
 
 use std::path::PathBuf;
@@ -13,6 +14,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 /// How often the delay file's modification time is checked at most.
 const CHECK_EVERY: Duration = Duration::from_millis(100);
+/// A delay file modified more recently than this is re-read at every check.
+const RECENT: Duration = Duration::from_secs(1);
 
 #[derive(Debug)]
 struct Seen {
@@ -56,7 +59,15 @@ impl Delay {
         }
         seen.checked_at = Some(now);
         let mtime = std::fs::metadata(path).and_then(|m| m.modified()).ok();
-        if mtime != seen.mtime {
+        // A file modified within the last second is read again even if its mtime did not
+        // change: timestamps are coarse, and a truncate-then-write (or two quick writes)
+        // can share one, which would otherwise leave a half-written value in force.
+        let recent = mtime.is_some_and(|m| {
+            SystemTime::now()
+                .duration_since(m)
+                .map_or(true, |age| age < RECENT)
+        });
+        if mtime != seen.mtime || recent {
             seen.mtime = mtime;
             let ms = std::fs::read_to_string(path)
                 .ok()
@@ -105,5 +116,27 @@ mod tests {
         std::thread::sleep(CHECK_EVERY + Duration::from_millis(20));
         assert_eq!(d.current(), Duration::ZERO, "unparsable means no delay");
         assert_eq!(Delay::new(None).current(), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_second_change_within_one_timestamp_is_still_seen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("delay");
+        let stamp = SystemTime::now();
+        let set = |text: &str| {
+            std::fs::write(&path, text).unwrap();
+            let f = std::fs::File::options().write(true).open(&path).unwrap();
+            f.set_modified(stamp).unwrap();
+        };
+        let d = Delay::new(Some(path.clone()));
+        set("");
+        assert_eq!(
+            d.current(),
+            Duration::ZERO,
+            "caught between truncate and write"
+        );
+        set("40");
+        std::thread::sleep(CHECK_EVERY + Duration::from_millis(20));
+        assert_eq!(d.current(), Duration::from_millis(40));
     }
 }
