@@ -52,6 +52,7 @@
 //! one warning naming the operation.
 
 pub mod cache;
+pub mod corrupt;
 pub mod delay;
 pub mod fs;
 pub mod inodes;

@@ -3,6 +3,9 @@
 //!
 //! Prints `faultfs: mounted MOUNT over BACKING` on stdout once the mount is usable; logs go
 //! to stderr (`RUST_LOG` filters them, `info` by default).
+//!
+//! `faultfs corrupt` damages one file instead (flipped bits, a cut tail): the `corrupt`
+//! nemesis runs it on a node whose store is down.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -14,20 +17,46 @@ use faultfs::{Error, FaultFs, Options};
 /// A FUSE passthrough that keeps un-fsynced file data in memory: `kill -9` of this daemon
 /// loses it, like a power failure.
 #[derive(Debug, Parser)]
-#[command(name = "faultfs", version)]
+#[command(name = "faultfs", version, subcommand_negates_reqs = true)]
 struct Args {
     /// The directory holding the durable files.
-    #[arg(long)]
-    backing: PathBuf,
+    #[arg(long, required = true)]
+    backing: Option<PathBuf>,
     /// Where to mount the file system (an empty directory).
-    #[arg(long)]
-    mount: PathBuf,
+    #[arg(long, required = true)]
+    mount: Option<PathBuf>,
     /// A file holding one integer: milliseconds every write and fsync waits (0 or missing: none).
     #[arg(long)]
     delay_file: Option<PathBuf>,
     /// Write everything back once cached dirty data passes this many MiB.
     #[arg(long, default_value_t = 1024)]
     max_dirty_mib: u64,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+/// What else faultfs does.
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Damage one file (flip bits in one page, or cut its tail), fsync it, and print what
+    /// changed where.
+    Corrupt {
+        /// Chooses the page and the bits.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Flip this many bits inside one page.
+        #[arg(
+            long,
+            conflicts_with = "truncate",
+            required_unless_present = "truncate"
+        )]
+        flip_bits: Option<u32>,
+        /// Cut this many bytes off the end.
+        #[arg(long)]
+        truncate: Option<u64>,
+        /// The file.
+        file: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -39,6 +68,29 @@ fn main() -> ExitCode {
         .with_env_filter(filter)
         .init();
     let args = Args::parse();
+    if let Some(Command::Corrupt {
+        seed,
+        flip_bits,
+        truncate,
+        file,
+    }) = args.command
+    {
+        let damage = match (flip_bits, truncate) {
+            (Some(bits), _) => faultfs::corrupt::Damage::FlipBits(bits),
+            (None, Some(bytes)) => faultfs::corrupt::Damage::Truncate(bytes),
+            (None, None) => unreachable!("clap requires one"),
+        };
+        return match faultfs::corrupt::corrupt(&file, damage, seed) {
+            Ok(line) => {
+                println!("{line}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("faultfs corrupt: {}: {e}", file.display());
+                ExitCode::FAILURE
+            }
+        };
+    }
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -72,7 +124,10 @@ fn wait_signal(set: &libc::sigset_t) -> i32 {
 }
 
 fn run(args: Args) -> Result<(), Error> {
-    let dirs = faultfs::mount::check(&args.backing, &args.mount)?;
+    let (Some(backing), Some(mount)) = (&args.backing, &args.mount) else {
+        unreachable!("clap requires --backing and --mount without a subcommand")
+    };
+    let dirs = faultfs::mount::check(backing, mount)?;
     // Modes asked for by callers reach the backing files unmasked by our own umask.
     // SAFETY: umask has no preconditions.
     unsafe { libc::umask(0) };

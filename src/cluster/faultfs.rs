@@ -104,6 +104,13 @@ impl Mounts {
         Ok(this)
     }
 
+    /// `argv` run where mounts must be made: the host's mount namespace
+    /// (see [`Control::in_host_mounts`]), so that every later command, the
+    /// store's among them, sees the mount.
+    fn in_host_mounts(&self, argv: Vec<String>) -> Vec<String> {
+        self.control.in_host_mounts(argv)
+    }
+
     fn nodes(&self) -> Vec<String> {
         self.mounts.lock().unwrap().keys().cloned().collect()
     }
@@ -140,7 +147,7 @@ impl Mounts {
     fn start(&self, node: &str) -> Result<()> {
         let m = self.mount_of(node)?;
         let spec = DaemonSpec {
-            argv: vec![
+            argv: self.in_host_mounts(vec![
                 self.bin.display().to_string(),
                 "--backing".into(),
                 m.backing.display().to_string(),
@@ -148,7 +155,7 @@ impl Mounts {
                 m.mount.display().to_string(),
                 "--delay-file".into(),
                 m.delay_file.display().to_string(),
-            ],
+            ]),
             log_file: m.log.clone(),
             env: Vec::new(),
         };
@@ -157,7 +164,7 @@ impl Mounts {
             m.pid = Some(pid);
         }
         let deadline = Instant::now() + WAIT;
-        let probe = argv(&["mountpoint", "-q", "--"], &[&m.mount]);
+        let probe = self.in_host_mounts(argv(&["mountpoint", "-q", "--"], &[&m.mount]));
         loop {
             if self.control.exec(node, &probe, WAIT).is_ok() {
                 return Ok(());
@@ -229,14 +236,13 @@ impl Mounts {
         true
     }
 
-    /// `umount -l` of `mount` if it is still a mount point.
+    /// `umount -l` of `mount`, dead (its faultfs killed: `mountpoint`
+    /// cannot even stat it) or alive; an error only means nothing was
+    /// mounted there.
     fn umount(&self, node: &str, mount: &Path) {
-        let probe = argv(&["mountpoint", "-q", "--"], &[mount]);
-        if self.control.exec(node, &probe, WAIT).is_ok() {
-            let lazy = argv(&["umount", "-l", "--"], &[mount]);
-            if let Err(e) = self.control.exec(node, &lazy, WAIT) {
-                tracing::warn!("unmounting {} on {node}: {e}", mount.display());
-            }
+        let lazy = self.in_host_mounts(argv(&["umount", "-l", "--"], &[mount]));
+        if let Err(e) = self.control.exec(node, &lazy, WAIT) {
+            tracing::debug!("unmounting {} on {node}: {e}", mount.display());
         }
     }
 
@@ -268,12 +274,20 @@ fn argv(words: &[&str], paths: &[&Path]) -> Vec<String> {
 /// unified hierarchy, v1 when it has the `cpu` controller mounted; an
 /// error naming what is missing otherwise.
 pub fn probe_cgroups(control: &dyn Control, node: &str) -> Result<Cgroups> {
-    let fs = ["stat", "-f", "-c", "%T", "/sys/fs/cgroup/"].map(str::to_string);
+    let fs = control.in_host_mounts(
+        ["stat", "-f", "-c", "%T", "/sys/fs/cgroup/"]
+            .map(str::to_string)
+            .to_vec(),
+    );
     let kind = control.exec(node, &fs, WAIT)?.stdout;
     if kind.trim() == "cgroup2fs" {
         return Ok(Cgroups::V2);
     }
-    let v1 = ["test", "-f", "/sys/fs/cgroup/cpu/cpu.cfs_quota_us"].map(str::to_string);
+    let v1 = control.in_host_mounts(
+        ["test", "-f", "/sys/fs/cgroup/cpu/cpu.cfs_quota_us"]
+            .map(str::to_string)
+            .to_vec(),
+    );
     if control.exec(node, &v1, WAIT).is_ok() {
         return Ok(Cgroups::V1);
     }

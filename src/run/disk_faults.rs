@@ -21,6 +21,7 @@ use crate::cluster::faultfs::Mounts;
 use crate::stores::{DataLayout, DbProcesses};
 use anyhow::{bail, Context, Result};
 use nemeses::disk::{self, Cgroups, Corruption};
+use nemeses::plan::Plan;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -230,7 +231,7 @@ impl DiskFaults {
             .lock()
             .unwrap()
             .insert(node.to_string(), pids.clone());
-        run_plan(self.control.as_ref(), &plan)?;
+        run_plan(self.control.as_ref(), &self.in_host_mounts(plan))?;
         if let (Some(mounts), true) = (&self.mounts, delay_ms > 0) {
             mounts.set_delay(node, delay_ms)?;
         }
@@ -242,12 +243,23 @@ impl DiskFaults {
         let pids = self.slowed.lock().unwrap().remove(node).unwrap_or_default();
         if let Some(cgroups) = self.cgroups {
             let plan = disk::cgroup_stop(cgroups, std::process::id(), node, &pids);
-            run_plan(self.control.as_ref(), &plan)?;
+            run_plan(self.control.as_ref(), &self.in_host_mounts(plan))?;
         }
         if let Some(mounts) = &self.mounts {
             mounts.set_delay(node, 0)?;
         }
         Ok(())
+    }
+
+    /// `plan` with each command run in the host's view of `/sys/fs/cgroup`
+    /// (see [`Control::in_host_mounts`]).
+    fn in_host_mounts(&self, mut plan: Plan) -> Plan {
+        for step in &mut plan.steps {
+            if let nemeses::plan::Action::Exec { argv } = &mut step.action {
+                *argv = self.control.in_host_mounts(std::mem::take(argv));
+            }
+        }
+        plan
     }
 
     /// Lifts every slow fault still in force (the final heal); power and

@@ -151,6 +151,14 @@ impl Control for LocalControl {
         copy(node, remote, local)
     }
 
+    fn in_host_mounts(&self, argv: Vec<String>) -> Vec<String> {
+        let ns = format!("--mount=/proc/{}/ns/mnt", std::process::id());
+        ["nsenter".to_string(), ns, "--".into()]
+            .into_iter()
+            .chain(argv)
+            .collect()
+    }
+
     /// One `write` into the open file: the local nodes share this
     /// machine's file systems (namespaces split the network only).
     fn overwrite_file(

@@ -230,6 +230,17 @@ pub trait Control: Send + Sync {
         r
     }
 
+    /// `argv` made to run on the node with the host's view of its file
+    /// systems: its mounts, `/sys/fs/cgroup`. Over SSH that is every
+    /// command; a local node's commands run under `ip netns exec`, which
+    /// gives each a private copy of the mount table (with a `/sys` of the
+    /// namespace's own, without cgroups), so there the argv enters the
+    /// controller's mount namespace first. For mounting (faultfs) and
+    /// cgroups.
+    fn in_host_mounts(&self, argv: Vec<String>) -> Vec<String> {
+        argv
+    }
+
     /// Writes `contents` into the existing file `remote` in place: for
     /// kernel files (a cgroup's `cgroup.procs`, `cpu.max`) that take a
     /// value per write and cannot be replaced by a rename.
