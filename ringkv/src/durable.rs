@@ -135,23 +135,38 @@ pub struct Persister {
 impl Persister {
     /// Opens (or creates) `dir/ringkv.redb`, reads it back, and starts the
     /// writer thread.
+    ///
+    /// A database that cannot be read back (a flipped bit its checksums
+    /// catch, a file cut short: redb reports the one and panics on the
+    /// other) is moved aside as `ringkv.redb.damaged-<ms>` and the node
+    /// starts empty, as a Dynamo node replaced after a disk failure does:
+    /// read repair and anti-entropy refill it from the other replicas. What
+    /// only this node held (a hint not yet handed off, a Paxos acceptor's
+    /// promises) is lost with it, and the log says so.
     pub fn open(dir: &Path, policy: FsyncPolicy) -> Result<(Persister, Loaded), DurableError> {
         let err = |e: &dyn std::fmt::Display| DurableError::Open {
             dir: dir.to_path_buf(),
             message: e.to_string(),
         };
         std::fs::create_dir_all(dir).map_err(|e| err(&e))?;
-        let db = Database::create(dir.join("ringkv.redb")).map_err(|e| err(&e))?;
-        let txn = db.begin_write().map_err(|e| err(&e))?;
-        {
-            txn.open_table(REGISTERS).map_err(|e| err(&e))?;
-            txn.open_table(OBJECTS).map_err(|e| err(&e))?;
-            txn.open_table(ELEMENTS).map_err(|e| err(&e))?;
-            txn.open_table(CRDTS).map_err(|e| err(&e))?;
-            txn.open_table(PAXOS).map_err(|e| err(&e))?;
-        }
-        txn.commit().map_err(|e| err(&e))?;
-        let loaded = load(&db).map_err(|e| err(&e))?;
+        let file = dir.join("ringkv.redb");
+        let (db, loaded) = match open_and_load(&file) {
+            Ok(opened) => opened,
+            Err(Unreadable::Other(why)) => return Err(err(&why)),
+            Err(Unreadable::Damaged(why)) => {
+                let ms = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis());
+                let aside = dir.join(format!("ringkv.redb.damaged-{ms}"));
+                std::fs::rename(&file, &aside).map_err(|e| err(&e))?;
+                tracing::error!(
+                    "{} cannot be read ({why}): moved to {}; starting empty, read repair and anti-entropy refill it from the other replicas (what only this node held is lost: hints not handed off, Paxos promises)",
+                    file.display(),
+                    aside.display()
+                );
+                open_and_load(&file).map_err(|e| err(&e))?
+            }
+        };
         let (tx, rx) = mpsc::channel();
         let (durable_tx, durable) = watch::channel(0);
         let db = Arc::new(db);
@@ -190,6 +205,55 @@ impl Persister {
         if self.tx.send(Job::Shutdown(tx)).is_ok() {
             let _ = rx.recv_timeout(Duration::from_secs(10));
         }
+    }
+}
+
+/// Why a database could not be opened.
+#[derive(Debug)]
+enum Unreadable {
+    /// Its contents are damaged: redb says it is corrupted, or panics (it
+    /// asserts on a file shorter than its header says).
+    Damaged(String),
+    /// Anything else (already open, an I/O error): nothing to move aside.
+    Other(String),
+}
+
+impl std::fmt::Display for Unreadable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unreadable::Damaged(why) | Unreadable::Other(why) => f.write_str(why),
+        }
+    }
+}
+
+/// Opens (or creates) the database at `file` with every table and reads it
+/// back.
+fn open_and_load(file: &Path) -> Result<(Database, Loaded), Unreadable> {
+    let attempt = || -> Result<(Database, Loaded), redb::Error> {
+        let db = Database::create(file)?;
+        let txn = db.begin_write()?;
+        {
+            txn.open_table(REGISTERS)?;
+            txn.open_table(OBJECTS)?;
+            txn.open_table(ELEMENTS)?;
+            txn.open_table(CRDTS)?;
+            txn.open_table(PAXOS)?;
+        }
+        txn.commit()?;
+        let loaded = load(&db)?;
+        Ok((db, loaded))
+    };
+    match std::panic::catch_unwind(attempt) {
+        Ok(Ok(opened)) => Ok(opened),
+        Ok(Err(e @ redb::Error::Corrupted(_))) => Err(Unreadable::Damaged(e.to_string())),
+        Ok(Err(e)) => Err(Unreadable::Other(e.to_string())),
+        Err(panic) => Err(Unreadable::Damaged(
+            panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "redb panicked".into()),
+        )),
     }
 }
 
@@ -294,6 +358,8 @@ fn writer(
             }
         }
         if let Some(ack) = shutdown {
+            // Closed before the ack: whoever waited may open it again.
+            drop(db);
             let _ = ack.send(());
             return;
         }
@@ -356,4 +422,49 @@ fn commit(
     }
     txn.commit()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Writes elements durably, closes, and cuts or damages the file the
+    /// way the corrupt nemesis does.
+    fn written(dir: &Path) {
+        let (p, loaded) = Persister::open(dir, FsyncPolicy::Always).unwrap();
+        assert!(loaded.elements.is_empty());
+        for i in 0..200 {
+            p.submit(i as u64 + 1, Mutation::Elements("k".into(), vec![i]));
+        }
+        p.close();
+    }
+
+    #[test]
+    fn a_database_intact_is_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        written(dir.path());
+        let (_p, loaded) = Persister::open(dir.path(), FsyncPolicy::Always).unwrap();
+        assert_eq!(loaded.elements.len(), 200);
+    }
+
+    #[test]
+    fn a_file_cut_short_is_moved_aside_and_the_node_starts_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        written(dir.path());
+        let file = dir.path().join("ringkv.redb");
+        let len = std::fs::metadata(&file).unwrap().len();
+        let f = std::fs::OpenOptions::new().write(true).open(&file).unwrap();
+        f.set_len(len - 8192).unwrap();
+        drop(f);
+        // redb asserts on such a file; the node opens anyway, empty.
+        let (_p, loaded) = Persister::open(dir.path(), FsyncPolicy::Always).unwrap();
+        assert!(loaded.elements.is_empty());
+        let aside: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("ringkv.redb.damaged-"))
+            .collect();
+        assert_eq!(aside.len(), 1, "{aside:?}");
+    }
 }
