@@ -229,6 +229,7 @@ impl std::fmt::Display for Unreadable {
 /// Opens (or creates) the database at `file` with every table and reads it
 /// back.
 fn open_and_load(file: &Path) -> Result<(Database, Loaded), Unreadable> {
+    #[allow(clippy::result_large_err)]
     let attempt = || -> Result<(Database, Loaded), redb::Error> {
         let db = Database::create(file)?;
         let txn = db.begin_write()?;
