@@ -86,14 +86,17 @@ pub const LOCAL_READS: &[&str] = &["read-local", "local-read"];
 
 /// Whether a nemesis `f` heals (ends faults).
 pub fn is_heal(f: &str) -> bool {
-    matches!(f, "heal" | "resume" | "start" | "reset-clock" | "join") || f.starts_with("stop-")
+    matches!(
+        f,
+        "heal" | "resume" | "start" | "reset-clock" | "join" | "power-on" | "recover"
+    ) || f.starts_with("stop-")
 }
 
 /// Whether a nemesis `f` starts a fault.
 pub fn is_fault_start(f: &str) -> bool {
     matches!(
         f,
-        "kill" | "pause" | "bump-clock" | "strobe-clock" | "leave"
+        "kill" | "pause" | "bump-clock" | "strobe-clock" | "leave" | "power-off" | "corrupt"
     ) || f.starts_with("start-")
 }
 

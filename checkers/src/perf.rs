@@ -66,6 +66,9 @@ pub fn fault_start(f: &str) -> Option<String> {
         "kill" => Some("kill".into()),
         "pause" => Some("pause".into()),
         "bump-clock" | "strobe-clock" => Some("clock".into()),
+        "leave" => Some("membership".into()),
+        "power-off" => Some("power".into()),
+        "corrupt" => Some("corrupt".into()),
         _ => f.strip_prefix("start-").map(String::from),
     }
 }
@@ -76,6 +79,9 @@ pub fn fault_stop(f: &str) -> Option<String> {
         "start" => Some("kill".into()),
         "resume" => Some("pause".into()),
         "reset-clock" => Some("clock".into()),
+        "join" => Some("membership".into()),
+        "power-on" => Some("power".into()),
+        "recover" => Some("corrupt".into()),
         _ => f.strip_prefix("stop-").map(String::from),
     }
 }

@@ -847,4 +847,21 @@ mod tests {
             "{e}"
         );
     }
+
+    #[test]
+    fn the_checkers_read_every_fault_word_the_nemesis_writes() {
+        use rand::SeedableRng;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        let opts = nemeses::schedule::Options::default();
+        for kind in Kind::ALL {
+            for _ in 0..20 {
+                let fault = nemeses::schedule::draw(kind, &nodes(), &opts, &mut rng).unwrap();
+                let (start, stop) = (fault.start_f(), schedule::stop_f(kind));
+                assert_eq!(checkers::perf::fault_start(start).as_deref(), Some(kind.name()));
+                assert_eq!(checkers::perf::fault_stop(stop).as_deref(), Some(kind.name()));
+                assert!(checkers::convergence::is_fault_start(start), "{start}");
+                assert!(checkers::convergence::is_heal(stop), "{stop}");
+            }
+        }
+    }
 }

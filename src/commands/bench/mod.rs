@@ -23,6 +23,11 @@
 //! directory: `ringkv` built beside faultline, and Debian's `etcd-server`
 //! (etcd 3.4) through its v3 JSON gateway. No root is needed.
 //!
+//! With `--faultfs`, each ringkv policy also runs a second cluster whose
+//! data directories are mounted through faultfs (the file system the
+//! `power` and `slow` nemeses put under a store), measured in the same
+//! rounds: the cost of that layer, as a ratio to the bare directories.
+//!
 //! [`overhead`] measures faultline itself: what recording a history costs
 //! against a bare client on the same ringkv.
 
@@ -56,6 +61,8 @@ pub struct BenchConfig {
     pub etcd: bool,
     /// The ringkv binary.
     pub ringkv_bin: PathBuf,
+    /// The faultfs program, when ringkv also runs on faultfs mounts.
+    pub faultfs: Option<PathBuf>,
     /// Measured rounds (each store's put and get phases once a round).
     pub rounds: usize,
 }
@@ -228,6 +235,62 @@ impl Drop for Procs {
     }
 }
 
+/// faultfs daemons and their mounts: stopped cleanly on drop (after the
+/// store, which a [`Cluster`] drops first), then unmounted.
+struct Mounted(Vec<(Child, PathBuf)>);
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        for (c, mount) in &mut self.0 {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(c.id() as i32),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while matches!(c.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+            let _ = Command::new("umount").arg("-l").arg(&*mount).status();
+        }
+    }
+}
+
+/// Mounts faultfs at `mount` over `backing` (both created) and waits until
+/// the mount is there.
+fn mount_faultfs(bin: &Path, backing: &Path, mount: &Path, into: &mut Mounted) -> Result<()> {
+    std::fs::create_dir_all(backing)?;
+    std::fs::create_dir_all(mount)?;
+    let log = std::fs::File::create(backing.with_extension("faultfs.log"))?;
+    let child = Command::new(bin)
+        .arg("--backing")
+        .arg(backing)
+        .arg("--mount")
+        .arg(mount)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .with_context(|| format!("starting {}", bin.display()))?;
+    into.0.push((child, mount.to_path_buf()));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let table = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
+        if !crate::cluster::faultfs::mounts_under(&table, mount).is_empty() {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "faultfs did not mount {} (its log: {}; it needs root and /dev/fuse)",
+                mount.display(),
+                backing.with_extension("faultfs.log").display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 fn free_ports(k: usize) -> Result<Vec<u16>> {
     let ls: Vec<std::net::TcpListener> = (0..k)
         .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
@@ -268,9 +331,16 @@ fn http_client() -> Result<reqwest::Client> {
 }
 
 /// A three-node ringkv cluster on loopback (N = 3, R = W = 2) with the
-/// given fsync policy, its data under `dir`; up and answering when this
-/// returns. Its processes die with the returned guard.
-async fn start_ringkv(bin: &Path, fsync: &str, dir: &Path) -> Result<(Procs, Vec<String>)> {
+/// given fsync policy, its data under `dir` (through faultfs mounts when
+/// `faultfs` names the program, pushed to `mounts`); up and answering when
+/// this returns. Its processes die with the returned guard.
+async fn start_ringkv(
+    bin: &Path,
+    fsync: &str,
+    dir: &Path,
+    faultfs: Option<&Path>,
+    mounts: &mut Mounted,
+) -> Result<(Procs, Vec<String>)> {
     let ports = free_ports(3)?;
     let addrs: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
     let mut nodes = String::new();
@@ -281,6 +351,9 @@ async fn start_ringkv(bin: &Path, fsync: &str, dir: &Path) -> Result<(Procs, Vec
     for i in 0..3 {
         let data = dir.join(format!("ringkv-{fsync}-n{}", i + 1));
         std::fs::create_dir_all(&data)?;
+        if let Some(ffs) = faultfs {
+            mount_faultfs(ffs, &data.join("db.backing"), &data.join("db"), mounts)?;
+        }
         let config = data.join("ringkv.toml");
         std::fs::write(
             &config,
@@ -314,19 +387,36 @@ struct Cluster {
     fsync: String,
     target: Arc<dyn Target>,
     _procs: Procs,
+    /// Dropped after the store's processes.
+    _mounts: Mounted,
     puts: Vec<Phase>,
     gets: Vec<Phase>,
 }
 
-async fn start_ringkv_cluster(cfg: &BenchConfig, fsync: &str, dir: &Path) -> Result<Cluster> {
+async fn start_ringkv_cluster(
+    cfg: &BenchConfig,
+    fsync: &str,
+    dir: &Path,
+    faultfs: Option<&Path>,
+) -> Result<Cluster> {
+    let mut mounts = Mounted(Vec::new());
+    let sub = match faultfs {
+        Some(_) => format!("ringkv-faultfs-{fsync}"),
+        None => format!("ringkv-{fsync}"),
+    };
     let (procs, addrs) =
-        start_ringkv(&cfg.ringkv_bin, fsync, &dir.join(format!("ringkv-{fsync}"))).await?;
+        start_ringkv(&cfg.ringkv_bin, fsync, &dir.join(sub), faultfs, &mut mounts).await?;
     let http = http_client()?;
     Ok(Cluster {
-        store: "ringkv",
+        store: if faultfs.is_some() {
+            RINGKV_ON_FAULTFS
+        } else {
+            "ringkv"
+        },
         fsync: fsync.into(),
         target: Arc::new(RingkvTarget { http, addrs }),
         _procs: procs,
+        _mounts: mounts,
         puts: Vec::new(),
         gets: Vec::new(),
     })
@@ -384,6 +474,7 @@ async fn start_etcd_cluster(dir: &Path) -> Result<Cluster> {
         fsync: "always".into(),
         target: Arc::new(EtcdTarget { http, addrs }),
         _procs: procs,
+        _mounts: Mounted(Vec::new()),
         puts: Vec::new(),
         gets: Vec::new(),
     })
@@ -409,7 +500,11 @@ pub async fn run(cfg: &BenchConfig) -> Result<Vec<Row>> {
     let mut clusters = Vec::new();
     for policy in &cfg.fsync {
         eprintln!("faultline bench: starting ringkv, fsync {policy} ...");
-        clusters.push(start_ringkv_cluster(cfg, policy, dir.path()).await?);
+        clusters.push(start_ringkv_cluster(cfg, policy, dir.path(), None).await?);
+        if let Some(ffs) = &cfg.faultfs {
+            eprintln!("faultline bench: starting ringkv on faultfs, fsync {policy} ...");
+            clusters.push(start_ringkv_cluster(cfg, policy, dir.path(), Some(ffs)).await?);
+        }
     }
     if cfg.etcd {
         eprintln!("faultline bench: starting etcd 3.4 ...");
@@ -459,6 +554,9 @@ pub async fn run(cfg: &BenchConfig) -> Result<Vec<Row>> {
         .collect())
 }
 
+/// The store name of ringkv's rows on faultfs mounts.
+const RINGKV_ON_FAULTFS: &str = "ringkv+ffs";
+
 /// Median, min and max of round-by-round ratios `a[i] / b[i]`.
 fn ratios(a: &[f64], b: &[f64]) -> Option<(f64, f64, f64)> {
     let mut r: Vec<f64> = a
@@ -498,7 +596,7 @@ pub fn table(rows: &[Row], cfg: &BenchConfig) -> String {
         cfg.rounds.max(1)
     );
     out.push_str(&format!(
-        "{:<8} {:<9} {:>10} {:>13} {:>8} {:>8} {:>7} {:>10} {:>13} {:>8} {:>8} {:>7}\n",
+        "{:<10} {:<9} {:>10} {:>13} {:>8} {:>8} {:>7} {:>10} {:>13} {:>8} {:>8} {:>7}\n",
         "store",
         "fsync",
         "put ops/s",
@@ -514,7 +612,7 @@ pub fn table(rows: &[Row], cfg: &BenchConfig) -> String {
     ));
     for r in rows {
         out.push_str(&format!(
-            "{:<8} {:<9} {:>10.0} {:>13} {:>8.2} {:>8.2} {:>7} {:>10.0} {:>13} {:>8.2} {:>8.2} {:>7}\n",
+            "{:<10} {:<9} {:>10.0} {:>13} {:>8.2} {:>8.2} {:>7} {:>10.0} {:>13} {:>8.2} {:>8.2} {:>7}\n",
             r.store,
             r.fsync,
             r.put.ops_per_s,
@@ -528,6 +626,22 @@ pub fn table(rows: &[Row], cfg: &BenchConfig) -> String {
             r.get.p99_ms,
             r.get.errors
         ));
+    }
+    for on in rows.iter().filter(|r| r.store == RINGKV_ON_FAULTFS) {
+        let bare = rows
+            .iter()
+            .find(|r| r.store == "ringkv" && r.fsync == on.fsync);
+        if let Some(bare) = bare {
+            if let (Some(put), Some(get)) = (
+                ratios(&on.put_rounds, &bare.put_rounds),
+                ratios(&on.get_rounds, &bare.get_rounds),
+            ) {
+                out.push_str(&format!(
+                    "\nringkv on faultfs / on its bare directories (fsync {}), round by round: put throughput {:.2}x ({:.2}-{:.2}), get throughput {:.2}x ({:.2}-{:.2})\n",
+                    on.fsync, put.0, put.1, put.2, get.0, get.1, get.2
+                ));
+            }
+        }
     }
     let ringkv = rows
         .iter()
@@ -577,6 +691,12 @@ pub struct BenchArgs {
     /// The ringkv binary (default: next to faultline).
     #[arg(long)]
     pub ringkv_bin: Option<PathBuf>,
+    /// Also run each ringkv policy with its data directories mounted
+    /// through faultfs (the file system under the `power` and `slow`
+    /// nemeses), in the same rounds, and print its throughput as a ratio to
+    /// the bare directories. Needs root and /dev/fuse.
+    #[arg(long)]
+    pub faultfs: bool,
     /// Measure faultline's own overhead instead: adds through the harness
     /// (history recorded) against a bare client, same ringkv, same
     /// concurrency (`--duration` per phase).
@@ -634,6 +754,15 @@ pub fn main(a: BenchArgs) -> anyhow::Result<i32> {
         etcd: stores.contains(&"etcd"),
         ringkv_bin: crate::stores::ringkv::cluster::find_ringkv(a.ringkv_bin.as_deref())?,
         rounds: a.rounds as usize,
+        faultfs: if a.faultfs {
+            Some(crate::cluster::shipped::find(
+                "faultfs",
+                None,
+                "FAULTLINE_FAULTFS_BIN=PATH",
+            )?)
+        } else {
+            None
+        },
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -691,6 +820,7 @@ mod tests {
             etcd: true,
             ringkv_bin: PathBuf::new(),
             rounds: 3,
+            faultfs: None,
         };
         // Rounds pair up: 300/100, 600/100, 200/200 → 3x, 6x, 1x; the
         // median ratio is 3x (not the ratio of the medians, 300/100).

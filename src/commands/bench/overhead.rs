@@ -74,7 +74,9 @@ pub struct Overhead {
 /// Runs the measurement on a fresh three-node ringkv cluster on loopback.
 pub async fn run(cfg: &OverheadConfig) -> Result<Overhead> {
     let dir = tempfile::tempdir()?;
-    let (procs, addrs) = start_ringkv(&cfg.ringkv_bin, "never", dir.path()).await?;
+    let mut no_mounts = super::Mounted(Vec::new());
+    let (procs, addrs) =
+        start_ringkv(&cfg.ringkv_bin, "never", dir.path(), None, &mut no_mounts).await?;
     let next = Arc::new(AtomicI64::new(0));
     let log = Arc::new(HistoryLog::create(&dir.path().join("history.jsonl"))?);
     // Warm up connections and the store.
