@@ -857,8 +857,14 @@ mod tests {
             for _ in 0..20 {
                 let fault = nemeses::schedule::draw(kind, &nodes(), &opts, &mut rng).unwrap();
                 let (start, stop) = (fault.start_f(), schedule::stop_f(kind));
-                assert_eq!(checkers::perf::fault_start(start).as_deref(), Some(kind.name()));
-                assert_eq!(checkers::perf::fault_stop(stop).as_deref(), Some(kind.name()));
+                assert_eq!(
+                    checkers::perf::fault_start(start).as_deref(),
+                    Some(kind.name())
+                );
+                assert_eq!(
+                    checkers::perf::fault_stop(stop).as_deref(),
+                    Some(kind.name())
+                );
                 assert!(checkers::convergence::is_fault_start(start), "{start}");
                 assert!(checkers::convergence::is_heal(stop), "{stop}");
             }

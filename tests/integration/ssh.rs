@@ -1493,6 +1493,124 @@ fn heal_over_ssh_after_the_controller_is_killed_mid_partition() {
     assert_healed(&remote_dir);
 }
 
+/// A fixed power failure of every node of a three-node lab, from `at_ms`,
+/// stopped `for_ms` later (never, when `None`).
+fn power_schedule(dir: &Path, at_ms: u64, for_ms: Option<u64>) -> PathBuf {
+    use nemeses::schedule::{Action, Event, Fault};
+    let mut events = vec![Event {
+        at_ms,
+        kind: nemeses::Kind::Power,
+        action: Action::Start {
+            fault: Fault::Power {
+                targets: vec!["n1".into(), "n2".into(), "n3".into()],
+            },
+        },
+    }];
+    if let Some(d) = for_ms {
+        events.push(Event {
+            at_ms: at_ms + d,
+            kind: nemeses::Kind::Power,
+            action: Action::Stop,
+        });
+    }
+    crate::util::write_schedule(dir, &format!("power-{at_ms}.json"), &events)
+}
+
+#[test]
+fn power_over_ssh_loses_unsynced_writes_and_heal_unmounts_after_a_dead_controller() {
+    let _area = crate::util::area::enter(module_path!());
+    let lab = Lab::alone(3);
+    let remote_dir = lab.net.dir.path().join("remote");
+    let results = lab.net.dir.path().join("results");
+    // faultfs is uploaded beside ringkv; ringkv without fsync loses what
+    // every node acknowledged before the power went.
+    let schedule = power_schedule(lab.net.dir.path(), 2500, Some(1000));
+    let mut cmd = faultline_bin();
+    cmd.args([
+        "test",
+        "--name",
+        "ssh-power",
+        "--seed",
+        "5",
+        "--fsync",
+        "never",
+    ])
+    .args(node_flags(&lab, &remote_dir))
+    .args(["--nemesis", "power", "--nemesis-schedule"])
+    .arg(&schedule)
+    .args(["--time-limit", "6", "--quiesce", "2", "--results"])
+    .arg(&results);
+    let out = run_bounded(cmd, Duration::from_secs(240));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stdout.contains("acknowledged elements lost"), "{stdout}");
+    let run = latest_run(&results, "ssh-power");
+    let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
+    let off = history
+        .lines()
+        .find(|l| l.contains("\"f\":\"power-off\"") && l.contains("\"type\":\"info\""))
+        .expect("a power-off in the history");
+    assert!(!off.contains("\"error\""), "{off}");
+    // Unmounted at the end, or the wipe of the nodes' folders would fail.
+    assert_healed(&remote_dir);
+
+    // The controller dies while every node is powered off: `heal --run`
+    // unmounts the dead mounts before it wipes the folders.
+    let held = power_schedule(lab.net.dir.path(), 1500, None);
+    let mut child = faultline_bin()
+        .args(["test", "--name", "ssh-power-held", "--seed", "5"])
+        .args(node_flags(&lab, &remote_dir))
+        .args(["--nemesis", "power", "--nemesis-schedule"])
+        .arg(&held)
+        .args(["--time-limit", "60", "--results"])
+        .arg(&results)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let run_dir = loop {
+        let found = std::fs::read_dir(results.join("ssh-power-held"))
+            .ok()
+            .and_then(|d| {
+                d.flatten()
+                    .map(|e| e.path())
+                    .find(|p| p.join("test.json").is_file())
+            });
+        let off = found.as_ref().is_some_and(|d| {
+            std::fs::read_to_string(d.join("history.jsonl")).is_ok_and(|h| {
+                h.lines()
+                    .any(|l| l.contains("\"f\":\"power-off\"") && l.contains("\"type\":\"info\""))
+            })
+        });
+        if off {
+            break found.unwrap();
+        }
+        if Instant::now() > deadline || child.try_wait().unwrap().is_some() {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("no power failure within 90 s");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let mut heal = faultline_bin();
+    heal.arg("heal").arg("--run").arg(&run_dir);
+    let out = run_bounded(heal, Duration::from_secs(60));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("unmounted faultfs"), "{stdout}");
+    assert_healed(&remote_dir);
+}
+
 #[test]
 fn leave_db_running_keeps_ringkv_until_heal_removes_it() {
     let _area = crate::util::area::enter(module_path!());
