@@ -271,6 +271,13 @@ fn corrupted_files_are_recorded_with_what_changed_where() {
     );
     let back = hits[1]["value"]["changes"][0].as_str().unwrap();
     assert!(back.contains("rolled back"), "{back}");
+    // The report's fault table and the journal say it too.
+    let dir = run_dir(tmp.path(), "corrupt");
+    let report = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(report.contains("<td>corrupt</td>"));
+    assert!(report.contains("corrupt n1: flip 8 bits: n1: flipped 8 bits of "));
+    let journal = std::fs::read_to_string(dir.join("nemesis.jsonl")).unwrap();
+    assert!(journal.contains("corrupt n1: roll back"), "{journal}");
 }
 
 #[test]

@@ -23,7 +23,9 @@ pub struct FaultWindow {
 /// Finds fault windows from nemesis ops: a fault's start op (`start-partition`,
 /// `bump-clock`, `kill`, ...) opens a window of its kind at the invocation, the
 /// next stop op of that kind (`stop-partition`, `reset-clock`, `start`, ...)
-/// closes it at its completion. A window never closed runs to the end.
+/// closes it at its completion. A window never closed runs to the end. What
+/// the start's completion adds goes into the label: what a corruption
+/// changed where (its `changes`), and an error when the fault did not take.
 pub fn fault_windows(history: &History) -> Vec<FaultWindow> {
     let end_of_history = history.ops.last().map(|o| secs(o.time)).unwrap_or(0.0);
     let mut open: BTreeMap<String, FaultWindow> = BTreeMap::new();
@@ -46,6 +48,21 @@ pub fn fault_windows(history: &History) -> Vec<FaultWindow> {
                     end: end_of_history,
                 },
             );
+        } else if starts && op.kind.is_completion() {
+            if let Some(w) = open.get_mut(kind.name()) {
+                let changes: Vec<&str> = op
+                    .value
+                    .get("changes")
+                    .and_then(Value::as_array)
+                    .map(|c| c.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
+                if !changes.is_empty() {
+                    w.label = format!("{}: {}", w.label, changes.join("; "));
+                }
+                if let Some(e) = &op.error {
+                    w.label = format!("{} (did not take: {e})", w.label);
+                }
+            }
         } else if !starts && op.kind.is_completion() {
             if let Some(mut w) = open.remove(kind.name()) {
                 w.end = secs(op.time);
