@@ -109,6 +109,82 @@ fn the_example_adapter_runs_the_set_workload_under_partitions_and_is_valid() {
 }
 
 #[test]
+fn an_adapter_store_declares_its_data_and_takes_power_and_corrupt_faults() {
+    use nemeses::schedule::{Action, Event, Fault};
+    let _area = crate::util::area::enter(module_path!());
+    require_root();
+    let tmp = tempfile::tempdir().unwrap();
+    let store = checkout("examples/adapters/ringkv.toml");
+    let all: Vec<String> = (1..=3).map(|i| format!("n{i}")).collect();
+    let event = |at_ms, fault: Option<Fault>, kind| Event {
+        at_ms,
+        kind,
+        action: match fault {
+            Some(fault) => Action::Start { fault },
+            None => Action::Stop,
+        },
+    };
+    let schedule = write_schedule(
+        tmp.path(),
+        "disk.json",
+        &[
+            event(2000, Some(Fault::Power { targets: all }), nemeses::Kind::Power),
+            event(3000, None, nemeses::Kind::Power),
+            event(
+                4000,
+                Some(Fault::Corrupt {
+                    targets: vec!["n1".into()],
+                    how: nemeses::disk::Corruption::Truncate { bytes: 4096, seed: 1 },
+                }),
+                nemeses::Kind::Corrupt,
+            ),
+            event(5000, None, nemeses::Kind::Corrupt),
+        ],
+    );
+    let o = run_test(
+        tmp.path(),
+        &[
+            "--store",
+            &store,
+            "--workload",
+            "set",
+            "--nodes",
+            "3",
+            "--nemesis",
+            "power,corrupt",
+            "--nemesis-schedule",
+            schedule.to_str().unwrap(),
+            "--time-limit",
+            "7",
+            "--quiesce",
+            "3",
+        ],
+    );
+    // The example fsyncs before acknowledging: nothing is lost.
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let dir = run_dir(tmp.path(), "ringkv-py-set-adapter");
+    let h = history(&dir);
+    for f in ["power-off", "power-on", "corrupt", "recover"] {
+        let done = h
+            .iter()
+            .find(|o| o["process"] == "nemesis" && o["type"] == "info" && o["f"] == f)
+            .unwrap_or_else(|| panic!("no {f}"));
+        assert!(done["error"].is_null(), "{done}");
+    }
+    let cut = h
+        .iter()
+        .find(|o| o["f"] == "corrupt" && o["type"] == "info")
+        .unwrap();
+    assert!(
+        cut["value"]["changes"][0]
+            .as_str()
+            .unwrap()
+            .contains("/n1/data/ringkv.redb"),
+        "{cut}"
+    );
+}
+
+#[test]
 fn a_malformed_reply_stops_the_run_naming_the_line_and_keeps_the_history() {
     let _area = crate::util::area::enter(module_path!());
     require_root();

@@ -111,6 +111,40 @@ impl AdapterStore {
                 self.check_argv(field, argv, argv_fix)?;
             }
         }
+        let relative = |p: &str| {
+            let path = std::path::Path::new(p);
+            !p.is_empty()
+                && path.is_relative()
+                && path
+                    .components()
+                    .all(|c| matches!(c, std::path::Component::Normal(_)))
+        };
+        if let Some(dir) = &d.node.data_dir {
+            if !relative(dir) {
+                return Err(self.error(
+                    "node.data_dir",
+                    format!("{dir:?} is not a folder inside the node's directory"),
+                    "give it relative to {{ dir }}, without '..', e.g. data_dir = \"data\"",
+                ));
+            }
+        }
+        for (i, f) in d.node.data_files.iter().enumerate() {
+            let field = format!("node.data_files[{i}]");
+            if d.node.data_dir.is_none() {
+                return Err(self.error(
+                    &field,
+                    "names a file but node.data_dir is not given",
+                    "give node.data_dir, the folder these files are in",
+                ));
+            }
+            if !relative(f.trim_end_matches('/')) {
+                return Err(self.error(
+                    &field,
+                    format!("{f:?} is not a path inside node.data_dir"),
+                    "give it relative to node.data_dir, e.g. \"store.db\" or \"wal/\"",
+                ));
+            }
+        }
         if d.node.leave.is_some() != d.node.join.is_some() {
             let field = if d.node.leave.is_some() {
                 "node.join"

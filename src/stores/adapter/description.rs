@@ -98,6 +98,15 @@ pub struct NodeCommands {
     /// libfaketime, so the clock nemesis can move its clock.
     #[serde(default)]
     pub faketime: bool,
+    /// Where the store keeps its data, relative to the node's directory
+    /// (`{{ dir }}`): the `power`, `corrupt` and `slow` nemeses act on it
+    /// (the store's own templates must name the same directory).
+    #[serde(default)]
+    pub data_dir: Option<String>,
+    /// The files in `data_dir` the `corrupt` nemesis may damage, relative
+    /// to it; a name ending in `/` stands for every file in that directory.
+    #[serde(default)]
+    pub data_files: Vec<String>,
 }
 
 fn default_log() -> String {

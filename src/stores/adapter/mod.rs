@@ -149,6 +149,20 @@ impl Store for AdapterStore {
         }
     }
 
+    /// `node.data_dir` and `node.data_files` of the description.
+    fn data_dir(&self, _cfg: &TestConfig) -> Result<crate::stores::DataLayout, String> {
+        match &self.desc.node.data_dir {
+            Some(dir) => Ok(crate::stores::DataLayout {
+                dir: dir.into(),
+                files: self.desc.node.data_files.clone(),
+            }),
+            None => Err(format!(
+                "the adapter {}'s description ({}) has no node.data_dir, the folder the store keeps its data in",
+                self.desc.name, self.file
+            )),
+        }
+    }
+
     fn start(&self, cfg: &TestConfig, placement: Placement) -> Result<Arc<dyn StoreCluster>> {
         Ok(Arc::new(AdapterCluster::start(
             self.clone(),
