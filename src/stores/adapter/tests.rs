@@ -114,6 +114,26 @@ fn every_bad_field_gets_one_line_naming_the_file_the_field_and_a_fix() {
         ),
         (swap("workloads = [\"set\"]", "workloads = []"), "workloads", "is empty"),
         (
+            swap("[node]\n", "[node]\ndata_dir = \"/var/lib/x\"\n"),
+            "node.data_dir",
+            "\"/var/lib/x\" is not a folder inside the node's directory",
+        ),
+        (
+            swap("[node]\n", "[node]\ndata_dir = \"../x\"\n"),
+            "node.data_dir",
+            "is not a folder inside the node's directory",
+        ),
+        (
+            swap("[node]\n", "[node]\ndata_files = [\"db\"]\n"),
+            "node.data_files[0]",
+            "names a file but node.data_dir is not given",
+        ),
+        (
+            swap("[node]\n", "[node]\ndata_dir = \"data\"\ndata_files = [\"../db\"]\n"),
+            "node.data_files[0]",
+            "\"../db\" is not a path inside node.data_dir",
+        ),
+        (
             swap("start = [\"{{ faultline_dir }}/store\", \"--dir\", \"{{ dir }}\"]", "start = \"store --dir /x\""),
             "node.start",
             "is a string, but faultline runs no shell: a command is a list of arguments; write [\"store\", \"--dir\", \"/x\"]",
