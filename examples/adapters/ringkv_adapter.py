@@ -10,6 +10,9 @@ speaks JSON lines with it on stdin and stdout (docs/adapters.md):
 Usage:
     ringkv_adapter.py client --addr IP:PORT --workload set|register --timeout-ms N
     ringkv_adapter.py admin leave|join IP:PORT      (the membership nemesis)
+    ringkv_adapter.py admin ready IP:PORT           (node.ready: exit 0 once the node
+                                                     sees every node in its ring, but
+                                                     those that left it)
 
 The rule every reply follows is honesty about the outcome: "ok" only when
 ringkv confirmed the effect, "fail" only when the request certainly had no
@@ -163,6 +166,16 @@ def serve(args):
 
 def admin(args):
     store = Ringkv(args.addr, 5.0)
+    if args.action == "ready":
+        status = store.read("/admin/status")
+        # Every configured node is in the ring, but those known to have
+        # left it (the membership nemesis).
+        gone = {m["name"] for m in status["members"] if str(m["status"]).lower() != "valid"}
+        missing = sorted(set(status["nodes"]) - set(status["ring"]) - gone)
+        if missing:
+            sys.stderr.write("%s: not yet in the ring: %s\n" % (args.addr, ", ".join(missing)))
+            sys.exit(1)
+        return
     status, body = store.call("POST", "/admin/" + args.action)
     if status != 200:
         sys.stderr.write("POST /admin/%s on %s: %d %s\n" % (args.action, args.addr, status, body))
@@ -176,8 +189,8 @@ def main():
     c.add_argument("--addr", required=True, help="the node's IP:PORT")
     c.add_argument("--workload", required=True, choices=["set", "register"])
     c.add_argument("--timeout-ms", type=int, default=2000, help="limit per HTTP request")
-    a = sub.add_parser("admin", help="make a node leave or join the ring")
-    a.add_argument("action", choices=["leave", "join"])
+    a = sub.add_parser("admin", help="make a node leave or join the ring, or say if it is ready")
+    a.add_argument("action", choices=["leave", "join", "ready"])
     a.add_argument("addr", help="the node's IP:PORT")
     args = p.parse_args()
     if args.command == "client":

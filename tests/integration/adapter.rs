@@ -185,6 +185,54 @@ fn an_adapter_store_declares_its_data_and_takes_power_and_corrupt_faults() {
 }
 
 #[test]
+fn a_store_is_formed_once_after_every_node_answers_its_ready_command() {
+    let _area = crate::util::area::enter(module_path!());
+    require_root();
+    let tmp = tempfile::tempdir().unwrap();
+    let store = checkout("tests/fixtures/adapters/formed.toml");
+    // Kills restart nodes, which must be ready again, never formed again.
+    let o = run_test(
+        tmp.path(),
+        &[
+            "--store",
+            &store,
+            "--workload",
+            "set",
+            "--nodes",
+            "3",
+            "--nemesis",
+            "kill",
+            "--nemesis-interval",
+            "1.5",
+            "--time-limit",
+            "6",
+            "--quiesce",
+            "2",
+        ],
+    );
+    assert!(matches!(o.status.code(), Some(0..=1)), "{}", text(&o));
+    let dir = run_dir(tmp.path(), "formed-set-adapter");
+    for i in 1..=3 {
+        let after = std::fs::read_to_string(dir.join(format!("n{i}/after-start"))).unwrap();
+        assert_eq!(after, format!("n{i}\n"), "n{i}");
+    }
+    // The cluster's step ran once, on the first node, with every node.
+    let formed = std::fs::read_to_string(dir.join("n1/cluster-formed")).unwrap();
+    assert_eq!(formed.lines().count(), 1, "{formed}");
+    for i in 1..=3 {
+        assert!(formed.contains(&format!("n{i}@")), "{formed}");
+    }
+    assert!(!dir.join("n2/cluster-formed").exists());
+    let h = history(&dir);
+    let restarted = h
+        .iter()
+        .filter(|o| o["process"] == "nemesis" && o["f"] == "start" && o["type"] == "info")
+        .collect::<Vec<_>>();
+    assert!(!restarted.is_empty());
+    assert!(restarted.iter().all(|o| o["error"].is_null()), "{restarted:?}");
+}
+
+#[test]
 fn a_malformed_reply_stops_the_run_naming_the_line_and_keeps_the_history() {
     let _area = crate::util::area::enter(module_path!());
     require_root();

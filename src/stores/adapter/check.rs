@@ -91,6 +91,8 @@ impl AdapterStore {
             ("node.install", &d.node.install),
             ("node.wipe", &d.node.wipe),
             ("node.setup", &d.node.setup),
+            ("node.after_start", &d.node.after_start),
+            ("cluster.after_start", &d.cluster.after_start),
         ];
         for (field, cmds) in lists {
             let fix = format!(
@@ -106,6 +108,7 @@ impl AdapterStore {
             ("node.stop", &d.node.stop),
             ("node.leave", &d.node.leave),
             ("node.join", &d.node.join),
+            ("node.ready", &d.node.ready),
         ] {
             if let Some(argv) = argv {
                 self.check_argv(field, argv, argv_fix)?;
@@ -239,6 +242,8 @@ impl AdapterStore {
             ("node.install", &d.node.install),
             ("node.wipe", &d.node.wipe),
             ("node.setup", &d.node.setup),
+            ("node.after_start", &d.node.after_start),
+            ("cluster.after_start", &d.cluster.after_start),
         ] {
             argvs.extend(
                 cmds.iter()
@@ -251,6 +256,7 @@ impl AdapterStore {
             ("node.stop", &d.node.stop),
             ("node.leave", &d.node.leave),
             ("node.join", &d.node.join),
+            ("node.ready", &d.node.ready),
         ] {
             if let Some(a) = argv {
                 argvs.push((field.into(), a));

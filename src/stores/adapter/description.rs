@@ -39,8 +39,24 @@ pub struct Description {
     pub requires: Vec<Required>,
     /// What runs on each node.
     pub node: NodeCommands,
+    /// What runs once for the whole cluster.
+    #[serde(default)]
+    pub cluster: ClusterCommands,
     /// The adapter process each worker starts.
     pub client: ClientCommand,
+}
+
+/// What runs once per cluster: the step that forms it out of nodes that
+/// have started (`garage layout apply`, `cockroach init`, `redis-cli
+/// --cluster create`, a replication document).
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterCommands {
+    /// Run in order on the first node once every node is ready (after each
+    /// node's `node.after_start`), with that node's variables and the whole
+    /// `{{ nodes }}` list; then each node is awaited ready again.
+    #[serde(default)]
+    pub after_start: Vec<Vec<String>>,
 }
 
 /// A program the nodes need and the Debian package that has it.
@@ -71,6 +87,17 @@ pub struct NodeCommands {
     /// Run after the files are written, before the daemon starts.
     #[serde(default)]
     pub setup: Vec<Vec<String>>,
+    /// Says whether the node serves clients: run on the node until it exits
+    /// 0 (every 200 ms, each try bounded), instead of waiting for the
+    /// client port to accept connections. At start-up and after every
+    /// restart.
+    #[serde(default)]
+    pub ready: Option<Vec<String>>,
+    /// Run on each node once every node is ready, the first time only
+    /// (before `cluster.after_start`): what a node does to join a cluster
+    /// whose members are all up.
+    #[serde(default)]
+    pub after_start: Vec<Vec<String>>,
     /// The daemon: started in the foreground (it must not fork away), its
     /// pid kept for the nemesis's `kill -9`, SIGSTOP and SIGCONT.
     pub start: Vec<String>,

@@ -108,6 +108,12 @@ pub(super) fn example(field: &str) -> &'static str {
         "node.install" => "install = [[\"apt-get\", \"install\", \"-y\", \"redis-server\"]]",
         "node.wipe" => "wipe = [[\"rm\", \"-rf\", \"--\", \"{{ dir }}/data\"]]",
         "node.setup" => "setup = [[\"mkdir\", \"-p\", \"{{ dir }}/data\"]]",
+        "node.ready" => "ready = [\"redis-cli\", \"-h\", \"{{ ip }}\", \"ping\"]",
+        "node.after_start" => "after_start = [[\"my-store\", \"join\", \"{{ nodes[0].ip }}\"]]",
+        "cluster" => "[cluster] then after_start = [[\"garage\", \"layout\", \"apply\", \"--version\", \"1\"]]",
+        "cluster.after_start" => "after_start = [[\"garage\", \"layout\", \"apply\", \"--version\", \"1\"]]",
+        "node.data_dir" => "data_dir = \"data\"",
+        "node.data_files" => "data_files = [\"store.db\", \"wal/\"]",
         "node.start" | "node.stop" | "node.leave" | "node.join" | "client.command" => {
             "a list of arguments, no shell: start = [\"{{ faultline_dir }}/ringkv\", \"--config\", \"{{ dir }}/ringkv.toml\"]"
         }

@@ -7,8 +7,13 @@
 //! package mirror), then the node's directory, `wipe`, the configuration
 //! files, the libfaketime offset file when clock faults are on, `setup`,
 //! and the daemon (`start`, in the foreground, its pid kept). A node is
-//! ready when it accepts connections on the description's port; one whose
-//! daemon exited at start-up is named with the last line of its log.
+//! ready when its `ready` command exits 0 (tried every 200 ms), or, without
+//! one, when it accepts connections on the description's port; one whose
+//! daemon exited at start-up is named with the last line of its log. The
+//! first time every node is ready, the cluster is formed: each node's
+//! `after_start`, then the cluster's `after_start` on the first node (the
+//! step a store needs before it serves: a layout, an init, a replication
+//! document), and every node is awaited ready again.
 //! Stopping runs `stop` (or sends SIGTERM), then SIGKILL after a grace
 //! period. The nemesis's kill, pause, restart, leave and join are in
 //! `processes`; the workers' adapter processes and the final phase in
@@ -40,6 +45,9 @@ pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a restarted node may take to listen on its port again.
 pub const RESTART_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// How long one try of a node's `ready` command may take.
+pub const READY_TRY: Duration = Duration::from_secs(5);
+
 /// Where the adapter processes' stderr logs go: `adapter/` in the run's
 /// directory (the processes run on this machine, whatever the nodes).
 pub fn client_log_dir(placement: &Placement) -> PathBuf {
@@ -65,6 +73,8 @@ pub struct AdapterCluster {
     daemons: Mutex<Vec<Daemon>>,
     failure: FailureSlot,
     client_logs: PathBuf,
+    /// The after-start commands have run (they run once).
+    formed: std::sync::atomic::AtomicBool,
 }
 
 impl AdapterCluster {
@@ -87,6 +97,7 @@ impl AdapterCluster {
             faketime,
             failure: FailureSlot::new(),
             client_logs,
+            formed: std::sync::atomic::AtomicBool::new(false),
         };
         cluster.install()?;
         cluster.on_each_node(|i| cluster.prepare(i))?;
@@ -300,22 +311,72 @@ impl AdapterCluster {
         std::net::SocketAddr::new(self.nodes[i].ip, self.store.desc.port)
     }
 
-    /// Waits until node `i` accepts connections on the description's port.
+    /// One readiness probe of node `i`: its `ready` command exits 0, or
+    /// (without one) its port accepts a connection.
+    fn ready_once(&self, i: usize) -> bool {
+        match &self.store.desc.node.ready {
+            Some(argv) => match self.argv(i, "node.ready", argv) {
+                Ok(argv) => self
+                    .control
+                    .exec(&self.nodes[i].name, &argv, READY_TRY)
+                    .is_ok(),
+                Err(_) => false,
+            },
+            None => {
+                std::net::TcpStream::connect_timeout(&self.addr(i), Duration::from_millis(200))
+                    .is_ok()
+            }
+        }
+    }
+
+    /// What readiness means for this store, for messages.
+    fn readiness(&self, i: usize) -> String {
+        match &self.store.desc.node.ready {
+            Some(_) => "answer its node.ready command".to_string(),
+            None => format!("listen on {}", self.addr(i)),
+        }
+    }
+
+    /// Waits until node `i` is ready again after a restart.
     fn await_port(&self, i: usize, timeout: Duration) -> Result<()> {
         let deadline = Instant::now() + timeout;
-        let addr = self.addr(i);
-        while std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+        while !self.ready_once(i) {
             if Instant::now() > deadline {
                 bail!(
-                    "adapter {} on {} did not listen on {addr} within {timeout:?} after a restart; last log line: {}",
+                    "adapter {} on {} did not {} within {timeout:?} after a restart; last log line: {}",
                     self.name(),
                     self.nodes[i].name,
+                    self.readiness(i),
                     self.log_tail(i)
                 );
             }
-            std::thread::sleep(Duration::from_millis(50));
+            std::thread::sleep(Duration::from_millis(200));
         }
         Ok(())
+    }
+
+    /// Forms the cluster, the first time every node is ready: each node's
+    /// `node.after_start` (nodes in parallel), then `cluster.after_start`
+    /// on the first node. True when it ran now.
+    fn form(&self) -> Result<bool> {
+        use std::sync::atomic::Ordering;
+        if self.formed.swap(true, Ordering::SeqCst) {
+            return Ok(false);
+        }
+        let d = &self.store.desc;
+        if d.node.after_start.is_empty() && d.cluster.after_start.is_empty() {
+            return Ok(false);
+        }
+        self.on_each_node(|i| {
+            for (k, argv) in d.node.after_start.iter().enumerate() {
+                self.exec(i, &format!("node.after_start[{k}]"), argv, COMMAND_TIMEOUT)?;
+            }
+            Ok(())
+        })?;
+        for (k, argv) in d.cluster.after_start.iter().enumerate() {
+            self.exec(0, &format!("cluster.after_start[{k}]"), argv, COMMAND_TIMEOUT)?;
+        }
+        Ok(true)
     }
 }
 
@@ -374,38 +435,45 @@ impl StoreCluster for AdapterCluster {
 
     async fn await_ready(&self, timeout: Duration) -> Result<()> {
         let deadline = tokio::time::Instant::now() + timeout;
-        for (i, node) in self.nodes.iter().enumerate() {
-            let addr = self.addr(i);
-            loop {
-                let attempt = tokio::time::timeout(
-                    Duration::from_millis(500),
-                    tokio::net::TcpStream::connect(addr),
-                )
-                .await;
-                if matches!(attempt, Ok(Ok(_))) {
-                    break;
+        // The probes and the after-start commands block (they run through
+        // the control layer): off the runtime's worker where it can.
+        let blocking = |f: &mut dyn FnMut() -> Result<bool>| match tokio::runtime::Handle::current()
+            .runtime_flavor()
+        {
+            tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+            _ => f(),
+        };
+        loop {
+            for (i, node) in self.nodes.iter().enumerate() {
+                loop {
+                    if blocking(&mut || Ok(self.ready_once(i)))? {
+                        break;
+                    }
+                    let dead = self
+                        .pid(i)
+                        .is_some_and(|p| !self.control.is_alive(&node.name, p));
+                    if dead || tokio::time::Instant::now() > deadline {
+                        bail!(
+                            "adapter {} on {} {} ({}): last log line: {}",
+                            self.name(),
+                            node.name,
+                            if dead {
+                                "exited at start-up".to_string()
+                            } else {
+                                format!("did not {} in time", self.readiness(i))
+                            },
+                            self.log_file(i).display(),
+                            self.log_tail(i)
+                        );
+                    }
+                    tokio::time::sleep(Duration::from_millis(200)).await;
                 }
-                let dead = self
-                    .pid(i)
-                    .is_some_and(|p| !self.control.is_alive(&node.name, p));
-                if dead || tokio::time::Instant::now() > deadline {
-                    bail!(
-                        "adapter {} on {} {} ({}): last log line: {}",
-                        self.name(),
-                        node.name,
-                        if dead {
-                            "exited at start-up".to_string()
-                        } else {
-                            format!("did not listen on {addr} in time")
-                        },
-                        self.log_file(i).display(),
-                        self.log_tail(i)
-                    );
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            // Formed just now: every node is awaited ready again.
+            if !blocking(&mut || self.form())? {
+                return Ok(());
             }
         }
-        Ok(())
     }
 
     fn stop(&self) {
