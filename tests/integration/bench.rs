@@ -55,16 +55,41 @@ fn bench_measures_ringkv_per_fsync_policy_and_etcd_beside_it() {
             assert!(rounds.iter().any(|x| x.as_f64() == Some(ops)), "{out}");
         }
     }
-    assert!(
-        out.contains("ringkv   always") && out.contains("ringkv   never"),
-        "{out}"
-    );
+    let row = |store: &str, fsync: &str| {
+        out.lines().any(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            w.len() > 2 && w[0] == store && w[1] == fsync
+        })
+    };
+    assert!(row("ringkv", "always") && row("ringkv", "never"), "{out}");
     if etcd {
         assert!(
             out.contains("round by round: put throughput") && out.contains("get throughput"),
             "{out}"
         );
     }
+    // With --faultfs, ringkv also runs on faultfs mounts (root), and the
+    // cost of the layer is a ratio round by round.
+    let o = faultline()
+        .args(["bench", "--duration", "1", "--concurrency", "4", "--keys", "50"])
+        .args(["--fsync", "always", "--stores", "ringkv", "--rounds", "2", "--faultfs"])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}{}", String::from_utf8_lossy(&o.stderr));
+    let row = |store: &str| {
+        out.lines().any(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            w.len() > 2 && w[0] == store && w[1] == "always"
+        })
+    };
+    assert!(row("ringkv") && row("ringkv+ffs"), "{out}");
+    assert!(
+        out.contains("ringkv on faultfs / on its bare directories (fsync always), round by round: put throughput"),
+        "{out}"
+    );
+    let table = std::fs::read_to_string("/proc/mounts").unwrap();
+    assert!(!table.contains("ringkv-faultfs-always"), "a mount was left behind");
     let bad = faultline()
         .args(["bench", "--stores", "redis"])
         .output()
