@@ -128,13 +128,20 @@ fn an_adapter_store_declares_its_data_and_takes_power_and_corrupt_faults() {
         tmp.path(),
         "disk.json",
         &[
-            event(2000, Some(Fault::Power { targets: all }), nemeses::Kind::Power),
+            event(
+                2000,
+                Some(Fault::Power { targets: all }),
+                nemeses::Kind::Power,
+            ),
             event(3000, None, nemeses::Kind::Power),
             event(
                 4000,
                 Some(Fault::Corrupt {
                     targets: vec!["n1".into()],
-                    how: nemeses::disk::Corruption::Truncate { bytes: 4096, seed: 1 },
+                    how: nemeses::disk::Corruption::Truncate {
+                        bytes: 4096,
+                        seed: 1,
+                    },
                 }),
                 nemeses::Kind::Corrupt,
             ),
@@ -229,7 +236,10 @@ fn a_store_is_formed_once_after_every_node_answers_its_ready_command() {
         .filter(|o| o["process"] == "nemesis" && o["f"] == "start" && o["type"] == "info")
         .collect::<Vec<_>>();
     assert!(!restarted.is_empty());
-    assert!(restarted.iter().all(|o| o["error"].is_null()), "{restarted:?}");
+    assert!(
+        restarted.iter().all(|o| o["error"].is_null()),
+        "{restarted:?}"
+    );
 }
 
 #[test]

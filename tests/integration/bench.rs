@@ -71,12 +71,33 @@ fn bench_measures_ringkv_per_fsync_policy_and_etcd_beside_it() {
     // With --faultfs, ringkv also runs on faultfs mounts (root), and the
     // cost of the layer is a ratio round by round.
     let o = faultline()
-        .args(["bench", "--duration", "1", "--concurrency", "4", "--keys", "50"])
-        .args(["--fsync", "always", "--stores", "ringkv", "--rounds", "2", "--faultfs"])
+        .args([
+            "bench",
+            "--duration",
+            "1",
+            "--concurrency",
+            "4",
+            "--keys",
+            "50",
+        ])
+        .args([
+            "--fsync",
+            "always",
+            "--stores",
+            "ringkv",
+            "--rounds",
+            "2",
+            "--faultfs",
+        ])
         .output()
         .unwrap();
     let out = String::from_utf8_lossy(&o.stdout);
-    assert_eq!(o.status.code(), Some(0), "{out}{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let row = |store: &str| {
         out.lines().any(|l| {
             let w: Vec<&str> = l.split_whitespace().collect();
@@ -89,7 +110,10 @@ fn bench_measures_ringkv_per_fsync_policy_and_etcd_beside_it() {
         "{out}"
     );
     let table = std::fs::read_to_string("/proc/mounts").unwrap();
-    assert!(!table.contains("ringkv-faultfs-always"), "a mount was left behind");
+    assert!(
+        !table.contains("ringkv-faultfs-always"),
+        "a mount was left behind"
+    );
     let bad = faultline()
         .args(["bench", "--stores", "redis"])
         .output()

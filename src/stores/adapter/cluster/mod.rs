@@ -322,10 +322,8 @@ impl AdapterCluster {
                     .is_ok(),
                 Err(_) => false,
             },
-            None => {
-                std::net::TcpStream::connect_timeout(&self.addr(i), Duration::from_millis(200))
-                    .is_ok()
-            }
+            None => std::net::TcpStream::connect_timeout(&self.addr(i), Duration::from_millis(200))
+                .is_ok(),
         }
     }
 
@@ -374,7 +372,12 @@ impl AdapterCluster {
             Ok(())
         })?;
         for (k, argv) in d.cluster.after_start.iter().enumerate() {
-            self.exec(0, &format!("cluster.after_start[{k}]"), argv, COMMAND_TIMEOUT)?;
+            self.exec(
+                0,
+                &format!("cluster.after_start[{k}]"),
+                argv,
+                COMMAND_TIMEOUT,
+            )?;
         }
         Ok(true)
     }
