@@ -217,8 +217,8 @@ impl DiskFaults {
 
     /// Slows `node`: its store's processes get `cpu_percent` % of a CPU,
     /// its disk `delay_ms` before each write and fsync (when under
-    /// faultfs).
-    pub fn slow(&self, node: &str, cpu_percent: u32, delay_ms: u64) -> Result<()> {
+    /// faultfs). Returns the commands, as lines, for the journal.
+    pub fn slow(&self, node: &str, cpu_percent: u32, delay_ms: u64) -> Result<Vec<String>> {
         let cgroups = self
             .cgroups
             .context("the slow nemesis found no cgroup hierarchy on the nodes")?;
@@ -231,11 +231,16 @@ impl DiskFaults {
             .lock()
             .unwrap()
             .insert(node.to_string(), pids.clone());
-        run_plan(self.control.as_ref(), &self.in_host_mounts(plan))?;
+        let plan = self.in_host_mounts(plan);
+        let mut lines = plan.display_lines();
+        run_plan(self.control.as_ref(), &plan)?;
         if let (Some(mounts), true) = (&self.mounts, delay_ms > 0) {
             mounts.set_delay(node, delay_ms)?;
+            if let Some(file) = mounts.delay_file(node) {
+                lines.push(format!("[{node}] write {:?} <- \"{delay_ms}\"", file.display()));
+            }
         }
-        Ok(())
+        Ok(lines)
     }
 
     /// Full speed again on `node`.

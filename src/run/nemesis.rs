@@ -413,9 +413,18 @@ impl NemesisRunner {
                 None,
             ) => {
                 let (cpu, delay) = (*cpu_percent, *disk_delay_ms);
-                self.on_disks(targets, move |d, n| d.slow(n, cpu, delay))
-                    .await
-                    .map(|_| ())
+                match self.on_disks(targets, move |d, n| d.slow(n, cpu, delay)).await {
+                    Ok(lines) => {
+                        // Known once the pids are: journalled after the fact.
+                        self.journal(json!({
+                            "action": "commands",
+                            "fault": fault.label(),
+                            "commands": lines.concat(),
+                        }));
+                        Ok(())
+                    }
+                    Err(e) => Err(e),
+                }
             }
             _ => Ok(()),
         };
