@@ -210,6 +210,8 @@ fn a_slow_node_keeps_answering_inside_a_cgroup_that_the_stop_removes() {
     assert!(during > 0, "n2 answered nothing while slow");
     let report = std::fs::read_to_string(dir.join("report.html")).unwrap();
     assert!(report.contains("<td>slow</td>"));
+    // Each node's latency is drawn on its own line.
+    assert!(report.contains("Latency by node"), "no latency by node");
     // The journal has the exact commands, the cgroup's among them.
     let journal = std::fs::read_to_string(dir.join("nemesis.jsonl")).unwrap();
     assert!(journal.contains("slow n2"), "{journal}");

@@ -326,6 +326,14 @@ fn plots(view: &RunView, results: &Results) -> Result<Vec<PlotView>> {
             caption: "Each dot is one client operation at the time it was invoked; its height is how long it took (log scale). Blue: ok. Orange: info (outcome unknown, usually a timeout). Pink: fail. Shaded bands: faults in force, one colour per kind.".into(),
         });
     }
+    if let Some(svg) = plot::latency_by_node_svg(view)? {
+        out.push(PlotView {
+            id: "plot-latency-by-node".into(),
+            title: "Latency by node".into(),
+            svg,
+            caption: "The median latency of the ok operations each node served, in 120 slices of the run (log scale), one line per node: a slow node stands apart while its fault is in force.".into(),
+        });
+    }
     if history.client_ops().next().is_some() {
         out.push(PlotView {
             id: "plot-throughput".into(),

@@ -237,6 +237,89 @@ fn latency_svg(_f: &str, points: &[Dot], t_max: f64, windows: &[FaultWindow]) ->
     Ok(svg)
 }
 
+/// Median latency of the ok client ops each node served, per slice of the
+/// run, one line per node (log scale): where one node is slow (a `slow`
+/// fault, a gray failure) its line stands apart while the band is in force.
+/// `None` when fewer than two nodes served ops (a history without nodes).
+pub fn latency_by_node_svg(view: &super::RunView) -> Result<Option<String>> {
+    let (history, windows) = (view.history, &view.windows[..]);
+    let t_max = end_of(history);
+    let width = t_max / BUCKETS as f64;
+    let mut by_node: BTreeMap<&str, Vec<Vec<f64>>> = BTreeMap::new();
+    for pair in view.client_pairs() {
+        let Some(c) = pair.complete else { continue };
+        let (inv, done) = (&history.ops[pair.invoke], &history.ops[c]);
+        if done.kind != OpType::Ok {
+            continue;
+        }
+        let Some(node) = done.node.as_deref().or(inv.node.as_deref()) else {
+            continue;
+        };
+        let b = ((inv.time as f64 / 1e9) / width).floor() as usize;
+        let lat_ms = (done.time.saturating_sub(inv.time) as f64 / 1e6).max(0.01);
+        by_node
+            .entry(node)
+            .or_insert_with(|| vec![Vec::new(); BUCKETS])[b.min(BUCKETS - 1)]
+            .push(lat_ms);
+    }
+    if by_node.len() < 2 {
+        return Ok(None);
+    }
+    let lines: Vec<(&str, Vec<(f64, f64)>)> = by_node
+        .into_iter()
+        .map(|(node, mut buckets)| {
+            let pts = buckets
+                .iter_mut()
+                .enumerate()
+                .filter(|(_, l)| !l.is_empty())
+                .map(|(i, l)| {
+                    l.sort_by(f64::total_cmp);
+                    ((i as f64 + 0.5) * width, l[(l.len() - 1) / 2])
+                })
+                .collect();
+            (node, pts)
+        })
+        .collect();
+    let y_max = lines
+        .iter()
+        .flat_map(|(_, p)| p.iter().map(|p| p.1))
+        .fold(10.0, f64::max)
+        * 1.5;
+    let mut svg = String::new();
+    {
+        let root = canvas(&mut svg, 260);
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .margin(10)
+            .x_label_area_size(34)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0f64..t_max, (0.01f64..y_max).log_scale())
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("time since start (s)")
+            .y_desc("median latency (ms)")
+            .y_label_formatter(&|v| format!("{v}"))
+            .light_line_style(WHITE)
+            .draw()
+            .map_err(err)?;
+        shade_faults!(chart, windows, 0.01, y_max);
+        for (i, (node, pts)) in lines.into_iter().enumerate() {
+            let colour = series_colour(i);
+            chart
+                .draw_series(LineSeries::new(pts, colour.stroke_width(2)))
+                .map_err(err)?
+                .label(node.to_string())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 14, y)], colour.stroke_width(2))
+                });
+        }
+        legend(&mut chart)?;
+        root.present().map_err(err)?;
+    }
+    Ok(Some(svg))
+}
+
 /// Throughput (completions per second by outcome) and availability (share
 /// of completions that were `ok`) over time, in two stacked panels.
 pub fn throughput_svg(history: &History, windows: &[FaultWindow]) -> Result<String> {
