@@ -237,7 +237,10 @@ impl DiskFaults {
         if let (Some(mounts), true) = (&self.mounts, delay_ms > 0) {
             mounts.set_delay(node, delay_ms)?;
             if let Some(file) = mounts.delay_file(node) {
-                lines.push(format!("[{node}] write {:?} <- \"{delay_ms}\"", file.display()));
+                lines.push(format!(
+                    "[{node}] write {:?} <- \"{delay_ms}\"",
+                    file.display()
+                ));
             }
         }
         Ok(lines)

@@ -413,7 +413,10 @@ impl NemesisRunner {
                 None,
             ) => {
                 let (cpu, delay) = (*cpu_percent, *disk_delay_ms);
-                match self.on_disks(targets, move |d, n| d.slow(n, cpu, delay)).await {
+                match self
+                    .on_disks(targets, move |d, n| d.slow(n, cpu, delay))
+                    .await
+                {
                     Ok(lines) => {
                         // Known once the pids are: journalled after the fact.
                         self.journal(json!({

@@ -260,7 +260,7 @@ pub fn latency_by_node_svg(view: &super::RunView) -> Result<Option<String>> {
         by_node
             .entry(node)
             .or_insert_with(|| vec![Vec::new(); BUCKETS])[b.min(BUCKETS - 1)]
-            .push(lat_ms);
+        .push(lat_ms);
     }
     if by_node.len() < 2 {
         return Ok(None);
