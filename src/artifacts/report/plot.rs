@@ -153,6 +153,37 @@ fn time_chart<'a, 'b>(
     Ok(chart)
 }
 
+/// A chart on the run's time axis with a log-scale latency axis (ms, from
+/// 0.01 to `y_max`), its mesh drawn: the latency panels' frame.
+fn latency_chart<'a, 'b>(
+    area: &'a DrawingArea<SVGBackend<'b>, Shift>,
+    t_max: f64,
+    y_max: f64,
+    y_desc: &str,
+) -> Result<
+    ChartContext<
+        'a,
+        SVGBackend<'b>,
+        Cartesian2d<RangedCoordf64, plotters::coord::combinators::LogCoord<f64>>,
+    >,
+> {
+    let mut chart = ChartBuilder::on(area)
+        .margin(10)
+        .x_label_area_size(34)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0f64..t_max, (0.01f64..y_max).log_scale())
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc("time since start (s)")
+        .y_desc(y_desc)
+        .y_label_formatter(&|v| format!("{v}"))
+        .light_line_style(WHITE)
+        .draw()
+        .map_err(err)?;
+    Ok(chart)
+}
+
 fn canvas(svg: &mut String, height: u32) -> DrawingArea<SVGBackend<'_>, Shift> {
     SVGBackend::with_string(svg, (WIDTH, height)).into_drawing_area()
 }
@@ -196,20 +227,7 @@ fn latency_svg(_f: &str, points: &[Dot], t_max: f64, windows: &[FaultWindow]) ->
     {
         let root = canvas(&mut svg, 260);
         root.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .margin(10)
-            .x_label_area_size(34)
-            .y_label_area_size(60)
-            .build_cartesian_2d(0f64..t_max, (0.01f64..y_max).log_scale())
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc("time since start (s)")
-            .y_desc("latency (ms)")
-            .y_label_formatter(&|v| format!("{v}"))
-            .light_line_style(WHITE)
-            .draw()
-            .map_err(err)?;
+        let mut chart = latency_chart(&root, t_max, y_max, "latency (ms)")?;
         shade_faults!(chart, windows, 0.01, y_max);
         for (kind, color, label) in [
             (OpType::Ok, OK, "ok"),
@@ -289,20 +307,7 @@ pub fn latency_by_node_svg(view: &super::RunView) -> Result<Option<String>> {
     {
         let root = canvas(&mut svg, 260);
         root.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .margin(10)
-            .x_label_area_size(34)
-            .y_label_area_size(60)
-            .build_cartesian_2d(0f64..t_max, (0.01f64..y_max).log_scale())
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc("time since start (s)")
-            .y_desc("median latency (ms)")
-            .y_label_formatter(&|v| format!("{v}"))
-            .light_line_style(WHITE)
-            .draw()
-            .map_err(err)?;
+        let mut chart = latency_chart(&root, t_max, y_max, "median latency (ms)")?;
         shade_faults!(chart, windows, 0.01, y_max);
         for (i, (node, pts)) in lines.into_iter().enumerate() {
             let colour = series_colour(i);
