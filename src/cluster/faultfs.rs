@@ -92,16 +92,25 @@ impl Mounts {
             mounts: Mutex::new(mounts),
         };
         for node in this.nodes() {
-            let m = this.mount_of(&node)?;
-            let mkdir = argv(&["mkdir", "-p", "--"], &[&m.mount, &m.backing]);
-            this.control
-                .exec(&node, &mkdir, WAIT)
-                .with_context(|| format!("creating {}'s data directories", node))?;
-            this.control
-                .write_file(&node, &m.delay_file, &nemeses::disk::delay_line(0))?;
-            this.start(&node)?;
+            if let Err(e) = this.mount_one(&node) {
+                // Those mounted already go too: nothing is left behind.
+                this.unmount_all();
+                return Err(e);
+            }
         }
         Ok(this)
+    }
+
+    /// Creates `node`'s directories and delay file and mounts it.
+    fn mount_one(&self, node: &str) -> Result<()> {
+        let m = self.mount_of(node)?;
+        let mkdir = argv(&["mkdir", "-p", "--"], &[&m.mount, &m.backing]);
+        self.control
+            .exec(node, &mkdir, WAIT)
+            .with_context(|| format!("creating {node}'s data directories"))?;
+        self.control
+            .write_file(node, &m.delay_file, &nemeses::disk::delay_line(0))?;
+        self.start(node)
     }
 
     /// `argv` run where mounts must be made: the host's mount namespace

@@ -366,3 +366,39 @@ fn heal_after_a_dead_controller_leaves_no_mount_cgroup_or_process() {
         .collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+#[test]
+fn a_node_whose_faultfs_cannot_mount_stops_the_run_naming_it_and_nothing_stays_mounted() {
+    let _area = crate::util::area::enter(module_path!());
+    require_root();
+    let tmp = tempfile::tempdir().unwrap();
+    let real = std::path::PathBuf::from(env!("CARGO_BIN_EXE_faultline")).with_file_name("faultfs");
+    let o = faultline()
+        .env(
+            "FAULTLINE_FAULTFS_BIN",
+            repo("tests/fixtures/faultfs-fails-on-n3.sh"),
+        )
+        .env("REAL_FAULTFS", &real)
+        .arg("test")
+        .args(["--results", tmp.path().to_str().unwrap()])
+        .args([
+            "--nemesis",
+            "power",
+            "--time-limit",
+            "3",
+            "--name",
+            "no-fuse",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(255), "{}", text(&o));
+    let err = stderr(&o);
+    assert!(err.contains("faultfs on n3 did not mount"), "{err}");
+    assert!(err.contains("/dev/fuse is missing"), "{err}");
+    // n1 and n2 had mounted: unmounted before the run stopped.
+    assert!(
+        mounts_under(tmp.path()).is_empty(),
+        "{:?}",
+        mounts_under(tmp.path())
+    );
+}
