@@ -351,6 +351,28 @@ pub fn check_node(
         }
     }
 
+    // What the faults below the store need: FUSE (`power`, slow disks) and
+    // a cgroup cpu controller (`slow`). Said as facts: a test without those
+    // faults needs neither.
+    let script = "[ -c /dev/fuse ] && echo fuse\n\
+                  [ -f /sys/fs/cgroup/cgroup.controllers ] && echo cgroup\n\
+                  [ -f /sys/fs/cgroup/cpu/cpu.cfs_quota_us ] && echo cgroup\n\
+                  exit 0";
+    if let Ok(out) = control.exec_idempotent(name, &sh(script, &[]), T) {
+        let has = |w: &str| out.stdout.lines().any(|l| l == w);
+        facts.push(if has("fuse") {
+            "/dev/fuse (power faults)".to_string()
+        } else {
+            "no /dev/fuse: no power or slow faults (load the fuse module: modprobe fuse)"
+                .to_string()
+        });
+        facts.push(if has("cgroup") {
+            "cgroup cpu controller (slow faults)".to_string()
+        } else {
+            "no cgroup cpu controller under /sys/fs/cgroup: no slow faults".to_string()
+        });
+    }
+
     // Disk.
     let script = "d=$1\nwhile [ ! -d \"$d\" ]; do d=$(dirname \"$d\"); done\n\
                   echo \"$d\"\ndf -Pk -- \"$d\" | tail -n 1";

@@ -963,7 +963,13 @@ fn doctor_passes_healthy_nodes_and_names_each_problem_with_its_fix() {
             .iter()
             .find(|l| l.starts_with(&label) && l.contains(" ok "))
             .unwrap_or_else(|| panic!("no ok line for {label}: {out}"));
-        for w in ["root", "free in", "port 8080 free", "clock "] {
+        for w in [
+            "root",
+            "free in",
+            "port 8080 free",
+            "clock ",
+            "/dev/fuse (power faults)",
+        ] {
             assert!(ok.contains(w), "no {w:?} in {ok}");
         }
     }
