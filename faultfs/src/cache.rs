@@ -28,6 +28,39 @@ use std::time::SystemTime;
 /// The size of a cached page in bytes.
 pub const PAGE_SIZE: u64 = 4096;
 
+/// The part of one page that a byte range `[pos, pos + n)` covers.
+struct Span {
+    /// The page's number.
+    page_no: u64,
+    /// Where the part starts in the file.
+    pos: u64,
+    /// Where it starts in the page.
+    in_page: usize,
+    /// Its length.
+    n: usize,
+}
+
+/// The range `[start, end)` cut at page boundaries, in order.
+fn spans(start: u64, end: u64) -> impl Iterator<Item = Span> {
+    let mut pos = start;
+    std::iter::from_fn(move || {
+        if pos >= end {
+            return None;
+        }
+        let page_no = pos / PAGE_SIZE;
+        let in_page = (pos - page_no * PAGE_SIZE) as usize;
+        let n = (PAGE_SIZE as usize - in_page).min((end - pos) as usize);
+        let span = Span {
+            page_no,
+            pos,
+            in_page,
+            n,
+        };
+        pos += n as u64;
+        Some(span)
+    })
+}
+
 /// Contiguous dirty pages are written back in runs of at most this many bytes.
 const WRITEBACK_RUN: usize = 1 << 20;
 
@@ -114,12 +147,14 @@ impl FileCache {
     /// Writes `data` at `offset`, loading any partly written page from `backing` first.
     pub fn write(&mut self, offset: u64, data: &[u8], backing: &impl Backing) -> io::Result<()> {
         let end = offset + data.len() as u64;
-        let mut pos = offset;
-        while pos < end {
-            let page_no = pos / PAGE_SIZE;
+        for Span {
+            page_no,
+            pos,
+            in_page,
+            n,
+        } in spans(offset, end)
+        {
             let page_start = page_no * PAGE_SIZE;
-            let in_page = (pos - page_start) as usize;
-            let n = ((PAGE_SIZE as usize) - in_page).min((end - pos) as usize);
             let src = &data[(pos - offset) as usize..][..n];
             let page = match self.pages.entry(page_no) {
                 std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
@@ -133,7 +168,6 @@ impl FileCache {
                 }
             };
             page[in_page..in_page + n].copy_from_slice(src);
-            pos += n as u64;
         }
         self.size = self.size.max(end);
         self.mtime = Some(SystemTime::now());
@@ -147,12 +181,13 @@ impl FileCache {
             return Ok(Vec::new());
         }
         let mut out = vec![0u8; (end - offset) as usize];
-        let mut pos = offset;
-        while pos < end {
-            let page_no = pos / PAGE_SIZE;
-            let page_start = page_no * PAGE_SIZE;
-            let in_page = (pos - page_start) as usize;
-            let n = ((PAGE_SIZE as usize) - in_page).min((end - pos) as usize);
+        for Span {
+            page_no,
+            pos,
+            in_page,
+            n,
+        } in spans(offset, end)
+        {
             let dst = &mut out[(pos - offset) as usize..][..n];
             match self.pages.get(&page_no) {
                 Some(page) => dst.copy_from_slice(&page[in_page..in_page + n]),
@@ -163,7 +198,6 @@ impl FileCache {
                 }
                 None => {} // a hole: already zeros
             }
-            pos += n as u64;
         }
         Ok(out)
     }
