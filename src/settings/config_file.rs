@@ -146,6 +146,9 @@ pub struct StoreTable {
     pub anti_entropy: Option<Seconds>,
     /// Durability; `--fsync`.
     pub fsync: Option<String>,
+    /// Parameters of a described store (`{ consistency_mode =
+    /// "dangerous" }`); `--store-param`.
+    pub params: Option<BTreeMap<String, String>>,
 }
 
 /// `[nemesis]`: the faults.
@@ -483,6 +486,13 @@ impl ConfigFile {
         );
         take!("anti_entropy", a.anti_entropy, s.anti_entropy.map(|s| s.0));
         take!("fsync", a.fsync, s.fsync.clone());
+        take!(
+            "store_param",
+            a.store_param,
+            s.params
+                .as_ref()
+                .map(|p| p.iter().map(|(k, v)| format!("{k}={v}")).collect())
+        );
         let n = &self.nemesis;
         take!(
             "nemesis",

@@ -34,6 +34,11 @@ pub struct TestArgs {
     /// per op).
     #[arg(long)]
     pub client: Option<String>,
+    /// A parameter of a store described for an adapter, `KEY=VALUE`
+    /// (repeatable): overrides the default its description's `[params]`
+    /// gives, in every template (`--store-param consistency_mode=dangerous`).
+    #[arg(long = "store-param", value_name = "KEY=VALUE")]
+    pub store_param: Vec<String>,
     /// Faults to inject, comma-separated: partition, loss, clock, kill,
     /// pause, membership, netem; `all` for every kind this machine can
     /// inject; `none` for none.

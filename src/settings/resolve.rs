@@ -166,6 +166,10 @@ pub fn test_config(a: TestArgs) -> Result<TestConfig, UsageError> {
     if kind != StoreKind::Ringkv {
         command.push_str(&format!(" --store '{kind}'"));
     }
+    let store_params = parse_store_params(&a.store_param)?;
+    for (k, v) in &store_params {
+        command.push_str(&format!(" --store-param '{k}={v}'"));
+    }
     if a.values != workloads::register::DEFAULT_VALUES {
         command.push_str(&format!(" --values {}", a.values));
     }
@@ -284,9 +288,25 @@ pub fn test_config(a: TestArgs) -> Result<TestConfig, UsageError> {
             final_reads_s: a.final_timeout,
         },
         log_json: a.log_json,
+        store_params,
     };
     crate::stores::check_test(store.as_ref(), &cfg)?;
     Ok(cfg)
+}
+
+/// `--store-param KEY=VALUE`s as a map; a later one for the same key wins.
+fn parse_store_params(
+    given: &[String],
+) -> Result<std::collections::BTreeMap<String, String>, UsageError> {
+    given
+        .iter()
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+            _ => Err(UsageError(format!(
+                "--store-param {p:?}: write KEY=VALUE, a parameter of the store's description ([params]) and its value, e.g. --store-param consistency_mode=dangerous"
+            ))),
+        })
+        .collect()
 }
 
 /// Turns flags and, with `--config FILE`, the file into a test

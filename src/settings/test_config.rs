@@ -100,6 +100,10 @@ pub struct TestConfig {
     /// Write the run's `faultline.log` as JSON lines (`--log-json`).
     #[serde(default)]
     pub log_json: bool,
+    /// Parameters of a described store (`--store-param KEY=VALUE`),
+    /// overriding its description's `[params]` defaults.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub store_params: std::collections::BTreeMap<String, String>,
 }
 
 /// The watchdog's settings; the other phases' bounds follow from the time

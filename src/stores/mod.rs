@@ -132,6 +132,13 @@ pub trait Store: Send + Sync {
         Ok(())
     }
 
+    /// The parameters `--store-param` may set, with their defaults (a
+    /// described store's `[params]`; none for the built-in stores, whose
+    /// settings are flags of their own).
+    fn params(&self) -> std::collections::BTreeMap<String, String> {
+        Default::default()
+    }
+
     /// Whether the store has a primary that faults can be aimed at
     /// (`--nemesis-targets primary`), which its cluster names through
     /// [`DbProcesses::primary`].
@@ -231,6 +238,23 @@ pub trait StoreCluster: DbProcesses {
 /// only where the store has one.
 pub fn check_test(store: &dyn Store, cfg: &TestConfig) -> Result<(), crate::UsageError> {
     store.check_config(cfg)?;
+    let known = store.params();
+    for k in cfg.store_params.keys() {
+        if !known.contains_key(k) {
+            let has = if known.is_empty() {
+                format!("--store {} has no parameters", store.name())
+            } else {
+                format!(
+                    "the parameters of --store {} are {}",
+                    store.name(),
+                    known.keys().cloned().collect::<Vec<_>>().join(", ")
+                )
+            };
+            return Err(crate::UsageError(format!(
+                "--store-param {k}: {has} (a described store lists them in its [params])"
+            )));
+        }
+    }
     let aimed = !cfg.nemesis_options.targets.is_nodes()
         || cfg
             .fixed_schedule

@@ -361,6 +361,8 @@ fn example_client(
         .to_vec(),
         env: vec![],
         stderr_log: dir.join(format!("{workload}.stderr.log")),
+        hello: None,
+        keep_on_timeout: false,
     };
     let c = AdapterClient::new(
         "ringkv-py",

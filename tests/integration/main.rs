@@ -13,6 +13,7 @@
 //! its own company only.
 
 mod adapter;
+mod adapter_parity;
 mod bench;
 mod ci_examples;
 mod cli;

@@ -66,14 +66,34 @@ pub fn final_reads(keys: usize) -> Vec<Invocation> {
         .collect()
 }
 
-/// What one worker knows, shared by its generator and its client.
+/// What one worker knows, shared by its generator and its client (the
+/// built-in one or an adapter's): the element each insert goes after, and
+/// the elements its deletes pick from.
 #[derive(Debug, Default)]
-struct Memory {
+pub struct Memory {
     /// Per list: the worker's last element whose insert was acknowledged.
     last_own: HashMap<String, Value>,
     /// Per list: the elements its latest read returned that it has not
     /// chosen to delete yet.
     seen: HashMap<String, Vec<Value>>,
+}
+
+impl Memory {
+    /// The element an insert into `list` goes right after: the worker's
+    /// last acknowledged one (`None`: at the end).
+    pub fn after(&self, list: &str) -> Option<Value> {
+        self.last_own.get(list).cloned()
+    }
+
+    /// `element`'s insert into `list` was acknowledged.
+    pub fn inserted(&mut self, list: &str, element: Value) {
+        self.last_own.insert(list.to_string(), element);
+    }
+
+    /// A read of `list` returned `items`: the deletes pick from them.
+    pub fn saw(&mut self, list: &str, items: Vec<Value>) {
+        self.seen.insert(list.to_string(), items);
+    }
 }
 
 /// One worker's operations: inserts (50%), deletes of an element it has
@@ -98,6 +118,12 @@ impl Generator {
             )),
             memory: Arc::default(),
         }
+    }
+
+    /// This worker's memory, for a client of another store that must chain
+    /// its inserts and remember its reads the same way.
+    pub fn memory(&self) -> Arc<Mutex<Memory>> {
+        self.memory.clone()
     }
 
     /// A client for one node that shares this worker's memory: it chains
@@ -176,10 +202,10 @@ impl Client for SequenceClient {
         };
         match op.f.as_str() {
             "insert" => {
-                let after = self.memory().last_own.get(list).cloned();
+                let after = self.memory().after(list);
                 let r = self.ringkv.seq_insert(list, arg, after.as_ref()).await;
                 if r.is_ok() {
-                    self.memory().last_own.insert(list.to_string(), arg.clone());
+                    self.memory().inserted(list, arg.clone());
                 }
                 Completion::of_write(op.value.clone(), r)
             }
@@ -190,7 +216,7 @@ impl Client for SequenceClient {
                 Ok(v) => {
                     let items = v.get("items").cloned().unwrap_or(json!([]));
                     if let Some(a) = items.as_array() {
-                        self.memory().seen.insert(list.to_string(), a.clone());
+                        self.memory().saw(list, a.clone());
                     }
                     Completion::ok(json!([list, items]))
                 }

@@ -103,7 +103,7 @@ pub struct SiblingsClient {
 
 /// How long a `context` writer holds the context it read before writing
 /// with it.
-const THINK: std::time::Duration = std::time::Duration::from_millis(20);
+pub const THINK: std::time::Duration = std::time::Duration::from_millis(20);
 
 impl SiblingsClient {
     /// A client for one node, named `client_id` to the store.

@@ -50,12 +50,40 @@ impl AdapterStore {
                 "name the workloads the adapter maps, e.g. workloads = [\"set\"]",
             ));
         }
+        let Some(version) = protocol::Protocol::from_number(d.client.protocol) else {
+            return Err(self.error(
+                "client.protocol",
+                format!("{} is not a protocol version", d.client.protocol),
+                "write protocol = 2 (a hello, every workload), or leave it out for protocol 1",
+            ));
+        };
         for (i, w) in d.workloads.iter().enumerate() {
-            if !protocol::WORKLOADS.contains(&w.as_str()) {
+            if !version.workloads().contains(&w.as_str()) {
+                let fix = if protocol::WORKLOADS_V2.contains(&w.as_str()) {
+                    format!(
+                        "{w} needs protocol 2: add protocol = 2 under [client] and answer its hello (docs/adapters.md#hello)"
+                    )
+                } else {
+                    format!("use {}", version.workloads().join(", "))
+                };
                 return Err(self.error(
                     &format!("workloads[{i}]"),
-                    format!("adapters cannot run the workload {w:?}"),
-                    &format!("use {}", protocol::WORKLOADS.join(" or ")),
+                    format!(
+                        "adapters of protocol {} cannot run the workload {w:?}",
+                        version.number()
+                    ),
+                    &fix,
+                ));
+            }
+        }
+        for k in d.params.keys() {
+            let ident = k.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+                && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !ident {
+                return Err(self.error(
+                    &format!("params.{k}"),
+                    "is not a name of letters, digits and '_'",
+                    "e.g. [params] then consistency_mode = \"consistent\", used as {{ params.consistency_mode }}",
                 ));
             }
         }
@@ -231,6 +259,7 @@ impl AdapterStore {
                 op_timeout_ms: 2000,
                 concurrency: 6,
                 seed: 0,
+                store_params: Default::default(),
             };
             self.vars(&nodes, 0, &params, worker)
         };

@@ -16,6 +16,7 @@
 use crate::UsageError;
 use serde::Deserialize;
 use std::collections::BTreeMap;
+use workloads::adapter as protocol;
 
 /// The section of docs/adapters.md every description error points to.
 const DOCS: &str = "docs/adapters.md#the-description";
@@ -37,6 +38,10 @@ pub struct Description {
     /// Programs the nodes need, installed with apt-get when missing.
     #[serde(default)]
     pub requires: Vec<Required>,
+    /// Named parameters and their defaults, `{{ params.NAME }}` in every
+    /// template; a run overrides them with `--store-param NAME=VALUE`.
+    #[serde(default)]
+    pub params: BTreeMap<String, String>,
     /// What runs on each node.
     pub node: NodeCommands,
     /// What runs once for the whole cluster.
@@ -172,6 +177,26 @@ pub struct ClientCommand {
     /// `preflist` (the adapter answers `preflist` requests).
     #[serde(default = "default_replicas")]
     pub replicas: String,
+    /// The protocol version the adapter speaks: 1 (`set` and `register`,
+    /// no hello) or 2 (every live workload, a hello first).
+    #[serde(default = "default_protocol")]
+    pub protocol: i64,
+    /// Keep a process whose op timed out (its late reply is skipped by
+    /// id) instead of killing it and starting a fresh one.
+    #[serde(default)]
+    pub keep_on_timeout: bool,
+}
+
+fn default_protocol() -> i64 {
+    1
+}
+
+impl ClientCommand {
+    /// The protocol the adapter speaks (checked when the description is
+    /// loaded).
+    pub fn protocol(&self) -> protocol::Protocol {
+        protocol::Protocol::from_number(self.protocol).unwrap_or_default()
+    }
 }
 
 fn default_replicas() -> String {

@@ -82,28 +82,49 @@ impl Store for AdapterStore {
         workload: Workload,
         client: Option<&str>,
     ) -> Result<workloads::ClientMode, UsageError> {
-        let workload = workload.name();
-        if !self.desc.workloads.iter().any(|w| w == workload) {
-            let how = if protocol::WORKLOADS.contains(&workload) {
-                format!("add {workload:?} to its workloads once its adapter maps {workload}'s ops")
+        let name = workload.name();
+        if !self.desc.workloads.iter().any(|w| w == name) {
+            let version = self.desc.client.protocol();
+            let how = if version.workloads().contains(&name) {
+                format!("add {name:?} to its workloads once its adapter maps {name}'s ops")
+            } else if protocol::WORKLOADS_V2.contains(&name) {
+                format!("{name} needs an adapter of protocol 2 (protocol = 2 under [client], docs/adapters.md#hello)")
             } else {
-                format!("adapters run {}", protocol::WORKLOADS.join(" and "))
+                format!("adapters run {}", protocol::WORKLOADS_V2.join(", "))
             };
             return Err(UsageError(format!(
-                "--workload {workload}: the adapter {} ({}) runs {}; {how} (docs/adapters.md#workloads)",
+                "--workload {name}: the adapter {} ({}) runs {}; {how} (docs/adapters.md#workloads)",
                 self.desc.name,
                 self.file,
                 self.desc.workloads.join(", ")
             )));
         }
+        use workloads::ClientMode as M;
+        // Where faultline, not the adapter, does the part a mode changes:
+        // it carries a siblings write's context, it picks a session's node.
+        let modes: &[M] = match workload {
+            Workload::Siblings => &[M::Context, M::Blind],
+            Workload::Session => &[M::Sticky, M::Random],
+            _ => &[M::Adapter],
+        };
         match client {
-            None => Ok(workloads::ClientMode::Adapter),
-            Some(m) if m == protocol::MODE => Ok(workloads::ClientMode::Adapter),
-            Some(m) => Err(UsageError(format!(
-                "--client {m}: a store through an adapter has one client mode, {} (the adapter decides how it talks to its store); leave --client out",
-                protocol::MODE
-            ))),
+            None => Ok(modes[0]),
+            Some(m) => match modes.iter().find(|k| k.name() == m) {
+                Some(k) => Ok(*k),
+                None if modes == [M::Adapter] => Err(UsageError(format!(
+                    "--client {m}: {name} through an adapter has one client mode, {} (the adapter decides how it talks to its store); leave --client out",
+                    protocol::MODE
+                ))),
+                None => Err(UsageError(format!(
+                    "--client {m}: {name} through an adapter has the client modes {}",
+                    modes.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ")
+                ))),
+            },
         }
+    }
+
+    fn params(&self) -> std::collections::BTreeMap<String, String> {
+        self.desc.params.clone()
     }
 
     fn requirements(&self) -> Vec<Requirement> {

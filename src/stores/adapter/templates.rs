@@ -52,6 +52,9 @@ pub struct Vars {
     /// The client's name, `w3` (worker 3) or `final-n2` (the final
     /// reader on n2); empty in node templates.
     pub worker: String,
+    /// The description's `[params]`, as the run set them
+    /// (`--store-param`).
+    pub params: BTreeMap<String, String>,
 }
 
 /// One node, as templates see it in `nodes`.
@@ -80,6 +83,8 @@ pub struct RunParams {
     pub concurrency: usize,
     /// `--seed`.
     pub seed: u64,
+    /// `--store-param`s: values for the description's `[params]`.
+    pub store_params: BTreeMap<String, String>,
 }
 
 impl RunParams {
@@ -92,6 +97,7 @@ impl RunParams {
             op_timeout_ms: cfg.op_timeout_ms,
             concurrency: cfg.concurrency,
             seed: cfg.seed,
+            store_params: cfg.store_params.clone(),
         }
     }
 }
@@ -172,6 +178,12 @@ impl AdapterStore {
             keys: params.keys,
             op_timeout_ms: params.op_timeout_ms,
             worker: worker.to_string(),
+            params: self
+                .desc
+                .params
+                .iter()
+                .map(|(k, v)| (k.clone(), params.store_params.get(k).unwrap_or(v).clone()))
+                .collect(),
         }
     }
 }

@@ -41,6 +41,7 @@ pub(super) fn params() -> RunParams {
         op_timeout_ms: 1500,
         concurrency: 5,
         seed: 1,
+        store_params: Default::default(),
     }
 }
 
@@ -49,8 +50,10 @@ fn the_example_description_loads_and_writes_a_config_ringkv_accepts() {
     let store = AdapterStore::load(&example_path()).unwrap();
     let d = store.description();
     assert_eq!(d.name, "ringkv-py");
-    assert_eq!(d.workloads, ["set", "register"]);
-    assert_eq!(d.client.read_local, ["set"]);
+    assert_eq!(d.workloads, workloads::adapter::WORKLOADS_V2);
+    assert_eq!(d.client.protocol(), workloads::adapter::Protocol::V2);
+    assert!(!d.client.read_local.iter().any(|w| w == "register"));
+    assert_eq!(store.params()["conflict"], "lww");
     assert!(d.node.faketime && d.node.leave.is_some());
     for count in [5, 3, 1] {
         let ns = nodes(count, Path::new("/tmp/run"));
@@ -64,7 +67,15 @@ fn the_example_description_loads_and_writes_a_config_ringkv_accepts() {
         assert_eq!(c.listen, "198.18.3.11:8080");
         assert_eq!(c.data_dir, Some(PathBuf::from("/tmp/run/n1/data")));
     }
+    // A --store-param reaches every template in place of its default.
+    let mut dvv = params();
+    dvv.store_params.insert("conflict".into(), "dvv".into());
     let ns = nodes(3, Path::new("/tmp/run"));
+    for (p, want) in [(params(), "lww"), (dvv, "dvv")] {
+        let text = render(&store.templates[0], &store.vars(&ns, 0, &p, "")).unwrap();
+        let c = ringkv::Config::from_toml_str(&text, Path::new("t")).unwrap();
+        assert_eq!(Some(c.conflict), ringkv::versioning::Mode::parse(want));
+    }
     let argv = render_argv(&d.node.start, &store.vars(&ns, 1, &params(), "")).unwrap();
     assert_eq!(argv[1..], ["--config", "/tmp/run/n2/ringkv.toml"]);
     assert!(argv[0].ends_with("/ringkv"), "{argv:?}");
@@ -82,6 +93,8 @@ fn the_example_description_loads_and_writes_a_config_ringkv_accepts() {
             "198.18.3.13:8080",
             "--workload",
             "set",
+            "--worker",
+            "w2",
             "--timeout-ms",
             "1500"
         ]
@@ -110,7 +123,7 @@ fn every_bad_field_gets_one_line_naming_the_file_the_field_and_a_fix() {
         (
             swap("workloads = [\"set\"]", "workloads = [\"set\", \"counter\"]"),
             "workloads[1]",
-            "adapters cannot run the workload \"counter\"; use set or register",
+            "adapters of protocol 1 cannot run the workload \"counter\"; counter needs protocol 2: add protocol = 2 under [client]",
         ),
         (swap("workloads = [\"set\"]", "workloads = []"), "workloads", "is empty"),
         (
@@ -326,7 +339,12 @@ fn the_store_validates_workloads_modes_and_faults_from_its_description() {
         .validate(workloads::Workload::parse("counter").unwrap(), None)
         .unwrap_err()
         .to_string();
-    assert!(e.contains("adapters run set and register"), "{e}");
+    assert!(e.contains("counter needs an adapter of protocol 2"), "{e}");
+    let e = store
+        .validate(workloads::Workload::parse("kv").unwrap(), None)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("adapters run set, register, counter"), "{e}");
     assert!(store
         .unsupported_fault(nemeses::Kind::Clock)
         .unwrap()

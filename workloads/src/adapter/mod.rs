@@ -74,12 +74,68 @@ pub const MAX_LINE: usize = 16 << 20;
 /// How many characters of an offending line a failure message quotes.
 pub const QUOTE_CHARS: usize = 120;
 
-/// The workloads an adapter can run, with the ops each maps to requests.
+/// The workloads an adapter of protocol 1 can run.
 pub const WORKLOADS: &[&str] = &["set", "register"];
 
-/// The only `--client` mode of a workload run through an adapter: the
-/// adapter, not faultline, decides how it talks to its store.
+/// The workloads an adapter of protocol 2 can run: every live one.
+pub const WORKLOADS_V2: &[&str] = crate::workload::WORKLOADS;
+
+/// The only `--client` mode of most workloads run through an adapter: the
+/// adapter, not faultline, decides how it talks to its store. (`siblings`
+/// keeps `context` and `blind`, and `session` `sticky` and `random`:
+/// faultline carries the context and picks the node.)
 pub const MODE: &str = "adapter";
+
+/// The version of the protocol an adapter speaks, from its description.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Protocol {
+    /// `set` and `register`, no hello: the first adapters' protocol.
+    #[default]
+    V1,
+    /// Every live workload, opened by a `hello` exchange.
+    V2,
+}
+
+impl Protocol {
+    /// The protocol numbered `n`, if there is one.
+    pub fn from_number(n: i64) -> Option<Protocol> {
+        match n {
+            1 => Some(Protocol::V1),
+            2 => Some(Protocol::V2),
+            _ => None,
+        }
+    }
+
+    /// Its number, as descriptions and hellos write it.
+    pub fn number(self) -> u64 {
+        match self {
+            Protocol::V1 => 1,
+            Protocol::V2 => 2,
+        }
+    }
+
+    /// The workloads an adapter of this protocol can run.
+    pub fn workloads(self) -> &'static [&'static str] {
+        match self {
+            Protocol::V1 => WORKLOADS,
+            Protocol::V2 => WORKLOADS_V2,
+        }
+    }
+}
+
+/// What a protocol-2 process must say in its `hello` reply for this run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hello {
+    /// The run's workload: the reply's `workloads` must list it.
+    pub workload: &'static str,
+    /// The node the process is bound to.
+    pub node: String,
+    /// The run reads replicas locally: the reply's `read_local` must list
+    /// the workload.
+    pub read_local: bool,
+    /// The run asks for preflists: the reply's `preflist` must be true.
+    pub preflist: bool,
+}
 
 /// How to start one adapter process.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -91,6 +147,13 @@ pub struct ProcessSpec {
     /// Where the process's stderr goes (appended to; every start of the
     /// process writes a marker line first).
     pub stderr_log: PathBuf,
+    /// Protocol 2: the hello exchange every start of the process opens
+    /// with (`None`: protocol 1, no hello).
+    pub hello: Option<Hello>,
+    /// Keep the process when an op times out, skipping its late reply by
+    /// id, instead of killing it (a process with an expensive start: a
+    /// JVM, a connection pool).
+    pub keep_on_timeout: bool,
 }
 
 /// The first protocol failure any client of one cluster met, shared by
@@ -130,15 +193,55 @@ pub enum Shape {
     },
     /// `register`: read, write and cas of `[key, value]` ops.
     Register,
+    /// `counter`: adds of deltas to one counter, reads of its total.
+    Counter,
+    /// `siblings`: reads returning every sibling and a causal context,
+    /// writes of unique values.
+    Siblings {
+        /// Writes carry the context of a read made in the same op
+        /// (`--client context`); otherwise none (`blind`).
+        context: bool,
+    },
+    /// `or-set`: adds, removes and reads of one OR-set.
+    OrSet,
+    /// `sequence`: inserts after the worker's own last element, deletes
+    /// of elements it has seen, reads of whole lists.
+    Sequence,
+    /// `session`: reads and writes of registers, each reply carrying the
+    /// store's version.
+    Session,
 }
 
 impl Shape {
-    /// The shape of `workload` with `keys` keys, if adapters can run it.
-    pub fn of(workload: &str, keys: usize) -> Option<Shape> {
-        match workload {
-            "set" => Some(Shape::Set { keys: keys.max(1) }),
-            "register" => Some(Shape::Register),
-            _ => None,
+    /// The shape of `workload` with `keys` keys and client mode `mode`,
+    /// if adapters can run it.
+    pub fn of(workload: crate::Workload, keys: usize, mode: crate::ClientMode) -> Option<Shape> {
+        use crate::Workload as W;
+        Some(match workload {
+            W::Set => Shape::Set { keys: keys.max(1) },
+            W::Register => Shape::Register,
+            W::Counter => Shape::Counter,
+            W::Siblings => Shape::Siblings {
+                context: mode != crate::ClientMode::Blind,
+            },
+            W::OrSet => Shape::OrSet,
+            W::Sequence => Shape::Sequence,
+            W::Session => Shape::Session,
+            W::Kv | W::Model(_) => return None,
+        })
+    }
+
+    /// The workload it maps.
+    pub fn workload(self) -> crate::Workload {
+        use crate::Workload as W;
+        match self {
+            Shape::Set { .. } => W::Set,
+            Shape::Register => W::Register,
+            Shape::Counter => W::Counter,
+            Shape::Siblings { .. } => W::Siblings,
+            Shape::OrSet => W::OrSet,
+            Shape::Sequence => W::Sequence,
+            Shape::Session => W::Session,
         }
     }
 }
@@ -162,6 +265,8 @@ pub struct AdapterClient {
     replicas: Replicas,
     failure: FailureSlot,
     process: tokio::sync::Mutex<Option<process::Running>>,
+    /// `sequence`: the worker's memory, shared with its generator.
+    memory: Arc<Mutex<crate::sequence::Memory>>,
 }
 impl AdapterClient {
     /// A client named `who` (e.g. `worker 3`) of adapter `adapter`, which
@@ -185,7 +290,15 @@ impl AdapterClient {
             replicas: Replicas::Ask,
             failure,
             process: tokio::sync::Mutex::new(None),
+            memory: Arc::default(),
         }
+    }
+
+    /// Shares a `sequence` worker's memory with its generator, so inserts
+    /// chain after the worker's own and deletes pick what it has read.
+    pub fn with_sequence_memory(mut self, memory: Arc<Mutex<crate::sequence::Memory>>) -> Self {
+        self.memory = memory;
+        self
     }
 
     /// Where the convergence checker finds each key's replicas.
@@ -267,6 +380,8 @@ mod tests {
             argv,
             env: vec![],
             stderr_log: dir.join("worker-3.stderr.log"),
+            hello: None,
+            keep_on_timeout: false,
         };
         let c = AdapterClient::new(
             "test-adapter",
@@ -452,6 +567,8 @@ mod tests {
             argv: vec!["/nonexistent/adapter".into()],
             env: vec![],
             stderr_log: dir.path().join("w.log"),
+            hello: None,
+            keep_on_timeout: false,
         };
         let c = AdapterClient::new(
             "x",
@@ -539,12 +656,26 @@ mod tests {
     }
 
     #[test]
-    fn only_set_and_register_have_a_shape() {
-        assert_eq!(Shape::of("set", 0), Some(Shape::Set { keys: 1 }));
-        assert_eq!(Shape::of("register", 5), Some(Shape::Register));
-        assert_eq!(Shape::of("counter", 5), None);
-        for w in WORKLOADS {
-            assert!(Shape::of(w, 1).is_some());
+    fn every_live_workload_has_a_shape_and_check_only_ones_have_none() {
+        use crate::{ClientMode, Workload};
+        let shape = |w: &str, mode| Shape::of(Workload::parse(w).unwrap(), 0, mode);
+        assert_eq!(
+            shape("set", ClientMode::Adapter),
+            Some(Shape::Set { keys: 1 })
+        );
+        assert_eq!(
+            shape("siblings", ClientMode::Blind),
+            Some(Shape::Siblings { context: false })
+        );
+        assert_eq!(
+            shape("siblings", ClientMode::Context),
+            Some(Shape::Siblings { context: true })
+        );
+        assert_eq!(shape("kv", ClientMode::Adapter), None);
+        for w in WORKLOADS_V2 {
+            let s = shape(w, ClientMode::Adapter).unwrap();
+            assert_eq!(s.workload().name(), *w);
         }
+        assert!(WORKLOADS.iter().all(|w| WORKLOADS_V2.contains(w)));
     }
 }

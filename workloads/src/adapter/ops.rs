@@ -15,7 +15,8 @@ use serde_json::{json, Value};
 use super::{AdapterClient, Replicas, Reply, RequestFailure, Shape};
 use crate::register::versioned;
 use crate::ringkv::RequestError;
-use crate::{set, Client, Completion, Invocation, LocalRead};
+use crate::{counter, orset, set, siblings, Client, Completion, Invocation, LocalRead};
+use tokio::time::Instant;
 
 impl AdapterClient {
     /// How a request that may have had an effect ended.
@@ -156,12 +157,197 @@ impl AdapterClient {
     }
 }
 
+impl AdapterClient {
+    /// One read request whose `ok` value is the answer; `Err` is the
+    /// read's completion when it failed (a read changed nothing, so it
+    /// fails unless the process broke the protocol).
+    async fn read_request(
+        &self,
+        asked: &Value,
+        key: &str,
+        deadline: Instant,
+    ) -> Result<Reply, Completion> {
+        match self.request("read", key, &Value::Null, deadline).await {
+            Ok(r) if r.kind == OpType::Ok => Ok(r),
+            Ok(r) => Err(Completion::fail(asked.clone(), Self::read_error(&r))),
+            Err(e @ RequestFailure::Timeout(_)) => {
+                Err(Completion::fail(asked.clone(), e.to_string()))
+            }
+            Err(e) => Err(Completion::info(asked.clone(), e.to_string())),
+        }
+    }
+
+    /// The value of an `ok` reply that must be a list, or the protocol
+    /// failure naming what was asked.
+    async fn list(&self, what: &str, reply: &Reply) -> Result<Vec<Value>, RequestFailure> {
+        match reply.value.as_array() {
+            Some(items) => Ok(items.clone()),
+            None if reply.value.is_null() => Ok(Vec::new()),
+            None => {
+                let what = format!("answers {what} with a value that is not a list");
+                Err(self.bad_reply(reply.line, &what, &reply.raw).await)
+            }
+        }
+    }
+
+    async fn counter_op(&self, op: &Invocation) -> Completion {
+        let deadline = self.deadline();
+        match op.f.as_str() {
+            "add" => {
+                if op.value.as_i64().is_none() {
+                    return Completion::fail(op.value.clone(), "add needs an integer");
+                }
+                let r = self.request("add", counter::KEY, &op.value, deadline).await;
+                self.write_outcome(&op.value, op.value.clone(), r)
+            }
+            "read" => match self
+                .read_request(&Value::Null, counter::KEY, deadline)
+                .await
+            {
+                Ok(r) if r.value.is_null() => Completion::ok(json!(0)),
+                Ok(r) if r.value.is_i64() => Completion::ok(r.value),
+                Ok(r) => {
+                    let what = "answers a counter read with a value that is not an integer";
+                    let e = self.bad_reply(r.line, what, &r.raw).await;
+                    Completion::info(Value::Null, e.to_string())
+                }
+                Err(c) => c,
+            },
+            other => Completion::fail(op.value.clone(), format!("counter has no op {other:?}")),
+        }
+    }
+
+    async fn orset_op(&self, op: &Invocation) -> Completion {
+        let deadline = self.deadline();
+        match op.f.as_str() {
+            f @ ("add" | "remove") => {
+                let r = self.request(f, orset::KEY, &op.value, deadline).await;
+                self.write_outcome(&op.value, op.value.clone(), r)
+            }
+            "read" => match self.read_request(&Value::Null, orset::KEY, deadline).await {
+                Ok(r) => match self.list("a read of the or-set", &r).await {
+                    Ok(items) => Completion::ok(json!(items)),
+                    Err(e) => Completion::info(Value::Null, e.to_string()),
+                },
+                Err(c) => c,
+            },
+            other => Completion::fail(op.value.clone(), format!("or-set has no op {other:?}")),
+        }
+    }
+
+    async fn siblings_op(&self, op: &Invocation, context: bool) -> Completion {
+        let Some((key, arg)) = keyed(op) else {
+            return Completion::fail(op.value.clone(), "siblings ops take [key, value]");
+        };
+        let deadline = self.deadline();
+        match op.f.as_str() {
+            "read" => match self.read_request(&op.value, key, deadline).await {
+                Ok(r) => match self.list(&format!("a read of {key}"), &r).await {
+                    Ok(values) => Completion::ok(json!([key, values])),
+                    Err(e) => Completion::info(op.value.clone(), e.to_string()),
+                },
+                Err(c) => c,
+            },
+            "write" => {
+                let seen = if context {
+                    // Read, think, write back with the context: the op's
+                    // span covers the read, as the built-in client's does.
+                    match self.read_request(&op.value, key, deadline).await {
+                        Ok(r) => {
+                            tokio::time::sleep(siblings::THINK).await;
+                            r.context.unwrap_or(Value::Null)
+                        }
+                        Err(c) => {
+                            return Completion::fail(op.value.clone(), c.error.unwrap_or_default())
+                        }
+                    }
+                } else {
+                    Value::Null
+                };
+                let r = self
+                    .request_with("write", key, arg, &[("context", &seen)], deadline)
+                    .await;
+                self.write_outcome(&op.value, op.value.clone(), r)
+            }
+            other => Completion::fail(op.value.clone(), format!("siblings has no op {other:?}")),
+        }
+    }
+
+    async fn sequence_op(&self, op: &Invocation) -> Completion {
+        let Some((list, arg)) = keyed(op) else {
+            return Completion::fail(op.value.clone(), "sequence ops take [list, element]");
+        };
+        let deadline = self.deadline();
+        let memory = || self.memory.lock().unwrap_or_else(|p| p.into_inner());
+        match op.f.as_str() {
+            "insert" => {
+                let after = memory().after(list).unwrap_or(Value::Null);
+                let r = self
+                    .request_with("insert", list, arg, &[("after", &after)], deadline)
+                    .await;
+                let done = self.write_outcome(&op.value, op.value.clone(), r);
+                if done.kind == OpType::Ok {
+                    memory().inserted(list, arg.clone());
+                }
+                done
+            }
+            "delete" => {
+                let r = self.request("delete", list, arg, deadline).await;
+                self.write_outcome(&op.value, op.value.clone(), r)
+            }
+            "read-list" => match self.read_request(&op.value, list, deadline).await {
+                Ok(r) => match self.list(&format!("a read of {list}"), &r).await {
+                    Ok(items) => {
+                        memory().saw(list, items.clone());
+                        Completion::ok(json!([list, items]))
+                    }
+                    Err(e) => Completion::info(op.value.clone(), e.to_string()),
+                },
+                Err(c) => c,
+            },
+            other => Completion::fail(op.value.clone(), format!("sequence has no op {other:?}")),
+        }
+    }
+
+    /// A `session` op: a register read or write whose `ok` reply must
+    /// carry the store's version (a read of a key never written excepted).
+    async fn session_op(&self, op: &Invocation) -> Completion {
+        let done = self.register_op(op).await;
+        if done.kind != OpType::Ok {
+            return done;
+        }
+        let value = &done.value[1];
+        if !value.is_null() && value.get("version").is_none() {
+            let what = format!(
+                "answers a session {} of {} without the integer \"version\" the session workload orders values by",
+                op.f, op.value[0]
+            );
+            let m = self.broke(&what, "replies").to_string();
+            return Completion::info(op.value.clone(), m);
+        }
+        done
+    }
+}
+
+/// A `[key, argument]` op's key and argument.
+fn keyed(op: &Invocation) -> Option<(&str, &Value)> {
+    match op.value.as_array().map(Vec::as_slice) {
+        Some([k, arg]) => Some((k.as_str()?, arg)),
+        _ => None,
+    }
+}
+
 #[async_trait::async_trait]
 impl Client for AdapterClient {
     async fn invoke(&self, op: &Invocation) -> Completion {
         match self.shape {
             Shape::Set { keys } => self.set_op(op, keys).await,
             Shape::Register => self.register_op(op).await,
+            Shape::Counter => self.counter_op(op).await,
+            Shape::Siblings { context } => self.siblings_op(op, context).await,
+            Shape::OrSet => self.orset_op(op).await,
+            Shape::Sequence => self.sequence_op(op).await,
+            Shape::Session => self.session_op(op).await,
         }
     }
 }
@@ -217,7 +403,7 @@ impl LocalRead for AdapterClient {
                 items.dedup();
                 Ok(json!(items))
             }
-            Shape::Register => Ok(reply.value),
+            _ => Ok(reply.value),
         }
     }
 }

@@ -17,7 +17,7 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio::time::Instant;
 
-use super::{quote, AdapterClient, Reply, RequestFailure, MAX_LINE};
+use super::{quote, AdapterClient, Hello, Protocol, Reply, RequestFailure, MAX_LINE};
 
 /// A running adapter process.
 pub(super) struct Running {
@@ -102,75 +102,222 @@ impl AdapterClient {
         value: &Value,
         deadline: Instant,
     ) -> Result<Reply, RequestFailure> {
+        self.request_with(f, key, value, &[], deadline).await
+    }
+
+    /// [`Self::request`] with more fields in the request (`context`,
+    /// `after`).
+    pub async fn request_with(
+        &self,
+        f: &str,
+        key: &str,
+        value: &Value,
+        extra: &[(&str, &Value)],
+        deadline: Instant,
+    ) -> Result<Reply, RequestFailure> {
         let mut guard = self.process.lock().await;
-        if let Some(r) = guard.take_if(|r| r.in_flight) {
-            discard(r);
+        if !self.spec.keep_on_timeout {
+            if let Some(r) = guard.take_if(|r| r.in_flight) {
+                discard(r);
+            }
         }
         if guard.is_none() {
-            *guard = Some(self.spawn()?);
+            let mut run = self.spawn()?;
+            if let Some(hello) = &self.spec.hello {
+                let mut line = json!({
+                    "id": 0,
+                    "f": "hello",
+                    "protocol": Protocol::V2.number(),
+                    "workload": hello.workload,
+                    "node": hello.node,
+                })
+                .to_string();
+                line.push('\n');
+                let raw = match self.exchange(&mut run, 0, &line, deadline).await {
+                    Ok(raw) => raw,
+                    Err(e) => {
+                        discard(run);
+                        return Err(e);
+                    }
+                };
+                let n = run.lines;
+                if let Err(what) = check_hello(hello, &raw) {
+                    discard(run);
+                    return Err(self.broke(
+                        &format!("hello reply (line {n}) {what}: {}", quote(&raw)),
+                        "hello",
+                    ));
+                }
+            }
+            *guard = Some(run);
         }
         let run = guard.as_mut().expect("just started");
         run.last_id += 1;
         let id = run.last_id;
-        let mut line = json!({ "id": id, "f": f, "key": key, "value": value }).to_string();
+        let mut request = json!({ "id": id, "f": f, "key": key, "value": value });
+        for (k, v) in extra {
+            request[*k] = (*v).clone();
+        }
+        let mut line = request.to_string();
         line.push('\n');
+        match self.exchange(run, id, &line, deadline).await {
+            Ok(raw) => {
+                let n = run.lines;
+                drop(guard);
+                self.parse(id, n, raw).await
+            }
+            Err(e) => {
+                let keep = self.spec.keep_on_timeout && matches!(e, RequestFailure::Timeout(_));
+                if !keep {
+                    if let Some(r) = guard.take() {
+                        discard(r);
+                    }
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Writes request `id`'s `line` and reads its reply line (skipping the
+    /// late replies to earlier requests of a process kept after a
+    /// timeout). The process is the caller's to discard on an error.
+    async fn exchange(
+        &self,
+        run: &mut Running,
+        id: u64,
+        line: &str,
+        deadline: Instant,
+    ) -> Result<String, RequestFailure> {
         run.in_flight = true;
+        let keep = self.spec.keep_on_timeout;
+        let lines = &mut run.lines;
+        let stdin = &mut run.stdin;
+        let stdout = &mut run.stdout;
         let exchange = async {
-            run.stdin.write_all(line.as_bytes()).await?;
-            run.stdin.flush().await?;
-            read_line(&mut run.stdout, MAX_LINE).await
+            stdin.write_all(line.as_bytes()).await?;
+            stdin.flush().await?;
+            loop {
+                let read = read_line(stdout, MAX_LINE).await?;
+                if let LineRead::Line(bytes) = &read {
+                    if keep && answers_earlier(bytes, id) {
+                        *lines += 1;
+                        continue;
+                    }
+                }
+                return Ok::<_, std::io::Error>(read);
+            }
         };
         let read = tokio::time::timeout_at(deadline, exchange).await;
         let Ok(read) = read else {
-            if let Some(r) = guard.take() {
-                discard(r);
-            }
             return Err(RequestFailure::Timeout(self.timeout));
         };
-        let raw = match read {
-            Ok(LineRead::Line(bytes)) => bytes,
+        match read {
+            Ok(LineRead::Line(bytes)) => {
+                run.lines += 1;
+                run.in_flight = false;
+                Ok(String::from_utf8_lossy(&bytes)
+                    .trim_end_matches('\r')
+                    .to_string())
+            }
             Ok(LineRead::TooLong) => {
                 let n = run.lines + 1;
-                if let Some(r) = guard.take() {
-                    discard(r);
-                }
-                return Err(self.broke(
+                Err(self.broke(
                     &format!("reply line {n} is longer than {} MiB", MAX_LINE >> 20),
                     "replies",
-                ));
+                ))
             }
             // Its stdout closed (or the write found no reader): it exited.
             Ok(LineRead::Eof) | Err(_) => {
-                let mut r = guard.take().expect("running");
-                let status =
-                    match tokio::time::timeout(Duration::from_millis(500), r.child.wait()).await {
-                        Ok(Ok(s)) => format!("exited ({s})"),
-                        Ok(Err(e)) => format!("closed its output ({e})"),
-                        Err(_) => "closed its output".to_string(),
-                    };
-                let lines = r.lines;
-                discard(r);
+                let status = match tokio::time::timeout(
+                    Duration::from_millis(500),
+                    run.child.wait(),
+                )
+                .await
+                {
+                    Ok(Ok(s)) => format!("exited ({s})"),
+                    Ok(Err(e)) => format!("closed its output ({e})"),
+                    Err(_) => "closed its output".to_string(),
+                };
                 let tail = last_line(&self.spec.stderr_log)
                     .map(|l| format!("; its last stderr line: {}", quote(&l)))
                     .unwrap_or_else(|| "; it wrote nothing on stderr".into());
-                return Err(self.broke(
+                let what = if id == 0 {
+                    "the hello".to_string()
+                } else {
+                    format!("request {id}")
+                };
+                Err(self.broke(
                     &format!(
-                        "the client process {status} before answering request {id} (after {lines} reply lines){tail}; stderr is in {}",
+                        "the client process {status} before answering {what} (after {} reply lines){tail}; stderr is in {}",
+                        run.lines,
                         self.spec.stderr_log.display()
                     ),
                     "processes",
-                ));
+                ))
             }
-        };
-        run.lines += 1;
-        run.in_flight = false;
-        let n = run.lines;
-        drop(guard);
-        let raw = String::from_utf8_lossy(&raw)
-            .trim_end_matches('\r')
-            .to_string();
-        self.parse(id, n, raw).await
+        }
     }
+}
+
+/// A line that is a reply to a request before `id` (a late one, after a
+/// timeout), to be skipped.
+fn answers_earlier(line: &[u8], id: u64) -> bool {
+    serde_json::from_slice::<Value>(line)
+        .ok()
+        .and_then(|v| v.get("id").and_then(Value::as_u64))
+        .is_some_and(|got| got < id)
+}
+
+/// What is wrong with a hello reply for `hello`, if anything.
+fn check_hello(hello: &Hello, raw: &str) -> Result<(), String> {
+    let v: Value = serde_json::from_str(raw).map_err(|_| "is not JSON".to_string())?;
+    if v.get("id").and_then(Value::as_u64) != Some(0) {
+        return Err("does not answer request 0 (\"id\": 0)".into());
+    }
+    if v.get("type").and_then(Value::as_str) != Some("ok") {
+        return Err("is not \"type\": \"ok\"".into());
+    }
+    let protocol = v.get("protocol").and_then(Value::as_u64);
+    if protocol != Some(Protocol::V2.number()) {
+        return Err(format!(
+            "says protocol {}, but the description says protocol = 2",
+            protocol.map_or("(none)".to_string(), |p| p.to_string())
+        ));
+    }
+    let names = |field: &str| -> Result<Vec<String>, String> {
+        match v.get(field) {
+            None | Some(Value::Null) => Ok(Vec::new()),
+            Some(list) => list
+                .as_array()
+                .and_then(|a| {
+                    a.iter()
+                        .map(|w| w.as_str().map(str::to_string))
+                        .collect::<Option<Vec<_>>>()
+                })
+                .ok_or_else(|| format!("has a \"{field}\" that is not a list of names")),
+        }
+    };
+    let workloads = names("workloads")?;
+    if !workloads.iter().any(|w| w == hello.workload) {
+        return Err(format!(
+            "does not list the workload {} in \"workloads\" (it lists {}): map its ops, or run another workload",
+            hello.workload,
+            if workloads.is_empty() { "none".to_string() } else { workloads.join(", ") }
+        ));
+    }
+    if hello.read_local && !names("read_local")?.iter().any(|w| w == hello.workload) {
+        return Err(format!(
+            "does not list {} in \"read_local\", which the description's client.read_local does",
+            hello.workload
+        ));
+    }
+    if hello.preflist && v.get("preflist").and_then(Value::as_bool) != Some(true) {
+        return Err(
+            "does not say \"preflist\": true, which the description's client.replicas = \"preflist\" needs"
+                .into(),
+        );
+    }
+    Ok(())
 }
 
 /// Kills a process we are done with, and reaps it in the background.

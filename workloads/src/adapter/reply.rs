@@ -2,7 +2,7 @@
 //!
 //! Every reply must be a JSON object that names the request it answers
 //! (`id`) and its outcome (`type`: `ok`, `fail` or `info`); it may carry a
-//! `value`, an `error` and an integer `version`. A line that breaks these
+//! `value`, an `error`, an integer `version` and a `context`. A line that breaks these
 //! rules stops the run: the first such failure goes to the
 //! [`super::FailureSlot`], quoting the line. Whether a reply's value fits
 //! the request (a list for a set read, say) is for the op that asked.
@@ -25,6 +25,8 @@ pub struct Reply {
     pub error: Option<String>,
     /// Its `version`, if any.
     pub version: Option<i64>,
+    /// Its `context` (a `siblings` read's causal context, opaque), if any.
+    pub context: Option<Value>,
     /// The line's number in the process's output (1 is its first line).
     pub line: u64,
     /// The line as read, for failure messages.
@@ -98,6 +100,7 @@ impl AdapterClient {
             value: obj.get("value").cloned().unwrap_or(Value::Null),
             error,
             version,
+            context: obj.get("context").filter(|c| !c.is_null()).cloned(),
             line: n,
             raw,
         })

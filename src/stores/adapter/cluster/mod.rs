@@ -529,7 +529,7 @@ impl StoreCluster for AdapterCluster {
     }
 
     fn workers(&self, cfg: &TestConfig) -> Result<Vec<WorkerPlan>> {
-        self.plans(self.shape(cfg)?, &RunParams::of(cfg))
+        self.plans(self.shape(cfg)?, cfg.client, &RunParams::of(cfg))
     }
 
     fn final_plan(&self, cfg: &TestConfig) -> Result<Option<FinalPlan>> {

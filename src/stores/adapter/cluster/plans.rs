@@ -18,8 +18,11 @@ use crate::stores::{FinalPlan, WorkerPlan};
 use anyhow::{Context, Result};
 use std::sync::Arc;
 use std::time::Duration;
-use workloads::adapter::{AdapterClient, ProcessSpec, Replicas, Shape};
-use workloads::{register, set, Client, LocalRead, OpSource};
+use workloads::adapter::{AdapterClient, Hello, ProcessSpec, Protocol, Replicas, Shape};
+use workloads::{
+    counter, orset, register, sequence, session, set, siblings, Client, ClientMode, Invocation,
+    LocalRead, OpSource,
+};
 
 /// How much longer than `--op-timeout-ms` faultline waits for an adapter's
 /// reply: the adapter bounds its own requests by `op_timeout_ms` and must
@@ -28,14 +31,16 @@ pub const REPLY_GRACE: Duration = Duration::from_millis(500);
 
 impl AdapterCluster {
     /// An adapter client for node `i`: `who` in messages, `slug` in its
-    /// log's name and the `worker` variable.
+    /// log's name and the `worker` variable; `local` says the run reads
+    /// its replicas (the hello must then promise `read-local`).
     pub(super) fn client(
         &self,
         i: usize,
         who: &str,
         slug: &str,
         shape: Shape,
-    ) -> Result<Arc<AdapterClient>> {
+        local: bool,
+    ) -> Result<AdapterClient> {
         let c = &self.store.desc.client;
         let vars = self.vars(i, slug);
         let fail =
@@ -48,25 +53,33 @@ impl AdapterCluster {
                 render(v, &vars).map_err(|e| fail("client.env", e))?,
             ));
         }
+        let preflist = c.replicas == "preflist";
         let spec = ProcessSpec {
             argv,
             env,
             stderr_log: self.client_logs.join(format!("{slug}.stderr.log")),
+            hello: (c.protocol() >= Protocol::V2).then(|| Hello {
+                workload: shape.workload().name(),
+                node: self.nodes[i].name.clone(),
+                read_local: local,
+                preflist: local && preflist,
+            }),
+            keep_on_timeout: c.keep_on_timeout,
         };
         let timeout = Duration::from_millis(self.params.op_timeout_ms) + REPLY_GRACE;
-        let replicas = if c.replicas == "preflist" {
+        let replicas = if preflist {
             Replicas::Ask
         } else {
             Replicas::All(self.nodes.iter().map(|n| n.name.clone()).collect())
         };
-        Ok(Arc::new(
+        Ok(
             AdapterClient::new(self.name(), who, spec, shape, timeout, self.failure.clone())
                 .with_replicas(replicas),
-        ))
+        )
     }
 
     pub(super) fn shape(&self, cfg: &TestConfig) -> Result<Shape> {
-        Shape::of(cfg.workload.name(), cfg.keys).with_context(|| {
+        Shape::of(cfg.workload, cfg.keys, cfg.client).with_context(|| {
             format!(
                 "adapter {}: adapters cannot run the workload {}",
                 self.name(),
@@ -76,35 +89,70 @@ impl AdapterCluster {
     }
 
     /// The workers' plans for `params` (what [`StoreCluster::workers`]
-    /// returns).
-    pub fn plans(&self, shape: Shape, params: &RunParams) -> Result<Vec<WorkerPlan>> {
-        let ops: Arc<dyn OpSource> = match shape {
-            Shape::Set { .. } => Arc::new(set::Generator::new()),
-            Shape::Register => Arc::new(register::Generator::new(
-                params.seed,
-                params.keys,
+    /// returns); `mode` is the run's client mode (a `session` worker in
+    /// `random` mode has a client on every node).
+    pub fn plans(
+        &self,
+        shape: Shape,
+        mode: ClientMode,
+        params: &RunParams,
+    ) -> Result<Vec<WorkerPlan>> {
+        let (seed, keys) = (params.seed, params.keys);
+        // One generator shared by every worker, but sequence's: each
+        // worker's ops follow what it has seen.
+        let shared: Option<Arc<dyn OpSource>> = match shape {
+            Shape::Set { .. } => Some(Arc::new(set::Generator::new())),
+            Shape::Register => Some(Arc::new(register::Generator::new(
+                seed,
+                keys,
                 params.values,
-            )),
+            ))),
+            Shape::Counter => Some(Arc::new(counter::Generator::new(seed))),
+            Shape::Siblings { .. } => Some(Arc::new(siblings::Generator::new(seed, keys))),
+            Shape::OrSet => Some(Arc::new(orset::Generator::new(seed))),
+            Shape::Session => Some(Arc::new(session::Generator::new(seed, keys))),
+            Shape::Sequence => None,
         };
         (0..params.concurrency)
             .map(|w| {
                 let i = w % self.nodes.len();
-                let client = self.client(i, &format!("worker {w}"), &format!("w{w}"), shape)?;
-                Ok(WorkerPlan {
-                    targets: vec![(self.nodes[i].name.clone(), client as Arc<dyn Client>)],
-                    ops: ops.clone(),
-                })
+                let who = format!("worker {w}");
+                let slug = format!("w{w}");
+                let mut client = self.client(i, &who, &slug, shape, false)?;
+                let ops = match &shared {
+                    Some(ops) => ops.clone(),
+                    None => {
+                        let g = sequence::Generator::new(seed, w, keys);
+                        client = client.with_sequence_memory(g.memory());
+                        Arc::new(g) as Arc<dyn OpSource>
+                    }
+                };
+                let mut targets: Vec<(String, Arc<dyn Client>)> =
+                    vec![(self.nodes[i].name.clone(), Arc::new(client))];
+                if shape == Shape::Session && mode == ClientMode::Random {
+                    // A client per node, the worker's own first.
+                    for (j, n) in self.nodes.iter().enumerate().filter(|(j, _)| *j != i) {
+                        let c = self.client(
+                            j,
+                            &format!("{who} on {}", n.name),
+                            &format!("{slug}-{}", n.name),
+                            shape,
+                            false,
+                        )?;
+                        targets.push((n.name.clone(), Arc::new(c)));
+                    }
+                }
+                Ok(WorkerPlan { targets, ops })
             })
             .collect()
     }
 
     /// The final phase for `shape` (what [`StoreCluster::final_plan`]
-    /// returns).
+    /// returns): the final reads of the workloads that have them, and
+    /// every key's replicas read locally when the adapter answers
+    /// `read-local` for the workload.
     pub fn finals(&self, shape: Shape, keys: usize) -> Result<Option<FinalPlan>> {
-        let workload = match shape {
-            Shape::Set { .. } => "set",
-            Shape::Register => "register",
-        };
+        let workload = shape.workload().name();
         let local = self
             .store
             .desc
@@ -112,8 +160,27 @@ impl AdapterCluster {
             .read_local
             .iter()
             .any(|w| w == workload);
-        if shape == Shape::Register && !local {
-            // Linearizability judges the main phase alone.
+        let (ops, replicated): (Vec<Invocation>, Vec<String>) = match shape {
+            Shape::Set { keys } => (
+                vec![set::Generator::final_read()],
+                (0..keys).map(|k| format!("set-{k}")).collect(),
+            ),
+            // Linearizability and the sessions checker judge the main
+            // phase alone; siblings too.
+            Shape::Register => (Vec::new(), register::keys(keys)),
+            Shape::Session => (Vec::new(), session::keys(keys)),
+            Shape::Siblings { .. } => (Vec::new(), siblings::keys(keys)),
+            Shape::Counter => (
+                vec![counter::Generator::final_read()],
+                vec![counter::KEY.to_string()],
+            ),
+            Shape::OrSet => (
+                vec![orset::Generator::final_read()],
+                vec![orset::KEY.to_string()],
+            ),
+            Shape::Sequence => (sequence::final_reads(keys), sequence::keys(keys)),
+        };
+        if ops.is_empty() && !local {
             return Ok(None);
         }
         let clients = (0..self.nodes.len())
@@ -124,25 +191,20 @@ impl AdapterCluster {
                     &format!("final reader on {name}"),
                     &format!("final-{name}"),
                     shape,
+                    local,
                 )
+                .map(Arc::new)
             })
             .collect::<Result<Vec<_>>>()?;
         let names = self.nodes.iter().map(|n| n.name.clone());
         Ok(Some(FinalPlan {
-            ops: match shape {
-                Shape::Set { .. } => vec![set::Generator::final_read()],
-                Shape::Register => Vec::new(),
-            },
+            ops,
             readers: names
                 .clone()
                 .zip(&clients)
                 .map(|(n, c)| (n, c.clone() as Arc<dyn Client>))
                 .collect(),
-            keys: match (local, shape) {
-                (false, _) => Vec::new(),
-                (true, Shape::Set { .. }) => (0..keys.max(1)).map(|k| format!("set-{k}")).collect(),
-                (true, Shape::Register) => register::keys(keys),
-            },
+            keys: if local { replicated } else { Vec::new() },
             local: if local {
                 names
                     .zip(&clients)

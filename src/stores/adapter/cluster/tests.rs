@@ -203,7 +203,13 @@ fn workers_are_spread_over_the_nodes_and_the_final_phase_follows_the_description
     let ns = nodes(2, dir.path());
     let cluster =
         AdapterCluster::start(store, params(), placement(rec.clone(), ns, false)).unwrap();
-    let plans = cluster.plans(Shape::Set { keys: 4 }, &params()).unwrap();
+    let plans = cluster
+        .plans(
+            Shape::Set { keys: 4 },
+            workloads::ClientMode::Adapter,
+            &params(),
+        )
+        .unwrap();
     let targets: Vec<&str> = plans.iter().map(|p| p.targets[0].0.as_str()).collect();
     assert_eq!(targets, ["n1", "n2", "n1", "n2", "n1"]);
     assert!(plans.iter().all(|p| p.targets.len() == 1));
