@@ -1,4 +1,4 @@
-//! The command line: `faultline test`, `test-all`, `check`, `generate`, `heal`,
+//! The command line: `faultline test`, `test-all`, `conformance`, `check`, `generate`, `heal`,
 //! `bench`, `report`, `index`, `serve`.
 //!
 //! Flag names follow Jepsen's where one exists (`--time-limit`,
@@ -7,6 +7,7 @@
 
 pub mod bench;
 pub mod check;
+pub mod conformance;
 pub mod doctor;
 pub mod generate;
 pub mod heal;
@@ -45,6 +46,10 @@ pub enum Command {
     /// on standard input).
     #[command(hide = true)]
     TestRow,
+    /// Try an adapter against its store before a first test: start a small
+    /// cluster from its description, drive every op kind it declares once,
+    /// check every reply; exit 0 when all conform, 1 when one does not.
+    Conformance(conformance::ConformanceArgs),
     /// Check stored histories offline (faultline JSONL or Jepsen EDN).
     Check(check::CheckArgs),
     /// Write a synthetic history of known verdict and any size (set,
@@ -100,6 +105,7 @@ pub fn main() -> i32 {
         Command::Merge(args) => matrix::merge::main(&args),
         Command::TestRow => matrix::jobs::child_main(),
         Command::Check(args) => Ok(check::main(args)),
+        Command::Conformance(args) => conformance::main(args),
         Command::Generate(args) => generate::main(args),
         Command::Heal(args) => heal::main(&args),
         Command::Bench(args) => bench::main(args),

@@ -540,3 +540,100 @@ fn the_watchdog_cuts_a_store_that_never_becomes_ready_and_still_reports() {
         String::from_utf8_lossy(&left.stdout)
     );
 }
+
+/// `faultline conformance --store FILE ARGS...`, to completion.
+fn conformance(results: &Path, file: &str, args: &[&str]) -> std::process::Output {
+    faultline()
+        .args(["conformance", "--store", &checkout(file)])
+        .args(["--results", results.to_str().unwrap()])
+        .args(args)
+        .output()
+        .expect("running faultline conformance")
+}
+
+#[test]
+fn the_example_adapter_conforms_in_every_workload_it_declares() {
+    let _area = crate::util::area::enter(module_path!());
+    require_root();
+    let tmp = tempfile::tempdir().unwrap();
+    let o = conformance(tmp.path(), "examples/adapters/ringkv.toml", &[]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    for w in workloads::adapter::WORKLOADS_V2 {
+        assert!(
+            out.lines().any(|l| l.starts_with(&format!("{w} "))),
+            "no step of {w}: {out}"
+        );
+    }
+    // Every workload's local reads on every node, and the honesty step.
+    assert!(out.contains("read-local of s0 on n3"), "{out}");
+    assert!(
+        out.contains("insert through a node whose store is killed: not ok  ok"),
+        "{out}"
+    );
+    assert!(out.contains(" 0 fail"), "{out}");
+    let table = std::fs::read_to_string(
+        run_dir(tmp.path(), "ringkv-py-conformance").join("conformance.txt"),
+    )
+    .unwrap();
+    assert_eq!(table, out.split_once('\n').unwrap().1, "the table is kept");
+}
+
+#[test]
+fn conformance_names_a_broken_adapters_offending_line() {
+    let _area = crate::util::area::enter(module_path!());
+    require_root();
+    let cases = [
+        // A reply that answers another request.
+        (
+            "wrong-id",
+            "add 17 to set-0",
+            "reply line 3 answers request 102, but request 2 was asked: \"{\\\"type\\\": \\\"ok\\\", \\\"id\\\": 102}\"",
+        ),
+        // A reply without its type.
+        (
+            "missing-type",
+            "read of r0, never written: null",
+            "has no \"type\" of \"ok\", \"fail\" or \"info\"",
+        ),
+        // An ok for what the store refused.
+        (
+            "ok-refused",
+            "cas r0 from 2 to 3 while it holds 1: refused",
+            "replied ok, but the register held 1, not 2",
+        ),
+        (
+            "ok-refused",
+            "insert after 999999, which no list holds: refused",
+            "replied ok, but no element 999999 exists to insert after",
+        ),
+        // No hello.
+        ("no-hello", "add 17 to set-0", "before answering the hello"),
+    ];
+    let tmp = tempfile::tempdir().unwrap();
+    let mut outputs = std::collections::HashMap::new();
+    for (mode, step, says) in cases {
+        let out = outputs.entry(mode).or_insert_with(|| {
+            let param = format!("break={mode}");
+            let o = conformance(
+                tmp.path(),
+                "tests/fixtures/adapters/broken.toml",
+                &["--nodes", "1", "--store-param", &param],
+            );
+            assert_eq!(o.status.code(), Some(1), "{mode}: {}", text(&o));
+            stdout(&o)
+        });
+        let line = out
+            .lines()
+            .find(|l| l.contains(step) && l.contains("FAIL"))
+            .unwrap_or_else(|| panic!("{mode}: no failed step {step:?}: {out}"));
+        assert!(line.contains(says), "{mode}: {line}");
+    }
+    // The same adapter unbroken conforms: the failures are the breakage's.
+    let o = conformance(
+        tmp.path(),
+        "tests/fixtures/adapters/broken.toml",
+        &["--nodes", "1"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}

@@ -111,6 +111,11 @@ impl AdapterCluster {
         &self.store.desc.name
     }
 
+    /// The store's description.
+    pub fn description(&self) -> &super::Description {
+        &self.store.desc
+    }
+
     fn vars(&self, i: usize, worker: &str) -> Vars {
         self.store.vars(&self.nodes, i, &self.params, worker)
     }

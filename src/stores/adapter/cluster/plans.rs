@@ -42,7 +42,9 @@ impl AdapterCluster {
         local: bool,
     ) -> Result<AdapterClient> {
         let c = &self.store.desc.client;
-        let vars = self.vars(i, slug);
+        let mut vars = self.vars(i, slug);
+        // The workload this client runs (a conformance run tries several).
+        vars.workload = shape.workload().name().to_string();
         let fail =
             |field: &str, e: String| anyhow::anyhow!("adapter {}: {field}: {e}", self.name());
         let argv = render_argv(&c.command, &vars).map_err(|e| fail("client.command", e))?;
@@ -76,6 +78,20 @@ impl AdapterCluster {
             AdapterClient::new(self.name(), who, spec, shape, timeout, self.failure.clone())
                 .with_replicas(replicas),
         )
+    }
+
+    /// A client of node `i` on its own, for a conformance run: `slug`
+    /// names it (its log, the `worker` variable), `local` says it will be
+    /// asked `read-local` (and `preflist`, when the description says so).
+    pub fn probe_client(
+        &self,
+        i: usize,
+        slug: &str,
+        shape: Shape,
+        local: bool,
+    ) -> Result<AdapterClient> {
+        let who = format!("{slug} on {}", self.nodes[i].name);
+        self.client(i, &who, slug, shape, local)
     }
 
     pub(super) fn shape(&self, cfg: &TestConfig) -> Result<Shape> {
