@@ -647,6 +647,69 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_kept_process_skips_the_late_reply_and_answers_the_next_request() {
+        let dir = tempfile::tempdir().unwrap();
+        let (c, slot) = client(
+            dir.path(),
+            "misbehave.py",
+            &["slow", "1", "3"],
+            Shape::Set { keys: 1 },
+            // Under the fixture's 3 s delay; over Python's start on a busy
+            // machine. The late reply (at 3 s) comes within add 2's own
+            // 2 s (from 2 s to 4 s), followed at once by add 2's.
+            2000,
+        );
+        let mut c = c;
+        c.spec.keep_on_timeout = true;
+        assert_eq!(c.invoke(&add(0)).await.kind, OpType::Ok);
+        let r = c.invoke(&add(1)).await;
+        assert_eq!(r.kind, OpType::Info, "{r:?}");
+        // The late reply to add 1 comes first on the kept process's output:
+        // it is skipped, and add 2 gets its own.
+        let r = c.invoke(&add(2)).await;
+        assert_eq!(r, Completion::ok(json!(2)));
+        assert_eq!(slot.get(), None);
+        let log = std::fs::read_to_string(dir.path().join("worker-3.stderr.log")).unwrap();
+        assert_eq!(log.matches("--- faultline: starting").count(), 1, "{log}");
+    }
+
+    /// A protocol-2 client of the echo fixture for `workload`, whose hello
+    /// lists `listed`.
+    fn hello_client(
+        dir: &Path,
+        workload: &'static str,
+        listed: &str,
+        shape: Shape,
+    ) -> (AdapterClient, FailureSlot) {
+        let (mut c, slot) = client(dir, "echo.py", &[], shape, 5000);
+        c.spec.env.push(("ECHO_WORKLOADS".into(), listed.into()));
+        c.spec.hello = Some(Hello {
+            workload,
+            node: "n1".into(),
+            read_local: true,
+            preflist: false,
+        });
+        (c, slot)
+    }
+
+    #[tokio::test]
+    async fn a_hello_opens_every_process_and_must_list_the_workload() {
+        let dir = tempfile::tempdir().unwrap();
+        let (c, slot) = hello_client(dir.path(), "set", "set,register", Shape::Set { keys: 1 });
+        assert_eq!(c.invoke(&add(5)).await, Completion::ok(json!(5)));
+        assert_eq!(slot.get(), None);
+        let (c, slot) = hello_client(dir.path(), "register", "set", Shape::Register);
+        let r = c.invoke(&op("read", json!(["r0", null]))).await;
+        assert_eq!(r.kind, OpType::Info, "{r:?}");
+        let m = slot.get().expect("a refused hello");
+        assert!(
+            m.contains("hello reply (line 1) does not list the workload register in \"workloads\" (it lists set)"),
+            "{m}"
+        );
+        assert!(m.ends_with("(docs/adapters.md#hello)"), "{m}");
+    }
+
+    #[tokio::test]
     async fn the_first_protocol_failure_is_the_one_reported() {
         let slot = FailureSlot::new();
         slot.record("first");
