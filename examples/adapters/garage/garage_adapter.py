@@ -238,6 +238,7 @@ class Garage:
         self.s3 = Api(args.s3, "s3", args.key_id, args.secret, t)
         self.bucket = args.bucket
         self.timeout = t
+        self.page = 1000  # items per ReadBatch page
 
     # -- siblings: one K2V item per key --
 
@@ -275,7 +276,7 @@ class Garage:
             headers["X-Garage-Non-Monotonic-Read"] = "true"
         elements, start, seen_any = [], None, False
         while True:
-            search = {"partitionKey": key, "limit": 1000}
+            search = {"partitionKey": key, "limit": self.page}
             if start is not None:
                 search["start"] = start
             status, _, data = self.k2v.read(

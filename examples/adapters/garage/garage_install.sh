@@ -12,7 +12,7 @@ ROOT=/var/cache/faultline/garage-$VERSION
 BIN=$ROOT/bin/garage
 
 [ -x "$BIN" ] && exit 0
-if command -v garage >/dev/null 2>&1 && garage --version 2>/dev/null | grep -q "v$VERSION"; then
+if command -v garage >/dev/null 2>&1 && garage --version 2>/dev/null | grep -q "[v:]$VERSION"; then
   exit 0
 fi
 
