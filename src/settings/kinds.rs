@@ -54,10 +54,12 @@ pub enum StoreKind {
     Redis,
     /// An adapter's description (`docs/adapters.md`).
     Adapter(PathBuf),
+    /// A description shipped with faultline (`garage`, `couch`).
+    Shipped(crate::stores::adapter::Shipped),
 }
 
 /// The stores `--store` names (an adapter is given by its file instead).
-pub const STORES: &[&str] = &["ringkv", "etcd", "redis"];
+pub const STORES: &[&str] = &["ringkv", "etcd", "redis", "garage", "couch"];
 
 impl StoreKind {
     /// Parses `--store`: a shipped store's name, or a path ending `.toml`.
@@ -69,6 +71,9 @@ impl StoreKind {
             "ringkv" => Ok(StoreKind::Ringkv),
             "etcd" => Ok(StoreKind::Etcd),
             "redis" => Ok(StoreKind::Redis),
+            other if crate::stores::adapter::Shipped::parse(other).is_some() => Ok(
+                StoreKind::Shipped(crate::stores::adapter::Shipped::parse(other).expect("just found")),
+            ),
             other => Err(format!(
                 "--store {other:?}: unknown store; known: {}, or the path of an adapter's .toml file (docs/adapters.md)",
                 STORES.join(", ")
@@ -91,6 +96,7 @@ impl fmt::Display for StoreKind {
             StoreKind::Etcd => f.write_str("etcd"),
             StoreKind::Redis => f.write_str("redis"),
             StoreKind::Adapter(p) => write!(f, "{}", p.display()),
+            StoreKind::Shipped(s) => f.write_str(s.name()),
         }
     }
 }

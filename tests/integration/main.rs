@@ -28,4 +28,5 @@ mod redis;
 mod redis_cluster;
 mod report_browser;
 mod ssh;
+mod stores;
 mod util;

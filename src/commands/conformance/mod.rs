@@ -35,7 +35,8 @@ use workloads::{ClientMode, Workload};
 /// `faultline conformance` flags.
 #[derive(clap::Args, Debug, Clone)]
 pub struct ConformanceArgs {
-    /// The store's description (an adapter's .toml file).
+    /// The store's description (an adapter's .toml file), or a shipped
+    /// one: garage, couch.
     #[arg(long)]
     pub store: PathBuf,
     /// Only these workloads (comma-separated); default: every one the
@@ -62,13 +63,16 @@ pub struct ConformanceArgs {
 pub fn main(a: ConformanceArgs) -> Result<i32> {
     let path = a.store.display().to_string();
     let kind = StoreKind::parse(&path).map_err(UsageError)?;
-    let StoreKind::Adapter(file) = &kind else {
-        return Err(UsageError(format!(
-            "--store {path}: conformance tries an adapter against its store; give the path of a description (.toml) (docs/adapters.md)"
-        ))
-        .into());
+    let store = match &kind {
+        StoreKind::Adapter(file) => AdapterStore::load(file)?,
+        StoreKind::Shipped(s) => s.load()?,
+        _ => {
+            return Err(UsageError(format!(
+                "--store {path}: conformance tries an adapter against its store; give the path of a description (.toml), or garage or couch (docs/adapters.md)"
+            ))
+            .into())
+        }
     };
-    let store = AdapterStore::load(file)?;
     let desc = store.description().clone();
     let workloads: Vec<Workload> = if a.workload.is_empty() {
         desc.workloads

@@ -32,6 +32,7 @@ mod check;
 mod cluster;
 mod description;
 mod parse;
+mod shipped;
 mod templates;
 
 pub use cluster::{
@@ -40,6 +41,7 @@ pub use cluster::{
 pub use description::{
     ClientCommand, Description, DescriptionError, FileTemplate, NodeCommands, Required,
 };
+pub use shipped::Shipped;
 pub use templates::{render, render_argv, Peer, RunParams, Vars};
 
 use super::{Placement, Store, StoreCluster};

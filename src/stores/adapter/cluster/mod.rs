@@ -36,8 +36,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use workloads::adapter::FailureSlot;
 
-/// How long one `install` command may take (package managers are slow).
-pub const INSTALL_TIMEOUT: Duration = Duration::from_secs(600);
+/// How long one `install` command may take: package managers are slow,
+/// and a store built from source (`cargo install --locked garage`) takes
+/// a quarter of an hour on two cores. The run's `--setup-timeout` bounds
+/// the whole start as well.
+pub const INSTALL_TIMEOUT: Duration = Duration::from_secs(2400);
 
 /// How long one `setup`, `wipe`, `stop`, `leave` or `join` command may take.
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
