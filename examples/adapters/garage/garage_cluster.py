@@ -21,6 +21,7 @@ Every step is idempotent enough to run on a fresh cluster once; the node
 directories are wiped before each run (node.wipe).
 """
 import argparse
+import shutil
 import json
 import os
 import socket
@@ -159,9 +160,26 @@ def cmd_form(args):
     return 0
 
 
+def cmd_wipe(args):
+    """Empties a data directory, keeping the directory itself: faultline may
+    have mounted faultfs on it (the power and slow nemeses), and a mount
+    point cannot be removed."""
+    if not os.path.isdir(args.dir):
+        return 0
+    for name in os.listdir(args.dir):
+        path = os.path.join(args.dir, name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.remove(path)
+    return 0
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
+    w = sub.add_parser("wipe")
+    w.add_argument("dir")
     r = sub.add_parser("ready")
     r.add_argument("admin")
     r.add_argument("k2v")
@@ -180,7 +198,8 @@ def main():
     f.add_argument("--timeout", type=float, default=55.0,
                    help="seconds for the whole formation (faultline allows 60)")
     args = p.parse_args()
-    sys.exit(cmd_ready(args) if args.cmd == "ready" else cmd_form(args))
+    commands = {"ready": cmd_ready, "form": cmd_form, "wipe": cmd_wipe}
+    sys.exit(commands[args.cmd](args))
 
 
 if __name__ == "__main__":
