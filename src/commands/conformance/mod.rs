@@ -65,7 +65,7 @@ pub fn main(a: ConformanceArgs) -> Result<i32> {
     let kind = StoreKind::parse(&path).map_err(UsageError)?;
     let store = match &kind {
         StoreKind::Adapter(file) => AdapterStore::load(file)?,
-        StoreKind::Shipped(s) => s.load()?,
+        StoreKind::Shipped(s) => crate::stores::adapter::load_shipped(*s)?,
         _ => {
             return Err(UsageError(format!(
                 "--store {path}: conformance tries an adapter against its store; give the path of a description (.toml), or garage or couch (docs/adapters.md)"
