@@ -31,6 +31,24 @@
 //! writes that could still be siblings. It is at least 1 when a candidate
 //! exists.
 //!
+//! # At rest, by causality
+//!
+//! Where a read may be served by a replica that has not caught up (an
+//! eventually consistent store: CouchDB's multi-master replication, Garage
+//! under `degraded`), real time says little about which values a read may
+//! return. [`SiblingBound::Causal`] judges by causality instead, at rest: a
+//! context write's completion says which siblings its read saw
+//! (`[k, v, {"seen": [...]}]`), and a read *at rest* (begun after every
+//! write of its key ended and after the last fault) must hold exactly the
+//! values no write superseded:
+//!
+//! - a value some `ok` write had seen (and so superseded) must be gone:
+//!   a superseded sibling kept is a sibling explosion;
+//! - a value an `ok` write wrote that no `ok` or `info` write saw must be
+//!   there: one gone is a lost write (last-write-wins loses exactly these).
+//!
+//! Earlier reads may be stale and are judged only for values no one wrote.
+//!
 //! # Verdict
 //!
 //! With [`SiblingBound::Writers`] (the default, what DVV implies), a read is
@@ -65,6 +83,9 @@ pub const EXAMPLE_CAP: usize = 1000;
 /// How many siblings a read may return.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SiblingBound {
+    /// By causality, at rest: reads after every write and fault hold
+    /// exactly the values no write saw (see the [module docs](self)).
+    Causal,
     /// Any number: measure only (unexpected values still count).
     Unbounded,
     /// At most this many.
@@ -129,6 +150,11 @@ pub enum ViolationKind {
     NotConcurrent,
     /// A sibling no write of the key wrote.
     Unexpected,
+    /// At rest: a sibling an `ok` write had read, and so superseded.
+    Superseded,
+    /// At rest: a value an `ok` write wrote, no write read, and the read
+    /// does not hold.
+    Lost,
 }
 
 /// Everything the siblings checker found.
@@ -154,6 +180,16 @@ pub struct SiblingsAnalysis {
     pub not_concurrent_count: usize,
     /// See [`ViolationKind::Unexpected`].
     pub unexpected_count: usize,
+    /// See [`ViolationKind::Superseded`].
+    #[serde(default)]
+    pub superseded_count: usize,
+    /// See [`ViolationKind::Lost`].
+    #[serde(default)]
+    pub lost_count: usize,
+    /// Reads at rest (begun after every write of their key and every fault
+    /// ended), which the causal bound judges.
+    #[serde(default)]
+    pub at_rest_count: usize,
     /// Examples, in history order.
     pub violations: Vec<SiblingViolation>,
 }
@@ -166,6 +202,10 @@ pub fn check(history: &History, options: SiblingsOptions) -> CheckResult {
 struct W {
     invoke: usize,
     complete: usize,
+    /// Where it ended in the history (a timed-out write's `info` too).
+    ended: usize,
+    /// The siblings its read saw (a context write), as JSON texts.
+    seen: Vec<String>,
     process: Process,
     value: String,
     ok: bool,
@@ -197,9 +237,24 @@ fn siblings_of(v: &Value) -> Vec<String> {
     }
 }
 
+/// What a write's completion says its read saw: `[k, v, {"seen": [...]}]`.
+fn seen_of(v: &Value) -> Vec<String> {
+    match v.as_array().map(Vec::as_slice) {
+        Some([_, _, extra]) => match extra.get("seen") {
+            Some(Value::Array(items)) => items.iter().map(|x| x.to_string()).collect(),
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    }
+}
+
 /// Analyzes a siblings history without turning it into a verdict.
 pub fn analyze(history: &History, options: SiblingsOptions) -> SiblingsAnalysis {
     let ops = &history.ops;
+    let last_fault = ops
+        .iter()
+        .rposition(|o| o.process == Process::Nemesis)
+        .unwrap_or(0);
     let mut writes: HashMap<String, Vec<W>> = HashMap::new();
     let mut reads: HashMap<String, Vec<R>> = HashMap::new();
     for pair in history.pairs() {
@@ -220,6 +275,8 @@ pub fn analyze(history: &History, options: SiblingsOptions) -> SiblingsAnalysis 
                 } else {
                     usize::MAX
                 },
+                ended: pair.complete.unwrap_or(pair.invoke),
+                seen: done.map(|(o, _)| seen_of(&o.value)).unwrap_or_default(),
                 process: inv.process,
                 value: v.to_string(),
                 ok: outcome == OpType::Ok,
@@ -278,6 +335,25 @@ pub fn analyze(history: &History, options: SiblingsOptions) -> SiblingsAnalysis 
         let mut by_complete: Vec<&W> = live.clone();
         by_complete.sort_by_key(|w| w.complete);
         let by_value: HashMap<&str, &W> = live.iter().map(|w| (w.value.as_str(), *w)).collect();
+        // At rest: after every write of the key ended and the last fault.
+        let rest_from = ws
+            .iter()
+            .map(|w| w.ended)
+            .max()
+            .unwrap_or(0)
+            .max(last_fault);
+        // Each value an ok write saw, and the first such write; the values
+        // an ok or info write saw.
+        let mut superseded_by: HashMap<&str, &W> = HashMap::new();
+        let mut seen_any: std::collections::HashSet<&str> = Default::default();
+        for w in &live {
+            for s in &w.seen {
+                seen_any.insert(s.as_str());
+                if w.ok {
+                    superseded_by.entry(s.as_str()).or_insert(*w);
+                }
+            }
+        }
         let mut key_s = Vec::new();
         for r in &rs {
             let k = oks.partition_point(|&(c, _)| c < r.invoke);
@@ -310,6 +386,8 @@ pub fn analyze(history: &History, options: SiblingsOptions) -> SiblingsAnalysis 
                     ViolationKind::OverBound => a.over_bound_count += 1,
                     ViolationKind::NotConcurrent => a.not_concurrent_count += 1,
                     ViolationKind::Unexpected => a.unexpected_count += 1,
+                    ViolationKind::Superseded => a.superseded_count += 1,
+                    ViolationKind::Lost => a.lost_count += 1,
                 }
                 if a.violations.len() < EXAMPLE_CAP {
                     a.violations.push(SiblingViolation {
@@ -336,7 +414,32 @@ pub fn analyze(history: &History, options: SiblingsOptions) -> SiblingsAnalysis 
                     ),
                 }
             }
+            if options.bound == SiblingBound::Causal {
+                if r.invoke > rest_from {
+                    a.at_rest_count += 1;
+                    for w in &sources {
+                        if let Some(by) = superseded_by.get(w.value.as_str()) {
+                            violation(
+                                &mut a,
+                                ViolationKind::Superseded,
+                                vec![wref(w), wref(by)],
+                                None,
+                            );
+                        }
+                    }
+                    let held: std::collections::HashSet<&str> =
+                        r.siblings.iter().map(String::as_str).collect();
+                    for w in live.iter().filter(|w| w.ok) {
+                        let v = w.value.as_str();
+                        if !held.contains(v) && !seen_any.contains(v) {
+                            violation(&mut a, ViolationKind::Lost, vec![wref(w)], None);
+                        }
+                    }
+                }
+                continue;
+            }
             let bound = match options.bound {
+                SiblingBound::Causal => usize::MAX,
                 SiblingBound::Unbounded => usize::MAX,
                 SiblingBound::AtMost(m) => m,
                 SiblingBound::Writers => writers.max(1),
@@ -402,11 +505,23 @@ fn wref(w: &W) -> WriteRef {
 }
 
 impl SiblingsAnalysis {
-    /// Invalid with any violation; unknown without `ok` reads.
+    /// Every violation, of any kind.
+    fn violation_count(&self) -> usize {
+        self.over_bound_count
+            + self.not_concurrent_count
+            + self.unexpected_count
+            + self.superseded_count
+            + self.lost_count
+    }
+
+    /// Invalid with any violation; unknown without `ok` reads (under the
+    /// causal bound, without reads at rest).
     pub fn validity(&self) -> Validity {
-        if self.over_bound_count + self.not_concurrent_count + self.unexpected_count > 0 {
+        if self.violation_count() > 0 {
             Validity::Invalid
-        } else if self.read_count == 0 {
+        } else if self.read_count == 0
+            || (self.options.bound == SiblingBound::Causal && self.at_rest_count == 0)
+        {
             Validity::Unknown
         } else {
             Validity::Valid
@@ -423,13 +538,24 @@ impl SiblingsAnalysis {
             "siblings per read p50 {} p99 {} max {} (concurrent writers max {})",
             q.p50, q.p99, q.max, self.writers.max
         );
+        let causal = self.options.bound == SiblingBound::Causal;
         let Some(v) = self.violations.first() else {
+            if causal && self.at_rest_count == 0 {
+                return format!("no read at rest (begun after every write of its key and the last fault ended): the causal bound cannot judge; {dist}");
+            }
+            if causal {
+                return format!(
+                    "all {} at rest hold exactly the values no write superseded (of {} in all); {dist}",
+                    count(self.at_rest_count, "read"),
+                    self.read_count
+                );
+            }
             return format!(
                 "all {} within the bound; {dist}",
                 count(self.read_count, "read")
             );
         };
-        let total = self.over_bound_count + self.not_concurrent_count + self.unexpected_count;
+        let total = self.violation_count();
         let what = match v.kind {
             ViolationKind::OverBound => format!(
                 "read {} of key {} returned {} but had {}",
@@ -459,6 +585,30 @@ impl SiblingsAnalysis {
                 v.key,
                 v.value.as_deref().unwrap_or("?")
             ),
+            ViolationKind::Superseded => {
+                let (x, by) = (&v.writes[0], &v.writes[1]);
+                format!(
+                    "read {} of key {} at rest returned {} (written by process {}), which the write of {} (process {}) had read and superseded at {}: a superseded sibling kept",
+                    v.read_index,
+                    v.key,
+                    x.value,
+                    x.process,
+                    by.value,
+                    by.process,
+                    secs(by.complete_time.unwrap_or(0))
+                )
+            }
+            ViolationKind::Lost => {
+                let w = &v.writes[0];
+                format!(
+                    "read {} of key {} at rest does not hold {}, acknowledged to process {} at {} and read by no later write: a lost write",
+                    v.read_index,
+                    v.key,
+                    w.value,
+                    w.process,
+                    secs(w.complete_time.unwrap_or(0))
+                )
+            }
         };
         format!("{}: {what}; {dist}", count(total, "sibling violation"))
     }

@@ -55,7 +55,40 @@ pub enum StoreKind {
     /// An adapter's description (`docs/adapters.md`).
     Adapter(PathBuf),
     /// A description shipped with faultline (`garage`, `couch`).
-    Shipped(crate::stores::adapter::Shipped),
+    Shipped(Shipped),
+}
+
+/// A store shipped as a description (`--store` takes its name); its files
+/// are built into the binary (`stores::adapter::shipped`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Shipped {
+    /// Garage 2.5.0: K2V siblings and sets, S3 registers.
+    Garage,
+    /// pouchdb-server: CouchDB's replication protocol, multi-master.
+    Couch,
+}
+
+impl Shipped {
+    /// Every shipped description.
+    pub const ALL: [Shipped; 2] = [Shipped::Garage, Shipped::Couch];
+
+    /// The name `--store` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Shipped::Garage => "garage",
+            Shipped::Couch => "couch",
+        }
+    }
+
+    /// The store `--store` names, if it is a shipped description.
+    pub fn parse(s: &str) -> Option<Shipped> {
+        Shipped::ALL.into_iter().find(|k| k.name() == s)
+    }
+
+    /// Where its description is in this checkout (for messages and docs).
+    pub fn source(self) -> String {
+        format!("examples/adapters/{0}/{0}.toml", self.name())
+    }
 }
 
 /// The stores `--store` names (an adapter is given by its file instead).
@@ -71,9 +104,9 @@ impl StoreKind {
             "ringkv" => Ok(StoreKind::Ringkv),
             "etcd" => Ok(StoreKind::Etcd),
             "redis" => Ok(StoreKind::Redis),
-            other if crate::stores::adapter::Shipped::parse(other).is_some() => Ok(
-                StoreKind::Shipped(crate::stores::adapter::Shipped::parse(other).expect("just found")),
-            ),
+            other if Shipped::parse(other).is_some() => {
+                Ok(StoreKind::Shipped(Shipped::parse(other).expect("just found")))
+            }
             other => Err(format!(
                 "--store {other:?}: unknown store; known: {}, or the path of an adapter's .toml file (docs/adapters.md)",
                 STORES.join(", ")

@@ -20,7 +20,7 @@ pub mod test_config;
 
 pub use checker_options::CheckerOptions;
 pub use flags::{parse_intervals, parse_seconds, TestArgs};
-pub use kinds::{ClockMode, StoreKind, STORES};
+pub use kinds::{ClockMode, Shipped, StoreKind, STORES};
 pub use replication::{Conflict, Replication, FSYNC_POLICIES};
 pub use resolve::{default_test_args, test_config, test_config_with, test_configs};
 pub use test_config::{ConfigSource, TestConfig, Watchdog};

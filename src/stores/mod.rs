@@ -279,7 +279,7 @@ pub fn open(kind: &StoreKind) -> Result<Box<dyn Store>, crate::UsageError> {
         StoreKind::Etcd => Box::new(etcd::Etcd),
         StoreKind::Redis => Box::new(redis::Redis),
         StoreKind::Adapter(path) => Box::new(adapter::AdapterStore::load(path)?),
-        StoreKind::Shipped(s) => Box::new(s.load()?),
+        StoreKind::Shipped(s) => Box::new(adapter::load_shipped(*s)?),
     })
 }
 

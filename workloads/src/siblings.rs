@@ -134,8 +134,8 @@ impl Client for SiblingsClient {
                     .map(|got| json!([key, got.map(|g| g.values).unwrap_or_default()])),
             ),
             "write" => {
-                let context = match self.mode {
-                    Mode::Blind => None,
+                let (context, seen) = match self.mode {
+                    Mode::Blind => (None, None),
                     Mode::Context => match self.ringkv.kv_get(key).await {
                         Ok(got) => {
                             // A client thinks between reading and writing
@@ -146,7 +146,8 @@ impl Client for SiblingsClient {
                             // node-keyed clock cannot tell which siblings
                             // this writer saw and keeps them all.
                             tokio::time::sleep(THINK).await;
-                            got.and_then(|g| g.context)
+                            let seen = got.as_ref().map(|g| g.values.clone()).unwrap_or_default();
+                            (got.and_then(|g| g.context), Some(seen))
                         }
                         // Nothing was written yet.
                         Err(RequestError::Definite(m)) | Err(RequestError::Indeterminate(m)) => {
@@ -154,16 +155,38 @@ impl Client for SiblingsClient {
                         }
                     },
                 };
-                Completion::of_write(
+                let done = Completion::of_write(
                     op.value.clone(),
                     self.ringkv
                         .kv_put(key, v, context.as_ref(), Some(&self.client_id))
                         .await,
-                )
+                );
+                with_seen(done, seen)
             }
             other => Completion::fail(op.value.clone(), format!("siblings has no op {other:?}")),
         }
     }
+}
+
+/// A write's completion, with the siblings its read saw (a context write):
+/// `[k, v, {"seen": [...]}]`, which the siblings checker's causal bound
+/// reads as the values the write superseded.
+pub fn with_seen(mut done: Completion, seen: Option<Vec<Value>>) -> Completion {
+    if let (Some(seen), Some(kv)) = (seen, done.value.as_array_mut()) {
+        kv.push(json!({ "seen": seen }));
+    }
+    done
+}
+
+/// The final phase's reads: every key, once per node.
+pub fn final_reads(keys: usize) -> Vec<Invocation> {
+    self::keys(keys)
+        .into_iter()
+        .map(|k| Invocation {
+            f: "read".into(),
+            value: json!([k, null]),
+        })
+        .collect()
 }
 
 /// The name of key `k` (`s0`, `s1`, ...).

@@ -152,3 +152,140 @@ fn sibling_superseded_by_a_write_missing_from_the_read_is_caught() {
         (2, "\"a\"", "\"b\"")
     );
 }
+
+/// A context write of `v` to `k` by `p` whose read saw `seen`.
+fn context_write(h: &mut H, kind: OpType, p: u64, k: &str, v: Value, seen: Value) {
+    h.inv(p, "write", json!([k, v]))
+        .op(kind, p, "write", json!([k, v, {"seen": seen}]));
+}
+
+fn causal() -> SiblingsOptions {
+    with(SiblingBound::Causal)
+}
+
+#[test]
+fn at_rest_a_dvv_store_holds_exactly_what_no_write_superseded() {
+    // a, then b written with the context of a read that saw a; c blind and
+    // concurrent. While the partition lasts a read is stale ([a] alone),
+    // which the causal bound allows; at rest [b, c] is exactly right.
+    let mut h = H::default();
+    h.call(Done, 0, "write", json!(["k", "a"]));
+    h.nemesis("start-partition");
+    context_write(&mut h, Done, 1, "k", json!("b"), json!(["a"]));
+    h.call(Done, 2, "write", json!(["k", "c"]));
+    read(&mut h, 3, "k", json!(["a"]));
+    h.nemesis("stop-partition");
+    read(&mut h, 3, "k", json!(["c", "b"]));
+    let a = analyze(&h.history(), causal());
+    assert_eq!(a.validity(), Validity::Valid, "{}", a.summary());
+    assert_eq!((a.read_count, a.at_rest_count), (2, 1));
+    assert!(
+        a.summary().starts_with(
+            "all 1 read at rest hold exactly the values no write superseded (of 2 in all)"
+        ),
+        "{}",
+        a.summary()
+    );
+    // The real-time bound calls the same history invalid: c began after b
+    // completed, so under quorum contexts c would have superseded b; but c
+    // was written blind (it read nothing), so causally they are siblings.
+    assert_eq!(
+        analyze(&h.history(), SiblingsOptions::default()).not_concurrent_count,
+        1
+    );
+}
+
+#[test]
+fn at_rest_a_superseded_sibling_kept_is_an_explosion() {
+    // b's write read a and superseded it; a node-keyed clock keeps a anyway.
+    let mut h = H::default();
+    h.call(Done, 0, "write", json!(["k", "a"]));
+    context_write(&mut h, Done, 1, "k", json!("b"), json!(["a"]));
+    read(&mut h, 2, "k", json!(["a", "b"]));
+    let a = analyze(&h.history(), causal());
+    assert_eq!(
+        (a.superseded_count, a.lost_count),
+        (1, 0),
+        "{}",
+        a.summary()
+    );
+    assert!(
+        a.summary().contains(
+            "read 5 of key k at rest returned \"a\" (written by process 0), which the write of \"b\" (process 1) had read and superseded at 0.0 s: a superseded sibling kept"
+        ),
+        "{}",
+        a.summary()
+    );
+}
+
+#[test]
+fn at_rest_a_value_no_write_saw_must_survive() {
+    // Last write wins: b's writer never read a (blind), yet a is gone.
+    let mut h = H::default();
+    h.call(Done, 0, "write", json!(["k", "a"]));
+    h.call(Done, 1, "write", json!(["k", "b"]));
+    read(&mut h, 2, "k", json!(["b"]));
+    let a = analyze(&h.history(), causal());
+    assert_eq!(
+        (a.superseded_count, a.lost_count),
+        (0, 1),
+        "{}",
+        a.summary()
+    );
+    assert!(
+        a.summary().contains(
+            "read 5 of key k at rest does not hold \"a\", acknowledged to process 0 at 0.0 s and read by no later write: a lost write"
+        ),
+        "{}",
+        a.summary()
+    );
+    // Had b's read seen a (a context write), a was superseded: valid.
+    let mut h = H::default();
+    h.call(Done, 0, "write", json!(["k", "a"]));
+    context_write(&mut h, Done, 1, "k", json!("b"), json!(["a"]));
+    read(&mut h, 2, "k", json!(["b"]));
+    assert_eq!(analyze(&h.history(), causal()).validity(), Validity::Valid);
+    // So had a write whose outcome is unknown seen it: it may have landed.
+    let mut h = H::default();
+    h.call(Done, 0, "write", json!(["k", "a"]));
+    context_write(&mut h, Info, 1, "k", json!("b"), json!(["a"]));
+    read(&mut h, 2, "k", json!(["b"]));
+    assert_eq!(analyze(&h.history(), causal()).validity(), Validity::Valid);
+    // ...but not a write that failed: it did nothing.
+    let mut h = H::default();
+    h.call(Done, 0, "write", json!(["k", "a"]));
+    context_write(&mut h, OpType::Fail, 1, "k", json!("b"), json!(["a"]));
+    h.call(Done, 2, "write", json!(["k", "c"]));
+    read(&mut h, 3, "k", json!(["c"]));
+    assert_eq!(analyze(&h.history(), causal()).lost_count, 1);
+}
+
+#[test]
+fn without_a_read_at_rest_the_causal_bound_cannot_judge() {
+    // The only read overlaps a write.
+    let mut h = H::default();
+    h.inv(0, "write", json!(["k", "a"]));
+    read(&mut h, 1, "k", json!([]));
+    h.ok(0, "write", json!(["k", "a"]));
+    let a = analyze(&h.history(), causal());
+    assert_eq!(a.validity(), Validity::Unknown, "{}", a.summary());
+    assert!(
+        a.summary().starts_with("no read at rest"),
+        "{}",
+        a.summary()
+    );
+    // A value no one wrote is caught at any time.
+    let mut h = H::default();
+    h.call(Done, 0, "write", json!(["k", "a"]));
+    h.nemesis("start-partition");
+    read(&mut h, 1, "k", json!(["z"]));
+    h.nemesis("stop-partition");
+    read(&mut h, 1, "k", json!(["a"]));
+    let a = analyze(&h.history(), causal());
+    assert_eq!(
+        (a.unexpected_count, a.at_rest_count),
+        (1, 1),
+        "{}",
+        a.summary()
+    );
+}

@@ -453,12 +453,33 @@ fn siblings(
                     v.read_index,
                     v.value.as_deref().unwrap_or("?")
                 ),
+                ViolationKind::Superseded => format!(
+                    "the read of key {} at {} (op #{}), after every write and fault had ended, returned {}, which the write of {} (by {}, op #{}) had read and so replaced: the store kept a sibling that was superseded.",
+                    v.key,
+                    at(v.time),
+                    v.read_index,
+                    v.writes[0].value,
+                    v.writes[1].value,
+                    process(&v.writes[1].process),
+                    v.writes[1].invoke_index
+                ),
+                ViolationKind::Lost => format!(
+                    "the read of key {} at {} (op #{}), after every write and fault had ended, does not hold {}, acknowledged to {} (op #{}), which no later write had read: the write was lost.",
+                    v.key,
+                    at(v.time),
+                    v.read_index,
+                    v.writes[0].value,
+                    process(&v.writes[0].process),
+                    v.writes[0].invoke_index
+                ),
             };
             Anomaly {
                 kind: match v.kind {
                     ViolationKind::OverBound => "sibling explosion",
                     ViolationKind::NotConcurrent => "non-concurrent siblings",
                     ViolationKind::Unexpected => "unexpected sibling",
+                    ViolationKind::Superseded => "superseded sibling kept",
+                    ViolationKind::Lost => "lost write",
                 }
                 .into(),
                 text,

@@ -65,7 +65,7 @@ pub fn main(a: ConformanceArgs) -> Result<i32> {
     let kind = StoreKind::parse(&path).map_err(UsageError)?;
     let store = match &kind {
         StoreKind::Adapter(file) => AdapterStore::load(file)?,
-        StoreKind::Shipped(s) => s.load()?,
+        StoreKind::Shipped(s) => crate::stores::adapter::load_shipped(*s)?,
         _ => {
             return Err(UsageError(format!(
                 "--store {path}: conformance tries an adapter against its store; give the path of a description (.toml), or garage or couch (docs/adapters.md)"
@@ -113,8 +113,12 @@ pub fn main(a: ConformanceArgs) -> Result<i32> {
     let subnet: Subnet = cfg.subnet.parse().map_err(UsageError)?;
     let names: Vec<String> = (1..=cfg.nodes).map(|i| format!("n{i}")).collect();
     let mut network = LocalNetwork::create(&names, subnet, &dir.path)?;
+    let from = match &kind {
+        StoreKind::Shipped(s) => format!("shipped: {}", s.source()),
+        _ => path.clone(),
+    };
     println!(
-        "faultline conformance: {} ({path}), protocol {}, {} nodes, results in {}",
+        "faultline conformance: {} ({from}), protocol {}, {} nodes, results in {}",
         desc.name,
         desc.client.protocol().number(),
         cfg.nodes,

@@ -177,14 +177,15 @@ fn nightly_parses_and_pairs_every_unsafe_setting_with_invalid() {
     );
     assert!(never.fixed_schedule.is_some() && never.fixed_schedule == always.fixed_schedule);
     assert_eq!(never.nemesis, [nemeses::Kind::Power]);
-    // Bounded: the main phases alone stay under 16 minutes, so the whole
-    // matrix (start-up, heal, final reads, checks) stays under 30.
+    // Bounded: the main phases alone stay under 20 minutes, so the whole
+    // matrix (start-up, heal, final reads, checks) stays under 45 on one
+    // machine (a quarter of that over examples/ci's four shards).
     let total: f64 = m
         .rows
         .iter()
         .map(|r| r.config.time_limit_s + r.config.quiesce_s)
         .sum();
-    assert!(total < 960.0, "{total}");
+    assert!(total < 1200.0, "{total}");
 }
 
 #[test]

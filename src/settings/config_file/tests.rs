@@ -218,7 +218,7 @@ fn bad_values_name_the_key_and_the_allowed_values() {
         ("nodes = 0\n", "t.toml: nodes: 0 is out of range (1 to 200)"),
         ("rate = -1\n", "t.toml: rate: -1 must be a positive number"),
         ("seed = -3\n", "t.toml: seed: -3 is negative"),
-        ("[checkers.siblings]\nbound = \"lots\"\n", "t.toml: checkers.siblings.bound: \"lots\": expected \"writers\", \"unbounded\" or a number"),
+        ("[checkers.siblings]\nbound = \"lots\"\n", "t.toml: checkers.siblings.bound: \"lots\": expected \"writers\", \"causal\", \"unbounded\" or a number"),
         ("[checkers.siblings]\nbound = 0\n", "t.toml: checkers.siblings.bound: 0: expected"),
         ("workload = \"set\"\n", "t.toml: workload: invalid type: string \"set\", expected a table"),
         ("name = \"a/b\"\n", "t.toml: name: \"a/b\" must be a plain folder name"),
@@ -253,6 +253,11 @@ fn checker_options_are_kept_unless_defaults_and_rerun_the_checker() {
     // Saved in test.json and read back.
     let back: CheckerOptions = serde_json::from_str(&serde_json::to_string(o).unwrap()).unwrap();
     assert_eq!(&back, o);
+    let causal = run("[checkers.siblings]\nbound = \"causal\"\n", &[]).unwrap();
+    assert_eq!(
+        causal.checker_options.siblings_bound,
+        Some(SiblingBound::Causal)
+    );
 
     // An element acknowledged, then missed by a read that began after
     // the add returned: stale, which set-full reports and, with

@@ -90,13 +90,15 @@ impl<'de> Deserialize<'de> for Bound {
         impl Visitor<'_> for V {
             type Value = Bound;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("\"writers\", \"unbounded\" or a number of siblings (1 or more)")
+                f.write_str(
+                    "\"writers\", \"causal\", \"unbounded\" or a number of siblings (1 or more)",
+                )
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Bound, E> {
                 match usize::try_from(v) {
                     Ok(n) if n >= 1 => Ok(Bound(SiblingBound::AtMost(n))),
                     _ => Err(E::custom(format!(
-                        "{v}: expected \"writers\", \"unbounded\" or a number of siblings (1 or more)"
+                        "{v}: expected \"writers\", \"causal\", \"unbounded\" or a number of siblings (1 or more)"
                     ))),
                 }
             }
@@ -106,9 +108,10 @@ impl<'de> Deserialize<'de> for Bound {
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Bound, E> {
                 match v {
                     "writers" => Ok(Bound(SiblingBound::Writers)),
+                    "causal" => Ok(Bound(SiblingBound::Causal)),
                     "unbounded" => Ok(Bound(SiblingBound::Unbounded)),
                     other => Err(E::custom(format!(
-                        "{other:?}: expected \"writers\", \"unbounded\" or a number of siblings"
+                        "{other:?}: expected \"writers\", \"causal\", \"unbounded\" or a number of siblings"
                     ))),
                 }
             }

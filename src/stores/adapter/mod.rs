@@ -41,7 +41,7 @@ pub use cluster::{
 pub use description::{
     ClientCommand, Description, DescriptionError, FileTemplate, NodeCommands, Required,
 };
-pub use shipped::Shipped;
+pub use shipped::load as load_shipped;
 pub use templates::{render, render_argv, Peer, RunParams, Vars};
 
 use super::{Placement, Store, StoreCluster};

@@ -12,16 +12,8 @@
 
 use super::description::DescriptionError;
 use super::AdapterStore;
+use crate::settings::Shipped;
 use std::path::{Path, PathBuf};
-
-/// A store shipped as a description (`--store` takes its name).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Shipped {
-    /// Garage 2.5.0: K2V siblings and sets, S3 registers.
-    Garage,
-    /// pouchdb-server: CouchDB's replication protocol, multi-master.
-    Couch,
-}
 
 /// One file of a shipped description.
 struct File {
@@ -56,81 +48,58 @@ const COUCH: &[File] = &[
     file!("couch", "package-lock.json", false),
 ];
 
-impl Shipped {
-    /// Every shipped description.
-    pub const ALL: [Shipped; 2] = [Shipped::Garage, Shipped::Couch];
-
-    /// The name `--store` takes.
-    pub fn name(self) -> &'static str {
-        match self {
-            Shipped::Garage => "garage",
-            Shipped::Couch => "couch",
-        }
+fn files(s: Shipped) -> &'static [File] {
+    match s {
+        Shipped::Garage => GARAGE,
+        Shipped::Couch => COUCH,
     }
+}
 
-    /// The store `--store` names, if it is a shipped description.
-    pub fn parse(s: &str) -> Option<Shipped> {
-        Shipped::ALL.into_iter().find(|k| k.name() == s)
+/// Writes the files of `s` (once per content) and loads its description.
+pub fn load(s: Shipped) -> Result<AdapterStore, DescriptionError> {
+    let dir = materialize(s).map_err(|e| DescriptionError {
+        file: s.source(),
+        field: "(files)".into(),
+        problem: format!("cannot write the shipped files: {e}"),
+        fix: "make the temporary directory writable (TMPDIR)".into(),
+    })?;
+    AdapterStore::parse(files(s)[0].text, &s.source(), &dir)
+}
+
+/// The folder holding the files of `s`, written if not there yet.
+fn materialize(s: Shipped) -> std::io::Result<PathBuf> {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    for f in files(s) {
+        h.update(f.name.as_bytes());
+        h.update(&[0, f.executable as u8]);
+        h.update(f.text.as_bytes());
     }
-
-    fn files(self) -> &'static [File] {
-        match self {
-            Shipped::Garage => GARAGE,
-            Shipped::Couch => COUCH,
-        }
+    let root = std::env::temp_dir().join("faultline-stores");
+    let dir = root.join(format!("{}-{:016x}", s.name(), h.digest()));
+    if dir.join(".complete").exists() {
+        return Ok(dir);
     }
-
-    /// Where its files are in this checkout (for messages and docs).
-    pub fn source(self) -> String {
-        format!("examples/adapters/{0}/{0}.toml", self.name())
+    std::fs::create_dir_all(&root)?;
+    // Written beside, then renamed into place: two runs starting at once
+    // never see a half-written folder.
+    let tmp = tempfile::Builder::new()
+        .prefix(&format!(".{}-", s.name()))
+        .tempdir_in(&root)?;
+    for f in files(s) {
+        write(tmp.path(), f)?;
     }
-
-    /// Writes its files (once per content) and loads its description.
-    pub fn load(self) -> Result<AdapterStore, DescriptionError> {
-        let dir = self.materialize().map_err(|e| DescriptionError {
-            file: self.source(),
-            field: "(files)".into(),
-            problem: format!("cannot write the shipped files: {e}"),
-            fix: "make the temporary directory writable (TMPDIR)".into(),
-        })?;
-        AdapterStore::parse(self.files()[0].text, &self.source(), &dir)
-    }
-
-    /// The folder holding its files, written if not there yet.
-    fn materialize(self) -> std::io::Result<PathBuf> {
-        let mut h = xxhash_rust::xxh3::Xxh3::new();
-        for f in self.files() {
-            h.update(f.name.as_bytes());
-            h.update(&[0, f.executable as u8]);
-            h.update(f.text.as_bytes());
+    std::fs::write(tmp.path().join(".complete"), b"")?;
+    let tmp = tmp.keep();
+    match std::fs::rename(&tmp, &dir) {
+        Ok(()) => Ok(dir),
+        // Another run put it there first.
+        Err(_) if dir.join(".complete").exists() => {
+            let _ = std::fs::remove_dir_all(&tmp);
+            Ok(dir)
         }
-        let root = std::env::temp_dir().join("faultline-stores");
-        let dir = root.join(format!("{}-{:016x}", self.name(), h.digest()));
-        if dir.join(".complete").exists() {
-            return Ok(dir);
-        }
-        std::fs::create_dir_all(&root)?;
-        // Written beside, then renamed into place: two runs starting at
-        // once never see a half-written folder.
-        let tmp = tempfile::Builder::new()
-            .prefix(&format!(".{}-", self.name()))
-            .tempdir_in(&root)?;
-        for f in self.files() {
-            write(tmp.path(), f)?;
-        }
-        std::fs::write(tmp.path().join(".complete"), b"")?;
-        let tmp = tmp.keep();
-        match std::fs::rename(&tmp, &dir) {
-            Ok(()) => Ok(dir),
-            // Another run put it there first.
-            Err(_) if dir.join(".complete").exists() => {
-                let _ = std::fs::remove_dir_all(&tmp);
-                Ok(dir)
-            }
-            Err(e) => {
-                let _ = std::fs::remove_dir_all(&tmp);
-                Err(e)
-            }
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&tmp);
+            Err(e)
         }
     }
 }
@@ -151,17 +120,17 @@ mod tests {
     fn every_shipped_description_loads_and_its_files_are_written_once() {
         for s in Shipped::ALL {
             assert_eq!(Shipped::parse(s.name()), Some(s));
-            let store = s.load().unwrap_or_else(|e| panic!("{}: {e}", s.name()));
+            let store = load(s).unwrap_or_else(|e| panic!("{}: {e}", s.name()));
             assert_eq!(store.description().name, s.name());
             assert_eq!(
                 store.desc.client.protocol(),
                 workloads::adapter::Protocol::V2
             );
-            for f in s.files() {
+            for f in files(s) {
                 let on_disk = std::fs::read_to_string(store.dir.join(f.name)).unwrap();
                 assert_eq!(on_disk, f.text, "{}", f.name);
             }
-            let again = s.load().unwrap();
+            let again = load(s).unwrap();
             assert_eq!(again.dir, store.dir, "the same folder is reused");
         }
         assert_eq!(Shipped::parse("ringkv"), None);

@@ -208,10 +208,10 @@ impl StoreCluster for RingkvCluster {
             })
         };
         Ok(match live {
-            // No final read (the siblings checker judges the main phase),
-            // but every key's replicas must come to hold the same siblings.
+            // Every key's replicas must come to hold the same siblings, and
+            // a read of every key at rest is what the causal bound judges.
             Live::Siblings(mode) => plan(
-                Vec::new(),
+                siblings::final_reads(cfg.keys),
                 siblings::keys(cfg.keys),
                 per_node(&nodes, op_timeout, |r| {
                     SiblingsClient::new(r, mode, "final")

@@ -249,25 +249,29 @@ impl AdapterClient {
                 Err(c) => c,
             },
             "write" => {
-                let seen = if context {
+                let (context, seen) = if context {
                     // Read, think, write back with the context: the op's
                     // span covers the read, as the built-in client's does.
                     match self.read_request(&op.value, key, deadline).await {
                         Ok(r) => {
                             tokio::time::sleep(siblings::THINK).await;
-                            r.context.unwrap_or(Value::Null)
+                            let seen = self
+                                .list(&format!("a read of {key}"), &r)
+                                .await
+                                .unwrap_or_default();
+                            (r.context.unwrap_or(Value::Null), Some(seen))
                         }
                         Err(c) => {
                             return Completion::fail(op.value.clone(), c.error.unwrap_or_default())
                         }
                     }
                 } else {
-                    Value::Null
+                    (Value::Null, None)
                 };
                 let r = self
-                    .request_with("write", key, arg, &[("context", &seen)], deadline)
+                    .request_with("write", key, arg, &[("context", &context)], deadline)
                     .await;
-                self.write_outcome(&op.value, op.value.clone(), r)
+                siblings::with_seen(self.write_outcome(&op.value, op.value.clone(), r), seen)
             }
             other => Completion::fail(op.value.clone(), format!("siblings has no op {other:?}")),
         }

@@ -182,10 +182,11 @@ impl AdapterCluster {
                 (0..keys).map(|k| format!("set-{k}")).collect(),
             ),
             // Linearizability and the sessions checker judge the main
-            // phase alone; siblings too.
+            // phase alone.
             Shape::Register => (Vec::new(), register::keys(keys)),
             Shape::Session => (Vec::new(), session::keys(keys)),
-            Shape::Siblings { .. } => (Vec::new(), siblings::keys(keys)),
+            // Reads at rest, for the siblings checker's causal bound.
+            Shape::Siblings { .. } => (siblings::final_reads(keys), siblings::keys(keys)),
             Shape::Counter => (
                 vec![counter::Generator::final_read()],
                 vec![counter::KEY.to_string()],
