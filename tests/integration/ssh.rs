@@ -1774,6 +1774,66 @@ fn an_adapter_store_runs_over_ssh_with_its_clients_on_the_controller() {
     }
 }
 
+#[test]
+fn garage_runs_over_ssh_its_scripts_copied_to_each_node() {
+    let _area = crate::util::area::enter(module_path!());
+    // The shipped Garage description over SSH: the scripts of its folder
+    // (install, wipe, start, ready, forming the cluster) are copied to each
+    // node, whose commands name that copy; the lab's nodes share this
+    // machine's filesystem, so the binary scripts/test built is there.
+    let lab = Lab::alone(3);
+    let remote_dir = lab.net.dir.path().join("remote");
+    let results = lab.net.dir.path().join("results");
+    let mut cmd = faultline_bin();
+    cmd.arg("test")
+        .args(node_flags(&lab, &remote_dir))
+        .args(argv(&[
+            "--store",
+            "garage",
+            "--workload",
+            "set",
+            "--nemesis",
+            "partition",
+            "--nemesis-interval",
+            "2",
+            "--time-limit",
+            "8",
+            "--quiesce",
+            "3",
+            "--seed",
+            "5",
+            "--name",
+            "ssh-garage",
+            "--results",
+        ]))
+        .arg(&results);
+    let out = run_bounded(cmd, Duration::from_secs(300));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("set         valid"), "{stdout}");
+    let run = std::fs::canonicalize(results.join("latest")).unwrap();
+    for i in 1..=3 {
+        // Fetched with the node's folder: its copy of the scripts, and
+        // Garage's log.
+        let node = run.join(format!("n{i}"));
+        assert!(
+            node.join("adapter/garage_cluster.py").is_file(),
+            "{}",
+            node.display()
+        );
+        assert!(
+            std::fs::metadata(node.join("garage.log")).is_ok_and(|m| m.len() > 0),
+            "n{i}: no garage.log"
+        );
+    }
+    assert!(!remote_dir.exists(), "{} left behind", remote_dir.display());
+    assert!(
+        processes_with(remote_dir.to_str().unwrap()).is_empty(),
+        "garage left running"
+    );
+}
+
 /// Runs `faultline test` on the lab with some node flags replaced, expecting
 /// it to fail; returns its exit code and its one error line.
 fn failing_test(lab: &Lab, replace: &[(&str, &str)]) -> (Option<i32>, String) {

@@ -102,6 +102,9 @@ impl AdapterCluster {
             client_logs,
             formed: std::sync::atomic::AtomicBool::new(false),
         };
+        if cluster.remote {
+            cluster.on_each_node(|i| cluster.ship_adapter_dir(i))?;
+        }
         cluster.install()?;
         cluster.on_each_node(|i| cluster.prepare(i))?;
         for i in 0..cluster.nodes.len() {
@@ -119,8 +122,55 @@ impl AdapterCluster {
         &self.store.desc
     }
 
+    /// The variables of node `i`, and of client `worker` when not empty.
+    /// On SSH nodes, a node's own commands see `adapter_dir` as the node's
+    /// copy of the description's folder ([`Self::ship_adapter_dir`]); the
+    /// clients run here and see this machine's.
     fn vars(&self, i: usize, worker: &str) -> Vars {
-        self.store.vars(&self.nodes, i, &self.params, worker)
+        let mut vars = self.store.vars(&self.nodes, i, &self.params, worker);
+        if self.remote && worker.is_empty() {
+            vars.adapter_dir = self.node_adapter_dir(i).display().to_string();
+        }
+        vars
+    }
+
+    /// Where an SSH node keeps its copy of the description's folder.
+    fn node_adapter_dir(&self, i: usize) -> PathBuf {
+        self.nodes[i].dir.join("adapter")
+    }
+
+    /// Copies the files of the description's folder (its scripts, its
+    /// package lists; not its subfolders) to an SSH node, modes kept, so
+    /// that `{{ adapter_dir }}` in the node's commands names files the
+    /// node has.
+    fn ship_adapter_dir(&self, i: usize) -> Result<()> {
+        let node = &self.nodes[i].name;
+        let dest = self.node_adapter_dir(i);
+        let mkdir = vec![
+            "mkdir".to_string(),
+            "-p".into(),
+            "--".into(),
+            dest.display().to_string(),
+        ];
+        self.control.exec(node, &mkdir, COMMAND_TIMEOUT)?;
+        let entries = std::fs::read_dir(&self.store.dir).with_context(|| {
+            format!(
+                "adapter {}: reading its folder {}",
+                self.name(),
+                self.store.dir.display()
+            )
+        })?;
+        let mut files: Vec<PathBuf> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.is_file())
+            .collect();
+        files.sort();
+        for f in files {
+            let name = f.file_name().expect("a file has a name");
+            self.control.upload(node, &f, &dest.join(name))?;
+        }
+        Ok(())
     }
 
     fn index(&self, node: &str) -> Result<usize> {

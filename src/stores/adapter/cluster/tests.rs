@@ -78,8 +78,13 @@ impl Control for Recorder {
         self.alive.lock().unwrap().contains(&pid)
     }
 
-    fn upload(&self, _: &str, _: &Path, _: &Path) -> Result<(), ControlError> {
-        unreachable!("files travel through write_file")
+    fn upload(&self, node: &str, local: &Path, remote: &Path) -> Result<(), ControlError> {
+        self.calls.lock().unwrap().push(format!(
+            "{node} upload {} {}",
+            local.file_name().unwrap().to_string_lossy(),
+            remote.display()
+        ));
+        Ok(())
     }
 
     fn download(&self, _: &str, _: &Path, _: &Path) -> Result<(), ControlError> {
@@ -127,19 +132,30 @@ fn placement(control: Arc<Recorder>, ns: Vec<StoreNode>, remote: bool) -> Placem
 
 #[test]
 fn a_cluster_installs_wipes_writes_sets_up_then_starts_every_node_in_order() {
-    let store = AdapterStore::parse(LIFECYCLE, "life.toml", Path::new("/a")).unwrap();
+    // The description's folder: its files go to each SSH node first, and
+    // a node's commands name the node's copy.
+    let folder = tempfile::tempdir().unwrap();
+    std::fs::write(folder.path().join("adapter.py"), "").unwrap();
+    std::fs::create_dir(folder.path().join("sub")).unwrap();
+    let text = LIFECYCLE.replace(
+        "\"init\", \"{{ dir }}/data\"",
+        "\"{{ adapter_dir }}/init\", \"{{ dir }}/data\"",
+    );
+    let store = AdapterStore::parse(&text, "life.toml", folder.path()).unwrap();
     let rec = Arc::new(Recorder::default());
     let ns = nodes(2, Path::new("/remote/run"));
     let cluster = AdapterCluster::start(store, params(), placement(rec.clone(), ns, true)).unwrap();
     assert_eq!(
         rec.on("n2"),
         [
+            "exec mkdir -p -- /remote/run/n2/adapter",
+            "upload adapter.py /remote/run/n2/adapter/adapter.py",
             "exec apt-get install -y pkg-n2",
             "exec mkdir -p -- /remote/run/n2",
             "exec rm -rf -- /remote/run/n2/data",
             "write /remote/run/n2/s.conf \"me n2 peer 198.18.3.11 peer 198.18.3.12\"",
             "write /remote/run/n2/faketime.rc \"+0.000s\\n\"",
-            "exec init /remote/run/n2/data",
+            "exec /remote/run/n2/adapter/init /remote/run/n2/data",
             "exec chown x /remote/run/n2",
             "daemon store --conf /remote/run/n2/s.conf > /remote/run/n2/life.log [ID=1 \
              LD_PRELOAD=/lib/faketime.so FAKETIME_TIMESTAMP_FILE=/remote/run/n2/faketime.rc \
