@@ -1813,15 +1813,19 @@ fn garage_runs_over_ssh_its_scripts_copied_to_each_node() {
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
     assert!(stdout.contains("set         valid"), "{stdout}");
     let run = std::fs::canonicalize(results.join("latest")).unwrap();
+    let log = std::fs::read_to_string(run.join("faultline.log")).unwrap();
     for i in 1..=3 {
-        // Fetched with the node's folder: its copy of the scripts, and
-        // Garage's log.
-        let node = run.join(format!("n{i}"));
+        // Started from the node's own copy of the scripts...
+        let started = log
+            .lines()
+            .find(|l| l.contains("store started") && l.contains(&format!("node=n{i} ")))
+            .unwrap_or_else(|| panic!("n{i} never started: {log}"));
         assert!(
-            node.join("adapter/garage_cluster.py").is_file(),
-            "{}",
-            node.display()
+            started.contains(&format!("{}/n{i}/adapter/garage.sh", remote_dir.display())),
+            "{started}"
         );
+        // ...and its log fetched.
+        let node = run.join(format!("n{i}"));
         assert!(
             std::fs::metadata(node.join("garage.log")).is_ok_and(|m| m.len() > 0),
             "n{i}: no garage.log"

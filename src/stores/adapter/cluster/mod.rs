@@ -322,6 +322,7 @@ impl AdapterCluster {
             .control
             .start_daemon(&node.name, &spec)
             .with_context(|| format!("adapter {}: node.start on {}", self.name(), node.name))?;
+        tracing::info!(node = %node.name, pid, argv = ?spec.argv, "store started");
         let mut daemons = self.daemons.lock().unwrap();
         daemons[i].pid = Some(pid);
         daemons[i].paused = false;
