@@ -149,17 +149,7 @@ pub async fn run(mut cfg: TestConfig) -> Result<Outcome> {
                 dir.path.display()
             );
             let control: Arc<dyn Control> = Arc::new(LocalControl::new(network.namespaces()));
-            let nodes: Vec<StoreNode> = network
-                .nodes
-                .iter()
-                .map(|n| {
-                    Ok(StoreNode {
-                        name: n.name.clone(),
-                        ip: n.ip.into(),
-                        dir: dir.node_dir(&n.name)?,
-                    })
-                })
-                .collect::<Result<_>>()?;
+            let nodes = StoreNode::on_network(&network, |n| dir.node_dir(n))?;
             let cluster = Cluster {
                 nodes,
                 control: control.clone(),

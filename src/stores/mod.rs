@@ -56,6 +56,25 @@ pub struct StoreNode {
 }
 
 impl StoreNode {
+    /// The nodes of a local network, in order, each with the directory
+    /// `dir_of` gives its name.
+    pub fn on_network(
+        network: &crate::cluster::control::netns::LocalNetwork,
+        dir_of: impl Fn(&str) -> Result<PathBuf>,
+    ) -> Result<Vec<StoreNode>> {
+        network
+            .nodes
+            .iter()
+            .map(|n| {
+                Ok(StoreNode {
+                    name: n.name.clone(),
+                    ip: n.ip.into(),
+                    dir: dir_of(&n.name)?,
+                })
+            })
+            .collect()
+    }
+
     /// The node as the nemeses see it: its name and address.
     pub fn addr(&self) -> NodeAddr {
         NodeAddr {

@@ -125,17 +125,7 @@ pub fn main(a: ConformanceArgs) -> Result<i32> {
         dir.path.display()
     );
     let control: Arc<dyn Control> = Arc::new(LocalControl::new(network.namespaces()));
-    let nodes: Vec<StoreNode> = network
-        .nodes
-        .iter()
-        .map(|n| {
-            Ok(StoreNode {
-                name: n.name.clone(),
-                ip: n.ip.into(),
-                dir: dir.node_dir(&n.name)?,
-            })
-        })
-        .collect::<Result<_>>()?;
+    let nodes = StoreNode::on_network(&network, |n| dir.node_dir(n))?;
     let placement = Placement {
         nodes: nodes.clone(),
         control,
