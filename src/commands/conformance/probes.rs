@@ -601,7 +601,8 @@ impl<'a> Prober<'a> {
     pub async fn while_down(&mut self, shape: Shape) {
         let (f, key, value, extra): (&str, &str, Value, Vec<(&str, Value)>) = match shape {
             Shape::Set { .. } => ("add", "set-0", json!(18), vec![]),
-            Shape::Register | Shape::Session => ("write", "r9", json!(7), vec![]),
+            Shape::Register => ("write", "r9", json!(7), vec![]),
+            Shape::Session => ("write", "s9", json!(7), vec![]),
             Shape::Counter => ("add", "counter", json!(1), vec![]),
             Shape::Siblings { .. } => ("write", "s9", json!(7), vec![("context", Value::Null)]),
             Shape::OrSet => ("add", "orset", json!(7), vec![]),
